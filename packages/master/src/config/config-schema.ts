@@ -1,0 +1,66 @@
+import bytes from 'bytes';
+import { z } from 'zod';
+import { unixIdentitySchema } from '@trainyard/shared';
+import { durationSchema } from './duration.js';
+
+const byteSizeSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const size = typeof value === 'number' ? value : bytes.parse(value);
+  if (size === null || !Number.isInteger(size) || size <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size such as "1mb" or "512kb"` });
+    return z.NEVER;
+  }
+  return size;
+});
+
+/**
+ * `master.yaml`: one schema, every default here. Unknown keys are errors, so a typo
+ * stops the master instead of being silently ignored.
+ */
+export const masterConfigSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+    })
+    .prefault({}),
+  db: z
+    .strictObject({
+      /** Relative paths are resolved against the directory of master.yaml. */
+      path: z.string().min(1).default('./data/trainyard.db'),
+    })
+    .prefault({}),
+  security: z
+    .strictObject({
+      session_ttl: durationSchema.default(30 * 24 * 3600 * 1000),
+      /** Who tasks run as when their owner has no agent-user link. */
+      default_task: unixIdentitySchema.default({ user: 'root', uid: 0, group: 'root', gid: 0 }),
+      /** Admin's password on first start; blank when unset, as in PEDL. */
+      initial_admin_password: z.string().optional(),
+      password_policy: z
+        .strictObject({
+          min_length: z.number().int().min(0).max(1024).default(0),
+        })
+        .prefault({}),
+      login_throttle: z
+        .strictObject({
+          max_failures_per_user: z.number().int().min(1).default(5),
+          max_failures_per_address: z.number().int().min(1).default(30),
+          window: durationSchema.default(15 * 60 * 1000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      body_limit: byteSizeSchema.default(1024 * 1024),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type MasterConfig = z.output<typeof masterConfigSchema>;
+export type MasterConfigInput = z.input<typeof masterConfigSchema>;

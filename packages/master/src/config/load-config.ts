@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { masterConfigSchema, type MasterConfig, type MasterConfigInput } from './config-schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads, validates and resolves master.yaml; env vars YARD_DB, YARD_HOST, YARD_PORT win over the file. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): MasterConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text, { maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
+  }
+  const config = parseConfig(applyEnv(raw, env), file);
+  config.db.path = path.resolve(path.dirname(path.resolve(file)), config.db.path);
+  return config;
+}
+
+/** Validates a config object; errors name the offending key. */
+export function parseConfig(raw: unknown, source = 'config'): MasterConfig {
+  const result = masterConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`invalid ${source}:\n${describeIssues(result.error)}`);
+  return result.data;
+}
+
+export function defaultConfig(overrides: MasterConfigInput = {}): MasterConfig {
+  return parseConfig(overrides);
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.join('.') || '(top level)';
+      if (issue.code === 'unrecognized_keys') {
+        return `  - ${[...issue.path, ...issue.keys].join('.')}: unknown key`;
+      }
+      return `  - ${key}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const config = structuredClone(raw) as Record<string, Record<string, unknown> | undefined>;
+  const section = (name: string) => (config[name] = { ...(config[name] ?? {}) });
+  if (env.YARD_DB) section('db').path = env.YARD_DB;
+  if (env.YARD_HOST) section('listen').host = env.YARD_HOST;
+  if (env.YARD_PORT) {
+    const port = Number(env.YARD_PORT);
+    section('listen').port = Number.isInteger(port) ? port : env.YARD_PORT;
+  }
+  return config;
+}

@@ -1,0 +1,16 @@
+import type { ParameterizedContext } from 'koa';
+import type { RouterContext } from '@koa/router';
+import type { Logger } from 'pino';
+import type { Actor } from '../actor.js';
+
+export interface AppState {
+  requestId: string;
+  log: Logger;
+  /** Set by `authenticate` on every route that needs a user. */
+  actor?: Actor;
+  /** The parsed JSON body, set by `jsonBody`. */
+  body?: unknown;
+}
+
+export type AppContext = ParameterizedContext<AppState>;
+export type RouteContext = RouterContext<AppState>;

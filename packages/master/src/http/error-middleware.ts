@@ -1,0 +1,72 @@
+import type { Middleware } from 'koa';
+import { ZodError } from 'zod';
+import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@trainyard/shared';
+import { DomainError } from '../errors.js';
+import type { AppState } from './app-state.js';
+
+/**
+ * The one place errors become responses: typed domain errors keep their code, validation
+ * errors become INVALID_INPUT, Koa's own HTTP errors are mapped, and anything else is a
+ * 500 whose details stay in the log under the request id.
+ */
+export function errorMiddleware(): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const body = toErrorBody(error, ctx.state.requestId);
+      if (body.error.code === 'INTERNAL') {
+        ctx.state.log.error({ err: error }, 'unexpected error');
+      }
+      if (error instanceof DomainError && error.extra.retryAfterSeconds !== undefined) {
+        ctx.set('Retry-After', String(error.extra.retryAfterSeconds));
+      }
+      ctx.status = ERROR_STATUS[body.error.code];
+      ctx.body = body;
+    }
+  };
+}
+
+const HTTP_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'INVALID_INPUT',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'TOO_MANY_REQUESTS',
+};
+
+function toErrorBody(error: unknown, requestId: string): ErrorBody {
+  if (error instanceof DomainError) {
+    return {
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.extra.details ? { details: error.extra.details } : {}),
+      },
+    };
+  }
+  if (error instanceof ZodError) {
+    const details = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    const first = details[0];
+    const message = first ? (first.path ? `${first.path}: ${first.message}` : first.message) : 'invalid input';
+    return { error: { code: 'INVALID_INPUT', message, details } };
+  }
+  // Koa and @koa/router throw http-errors with `status` and `expose` for client errors.
+  const status = (error as { status?: unknown }).status;
+  const expose = (error as { expose?: unknown }).expose === true;
+  const code = typeof status === 'number' ? HTTP_CODES[status] : undefined;
+  if (code && expose) {
+    return { error: { code, message: (error as Error).message } };
+  }
+  return {
+    error: {
+      code: 'INTERNAL',
+      message: `internal error: the master's log has the details under request id ${requestId}`,
+      requestId,
+    },
+  };
+}

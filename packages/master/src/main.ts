@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config/load-config.js';
+import { startMaster } from './master.js';
+
+const USAGE = `usage: yard-master [--config PATH]
+
+Starts the Trainyard master. Reads ./master.yaml, or the file named by --config or YARD_CONFIG.
+Env vars YARD_DB, YARD_HOST and YARD_PORT override the file.`;
+
+export async function main(argv: string[]): Promise<void> {
+  let configPath: string;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    configPath = values.config ?? process.env.YARD_CONFIG ?? 'master.yaml';
+  } catch (error) {
+    console.error(`yard-master: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+
+  let config;
+  try {
+    config = loadConfig(configPath);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`yard-master: refusing to start: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const logger = pino({ level: config.log.level });
+  const master = await startMaster({ config, logger }).catch((error: unknown) => {
+    logger.fatal({ err: error }, 'master failed to start');
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await master.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

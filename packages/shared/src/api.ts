@@ -1,0 +1,4 @@
+/** Paths clients and scripts rely on. */
+export const API_PREFIX = '/api/v1';
+export const HEALTH_PATH = '/healthz';
+export const REQUEST_ID_HEADER = 'x-request-id';

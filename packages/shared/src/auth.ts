@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { passwordSchema, type User } from './users.js';
+
+export const SESSION_KINDS = ['login', 'temporary'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+/** The account every client acts as when nobody logged in. */
+export const DEFAULT_ACCOUNT = 'yard';
+export const ADMIN_ACCOUNT = 'admin';
+export const TOKEN_PREFIX = 'yard_';
+
+export const loginSchema = z.strictObject({
+  // Not the full username rule: a malformed name must fail exactly like a wrong password.
+  username: z.string({ error: 'username must be a string' }).max(256, 'username is too long'),
+  password: passwordSchema,
+  /** `temporary` marks the token a client keeps for one-off `-u NAME` commands. */
+  kind: z.enum(SESSION_KINDS, { error: 'kind must be "login" or "temporary"' }).default('login'),
+});
+export type LoginRequest = z.input<typeof loginSchema>;
+
+export interface SessionInfo {
+  kind: SessionKind;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface LoginResponse {
+  token: string;
+  user: User;
+  session: SessionInfo;
+}
+
+export interface MeResponse {
+  user: User;
+  session: SessionInfo;
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** 1–64 chars of [a-z0-9._-], starting with a letter or digit. Input is lower-cased first. */
+export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const MAX_PASSWORD_LENGTH = 1024;
+/** uid/gid 4294967295 is (uid_t)-1, "no change" to the kernel, so it is never a valid identity. */
+export const MAX_UNIX_ID = 4294967294;
+/** POSIX portable user/group names, as useradd accepts them. */
+export const UNIX_NAME_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
+
+export const usernameSchema = z
+  .string({ error: 'username must be a string' })
+  .trim()
+  .toLowerCase()
+  .regex(
+    USERNAME_PATTERN,
+    'username must be 1-64 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit',
+  );
+
+export const passwordSchema = z
+  .string({ error: 'password must be a string' })
+  .max(MAX_PASSWORD_LENGTH, `password must be at most ${MAX_PASSWORD_LENGTH} characters`);
+
+export const unixIdSchema = (what: string) =>
+  z
+    .number({ error: `${what} must be an integer between 0 and ${MAX_UNIX_ID}` })
+    .int(`${what} must be an integer between 0 and ${MAX_UNIX_ID}`)
+    .min(0, `${what} must be an integer between 0 and ${MAX_UNIX_ID}`)
+    .max(MAX_UNIX_ID, `${what} must be an integer between 0 and ${MAX_UNIX_ID}`);
+
+export const unixNameSchema = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(UNIX_NAME_PATTERN, `${what} must be a Unix name: letters, digits, "_", "." or "-", at most 32 characters`);
+
+/** A Unix identity on the agents: who a task runs as. */
+export const unixIdentitySchema = z.strictObject({
+  uid: unixIdSchema('uid'),
+  user: unixNameSchema('user'),
+  gid: unixIdSchema('gid'),
+  group: unixNameSchema('group'),
+});
+export type UnixIdentity = z.infer<typeof unixIdentitySchema>;
+
+export interface User {
+  id: number;
+  username: string;
+  admin: boolean;
+  active: boolean;
+  /** The Unix identity this user's tasks run as; null when unlinked (tasks use security.default_task). */
+  agentUser: UnixIdentity | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const createUserSchema = z.strictObject({
+  username: usernameSchema,
+  password: passwordSchema.default(''),
+  admin: z.boolean({ error: 'admin must be true or false' }).default(false),
+  active: z.boolean({ error: 'active must be true or false' }).default(true),
+});
+export type CreateUserRequest = z.input<typeof createUserSchema>;
+
+export const patchUserSchema = z
+  .strictObject({
+    active: z.boolean({ error: 'active must be true or false' }).optional(),
+    admin: z.boolean({ error: 'admin must be true or false' }).optional(),
+  })
+  .refine((body) => body.active !== undefined || body.admin !== undefined, 'nothing to change: give active or admin');
+export type PatchUserRequest = z.input<typeof patchUserSchema>;
+
+export const setPasswordSchema = z.strictObject({ password: passwordSchema });
+export type SetPasswordRequest = z.input<typeof setPasswordSchema>;
+
+export const linkAgentUserSchema = unixIdentitySchema;
+export type LinkAgentUserRequest = z.input<typeof linkAgentUserSchema>;
+
+export const usernameParamSchema = z.strictObject({ username: usernameSchema });

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// The README's set-up commands: `npm start` and `npm test` call this with node and npm only.
+// It fetches the pinned pnpm into .tools/, installs the workspace (building native addons against
+// this Node's own headers, since the machines here reach no download site but the registry), builds,
+// then starts the cluster or runs the whole test suite.
+import { spawnSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const pnpmVersion = pkg.packageManager.replace(/^pnpm@/, '');
+const toolsDir = path.join(root, '.tools');
+const pnpmBin = path.join(toolsDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+
+const step = (message) => console.error(`\n[setup] ${message}`);
+
+function run(command, args, extraEnv = {}) {
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...extraEnv },
+  });
+  if (result.status !== 0) {
+    console.error(`[setup] failed: ${command} ${args.join(' ')} (exit ${result.status ?? result.signal})`);
+    process.exit(result.status || 1);
+  }
+}
+
+function ensurePnpm() {
+  if (existsSync(pnpmBin)) {
+    const installed = JSON.parse(readFileSync(path.join(toolsDir, 'node_modules', 'pnpm', 'package.json'), 'utf8'));
+    if (installed.version === pnpmVersion) return;
+  }
+  step(`fetching pnpm ${pnpmVersion} into .tools/`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  run(npm, ['install', '--prefix', toolsDir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${pnpmVersion}`]);
+}
+
+const pnpm = (args, env) => run(process.execPath, [pnpmBin, ...args], env);
+
+function install() {
+  ensurePnpm();
+  step('installing dependencies (native addons compile on the first run, about a minute)');
+  // Node's headers ship with the runtime: node-gyp must not try to download them.
+  const nodedir = path.dirname(path.dirname(process.execPath));
+  const buildEnv = {
+    npm_config_nodedir: existsSync(path.join(nodedir, 'include', 'node')) ? nodedir : undefined,
+    // argon2's bundled prebuild crashes on Node 20 and better-sqlite3's download fails offline.
+    npm_config_build_from_source: 'true',
+    CI: process.env.CI ?? 'true',
+  };
+  for (const key of Object.keys(buildEnv)) if (buildEnv[key] === undefined) delete buildEnv[key];
+  pnpm(['install', '--frozen-lockfile', '--reporter=append-only'], buildEnv);
+  step('building');
+  pnpm(['run', 'build']);
+}
+
+const mode = process.argv[2];
+install();
+if (mode === 'test') {
+  step('running the whole test suite');
+  pnpm(['run', 'test:all']);
+} else if (mode === 'start') {
+  step('starting the cluster');
+  const child = spawn(process.execPath, [path.join(root, 'scripts', 'start-cluster.mjs'), ...process.argv.slice(3)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else if (mode !== 'install') {
+  console.error('usage: node scripts/setup.mjs install|start|test');
+  process.exit(2);
+}
