@@ -1,0 +1,26 @@
+import test from 'ava';
+import { hoistGlobalFlags } from './argv.js';
+
+test('global flags before the command move after it', (t) => {
+  t.deepEqual(hoistGlobalFlags(['-u', 'admin', 'user', 'list']), ['user', 'list', '-u', 'admin']);
+  t.deepEqual(hoistGlobalFlags(['--user=admin', '--json', 'user', 'list']), ['user', 'list', '--user=admin', '--json']);
+  t.deepEqual(hoistGlobalFlags(['-uadmin', '-m', 'http://x:1', 'user', 'whoami']), ['user', 'whoami', '-uadmin', '-m', 'http://x:1']);
+});
+
+test('flags stay before a `--` so the command after it is untouched', (t) => {
+  t.deepEqual(hoistGlobalFlags(['-u', 'bob', 'command', 'run', '--', 'sh', '-u', 'x']), [
+    'command',
+    'run',
+    '-u',
+    'bob',
+    '--',
+    'sh',
+    '-u',
+    'x',
+  ]);
+});
+
+test('argv without leading global flags is left alone', (t) => {
+  const argv = ['user', 'list', '-u', 'admin'];
+  t.is(hoistGlobalFlags(argv), argv);
+});

@@ -1,0 +1,31 @@
+/** Global flags that take a value, and those that do not. */
+const WITH_VALUE = new Set(['-m', '--master', '-u', '--user']);
+const BOOLEAN = new Set(['--json']);
+
+/**
+ * Moves global flags written before the command (`yard -u admin user list`) to after it
+ * (`yard user list -u admin`), and before any `--`, so oclif parses them as the command's own.
+ */
+export function hoistGlobalFlags(argv: string[]): string[] {
+  const hoisted: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('--') ? arg.split('=')[0]! : arg;
+    if (WITH_VALUE.has(name) && !arg.includes('=') && i + 1 < argv.length) {
+      hoisted.push(arg, argv[i + 1]!);
+      i += 2;
+    } else if (WITH_VALUE.has(name) || BOOLEAN.has(arg) || /^-[mu]./.test(arg)) {
+      hoisted.push(arg);
+      i += 1;
+    } else {
+      break;
+    }
+  }
+  if (hoisted.length === 0) return argv;
+  const rest = argv.slice(i);
+  const separator = rest.indexOf('--');
+  return separator === -1
+    ? [...rest, ...hoisted]
+    : [...rest.slice(0, separator), ...hoisted, ...rest.slice(separator)];
+}

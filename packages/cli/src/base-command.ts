@@ -1,0 +1,150 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { ApiClient, ApiError } from './lib/api-client.js';
+import { PromptError } from './lib/prompt.js';
+import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
+import { Settings } from './lib/settings.js';
+import { openTokenStore, type TokenStore } from './lib/token-store.js';
+
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof YardCommand)['baseFlags'] & T['flags']>;
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * Every `yard` command: the global flags (-m, -u, --json), the session in the design's auth
+ * order, and one place that turns API and prompt failures into a one-line error.
+ */
+export abstract class YardCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    master: Flags.string({
+      char: 'm',
+      env: 'YARD_MASTER',
+      default: 'http://127.0.0.1:8080',
+      summary: 'URL of the Trainyard master.',
+      helpGroup: 'GLOBAL',
+    }),
+    user: Flags.string({
+      char: 'u',
+      env: 'YARD_USER',
+      summary: 'Run this one command as USER (like sudo), without changing who is logged in.',
+      helpGroup: 'GLOBAL',
+    }),
+  };
+
+  protected flags!: CommandFlags<T>;
+  protected args!: CommandArgs<T>;
+  private settingsCache?: Settings;
+  private storeCache?: TokenStore;
+  private sessionCache?: Session;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const ctor = this.ctor as typeof YardCommand;
+    const { args, flags } = await this.parse({
+      flags: ctor.flags,
+      baseFlags: ctor.baseFlags,
+      enableJsonFlag: ctor.enableJsonFlag,
+      args: ctor.args,
+      strict: ctor.strict,
+    });
+    this.flags = flags as CommandFlags<T>;
+    this.args = args as CommandArgs<T>;
+    this.flags.master = normalizeMaster(this.flags.master);
+    if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
+  }
+
+  protected get master(): string {
+    return this.flags.master;
+  }
+
+  protected settings(): Settings {
+    return (this.settingsCache ??= new Settings());
+  }
+
+  protected async tokenStore(): Promise<TokenStore> {
+    return (this.storeCache ??= await openTokenStore());
+  }
+
+  /** An unauthenticated client (login). */
+  protected anonymousClient(): ApiClient {
+    warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
+    return new ApiClient(this.master);
+  }
+
+  /** The API as whoever this command acts as (-u, else the logged-in user, else the default account). */
+  protected async session(): Promise<Session> {
+    if (this.sessionCache) return this.sessionCache;
+    const identity = resolveIdentity(this.master, this.settings(), this.flags.user);
+    this.sessionCache = new Session(identity, await this.tokenStore(), this.anonymousClient());
+    return this.sessionCache;
+  }
+
+  /**
+   * Known failures print as one line, `Error: <message>`, and exit 1 (2 for usage errors);
+   * with --json the same goes to stdout as `{"error": {"code", "message"}}`. Anything else is a
+   * bug and keeps oclif's handling (its stack shows with DEBUG set).
+   */
+  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    const known = describeKnownError(error);
+    if (!known) return super.catch(error);
+    if (this.jsonEnabled()) this.logJson({ error: { code: known.code, message: known.message } });
+    else process.stderr.write(`Error: ${known.message}${known.hint ? `\nHint: ${known.hint}` : ''}\n`);
+    this.exit(known.exit);
+  }
+}
+
+interface KnownError {
+  code: string;
+  message: string;
+  exit: number;
+  hint?: string;
+}
+
+function describeKnownError(error: Error & { oclif?: { exit?: number } }): KnownError | undefined {
+  if (error instanceof ApiError) return { code: error.code, message: error.message, exit: 1 };
+  if (error instanceof NotLoggedInError) return { code: 'NOT_LOGGED_IN', message: error.message, exit: 1 };
+  if (error instanceof PromptError) return { code: 'NO_INPUT', message: error.message, exit: 1 };
+  if (error instanceof Errors.CLIError && error.oclif?.exit !== undefined && error.oclif.exit !== 0) {
+    const usage = error.oclif.exit === 2;
+    return {
+      code: usage ? 'USAGE' : 'CLI_ERROR',
+      message: oneLine(error.message),
+      exit: error.oclif.exit,
+      ...(usage ? { hint: 'see the command\'s --help for its flags and an example' } : {}),
+    };
+  }
+  return undefined;
+}
+
+/** oclif's parse errors span lines ("Parsing --x", "See more help..."): keep what a person needs. */
+function oneLine(message: string): string {
+  const noise = [/^See more help with --help$/, /^The following errors occurred:?$/, /^Parsing --\S+$/];
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !noise.some((re) => re.test(line)))
+    .join('; ');
+}
+
+function normalizeMaster(value: string): string {
+  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Errors.CLIError(`--master: '${value}' is not a URL such as http://127.0.0.1:8080`, { exit: 2 });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Errors.CLIError(`--master: '${value}' must be an http:// or https:// URL`, { exit: 2 });
+  }
+  return url.origin;
+}
+
+function warnIfPlainHttp(master: string, warn: (message: string) => void): void {
+  const url = new URL(master);
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !url.hostname.startsWith('127.')) {
+    warn(`${master} is plain HTTP on the network: passwords and tokens travel unencrypted. Use https://.`);
+  }
+}

@@ -1,0 +1,101 @@
+import { DEFAULT_ACCOUNT, type LoginResponse, type SessionKind } from '@trainyard/shared';
+import { ApiClient, ApiError, type Method } from './api-client.js';
+import { loginPassword } from './prompt.js';
+import type { Settings } from './settings.js';
+import type { TokenSlot, TokenStore } from './token-store.js';
+
+export class NotLoggedInError extends Error {
+  override name = 'NotLoggedInError';
+}
+
+/** Who this one command acts as, in the design's auth order. */
+export interface Identity {
+  user: string;
+  /** `-u NAME`: a temporary session. `active`: the logged-in user. `default`: nobody logged in. */
+  source: 'flag' | 'active' | 'default';
+  slot: TokenSlot;
+}
+
+export function resolveIdentity(master: string, settings: Settings, flagUser: string | undefined): Identity {
+  if (flagUser) {
+    return { user: flagUser, source: 'flag', slot: { master, user: flagUser, kind: 'temporary' } };
+  }
+  const active = settings.activeUser(master);
+  if (active) return { user: active, source: 'active', slot: { master, user: active, kind: 'login' } };
+  return { user: DEFAULT_ACCOUNT, source: 'default', slot: { master, user: DEFAULT_ACCOUNT, kind: 'login' } };
+}
+
+/**
+ * The master's API as the resolved identity. Tokens come from the store; `-u NAME` and the
+ * default account log in again when their token is gone or dead, the active user must run
+ * `yard user login` again (the CLI never keeps their password).
+ */
+export class Session {
+  private client?: ApiClient;
+
+  constructor(
+    readonly identity: Identity,
+    private readonly store: TokenStore,
+    private readonly anonymous: ApiClient,
+  ) {}
+
+  async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+    const { client, fromCache } = await this.connect(false);
+    try {
+      return await client.request<T>(method, path, body);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401 || !fromCache) throw error;
+      await this.store.delete(this.identity.slot);
+      const fresh = await this.connect(true);
+      return fresh.client.request<T>(method, path, body);
+    }
+  }
+
+  private async connect(skipCache: boolean): Promise<{ client: ApiClient; fromCache: boolean }> {
+    if (this.client && !skipCache) return { client: this.client, fromCache: true };
+    const { identity } = this;
+    if (!skipCache) {
+      const cached = await this.store.get(identity.slot);
+      if (cached) {
+        this.client = this.anonymous.withToken(cached);
+        return { client: this.client, fromCache: true };
+      }
+    }
+    if (identity.source === 'active') {
+      throw new NotLoggedInError(
+        `your session as '${identity.user}' has ended (logged out, expired, password changed or account deactivated): ` +
+          `log in again with \`yard user login ${identity.user}\`, or \`yard user logout\` to act as the default account`,
+      );
+    }
+    const token = await this.login(identity);
+    this.client = this.anonymous.withToken(token);
+    return { client: this.client, fromCache: false };
+  }
+
+  private async login(identity: Identity): Promise<string> {
+    const isDefault = identity.source === 'default';
+    const password = isDefault ? '' : await loginPassword(identity.user);
+    try {
+      const response = await loginRequest(this.anonymous, identity.user, password, identity.slot.kind);
+      await this.store.set(identity.slot, response.token);
+      return response.token;
+    } catch (error) {
+      if (isDefault && error instanceof ApiError && error.code === 'INVALID_CREDENTIALS') {
+        throw new NotLoggedInError(
+          `nobody is logged in and the default account '${identity.user}' is not available (deactivated or password-protected): ` +
+            'log in with `yard user login NAME`',
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+export function loginRequest(
+  client: ApiClient,
+  username: string,
+  password: string,
+  kind: SessionKind,
+): Promise<LoginResponse> {
+  return client.post<LoginResponse>('/auth/login', { username, password, kind });
+}

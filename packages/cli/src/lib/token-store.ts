@@ -1,0 +1,96 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { configDir } from './config-dir.js';
+
+/** `login` tokens belong to the active user; `temporary` ones to `-u NAME`. Each has its own slot. */
+export type TokenSlot = { master: string; user: string; kind: 'login' | 'temporary' };
+
+/** The only things the CLI does with stored tokens. */
+export interface TokenStore {
+  readonly where: string;
+  get(slot: TokenSlot): Promise<string | undefined>;
+  set(slot: TokenSlot, token: string): Promise<void>;
+  delete(slot: TokenSlot): Promise<void>;
+}
+
+const SERVICE = 'trainyard';
+const account = (slot: TokenSlot) => `${slot.kind}:${slot.user}@${slot.master}`;
+
+/** The OS keychain through @napi-rs/keyring; loaded lazily so commands that need no token skip it. */
+class KeyringTokenStore implements TokenStore {
+  readonly where = 'the OS keychain';
+  constructor(private readonly keyring: typeof import('@napi-rs/keyring')) {}
+  async get(slot: TokenSlot) {
+    return new this.keyring.Entry(SERVICE, account(slot)).getPassword() ?? undefined;
+  }
+  async set(slot: TokenSlot, token: string) {
+    new this.keyring.Entry(SERVICE, account(slot)).setPassword(token);
+  }
+  async delete(slot: TokenSlot) {
+    new this.keyring.Entry(SERVICE, account(slot)).deletePassword();
+  }
+}
+
+/** A 0600 JSON file in a 0700 directory, for machines without a usable keychain (servers, CI). */
+export class FileTokenStore implements TokenStore {
+  readonly where: string;
+  constructor(private readonly file = path.join(configDir(), 'tokens.json')) {
+    this.where = file;
+  }
+  private read(): Record<string, string> {
+    try {
+      return JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  }
+  private write(tokens: Record<string, string>): void {
+    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(tokens, null, 2), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.file);
+  }
+  async get(slot: TokenSlot) {
+    return this.read()[account(slot)];
+  }
+  async set(slot: TokenSlot, token: string) {
+    this.write({ ...this.read(), [account(slot)]: token });
+  }
+  async delete(slot: TokenSlot) {
+    const tokens = this.read();
+    if (!(account(slot) in tokens)) return;
+    delete tokens[account(slot)];
+    this.write(tokens);
+  }
+}
+
+/**
+ * The keychain when it answers, else the file. YARD_TOKEN_STORE=file|keychain forces one.
+ * A keychain that fails later (a locked or vanished D-Bus session) falls back per call.
+ */
+export async function openTokenStore(env: NodeJS.ProcessEnv = process.env): Promise<TokenStore> {
+  const file = new FileTokenStore();
+  if (env.YARD_TOKEN_STORE === 'file') return file;
+  let keychain: KeyringTokenStore;
+  try {
+    keychain = new KeyringTokenStore(await import('@napi-rs/keyring'));
+    // Reading works on some headless machines where writing does not: probe with a write.
+    const probe: TokenSlot = { master: 'probe', user: 'probe', kind: 'temporary' };
+    await keychain.set(probe, 'probe');
+    await keychain.delete(probe);
+  } catch (error) {
+    if (env.YARD_TOKEN_STORE === 'keychain') throw new Error(`the OS keychain is unavailable: ${(error as Error).message}`);
+    return file;
+  }
+  const fallback = <T>(op: (store: TokenStore) => Promise<T>) =>
+    op(keychain).catch(() => op(file));
+  return {
+    where: keychain.where,
+    get: async (slot) => (await keychain.get(slot).catch(() => undefined)) ?? file.get(slot),
+    set: (slot, token) => fallback((s) => s.set(slot, token)),
+    delete: async (slot) => {
+      await Promise.allSettled([keychain.delete(slot), file.delete(slot)]);
+    },
+  };
+}

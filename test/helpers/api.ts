@@ -1,0 +1,31 @@
+import { API_PREFIX } from '@trainyard/shared';
+
+export interface ApiResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** Raw HTTP against the master, for what the CLI never sends (hostile input, forged tokens). */
+export async function api<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; rawBody?: string | Buffer; contentType?: string } = {},
+): Promise<ApiResult<T>> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | Buffer | undefined;
+  if (options.rawBody !== undefined) body = options.rawBody;
+  else if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+  const response = await fetch(base + API_PREFIX + path, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+}
+
+export async function loginToken(base: string, username: string, password = ''): Promise<string> {
+  const result = await api<{ token: string }>(base, 'POST', '/auth/login', { body: { username, password } });
+  if (result.status !== 200) throw new Error(`login as ${username} failed: ${JSON.stringify(result.body)}`);
+  return result.body.token;
+}

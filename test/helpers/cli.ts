@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const YARD = path.join(ROOT, 'packages', 'cli', 'bin', 'run.js');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+}
+
+/** Runs a real process to completion; stdin is closed (or fed `input`), as for a script. */
+export function runProcess(command: string, args: string[], options: RunOptions & { cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+    for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key];
+    const child = spawn(command, args, { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/**
+ * One person at one terminal: their own HOME and config dir, pointed at one master.
+ * Tokens go to the 0600 file store so that tests can look at it.
+ */
+export class Terminal {
+  readonly home = mkdtempSync(path.join(os.tmpdir(), 'yard-home-'));
+  readonly configDir = path.join(this.home, '.config');
+
+  constructor(readonly master: string) {}
+
+  run(args: string[], options: RunOptions = {}): Promise<RunResult> {
+    return runProcess(process.execPath, [YARD, ...args], {
+      ...options,
+      env: {
+        HOME: this.home,
+        XDG_CONFIG_HOME: this.configDir,
+        YARD_MASTER: this.master,
+        YARD_TOKEN_STORE: 'file',
+        YARD_PASSWORD: undefined,
+        YARD_USER: undefined,
+        DEBUG: undefined,
+        ...options.env,
+      },
+    });
+  }
+
+  /** Runs and parses --json output. */
+  async json<T>(args: string[], options: RunOptions = {}): Promise<T> {
+    const result = await this.run([...args, '--json'], options);
+    if (result.code !== 0) throw new Error(`yard ${args.join(' ')} failed (${result.code}): ${result.stderr}${result.stdout}`);
+    return JSON.parse(result.stdout) as T;
+  }
+
+  get tokenFile(): string {
+    return path.join(this.configDir, 'yard', 'tokens.json');
+  }
+}

@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { parseConfig, startMaster, type Clock, type Master, type MasterConfigInput } from '@trainyard/master';
+
+/** A clock tests move forward by hand, for expiry rules. */
+export class TestClock implements Clock {
+  private offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface TestMaster {
+  master: Master;
+  url: string;
+  dir: string;
+  clock: TestClock;
+  dbPath: string;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real master, in this test process, on 127.0.0.1 with a random port and its own SQLite
+ * file in a temp dir. Its log goes to a file there (printed paths help when a test fails).
+ */
+export async function startTestMaster(config: MasterConfigInput = {}, dir?: string): Promise<TestMaster> {
+  const workDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'yard-test-')));
+  const dbPath = path.join(workDir, 'trainyard.db');
+  const logFile = path.join(workDir, 'master.log');
+  const clock = new TestClock();
+  const full = parseConfig({
+    ...config,
+    listen: { host: '127.0.0.1', port: 0, ...config.listen },
+    db: { path: dbPath, ...config.db },
+    security: {
+      ...config.security,
+      // Tests share 127.0.0.1; only the throttling test wants the address limit low.
+      login_throttle: { max_failures_per_address: 1000, ...config.security?.login_throttle },
+    },
+    log: { level: 'debug', ...config.log },
+  });
+  const logger = pino({ level: full.log.level }, pino.destination({ dest: logFile, sync: true }));
+  const master = await startMaster({ config: full, clock, logger });
+  return {
+    master,
+    url: master.url,
+    dir: workDir,
+    clock,
+    dbPath,
+    logFile,
+    async stop() {
+      await master.close();
+      if (!dir) await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { ROOT, runProcess } from './helpers/cli.js';
+
+const MASTER = path.join(ROOT, 'packages', 'master', 'bin', 'yard-master.js');
+
+async function startWith(yaml: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'yard-config-'));
+  const file = path.join(dir, 'master.yaml');
+  writeFileSync(file, yaml);
+  return runProcess(process.execPath, [MASTER, '--config', file], { timeoutMs: 15_000 });
+}
+
+for (const [yaml, named] of [
+  ['listen: {port: 99999}\n', /listen\.port/],
+  ['security: {session_tll: 30d}\n', /security\.session_tll: unknown key/],
+  ['security: {session_ttl: forever}\n', /security\.session_ttl: "forever" is not a positive duration/],
+  ['security: {default_task: {user: root, uid: -1, group: root, gid: 0}}\n', /security\.default_task\.uid/],
+  ['security: {default_task: {user: root, uid: 0}}\n', /security\.default_task\.gid/],
+  ['nonsense: true\n', /nonsense: unknown key/],
+  ['listen: [1, 2\n', /not valid YAML/],
+] as const) {
+  test(`the master refuses to start on ${JSON.stringify(yaml.trim())} and names the key`, async (t) => {
+    const result = await startWith(yaml);
+    t.is(result.code, 1);
+    t.regex(result.stderr, /refusing to start/);
+    t.regex(result.stderr, named);
+  });
+}
+
+test('a missing config file is named', async (t) => {
+  const result = await runProcess(process.execPath, [MASTER, '--config', '/nonexistent/master.yaml']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /cannot read config file \/nonexistent\/master\.yaml/);
+});
+
+test('the repository master.yaml is valid', async (t) => {
+  const { loadConfig } = await import('@trainyard/master');
+  const config = loadConfig(path.join(ROOT, 'master.yaml'));
+  t.is(config.security.session_ttl, 30 * 24 * 3600 * 1000);
+  t.deepEqual(config.security.default_task, { user: 'root', uid: 0, group: 'root', gid: 0 });
+});
