@@ -12,7 +12,8 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const pnpmVersion = pkg.packageManager.replace(/^pnpm@/, '');
 const toolsDir = path.join(root, '.tools');
-const pnpmBin = path.join(toolsDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+// pnpm 12 ships as a native executable; npm links it into .bin.
+const pnpmBin = path.join(toolsDir, 'node_modules', '.bin', process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm');
 
 const step = (message) => console.error(`\n[setup] ${message}`);
 
@@ -38,7 +39,7 @@ function ensurePnpm() {
   run(npm, ['install', '--prefix', toolsDir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${pnpmVersion}`]);
 }
 
-const pnpm = (args, env) => run(process.execPath, [pnpmBin, ...args], env);
+const pnpm = (args, env) => run(pnpmBin, args, env);
 
 function install() {
   ensurePnpm();

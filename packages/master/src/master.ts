@@ -11,6 +11,10 @@ import { loginRoutes, sessionRoutes } from './sessions/session-routes.js';
 import { SessionService } from './sessions/session-service.js';
 import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 import { userRoutes } from './users/user-routes.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { TaskEvents } from './tasks/task-events.js';
+import { taskRoutes } from './tasks/task-routes.js';
+import { TaskService } from './tasks/task-service.js';
 import { UserService } from './users/user-service.js';
 
 export interface MasterOptions {
@@ -23,7 +27,7 @@ export interface MasterOptions {
 export interface Master {
   readonly url: string;
   readonly database: OpenedDatabase;
-  readonly services: { users: UserService; sessions: SessionService };
+  readonly services: { users: UserService; sessions: SessionService; tasks: TaskService };
   close(): Promise<void>;
 }
 
@@ -44,6 +48,16 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   });
   const sessions = new SessionService({ db, clock, hasher, throttle, sessionTtlMs: config.security.session_ttl });
 
+  const scheduler = new Scheduler(logger);
+  const tasks = new TaskService({
+    db,
+    clock,
+    events: new TaskEvents(),
+    defaultTask: config.security.default_task,
+    taskDefaults: { images: config.tasks.images },
+    onQueued: (id) => scheduler.taskQueued(id),
+  });
+
   if (await users.bootstrap(config.security.initial_admin_password)) {
     logger.info('first start: created users "admin" and "yard"');
   }
@@ -55,7 +69,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     routes: {
       open: [loginRoutes(sessions)],
       guard: authenticate(sessions),
-      authenticated: [sessionRoutes(sessions, users), userRoutes(users)],
+      authenticated: [sessionRoutes(sessions, users), userRoutes(users), taskRoutes(tasks)],
     },
   });
 
@@ -73,7 +87,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   return {
     url,
     database,
-    services: { users, sessions },
+    services: { users, sessions, tasks },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -50,6 +50,19 @@ export const masterConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  tasks: z
+    .strictObject({
+      /** Images for tasks whose config names none (experiments must name theirs). */
+      images: z
+        .strictObject({
+          command: z.string().min(1).default('python:3.11-slim'),
+          notebook: z.string().min(1).default('jupyter/base-notebook:latest'),
+          tensorboard: z.string().min(1).default('tensorflow/tensorflow:latest'),
+          shell: z.string().min(1).default('python:3.11-slim'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       body_limit: byteSizeSchema.default(1024 * 1024),

@@ -39,7 +39,8 @@ export interface TasksTable {
   run_group: string;
   agent_id: string | null;
   exit_code: number | null;
-  restarts: number;
+  restarts: Generated<number>;
+  kill_requested_at: number | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;

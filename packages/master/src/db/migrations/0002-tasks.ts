@@ -16,6 +16,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('agent_id', 'text')
     .addColumn('exit_code', 'integer')
     .addColumn('restarts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('kill_requested_at', 'integer')
     .addColumn('created_at', 'integer', (c) => c.notNull())
     .addColumn('updated_at', 'integer', (c) => c.notNull())
     .addColumn('started_at', 'integer')

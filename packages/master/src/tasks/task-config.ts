@@ -1,0 +1,114 @@
+import { parseDocument } from 'yaml';
+import {
+  IDENTITY_KEYS,
+  MAX_CONFIG_BYTES,
+  PRIVILEGE_KEYS,
+  TASK_CONFIG_SCHEMAS,
+  type TaskConfig,
+  type TaskKind,
+} from '@trainyard/shared';
+import { DomainError } from '../errors.js';
+
+export interface TaskDefaults {
+  images: Record<Exclude<TaskKind, 'experiment'>, string>;
+}
+
+const DEFAULT_ENTRYPOINTS: Partial<Record<TaskKind, string[]>> = {
+  notebook: ['jupyter', 'lab', '--ip=0.0.0.0', '--no-browser'],
+  tensorboard: ['tensorboard', '--logdir', '/runs', '--bind_all'],
+  shell: ['sleep', 'infinity'],
+};
+
+const invalid = (message: string, details?: Array<{ path: string; message: string }>) =>
+  new DomainError('INVALID_TASK_CONFIG', message, details ? { details } : {});
+
+/**
+ * Turns what a client sent (an object, or YAML text) into the config the task will run with,
+ * or a 400 that says what is wrong. Nothing is stored until this has passed.
+ */
+export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefaults): TaskConfig {
+  const document = typeof raw === 'string' ? parseYaml(raw) : raw;
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw invalid('the task config must be a mapping of keys to values');
+  }
+  // Sized after alias expansion, which is where a YAML bomb grows.
+  if (JSON.stringify(document).length > MAX_CONFIG_BYTES) {
+    throw invalid(`the task config is larger than ${MAX_CONFIG_BYTES} bytes once expanded`);
+  }
+  refuseIdentityAndPrivilege(document as Record<string, unknown>);
+
+  const result = TASK_CONFIG_SCHEMAS[kind].safeParse(document);
+  if (!result.success) {
+    const details = result.error.issues.map((issue) => ({
+      path: issue.path.join('.'),
+      message: issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` : issue.message,
+    }));
+    const first = details[0]!;
+    throw invalid(`invalid ${kind} config: ${first.path ? `${first.path}: ` : ''}${first.message}`, details);
+  }
+  const config = result.data;
+  const entrypoint = config.entrypoint ?? DEFAULT_ENTRYPOINTS[kind];
+  if (!entrypoint) throw invalid(`invalid ${kind} config: entrypoint is required`);
+  const image = config.image ?? (kind === 'experiment' ? undefined : defaults.images[kind]);
+  if (!image) throw invalid(`invalid ${kind} config: image is required`);
+  return {
+    name: config.name ?? defaultName(kind, entrypoint),
+    ...(config.description === undefined ? {} : { description: config.description }),
+    image,
+    entrypoint: typeof entrypoint === 'string' ? ['/bin/sh', '-c', entrypoint] : entrypoint,
+    resources: config.resources,
+    bind_mounts: config.bind_mounts,
+    environment: config.environment,
+    max_restarts: config.max_restarts,
+    ...('experiment_ids' in config ? { experiment_ids: config.experiment_ids as number[] } : {}),
+  };
+}
+
+function parseYaml(text: string): unknown {
+  // maxAliasCount stops "billion laughs" documents before they expand.
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) throw invalid(`the task config is not valid YAML: ${doc.errors[0]!.message}`);
+  try {
+    return doc.toJS({ maxAliasCount: 50 });
+  } catch (error) {
+    throw invalid(`the task config cannot be read: ${(error as Error).message}`);
+  }
+}
+
+/** Walks the config (not env values) for keys that would choose a uid or loosen the container. */
+function refuseIdentityAndPrivilege(config: Record<string, unknown>, path: string[] = []): void {
+  for (const [key, value] of Object.entries(config)) {
+    const lower = key.toLowerCase();
+    const where = [...path, key].join('.');
+    if (IDENTITY_KEYS.includes(lower)) {
+      throw invalid(
+        `${where}: a task cannot choose the user it runs as; it runs as its owner's linked agent user, ` +
+          "or as the master's security.default_task (an admin sets either)",
+        [{ path: where, message: 'not allowed: the run identity is set by the master' }],
+      );
+    }
+    if (PRIVILEGE_KEYS.includes(lower)) {
+      throw invalid(`${where}: tasks run with every capability dropped and no privileged mode; this cannot be asked for`, [
+        { path: where, message: 'not allowed: container privileges are fixed by the master' },
+      ]);
+    }
+    if (lower === 'environment') continue;
+    if (typeof value === 'object' && value !== null && path.length < 4) {
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => {
+          if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
+            refuseIdentityAndPrivilege(item as Record<string, unknown>, [...path, `${key}[${i}]`]);
+          }
+        });
+      } else {
+        refuseIdentityAndPrivilege(value as Record<string, unknown>, [...path, key]);
+      }
+    }
+  }
+}
+
+function defaultName(kind: TaskKind, entrypoint: string | string[]): string {
+  if (kind !== 'command') return kind;
+  const text = typeof entrypoint === 'string' ? entrypoint : entrypoint.join(' ');
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

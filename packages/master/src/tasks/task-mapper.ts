@@ -1,0 +1,31 @@
+import type { Task, TaskConfig, TaskKind, TaskState, TaskSummary } from '@trainyard/shared';
+import { toIso } from '../clock.js';
+import type { TaskWithOwner } from './task-repository.js';
+
+const isoOrNull = (millis: number | null) => (millis === null ? null : toIso(millis));
+
+export function toTaskSummary(row: TaskWithOwner): TaskSummary {
+  return {
+    id: row.id,
+    kind: row.kind as TaskKind,
+    owner: row.owner,
+    state: row.state as TaskState,
+    name: row.name,
+    runAs: { uid: row.run_uid, user: row.run_user, gid: row.run_gid, group: row.run_group },
+    agent: row.agent_id,
+    exitCode: row.exit_code,
+    restarts: row.restarts,
+    createdAt: toIso(row.created_at),
+    startedAt: isoOrNull(row.started_at),
+    endedAt: isoOrNull(row.ended_at),
+  };
+}
+
+export function toTask(row: TaskWithOwner): Task {
+  return {
+    ...toTaskSummary(row),
+    config: JSON.parse(row.config) as TaskConfig,
+    updatedAt: toIso(row.updated_at),
+    killRequested: row.kill_requested_at !== null,
+  };
+}

@@ -1,0 +1,69 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { TaskKind, TaskState } from '@trainyard/shared';
+import type { Database, TaskLogRow, TasksTable, TaskRow } from '../db/schema.js';
+import type { Insertable, Updateable } from 'kysely';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+export type TaskWithOwner = TaskRow & { owner: string };
+
+export interface TaskListFilter {
+  kind?: TaskKind;
+  ownerId?: number;
+  /** Keyset: only tasks with a smaller id (lists run newest first). */
+  beforeId?: number;
+  limit: number;
+}
+
+const withOwner = (db: Executor) =>
+  db.selectFrom('tasks').innerJoin('users', 'users.id', 'tasks.owner_id').selectAll('tasks').select('users.username as owner');
+
+export const taskRepository = {
+  insert(db: Executor, row: Insertable<TasksTable>): Promise<TaskRow> {
+    return db.insertInto('tasks').values(row).returningAll().executeTakeFirstOrThrow();
+  },
+
+  findById(db: Executor, id: number): Promise<TaskWithOwner | undefined> {
+    return withOwner(db).where('tasks.id', '=', id).executeTakeFirst();
+  },
+
+  /** Newest first; each filter combination has its index (see migration 0002). */
+  list(db: Executor, filter: TaskListFilter): Promise<TaskWithOwner[]> {
+    let query = withOwner(db);
+    if (filter.kind !== undefined) query = query.where('tasks.kind', '=', filter.kind);
+    if (filter.ownerId !== undefined) query = query.where('tasks.owner_id', '=', filter.ownerId);
+    if (filter.beforeId !== undefined) query = query.where('tasks.id', '<', filter.beforeId);
+    return query.orderBy('tasks.id', 'desc').limit(filter.limit).execute();
+  },
+
+  /** Changes a task only if it is still in `from`: two writers racing cannot both win. */
+  async update(db: Executor, id: number, from: TaskState, changes: Updateable<TasksTable>): Promise<boolean> {
+    const result = await db.updateTable('tasks').set(changes).where('id', '=', id).where('state', '=', from).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async appendLogs(db: Executor, taskId: number, lines: Array<Pick<TaskLogRow, 'stream' | 'line' | 'created_at'>>): Promise<number> {
+    const last = await db
+      .selectFrom('task_logs')
+      .select((eb) => eb.fn.max<number | null>('seq').as('seq'))
+      .where('task_id', '=', taskId)
+      .executeTakeFirst();
+    let seq = last?.seq ?? 0;
+    if (lines.length === 0) return seq;
+    await db
+      .insertInto('task_logs')
+      .values(lines.map((l) => ({ task_id: taskId, seq: ++seq, stream: l.stream, line: l.line, created_at: l.created_at })))
+      .execute();
+    return seq;
+  },
+
+  readLogs(db: Executor, taskId: number, afterSeq: number, limit: number): Promise<TaskLogRow[]> {
+    return db
+      .selectFrom('task_logs')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+  },
+};

@@ -1,0 +1,177 @@
+import {
+  encodeCursor,
+  isTerminal,
+  type Page,
+  type Task,
+  type TaskKind,
+  type TaskLogLine,
+  type TaskLogPage,
+  type TaskState,
+  type TaskSummary,
+  type UnixIdentity,
+} from '@trainyard/shared';
+import type { Updateable } from 'kysely';
+import type { Actor } from '../actor.js';
+import { toIso, type Clock } from '../clock.js';
+import type { Db } from '../db/database.js';
+import type { TasksTable } from '../db/schema.js';
+import { DomainError, forbidden } from '../errors.js';
+import { userRepository } from '../users/user-repository.js';
+import { resolveRunIdentity } from './run-identity.js';
+import { parseTaskConfig, type TaskDefaults } from './task-config.js';
+import type { TaskEvents } from './task-events.js';
+import { toTask, toTaskSummary } from './task-mapper.js';
+import { canReadTask } from './task-policy.js';
+import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
+import { assertTransition } from './task-state-machine.js';
+
+export class TaskService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      clock: Clock;
+      events: TaskEvents;
+      defaultTask: UnixIdentity;
+      taskDefaults: TaskDefaults;
+      /** Called after a task is queued: the scheduler's entry point. */
+      onQueued?: (taskId: number) => void;
+    },
+  ) {}
+
+  /** Validates the config, fixes the run identity from the owner's link or default_task, and queues. */
+  async create(actor: Actor, kind: TaskKind, rawConfig: unknown): Promise<Task> {
+    const { db, clock } = this.deps;
+    const config = parseTaskConfig(kind, rawConfig, this.deps.taskDefaults);
+    const owner = await userRepository.findById(db, actor.userId);
+    if (!owner || owner.active !== 1) {
+      throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot start tasks`);
+    }
+    if (config.experiment_ids) await this.checkExperiments(actor, config.experiment_ids);
+    const identity = resolveRunIdentity(owner, this.deps.defaultTask);
+    const now = clock.now();
+    const row = await taskRepository.insert(db, {
+      kind,
+      owner_id: owner.id,
+      state: 'QUEUED',
+      name: config.name,
+      config: JSON.stringify(config),
+      run_uid: identity.uid,
+      run_user: identity.user,
+      run_gid: identity.gid,
+      run_group: identity.group,
+      restarts: 0,
+      created_at: now,
+      updated_at: now,
+    });
+    this.deps.onQueued?.(row.id);
+    return toTask({ ...row, owner: owner.username });
+  }
+
+  async list(filter: Omit<TaskListFilter, 'limit'> & { limit: number }): Promise<Page<TaskSummary>> {
+    const rows = await taskRepository.list(this.deps.db, { ...filter, limit: filter.limit + 1 });
+    const items = rows.slice(0, filter.limit).map(toTaskSummary);
+    const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
+    return { items, next: last ? encodeCursor(last.id) : null };
+  }
+
+  async require(id: number): Promise<TaskWithOwner> {
+    const row = await taskRepository.findById(this.deps.db, id);
+    if (!row) throw new DomainError('TASK_NOT_FOUND', `task ${id} does not exist`);
+    return row;
+  }
+
+  async rename(task: TaskWithOwner, changes: { name?: string; description?: string }): Promise<Task> {
+    const config = JSON.parse(task.config) as Record<string, unknown>;
+    if (changes.description !== undefined) config.description = changes.description;
+    if (changes.name !== undefined) config.name = changes.name;
+    await this.deps.db
+      .updateTable('tasks')
+      .set({ name: changes.name ?? task.name, config: JSON.stringify(config), updated_at: this.deps.clock.now() })
+      .where('id', '=', task.id)
+      .execute();
+    return toTask(await this.require(task.id));
+  }
+
+  /**
+   * A queued task ends as KILLED at once; one on an agent is marked, and the agent stops it
+   * (SIGTERM, then SIGKILL) and reports KILLED. Killing an ended task is a conflict.
+   */
+  async kill(task: TaskWithOwner): Promise<Task> {
+    const state = task.state as TaskState;
+    if (isTerminal(state)) assertTransition(task.id, state, 'KILLED');
+    const now = this.deps.clock.now();
+    if (state === 'QUEUED') {
+      await this.transition(task.id, 'KILLED', { kill_requested_at: now });
+    } else if (task.kill_requested_at === null) {
+      await taskRepository.update(this.deps.db, task.id, state, { kill_requested_at: now, updated_at: now });
+      this.deps.events.changed(task.id);
+    }
+    return toTask(await this.require(task.id));
+  }
+
+  /**
+   * Moves a task to `to`, checked by the state machine and guarded against racing writers.
+   * Ending states stamp ended_at; RUNNING stamps started_at.
+   */
+  async transition(id: number, to: TaskState, extra: Updateable<TasksTable> = {}): Promise<TaskWithOwner> {
+    const task = await this.require(id);
+    const from = task.state as TaskState;
+    assertTransition(id, from, to);
+    const now = this.deps.clock.now();
+    const changes: Updateable<TasksTable> = { ...extra, state: to, updated_at: now };
+    if (to === 'RUNNING' && task.started_at === null) changes.started_at = now;
+    if (isTerminal(to)) changes.ended_at = now;
+    if (!(await taskRepository.update(this.deps.db, id, from, changes))) {
+      throw new DomainError('CONFLICT', `task ${id} changed while it was being updated; try again`);
+    }
+    this.deps.events.changed(id);
+    return this.require(id);
+  }
+
+  async appendLogs(taskId: number, lines: Array<{ stream: TaskLogLine['stream']; line: string }>): Promise<number> {
+    const now = this.deps.clock.now();
+    const seq = await this.deps.db
+      .transaction()
+      .execute((trx) => taskRepository.appendLogs(trx, taskId, lines.map((l) => ({ ...l, created_at: now }))));
+    if (lines.length > 0) this.deps.events.changed(taskId);
+    return seq;
+  }
+
+  /** Lines after `after`, in order; with `waitSeconds`, holds until there is something new or the task ends. */
+  async logs(taskId: number, after: number, limit: number, waitSeconds: number): Promise<TaskLogPage> {
+    const read = async (): Promise<TaskLogPage> => {
+      // State first: lines written before the task ended are then sure to be in the read after it.
+      const task = await this.require(taskId);
+      const rows = await taskRepository.readLogs(this.deps.db, taskId, after, limit);
+      const items: TaskLogLine[] = rows.map((r) => ({
+        seq: r.seq,
+        stream: r.stream as TaskLogLine['stream'],
+        line: r.line,
+        time: toIso(r.created_at),
+      }));
+      const state = task.state as TaskState;
+      const next = items.at(-1)?.seq ?? after;
+      // Done only once the task ended and a read after that found nothing more.
+      return { items, next, state, done: isTerminal(state) && rows.length === 0 };
+    };
+    let page = await read();
+    const deadline = Date.now() + waitSeconds * 1000;
+    while (page.items.length === 0 && !page.done && Date.now() < deadline) {
+      await this.deps.events.waitForChange(taskId, deadline - Date.now());
+      page = await read();
+    }
+    return page;
+  }
+
+  private async checkExperiments(actor: Actor, ids: number[]): Promise<void> {
+    for (const id of ids) {
+      const task = await taskRepository.findById(this.deps.db, id);
+      if (!task || task.kind !== 'experiment') {
+        throw new DomainError('INVALID_TASK_CONFIG', `experiment ${id} does not exist`);
+      }
+      if (!canReadTask(actor, task)) {
+        throw forbidden(`experiment ${id} belongs to ${task.owner}: only its owner or an admin may open a tensorboard on it`);
+      }
+    }
+  }
+}
