@@ -53,7 +53,20 @@ function install() {
     CI: process.env.CI ?? 'true',
   };
   for (const key of Object.keys(buildEnv)) if (buildEnv[key] === undefined) delete buildEnv[key];
-  pnpm(['install', '--frozen-lockfile', '--reporter=append-only'], buildEnv);
+  // Not --frozen-lockfile: pnpm 12 then also insists on recording the packageManager pin for every
+  // platform, which fails against registries that lack some of pnpm's platform binaries. The lockfile
+  // is held fixed by hand instead: in CI, any change to it fails the run.
+  const lockfile = path.join(root, 'pnpm-lock.yaml');
+  const before = readFileSync(lockfile, 'utf8');
+  pnpm(['install', '--no-frozen-lockfile', '--reporter=append-only'], buildEnv);
+  if (readFileSync(lockfile, 'utf8') !== before) {
+    const message = 'pnpm-lock.yaml was out of date with the package.json files; commit the updated lockfile';
+    if (process.env.CI) {
+      console.error(`[setup] ${message}`);
+      process.exit(1);
+    }
+    console.error(`[setup] warning: ${message}`);
+  }
   step('building');
   pnpm(['run', 'build']);
 }
