@@ -67,7 +67,10 @@ export class Terminal {
 
   /** Runs and parses --json output. */
   async json<T>(args: string[], options: RunOptions = {}): Promise<T> {
-    const result = await this.run([...args, '--json'], options);
+    // Before any `--`: what follows it belongs to the task's command.
+    const separator = args.indexOf('--');
+    const withJson = separator === -1 ? [...args, '--json'] : [...args.slice(0, separator), '--json', ...args.slice(separator)];
+    const result = await this.run(withJson, options);
     if (result.code !== 0) throw new Error(`yard ${args.join(' ')} failed (${result.code}): ${result.stderr}${result.stdout}`);
     return JSON.parse(result.stdout) as T;
   }

@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { ApiClient, ApiError } from './lib/api-client.js';
 import { PromptError } from './lib/prompt.js';
+import { ConfigFileError } from './lib/task-commands.js';
 import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
 import { Settings } from './lib/settings.js';
 import { openTokenStore, type TokenStore } from './lib/token-store.js';
@@ -106,6 +107,7 @@ function describeKnownError(error: Error & { oclif?: { exit?: number } }): Known
   if (error instanceof ApiError) return { code: error.code, message: error.message, exit: 1 };
   if (error instanceof NotLoggedInError) return { code: 'NOT_LOGGED_IN', message: error.message, exit: 1 };
   if (error instanceof PromptError) return { code: 'NO_INPUT', message: error.message, exit: 1 };
+  if (error instanceof ConfigFileError) return { code: 'CONFIG_FILE', message: error.message, exit: 1 };
   if (error instanceof Errors.CLIError && error.oclif?.exit !== undefined && error.oclif.exit !== 0) {
     const usage = error.oclif.exit === 2;
     return {

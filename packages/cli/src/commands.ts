@@ -1,4 +1,33 @@
 // Every command, for oclif's explicit strategy: one import instead of a directory scan at start-up.
+import CommandDescribe from './commands/command/describe.js';
+import CommandKill from './commands/command/kill.js';
+import CommandList from './commands/command/list.js';
+import CommandLogs from './commands/command/logs.js';
+import CommandRun from './commands/command/run.js';
+import ExperimentCreate from './commands/experiment/create.js';
+import ExperimentDescribe from './commands/experiment/describe.js';
+import ExperimentKill from './commands/experiment/kill.js';
+import ExperimentList from './commands/experiment/list.js';
+import ExperimentLogs from './commands/experiment/logs.js';
+import NotebookDescribe from './commands/notebook/describe.js';
+import NotebookKill from './commands/notebook/kill.js';
+import NotebookList from './commands/notebook/list.js';
+import NotebookLogs from './commands/notebook/logs.js';
+import NotebookStart from './commands/notebook/start.js';
+import ShellDescribe from './commands/shell/describe.js';
+import ShellKill from './commands/shell/kill.js';
+import ShellList from './commands/shell/list.js';
+import ShellLogs from './commands/shell/logs.js';
+import ShellStart from './commands/shell/start.js';
+import TaskDescribe from './commands/task/describe.js';
+import TaskKill from './commands/task/kill.js';
+import TaskList from './commands/task/list.js';
+import TaskLogs from './commands/task/logs.js';
+import TensorboardDescribe from './commands/tensorboard/describe.js';
+import TensorboardKill from './commands/tensorboard/kill.js';
+import TensorboardList from './commands/tensorboard/list.js';
+import TensorboardLogs from './commands/tensorboard/logs.js';
+import TensorboardStart from './commands/tensorboard/start.js';
 import UserActivate from './commands/user/activate.js';
 import UserChangePassword from './commands/user/change-password.js';
 import UserCreate from './commands/user/create.js';
@@ -11,6 +40,35 @@ import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
 
 export const COMMANDS = {
+  'command:describe': CommandDescribe,
+  'command:kill': CommandKill,
+  'command:list': CommandList,
+  'command:logs': CommandLogs,
+  'command:run': CommandRun,
+  'experiment:create': ExperimentCreate,
+  'experiment:describe': ExperimentDescribe,
+  'experiment:kill': ExperimentKill,
+  'experiment:list': ExperimentList,
+  'experiment:logs': ExperimentLogs,
+  'notebook:describe': NotebookDescribe,
+  'notebook:kill': NotebookKill,
+  'notebook:list': NotebookList,
+  'notebook:logs': NotebookLogs,
+  'notebook:start': NotebookStart,
+  'shell:describe': ShellDescribe,
+  'shell:kill': ShellKill,
+  'shell:list': ShellList,
+  'shell:logs': ShellLogs,
+  'shell:start': ShellStart,
+  'task:describe': TaskDescribe,
+  'task:kill': TaskKill,
+  'task:list': TaskList,
+  'task:logs': TaskLogs,
+  'tensorboard:describe': TensorboardDescribe,
+  'tensorboard:kill': TensorboardKill,
+  'tensorboard:list': TensorboardList,
+  'tensorboard:logs': TensorboardLogs,
+  'tensorboard:start': TensorboardStart,
   'user:activate': UserActivate,
   'user:change-password': UserChangePassword,
   'user:create': UserCreate,

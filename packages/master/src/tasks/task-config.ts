@@ -43,8 +43,11 @@ export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefa
       path: issue.path.join('.'),
       message: issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` : issue.message,
     }));
-    const first = details[0]!;
-    throw invalid(`invalid ${kind} config: ${first.path ? `${first.path}: ` : ''}${first.message}`, details);
+    const summary = details
+      .slice(0, 5)
+      .map((d) => (d.path && !d.message.startsWith(d.path) ? `${d.path}: ${d.message}` : d.message))
+      .join('; ');
+    throw invalid(`invalid ${kind} config: ${summary}`, details);
   }
   const config = result.data;
   const entrypoint = config.entrypoint ?? DEFAULT_ENTRYPOINTS[kind];

@@ -1,0 +1,6 @@
+import { TaskLogsCommand } from '../../lib/task-commands.js';
+
+export default class NotebookLogs extends TaskLogsCommand {
+  static override summary = 'Print the logs of a notebook; -f follows until it ends (owner or admin).';
+  static override examples = ['<%= config.bin %> notebook logs 7', '<%= config.bin %> notebook logs 7 -f'];
+}

@@ -1,0 +1,6 @@
+import { TaskLogsCommand } from '../../lib/task-commands.js';
+
+export default class ShellLogs extends TaskLogsCommand {
+  static override summary = 'Print the logs of a shell; -f follows until it ends (owner or admin).';
+  static override examples = ['<%= config.bin %> shell logs 4', '<%= config.bin %> shell logs 4 -f'];
+}

@@ -1,0 +1,162 @@
+import { Args, Flags, type Command } from '@oclif/core';
+import { parse } from 'yaml';
+import {
+  isTerminal,
+  type CreateTaskRequest,
+  type Page,
+  type Task,
+  type TaskKind,
+  type TaskLogLine,
+  type TaskLogPage,
+  type TaskSummary,
+} from '@trainyard/shared';
+import { readFile } from 'node:fs/promises';
+import { YardCommand } from '../base-command.js';
+import type { Session } from './session.js';
+import { describeTask, runAs, tasksTable } from './task-format.js';
+
+const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
+const taskPath = (id: number) => `/tasks/${id}`;
+
+/** `yard <kind> list`: your tasks of one kind, or everyone's with -a. */
+export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand> {
+  /** Undefined for `yard task list`: every kind. */
+  static kind: TaskKind | undefined;
+  static override flags = {
+    all: Flags.boolean({ char: 'a', summary: "Show every user's tasks, not only yours.", default: false }),
+    limit: Flags.integer({ summary: 'Show at most this many (newest first).', default: 50, min: 1, max: 500 }),
+    after: Flags.string({ summary: 'Continue after this cursor (the `next` of a previous --json page).' }),
+  };
+
+  async run(): Promise<Page<TaskSummary>> {
+    const kind = (this.ctor as typeof TaskListCommand).kind;
+    const query = new URLSearchParams({ all: String(this.flags.all), limit: String(this.flags.limit) });
+    if (kind) query.set('kind', kind);
+    if (this.flags.after) query.set('after', this.flags.after);
+    const page = await (await this.session()).request<Page<TaskSummary>>('GET', `/tasks?${query}`);
+    this.log(tasksTable(page.items));
+    if (page.next && !this.jsonEnabled()) {
+      process.stderr.write(`(showing the newest ${page.items.length}; more with --limit, or --after ${page.next})\n`);
+    }
+    return page;
+  }
+}
+
+/** `yard <kind> describe ID` */
+export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescribeCommand> {
+  static override args = { id: idArg };
+
+  async run(): Promise<Task> {
+    const task = await (await this.session()).request<Task>('GET', taskPath(this.args.id));
+    this.log(describeTask(task));
+    return task;
+  }
+}
+
+/** `yard <kind> kill ID` */
+export abstract class TaskKillCommand extends YardCommand<typeof TaskKillCommand> {
+  static override args = { id: idArg };
+
+  async run(): Promise<Task> {
+    const task = await (await this.session()).request<Task>('POST', `${taskPath(this.args.id)}/kill`);
+    this.log(task.state === 'KILLED' ? `Killed ${task.kind} ${task.id}.` : `Stopping ${task.kind} ${task.id} (it was ${task.state}).`);
+    return task;
+  }
+}
+
+/** `yard <kind> logs ID [-f]` */
+export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand> {
+  static override args = { id: idArg };
+  static override flags = {
+    follow: Flags.boolean({ char: 'f', summary: 'Keep printing new lines until the task ends.', default: false }),
+  };
+
+  async run(): Promise<{ items: TaskLogLine[]; state: string }> {
+    const result = await followLogs(await this.session(), this.args.id, this.flags.follow, (line) => {
+      if (!this.jsonEnabled()) this.log(line.line);
+    });
+    return result;
+  }
+}
+
+/** Prints a task's logs from the start; with `follow`, until it ends. */
+export async function followLogs(
+  session: Session,
+  id: number,
+  follow: boolean,
+  print: (line: TaskLogLine) => void,
+): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
+  const items: TaskLogLine[] = [];
+  let after = 0;
+  for (;;) {
+    const wait = follow ? 20 : 0;
+    const page = await session.request<TaskLogPage>('GET', `${taskPath(id)}/logs?after=${after}&limit=1000&wait=${wait}`);
+    for (const line of page.items) {
+      items.push(line);
+      print(line);
+    }
+    after = page.next;
+    if (page.done || (!follow && page.items.length === 0)) return { items, state: page.state };
+  }
+}
+
+/** Shared by every command that creates a task: post, print what runs as whom, maybe follow. */
+export abstract class TaskCreateCommand<T extends typeof Command> extends YardCommand<T> {
+  protected async submit(request: CreateTaskRequest, follow: boolean): Promise<Task> {
+    const session = await this.session();
+    const task = await session.request<Task>('POST', '/tasks', request);
+    this.log(`Created ${task.kind} ${task.id} (${task.name}); it runs as ${runAs(task)}. State: ${task.state}.`);
+    if (!follow) return task;
+    const { state } = await followLogs(session, task.id, true, (line) => {
+      if (!this.jsonEnabled()) this.log(line.line);
+    });
+    const final = await session.request<Task>('GET', taskPath(task.id));
+    process.stderr.write(`${task.kind} ${task.id} ended: ${state}${final.exitCode === null ? '' : ` (exit code ${final.exitCode})`}\n`);
+    if (isTerminal(state) && state !== 'COMPLETED') process.exitCode = 1;
+    return final;
+  }
+
+  /** A small YAML config file, read as the same limits the master applies. */
+  protected async readConfigFile(file: string | undefined): Promise<Record<string, unknown>> {
+    if (!file) return {};
+    const text = await readConfigText(file);
+    let value: unknown;
+    try {
+      value = parse(text, { maxAliasCount: 50 });
+    } catch (error) {
+      throw new ConfigFileError(`${file} is not valid YAML: ${(error as Error).message}`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ConfigFileError(`${file} must hold a YAML mapping of keys to values`);
+    }
+    return value as Record<string, unknown>;
+  }
+}
+
+export async function readConfigText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigFileError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
+}
+
+/** Flags every task-starting command shares. */
+export const taskStartFlags = {
+  image: Flags.string({ summary: 'Container image (default: the master’s tasks.images for this kind).' }),
+  name: Flags.string({ summary: 'A name to list it by.' }),
+  config: Flags.string({ char: 'c', summary: 'A YAML file with resources, bind_mounts, environment...' }),
+  follow: Flags.boolean({ char: 'f', summary: 'Print its logs until it ends.', default: false }),
+};
+
+export function withOverrides(config: Record<string, unknown>, flags: { image?: string; name?: string }): Record<string, unknown> {
+  return {
+    ...config,
+    ...(flags.image ? { image: flags.image } : {}),
+    ...(flags.name ? { name: flags.name } : {}),
+  };
+}
