@@ -124,6 +124,8 @@ test('a config that picks its own user, uid or gid, or asks for privileges, is r
     ['gid: 0\n', /gid: a task cannot choose the user it runs as/],
     ['resources: {slots: 0, user: root}\n', /resources\.user: a task cannot choose/],
     ['privileged: true\n', /privileged: tasks run with every capability dropped/],
+    ['docker_args: ["--user=0:0"]\n', /docker_args\[0\]: "--user"-style overrides are not allowed/],
+    ['runtime: {options: "--user 0"}\n', /runtime\.options: "--user"-style overrides are not allowed/],
     ['cap_add: [SYS_ADMIN]\n', /cap_add: tasks run with every capability dropped/],
   ] as const) {
     const base = 'name: x\nimage: busybox:latest\nentrypoint: id\n';

@@ -78,6 +78,13 @@ function parseYaml(text: string): unknown {
   }
 }
 
+/** `--user=0`, `-u 0`: container-runtime style overrides smuggled in as option strings. */
+const USER_OVERRIDE = /^\s*(--user|-u|--group-add|--userns)(=|\s|$)/;
+const userOverride = (where: string) =>
+  invalid(`${where}: "--user"-style overrides are not allowed; a task runs as its owner's linked agent user or the master's security.default_task`, [
+    { path: where, message: 'not allowed: the run identity is set by the master' },
+  ]);
+
 /** Walks the config (not env values) for keys that would choose a uid or loosen the container. */
 function refuseIdentityAndPrivilege(config: Record<string, unknown>, path: string[] = []): void {
   for (const [key, value] of Object.entries(config)) {
@@ -95,10 +102,13 @@ function refuseIdentityAndPrivilege(config: Record<string, unknown>, path: strin
         { path: where, message: 'not allowed: container privileges are fixed by the master' },
       ]);
     }
-    if (lower === 'environment') continue;
+    // The command runs inside the container, and variables are the task's own business.
+    if (lower === 'environment' || lower === 'entrypoint') continue;
+    if (typeof value === 'string' && USER_OVERRIDE.test(value)) throw userOverride(where);
     if (typeof value === 'object' && value !== null && path.length < 4) {
       if (Array.isArray(value)) {
         value.forEach((item, i) => {
+          if (typeof item === 'string' && USER_OVERRIDE.test(item)) throw userOverride(`${where}[${i}]`);
           if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
             refuseIdentityAndPrivilege(item as Record<string, unknown>, [...path, `${key}[${i}]`]);
           }
