@@ -1,1 +1,3 @@
-export {};
+export { Agent } from './agent.js';
+export { MasterClient } from './master-client.js';
+export { main } from './main.js';

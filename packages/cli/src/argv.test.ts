@@ -1,5 +1,5 @@
 import test from 'ava';
-import { hoistGlobalFlags } from './argv.js';
+import { hoistGlobalFlags, splitAtDoubleDash, trailingArgs } from './argv.js';
 
 test('global flags before the command move after it', (t) => {
   t.deepEqual(hoistGlobalFlags(['-u', 'admin', 'user', 'list']), ['user', 'list', '-u', 'admin']);
@@ -23,4 +23,9 @@ test('flags stay before a `--` so the command after it is untouched', (t) => {
 test('argv without leading global flags is left alone', (t) => {
   const argv = ['user', 'list', '-u', 'admin'];
   t.is(hoistGlobalFlags(argv), argv);
+});
+
+test('everything after `--` is kept away from flag parsing', (t) => {
+  t.deepEqual(splitAtDoubleDash(['command', 'run', '-c', 'x.yaml', '--', 'sh', '-c', 'echo', '--json']), ['command', 'run', '-c', 'x.yaml']);
+  t.deepEqual(trailingArgs(), ['sh', '-c', 'echo', '--json']);
 });

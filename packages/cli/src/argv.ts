@@ -29,3 +29,20 @@ export function hoistGlobalFlags(argv: string[]): string[] {
     ? [...rest, ...hoisted]
     : [...rest.slice(0, separator), ...hoisted, ...rest.slice(separator)];
 }
+
+let trailing: string[] | undefined;
+
+/**
+ * Cuts argv at the first `--`: what follows is a task's command, never yard's flags, whatever
+ * it looks like (`-c`, `--json`...). Commands that take one read it with `trailingArgs()`.
+ */
+export function splitAtDoubleDash(argv: string[]): string[] {
+  const index = argv.indexOf('--');
+  if (index === -1) return argv;
+  trailing = argv.slice(index + 1);
+  return argv.slice(0, index);
+}
+
+export function trailingArgs(): string[] | undefined {
+  return trailing;
+}

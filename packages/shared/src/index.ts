@@ -1,3 +1,4 @@
+export * from './agents.js';
 export * from './api.js';
 export * from './auth.js';
 export * from './errors.js';

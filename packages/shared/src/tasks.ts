@@ -210,6 +210,8 @@ export interface Task extends TaskSummary {
   config: TaskConfig;
   updatedAt: string;
   killRequested: boolean;
+  /** Why it failed, was lost or restarted, when the master knows. */
+  message: string | null;
 }
 
 export interface TaskLogLine {

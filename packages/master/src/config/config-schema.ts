@@ -50,6 +50,25 @@ export const masterConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  agents: z
+    .strictObject({
+      /** How often agents say they are alive. */
+      heartbeat_interval: durationSchema.default(5_000),
+      /** An agent silent this long is lost, and its tasks with it. */
+      lost_timeout: durationSchema.default(20_000),
+      /** An assignment not acknowledged this long goes back to the queue. */
+      lease_timeout: durationSchema.default(30_000),
+      /** How long a running task gets between SIGTERM and SIGKILL when killed. */
+      kill_grace: durationSchema.default(10_000),
+      /** Whether agents may pull images they lack (off: only images present on the machine run). */
+      allow_pull: z.boolean().default(false),
+      /**
+       * A token file for agents on this machine (relative to master.yaml): created with a random
+       * token on first start if missing; `yard-agent --token-file` reads the same file.
+       */
+      token_file: z.string().min(1).optional(),
+    })
+    .prefault({}),
   tasks: z
     .strictObject({
       /** Images for tasks whose config names none (experiments must name theirs). */

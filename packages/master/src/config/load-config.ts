@@ -23,7 +23,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
   }
   const config = parseConfig(applyEnv(raw, env), file);
-  config.db.path = path.resolve(path.dirname(path.resolve(file)), config.db.path);
+  const dir = path.dirname(path.resolve(file));
+  config.db.path = path.resolve(dir, config.db.path);
+  if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
   return config;
 }
 

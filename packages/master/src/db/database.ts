@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration } from 'kysely';
 import * as usersAndSessions from './migrations/0001-users-and-sessions.js';
 import * as tasks from './migrations/0002-tasks.js';
+import * as agents from './migrations/0003-agents.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -12,6 +13,7 @@ export type Db = Kysely<Database>;
 const MIGRATIONS: Record<string, Migration> = {
   '0001-users-and-sessions': usersAndSessions,
   '0002-tasks': tasks,
+  '0003-agents': agents,
 };
 
 export interface OpenedDatabase {

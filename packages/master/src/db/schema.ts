@@ -41,6 +41,13 @@ export interface TasksTable {
   exit_code: number | null;
   restarts: Generated<number>;
   kill_requested_at: number | null;
+  lease_id: string | null;
+  assigned_at: number | null;
+  lease_acked_at: number | null;
+  /** Lines received from the agent for the current lease: retried batches are recognised by it. */
+  log_offset: Generated<number>;
+  /** Why a task failed or was lost, for people. */
+  message: string | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;
@@ -55,7 +62,34 @@ export interface TaskLogsTable {
   created_at: number;
 }
 
+export interface AgentTokensTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  created_by: number | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AgentsTable {
+  id: string;
+  token_id: number | null;
+  executor: string;
+  /** JSON AgentResources. */
+  resources: string;
+  /** JSON labels. */
+  labels: string;
+  version: string;
+  enabled: number;
+  state: string;
+  registered_at: number;
+  last_heartbeat_at: number;
+}
+
 export interface Database {
+  agent_tokens: AgentTokensTable;
+  agents: AgentsTable;
   users: UsersTable;
   sessions: SessionsTable;
   tasks: TasksTable;
@@ -67,3 +101,5 @@ export type NewUserRow = Insertable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type TaskRow = Selectable<TasksTable>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
+export type AgentRow = Selectable<AgentsTable>;
+export type AgentTokenRow = Selectable<AgentTokensTable>;

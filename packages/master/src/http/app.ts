@@ -8,19 +8,12 @@ import { errorMiddleware } from './error-middleware.js';
 import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
 
-export interface RouteGroups {
-  /** Mounted under /api/v1 without authentication (login). */
-  open: Router<AppState>[];
-  /** Mounted under /api/v1 behind `guard` (users' routes). */
-  authenticated: Router<AppState>[];
-  guard: Koa.Middleware<AppState>;
-}
 
 /**
  * The Koa chain, outermost first: request id and access log, the one error mapper,
  * body parsing, then routes. Each piece does one thing.
  */
-export function createApp(options: { logger: Logger; bodyLimit: number; routes: RouteGroups }): Koa<AppState> {
+export function createApp(options: { logger: Logger; bodyLimit: number; routers: Router<AppState>[] }): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
@@ -30,14 +23,10 @@ export function createApp(options: { logger: Logger; bodyLimit: number; routes: 
   });
   app.use(jsonBody(options.bodyLimit));
 
+  // Every route names its own guard (`requireUser`, `requireAgent`) next to its path: router-level
+  // middleware in @koa/router also runs for sibling routers' paths, so it cannot carry auth.
   const api = new Router<AppState>({ prefix: API_PREFIX });
-  for (const group of options.routes.open) api.use(group.routes(), group.allowedMethods({ throw: true }));
-  const protectedApi = new Router<AppState>();
-  protectedApi.use(options.routes.guard);
-  for (const group of options.routes.authenticated) {
-    protectedApi.use(group.routes(), group.allowedMethods({ throw: true }));
-  }
-  api.use(protectedApi.routes());
+  for (const router of options.routers) api.use(router.routes());
   app.use(api.routes());
   app.use(async (ctx) => {
     throw new DomainError('NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`);

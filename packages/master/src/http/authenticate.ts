@@ -4,8 +4,8 @@ import { DomainError } from '../errors.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { AppState, RouteContext } from './app-state.js';
 
-/** Every route behind this needs a live session; the actor is then on ctx.state. */
-export function authenticate(sessions: SessionService): Middleware<AppState> {
+/** Guard for user routes: a live session's bearer token; the actor is then on ctx.state. */
+export function requireUser(sessions: SessionService): Middleware<AppState> {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);

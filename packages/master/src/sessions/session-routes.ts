@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { loginSchema, type MeResponse } from '@trainyard/shared';
 import { toIso } from '../clock.js';
+import type { Middleware } from 'koa';
 import type { AppState } from '../http/app-state.js';
 import { actorOf } from '../http/authenticate.js';
 import { validate } from '../http/validate.js';
@@ -19,13 +20,13 @@ export function loginRoutes(sessions: SessionService): Router<AppState> {
 }
 
 /** POST /auth/logout and GET /me: about the caller's own session. */
-export function sessionRoutes(sessions: SessionService, users: UserService): Router<AppState> {
+export function sessionRoutes(sessions: SessionService, users: UserService, auth: Middleware<AppState>): Router<AppState> {
   const router = new Router<AppState>();
-  router.post('/auth/logout', async (ctx) => {
+  router.post('/auth/logout', auth, async (ctx) => {
     await sessions.logout(actorOf(ctx));
     ctx.status = 204;
   });
-  router.get('/me', async (ctx) => {
+  router.get('/me', auth, async (ctx) => {
     const actor = actorOf(ctx);
     const body: MeResponse = {
       user: toUser(await users.require(actor.username)),

@@ -27,5 +27,6 @@ export function toTask(row: TaskWithOwner): Task {
     config: JSON.parse(row.config) as TaskConfig,
     updatedAt: toIso(row.updated_at),
     killRequested: row.kill_requested_at !== null,
+    message: row.message,
   };
 }

@@ -4,6 +4,7 @@ import type { Database, TaskLogRow, TasksTable, TaskRow } from '../db/schema.js'
 import type { Insertable, Updateable } from 'kysely';
 
 type Executor = Kysely<Database> | Transaction<Database>;
+export const ACTIVE_STATES = ['ASSIGNED', 'PULLING', 'RUNNING'] as const;
 export type TaskWithOwner = TaskRow & { owner: string };
 
 export interface TaskListFilter {
@@ -39,6 +40,33 @@ export const taskRepository = {
   async update(db: Executor, id: number, from: TaskState, changes: Updateable<TasksTable>): Promise<boolean> {
     const result = await db.updateTable('tasks').set(changes).where('id', '=', id).where('state', '=', from).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  },
+
+  /** Tasks an agent holds: assigned (acknowledged or not), pulling or running. */
+  activeOnAgent(db: Executor, agentId: string): Promise<TaskRow[]> {
+    return db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('agent_id', '=', agentId)
+      .where('state', 'in', ACTIVE_STATES)
+      .orderBy('id')
+      .execute();
+  },
+
+  /** The head of the queue, first come first served. */
+  queued(db: Executor, limit: number): Promise<TaskRow[]> {
+    return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+  },
+
+  /** Assignments never acknowledged since before `before`. */
+  unacknowledgedSince(db: Executor, before: number): Promise<TaskRow[]> {
+    return db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('state', '=', 'ASSIGNED')
+      .where('lease_acked_at', 'is', null)
+      .where('assigned_at', '<', before)
+      .execute();
   },
 
   async appendLogs(db: Executor, taskId: number, lines: Array<Pick<TaskLogRow, 'stream' | 'line' | 'created_at'>>): Promise<number> {

@@ -33,8 +33,12 @@ export class TaskService {
       events: TaskEvents;
       defaultTask: UnixIdentity;
       taskDefaults: TaskDefaults;
-      /** Called after a task is queued: the scheduler's entry point. */
+      /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
       onQueued?: (taskId: number) => void;
+      /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
+      onKillRequested?: (agentId: string) => void;
+      /** Called when a task leaves an agent (it ended or went back to the queue). */
+      onCapacityFreed?: () => void;
     },
   ) {}
 
@@ -100,11 +104,14 @@ export class TaskService {
     const state = task.state as TaskState;
     if (isTerminal(state)) assertTransition(task.id, state, 'KILLED');
     const now = this.deps.clock.now();
-    if (state === 'QUEUED') {
-      await this.transition(task.id, 'KILLED', { kill_requested_at: now });
+    const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
+    if (neverStarted) {
+      // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
+      await this.transition(task.id, 'KILLED', { kill_requested_at: now, lease_id: null });
     } else if (task.kill_requested_at === null) {
       await taskRepository.update(this.deps.db, task.id, state, { kill_requested_at: now, updated_at: now });
       this.deps.events.changed(task.id);
+      if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
     }
     return toTask(await this.require(task.id));
   }
@@ -125,14 +132,60 @@ export class TaskService {
       throw new DomainError('CONFLICT', `task ${id} changed while it was being updated; try again`);
     }
     this.deps.events.changed(id);
+    if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
     return this.require(id);
   }
 
-  async appendLogs(taskId: number, lines: Array<{ stream: TaskLogLine['stream']; line: string }>): Promise<number> {
+  /**
+   * Ends the current run of a task. A failed or lost run with restarts left goes back to the
+   * queue (restarts + 1) instead, unless someone asked to kill it.
+   */
+  async finishRun(
+    id: number,
+    outcome: 'COMPLETED' | 'FAILED' | 'KILLED' | 'LOST',
+    details: { exitCode?: number; message?: string } = {},
+  ): Promise<TaskWithOwner> {
+    const task = await this.require(id);
+    const config = JSON.parse(task.config) as { max_restarts?: number };
+    const restartsLeft = (config.max_restarts ?? 0) - task.restarts;
+    const canRestart = (outcome === 'FAILED' || outcome === 'LOST') && restartsLeft > 0 && task.kill_requested_at === null;
+    if (canRestart) {
+      const why = details.message ?? (details.exitCode === undefined ? outcome.toLowerCase() : `exit code ${details.exitCode}`);
+      await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] run ended (${why}); restarting (${task.restarts + 1} of ${config.max_restarts})` }]);
+      const requeued = await this.transition(id, 'QUEUED', {
+        restarts: task.restarts + 1,
+        agent_id: null,
+        lease_id: null,
+        lease_acked_at: null,
+        assigned_at: null,
+        log_offset: 0,
+        exit_code: details.exitCode ?? null,
+        message: details.message ?? null,
+      });
+      this.deps.onQueued?.(id);
+      return requeued;
+    }
+    if (details.message) await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] ${details.message}` }]);
+    return this.transition(id, outcome, { exit_code: details.exitCode ?? null, message: details.message ?? null });
+  }
+
+  /**
+   * Appends lines in order. `logOffset`, from agents, records in the same transaction how many
+   * lines of the current run have arrived, so that a resent batch is never stored twice.
+   */
+  async appendLogs(
+    taskId: number,
+    lines: Array<{ stream: TaskLogLine['stream']; line: string }>,
+    options: { logOffset?: number } = {},
+  ): Promise<number> {
     const now = this.deps.clock.now();
-    const seq = await this.deps.db
-      .transaction()
-      .execute((trx) => taskRepository.appendLogs(trx, taskId, lines.map((l) => ({ ...l, created_at: now }))));
+    const seq = await this.deps.db.transaction().execute(async (trx) => {
+      const last = await taskRepository.appendLogs(trx, taskId, lines.map((l) => ({ ...l, created_at: now })));
+      if (options.logOffset !== undefined) {
+        await trx.updateTable('tasks').set({ log_offset: options.logOffset }).where('id', '=', taskId).execute();
+      }
+      return last;
+    });
     if (lines.length > 0) this.deps.events.changed(taskId);
     return seq;
   }

@@ -9,6 +9,7 @@ import {
   usernameParamSchema,
 } from '@trainyard/shared';
 import { DomainError } from '../errors.js';
+import type { Middleware } from 'koa';
 import type { AppState } from '../http/app-state.js';
 import { actorOf, authorize } from '../http/authenticate.js';
 import { validate } from '../http/validate.js';
@@ -16,10 +17,10 @@ import { canChangePassword, canManageUsers, canViewUsers } from './user-policy.j
 import type { UserService } from './user-service.js';
 import { toUser } from './user-mapper.js';
 
-export function userRoutes(users: UserService): Router<AppState> {
+export function userRoutes(users: UserService, auth: Middleware<AppState>): Router<AppState> {
   const router = new Router<AppState>();
 
-  router.get('/users', async (ctx) => {
+  router.get('/users', auth, async (ctx) => {
     authorize(canViewUsers(actorOf(ctx)), 'you may not list users');
     const query = validate(pageQuerySchema, ctx.query);
     const afterId = query.after === undefined ? 0 : decodeCursor(query.after);
@@ -27,25 +28,25 @@ export function userRoutes(users: UserService): Router<AppState> {
     ctx.body = await users.list(afterId, query.limit);
   });
 
-  router.post('/users', async (ctx) => {
+  router.post('/users', auth, async (ctx) => {
     authorize(canManageUsers(actorOf(ctx)), 'only an admin may create users');
     ctx.status = 201;
     ctx.body = await users.create(validate(createUserSchema, ctx.state.body));
   });
 
-  router.get('/users/:username', async (ctx) => {
+  router.get('/users/:username', auth, async (ctx) => {
     authorize(canViewUsers(actorOf(ctx)), 'you may not view users');
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = toUser(await users.require(username));
   });
 
-  router.patch('/users/:username', async (ctx) => {
+  router.patch('/users/:username', auth, async (ctx) => {
     authorize(canManageUsers(actorOf(ctx)), 'only an admin may activate, deactivate or change the role of users');
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = await users.update(username, validate(patchUserSchema, ctx.state.body));
   });
 
-  router.post('/users/:username/password', async (ctx) => {
+  router.post('/users/:username/password', auth, async (ctx) => {
     const actor = actorOf(ctx);
     const { username } = validate(usernameParamSchema, ctx.params);
     const { password } = validate(setPasswordSchema, ctx.state.body);
@@ -55,13 +56,13 @@ export function userRoutes(users: UserService): Router<AppState> {
     ctx.status = 204;
   });
 
-  router.put('/users/:username/agent-user', async (ctx) => {
+  router.put('/users/:username/agent-user', auth, async (ctx) => {
     authorize(canManageUsers(actorOf(ctx)), 'only an admin may link users to agent users');
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = await users.setAgentUser(username, validate(linkAgentUserSchema, ctx.state.body));
   });
 
-  router.delete('/users/:username/agent-user', async (ctx) => {
+  router.delete('/users/:username/agent-user', auth, async (ctx) => {
     authorize(canManageUsers(actorOf(ctx)), 'only an admin may unlink users from agent users');
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = await users.setAgentUser(username, null);

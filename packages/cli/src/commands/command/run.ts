@@ -1,4 +1,5 @@
 import type { Task } from '@trainyard/shared';
+import { trailingArgs } from '../../argv.js';
 import { TaskCreateCommand, taskStartFlags, withOverrides } from '../../lib/task-commands.js';
 
 export default class CommandRun extends TaskCreateCommand<typeof CommandRun> {
@@ -13,7 +14,7 @@ export default class CommandRun extends TaskCreateCommand<typeof CommandRun> {
 
   async run(): Promise<Task> {
     const { argv } = await this.parse(CommandRun);
-    const command = argv.map(String);
+    const command = trailingArgs() ?? argv.map(String);
     if (command.length === 0) this.error('give the command after `--`, e.g. yard command run -- python train.py', { exit: 2 });
     const config = withOverrides(await this.readConfigFile(this.flags.config), this.flags);
     return this.submit({ kind: 'command', config: { ...config, entrypoint: command } }, this.flags.follow);

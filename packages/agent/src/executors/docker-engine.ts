@@ -1,0 +1,125 @@
+import Docker from 'dockerode';
+import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
+
+/** Only what the Docker executor uses of dockerode (Docker, or Podman's Docker API). */
+export interface ContainerEngine {
+  ping(): Promise<void>;
+  version(): Promise<string>;
+  hasImage(image: string): Promise<boolean>;
+  pull(image: string): Promise<void>;
+  create(options: Docker.ContainerCreateOptions): Promise<string>;
+  readFile(containerId: string, path: string): Promise<string | undefined>;
+  writeFiles(containerId: string, files: Array<{ path: string; content: string; mode: number }>): Promise<void>;
+  start(containerId: string): Promise<void>;
+  logs(containerId: string, follow: boolean): Promise<Readable>;
+  wait(containerId: string): Promise<number>;
+  inspect(containerId: string): Promise<{ running: boolean; exitCode: number }>;
+  stop(containerId: string, graceSeconds: number): Promise<void>;
+  remove(containerId: string): Promise<void>;
+  listByLabel(label: string): Promise<Array<{ id: string; labels: Record<string, string> }>>;
+}
+
+const isStatus = (error: unknown, status: number) => (error as { statusCode?: number }).statusCode === status;
+
+/** dockerode against DOCKER_HOST (or the default socket). */
+export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngine {
+  const docker = new Docker(options);
+  return {
+    async ping() {
+      await docker.ping();
+    },
+    async version() {
+      const v = await docker.version();
+      return `${v.Components?.[0]?.Name ?? 'Engine'} ${v.Version} (API ${v.ApiVersion})`;
+    },
+    async hasImage(image) {
+      try {
+        await docker.getImage(image).inspect();
+        return true;
+      } catch (error) {
+        if (isStatus(error, 404)) return false;
+        throw error;
+      }
+    },
+    async pull(image) {
+      const stream = (await docker.pull(image)) as Readable;
+      await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())));
+    },
+    async create(createOptions) {
+      return (await docker.createContainer(createOptions)).id;
+    },
+    async readFile(containerId, path) {
+      let archive: Readable;
+      try {
+        archive = (await docker.getContainer(containerId).getArchive({ path })) as unknown as Readable;
+      } catch (error) {
+        if (isStatus(error, 404)) return undefined;
+        throw error;
+      }
+      return new Promise((resolve, reject) => {
+        const extract = tar.extract();
+        let content: string | undefined;
+        extract.on('entry', (header, stream, next) => {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+          stream.on('end', () => {
+            if (header.type === 'file' && content === undefined) content = Buffer.concat(chunks).toString('utf8');
+            next();
+          });
+          stream.resume();
+        });
+        extract.on('finish', () => resolve(content));
+        extract.on('error', reject);
+        archive.pipe(extract);
+      });
+    },
+    async writeFiles(containerId, files) {
+      const pack = tar.pack();
+      for (const file of files) pack.entry({ name: file.path.replace(/^\//, ''), mode: file.mode }, file.content);
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const chunk of pack) chunks.push(chunk as Buffer);
+      await docker.getContainer(containerId).putArchive(Buffer.concat(chunks), { path: '/' });
+    },
+    async start(containerId) {
+      await docker.getContainer(containerId).start();
+    },
+    async logs(containerId, follow) {
+      const container = docker.getContainer(containerId);
+      if (follow) {
+        return (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as Readable;
+      }
+      const buffer = (await container.logs({ follow: false, stdout: true, stderr: true })) as unknown as Buffer;
+      const { Readable: ReadableStream } = await import('node:stream');
+      return ReadableStream.from([buffer]);
+    },
+    async wait(containerId) {
+      const result = (await docker.getContainer(containerId).wait()) as { StatusCode: number };
+      return result.StatusCode;
+    },
+    async inspect(containerId) {
+      const info = await docker.getContainer(containerId).inspect();
+      return { running: info.State.Running, exitCode: info.State.ExitCode };
+    },
+    async stop(containerId, graceSeconds) {
+      try {
+        await docker.getContainer(containerId).stop({ t: graceSeconds });
+      } catch (error) {
+        // 304: already stopped; 404: already gone.
+        if (!isStatus(error, 304) && !isStatus(error, 404)) throw error;
+      }
+    },
+    async remove(containerId) {
+      try {
+        await docker.getContainer(containerId).remove({ force: true });
+      } catch (error) {
+        if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
+      }
+    },
+    async listByLabel(label) {
+      const containers = await docker.listContainers({ all: true, filters: { label: [label] } });
+      return containers.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+    },
+  };
+}

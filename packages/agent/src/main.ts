@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { AGENT_ID_PATTERN } from '@trainyard/shared';
+import { Agent } from './agent.js';
+import { dockerEngine } from './executors/docker-engine.js';
+import { DockerExecutor } from './executors/docker-executor.js';
+import type { Executor } from './executors/executor.js';
+import { ProcessExecutor } from './executors/process-executor.js';
+import { MasterClient, MasterError } from './master-client.js';
+
+const USAGE = `usage: yard-agent --master URL --token-file PATH [options]
+
+Runs Trainyard tasks on this machine: polls the master for work and runs each task as the
+uid:gid its owner is linked to (or the master's default_task).
+
+  --master URL          the master (env YARD_MASTER, default http://127.0.0.1:8080)
+  --token-file PATH     file holding the agent token (env YARD_AGENT_TOKEN_FILE); or YARD_AGENT_TOKEN
+  --name NAME           agent id (default: this host's name)
+  --executor KIND       docker, process or auto (default auto: docker when an engine answers)
+  --work-dir PATH       where the process executor keeps task directories (default ./data/agent)
+  --label KEY=VALUE     a label for scheduling (repeatable)
+  --log-level LEVEL     info by default
+
+Example:
+  yard-agent --master http://10.0.0.5:8080 --token-file /etc/trainyard/agent.token`;
+
+export async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        master: { type: 'string' },
+        'token-file': { type: 'string' },
+        name: { type: 'string' },
+        executor: { type: 'string' },
+        'work-dir': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`, 2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const logger = pino({ level: values['log-level'] ?? 'info' });
+  const master = values.master ?? process.env.YARD_MASTER ?? 'http://127.0.0.1:8080';
+  const token = readToken(values['token-file'] ?? process.env.YARD_AGENT_TOKEN_FILE);
+  const name = values.name ?? os.hostname().split('.')[0] ?? 'agent';
+  if (!AGENT_ID_PATTERN.test(name)) fail(`--name '${name}' must be 1-64 letters, digits, ".", "_" or "-"`, 2);
+  const labels: Record<string, string> = {};
+  for (const label of values.label ?? []) {
+    const [key, ...rest] = label.split('=');
+    if (!key || rest.length === 0) fail(`--label '${label}' must look like KEY=VALUE`, 2);
+    labels[key] = rest.join('=');
+  }
+  const executor = await chooseExecutor(values.executor ?? 'auto', name, path.resolve(values['work-dir'] ?? 'data/agent'), logger);
+  logger.info(`using the ${executor.describe()}`);
+
+  const agent = new Agent(new MasterClient(master, name, token), executor, logger, labels);
+  const stop = () => {
+    logger.info('stopping; running tasks keep running and are picked up when the agent starts again');
+    agent.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    await agent.run();
+  } catch (error) {
+    if (error instanceof MasterError && error.status === 401) fail(`the master rejected the agent token: ${error.message}`, 1);
+    throw error;
+  }
+  process.exit(0);
+}
+
+async function chooseExecutor(kind: string, agentId: string, workDir: string, logger: pino.Logger): Promise<Executor> {
+  if (kind !== 'auto' && kind !== 'docker' && kind !== 'process') fail(`--executor must be docker, process or auto, not '${kind}'`, 2);
+  if (kind === 'process') return new ProcessExecutor(workDir);
+  const engine = dockerEngine();
+  try {
+    await Promise.race([engine.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000))]);
+    return new DockerExecutor(engine, agentId, await engine.version());
+  } catch (error) {
+    const why = `no container engine answers at ${process.env.DOCKER_HOST ?? '/var/run/docker.sock'} (${(error as Error).message})`;
+    if (kind === 'docker') fail(why, 1);
+    logger.info(`${why}; falling back to the process executor`);
+    return new ProcessExecutor(workDir);
+  }
+}
+
+function readToken(file: string | undefined): string {
+  if (process.env.YARD_AGENT_TOKEN && !file) return process.env.YARD_AGENT_TOKEN.trim();
+  if (!file) fail('give --token-file PATH (or YARD_AGENT_TOKEN): an admin makes one with `yard agent token create NAME`', 2);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    fail(`cannot read the agent token from ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 1);
+  }
+}
+
+function fail(message: string, code: number): never {
+  console.error(`yard-agent: ${message}`);
+  process.exit(code);
+}

@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import type {
+  Agent,
+  AgentResources,
+  AgentState,
+  ExecutorName,
+  HeartbeatResponse,
+  RegisterAgentResponse,
+} from '@trainyard/shared';
+import { toIso, type Clock } from '../clock.js';
+import type { Db } from '../db/database.js';
+import type { AgentRow } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { taskRepository } from '../tasks/task-repository.js';
+import type { TaskService } from '../tasks/task-service.js';
+import { agentRepository } from './agent-repository.js';
+
+export interface AgentTimings {
+  heartbeatIntervalMs: number;
+  lostTimeoutMs: number;
+}
+
+/** Registration, heartbeats, and what happens to an agent that goes silent. */
+export class AgentService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      clock: Clock;
+      logger: Logger;
+      tasks: TaskService;
+      scheduler: Scheduler;
+      timings: AgentTimings;
+    },
+  ) {}
+
+  async register(
+    id: string,
+    tokenId: number,
+    body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string },
+  ): Promise<RegisterAgentResponse> {
+    const { db, clock, logger, scheduler } = this.deps;
+    const now = clock.now();
+    await agentRepository.upsert(db, {
+      id,
+      token_id: tokenId,
+      executor: body.executor,
+      resources: JSON.stringify(body.resources),
+      labels: JSON.stringify(body.labels),
+      version: body.version,
+      enabled: 1,
+      state: 'alive',
+      registered_at: now,
+      last_heartbeat_at: now,
+    });
+    logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
+    scheduler.capacityChanged();
+    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await scheduler.known(id) };
+  }
+
+  async heartbeat(id: string): Promise<HeartbeatResponse> {
+    const { db, clock } = this.deps;
+    const agent = await agentRepository.find(db, id);
+    if (!agent || agent.state !== 'alive') {
+      // A lost agent's tasks were already ended or requeued: it must register and reconcile.
+      throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered (or was marked lost): register again`);
+    }
+    await agentRepository.update(db, id, { last_heartbeat_at: clock.now() });
+    return { known: await this.deps.scheduler.known(id) };
+  }
+
+  async list(): Promise<Agent[]> {
+    const { db } = this.deps;
+    const rows = await agentRepository.list(db);
+    return Promise.all(rows.map(async (row) => toAgent(row, (await taskRepository.activeOnAgent(db, row.id)).map((t) => t.id))));
+  }
+
+  async setEnabled(id: string, enabled: boolean): Promise<Agent> {
+    const { db } = this.deps;
+    const row = await agentRepository.find(db, id);
+    if (!row) throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' does not exist`);
+    await agentRepository.update(db, id, { enabled: enabled ? 1 : 0 });
+    if (enabled) this.deps.scheduler.capacityChanged();
+    const active = await taskRepository.activeOnAgent(db, id);
+    return toAgent({ ...row, enabled: enabled ? 1 : 0 }, active.map((t) => t.id));
+  }
+
+  /**
+   * Agents silent for longer than lost_timeout are lost; each task they held ends LOST, or
+   * goes back to the queue when it never started or its config allows restarts.
+   */
+  async markLost(): Promise<void> {
+    const { db, clock, logger, tasks } = this.deps;
+    const silent = await agentRepository.silentSince(db, clock.now() - this.deps.timings.lostTimeoutMs);
+    for (const agent of silent) {
+      await agentRepository.update(db, agent.id, { state: 'lost' });
+      logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
+      for (const task of await taskRepository.activeOnAgent(db, agent.id)) {
+        const message = `agent ${agent.id} stopped responding`;
+        if (task.state === 'ASSIGNED' && task.lease_acked_at === null) {
+          await this.deps.scheduler.release(task, message);
+        } else {
+          await tasks.finishRun(task.id, 'LOST', { message });
+        }
+      }
+    }
+  }
+}
+
+function toAgent(row: AgentRow, runningTasks: number[]): Agent {
+  return {
+    id: row.id,
+    state: row.state as AgentState,
+    enabled: row.enabled === 1,
+    executor: row.executor as ExecutorName,
+    resources: JSON.parse(row.resources) as AgentResources,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    version: row.version,
+    registeredAt: toIso(row.registered_at),
+    lastHeartbeatAt: toIso(row.last_heartbeat_at),
+    runningTasks,
+  };
+}

@@ -1,0 +1,47 @@
+import type { AgentReportedState, TaskLogLine, TaskState } from '@trainyard/shared';
+import type { Db } from '../db/database.js';
+import { findLeasedTask } from './lease.js';
+import type { TaskService } from './task-service.js';
+
+/** What agents report about the runs they hold: state changes and log lines, checked against the lease. */
+export class RunReports {
+  constructor(private readonly deps: { db: Db; tasks: TaskService }) {}
+
+  async state(
+    agentId: string,
+    taskId: number,
+    report: { leaseId: string; state: AgentReportedState; exitCode?: number; message?: string },
+  ): Promise<{ state: TaskState }> {
+    const { tasks } = this.deps;
+    const task = await findLeasedTask(this.deps.db, agentId, taskId, report.leaseId, { acknowledged: true });
+    // A retried report of the state already recorded is fine.
+    if (task.state === report.state) return { state: task.state };
+    if (report.state === 'PULLING' || report.state === 'RUNNING') {
+      return { state: (await tasks.transition(taskId, report.state)).state as TaskState };
+    }
+    const details = {
+      ...(report.exitCode === undefined ? {} : { exitCode: report.exitCode }),
+      ...(report.message === undefined ? {} : { message: report.message }),
+    };
+    const ended = await tasks.finishRun(taskId, report.state, details);
+    return { state: ended.state as TaskState };
+  }
+
+  /** Appends a batch in order; a batch resent after a lost response is recognised by its offset. */
+  async logs(
+    agentId: string,
+    taskId: number,
+    batch: { leaseId: string; offset: number; lines: Array<{ stream: TaskLogLine['stream']; line: string }> },
+  ): Promise<{ received: number }> {
+    const { db, tasks } = this.deps;
+    const task = await findLeasedTask(db, agentId, taskId, batch.leaseId, { acknowledged: true });
+    const skip = task.log_offset - batch.offset;
+    if (skip < 0) {
+      // The agent sends batches one at a time, so a gap means it lost track: tell it where we are.
+      return { received: task.log_offset };
+    }
+    const fresh = batch.lines.slice(skip);
+    if (fresh.length > 0) await tasks.appendLogs(taskId, fresh, { logOffset: task.log_offset + fresh.length });
+    return { received: task.log_offset + fresh.length };
+  }
+}

@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import type { BindMount, Resources, TaskKind, TaskState } from './tasks.js';
+import type { UnixIdentity } from './users.js';
+
+export const AGENT_TOKEN_PREFIX = 'yard_agent_';
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const agentIdSchema = z
+  .string({ error: 'agent id must be a string' })
+  .regex(AGENT_ID_PATTERN, 'agent id must be 1-64 characters of letters, digits, ".", "_" or "-"');
+
+export const gpuSchema = z.strictObject({
+  index: z.number().int().min(0),
+  uuid: z.string().max(128).optional(),
+  name: z.string().max(256),
+  memoryBytes: z.number().int().min(0).optional(),
+});
+
+export const agentResourcesSchema = z.strictObject({
+  cpus: z.number().int().min(1).max(4096),
+  memoryBytes: z.number().int().min(0),
+  gpus: z.array(gpuSchema).max(64).default([]),
+});
+export type AgentResources = z.output<typeof agentResourcesSchema>;
+
+export const EXECUTORS = ['docker', 'process'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+
+export const leaseRefSchema = z.strictObject({
+  taskId: z.number().int().positive(),
+  leaseId: z.string().min(1).max(64),
+});
+export type LeaseRef = z.infer<typeof leaseRefSchema>;
+
+export const registerAgentSchema = z.strictObject({
+  executor: z.enum(EXECUTORS),
+  resources: agentResourcesSchema,
+  labels: z.record(z.string().max(64), z.string().max(256)).default({}),
+  version: z.string().max(64).default('unknown'),
+});
+export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;
+
+export const heartbeatSchema = z.strictObject({
+  running: z.array(leaseRefSchema).max(10_000).default([]),
+});
+
+export const pollQuerySchema = z.strictObject({
+  wait: z.coerce.number().int().min(0).max(60).default(25),
+});
+
+export const ackSchema = z.strictObject({ leaseId: z.string().min(1).max(64) });
+
+export const AGENT_REPORTED_STATES = ['PULLING', 'RUNNING', 'COMPLETED', 'FAILED', 'KILLED', 'LOST'] as const;
+export type AgentReportedState = (typeof AGENT_REPORTED_STATES)[number];
+export const reportStateSchema = z.strictObject({
+  leaseId: z.string().min(1).max(64),
+  state: z.enum(AGENT_REPORTED_STATES),
+  exitCode: z.number().int().min(-1024).max(1024).optional(),
+  message: z.string().max(4096).optional(),
+});
+export type ReportStateRequest = z.input<typeof reportStateSchema>;
+
+export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
+export const agentLogsSchema = z.strictObject({
+  leaseId: z.string().min(1).max(64),
+  /** How many lines of this run the agent had sent before this batch: retries are deduplicated by it. */
+  offset: z.number().int().min(0),
+  lines: z
+    .array(z.strictObject({ stream: z.enum(LOG_STREAMS), line: z.string().max(64 * 1024) }))
+    .max(5000),
+});
+export type AgentLogsRequest = z.input<typeof agentLogsSchema>;
+
+export const agentTaskParamsSchema = z.strictObject({
+  id: agentIdSchema,
+  taskId: z.coerce.number().int().positive(),
+});
+
+/** Everything an agent needs to run a task; the run identity was fixed when the task was created. */
+export interface TaskRunSpec {
+  taskId: number;
+  leaseId: string;
+  kind: TaskKind;
+  name: string;
+  image: string;
+  entrypoint: string[];
+  environment: Record<string, string>;
+  bindMounts: BindMount[];
+  resources: Resources;
+  runAs: UnixIdentity;
+  /** Whether the agent may pull an image it does not have. */
+  allowPull: boolean;
+}
+
+export type AgentAction =
+  | { type: 'start'; spec: TaskRunSpec }
+  | { type: 'kill'; taskId: number; leaseId: string; graceMs: number };
+
+export interface PollResponse {
+  actions: AgentAction[];
+}
+
+/** A task the master believes runs on the agent (for reconciliation after restarts). */
+export interface KnownTask {
+  taskId: number;
+  leaseId: string;
+  state: TaskState;
+  acknowledged: boolean;
+  logOffset: number;
+  killRequested: boolean;
+}
+
+export interface RegisterAgentResponse {
+  heartbeatIntervalMs: number;
+  known: KnownTask[];
+}
+
+export interface HeartbeatResponse {
+  known: KnownTask[];
+}
+
+export const AGENT_STATES = ['alive', 'lost'] as const;
+export type AgentState = (typeof AGENT_STATES)[number];
+
+export interface Agent {
+  id: string;
+  state: AgentState;
+  enabled: boolean;
+  executor: ExecutorName;
+  resources: AgentResources;
+  labels: Record<string, string>;
+  version: string;
+  registeredAt: string;
+  lastHeartbeatAt: string;
+  runningTasks: number[];
+}
+
+export const patchAgentSchema = z.strictObject({
+  enabled: z.boolean({ error: 'enabled must be true or false' }),
+});
+
+export const agentTokenNameSchema = z
+  .string({ error: 'name must be a string' })
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'token name must be 1-64 characters of a-z, 0-9, ".", "_" or "-"');
+export const createAgentTokenSchema = z.strictObject({ name: agentTokenNameSchema });
+
+export interface AgentTokenInfo {
+  id: number;
+  name: string;
+  createdBy: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedAgentToken extends AgentTokenInfo {
+  /** Shown once; the master keeps only its hash. */
+  token: string;
+}

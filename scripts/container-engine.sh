@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Test set-up for the Docker executor: makes a Docker engine answer on this machine and puts a
+# small local image in it (nothing can be pulled here).
+#   up    install Debian's docker.io and busybox-static if needed (root only), start dockerd if none
+#         answers, import trainyard/busybox:test; prints the environment for the tests on stdout
+#   down  stop the dockerd that `up` started, if any
+# Fails (exit 1, the reason on stderr) when no engine can be had; the tests then say so loudly.
+set -uo pipefail
+STATE=${YARD_ENGINE_STATE:-/tmp/trainyard-engine}
+IMAGE=trainyard/busybox:test
+mkdir -p "$STATE"
+log() { echo "[engine] $*" >&2; }
+
+answers() { timeout 10 docker version >/dev/null 2>&1; }
+
+up() {
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      log "no docker engine, and cannot install one (need root and apt-get)"; return 1
+    fi
+    log "installing docker.io and busybox-static from Debian"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static) >"$STATE/apt.log" 2>&1 \
+      || { log "apt-get failed: $(tail -n 3 "$STATE/apt.log")"; return 1; }
+  fi
+  if ! answers; then
+    log "starting dockerd"
+    nohup dockerd >"$STATE/dockerd.log" 2>&1 &
+    echo $! >"$STATE/dockerd.pid"
+    for _ in $(seq 1 60); do answers && break; sleep 1; done
+    answers || { log "dockerd did not answer in 60 s: $(tail -n 5 "$STATE/dockerd.log")"; return 1; }
+  fi
+  if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    log "importing $IMAGE from busybox-static"
+    local root="$STATE/rootfs"
+    rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/data"
+    chmod 1777 "$root/tmp"
+    cp "$(command -v busybox)" "$root/bin/busybox"
+    for applet in $("$root/bin/busybox" --list); do
+      [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+    printf 'root:x:0:\n' >"$root/etc/group"
+    tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null || { log "docker import failed"; return 1; }
+  fi
+  echo "YARD_TEST_IMAGE=$IMAGE"
+}
+
+down() {
+  if [ -f "$STATE/dockerd.pid" ]; then
+    local pid; pid=$(cat "$STATE/dockerd.pid")
+    kill "$pid" 2>/dev/null && for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    rm -f "$STATE/dockerd.pid"
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
