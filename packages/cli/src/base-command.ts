@@ -1,7 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { ApiClient, ApiError } from './lib/api-client.js';
 import { PromptError } from './lib/prompt.js';
-import { ConfigFileError } from './lib/task-commands.js';
+import { ConfigFileError } from './lib/config-file.js';
 import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
 import { Settings } from './lib/settings.js';
 import { openTokenStore, type TokenStore } from './lib/token-store.js';

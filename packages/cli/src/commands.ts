@@ -1,4 +1,10 @@
 // Every command, for oclif's explicit strategy: one import instead of a directory scan at start-up.
+import AgentDisable from './commands/agent/disable.js';
+import AgentEnable from './commands/agent/enable.js';
+import AgentList from './commands/agent/list.js';
+import AgentTokenCreate from './commands/agent/token/create.js';
+import AgentTokenList from './commands/agent/token/list.js';
+import AgentTokenRevoke from './commands/agent/token/revoke.js';
 import CommandDescribe from './commands/command/describe.js';
 import CommandKill from './commands/command/kill.js';
 import CommandList from './commands/command/list.js';
@@ -40,6 +46,12 @@ import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
 
 export const COMMANDS = {
+  'agent:disable': AgentDisable,
+  'agent:enable': AgentEnable,
+  'agent:list': AgentList,
+  'agent:token:create': AgentTokenCreate,
+  'agent:token:list': AgentTokenList,
+  'agent:token:revoke': AgentTokenRevoke,
   'command:describe': CommandDescribe,
   'command:kill': CommandKill,
   'command:list': CommandList,

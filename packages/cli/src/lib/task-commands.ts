@@ -10,8 +10,8 @@ import {
   type TaskLogPage,
   type TaskSummary,
 } from '@trainyard/shared';
-import { readFile } from 'node:fs/promises';
 import { YardCommand } from '../base-command.js';
+import { ConfigFileError, readConfigText } from './config-file.js';
 import type { Session } from './session.js';
 import { describeTask, runAs, tasksTable } from './task-format.js';
 
@@ -131,18 +131,6 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
     }
     return value as Record<string, unknown>;
   }
-}
-
-export async function readConfigText(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ConfigFileError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-}
-
-export class ConfigFileError extends Error {
-  override name = 'ConfigFileError';
 }
 
 /** Flags every task-starting command shares. */

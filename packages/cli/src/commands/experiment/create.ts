@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import type { Task } from '@trainyard/shared';
-import { readConfigText, TaskCreateCommand, taskStartFlags } from '../../lib/task-commands.js';
+import { readConfigText } from '../../lib/config-file.js';
+import { TaskCreateCommand, taskStartFlags } from '../../lib/task-commands.js';
 
 export default class ExperimentCreate extends TaskCreateCommand<typeof ExperimentCreate> {
   static override summary = 'Create an experiment from a YAML config file.';
