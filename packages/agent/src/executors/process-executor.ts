@@ -82,22 +82,18 @@ export class ProcessExecutor implements Executor {
     }
 
     const child = spawn(command, args, { cwd: runDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
-    const record = path.join(this.runsDir, `${spec.taskId}.json`);
-    const started = await new Promise<Error | undefined>((resolve) => {
-      child.once('spawn', () => resolve(undefined));
-      child.once('error', resolve);
-    });
-    if (started) return finished({ state: 'FAILED', message: `could not start ${command}: ${started.message}` });
-    writeFileSync(record, JSON.stringify({ taskId: spec.taskId, leaseId: spec.leaseId, pid: child.pid }));
-    await hooks.state('RUNNING');
-
+    // Everything is wired before the first await: a quick task can finish while we report RUNNING.
     const stdout = new LineBuffer((line) => hooks.output('stdout', line));
     const stderr = new LineBuffer((line) => hooks.output('stderr', line));
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const record = path.join(this.runsDir, `${spec.taskId}.json`);
     let stopped = false;
     let killTimer: NodeJS.Timeout | undefined;
-
+    const started = new Promise<Error | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', resolve);
+    });
     const done = new Promise<RunOutcome>((resolve) => {
       child.once('close', (code, signal) => {
         clearTimeout(killTimer);
@@ -110,6 +106,10 @@ export class ProcessExecutor implements Executor {
         else resolve({ state: 'FAILED', exitCode, ...(signal ? { message: `killed by ${signal}` } : {}) });
       });
     });
+    const spawnError = await started;
+    if (spawnError) return finished({ state: 'FAILED', message: `could not start ${command}: ${spawnError.message}` });
+    writeFileSync(record, JSON.stringify({ taskId: spec.taskId, leaseId: spec.leaseId, pid: child.pid }));
+    await hooks.state('RUNNING');
 
     return {
       done,

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { ROOT } from './cli.js';
+
+const MASTER_BIN = path.join(ROOT, 'packages', 'master', 'bin', 'yard-master.js');
+const AGENT_BIN = path.join(ROOT, 'packages', 'agent', 'bin', 'yard-agent.js');
+
+/** Polls `check` until it returns something truthy, or fails after `timeoutMs` saying what it waited for. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Fast timings so that fault tests finish in seconds. */
+export const FAST_AGENTS = { heartbeat_interval: '500ms', lost_timeout: '3s', lease_timeout: '3s', kill_grace: '2s' };
+
+/** A process whose output is kept, for failure messages. */
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+function startProcess(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export interface MasterProcess extends Proc {
+  url: string;
+  dir: string;
+  tokenFile: string;
+}
+
+/**
+ * The master as its own process (so a test can kill -9 it), on a fixed port so that it can be
+ * restarted where agents expect it, with its SQLite file and master.yaml in `dir`.
+ */
+export async function spawnMaster(dir: string, port: number, config: Record<string, unknown> = {}): Promise<MasterProcess> {
+  const tokenFile = path.join(dir, 'agent.token');
+  const yaml = {
+    listen: { host: '127.0.0.1', port },
+    db: { path: './trainyard.db' },
+    log: { level: 'info' },
+    ...config,
+    agents: { ...FAST_AGENTS, token_file: './agent.token', ...(config.agents as object | undefined) },
+  };
+  writeFileSync(path.join(dir, 'master.yaml'), stringify(yaml));
+  const proc = startProcess([MASTER_BIN, '--config', path.join(dir, 'master.yaml')], dir);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`the master on ${url}\n${proc.output()}`, async () => (await fetch(`${url}/healthz`)).ok, 15_000);
+  return { ...proc, url, dir, tokenFile };
+}
+
+export interface AgentProcess extends Proc {
+  name: string;
+}
+
+export function startAgent(
+  master: { url: string; tokenFile: string },
+  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string },
+): AgentProcess {
+  const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'yard-agent-'));
+  const proc = startProcess(
+    [AGENT_BIN, '--master', master.url, '--token-file', options.tokenFile ?? master.tokenFile, '--name', options.name, '--executor', options.executor, '--work-dir', workDir],
+    workDir,
+  );
+  return { ...proc, name: options.name };
+}
+
+export function tempDir(prefix = 'yard-cluster-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
