@@ -17,16 +17,41 @@ const pnpmBin = path.join(toolsDir, 'node_modules', '.bin', process.platform ===
 
 const step = (message) => console.error(`\n[setup] ${message}`);
 
-function run(command, args, extraEnv = {}) {
+function run(command, args, extraEnv = {}, { exitOnFailure = true } = {}) {
   const result = spawnSync(command, args, {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, ...extraEnv },
   });
-  if (result.status !== 0) {
+  if (result.status !== 0 && exitOnFailure) {
     console.error(`[setup] failed: ${command} ${args.join(' ')} (exit ${result.status ?? result.signal})`);
     process.exit(result.status || 1);
   }
+  return result.status ?? 1;
+}
+
+/** A Docker engine and a local test image for the Docker executor tests, where this machine allows one. */
+function containerEngineUp() {
+  if (process.platform !== 'linux') {
+    console.error('[setup] !!! not Linux: the Docker executor tests will not run (the process executor tests will)');
+    return {};
+  }
+  step('starting a container engine for the Docker executor tests');
+  const result = spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'up'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (result.status !== 0) {
+    console.error('[setup] !!! NO CONTAINER ENGINE: the Docker executor tests will NOT run (see the reason above)');
+    return {};
+  }
+  return Object.fromEntries(
+    result.stdout
+      .split('\n')
+      .map((line) => line.trim().split('='))
+      .filter((pair) => pair.length === 2 && pair[0]),
+  );
 }
 
 function ensurePnpm() {
@@ -39,7 +64,7 @@ function ensurePnpm() {
   run(npm, ['install', '--prefix', toolsDir, '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${pnpmVersion}`]);
 }
 
-const pnpm = (args, env) => run(pnpmBin, args, env);
+const pnpm = (args, env, options) => run(pnpmBin, args, env, options);
 
 function install() {
   ensurePnpm();
@@ -74,8 +99,11 @@ function install() {
 const mode = process.argv[2];
 install();
 if (mode === 'test') {
+  const engineEnv = containerEngineUp();
   step('running the whole test suite');
-  pnpm(['run', 'test:all']);
+  const status = pnpm(['run', 'test:all'], engineEnv, { exitOnFailure: false });
+  if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
+  process.exit(status);
 } else if (mode === 'start') {
   step('starting the cluster');
   const child = spawn(process.execPath, [path.join(root, 'scripts', 'start-cluster.mjs'), ...process.argv.slice(3)], {

@@ -63,6 +63,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   const executor = await chooseExecutor(values.executor ?? 'auto', name, path.resolve(values['work-dir'] ?? 'data/agent'), logger);
   logger.info(`using the ${executor.describe()}`);
+  // One plain line for people starting it by hand (the rest is structured log).
+  console.error(`yard-agent ${name}: running tasks with the ${executor.describe()}`);
 
   const agent = new Agent(new MasterClient(master, name, token), executor, logger, labels);
   const stop = () => {
