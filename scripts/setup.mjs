@@ -83,7 +83,13 @@ function install() {
   // is held fixed by hand instead: in CI, any change to it fails the run.
   const lockfile = path.join(root, 'pnpm-lock.yaml');
   const before = readFileSync(lockfile, 'utf8');
-  pnpm(['install', '--no-frozen-lockfile', '--reporter=append-only'], buildEnv);
+  // pnpm 12 looks up its own binaries for every platform on each install; the registry mirror here
+  // lacks some and sometimes answers that with a hard error that the next attempt does not repeat.
+  for (let attempt = 1; ; attempt++) {
+    const status = pnpm(['install', '--no-frozen-lockfile', '--reporter=append-only'], buildEnv, { exitOnFailure: attempt === 3 });
+    if (status === 0) break;
+    step(`install failed; trying again (attempt ${attempt + 1} of 3)`);
+  }
   if (readFileSync(lockfile, 'utf8') !== before) {
     const message = 'pnpm-lock.yaml was out of date with the package.json files; commit the updated lockfile';
     if (process.env.CI) {
