@@ -258,7 +258,7 @@ if (executors.includes('docker')) {
     const second = startAgent(master, { name: 'docker-adopt', executor: 'docker', workDir });
     t.teardown(() => second.kill('SIGKILL'));
     const done = await ended(master.url, admin, task.id);
-    t.is(done.state, 'COMPLETED', second.output());
+    t.is(done.state, 'COMPLETED', `${second.output()}\n${master.output()}`);
     t.deepEqual((await allLogs(master.url, admin, task.id)).filter((l) => !l.startsWith('[trainyard]')), ['a', 'b']);
     t.deepEqual(containersOf(task.id), []);
   });

@@ -26,9 +26,13 @@ export class LogShipper {
   push(stream: OutputStream, line: string): void {
     if (this.stopped) return;
     this.queue.push({ stream, line });
-    if (this.queue.length >= MAX_BATCH) this.kick();
+    // Idle: send at once (the first line of a task shows without delay). Busy: lines gather into
+    // the next batch, sent when the one in flight is answered or after FLUSH_MS.
+    if (!this.busy || this.queue.length >= MAX_BATCH) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), FLUSH_MS);
   }
+
+  private busy = false;
 
   /** Everything queued so far, delivered (or given up on, when the lease is gone). */
   async flush(): Promise<void> {
@@ -44,6 +48,15 @@ export class LogShipper {
   }
 
   private async sendAll(): Promise<void> {
+    this.busy = true;
+    try {
+      await this.sendQueued();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async sendQueued(): Promise<void> {
     while (this.queue.length > 0 && !this.stopped) {
       const batch = this.queue.slice(0, MAX_BATCH);
       try {

@@ -29,8 +29,11 @@ export interface SchedulerOptions {
 // How far down the queue one assignment looks for a task that fits.
 const QUEUE_SCAN = 200;
 
+/** Why a waiting poll woke: work offered in a round, a kill for this agent, its time up, or a newer poll. */
+type Wake = { kind: 'offer'; round: number } | { kind: 'kill' } | { kind: 'timeout' } | { kind: 'replaced' };
+
 interface Waiter {
-  wake(): void;
+  wake(reason: Wake): void;
 }
 
 /**
@@ -43,6 +46,9 @@ interface Waiter {
  */
 export class Scheduler {
   private readonly waiters = new Map<string, Waiter>();
+  /** The last offer round each agent was tried in. */
+  private readonly tried = new Map<string, number>();
+  private round = 0;
   // Assignments run one at a time, so two polls never fill the same free capacity twice.
   private assigning: Promise<unknown> = Promise.resolve();
 
@@ -53,37 +59,73 @@ export class Scheduler {
   /** Entry point for every newly QUEUED task: offer it to the agents waiting for work. */
   taskQueued(taskId: number): void {
     this.deps.logger.debug({ taskId }, 'task queued');
-    this.wakeAll();
+    this.offerWork();
   }
 
-  /** Capacity appeared (an agent registered or was enabled, a run ended): try again. */
+  /** Capacity appeared (an agent registered or was enabled, a run ended): offer the queue again. */
   capacityChanged(): void {
-    this.wakeAll();
+    this.offerWork();
   }
 
   /** A kill was asked of a task on `agentId`: answer its poll now. */
   killRequested(agentId: string): void {
-    this.waiters.get(agentId)?.wake();
+    this.waiters.get(agentId)?.wake({ kind: 'kill' });
   }
 
+  /**
+   * Long poll: answers at once when there is something for the agent, else waits up to
+   * `waitMs` for work to be offered to it.
+   */
   async poll(agentId: string, waitMs: number): Promise<PollResponse> {
-    let actions = await this.pendingActions(agentId);
-    if (actions.length > 0 || waitMs <= 0) return { actions };
-    await new Promise<void>((resolve) => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const actions = await this.pendingActions(agentId);
+      const remaining = deadline - Date.now();
+      if (actions.length > 0 || remaining <= 0) return { actions };
+      const woke = await this.wait(agentId, remaining);
+      // A newer poll from the same agent took over: this one is answered, empty, at once.
+      if (woke.kind === 'replaced') return { actions: [] };
+      if (woke.kind === 'timeout') return { actions: await this.pendingActions(agentId) };
+      if (woke.kind === 'offer') {
+        // Offered work: if nothing fits here, the next waiting agent gets its turn in this round.
+        const next = await this.pendingActions(agentId);
+        if (next.length > 0) return { actions: next };
+        this.passOffer(woke.round);
+      }
+    }
+  }
+
+  /**
+   * One offer goes round the waiting agents in order, each tried once per round, until one of
+   * them takes the work: a new task wakes one agent, not a thousand.
+   */
+  private offerWork(): void {
+    this.passOffer(++this.round);
+  }
+
+  private passOffer(round: number): void {
+    for (const [agentId, waiter] of this.waiters) {
+      if ((this.tried.get(agentId) ?? 0) >= round) continue;
+      this.tried.set(agentId, round);
+      waiter.wake({ kind: 'offer', round });
+      return;
+    }
+  }
+
+  private wait(agentId: string, ms: number): Promise<Wake> {
+    return new Promise((resolve) => {
       const waiter: Waiter = {
-        wake: () => {
+        wake: (reason) => {
           clearTimeout(timer);
           if (this.waiters.get(agentId) === waiter) this.waiters.delete(agentId);
-          resolve();
+          resolve(reason);
         },
       };
-      const timer = setTimeout(() => waiter.wake(), waitMs);
-      // One poll per agent: a newer one releases an older one.
-      this.waiters.get(agentId)?.wake();
+      const timer = setTimeout(() => waiter.wake({ kind: 'timeout' }), ms);
+      // One poll per agent: a newer one (the agent reconnected) releases an older one.
+      this.waiters.get(agentId)?.wake({ kind: 'replaced' });
       this.waiters.set(agentId, waiter);
     });
-    actions = await this.pendingActions(agentId);
-    return { actions };
   }
 
   /** The agent took the lease: from now on it may run the task, and only it. */
@@ -130,11 +172,7 @@ export class Scheduler {
     if (!ok) return;
     logger.warn({ taskId: task.id, agent: task.agent_id }, `${reason}; back to the queue`);
     await tasks.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] ${reason}; queued again` }]);
-    this.wakeAll();
-  }
-
-  private wakeAll(): void {
-    for (const waiter of [...this.waiters.values()]) waiter.wake();
+    this.offerWork();
   }
 
   private async pendingActions(agentId: string): Promise<AgentAction[]> {
