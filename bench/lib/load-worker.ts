@@ -1,13 +1,22 @@
 // A load generator in its own process: autocannon against one URL, the figures as JSON on stdout.
 import autocannon from 'autocannon';
 
-const { url, connections, durationSeconds, headers } = JSON.parse(process.argv[2]!) as {
+const input = JSON.parse(process.argv[2]!) as {
   url: string;
   connections: number;
   durationSeconds: number;
+  method?: 'GET' | 'POST';
   headers?: Record<string, string>;
+  body?: string;
 };
-const result = await autocannon({ url, connections, duration: durationSeconds, headers });
+const result = await autocannon({
+  url: input.url,
+  connections: input.connections,
+  duration: input.durationSeconds,
+  method: input.method ?? 'GET',
+  headers: input.headers,
+  body: input.body,
+});
 console.log(
   JSON.stringify({
     requestsPerSecond: result.requests.average,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { BindMount, Resources, TaskKind, TaskState } from './tasks.js';
+import { AGENT_ID_PATTERN, AGENT_REPORTED_STATES, EXECUTORS, LOG_STREAMS, type ExecutorName } from './constants.js';
+import type { TaskKind, TaskState } from './constants.js';
+import type { BindMount, Resources } from './tasks.js';
 import type { UnixIdentity } from './users.js';
 
-export const AGENT_TOKEN_PREFIX = 'yard_agent_';
-export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export const agentIdSchema = z
   .string({ error: 'agent id must be a string' })
@@ -23,8 +23,6 @@ export const agentResourcesSchema = z.strictObject({
 });
 export type AgentResources = z.output<typeof agentResourcesSchema>;
 
-export const EXECUTORS = ['docker', 'process'] as const;
-export type ExecutorName = (typeof EXECUTORS)[number];
 
 export const leaseRefSchema = z.strictObject({
   taskId: z.number().int().positive(),
@@ -50,8 +48,6 @@ export const pollQuerySchema = z.strictObject({
 
 export const ackSchema = z.strictObject({ leaseId: z.string().min(1).max(64) });
 
-export const AGENT_REPORTED_STATES = ['PULLING', 'RUNNING', 'COMPLETED', 'FAILED', 'KILLED', 'LOST'] as const;
-export type AgentReportedState = (typeof AGENT_REPORTED_STATES)[number];
 export const reportStateSchema = z.strictObject({
   leaseId: z.string().min(1).max(64),
   state: z.enum(AGENT_REPORTED_STATES),
@@ -60,7 +56,6 @@ export const reportStateSchema = z.strictObject({
 });
 export type ReportStateRequest = z.input<typeof reportStateSchema>;
 
-export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
 export const agentLogsSchema = z.strictObject({
   leaseId: z.string().min(1).max(64),
   /** How many lines of this run the agent had sent before this batch: retries are deduplicated by it. */

@@ -1,13 +1,7 @@
 import { z } from 'zod';
+import { SESSION_KINDS, type SessionKind } from './constants.js';
 import { passwordSchema, type User } from './users.js';
 
-export const SESSION_KINDS = ['login', 'temporary'] as const;
-export type SessionKind = (typeof SESSION_KINDS)[number];
-
-/** The account every client acts as when nobody logged in. */
-export const DEFAULT_ACCOUNT = 'yard';
-export const ADMIN_ACCOUNT = 'admin';
-export const TOKEN_PREFIX = 'yard_';
 
 export const loginSchema = z.strictObject({
   // Not the full username rule: a malformed name must fail exactly like a wrong password.

@@ -1,29 +1,8 @@
 import { z } from 'zod';
+import { IDENTITY_KEYS, MAX_CONFIG_BYTES, PRIVILEGE_KEYS, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
 import type { UnixIdentity } from './users.js';
 
-export const TASK_KINDS = ['experiment', 'notebook', 'command', 'tensorboard', 'shell'] as const;
-export type TaskKind = (typeof TASK_KINDS)[number];
 
-export const TASK_STATES = [
-  'QUEUED',
-  'ASSIGNED',
-  'PULLING',
-  'RUNNING',
-  'COMPLETED',
-  'FAILED',
-  'KILLED',
-  'LOST',
-] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-export const TERMINAL_STATES: readonly TaskState[] = ['COMPLETED', 'FAILED', 'KILLED', 'LOST'];
-export const isTerminal = (state: TaskState): boolean => TERMINAL_STATES.includes(state);
-
-/** Keys a task config may never carry: who a task runs as is decided by the master alone. */
-export const IDENTITY_KEYS = ['user', 'uid', 'gid', 'group', 'groups', 'run_as', 'runas', 'username', 'userns', 'usergroup'];
-/** Keys that would loosen the container's confinement; refused with their own message. */
-export const PRIVILEGE_KEYS = ['privileged', 'cap_add', 'capabilities', 'security_opt', 'devices', 'pid_mode', 'network_mode'];
-
-export const MAX_CONFIG_BYTES = 64 * 1024;
 
 const MEMORY_PATTERN = /^(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?$/i;
 const MEMORY_UNITS: Record<string, number> = {

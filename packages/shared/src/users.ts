@@ -1,12 +1,6 @@
 import { z } from 'zod';
+import { MAX_PASSWORD_LENGTH, MAX_UNIX_ID, UNIX_NAME_PATTERN, USERNAME_PATTERN } from './constants.js';
 
-/** 1–64 chars of [a-z0-9._-], starting with a letter or digit. Input is lower-cased first. */
-export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-export const MAX_PASSWORD_LENGTH = 1024;
-/** uid/gid 4294967295 is (uid_t)-1, "no change" to the kernel, so it is never a valid identity. */
-export const MAX_UNIX_ID = 4294967294;
-/** POSIX portable user/group names, as useradd accepts them. */
-export const UNIX_NAME_PATTERN = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
 
 export const usernameSchema = z
   .string({ error: 'username must be a string' })

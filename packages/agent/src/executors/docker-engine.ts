@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 export interface ContainerEngine {
   ping(): Promise<void>;
   version(): Promise<string>;
-  hasImage(image: string): Promise<boolean>;
+  /** The local image's id, or undefined when it is not on this machine. */
+  imageId(image: string): Promise<string | undefined>;
   pull(image: string): Promise<void>;
   create(options: Docker.ContainerCreateOptions): Promise<string>;
   readFile(containerId: string, path: string): Promise<string | undefined>;
@@ -33,12 +34,11 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       const v = await docker.version();
       return `${v.Components?.[0]?.Name ?? 'Engine'} ${v.Version} (API ${v.ApiVersion})`;
     },
-    async hasImage(image) {
+    async imageId(image) {
       try {
-        await docker.getImage(image).inspect();
-        return true;
+        return (await docker.getImage(image).inspect()).Id;
       } catch (error) {
-        if (isStatus(error, 404)) return false;
+        if (isStatus(error, 404)) return undefined;
         throw error;
       }
     },

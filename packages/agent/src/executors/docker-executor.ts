@@ -16,6 +16,7 @@ const LABEL_LEASE = 'trainyard.lease';
  */
 export class DockerExecutor implements Executor {
   readonly name = 'docker' as const;
+  private readonly accounts = new Map<string, { passwd: string; group: string }>();
 
   constructor(
     private readonly engine: ContainerEngine,
@@ -29,7 +30,8 @@ export class DockerExecutor implements Executor {
 
   async start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run> {
     const { engine } = this;
-    if (!(await engine.hasImage(spec.image))) {
+    let imageId = await engine.imageId(spec.image);
+    if (!imageId) {
       if (!spec.allowPull) {
         return finished({
           state: 'FAILED',
@@ -40,6 +42,7 @@ export class DockerExecutor implements Executor {
       hooks.output('system', `[trainyard] pulling ${spec.image}`);
       try {
         await engine.pull(spec.image);
+        imageId = await engine.imageId(spec.image);
       } catch (error) {
         return finished({ state: 'FAILED', message: `could not pull ${spec.image}: ${(error as Error).message}` });
       }
@@ -72,8 +75,8 @@ export class DockerExecutor implements Executor {
       },
     });
     try {
-      const [passwd, group] = await Promise.all([engine.readFile(id, '/etc/passwd'), engine.readFile(id, '/etc/group')]);
-      const files = withIdentity(passwd ?? '', group ?? '', runAs, home);
+      const base = await this.imageAccounts(id, imageId ?? spec.image);
+      const files = withIdentity(base.passwd, base.group, runAs, home);
       await engine.writeFiles(id, [
         { path: '/etc/passwd', content: files.passwd, mode: 0o644 },
         { path: '/etc/group', content: files.group, mode: 0o644 },
@@ -85,6 +88,20 @@ export class DockerExecutor implements Executor {
     }
     await hooks.state('RUNNING');
     return this.follow(id, hooks, 0);
+  }
+
+  /** An image's own /etc/passwd and /etc/group, read once per image id (images do not change). */
+  private async imageAccounts(containerId: string, imageId: string): Promise<{ passwd: string; group: string }> {
+    let cached = this.accounts.get(imageId);
+    if (!cached) {
+      const [passwd, group] = await Promise.all([
+        this.engine.readFile(containerId, '/etc/passwd'),
+        this.engine.readFile(containerId, '/etc/group'),
+      ]);
+      cached = { passwd: passwd ?? '', group: group ?? '' };
+      this.accounts.set(imageId, cached);
+    }
+    return cached;
   }
 
   async findExisting(): Promise<ExistingRun[]> {

@@ -1,4 +1,4 @@
-import { API_PREFIX, isErrorBody, type ErrorCode } from '@trainyard/shared';
+import { API_PREFIX, isErrorBody, type ErrorCode } from '@trainyard/shared/constants';
 
 /** An error the master answered with, in its documented shape. */
 export class ApiError extends Error {

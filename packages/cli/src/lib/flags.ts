@@ -1,5 +1,5 @@
 import { Errors, Flags } from '@oclif/core';
-import { MAX_UNIX_ID } from '@trainyard/shared';
+import { MAX_UNIX_ID } from '@trainyard/shared/constants';
 
 /** A uid/gid: digits only (no "1e3", "-1" or "0x10"), 0..4294967294. */
 export const unixIdFlag = Flags.custom<number>({

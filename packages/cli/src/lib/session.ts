@@ -1,4 +1,5 @@
-import { DEFAULT_ACCOUNT, type LoginResponse, type SessionKind } from '@trainyard/shared';
+import { DEFAULT_ACCOUNT, type SessionKind } from '@trainyard/shared/constants';
+import type { LoginResponse } from '@trainyard/shared';
 import { ApiClient, ApiError, type Method } from './api-client.js';
 import { loginPassword } from './prompt.js';
 import type { Settings } from './settings.js';

@@ -1,14 +1,13 @@
 import { Args, Flags, type Command } from '@oclif/core';
-import { parse } from 'yaml';
-import {
-  isTerminal,
-  type CreateTaskRequest,
-  type Page,
-  type Task,
-  type TaskKind,
-  type TaskLogLine,
-  type TaskLogPage,
-  type TaskSummary,
+import { isTerminal } from '@trainyard/shared/constants';
+import type {
+  CreateTaskRequest,
+  Page,
+  Task,
+  TaskKind,
+  TaskLogLine,
+  TaskLogPage,
+  TaskSummary,
 } from '@trainyard/shared';
 import { YardCommand } from '../base-command.js';
 import { ConfigFileError, readConfigText } from './config-file.js';
@@ -122,6 +121,8 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
     const text = await readConfigText(file);
     let value: unknown;
     try {
+      // Loaded here, not at start-up: most commands never read YAML.
+      const { parse } = await import('yaml');
       value = parse(text, { maxAliasCount: 50 });
     } catch (error) {
       throw new ConfigFileError(`${file} is not valid YAML: ${(error as Error).message}`);

@@ -62,9 +62,9 @@ export class Scheduler {
     this.offerWork();
   }
 
-  /** Capacity appeared (an agent registered or was enabled, a run ended): offer the queue again. */
+  /** Capacity appeared (an agent registered or was enabled, a run ended): offer the queue again, if it holds anything. */
   capacityChanged(): void {
-    this.offerWork();
+    void this.queueHasWork().then((has) => has && this.offerWork());
   }
 
   /** A kill was asked of a task on `agentId`: answer its poll now. */
@@ -90,7 +90,7 @@ export class Scheduler {
         // Offered work: if nothing fits here, the next waiting agent gets its turn in this round.
         const next = await this.pendingActions(agentId);
         if (next.length > 0) return { actions: next };
-        this.passOffer(woke.round);
+        if (await this.queueHasWork()) this.passOffer(woke.round);
       }
     }
   }
@@ -101,6 +101,10 @@ export class Scheduler {
    */
   private offerWork(): void {
     this.passOffer(++this.round);
+  }
+
+  private async queueHasWork(): Promise<boolean> {
+    return (await taskRepository.queued(this.deps.db, 1)).length > 0;
   }
 
   private passOffer(round: number): void {
