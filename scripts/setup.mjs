@@ -43,7 +43,7 @@ function containerEngineUp() {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (result.status !== 0) {
-    console.error('[setup] !!! NO CONTAINER ENGINE: the Docker executor tests will NOT run (see the reason above)');
+    console.error(`[setup] !!! ${missing} (see the reason above)`);
     return {};
   }
   return Object.fromEntries(
@@ -105,9 +105,20 @@ function install() {
 const mode = process.argv[2];
 install();
 if (mode === 'test') {
-  const engineEnv = containerEngineUp();
+  const engineEnv = testDependency(
+    'starting a container engine for the Docker executor tests',
+    'container-engine.sh',
+    ['up'],
+    'NO CONTAINER ENGINE: the Docker executor tests will NOT run; the process executor tests will',
+  );
+  const browserEnv = testDependency(
+    "finding a browser for the web UI's tests",
+    'browser.sh',
+    [],
+    'NO CHROMIUM: the browser tests of the web UI will NOT run; its API tests will',
+  );
   step('running the whole test suite');
-  const status = pnpm(['run', 'test:all'], engineEnv, { exitOnFailure: false });
+  const status = pnpm(['run', 'test:all'], { ...engineEnv, ...browserEnv }, { exitOnFailure: false });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   process.exit(status);
 } else if (mode === 'start') {

@@ -11,6 +11,7 @@ import type { MasterConfig } from './config/config-schema.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
 import { requireUser } from './http/authenticate.js';
+import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LoginThrottle } from './sessions/login-throttle.js';
 import { loginRoutes, sessionRoutes } from './sessions/session-routes.js';
@@ -107,6 +108,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const app = createApp({
     logger,
     bodyLimit: config.http.body_limit,
+    webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
     routers: [
       loginRoutes(sessions),
       sessionRoutes(sessions, users, userAuth),

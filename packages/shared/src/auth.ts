@@ -9,6 +9,8 @@ export const loginSchema = z.strictObject({
   password: passwordSchema,
   /** `temporary` marks the token a client keeps for one-off `-u NAME` commands. */
   kind: z.enum(SESSION_KINDS, { error: 'kind must be "login" or "temporary"' }).default('login'),
+  /** Browsers: keep the token in an HttpOnly cookie instead of returning it. */
+  cookie: z.boolean({ error: 'cookie must be true or false' }).default(false),
 });
 export type LoginRequest = z.input<typeof loginSchema>;
 
@@ -18,7 +20,11 @@ export interface SessionInfo {
   expiresAt: string;
 }
 
+/** The cookie a browser session lives in (HttpOnly, SameSite=Strict). */
+export const SESSION_COOKIE = 'yard_session';
+
 export interface LoginResponse {
+  /** Absent when the session went into the browser's cookie. */
   token: string;
   user: User;
   session: SessionInfo;

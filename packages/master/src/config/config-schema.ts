@@ -85,6 +85,8 @@ export const masterConfigSchema = z.strictObject({
   http: z
     .strictObject({
       body_limit: byteSizeSchema.default(1024 * 1024),
+      /** The built web UI (packages/web/dist by default); relative to master.yaml. */
+      web_root: z.string().min(1).optional(),
     })
     .prefault({}),
   log: z

@@ -26,6 +26,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const dir = path.dirname(path.resolve(file));
   config.db.path = path.resolve(dir, config.db.path);
   if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
+  if (config.http.web_root) config.http.web_root = path.resolve(dir, config.http.web_root);
   return config;
 }
 

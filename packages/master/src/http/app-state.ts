@@ -8,6 +8,8 @@ export interface AppState {
   log: Logger;
   /** Set by `authenticate` on every route that needs a user. */
   actor?: Actor;
+  /** The session came from the browser's cookie rather than a bearer token. */
+  viaCookie?: boolean;
   /** Set by `requireAgent` on agent-facing routes. */
   agentTokenId?: number;
   /** The parsed JSON body, set by `jsonBody`. */

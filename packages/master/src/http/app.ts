@@ -7,13 +7,19 @@ import type { AppState } from './app-state.js';
 import { errorMiddleware } from './error-middleware.js';
 import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
+import { webUi } from './web-ui.js';
 
 
 /**
  * The Koa chain, outermost first: request id and access log, the one error mapper,
  * body parsing, then routes. Each piece does one thing.
  */
-export function createApp(options: { logger: Logger; bodyLimit: number; routers: Router<AppState>[] }): Koa<AppState> {
+export function createApp(options: {
+  logger: Logger;
+  bodyLimit: number;
+  routers: Router<AppState>[];
+  webRoot: string;
+}): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
@@ -28,6 +34,7 @@ export function createApp(options: { logger: Logger; bodyLimit: number; routers:
   const api = new Router<AppState>({ prefix: API_PREFIX });
   for (const router of options.routers) api.use(router.routes());
   app.use(api.routes());
+  for (const middleware of webUi(options.webRoot)) app.use(middleware);
   app.use(async (ctx) => {
     throw new DomainError('NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`);
   });

@@ -1,17 +1,39 @@
+import type Koa from 'koa';
 import type { Middleware } from 'koa';
+import { SESSION_COOKIE } from '@trainyard/shared';
 import type { Actor } from '../actor.js';
 import { DomainError } from '../errors.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { AppState, RouteContext } from './app-state.js';
 
-/** Guard for user routes: a live session's bearer token; the actor is then on ctx.state. */
+/**
+ * Guard for user routes: a live session, from a bearer token (CLI, scripts) or the browser's
+ * session cookie. Cookie requests that change something must come from this site's own pages.
+ */
 export function requireUser(sessions: SessionService): Middleware<AppState> {
   return async (ctx, next) => {
-    const header = ctx.get('authorization');
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    ctx.state.actor = await sessions.authenticate(match?.[1]);
+    const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+    const cookie = match ? undefined : ctx.cookies.get(SESSION_COOKIE);
+    if (cookie) refuseCrossSite(ctx);
+    ctx.state.actor = await sessions.authenticate(match?.[1] ?? cookie);
+    ctx.state.viaCookie = Boolean(cookie);
     await next();
   };
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** CSRF: a state-changing cookie request needs an Origin (or Sec-Fetch-Site) saying it is same-origin. */
+export function refuseCrossSite(ctx: Koa.Context | RouteContext): void {
+  if (SAFE_METHODS.has(ctx.method)) return;
+  const origin = ctx.get('origin');
+  const fetchSite = ctx.get('sec-fetch-site');
+  // Not ctx.origin: Koa 3 answers that from the Origin header itself.
+  const ownOrigin = `${ctx.protocol}://${ctx.host}`;
+  const sameOrigin = origin ? origin === ownOrigin : fetchSite === 'same-origin';
+  if (!sameOrigin) {
+    throw new DomainError('FORBIDDEN', 'cross-site request refused: this change must come from the Trainyard pages themselves');
+  }
 }
 
 export function actorOf(ctx: RouteContext): Actor {

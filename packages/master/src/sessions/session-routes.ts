@@ -1,9 +1,9 @@
 import Router from '@koa/router';
-import { loginSchema, type MeResponse } from '@trainyard/shared';
+import { loginSchema, SESSION_COOKIE, type MeResponse } from '@trainyard/shared';
 import { toIso } from '../clock.js';
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/app-state.js';
-import { actorOf } from '../http/authenticate.js';
+import { actorOf, refuseCrossSite } from '../http/authenticate.js';
 import { validate } from '../http/validate.js';
 import type { UserService } from '../users/user-service.js';
 import { toUser } from '../users/user-mapper.js';
@@ -13,8 +13,23 @@ import type { SessionService } from './session-service.js';
 export function loginRoutes(sessions: SessionService): Router<AppState> {
   const router = new Router<AppState>();
   router.post('/auth/login', async (ctx) => {
-    const { username, password, kind } = validate(loginSchema, ctx.state.body);
-    ctx.body = await sessions.login(username, password, kind, ctx.ip);
+    const { username, password, kind, cookie } = validate(loginSchema, ctx.state.body);
+    if (cookie) refuseCrossSite(ctx);
+    const response = await sessions.login(username, password, kind, ctx.ip);
+    if (!cookie) {
+      ctx.body = response;
+      return;
+    }
+    // The browser holds the token where scripts cannot read it; the page gets the rest.
+    ctx.cookies.set(SESSION_COOKIE, response.token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: ctx.secure,
+      path: '/',
+      expires: new Date(response.session.expiresAt),
+      overwrite: true,
+    });
+    ctx.body = { user: response.user, session: response.session };
   });
   return router;
 }
@@ -24,6 +39,7 @@ export function sessionRoutes(sessions: SessionService, users: UserService, auth
   const router = new Router<AppState>();
   router.post('/auth/logout', auth, async (ctx) => {
     await sessions.logout(actorOf(ctx));
+    if (ctx.state.viaCookie) ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0, overwrite: true });
     ctx.status = 204;
   });
   router.get('/me', auth, async (ctx) => {

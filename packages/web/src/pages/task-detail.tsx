@@ -1,0 +1,83 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { MeResponse, Task, TaskLogPage } from '@trainyard/shared';
+import { isTerminal } from '@trainyard/shared/constants';
+import { api } from '../api.js';
+import { ErrorBanner, formatTime, Page } from '../components.js';
+
+/** A task: state, who it runs as, and its logs, followed while it runs. */
+export function TaskDetailPage(props: { id: number; me: MeResponse }) {
+  const [task, setTask] = useState<Task>();
+  const [lines, setLines] = useState<string[]>([]);
+  const [error, setError] = useState<unknown>();
+  const cursor = useRef(0);
+
+  useEffect(() => {
+    let live = true;
+    cursor.current = 0;
+    setLines([]);
+    const follow = async () => {
+      try {
+        setTask(await api<Task>('GET', `/tasks/${props.id}`));
+        for (;;) {
+          const page = await api<TaskLogPage>('GET', `/tasks/${props.id}/logs?after=${cursor.current}&wait=20`);
+          if (!live) return;
+          cursor.current = page.next;
+          if (page.items.length > 0) setLines((old) => [...old, ...page.items.map((l) => l.line)]);
+          if (page.done) break;
+          if (page.state !== task?.state) setTask(await api<Task>('GET', `/tasks/${props.id}`));
+        }
+        if (live) setTask(await api<Task>('GET', `/tasks/${props.id}`));
+      } catch (err) {
+        if (live) setError(err);
+      }
+    };
+    void follow();
+    return () => {
+      live = false;
+    };
+  }, [props.id]);
+
+  const canKill = task && !isTerminal(task.state) && (props.me.user.admin || task.owner === props.me.user.username);
+  const kill = async () => {
+    try {
+      setTask(await api<Task>('POST', `/tasks/${props.id}/kill`));
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  return (
+    <Page title={task ? `${task.kind} ${task.id}: ${task.name}` : `Task ${props.id}`}>
+      <ErrorBanner error={error} />
+      {task && (
+        <>
+          <dl class="facts">
+            <dt>State</dt>
+            <dd class="task-state">{task.state}{task.killRequested && task.state !== 'KILLED' ? ' (stopping)' : ''}</dd>
+            <dt>Owner</dt>
+            <dd>{task.owner}</dd>
+            <dt>Runs as</dt>
+            <dd class="run-as">
+              {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})
+            </dd>
+            <dt>Agent</dt>
+            <dd>{task.agent ?? '-'}</dd>
+            <dt>Exit code</dt>
+            <dd>{task.exitCode ?? '-'}</dd>
+            <dt>Started</dt>
+            <dd>{formatTime(task.startedAt)}</dd>
+            <dt>Image</dt>
+            <dd>{task.config.image}</dd>
+          </dl>
+          {canKill && (
+            <button class="danger" onClick={kill}>
+              Kill
+            </button>
+          )}
+        </>
+      )}
+      <h2>Logs</h2>
+      <pre class="logs">{lines.join('\n') || '(no output yet)'}</pre>
+    </Page>
+  );
+}

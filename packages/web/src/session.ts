@@ -1,0 +1,33 @@
+import type { MeResponse } from '@trainyard/shared';
+import { DEFAULT_ACCOUNT } from '@trainyard/shared/constants';
+import { api, ApiError } from './api.js';
+
+/**
+ * Who the browser acts as: its cookie session, else (as the CLI does) the default account
+ * `yard` while it is active. Undefined means: send the person to the login page.
+ */
+export async function currentSession(allowDefault: boolean): Promise<MeResponse | undefined> {
+  try {
+    return await api<MeResponse>('GET', '/me');
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+  }
+  if (!allowDefault) return undefined;
+  try {
+    await api('POST', '/auth/login', { username: DEFAULT_ACCOUNT, password: '', cookie: true });
+    return await api<MeResponse>('GET', '/me');
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 429)) return undefined;
+    throw error;
+  }
+}
+
+export async function signIn(username: string, password: string): Promise<void> {
+  await api('POST', '/auth/login', { username, password, cookie: true });
+}
+
+export async function signOut(): Promise<void> {
+  await api('POST', '/auth/logout').catch(() => undefined);
+  // Signing out means "not as anyone": do not slip back into the default account on the next page.
+  sessionStorage.setItem('yard:signed-out', '1');
+}

@@ -1,0 +1,227 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { api, loginToken } from './helpers/api.js';
+import { ROOT } from './helpers/cli.js';
+import { createUsers } from './helpers/fixtures.js';
+import { startTestMaster, type TestMaster } from './helpers/test-master.js';
+
+const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+const haveBrowser = existsSync(CHROMIUM);
+if (!haveBrowser) {
+  console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the browser tests of the web UI are NOT running (npm test installs Debian's chromium where it can).\n`);
+}
+
+let m: TestMaster;
+let browser: Browser | undefined;
+
+test.before(async () => {
+  m = await startTestMaster();
+  await createUsers(m.url, ['alice', 'bob', 'carol']);
+  if (haveBrowser) {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }
+  mkdirSync(SCREENSHOTS, { recursive: true });
+});
+test.after.always(async () => {
+  await browser?.close();
+  await m?.stop();
+});
+
+const origin = () => m.url;
+const cookieOf = (response: Response) => /yard_session=([^;]*)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
+
+async function cookieLogin(username: string, password = 'pw') {
+  return fetch(`${m.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: origin() },
+    body: JSON.stringify({ username, password, cookie: true }),
+  });
+}
+
+test.serial('browser sessions live in an HttpOnly SameSite=Strict cookie, and cross-site changes are refused', async (t) => {
+  const login = await cookieLogin('alice');
+  t.is(login.status, 200);
+  const setCookie = login.headers.get('set-cookie') ?? '';
+  t.regex(setCookie, /yard_session=yard_/);
+  t.regex(setCookie, /httponly/i);
+  t.regex(setCookie, /samesite=strict/i);
+  const body = (await login.json()) as Record<string, unknown>;
+  t.false('token' in body, 'the page never sees the token');
+  const cookie = `yard_session=${cookieOf(login)}`;
+
+  const me = await fetch(`${m.url}/api/v1/me`, { headers: { cookie } });
+  t.is(((await me.json()) as { user: { username: string } }).user.username, 'alice');
+
+  const task = { kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'] } };
+  const crossSite = await fetch(`${m.url}/api/v1/tasks`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/json', origin: 'https://evil.example' },
+    body: JSON.stringify(task),
+  });
+  t.is(crossSite.status, 403);
+  t.regex(((await crossSite.json()) as { error: { message: string } }).error.message, /cross-site request refused/);
+  const noOrigin = await fetch(`${m.url}/api/v1/tasks`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(task) });
+  t.is(noOrigin.status, 403);
+  const sameSite = await fetch(`${m.url}/api/v1/tasks`, {
+    method: 'POST',
+    headers: { cookie, 'content-type': 'application/json', origin: origin() },
+    body: JSON.stringify(task),
+  });
+  t.is(sameSite.status, 201);
+  const evilLogin = await fetch(`${m.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+    body: JSON.stringify({ username: 'alice', password: 'pw', cookie: true }),
+  });
+  t.is(evilLogin.status, 403);
+
+  const logout = await fetch(`${m.url}/api/v1/auth/logout`, { method: 'POST', headers: { cookie, origin: origin() } });
+  t.is(logout.status, 204);
+  t.regex(logout.headers.get('set-cookie') ?? '', /yard_session=;/);
+  t.is((await fetch(`${m.url}/api/v1/me`, { headers: { cookie } })).status, 401);
+});
+
+test.serial('the master serves the UI for page paths and JSON errors for unknown API paths', async (t) => {
+  const page = await fetch(`${m.url}/experiments/123`);
+  t.is(page.status, 200);
+  t.regex(page.headers.get('content-type') ?? '', /text\/html/);
+  t.regex(await page.text(), /<div id="app">/);
+  t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const missing = await fetch(`${m.url}/api/v1/nope`);
+  t.is(missing.status, 404);
+  t.is(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
+});
+
+async function newPage(): Promise<Page> {
+  const context = await browser!.newContext({ baseURL: m.url, viewport: { width: 1200, height: 720 } });
+  return context.newPage();
+}
+
+async function signIn(page: Page, username: string, password = 'pw') {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+if (haveBrowser) {
+  test.serial('with yard deactivated, a page sends you to log in and back to where you were going; no open redirect', async (t) => {
+    const admin = await loginToken(m.url, 'admin');
+    t.is((await api(m.url, 'PATCH', '/users/yard', { token: admin, body: { active: false } })).status, 200);
+    t.teardown(async () => void (await api(m.url, 'PATCH', '/users/yard', { token: admin, body: { active: true } })));
+
+    const page = await newPage();
+    await page.goto('/experiments/123');
+    await page.waitForURL(/\/login\?redirect=%2Fexperiments%2F123$/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'login.png') });
+    await signIn(page, 'alice', 'wrong');
+    await page.getByRole('alert').waitFor();
+    t.regex(await page.getByRole('alert').innerText(), /invalid username or password/);
+    await signIn(page, 'alice');
+    await page.waitForURL(/\/experiments\/123$/);
+    t.is(new URL(page.url()).pathname, '/experiments/123');
+    await page.getByRole('alert').waitFor();
+    t.regex(await page.getByRole('alert').innerText(), /task 123 does not exist/, 'API errors show in the page');
+
+    for (const evil of ['https://evil.example/x', '//evil.example/x', '/\\evil.example']) {
+      const other = await newPage();
+      await other.goto(`/login?redirect=${encodeURIComponent(evil)}`);
+      await signIn(other, 'alice');
+      await other.waitForURL(/\/experiments$/);
+      t.is(new URL(other.url()).origin, m.url, `${evil} is not followed`);
+      await other.context().close();
+    }
+    await page.context().close();
+  });
+
+  test.serial('sign out ends the cookie session on the API; protected pages go back to the login page', async (t) => {
+    const admin = await loginToken(m.url, 'admin');
+    await api(m.url, 'PATCH', '/users/yard', { token: admin, body: { active: false } });
+    t.teardown(async () => void (await api(m.url, 'PATCH', '/users/yard', { token: admin, body: { active: true } })));
+    const page = await newPage();
+    await page.goto('/login');
+    await signIn(page, 'bob');
+    await page.waitForURL(/\/experiments$/);
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === 'yard_session');
+    t.truthy(cookie);
+    t.true(cookie!.httpOnly);
+    t.is(cookie!.sameSite, 'Strict');
+    await page.getByLabel('User menu').click();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'user-menu.png') });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/login/);
+    t.is((await fetch(`${m.url}/api/v1/me`, { headers: { cookie: `yard_session=${cookie!.value}` } })).status, 401);
+    await page.goto('/commands');
+    await page.waitForURL(/\/login\?redirect=%2Fcommands$/);
+    await page.context().close();
+  });
+
+  test.serial('"Show only mine" is checked by default; unchecking shows every user\'s tasks', async (t) => {
+    const tokens = { alice: await loginToken(m.url, 'alice', 'pw'), bob: await loginToken(m.url, 'bob', 'pw') };
+    const mk = (token: string, name: string) =>
+      api(m.url, 'POST', '/tasks', { token, body: { kind: 'experiment', config: { name, image: 'busybox:latest', entrypoint: 'true' } } });
+    await mk(tokens.alice, 'alice-exp');
+    await mk(tokens.bob, 'bob-exp');
+    const page = await newPage();
+    await page.goto('/login');
+    await signIn(page, 'alice');
+    await page.waitForURL(/\/experiments$/);
+    const box = page.getByLabel('Show only mine');
+    t.true(await box.isChecked());
+    await page.locator('table.tasks').waitFor();
+    const owners = async () => page.locator('table.tasks tbody tr td:nth-child(2)').allInnerTexts();
+    t.deepEqual([...new Set(await owners())], ['alice']);
+    t.regex(await page.locator('table.tasks').innerText(), /alice-exp/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'experiments-mine.png') });
+    await box.uncheck();
+    await page.locator('table.tasks tbody tr', { hasText: 'bob-exp' }).waitFor();
+    t.deepEqual([...new Set(await owners())].sort(), ['alice', 'bob']);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'experiments-all.png') });
+
+    // The detail page: state, identity, logs; the owner sees Kill and uses it.
+    await page.locator('table.tasks tbody tr', { hasText: 'alice-exp' }).getByRole('link').click();
+    await page.locator('.run-as').waitFor();
+    t.regex(await page.locator('.run-as').innerText(), /root:root \(0:0\)/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'task-detail.png') });
+    await page.getByRole('button', { name: 'Kill' }).click();
+    await page.locator('.task-state', { hasText: 'KILLED' }).waitFor();
+    await page.context().close();
+  });
+
+  test.serial('an admin creates and deactivates users on the users page; a non-admin gets neither the page nor the API', async (t) => {
+    const page = await newPage();
+    await page.goto('/login');
+    await signIn(page, 'admin', '');
+    await page.waitForURL(/\/experiments$/);
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.waitForURL(/\/users$/);
+    const create = page.getByRole('form', { name: 'Create user' });
+    await create.getByPlaceholder('new user name').fill('dave');
+    await create.getByPlaceholder('password (optional)').fill('dave-pw');
+    await create.getByRole('button', { name: 'Create user' }).click();
+    await page.locator('tr[data-user="dave"]').waitFor();
+    await page.locator('tr[data-user="carol"]').getByRole('button', { name: 'Deactivate' }).click();
+    await page.locator('tr[data-user="carol"] td.active', { hasText: 'no' }).waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'users.png') });
+    const admin = await loginToken(m.url, 'admin');
+    t.is((await api(m.url, 'GET', '/users/carol', { token: admin })).body.active, false);
+    t.is((await api(m.url, 'POST', '/auth/login', { body: { username: 'dave', password: 'dave-pw' } })).status, 200);
+    await page.context().close();
+
+    const user = await newPage();
+    await user.goto('/login');
+    await signIn(user, 'bob');
+    await user.waitForURL(/\/experiments$/);
+    t.is(await user.getByRole('link', { name: 'Users' }).count(), 0, 'no Users tab');
+    await user.goto('/users');
+    await user.getByText('Only admins manage users.').waitFor();
+    const status = await user.evaluate(async () => (await fetch('/api/v1/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'eve' }) })).status);
+    t.is(status, 403);
+    await user.context().close();
+  });
+}
