@@ -30,14 +30,14 @@ function run(command, args, extraEnv = {}, { exitOnFailure = true } = {}) {
   return result.status ?? 1;
 }
 
-/** A Docker engine and a local test image for the Docker executor tests, where this machine allows one. */
-function containerEngineUp() {
+/** Runs a test set-up script that prints KEY=VALUE lines for the tests; {} when it cannot. */
+function testDependency(what, script, args, missing) {
   if (process.platform !== 'linux') {
-    console.error('[setup] !!! not Linux: the Docker executor tests will not run (the process executor tests will)');
+    console.error(`[setup] !!! not Linux: ${missing}`);
     return {};
   }
-  step('starting a container engine for the Docker executor tests');
-  const result = spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'up'], {
+  step(what);
+  const result = spawnSync('bash', [path.join(root, 'scripts', script), ...args], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
