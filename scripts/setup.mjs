@@ -17,9 +17,9 @@ const pnpmBin = path.join(toolsDir, 'node_modules', '.bin', process.platform ===
 
 const step = (message) => console.error(`\n[setup] ${message}`);
 
-function run(command, args, extraEnv = {}, { exitOnFailure = true } = {}) {
+function run(command, args, extraEnv = {}, { exitOnFailure = true, cwd = root } = {}) {
   const result = spawnSync(command, args, {
-    cwd: root,
+    cwd,
     stdio: 'inherit',
     env: { ...process.env, ...extraEnv },
   });
@@ -99,7 +99,11 @@ function install() {
     console.error(`[setup] warning: ${message}`);
   }
   step('building');
-  pnpm(['run', 'build']);
+  // The tools themselves, not `pnpm run`: every pnpm command repeats the platform-binary lookup above.
+  const bin = (...parts) => path.join(root, ...parts);
+  run(process.execPath, [bin('node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+  run(process.execPath, [bin('node_modules', 'typescript', 'bin', 'tsc'), '-p', bin('packages', 'web', 'tsconfig.json')]);
+  run(process.execPath, [bin('packages', 'web', 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], {}, { cwd: bin('packages', 'web') });
 }
 
 const mode = process.argv[2];
@@ -118,7 +122,8 @@ if (mode === 'test') {
     'NO CHROMIUM: the browser tests of the web UI will NOT run; its API tests will',
   );
   step('running the whole test suite');
-  const status = pnpm(['run', 'test:all'], { ...engineEnv, ...browserEnv }, { exitOnFailure: false });
+  const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
+  const status = run(process.execPath, [ava], { ...engineEnv, ...browserEnv }, { exitOnFailure: false });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   process.exit(status);
 } else if (mode === 'start') {
