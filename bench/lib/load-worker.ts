@@ -1,14 +1,8 @@
 // A load generator in its own process: autocannon against one URL, the figures as JSON on stdout.
 import autocannon from 'autocannon';
+import type { LoadOptions } from './load.js';
 
-const input = JSON.parse(process.argv[2]!) as {
-  url: string;
-  connections: number;
-  durationSeconds: number;
-  method?: 'GET' | 'POST';
-  headers?: Record<string, string>;
-  body?: string;
-};
+const input = JSON.parse(process.argv[2]!) as LoadOptions;
 const result = await autocannon({
   url: input.url,
   connections: input.connections,
