@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { login, ROOT, startMaster, tempDir } from './lib/processes.js';
 import { percentile, round } from './stats.js';
@@ -56,7 +57,14 @@ export async function p2(options: { agents: number; workers: number; rate: numbe
     const waitAll = Date.now() + 15_000;
     while (assignedAt.size < total && Date.now() < waitAll) await new Promise((r) => setTimeout(r, 100));
     const latencies = [...submittedAt].filter(([id]) => assignedAt.has(id)).map(([id, at]) => assignedAt.get(id)! - at);
+    // The same interval as the master saw it (created -> assigned, both its own clock), to tell
+    // the master's share of the tail from the simulated agents' and the submitter's.
+    const db = new Database(path.join(master.dir, 'bench.db'), { readonly: true });
+    const masterSide = (db.prepare('select assigned_at - created_at as ms from tasks where assigned_at is not null').all() as Array<{ ms: number }>).map((r) => r.ms);
+    db.close();
     return {
+      masterSideP50Ms: percentile(masterSide, 50),
+      masterSideP99Ms: percentile(masterSide, 99),
       agents: perWorker * options.workers,
       tasks: total,
       assigned: latencies.length,
