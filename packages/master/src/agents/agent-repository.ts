@@ -45,14 +45,15 @@ export const agentTokenRepository = {
     return db.selectFrom('agent_tokens').selectAll().where('name', '=', name).executeTakeFirst();
   },
 
-  list(db: Executor): Promise<Array<AgentTokenRow & { creator: string | null }>> {
-    return db
+  /** Every token with its creator's name, or just the one with `id`. */
+  list(db: Executor, id?: number): Promise<Array<AgentTokenRow & { creator: string | null }>> {
+    let query = db
       .selectFrom('agent_tokens')
       .leftJoin('users', 'users.id', 'agent_tokens.created_by')
       .selectAll('agent_tokens')
-      .select('users.username as creator')
-      .orderBy('agent_tokens.id')
-      .execute();
+      .select('users.username as creator');
+    if (id !== undefined) query = query.where('agent_tokens.id', '=', id);
+    return query.orderBy('agent_tokens.id').execute();
   },
 
   update(db: Executor, id: number, changes: Partial<Pick<AgentTokenRow, 'revoked_at' | 'last_used_at' | 'token_hash'>>): Promise<unknown> {

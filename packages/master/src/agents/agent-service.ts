@@ -71,8 +71,8 @@ export class AgentService {
 
   async list(): Promise<Agent[]> {
     const { db } = this.deps;
-    const rows = await agentRepository.list(db);
-    return Promise.all(rows.map(async (row) => toAgent(row, (await taskRepository.activeOnAgent(db, row.id)).map((t) => t.id))));
+    const [rows, held] = [await agentRepository.list(db), await taskRepository.activeByAgent(db)];
+    return rows.map((row) => toAgent(row, held.get(row.id) ?? []));
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<Agent> {

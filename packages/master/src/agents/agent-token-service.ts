@@ -48,8 +48,8 @@ export class AgentTokenService {
     const row = await agentTokenRepository.findByName(db, name);
     if (!row) throw new DomainError('NOT_FOUND', `agent token '${name}' does not exist`);
     if (row.revoked_at === null) await agentTokenRepository.update(db, row.id, { revoked_at: clock.now() });
-    const updated = (await agentTokenRepository.list(db)).find((t) => t.id === row.id)!;
-    return toInfo(updated);
+    const [updated] = await agentTokenRepository.list(db, row.id);
+    return toInfo(updated!);
   }
 
   async authenticate(token: string | undefined): Promise<AgentTokenRow> {

@@ -53,6 +53,20 @@ export const taskRepository = {
       .execute();
   },
 
+  /** Ids of the tasks every agent holds, in one query (for `yard agent list`). */
+  async activeByAgent(db: Executor): Promise<Map<string, number[]>> {
+    const rows = await db
+      .selectFrom('tasks')
+      .select(['id', 'agent_id'])
+      .where('state', 'in', ACTIVE_STATES)
+      .where('agent_id', 'is not', null)
+      .orderBy('id')
+      .execute();
+    const byAgent = new Map<string, number[]>();
+    for (const row of rows) byAgent.set(row.agent_id!, [...(byAgent.get(row.agent_id!) ?? []), row.id]);
+    return byAgent;
+  },
+
   /** The head of the queue, first come first served. */
   queued(db: Executor, limit: number): Promise<TaskRow[]> {
     return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
