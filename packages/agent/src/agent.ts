@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { AgentAction, KnownTask, LeaseRef, TaskRunSpec } from '@trainyard/shared';
-import type { Executor, Run, RunHooks, RunOutcome } from './executors/executor.js';
+import { crashPoint, type AgentAction, type FloorContext, type KnownTask, type LeaseRef, type TaskRunSpec } from '@trainyard/shared';
+import { finished, type Executor, type Run, type RunHooks, type RunOutcome } from './executors/executor.js';
+import { guardSpec } from './floor-guard.js';
 import { LogShipper } from './log-shipper.js';
 import { MasterError, type MasterClient } from './master-client.js';
 import { detectResources } from './resources.js';
@@ -12,15 +13,20 @@ interface Tracked {
   shipper: LogShipper;
   /** A kill arrived before the run had started. */
   killGraceMs?: number;
+  /** The run ended and its outcome is being reported: nothing more to stop. */
+  ending?: boolean;
 }
 
 const POLL_WAIT_SECONDS = 25;
 const RETRY_MS = 1000;
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = '0.2.0';
 
 /**
  * The agent: registers, heartbeats, long-polls for work, acknowledges each lease before it
- * starts anything, runs tasks through its executor, and reports state and output back.
+ * starts anything, checks each spec against the floor, runs tasks through its executor, and
+ * reports state and output back. Every report is retried until the master answers, and a run's
+ * outcome is reported before its traces (container, files) are removed, so a crash of either
+ * side at any step leaves a truthful state behind.
  */
 export class Agent {
   private readonly tracked = new Map<number, Tracked>();
@@ -32,7 +38,7 @@ export class Agent {
     private readonly client: MasterClient,
     private readonly executor: Executor,
     private readonly logger: Logger,
-    private readonly labels: Record<string, string> = {},
+    private readonly options: { labels?: Record<string, string>; floor: FloorContext },
   ) {}
 
   async run(): Promise<void> {
@@ -53,6 +59,7 @@ export class Agent {
     this.stopping = true;
     clearInterval(this.heartbeatTimer);
     this.abort.abort();
+    this.executor.close?.();
   }
 
   private async register(): Promise<void> {
@@ -63,16 +70,16 @@ export class Agent {
         const response = await this.client.register({
           executor: this.executor.name,
           resources,
-          labels: this.labels,
+          labels: this.options.labels ?? {},
           version: AGENT_VERSION,
         });
         this.logger.info({ agent: this.client.id, resources, executor: this.executor.describe() }, 'registered with the master');
-        await this.reconcile(response.known, true);
+        await this.reconcileAfterRegister(response.known);
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => void this.heartbeat(), response.heartbeatIntervalMs);
         return;
       } catch (error) {
-        if (error instanceof MasterError && error.status === 401) throw error;
+        if (error instanceof MasterError && (error.status === 401 || error.status === 403)) throw error;
         this.logger.warn({ err: (error as Error).message }, 'cannot register yet; retrying');
         await sleep(RETRY_MS);
       }
@@ -83,50 +90,67 @@ export class Agent {
     const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
     try {
       const { known } = await this.client.heartbeat(running);
-      await this.reconcile(known, false);
+      await this.stopUnwanted(known);
     } catch (error) {
       if (error instanceof MasterError && error.code === 'AGENT_NOT_FOUND') {
         this.logger.warn('the master no longer knows this agent; registering again');
         await this.register().catch((e: unknown) => this.logger.error({ err: e }, 'registration failed'));
       } else {
-        this.logger.warn({ err: (error as Error).message }, 'heartbeat failed');
+        this.logger.debug({ err: (error as Error).message }, 'heartbeat failed');
       }
     }
   }
 
   /**
-   * Brings what runs here in line with what the master believes: runs it knows are kept (and,
-   * after a restart, reattached), anything else is stopped; runs it expects but that are gone
-   * are reported lost.
+   * After (re)registering, brings what runs here in line with what the master believes. A run
+   * it knows is reattached if it started (and reported RUNNING if the agent died before it could
+   * say so); one created but never started is removed and its lease given back. Anything else is
+   * stopped. An acknowledged lease with no trace here is given back if it never started, else
+   * reported lost.
    */
-  private async reconcile(known: KnownTask[], afterRestart: boolean): Promise<void> {
+  private async reconcileAfterRegister(known: KnownTask[]): Promise<void> {
     const byTask = new Map(known.map((k) => [k.taskId, k]));
-    if (afterRestart) {
-      for (const existing of await this.executor.findExisting()) {
-        const k = byTask.get(existing.taskId);
-        if (this.tracked.has(existing.taskId)) continue;
-        if (k && k.leaseId === existing.leaseId && k.acknowledged && existing.adopt) {
-          this.logger.info({ taskId: k.taskId }, 'reattaching to a task that survived the agent restart');
-          const tracked = this.track(k.taskId, k.leaseId, k.logOffset);
-          tracked.run = await existing.adopt(this.hooks(tracked), k.logOffset);
-          void this.finish(tracked);
-        } else {
-          this.logger.warn({ taskId: existing.taskId }, 'stopping a run the master no longer wants');
-          await existing.discard().catch((e: unknown) => this.logger.error({ err: e }, 'could not stop an orphan'));
-        }
+    const found = new Set<number>();
+    for (const existing of await this.executor.findExisting()) {
+      if (this.tracked.has(existing.taskId)) continue;
+      const k = byTask.get(existing.taskId);
+      if (!k || k.leaseId !== existing.leaseId || !k.acknowledged) {
+        this.logger.warn({ taskId: existing.taskId }, 'stopping a run the master no longer wants');
+        await existing.discard().catch((e: unknown) => this.logger.error({ err: e }, 'could not stop an orphan'));
+        continue;
       }
-      for (const k of known) {
-        if (k.acknowledged && !this.tracked.has(k.taskId)) {
-          await this.client
-            .reportState(k.taskId, { leaseId: k.leaseId, state: 'LOST', message: 'the agent restarted and the run was gone or could not be reattached' })
-            .catch(() => undefined);
-        }
+      found.add(k.taskId);
+      if (!existing.started) {
+        this.logger.info({ taskId: k.taskId }, 'found a run that was never started; giving its lease back');
+        await existing.discard().catch((e: unknown) => this.logger.error({ err: e }, 'could not remove a run that never started'));
+        await this.release(k, 'the agent restarted after preparing the task and before starting it');
+        continue;
       }
-      return;
+      this.logger.info({ taskId: k.taskId }, 'reattaching to a task that survived the agent restart');
+      const tracked = this.track(k.taskId, k.leaseId, k.logOffset);
+      const hooks = this.hooks(tracked);
+      tracked.run = await existing.adopt(hooks, k.logOffset);
+      if (k.state !== 'RUNNING') await hooks.state('RUNNING');
+      void this.finish(tracked);
     }
+    for (const k of known) {
+      if (!k.acknowledged || this.tracked.has(k.taskId) || found.has(k.taskId)) continue;
+      if (k.state === 'RUNNING') {
+        await this.retry(() =>
+          this.client.reportState(k.taskId, { leaseId: k.leaseId, state: 'LOST', message: 'the agent restarted and the run was gone' }),
+        );
+      } else {
+        await this.release(k, 'the agent restarted before it started the task');
+      }
+    }
+  }
+
+  /** Runs the master no longer lists (it ended, requeued or gave them to another agent) are stopped. */
+  private async stopUnwanted(known: KnownTask[]): Promise<void> {
+    const byTask = new Map(known.map((k) => [k.taskId, k]));
     for (const tracked of this.tracked.values()) {
       const k = byTask.get(tracked.taskId);
-      if (tracked.run && (!k || k.leaseId !== tracked.leaseId)) {
+      if (tracked.run && !tracked.ending && (!k || k.leaseId !== tracked.leaseId)) {
         this.logger.warn({ taskId: tracked.taskId }, 'the master ended this run; stopping it');
         await tracked.run.stop(0).catch(() => undefined);
       }
@@ -136,7 +160,7 @@ export class Agent {
   private async handle(action: AgentAction): Promise<void> {
     if (action.type === 'kill') {
       const tracked = this.tracked.get(action.taskId);
-      if (!tracked || tracked.leaseId !== action.leaseId) return;
+      if (!tracked || tracked.leaseId !== action.leaseId || tracked.ending) return;
       if (tracked.run) await tracked.run.stop(action.graceMs);
       else tracked.killGraceMs = action.graceMs;
       return;
@@ -144,30 +168,41 @@ export class Agent {
     const { spec } = action;
     // The master redelivers a lease until it is acknowledged: start each lease once.
     if (this.tracked.has(spec.taskId)) return;
-    try {
-      await this.client.acknowledge(spec.taskId, spec.leaseId);
-    } catch (error) {
-      if (error instanceof MasterError) {
-        this.logger.info({ taskId: spec.taskId }, 'lease no longer valid; not starting');
-        return;
-      }
-      throw error;
-    }
+    // Tracked before it is acknowledged, so that every heartbeat sent after the acknowledgement lists it.
     const tracked = this.track(spec.taskId, spec.leaseId, 0);
-    void this.launch(tracked, spec);
+    crashPoint('agent:after-lease');
+    // Retried until the master answers: an acknowledgement lost in a master crash is not a lost task.
+    const acknowledged = await this.retry(() => this.client.acknowledge(spec.taskId, spec.leaseId), 'acknowledgement');
+    if (!acknowledged) {
+      this.logger.info({ taskId: spec.taskId }, 'lease no longer valid; not starting');
+      this.tracked.delete(spec.taskId);
+      return;
+    }
+    crashPoint('agent:after-ack');
+    void this.launch(tracked, acknowledged);
   }
 
   private async launch(tracked: Tracked, spec: TaskRunSpec): Promise<void> {
-    this.logger.info({ taskId: spec.taskId, runAs: spec.runAs, image: spec.image }, 'starting task');
-    try {
-      tracked.run = await this.executor.start(spec, this.hooks(tracked));
-      if (tracked.killGraceMs !== undefined) await tracked.run.stop(tracked.killGraceMs);
-    } catch (error) {
-      tracked.run = { done: Promise.resolve({ state: 'FAILED', message: `could not start: ${(error as Error).message}` }), stop: async () => undefined };
+    const guarded = await guardSpec(spec, this.options.floor).catch((error: unknown) => ({
+      ok: false as const,
+      message: `the agent could not check the task's mounts: ${(error as Error).message}`,
+    }));
+    if (!guarded.ok) {
+      this.logger.warn({ taskId: spec.taskId, reason: guarded.message }, 'refusing a task that breaks the floor');
+      tracked.run = finished({ state: 'FAILED', message: guarded.message });
+    } else {
+      this.logger.info({ taskId: spec.taskId, runAs: spec.runAs, image: spec.image }, 'starting task');
+      try {
+        tracked.run = await this.executor.start(guarded.spec, this.hooks(tracked));
+        if (tracked.killGraceMs !== undefined) await tracked.run.stop(tracked.killGraceMs);
+      } catch (error) {
+        tracked.run = finished({ state: 'FAILED', message: `could not start: ${(error as Error).message}` });
+      }
     }
     await this.finish(tracked);
   }
 
+  /** Reports how a run ended, and only then removes what it left behind. */
   private async finish(tracked: Tracked): Promise<void> {
     let outcome: RunOutcome;
     try {
@@ -175,6 +210,8 @@ export class Agent {
     } catch (error) {
       outcome = { state: 'FAILED', message: `the run failed: ${(error as Error).message}` };
     }
+    tracked.ending = true;
+    crashPoint('agent:after-exit');
     await tracked.shipper.flush();
     await this.retry(() =>
       this.client.reportState(tracked.taskId, {
@@ -185,7 +222,13 @@ export class Agent {
       }),
     );
     this.logger.info({ taskId: tracked.taskId, outcome }, 'task ended');
+    await tracked.run!.cleanup().catch((error: unknown) => this.logger.warn({ taskId: tracked.taskId, err: (error as Error).message }, 'could not clean up after a run'));
     this.tracked.delete(tracked.taskId);
+  }
+
+  /** Gives back an acknowledged lease under which nothing started: the master queues the task again. */
+  private async release(k: KnownTask, reason: string): Promise<void> {
+    await this.retry(() => this.client.release(k.taskId, { leaseId: k.leaseId, reason }), 'release');
   }
 
   private track(taskId: number, leaseId: string, logOffset: number): Tracked {
@@ -199,19 +242,22 @@ export class Agent {
 
   private hooks(tracked: Tracked): RunHooks {
     return {
-      state: (state) => this.retry(() => this.client.reportState(tracked.taskId, { leaseId: tracked.leaseId, state })).then(() => undefined),
+      state: async (state) => {
+        await this.retry(() => this.client.reportState(tracked.taskId, { leaseId: tracked.leaseId, state }));
+        if (state === 'RUNNING') crashPoint('agent:after-running');
+      },
       output: (stream, line) => tracked.shipper.push(stream, line),
     };
   }
 
-  /** Retries while the master is unreachable; a refusal (lease gone) is final. */
-  private async retry<T>(call: () => Promise<T>): Promise<T | undefined> {
+  /** Retries while the master is unreachable; a refusal (lease gone) is final: undefined. */
+  private async retry<T>(call: () => Promise<T>, what = 'report'): Promise<T | undefined> {
     for (;;) {
       try {
         return await call();
       } catch (error) {
         if (error instanceof MasterError) {
-          this.logger.warn({ err: error.message }, 'the master refused a report');
+          this.logger.warn({ err: error.message }, `the master refused a ${what}`);
           return undefined;
         }
         if (this.stopping) return undefined;
@@ -221,7 +267,7 @@ export class Agent {
   }
 
   private async recover(error: unknown): Promise<void> {
-    if (error instanceof MasterError && error.status === 401) {
+    if (error instanceof MasterError && (error.status === 401 || error.status === 403)) {
       this.logger.fatal({ err: error.message }, 'the master rejected the agent token');
       this.stop();
       throw error;

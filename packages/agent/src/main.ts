@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { AGENT_ID_PATTERN } from '@trainyard/shared';
+import { AGENT_ID_PATTERN, type FloorContext } from '@trainyard/shared';
 import { Agent } from './agent.js';
 import { dockerEngine } from './executors/docker-engine.js';
 import { DockerExecutor } from './executors/docker-executor.js';
@@ -20,7 +20,8 @@ uid:gid its owner is linked to (or the master's default_task).
   --token-file PATH     file holding the agent token (env YARD_AGENT_TOKEN_FILE); or YARD_AGENT_TOKEN
   --name NAME           agent id (default: this host's name)
   --executor KIND       docker, process or auto (default auto: docker when an engine answers)
-  --work-dir PATH       where the process executor keeps task directories (default ./data/agent)
+  --work-dir PATH       the agent's state: identity files, process runs, task homes (default ./data/agent);
+                        no task may mount it
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
 
@@ -61,12 +62,14 @@ export async function main(argv: string[]): Promise<void> {
     if (!key || rest.length === 0) fail(`--label '${label}' must look like KEY=VALUE`, 2);
     labels[key] = rest.join('=');
   }
-  const executor = await chooseExecutor(values.executor ?? 'auto', name, path.resolve(values['work-dir'] ?? 'data/agent'), logger);
+  const workDir = path.resolve(values['work-dir'] ?? 'data/agent');
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const executor = await chooseExecutor(values.executor ?? 'auto', name, workDir, logger);
   logger.info(`using the ${executor.describe()}`);
   // One plain line for people starting it by hand (the rest is structured log).
   console.error(`yard-agent ${name}: running tasks with the ${executor.describe()}`);
 
-  const agent = new Agent(new MasterClient(master, name, token), executor, logger, labels);
+  const agent = new Agent(new MasterClient(master, name, token), executor, logger, { labels, floor: floorContext(workDir) });
   const stop = () => {
     logger.info('stopping; running tasks keep running and are picked up when the agent starts again');
     agent.stop();
@@ -76,7 +79,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await agent.run();
   } catch (error) {
-    if (error instanceof MasterError && error.status === 401) fail(`the master rejected the agent token: ${error.message}`, 1);
+    if (error instanceof MasterError && (error.status === 401 || error.status === 403)) fail(`the master rejected the agent token: ${error.message}`, 1);
     throw error;
   }
   process.exit(0);
@@ -88,13 +91,29 @@ async function chooseExecutor(kind: string, agentId: string, workDir: string, lo
   const engine = dockerEngine();
   try {
     await Promise.race([engine.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000))]);
-    return new DockerExecutor(engine, agentId, await engine.version());
+    return new DockerExecutor(engine, agentId, await engine.version(), workDir);
   } catch (error) {
-    const why = `no container engine answers at ${process.env.DOCKER_HOST ?? '/var/run/docker.sock'} (${(error as Error).message})`;
+    const why = `no container engine answers at ${process.env.DOCKER_HOST ?? DEFAULT_SOCKET} (${(error as Error).message})`;
     if (kind === 'docker') fail(why, 1);
     logger.info(`${why}; falling back to the process executor`);
     return new ProcessExecutor(workDir);
   }
+}
+
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+
+/** What the floor protects on this machine besides its fixed list: this agent's state and its engine's socket. */
+function floorContext(workDir: string): FloorContext {
+  const host = process.env.DOCKER_HOST;
+  const socket = host?.startsWith('unix://') ? host.slice('unix://'.length) : DEFAULT_SOCKET;
+  const withReal = (p: string) => {
+    try {
+      return [p, realpathSync(p)];
+    } catch {
+      return [p];
+    }
+  };
+  return { agentDirs: withReal(workDir), engineSockets: withReal(socket) };
 }
 
 function readToken(file: string | undefined): string {

@@ -8,6 +8,7 @@ import {
   type PollResponse,
   type RegisterAgentRequest,
   type RegisterAgentResponse,
+  type ReleaseRequest,
   type ReportStateRequest,
   type TaskRunSpec,
 } from '@trainyard/shared';
@@ -52,6 +53,9 @@ export class MasterClient {
   }
   acknowledge(taskId: number, leaseId: string) {
     return this.call<TaskRunSpec>('POST', `/tasks/${taskId}/ack`, { leaseId });
+  }
+  release(taskId: number, body: ReleaseRequest) {
+    return this.call<{ state: string }>('POST', `/tasks/${taskId}/release`, body);
   }
   reportState(taskId: number, body: ReportStateRequest) {
     return this.call<{ state: string }>('POST', `/tasks/${taskId}/state`, body);

@@ -18,3 +18,7 @@ export class DomainError extends Error {
 export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
 export const invalidInput = (message: string, details?: ErrorBody['error']['details']) =>
   new DomainError('INVALID_INPUT', message, details ? { details } : {});
+
+/** A task the admission policy or the floor refuses: 403 naming the rule and the layer it sits in. */
+export const policyDenied = (message: string, rule: string, layer: string) =>
+  new DomainError('POLICY_DENIED', message, { details: { rule, layer } });

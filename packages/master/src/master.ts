@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import pino, { type Logger } from 'pino';
+import { Admission } from './admission/admission.js';
 import { agentApiRoutes } from './agents/agent-api-routes.js';
 import { agentRoutes } from './agents/agent-routes.js';
 import { AgentService } from './agents/agent-service.js';
@@ -70,8 +71,11 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     db,
     clock,
     events: new TaskEvents(),
-    defaultTask: config.security.default_task,
-    taskDefaults: { images: config.tasks.images },
+    admission: new Admission({
+      defaultTask: config.security.default_task,
+      taskDefaults: { images: config.tasks.images },
+      policy: config.policy,
+    }),
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),

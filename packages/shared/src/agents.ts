@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { AGENT_ID_PATTERN, AGENT_REPORTED_STATES, EXECUTORS, LOG_STREAMS, type ExecutorName } from './constants.js';
 import type { TaskKind, TaskState } from './constants.js';
-import type { BindMount, Resources } from './tasks.js';
+import type { Confinement } from './floor.js';
+import type { Resources } from './tasks.js';
 import type { UnixIdentity } from './users.js';
 
 
@@ -66,10 +67,26 @@ export const agentLogsSchema = z.strictObject({
 });
 export type AgentLogsRequest = z.input<typeof agentLogsSchema>;
 
+/** An acknowledged lease the agent gives back without having started anything: the task is queued again. */
+export const releaseSchema = z.strictObject({
+  leaseId: z.string().min(1).max(64),
+  reason: z.string().max(1024),
+});
+export type ReleaseRequest = z.input<typeof releaseSchema>;
+
 export const agentTaskParamsSchema = z.strictObject({
   id: agentIdSchema,
   taskId: z.coerce.number().int().positive(),
 });
+
+/** A host directory or file the task sees, as admitted by the master. */
+export interface RunBindMount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+  /** The admitted directory it lies in: the agent refuses a host path whose real path leaves it. */
+  allowedRoot: string;
+}
 
 /** Everything an agent needs to run a task; the run identity was fixed when the task was created. */
 export interface TaskRunSpec {
@@ -80,9 +97,11 @@ export interface TaskRunSpec {
   image: string;
   entrypoint: string[];
   environment: Record<string, string>;
-  bindMounts: BindMount[];
+  bindMounts: RunBindMount[];
   resources: Resources;
   runAs: UnixIdentity;
+  /** How the container is confined; the agent refuses anything looser than the floor. */
+  confinement: Confinement;
   /** Whether the agent may pull an image it does not have. */
   allowPull: boolean;
 }

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   FORBIDDEN: 403,
+  POLICY_DENIED: 403,
   USER_INACTIVE: 403,
   NOT_FOUND: 404,
   USER_NOT_FOUND: 404,
@@ -28,6 +29,8 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+export type ErrorDetails = Array<{ path: string; message: string }> | Record<string, unknown>;
+
 /** The body of every error response: `{"error": {"code": ..., "message": ...}}`. */
 export interface ErrorBody {
   error: {
@@ -35,8 +38,11 @@ export interface ErrorBody {
     message: string;
     /** Set on INTERNAL errors: the id to find in the master's log. */
     requestId?: string;
-    /** Field-level problems for INVALID_INPUT, e.g. `{path: "uid", message: "..."}`. */
-    details?: Array<{ path: string; message: string }>;
+    /**
+     * Field-level problems for INVALID_INPUT, e.g. `[{path: "uid", message: "..."}]`; for
+     * POLICY_DENIED, the rule and the policy layer that refused: `{rule, layer}`.
+     */
+    details?: ErrorDetails;
   };
 }
 

@@ -4,3 +4,5 @@ export * from './auth.js';
 export * from './pagination.js';
 export * from './tasks.js';
 export * from './users.js';
+export * from './crash-point.js';
+export * from './floor.js';

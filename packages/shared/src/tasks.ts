@@ -56,7 +56,16 @@ export const bindMountSchema = z.strictObject({
   container_path: absolutePath('bind_mounts.container_path'),
   read_only: z.boolean({ error: 'bind_mounts.read_only must be true or false' }).default(false),
 });
-export type BindMount = z.output<typeof bindMountSchema>;
+/** A bind mount as a task config asks for it. */
+export type BindMountRequest = z.output<typeof bindMountSchema>;
+/** A bind mount as admitted and stored with the task. */
+export interface BindMount extends BindMountRequest {
+  /**
+   * The directory of the policy rule that admitted it (the pattern, expanded): the agent refuses a
+   * host path whose real path (symlinks followed) leaves it. Tasks stored before 0.2 lack it.
+   */
+  allowed_root?: string;
+}
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export const environmentSchema = z

@@ -10,15 +10,15 @@ export interface ContainerEngine {
   imageId(image: string): Promise<string | undefined>;
   pull(image: string): Promise<void>;
   create(options: Docker.ContainerCreateOptions): Promise<string>;
+  /** A file from a container's file system (for a container never started: the image's own). */
   readFile(containerId: string, path: string): Promise<string | undefined>;
-  writeFiles(containerId: string, files: Array<{ path: string; content: string; mode: number }>): Promise<void>;
   start(containerId: string): Promise<void>;
   logs(containerId: string, follow: boolean): Promise<Readable>;
   wait(containerId: string): Promise<number>;
-  inspect(containerId: string): Promise<{ running: boolean; exitCode: number }>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
   remove(containerId: string): Promise<void>;
-  listByLabel(label: string): Promise<Array<{ id: string; labels: Record<string, string> }>>;
+  /** Containers with `label`; `state` is the engine's: created (never started), running, exited... */
+  listByLabel(label: string): Promise<Array<{ id: string; state: string; labels: Record<string, string> }>>;
 }
 
 const isStatus = (error: unknown, status: number) => (error as { statusCode?: number }).statusCode === status;
@@ -74,14 +74,6 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
         archive.pipe(extract);
       });
     },
-    async writeFiles(containerId, files) {
-      const pack = tar.pack();
-      for (const file of files) pack.entry({ name: file.path.replace(/^\//, ''), mode: file.mode }, file.content);
-      pack.finalize();
-      const chunks: Buffer[] = [];
-      for await (const chunk of pack) chunks.push(chunk as Buffer);
-      await docker.getContainer(containerId).putArchive(Buffer.concat(chunks), { path: '/' });
-    },
     async start(containerId) {
       await docker.getContainer(containerId).start();
     },
@@ -97,10 +89,6 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
     async wait(containerId) {
       const result = (await docker.getContainer(containerId).wait()) as { StatusCode: number };
       return result.StatusCode;
-    },
-    async inspect(containerId) {
-      const info = await docker.getContainer(containerId).inspect();
-      return { running: info.State.Running, exitCode: info.State.ExitCode };
     },
     async stop(containerId, graceSeconds) {
       try {
@@ -119,7 +107,7 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
     },
     async listByLabel(label) {
       const containers = await docker.listContainers({ all: true, filters: { label: [label] } });
-      return containers.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+      return containers.map((c) => ({ id: c.Id, state: c.State, labels: c.Labels ?? {} }));
     },
   };
 }

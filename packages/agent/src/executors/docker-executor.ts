@@ -1,28 +1,43 @@
-import type { TaskRunSpec } from '@trainyard/shared';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { crashPoint, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
 import { LineBuffer } from '../line-buffer.js';
 import type { ContainerEngine } from './docker-engine.js';
 import { DockerFrameParser } from './docker-frames.js';
-import type { Executor, ExistingRun, Run, RunHooks, RunOutcome } from './executor.js';
+import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
 
 const LABEL_AGENT = 'trainyard.agent';
 const LABEL_TASK = 'trainyard.task';
 const LABEL_LEASE = 'trainyard.lease';
+/** Throwaway containers that read an image's account files: never started, never mounted. */
+const LABEL_PROBE = 'trainyard.identity-probe';
+const HOME = '/tmp';
+
+type AccountFiles = { passwd: string; group: string };
 
 /**
  * Runs each task in a container as the task's uid:gid, with every capability dropped and
- * no-new-privileges, the config's bind mounts, environment and cpu/memory limits. The uid's
- * name is written into the container's /etc/passwd and /etc/group before it starts.
+ * no-new-privileges, the admitted bind mounts (`Mounts` of type bind: a missing host path fails,
+ * it is never created), environment and cpu/memory limits. The uid's name resolves through
+ * /etc/passwd and /etc/group built here from the image's own files and mounted read-only from the
+ * agent's state directory: nothing is written into, or read through, the task's mounts.
  */
 export class DockerExecutor implements Executor {
   readonly name = 'docker' as const;
-  private readonly accounts = new Map<string, { passwd: string; group: string }>();
+  /** Per image id: its files as read from a container of that image with no mounts at all. */
+  private readonly accounts = new Map<string, AccountFiles>();
+  private readonly identityRoot: string;
 
   constructor(
     private readonly engine: ContainerEngine,
     private readonly agentId: string,
     private readonly engineVersion: string,
-  ) {}
+    stateDir: string,
+  ) {
+    this.identityRoot = path.join(stateDir, 'identity');
+    mkdirSync(this.identityRoot, { recursive: true, mode: 0o755 });
+  }
 
   describe(): string {
     return `docker executor (${this.engineVersion})`;
@@ -46,79 +61,120 @@ export class DockerExecutor implements Executor {
       } catch (error) {
         return finished({ state: 'FAILED', message: `could not pull ${spec.image}: ${(error as Error).message}` });
       }
+      if (!imageId) return finished({ state: 'FAILED', message: `image ${spec.image} is still missing after the pull` });
     }
     const { runAs } = spec;
-    const home = '/tmp';
-    const id = await engine.create({
-      name: `yard-task-${spec.taskId}-${spec.leaseId.slice(0, 8)}`,
-      Image: spec.image,
-      Cmd: spec.entrypoint,
-      User: `${runAs.uid}:${runAs.gid}`,
-      Env: [
-        ...Object.entries(spec.environment).map(([k, v]) => `${k}=${v}`),
-        `HOME=${home}`,
-        `USER=${runAs.user}`,
-        `LOGNAME=${runAs.user}`,
-        `TRAINYARD_TASK_ID=${spec.taskId}`,
-      ],
-      Labels: { [LABEL_AGENT]: this.agentId, [LABEL_TASK]: String(spec.taskId), [LABEL_LEASE]: spec.leaseId },
-      Tty: false,
-      HostConfig: {
-        Binds: spec.bindMounts.map((m) => `${m.host_path}:${m.container_path}:${m.read_only ? 'ro' : 'rw'}`),
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        ...(spec.resources.cpu ? { NanoCpus: Math.round(spec.resources.cpu * 1e9) } : {}),
-        ...(spec.resources.memory ? { Memory: spec.resources.memory } : {}),
-        ...(spec.resources.slots > 0
-          ? { DeviceRequests: [{ Driver: 'nvidia', Count: spec.resources.slots, Capabilities: [['gpu']] }] }
-          : {}),
-      },
-    });
+    const name = runName(spec.taskId, spec.leaseId);
+    const identityDir = this.identityDir(name);
+    let id: string | undefined;
     try {
-      const base = await this.imageAccounts(id, imageId ?? spec.image);
-      const files = withIdentity(base.passwd, base.group, runAs, home);
-      await engine.writeFiles(id, [
-        { path: '/etc/passwd', content: files.passwd, mode: 0o644 },
-        { path: '/etc/group', content: files.group, mode: 0o644 },
-      ]);
+      const base = await this.imageAccounts(imageId);
+      const files = withIdentity(base.passwd, base.group, runAs, HOME);
+      mkdirSync(identityDir, { recursive: true, mode: 0o755 });
+      writeFileSync(path.join(identityDir, 'passwd'), files.passwd, { mode: 0o644 });
+      writeFileSync(path.join(identityDir, 'group'), files.group, { mode: 0o644 });
+      id = await engine.create({
+        name: `yard-task-${name}`,
+        Image: imageId,
+        Cmd: spec.entrypoint,
+        User: `${runAs.uid}:${runAs.gid}`,
+        Env: [
+          ...Object.entries(spec.environment).map(([k, v]) => `${k}=${v}`),
+          `HOME=${HOME}`,
+          `USER=${runAs.user}`,
+          `LOGNAME=${runAs.user}`,
+          `TRAINYARD_TASK_ID=${spec.taskId}`,
+        ],
+        Labels: { [LABEL_AGENT]: this.agentId, [LABEL_TASK]: String(spec.taskId), [LABEL_LEASE]: spec.leaseId },
+        Tty: false,
+        HostConfig: {
+          Mounts: [
+            ...spec.bindMounts.map((m) => bind(m.hostPath, m.containerPath, m.readOnly)),
+            // Last, over anything a task mount might bring (the floor refuses mounts that cover them).
+            bind(path.join(identityDir, 'passwd'), '/etc/passwd', true),
+            bind(path.join(identityDir, 'group'), '/etc/group', true),
+          ],
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          Privileged: false,
+          ...(spec.resources.cpu ? { NanoCpus: Math.round(spec.resources.cpu * 1e9) } : {}),
+          ...(spec.resources.memory ? { Memory: spec.resources.memory } : {}),
+          ...(spec.resources.slots > 0
+            ? { DeviceRequests: [{ Driver: 'nvidia', Count: spec.resources.slots, Capabilities: [['gpu']] }] }
+            : {}),
+        },
+      });
+      crashPoint('agent:after-create');
       await engine.start(id);
     } catch (error) {
-      await engine.remove(id).catch(() => undefined);
+      if (id) await engine.remove(id).catch(() => undefined);
+      rmSync(identityDir, { recursive: true, force: true });
       return finished({ state: 'FAILED', message: `could not start the container: ${(error as Error).message}` });
     }
+    crashPoint('agent:after-start');
     await hooks.state('RUNNING');
-    return this.follow(id, hooks, 0);
+    return this.follow(id, identityDir, hooks, 0);
   }
 
-  /** An image's own /etc/passwd and /etc/group, read once per image id (images do not change). */
-  private async imageAccounts(containerId: string, imageId: string): Promise<{ passwd: string; group: string }> {
-    let cached = this.accounts.get(imageId);
-    if (!cached) {
-      const [passwd, group] = await Promise.all([
-        this.engine.readFile(containerId, '/etc/passwd'),
-        this.engine.readFile(containerId, '/etc/group'),
-      ]);
-      cached = { passwd: passwd ?? '', group: group ?? '' };
-      this.accounts.set(imageId, cached);
+  /**
+   * An image's own /etc/passwd and /etc/group, read from a container of that image that has no
+   * mounts and is never started, once per image id (an image id names fixed content).
+   */
+  private async imageAccounts(imageId: string): Promise<AccountFiles> {
+    const cached = this.accounts.get(imageId);
+    if (cached) return cached;
+    const probe = await this.engine.create({
+      Image: imageId,
+      Entrypoint: ['/trainyard-identity-probe-never-runs'],
+      Cmd: [],
+      NetworkDisabled: true,
+      Labels: { [LABEL_PROBE]: this.agentId },
+      HostConfig: { CapDrop: ['ALL'], NetworkMode: 'none' },
+    });
+    try {
+      const [passwd, group] = await Promise.all([this.engine.readFile(probe, '/etc/passwd'), this.engine.readFile(probe, '/etc/group')]);
+      const files = { passwd: passwd ?? '', group: group ?? '' };
+      this.accounts.set(imageId, files);
+      return files;
+    } finally {
+      await this.engine.remove(probe).catch(() => undefined);
     }
-    return cached;
   }
 
   async findExisting(): Promise<ExistingRun[]> {
+    for (const probe of await this.engine.listByLabel(`${LABEL_PROBE}=${this.agentId}`)) await this.engine.remove(probe.id).catch(() => undefined);
     const containers = await this.engine.listByLabel(`${LABEL_AGENT}=${this.agentId}`);
-    return containers.map((c) => ({
-      taskId: Number(c.labels[LABEL_TASK]),
-      leaseId: c.labels[LABEL_LEASE] ?? '',
-      adopt: (hooks: RunHooks, skipLines: number) => Promise.resolve(this.follow(c.id, hooks, skipLines)),
-      discard: async () => {
-        await this.engine.stop(c.id, 1).catch(() => undefined);
-        await this.engine.remove(c.id);
-      },
-    }));
+    const runs = containers.map((c): ExistingRun => {
+      const taskId = Number(c.labels[LABEL_TASK]);
+      const leaseId = c.labels[LABEL_LEASE] ?? '';
+      const identityDir = this.identityDir(runName(taskId, leaseId));
+      return {
+        taskId,
+        leaseId,
+        // The engine's "created": never started. Its wait would answer 0 as if it had run.
+        started: c.state !== 'created',
+        adopt: (hooks: RunHooks, skipLines: number) => Promise.resolve(this.follow(c.id, identityDir, hooks, skipLines)),
+        discard: async () => {
+          await this.engine.stop(c.id, 1).catch(() => undefined);
+          await this.engine.remove(c.id);
+          rmSync(identityDir, { recursive: true, force: true });
+        },
+      };
+    });
+    // Identity files of runs whose container was never created.
+    const kept = new Set(runs.map((r) => runName(r.taskId, r.leaseId)));
+    for (const entry of readdirSync(this.identityRoot)) {
+      if (!kept.has(entry)) rmSync(path.join(this.identityRoot, entry), { recursive: true, force: true });
+    }
+    return runs;
   }
 
-  /** Streams a container's output from the start (skipping what was sent), waits for it, removes it. */
-  private follow(id: string, hooks: RunHooks, skipLines: number): Run {
+  private identityDir(name: string): string {
+    return path.join(this.identityRoot, name);
+  }
+
+  /** Streams a container's output from the start (skipping what was sent) and waits for it; `cleanup` removes it. */
+  private follow(id: string, identityDir: string, hooks: RunHooks, skipLines: number): Run {
     const { engine } = this;
     let stopped = false;
     let skip = skipLines;
@@ -141,7 +197,6 @@ export class DockerExecutor implements Executor {
       await drained;
       buffers.stdout.flush();
       buffers.stderr.flush();
-      await engine.remove(id);
       if (stopped) return { state: 'KILLED', exitCode };
       return exitCode === 0 ? { state: 'COMPLETED', exitCode } : { state: 'FAILED', exitCode };
     })();
@@ -152,10 +207,21 @@ export class DockerExecutor implements Executor {
         stopped = true;
         await engine.stop(id, Math.max(1, Math.ceil(graceMs / 1000)));
       },
+      cleanup: async () => {
+        await engine.remove(id);
+        rmSync(identityDir, { recursive: true, force: true });
+      },
     };
   }
 }
 
-function finished(outcome: RunOutcome): Run {
-  return { done: Promise.resolve(outcome), stop: async () => undefined };
-}
+const runName = (taskId: number, leaseId: string) => `${taskId}-${leaseId.slice(0, 8)}`;
+
+/** A bind mount that fails when its source is missing (`Binds` would create it, as root). */
+const bind = (source: string, target: string, readOnly: boolean) => ({
+  Type: 'bind' as const,
+  Source: source,
+  Target: target,
+  ReadOnly: readOnly,
+  BindOptions: { Propagation: 'rprivate' as const },
+});

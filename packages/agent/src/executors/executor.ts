@@ -16,25 +16,41 @@ export interface RunOutcome {
 
 /** One task running under an executor. */
 export interface Run {
+  /** How the run ended; its traces (container, output files) stay until `cleanup`. */
   readonly done: Promise<RunOutcome>;
   /** SIGTERM, then SIGKILL after `graceMs`; the run then ends KILLED. */
   stop(graceMs: number): Promise<void>;
+  /** Removes what the run left, once its outcome has been reported (or refused). */
+  cleanup(): Promise<void>;
 }
 
 /** A run left by an earlier agent process on this machine. */
 export interface ExistingRun {
   taskId: number;
   leaseId: string;
-  /** Keep reporting it; the first `skipLines` lines of its output were sent already. Undefined when it cannot be reattached. */
-  adopt?: (hooks: RunHooks, skipLines: number) => Promise<Run>;
-  /** Stop and clean it up: nobody wants it any more. */
+  /** Whether its process was ever started; one that never was is given back, never reported as run. */
+  started: boolean;
+  /** Keep reporting it; the first `skipLines` lines of its output were sent already. */
+  adopt(hooks: RunHooks, skipLines: number): Promise<Run>;
+  /** Stop it and remove what it left: nobody wants it any more, or it never started. */
   discard(): Promise<void>;
 }
 
+/**
+ * Runs tasks. The agent has checked the spec against the floor and resolved its host paths
+ * (real paths, known to exist) before it calls `start`.
+ */
 export interface Executor {
   readonly name: ExecutorName;
   /** A line for the agent's log: what it runs with. */
   describe(): string;
   start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run>;
   findExisting(): Promise<ExistingRun[]>;
+  /** Frees what the executor holds for itself (not the runs): on agent shutdown. */
+  close?(): void;
+}
+
+/** A run that ended before it started anything. */
+export function finished(outcome: RunOutcome): Run {
+  return { done: Promise.resolve(outcome), stop: async () => undefined, cleanup: async () => undefined };
 }

@@ -1,33 +1,62 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
-import type { TaskRunSpec } from '@trainyard/shared';
+import { fileURLToPath } from 'node:url';
+import { containerPathViolation, crashPoint, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
-import { LineBuffer } from '../line-buffer.js';
-import type { Executor, ExistingRun, Run, RunHooks, RunOutcome } from './executor.js';
+import { OutputTail } from '../shim/output-tail.js';
+import {
+  isAlive,
+  readJson,
+  runFiles,
+  signalGroup,
+  takeClaim,
+  writeJsonAtomic,
+  type ProcessRef,
+  type RunFiles,
+  type RunRecord,
+  type RunStatus,
+  type ShimJob,
+  type ShimReply,
+} from '../shim/run-files.js';
+import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
 
+const SHIM = fileURLToPath(new URL('../shim/task-shim.js', import.meta.url));
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+// How long a restarted agent waits for a shim that claimed a run to start it.
+const CLAIMED_WAIT_MS = 3000;
 
 /**
- * Runs each task as a process of the task's uid:gid when no container engine answers. As root
- * with mount namespaces (unshare), the process sees a passwd/group naming its uid and the
- * config's bind mounts; otherwise it runs with plain setuid and bind mounts must be identity
- * paths. cpu and memory limits are not enforced here.
+ * Runs each task as a process of the task's uid:gid when no container engine answers. Each task
+ * runs under a detached shim (shim/task-shim.ts) that owns its pipes and records its output and
+ * exit status in files, so a restarted agent reattaches or reports the real outcome. As root with
+ * mount namespaces (unshare), the process sees a passwd/group naming its uid and the config's
+ * bind mounts, with every capability dropped and no-new-privileges; otherwise it runs with plain
+ * setuid and bind mounts must be identity paths. cpu and memory limits are not enforced here, and
+ * the task shares the machine's file system (use the Docker executor to confine it).
  */
 export class ProcessExecutor implements Executor {
   readonly name = 'process' as const;
   private readonly namespaces: boolean;
   private readonly runsDir: string;
+  /** A shim started ahead, so a task does not wait for Node to boot. */
+  private idleShim: ChildProcess | undefined;
 
   constructor(private readonly workDir: string) {
     this.runsDir = path.join(workDir, 'runs');
     mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
     this.namespaces = canUseMountNamespaces();
+    this.idleShim = spawnShim();
   }
 
   describe(): string {
     return `process executor in ${this.workDir} (${this.namespaces ? 'mount namespaces: names and bind mounts as in a container' : 'no mount namespaces: plain setuid'})`;
+  }
+
+  close(): void {
+    this.idleShim?.kill();
+    this.idleShim = undefined;
   }
 
   async start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run> {
@@ -35,119 +64,202 @@ export class ProcessExecutor implements Executor {
     if (process.getuid?.() !== 0 && runAs.uid !== process.getuid?.()) {
       return finished({ state: 'FAILED', message: `the process executor runs as uid ${process.getuid?.()} and cannot run tasks as uid ${runAs.uid}: run yard-agent as root` });
     }
-    const runDir = path.join(this.workDir, 'tasks', `${spec.taskId}-${spec.leaseId.slice(0, 8)}`);
-    mkdirSync(runDir, { recursive: true });
-    chownSync(runDir, runAs.uid, runAs.gid);
-    const env = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      ...spec.environment,
-      HOME: runDir,
-      USER: runAs.user,
-      LOGNAME: runAs.user,
-      TRAINYARD_TASK_ID: String(spec.taskId),
-    };
+    const name = `${spec.taskId}-${spec.leaseId.slice(0, 8)}`;
+    const home = path.join(this.workDir, 'tasks', name);
+    const files = runFiles(path.join(this.runsDir, name));
+    mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    const launch = this.launchCommand(spec, home, files);
+    if ('refused' in launch) {
+      rmSync(files.dir, { recursive: true, force: true });
+      return finished({ state: 'FAILED', message: launch.refused });
+    }
+    mkdirSync(home, { recursive: true });
+    chownSync(home, runAs.uid, runAs.gid);
     if (spec.resources.cpu || spec.resources.memory) {
       hooks.output('system', '[trainyard] the process executor does not enforce cpu or memory limits');
     }
+    const job: ShimJob = {
+      dir: files.dir,
+      ...launch,
+      cwd: home,
+      env: {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        ...spec.environment,
+        HOME: home,
+        USER: runAs.user,
+        LOGNAME: runAs.user,
+        TRAINYARD_TASK_ID: String(spec.taskId),
+      },
+    };
+    writeJsonAtomic(files.record, { taskId: spec.taskId, leaseId: spec.leaseId, home } satisfies RunRecord);
+    crashPoint('agent:after-create');
 
-    let command: string;
-    let args: string[];
-    let ids: { uid?: number; gid?: number } = {};
-    if (this.namespaces) {
-      const files = withIdentity(readFileSync('/etc/passwd', 'utf8'), readFileSync('/etc/group', 'utf8'), runAs, runDir);
-      writeFileSync(path.join(runDir, '.passwd'), files.passwd, { mode: 0o644 });
-      writeFileSync(path.join(runDir, '.group'), files.group, { mode: 0o644 });
-      const mounts = spec.bindMounts.flatMap((m) => [
-        `mkdir -p ${quote(m.container_path)}`,
-        `mount --bind ${quote(m.host_path)} ${quote(m.container_path)}`,
-        ...(m.read_only ? [`mount -o remount,bind,ro ${quote(m.container_path)}`] : []),
-      ]);
-      const launch = [
-        'set -e',
-        `mount --bind ${quote(path.join(runDir, '.passwd'))} /etc/passwd`,
-        `mount --bind ${quote(path.join(runDir, '.group'))} /etc/group`,
-        ...mounts,
-        `exec setpriv --reuid=${runAs.uid} --regid=${runAs.gid} --clear-groups -- "$@"`,
-      ].join('\n');
-      writeFileSync(path.join(runDir, '.launch.sh'), `${launch}\n`, { mode: 0o700 });
-      command = 'unshare';
-      args = ['--mount', '--propagation', 'private', '--', '/bin/sh', path.join(runDir, '.launch.sh'), ...spec.entrypoint];
-    } else {
-      const moved = spec.bindMounts.find((m) => m.host_path !== m.container_path);
-      if (moved) {
-        return finished({ state: 'FAILED', message: `this agent cannot map ${moved.host_path} to ${moved.container_path} without mount namespaces; use the same path on both sides or the docker executor` });
-      }
-      [command, ...args] = spec.entrypoint as [string, ...string[]];
-      ids = { uid: runAs.uid, gid: runAs.gid };
+    const reply = await this.startShim(job);
+    const child = reply?.type === 'spawned' ? reply.child : readJson<ProcessRef>(files.child);
+    if (!child) {
+      const status = readJson<RunStatus>(files.status);
+      const why = status && 'error' in status ? status.error : reply?.type === 'error' ? reply.message : 'its shim ended before starting it';
+      rmSync(files.dir, { recursive: true, force: true });
+      return finished({ state: 'FAILED', message: why });
     }
+    crashPoint('agent:after-start');
+    await hooks.state('RUNNING');
+    return this.follow(files, child, hooks, 0);
+  }
 
-    const child = spawn(command, args, { cwd: runDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
-    // Everything is wired before the first await: a quick task can finish while we report RUNNING.
-    const stdout = new LineBuffer((line) => hooks.output('stdout', line));
-    const stderr = new LineBuffer((line) => hooks.output('stderr', line));
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const record = path.join(this.runsDir, `${spec.taskId}.json`);
+  /** What the shim runs: the command in a private mount namespace (as root), or as is with setuid. */
+  private launchCommand(spec: TaskRunSpec, home: string, files: RunFiles): Pick<ShimJob, 'command' | 'args' | 'uid' | 'gid'> | { refused: string } {
+    const { runAs } = spec;
+    if (!this.namespaces) {
+      const moved = spec.bindMounts.find((m) => m.hostPath !== m.containerPath);
+      if (moved) {
+        return { refused: `this agent cannot map ${moved.hostPath} to ${moved.containerPath} without mount namespaces; use the same path on both sides or the docker executor` };
+      }
+      const [command, ...args] = spec.entrypoint as [string, ...string[]];
+      return { command, args, uid: runAs.uid, gid: runAs.gid };
+    }
+    const targets: string[] = [];
+    for (const mount of spec.bindMounts) {
+      const target = mountTarget(mount.hostPath, mount.containerPath);
+      if ('refused' in target) return target;
+      targets.push(target.path);
+    }
+    // The names come from this machine's own files (the process executor's "image"), never from a mount.
+    const identity = withIdentity(readFileSync('/etc/passwd', 'utf8'), readFileSync('/etc/group', 'utf8'), runAs, home);
+    writeFileSync(files.passwd, identity.passwd, { mode: 0o644 });
+    writeFileSync(files.group, identity.group, { mode: 0o644 });
+    const script = [
+      'set -e',
+      ...spec.bindMounts.flatMap((m, i) => [
+        `mount --bind ${quote(m.hostPath)} ${quote(targets[i]!)}`,
+        ...(m.readOnly ? [`mount -o remount,bind,ro ${quote(targets[i]!)}`] : []),
+      ]),
+      // Last, so that no task mount can cover them.
+      `mount --bind -o ro ${quote(files.passwd)} /etc/passwd`,
+      `mount --bind -o ro ${quote(files.group)} /etc/group`,
+      `exec setpriv --reuid=${runAs.uid} --regid=${runAs.gid} --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all ` +
+        '--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked -- "$@"',
+    ].join('\n');
+    writeFileSync(files.launch, `${script}\n`, { mode: 0o700 });
+    return { command: 'unshare', args: ['--mount', '--propagation', 'private', '--', '/bin/sh', files.launch, ...spec.entrypoint] };
+  }
+
+  /** Hands the job to the waiting shim (and starts the next one); resolves with its answer, or undefined if it died. */
+  private startShim(job: ShimJob): Promise<ShimReply | undefined> {
+    let shim = this.idleShim;
+    if (!shim || !shim.connected) shim = spawnShim();
+    this.idleShim = undefined;
+    setTimeout(() => (this.idleShim ??= spawnShim()), 50).unref();
+    return new Promise((resolve) => {
+      const done = (reply: ShimReply | undefined) => {
+        shim.off('message', done);
+        shim.off('exit', gone);
+        resolve(reply);
+      };
+      const gone = () => done(undefined);
+      shim.on('message', done);
+      shim.once('exit', gone);
+      shim.send(job, (error) => error && done(undefined));
+    });
+  }
+
+  /** Follows a started run through its files until its status is written. */
+  private follow(files: RunFiles, child: ProcessRef | undefined, hooks: RunHooks, skipLines: number): Run {
     let stopped = false;
     let killTimer: NodeJS.Timeout | undefined;
-    const started = new Promise<Error | undefined>((resolve) => {
-      child.once('spawn', () => resolve(undefined));
-      child.once('error', resolve);
-    });
-    const done = new Promise<RunOutcome>((resolve) => {
-      child.once('close', (code, signal) => {
-        clearTimeout(killTimer);
-        stdout.flush();
-        stderr.flush();
-        rmSync(record, { force: true });
-        const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-        if (stopped) resolve({ state: 'KILLED', exitCode });
-        else if (code === 0) resolve({ state: 'COMPLETED', exitCode: 0 });
-        else resolve({ state: 'FAILED', exitCode, ...(signal ? { message: `killed by ${signal}` } : {}) });
-      });
-    });
-    const spawnError = await started;
-    if (spawnError) return finished({ state: 'FAILED', message: `could not start ${command}: ${spawnError.message}` });
-    writeFileSync(record, JSON.stringify({ taskId: spec.taskId, leaseId: spec.leaseId, pid: child.pid }));
-    await hooks.state('RUNNING');
-
+    const tail = new OutputTail(files, skipLines, (stream, line) => hooks.output(stream, line));
+    const shim = readJson<ProcessRef>(files.shim);
+    const done = (async (): Promise<RunOutcome> => {
+      const status = await tail.follow(() => !isAlive(shim) && !isAlive(child));
+      clearTimeout(killTimer);
+      if (!status) return { state: 'LOST', message: 'the task ended while nothing recorded its exit (its shim was killed)' };
+      if ('error' in status) return { state: 'FAILED', message: status.error };
+      const exitCode = status.exitCode ?? 128 + (status.signal ? (constants.signals[status.signal] ?? 0) : 0);
+      if (stopped) return { state: 'KILLED', exitCode };
+      if (status.exitCode === 0) return { state: 'COMPLETED', exitCode: 0 };
+      return { state: 'FAILED', exitCode, ...(status.signal ? { message: `killed by ${status.signal}` } : {}) };
+    })();
     return {
       done,
       stop: async (graceMs) => {
         if (stopped) return;
         stopped = true;
-        signalGroup(child.pid!, 'SIGTERM');
-        killTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), graceMs);
+        // Only the very process recorded: a pid reused since is never signalled.
+        signalGroup(child, 'SIGTERM');
+        killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
       },
+      cleanup: async () => rmSync(files.dir, { recursive: true, force: true }),
     };
   }
 
-  /** Processes left by a previous agent cannot be reattached (their output pipes died with it): stop them. */
+  /** Runs left by an earlier agent: started ones are reattached through their files; others never ran. */
   async findExisting(): Promise<ExistingRun[]> {
     if (!existsSync(this.runsDir)) return [];
-    return readdirSync(this.runsDir)
-      .filter((name) => name.endsWith('.json'))
-      .map((name) => {
-        const file = path.join(this.runsDir, name);
-        const record = JSON.parse(readFileSync(file, 'utf8')) as { taskId: number; leaseId: string; pid: number };
-        return {
-          taskId: record.taskId,
-          leaseId: record.leaseId,
-          discard: async () => {
-            signalGroup(record.pid, 'SIGKILL');
-            rmSync(file, { force: true });
-          },
-        };
+    const runs: ExistingRun[] = [];
+    for (const name of readdirSync(this.runsDir)) {
+      const files = runFiles(path.join(this.runsDir, name));
+      const record = readJson<RunRecord>(files.record);
+      if (!record) {
+        // Written before anything started (or not a run at all).
+        rmSync(files.dir, { recursive: true, force: true });
+        continue;
+      }
+      const started = await this.wasStarted(files);
+      const child = () => readJson<ProcessRef>(files.child);
+      runs.push({
+        taskId: record.taskId,
+        leaseId: record.leaseId,
+        started,
+        adopt: async (hooks, skipLines) => this.follow(files, child(), hooks, skipLines),
+        discard: async () => {
+          signalGroup(child(), 'SIGKILL');
+          rmSync(files.dir, { recursive: true, force: true });
+        },
       });
+    }
+    return runs;
+  }
+
+  /**
+   * Whether a run's task was started. Its shim and this agent race for the claim: if the agent
+   * takes it, the shim will never start the task.
+   */
+  private async wasStarted(files: RunFiles): Promise<boolean> {
+    const deadline = Date.now() + CLAIMED_WAIT_MS;
+    for (;;) {
+      if (existsSync(files.child) || existsSync(files.status)) return true;
+      if (takeClaim(files, 'agent')) return false;
+      const shim = readJson<ProcessRef>(files.shim);
+      if ((shim && !isAlive(shim)) || Date.now() > deadline) return existsSync(files.child) || existsSync(files.status);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** Where a mount goes on this machine: a path that exists (it is never created), of the same kind. */
+function mountTarget(hostPath: string, containerPath: string): { path: string } | { refused: string } {
+  let real: string;
   try {
-    process.kill(-pid, signal);
+    real = realpathSync(containerPath);
   } catch {
-    // Already gone.
+    return {
+      refused: `the process executor mounts onto this machine's own directories and never creates one: ${containerPath} does not exist here (use a path that exists, or the docker executor)`,
+    };
   }
+  const covers = containerPathViolation(real);
+  if (covers) return { refused: `${containerPath} is ${real} on this machine: ${covers.message}` };
+  if (statSync(real).isDirectory() !== statSync(hostPath).isDirectory()) {
+    return { refused: `cannot mount ${hostPath} at ${containerPath}: one is a directory and the other is not` };
+  }
+  return { path: real };
+}
+
+function spawnShim(): ChildProcess {
+  const shim = spawn(process.execPath, [SHIM], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  shim.on('error', () => undefined);
+  shim.unref();
+  (shim.channel as { unref?: () => void } | undefined)?.unref?.();
+  return shim;
 }
 
 function canUseMountNamespaces(): boolean {
@@ -159,8 +271,4 @@ function canUseMountNamespaces(): boolean {
   } catch {
     return false;
   }
-}
-
-function finished(outcome: RunOutcome): Run {
-  return { done: Promise.resolve(outcome), stop: async () => undefined };
 }

@@ -1,4 +1,5 @@
 import type { Actor } from '../actor.js';
+import type { AgentRow } from '../db/schema.js';
 
 /**
  * Who may do what to agents. Agents themselves are authenticated by their tokens
@@ -10,3 +11,7 @@ export const canViewAgents = (_actor: Actor): boolean => true;
 
 /** PATCH /agents/:id, and GET|POST|DELETE /agent-tokens: admins only. */
 export const canManageAgents = (actor: Actor): boolean => actor.admin;
+
+/** Agent calls: a token acts only for the agents it registered (rows from before 0.2 may have none). */
+export const tokenMayActFor = (tokenId: number, agent: Pick<AgentRow, 'token_id'>): boolean =>
+  agent.token_id === null || agent.token_id === tokenId;

@@ -5,6 +5,7 @@ import type {
   AgentState,
   ExecutorName,
   HeartbeatResponse,
+  LeaseRef,
   RegisterAgentResponse,
 } from '@trainyard/shared';
 import { toIso, type Clock } from '../clock.js';
@@ -14,7 +15,8 @@ import { DomainError } from '../errors.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { taskRepository } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
-import { agentRepository } from './agent-repository.js';
+import { agentRepository, agentTokenRepository } from './agent-repository.js';
+import { tokenMayActFor } from './agent-policy.js';
 
 export interface AgentTimings {
   heartbeatIntervalMs: number;
@@ -34,12 +36,27 @@ export class AgentService {
     },
   ) {}
 
+  /**
+   * An agent id belongs to the token that registered it: another token may take it over only
+   * once that one is revoked (an agent moved to a new token). So no agent token can speak for,
+   * or take over, another machine.
+   */
   async register(
     id: string,
     tokenId: number,
     body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string },
   ): Promise<RegisterAgentResponse> {
     const { db, clock, logger, scheduler } = this.deps;
+    const existing = await agentRepository.find(db, id);
+    if (existing && existing.token_id !== null && existing.token_id !== tokenId) {
+      const [owner] = await agentTokenRepository.list(db, existing.token_id);
+      if (owner && owner.revoked_at === null) {
+        throw new DomainError(
+          'FORBIDDEN',
+          `agent '${id}' is registered with another agent token ('${owner.name}'); only that token may act for it (revoke it to move the agent to a new token)`,
+        );
+      }
+    }
     const now = clock.now();
     await agentRepository.upsert(db, {
       id,
@@ -58,15 +75,52 @@ export class AgentService {
     return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await scheduler.known(id) };
   }
 
-  async heartbeat(id: string): Promise<HeartbeatResponse> {
+  /**
+   * Every agent call but registration: the agent must be registered, by this token. Unknown
+   * agents get AGENT_NOT_FOUND (they register again); another token's agent gets 403.
+   */
+  async requireBound(id: string, tokenId: number): Promise<void> {
+    const agent = await agentRepository.find(this.deps.db, id);
+    if (!agent) throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered: register again`);
+    if (!tokenMayActFor(tokenId, agent)) {
+      throw new DomainError('FORBIDDEN', `agent '${id}' is registered with another agent token; this token may not act for it`);
+    }
+  }
+
+  /**
+   * The agent is alive, and says which leases it holds. Reconciles both ways: the answer lists
+   * what the master believes runs there (the agent stops anything else), and an acknowledged
+   * lease the agent no longer holds ends here: queued again if it never started, else LOST.
+   */
+  async heartbeat(id: string, running: LeaseRef[]): Promise<HeartbeatResponse> {
     const { db, clock } = this.deps;
     const agent = await agentRepository.find(db, id);
     if (!agent || agent.state !== 'alive') {
       // A lost agent's tasks were already ended or requeued: it must register and reconcile.
       throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered (or was marked lost): register again`);
     }
-    await agentRepository.update(db, id, { last_heartbeat_at: clock.now() });
+    const now = clock.now();
+    await agentRepository.update(db, id, { last_heartbeat_at: now });
+    await this.endMissingRuns(id, running, now);
     return { known: await this.deps.scheduler.known(id) };
+  }
+
+  /**
+   * Leases acknowledged a while ago that the agent does not list. The agent tracks a lease before
+   * it acknowledges it, so a heartbeat sent after an acknowledgement lists it; the grace covers a
+   * heartbeat sent before the acknowledgement that arrives after it.
+   */
+  private async endMissingRuns(id: string, running: LeaseRef[], now: number): Promise<void> {
+    const { db, logger, tasks } = this.deps;
+    const held = new Set(running.map((r) => `${r.taskId}:${r.leaseId}`));
+    const graceMs = 2 * this.deps.timings.heartbeatIntervalMs;
+    for (const task of await taskRepository.activeOnAgent(db, id)) {
+      if (task.lease_acked_at === null || task.lease_acked_at > now - graceMs || held.has(`${task.id}:${task.lease_id}`)) continue;
+      const message = `agent ${id} no longer holds the task`;
+      logger.warn({ taskId: task.id, agent: id, state: task.state }, message);
+      if (task.state === 'RUNNING') await tasks.finishRun(task, 'LOST', { message: `${message} (found at its heartbeat)` });
+      else await tasks.release(task, `${message}; it never started`);
+    }
   }
 
   async list(): Promise<Agent[]> {
@@ -98,9 +152,9 @@ export class AgentService {
       for (const task of await taskRepository.activeOnAgent(db, agent.id)) {
         const message = `agent ${agent.id} stopped responding`;
         if (task.state === 'ASSIGNED' && task.lease_acked_at === null) {
-          await this.deps.scheduler.release(task, message);
+          await tasks.release(task, message);
         } else {
-          await tasks.finishRun(task.id, 'LOST', { message });
+          await tasks.finishRun(task, 'LOST', { message });
         }
       }
     }

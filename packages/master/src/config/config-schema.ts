@@ -1,6 +1,7 @@
 import bytes from 'bytes';
 import { z } from 'zod';
 import { unixIdentitySchema } from '@trainyard/shared';
+import { policySchema } from '../admission/policy-schema.js';
 import { durationSchema } from './duration.js';
 
 const byteSizeSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -82,6 +83,8 @@ export const masterConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** The admission policy: what tasks may ask for (see admission/policy-schema.ts). */
+  policy: policySchema,
   http: z
     .strictObject({
       body_limit: byteSizeSchema.default(1024 * 1024),

@@ -1,21 +1,22 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type {
-  AgentAction,
-  AgentResources,
-  KnownTask,
-  PollResponse,
-  TaskConfig,
-  TaskKind,
-  TaskRunSpec,
-  TaskState,
+import {
+  crashPoint,
+  FLOOR_CONFINEMENT,
+  type AgentAction,
+  type AgentResources,
+  type KnownTask,
+  type PollResponse,
+  type TaskConfig,
+  type TaskKind,
+  type TaskRunSpec,
+  type TaskState,
 } from '@trainyard/shared';
 import { agentRepository } from '../agents/agent-repository.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { AgentRow, TaskRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import { findLeasedTask, leaseInvalid } from '../tasks/lease.js';
+import { findLeasedTask } from '../tasks/lease.js';
 import { taskRepository } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { fits, freeCapacity } from './fit.js';
@@ -134,12 +135,9 @@ export class Scheduler {
 
   /** The agent took the lease: from now on it may run the task, and only it. */
   async acknowledge(agentId: string, taskId: number, leaseId: string): Promise<TaskRunSpec> {
-    const { db, clock } = this.deps;
-    const task = await findLeasedTask(db, agentId, taskId, leaseId);
-    if (task.lease_acked_at === null) {
-      const ok = await taskRepository.update(db, taskId, 'ASSIGNED', { lease_acked_at: clock.now(), updated_at: clock.now() });
-      if (!ok) throw leaseInvalid(taskId);
-    }
+    const task = await findLeasedTask(this.deps.db, agentId, taskId, leaseId);
+    await this.deps.tasks.acknowledge(task);
+    crashPoint('master:after-ack');
     return this.spec(task, leaseId);
   }
 
@@ -158,25 +156,12 @@ export class Scheduler {
 
   /** Assignments nobody acknowledged in time go back to the queue (the agent never started them). */
   async expireLeases(): Promise<void> {
-    const { db, clock } = this.deps;
-    const expired = await taskRepository.unacknowledgedSince(db, clock.now() - this.deps.options.leaseTimeoutMs);
-    for (const task of expired) await this.release(task, `agent ${task.agent_id} did not take the task in time`);
-  }
-
-  /** Puts an unacknowledged assignment back in the queue: nothing ran, so it costs no restart. */
-  async release(task: TaskRow, reason: string): Promise<void> {
     const { db, clock, tasks, logger } = this.deps;
-    const ok = await taskRepository.update(db, task.id, 'ASSIGNED', {
-      state: 'QUEUED',
-      agent_id: null,
-      lease_id: null,
-      assigned_at: null,
-      updated_at: clock.now(),
-    });
-    if (!ok) return;
-    logger.warn({ taskId: task.id, agent: task.agent_id }, `${reason}; back to the queue`);
-    await tasks.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] ${reason}; queued again` }]);
-    this.offerWork();
+    const expired = await taskRepository.unacknowledgedSince(db, clock.now() - this.deps.options.leaseTimeoutMs);
+    for (const task of expired) {
+      const reason = `agent ${task.agent_id} did not take the task in time`;
+      if (await tasks.release(task, reason)) logger.warn({ taskId: task.id, agent: task.agent_id }, `${reason}; back to the queue`);
+    }
   }
 
   private async pendingActions(agentId: string): Promise<AgentAction[]> {
@@ -210,26 +195,16 @@ export class Scheduler {
   }
 
   private async assignNextNow(agent: AgentRow): Promise<TaskRow | undefined> {
-    const { db, clock, tasks, logger } = this.deps;
+    const { db, tasks, logger } = this.deps;
     const held = await taskRepository.activeOnAgent(db, agent.id);
     const free = freeCapacity(JSON.parse(agent.resources) as AgentResources, held.map((t) => configOf(t).resources));
     for (const candidate of await taskRepository.queued(db, QUEUE_SCAN)) {
       if (!fits(configOf(candidate).resources, free)) continue;
-      const now = clock.now();
-      const leaseId = randomUUID();
-      const ok = await taskRepository.update(db, candidate.id, 'QUEUED', {
-        state: 'ASSIGNED',
-        agent_id: agent.id,
-        lease_id: leaseId,
-        assigned_at: now,
-        lease_acked_at: null,
-        log_offset: 0,
-        updated_at: now,
-      });
-      if (!ok) continue;
-      logger.info({ taskId: candidate.id, agent: agent.id, leaseId }, 'task assigned');
-      await tasks.appendLogs(candidate.id, [{ stream: 'system', line: `[trainyard] assigned to agent ${agent.id}` }]);
-      return (await taskRepository.findById(db, candidate.id)) ?? undefined;
+      const assigned = await tasks.assign(candidate, agent.id);
+      if (!assigned) continue;
+      logger.info({ taskId: candidate.id, agent: agent.id, leaseId: assigned.lease_id }, 'task assigned');
+      crashPoint('master:after-assign');
+      return assigned;
     }
     return undefined;
   }
@@ -244,9 +219,16 @@ export class Scheduler {
       image: config.image,
       entrypoint: config.entrypoint,
       environment: config.environment,
-      bindMounts: config.bind_mounts,
+      // Mounts stored before the policy existed carry no root: their own path is their root.
+      bindMounts: config.bind_mounts.map((m) => ({
+        hostPath: m.host_path,
+        containerPath: m.container_path,
+        readOnly: m.read_only,
+        allowedRoot: m.allowed_root ?? m.host_path,
+      })),
       resources: config.resources,
       runAs: { uid: task.run_uid, user: task.run_user, gid: task.run_gid, group: task.run_group },
+      confinement: { ...FLOOR_CONFINEMENT, capabilities: [], hostNamespaces: [], devices: [] },
       allowPull: this.deps.options.allowPull,
     };
   }

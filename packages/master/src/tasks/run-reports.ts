@@ -1,4 +1,4 @@
-import type { AgentReportedState, TaskLogLine, TaskState } from '@trainyard/shared';
+import { crashPoint, type AgentReportedState, type TaskLogLine, type TaskState } from '@trainyard/shared';
 import type { Db } from '../db/database.js';
 import { findLeasedTask } from './lease.js';
 import type { TaskService } from './task-service.js';
@@ -16,15 +16,28 @@ export class RunReports {
     const task = await findLeasedTask(this.deps.db, agentId, taskId, report.leaseId, { acknowledged: true });
     // A retried report of the state already recorded is fine.
     if (task.state === report.state) return { state: task.state };
-    if (report.state === 'PULLING' || report.state === 'RUNNING') {
-      return { state: (await tasks.transition(taskId, report.state)).state as TaskState };
+    if (report.state === 'PULLING') return { state: (await tasks.transition(task, 'pull')).state as TaskState };
+    if (report.state === 'RUNNING') {
+      const running = await tasks.transition(task, 'start');
+      crashPoint('master:after-running');
+      return { state: running.state as TaskState };
     }
     const details = {
       ...(report.exitCode === undefined ? {} : { exitCode: report.exitCode }),
       ...(report.message === undefined ? {} : { message: report.message }),
     };
-    const ended = await tasks.finishRun(taskId, report.state, details);
+    const ended = await tasks.finishRun(task, report.state, details);
     return { state: ended.state as TaskState };
+  }
+
+  /**
+   * The agent gives back an acknowledged lease under which it started nothing (it restarted
+   * before starting it): the task is queued again at no restart's cost. Refused once it ran.
+   */
+  async release(agentId: string, taskId: number, body: { leaseId: string; reason: string }): Promise<{ state: TaskState }> {
+    const task = await findLeasedTask(this.deps.db, agentId, taskId, body.leaseId);
+    await this.deps.tasks.release(task, `agent ${agentId} gave the task back without starting it (${body.reason})`);
+    return { state: (await this.deps.tasks.require(taskId)).state as TaskState };
   }
 
   /** Appends a batch in order; a batch resent after a lost response is recognised by its offset. */

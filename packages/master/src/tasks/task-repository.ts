@@ -36,9 +36,14 @@ export const taskRepository = {
     return query.orderBy('tasks.id', 'desc').limit(filter.limit).execute();
   },
 
-  /** Changes a task only if it is still in `from`: two writers racing cannot both win. */
-  async update(db: Executor, id: number, from: TaskState, changes: Updateable<TasksTable>): Promise<boolean> {
-    const result = await db.updateTable('tasks').set(changes).where('id', '=', id).where('state', '=', from).executeTakeFirst();
+  /**
+   * Changes a task only if it is still in the state (and, when given, under the lease) it was
+   * read in: two writers racing cannot both win.
+   */
+  async update(db: Executor, id: number, from: { state: TaskState; leaseId?: string | null }, changes: Updateable<TasksTable>): Promise<boolean> {
+    let query = db.updateTable('tasks').set(changes).where('id', '=', id).where('state', '=', from.state);
+    if (from.leaseId !== undefined) query = from.leaseId === null ? query.where('lease_id', 'is', null) : query.where('lease_id', '=', from.leaseId);
+    const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   },
 

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import {
+  crashPoint,
   encodeCursor,
   isTerminal,
   type Page,
@@ -8,22 +10,21 @@ import {
   type TaskLogPage,
   type TaskState,
   type TaskSummary,
-  type UnixIdentity,
 } from '@trainyard/shared';
 import type { Updateable } from 'kysely';
 import type { Actor } from '../actor.js';
+import type { Admission } from '../admission/admission.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
-import type { TasksTable } from '../db/schema.js';
+import type { TaskRow, TasksTable } from '../db/schema.js';
 import { DomainError, forbidden } from '../errors.js';
 import { userRepository } from '../users/user-repository.js';
-import { resolveRunIdentity } from './run-identity.js';
-import { parseTaskConfig, type TaskDefaults } from './task-config.js';
 import type { TaskEvents } from './task-events.js';
 import { toTask, toTaskSummary } from './task-mapper.js';
 import { canReadTask } from './task-policy.js';
 import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
-import { assertTransition } from './task-state-machine.js';
+import { leaseInvalid } from './lease.js';
+import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
 export class TaskService {
   constructor(
@@ -31,8 +32,7 @@ export class TaskService {
       db: Db;
       clock: Clock;
       events: TaskEvents;
-      defaultTask: UnixIdentity;
-      taskDefaults: TaskDefaults;
+      admission: Admission;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
       onQueued?: (taskId: number) => void;
       /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
@@ -42,16 +42,15 @@ export class TaskService {
     },
   ) {}
 
-  /** Validates the config, fixes the run identity from the owner's link or default_task, and queues. */
+  /** Admits the task (config, run identity, policy and floor), stores it and queues it. */
   async create(actor: Actor, kind: TaskKind, rawConfig: unknown): Promise<Task> {
     const { db, clock } = this.deps;
-    const config = parseTaskConfig(kind, rawConfig, this.deps.taskDefaults);
     const owner = await userRepository.findById(db, actor.userId);
     if (!owner || owner.active !== 1) {
       throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot start tasks`);
     }
+    const { config, runAs: identity } = this.deps.admission.admit(owner, kind, rawConfig);
     if (config.experiment_ids) await this.checkExperiments(actor, config.experiment_ids);
-    const identity = resolveRunIdentity(owner, this.deps.defaultTask);
     const now = clock.now();
     const row = await taskRepository.insert(db, {
       kind,
@@ -67,6 +66,7 @@ export class TaskService {
       created_at: now,
       updated_at: now,
     });
+    crashPoint('master:after-submit');
     this.deps.onQueued?.(row.id);
     return toTask({ ...row, owner: owner.username });
   }
@@ -102,14 +102,14 @@ export class TaskService {
    */
   async kill(task: TaskWithOwner): Promise<Task> {
     const state = task.state as TaskState;
-    if (isTerminal(state)) assertTransition(task.id, state, 'KILLED');
+    if (isTerminal(state)) applyEvent(task.id, state, 'kill');
     const now = this.deps.clock.now();
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
-      await this.transition(task.id, 'KILLED', { kill_requested_at: now, lease_id: null });
+      await this.transition(task, 'kill', { kill_requested_at: now, lease_id: null });
     } else if (task.kill_requested_at === null) {
-      await taskRepository.update(this.deps.db, task.id, state, { kill_requested_at: now, updated_at: now });
+      await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now });
       this.deps.events.changed(task.id);
       if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
     }
@@ -117,42 +117,94 @@ export class TaskService {
   }
 
   /**
-   * Moves a task to `to`, checked by the state machine and guarded against racing writers.
-   * Ending states stamp ended_at; RUNNING stamps started_at.
+   * The one writer of task states: applies `event` to the task as read (the state machine says
+   * where it leads), guarded against racing writers by its state and lease. Ending states stamp
+   * ended_at, RUNNING stamps started_at; the scheduler hears of queued tasks and freed capacity.
    */
-  async transition(id: number, to: TaskState, extra: Updateable<TasksTable> = {}): Promise<TaskWithOwner> {
-    const task = await this.require(id);
+  async transition<T extends TaskRow>(task: T, event: TaskEvent, extra: Updateable<TasksTable> = {}): Promise<T> {
     const from = task.state as TaskState;
-    assertTransition(id, from, to);
+    const to = applyEvent(task.id, from, event);
     const now = this.deps.clock.now();
     const changes: Updateable<TasksTable> = { ...extra, state: to, updated_at: now };
     if (to === 'RUNNING' && task.started_at === null) changes.started_at = now;
     if (isTerminal(to)) changes.ended_at = now;
-    if (!(await taskRepository.update(this.deps.db, id, from, changes))) {
-      throw new DomainError('CONFLICT', `task ${id} changed while it was being updated; try again`);
+    if (!(await taskRepository.update(this.deps.db, task.id, { state: from, leaseId: task.lease_id }, changes))) {
+      throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
     }
-    this.deps.events.changed(id);
+    this.deps.events.changed(task.id);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
-    return this.require(id);
+    if (to === 'QUEUED') this.deps.onQueued?.(task.id);
+    return { ...task, ...changes } as T;
+  }
+
+  /** Leases a queued task to an agent; undefined when another writer took it first. */
+  async assign(task: TaskRow, agentId: string): Promise<TaskRow | undefined> {
+    const now = this.deps.clock.now();
+    let assigned: TaskRow;
+    try {
+      assigned = await this.transition(task, 'assign', {
+        agent_id: agentId,
+        lease_id: randomUUID(),
+        assigned_at: now,
+        lease_acked_at: null,
+        log_offset: 0,
+      });
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'CONFLICT') return undefined;
+      throw error;
+    }
+    await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] assigned to agent ${agentId}` }]);
+    return assigned;
+  }
+
+  /** The agent took the lease: from now on it may run the task, and only it. Idempotent. */
+  async acknowledge(task: TaskRow): Promise<void> {
+    if (task.lease_acked_at !== null) return;
+    const now = this.deps.clock.now();
+    const ok = await taskRepository.update(this.deps.db, task.id, { state: 'ASSIGNED', leaseId: task.lease_id }, { lease_acked_at: now, updated_at: now });
+    if (!ok) throw leaseInvalid(task.id);
+    this.deps.events.changed(task.id);
+  }
+
+  /**
+   * Gives back a lease under which nothing started (it expired, the agent was lost before it
+   * acknowledged, or the agent says it never started it): the task is queued again without
+   * costing a restart, or ends KILLED if someone asked to kill it meanwhile. False when the task
+   * had already moved on.
+   */
+  async release(task: TaskRow, reason: string): Promise<boolean> {
+    applyEvent(task.id, task.state as TaskState, 'release');
+    try {
+      if (task.kill_requested_at !== null) {
+        await this.transition(task, 'kill', { message: `killed before it started (${reason})` });
+      } else {
+        await this.transition(task, 'release', { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0 });
+      }
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'CONFLICT') return false;
+      throw error;
+    }
+    await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] ${reason}; ${task.kill_requested_at === null ? 'queued again' : 'killed'}` }]);
+    return true;
   }
 
   /**
    * Ends the current run of a task. A failed or lost run with restarts left goes back to the
    * queue (restarts + 1) instead, unless someone asked to kill it.
    */
-  async finishRun(
-    id: number,
+  async finishRun<T extends TaskRow>(
+    task: T,
     outcome: 'COMPLETED' | 'FAILED' | 'KILLED' | 'LOST',
     details: { exitCode?: number; message?: string } = {},
-  ): Promise<TaskWithOwner> {
-    const task = await this.require(id);
+  ): Promise<T> {
+    const id = task.id;
     const config = JSON.parse(task.config) as { max_restarts?: number };
     const restartsLeft = (config.max_restarts ?? 0) - task.restarts;
     const canRestart = (outcome === 'FAILED' || outcome === 'LOST') && restartsLeft > 0 && task.kill_requested_at === null;
     if (canRestart) {
       const why = details.message ?? (details.exitCode === undefined ? outcome.toLowerCase() : `exit code ${details.exitCode}`);
       await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] run ended (${why}); restarting (${task.restarts + 1} of ${config.max_restarts})` }]);
-      const requeued = await this.transition(id, 'QUEUED', {
+      return this.transition(task, 'restart', {
         restarts: task.restarts + 1,
         agent_id: null,
         lease_id: null,
@@ -162,11 +214,9 @@ export class TaskService {
         exit_code: details.exitCode ?? null,
         message: details.message ?? null,
       });
-      this.deps.onQueued?.(id);
-      return requeued;
     }
     if (details.message) await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] ${details.message}` }]);
-    return this.transition(id, outcome, { exit_code: details.exitCode ?? null, message: details.message ?? null });
+    return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message: details.message ?? null });
   }
 
   /**
