@@ -126,7 +126,8 @@ export class Scheduler {
           resolve(reason);
         },
       };
-      const timer = setTimeout(() => waiter.wake({ kind: 'timeout' }), ms);
+      // Unref'd: a poll held open must not keep a closed master's process alive.
+      const timer = setTimeout(() => waiter.wake({ kind: 'timeout' }), ms).unref();
       // One poll per agent: a newer one (the agent reconnected) releases an older one.
       this.waiters.get(agentId)?.wake({ kind: 'replaced' });
       this.waiters.set(agentId, waiter);
