@@ -75,7 +75,12 @@ export interface MasterProcess extends Proc {
  * The master as its own process (so a test can kill -9 it), on a fixed port so that it can be
  * restarted where agents expect it, with its SQLite file and master.yaml in `dir`.
  */
-export async function spawnMaster(dir: string, port: number, config: Record<string, unknown> = {}): Promise<MasterProcess> {
+export async function spawnMaster(
+  dir: string,
+  port: number,
+  config: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<MasterProcess> {
   const tokenFile = path.join(dir, 'agent.token');
   const yaml = {
     listen: { host: '127.0.0.1', port },
@@ -85,7 +90,7 @@ export async function spawnMaster(dir: string, port: number, config: Record<stri
     agents: { ...FAST_AGENTS, token_file: './agent.token', ...(config.agents as object | undefined) },
   };
   writeFileSync(path.join(dir, 'master.yaml'), stringify(yaml));
-  const proc = startProcess([MASTER_BIN, '--config', path.join(dir, 'master.yaml')], dir);
+  const proc = startProcess([MASTER_BIN, '--config', path.join(dir, 'master.yaml')], dir, env);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`the master on ${url}\n${proc.output()}`, async () => (await fetch(`${url}/healthz`)).ok, 15_000);
   return { ...proc, url, dir, tokenFile };
@@ -97,12 +102,13 @@ export interface AgentProcess extends Proc {
 
 export function startAgent(
   master: { url: string; tokenFile: string },
-  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string },
+  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv },
 ): AgentProcess {
   const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'yard-agent-'));
   const proc = startProcess(
     [AGENT_BIN, '--master', master.url, '--token-file', options.tokenFile ?? master.tokenFile, '--name', options.name, '--executor', options.executor, '--work-dir', workDir],
     workDir,
+    options.env,
   );
   return { ...proc, name: options.name };
 }
