@@ -21,6 +21,8 @@ for (const [yaml, named] of [
   ['security: {default_task: {user: root, uid: 0}}\n', /security\.default_task\.gid/],
   ['nonsense: true\n', /nonsense: unknown key/],
   ['listen: [1, 2\n', /not valid YAML/],
+  ['policy: {system: {mounts: {available: [{host_path: /}]}}}\n', /policy\.system\.mounts\.available\.0\.host_path: mount of \/ refused by floor\.host_root/],
+  ['policy: {system: {mounts: {available: [{host_path: "/scratch/{name}"}]}}}\n', /"\{name\}" is not a placeholder/],
 ] as const) {
   test(`the master refuses to start on ${JSON.stringify(yaml.trim())} and names the key`, async (t) => {
     const result = await startWith(yaml);

@@ -296,9 +296,9 @@ test('logs are served in order by cursor, and `logs -f` follows until the task e
   const alice = await loggedIn(m, 'alice');
   const task = await alice.json<Task>(['command', 'run', '--', 'train']);
   const tasks = m.master.services.tasks;
-  // What an agent reports, through the master's own service (agents arrive in a later issue).
-  await tasks.transition(task.id, 'ASSIGNED', { agent_id: 'test-agent' });
-  await tasks.transition(task.id, 'RUNNING');
+  // What an agent reports, through the master's own service (the one writer of task states).
+  const assigned = await tasks.transition(await tasks.require(task.id), 'assign', { agent_id: 'test-agent', lease_id: 'test-lease' });
+  await tasks.transition(assigned, 'start');
   await tasks.appendLogs(task.id, [
     { stream: 'stdout', line: 'epoch 1' },
     { stream: 'stderr', line: 'warning: slow' },
@@ -313,7 +313,7 @@ test('logs are served in order by cursor, and `logs -f` follows until the task e
   await tasks.appendLogs(task.id, [{ stream: 'stdout', line: 'epoch 2' }]);
   await new Promise((resolve) => setTimeout(resolve, 300));
   await tasks.appendLogs(task.id, [{ stream: 'stdout', line: 'done' }]);
-  await tasks.transition(task.id, 'COMPLETED', { exit_code: 0 });
+  await tasks.transition(await tasks.require(task.id), 'complete', { exit_code: 0 });
   const followed = await follow;
   t.is(followed.code, 0, followed.stderr);
   t.deepEqual(followed.stdout.trim().split('\n'), ['epoch 1', 'warning: slow', 'epoch 2', 'done']);
@@ -321,6 +321,6 @@ test('logs are served in order by cursor, and `logs -f` follows until the task e
   const page = await api(m.url, 'GET', `/tasks/${task.id}/logs?after=2`, { token: (await createUsers(m.url, [])).admin });
   t.deepEqual(page.body.items.map((l: { seq: number }) => l.seq), [3, 4]);
   t.is(page.body.next, 4);
-  const illegal = await t.throwsAsync(tasks.transition(task.id, 'RUNNING'));
+  const illegal = await t.throwsAsync(tasks.transition(await tasks.require(task.id), 'start'));
   t.regex(illegal!.message, /already ended as COMPLETED/);
 });

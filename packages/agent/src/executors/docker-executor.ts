@@ -112,8 +112,10 @@ export class DockerExecutor implements Executor {
       return finished({ state: 'FAILED', message: `could not start the container: ${(error as Error).message}` });
     }
     crashPoint('agent:after-start');
+    // Output flows from now on; the outcome is reported only after RUNNING (once `start` returned).
+    const run = this.follow(id, identityDir, hooks, 0);
     await hooks.state('RUNNING');
-    return this.follow(id, identityDir, hooks, 0);
+    return run;
   }
 
   /**

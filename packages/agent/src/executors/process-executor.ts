@@ -103,8 +103,10 @@ export class ProcessExecutor implements Executor {
       return finished({ state: 'FAILED', message: why });
     }
     crashPoint('agent:after-start');
+    // Output flows from now on; the outcome is reported only after RUNNING (once `start` returned).
+    const run = this.follow(files, child, hooks, 0);
     await hooks.state('RUNNING');
-    return this.follow(files, child, hooks, 0);
+    return run;
   }
 
   /** What the shim runs: the command in a private mount namespace (as root), or as is with setuid. */
