@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { constants } from 'node:os';
+import os, { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { containerPathViolation, crashPoint, type TaskRunSpec } from '@trainyard/shared';
@@ -149,8 +149,9 @@ export class ProcessExecutor implements Executor {
   /** Hands the job to the waiting shim (and starts the next one); resolves with its answer, or undefined if it died. */
   private startShim(job: ShimJob): Promise<ShimReply | undefined> {
     let shim = this.idleShim;
-    if (!shim || !shim.connected) shim = spawnShim();
     this.idleShim = undefined;
+    if (shim?.connected) setPriority(shim, 0);
+    else shim = spawnShim(0);
     setTimeout(() => (this.idleShim ??= spawnShim()), 50).unref();
     return new Promise((resolve) => {
       const done = (reply: ShimReply | undefined) => {
@@ -256,12 +257,24 @@ function mountTarget(hostPath: string, containerPath: string): { path: string } 
   return { path: real };
 }
 
-function spawnShim(): ChildProcess {
+/** A shim, waiting for its job; a spare one boots at the lowest priority so it never slows a task starting. */
+function spawnShim(priority = 19): ChildProcess {
   const shim = spawn(process.execPath, [SHIM], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   shim.on('error', () => undefined);
   shim.unref();
   (shim.channel as { unref?: () => void } | undefined)?.unref?.();
+  if (priority !== 0) setPriority(shim, priority);
   return shim;
+}
+
+/** Only root may give a process its normal priority back, so only root lowers it. */
+function setPriority(shim: ChildProcess, priority: number): void {
+  if (process.getuid?.() !== 0 || shim.pid === undefined) return;
+  try {
+    os.setPriority(shim.pid, priority);
+  } catch {
+    // Gone already.
+  }
 }
 
 function canUseMountNamespaces(): boolean {

@@ -18,6 +18,8 @@ process.on('disconnect', () => {
   if (!job) process.exit(0);
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+// While idle, start one trivial process: a task's start then runs code that is already compiled.
+spawn('true', { stdio: 'ignore' }).on('error', () => undefined);
 process.once('message', (message: ShimJob) => {
   job = message;
   run(message);
