@@ -238,13 +238,19 @@ for (const executor of executors) {
     const agent = startAgent(master, { name: `${executor}-steady`, executor });
     t.teardown(() => agent.kill('SIGKILL'));
     const admin = await loginToken(master.url, 'admin');
-    const running = await runTask(master.url, admin, 'command', { entrypoint: ['sh', '-c', 'echo before; sleep 3; echo after'] });
+    const running = await runTask(master.url, admin, 'command', { entrypoint: ['sh', '-c', 'echo before; sleep 6; echo after'] });
     await waitFor('it to run', async () => (await allLogs(master.url, admin, running.id)).includes('before'));
     const blocked = await runTask(master.url, admin, 'command', { entrypoint: ['true'], resources: { slots: 4 } });
+    // The master is down for longer than lost_timeout (3 s), and the agent stays silent a while after
+    // it is back (frozen): the time the master was away is not the agent's silence.
+    process.kill(agent.child.pid!, 'SIGSTOP');
+    t.teardown(() => void agent.child.kill('SIGCONT'));
     await master.kill('SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 4000));
     const restarted = await spawnMaster(dir, port);
     t.teardown(() => restarted.kill('SIGKILL'));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    process.kill(agent.child.pid!, 'SIGCONT');
     const adminAgain = await loginToken(restarted.url, 'admin');
     const done = await ended(restarted.url, adminAgain, running.id);
     t.is(done.state, 'COMPLETED', agent.output());

@@ -25,6 +25,9 @@ export interface AgentTimings {
 
 /** Registration, heartbeats, and what happens to an agent that goes silent. */
 export class AgentService {
+  /** When this master started: agents could not heartbeat to it before. */
+  private readonly startedAt: number;
+
   constructor(
     private readonly deps: {
       db: Db;
@@ -34,7 +37,9 @@ export class AgentService {
       scheduler: Scheduler;
       timings: AgentTimings;
     },
-  ) {}
+  ) {
+    this.startedAt = deps.clock.now();
+  }
 
   /**
    * An agent id belongs to the token that registered it: another token may take it over only
@@ -118,8 +123,9 @@ export class AgentService {
       if (task.lease_acked_at === null || task.lease_acked_at > now - graceMs || held.has(`${task.id}:${task.lease_id}`)) continue;
       const message = `agent ${id} no longer holds the task`;
       logger.warn({ taskId: task.id, agent: id, state: task.state }, message);
-      if (task.state === 'RUNNING') await tasks.finishRun(task, 'LOST', { message: `${message} (found at its heartbeat)` });
-      else await tasks.release(task, `${message}; it never started`);
+      await settle(task.id, logger, () =>
+        task.state === 'RUNNING' ? tasks.finishRun(task, 'LOST', { message: `${message} (found at its heartbeat)` }) : tasks.release(task, `${message}; it never started`),
+      );
     }
   }
 
@@ -141,23 +147,32 @@ export class AgentService {
 
   /**
    * Agents silent for longer than lost_timeout are lost; each task they held ends LOST, or
-   * goes back to the queue when it never started or its config allows restarts.
+   * goes back to the queue when it never started or its config allows restarts. The time a
+   * master was down is not silence: nobody is lost before it has been up for lost_timeout.
    */
   async markLost(): Promise<void> {
     const { db, clock, logger, tasks } = this.deps;
+    if (clock.now() - this.startedAt < this.deps.timings.lostTimeoutMs) return;
     const silent = await agentRepository.silentSince(db, clock.now() - this.deps.timings.lostTimeoutMs);
     for (const agent of silent) {
       await agentRepository.update(db, agent.id, { state: 'lost' });
       logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
       for (const task of await taskRepository.activeOnAgent(db, agent.id)) {
         const message = `agent ${agent.id} stopped responding`;
-        if (task.state === 'ASSIGNED' && task.lease_acked_at === null) {
-          await tasks.release(task, message);
-        } else {
-          await tasks.finishRun(task, 'LOST', { message });
-        }
+        const neverAcknowledged = task.state === 'ASSIGNED' && task.lease_acked_at === null;
+        await settle(task.id, logger, () => (neverAcknowledged ? tasks.release(task, message) : tasks.finishRun(task, 'LOST', { message })));
       }
     }
+  }
+}
+
+/** Ends one task; one that changed meanwhile (a report raced us) is left to the writer that won. */
+async function settle(taskId: number, logger: Logger, end: () => Promise<unknown>): Promise<void> {
+  try {
+    await end();
+  } catch (error) {
+    if (!(error instanceof DomainError) || (error.code !== 'CONFLICT' && error.code !== 'ILLEGAL_TRANSITION')) throw error;
+    logger.info({ taskId }, 'the task changed while it was being ended; left as it is');
   }
 }
 
