@@ -4,3 +4,6 @@ export * from './auth.js';
 export * from './pagination.js';
 export * from './tasks.js';
 export * from './users.js';
+export * from './byte-size.js';
+export * from './plain-data.js';
+export * from './text.js';
