@@ -76,9 +76,14 @@ export class Site {
     return this.publicOrigins.has(origin) || origin === `${client.protocol}://${client.host}`;
   }
 
-  /** Session cookies are `Secure` when the request came over https, or its public URL is https. */
-  secureCookies(client: ClientInfo): boolean {
-    return client.protocol === 'https' || this.httpsNames.has(client.hostname);
+  /**
+   * Session cookies are `Secure` when the site is https: the request came over TLS (here or at a
+   * trusted proxy), its host's public URL is https, or it came from a page of an https origin of
+   * this site (a proxy that neither keeps the Host nor says X-Forwarded-Proto).
+   */
+  secureCookies(client: ClientInfo, origin: string | undefined): boolean {
+    if (client.protocol === 'https' || this.httpsNames.has(client.hostname)) return true;
+    return origin !== undefined && origin.startsWith('https://') && this.isOwnOrigin(origin, client);
   }
 }
 

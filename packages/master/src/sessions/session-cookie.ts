@@ -3,11 +3,11 @@ import { SESSION_COOKIE } from '@trainyard/shared';
 import type { AppState } from '../http/app-state.js';
 
 /**
- * The browser's session cookie: HttpOnly, SameSite=Strict, and Secure whenever the site is
- * https (the request came over TLS or through a trusted https proxy, or its public URL is https).
+ * The browser's session cookie: HttpOnly, SameSite=Strict, and Secure whenever the site is https
+ * (see `Site.secureCookies`).
  */
 export function setSessionCookie(ctx: ParameterizedContext<AppState>, token: string, expires: Date): void {
-  const secure = ctx.state.site.secureCookies(ctx.state.client);
+  const secure = ctx.state.site.secureCookies(ctx.state.client, ctx.get('origin') || undefined);
   // The cookies library refuses Secure on a connection it thinks is plain http; behind a TLS
   // proxy the connection is plain and the site is not, so it is told what the site decided.
   if (secure) ctx.cookies.secure = true;
