@@ -22,14 +22,16 @@ test.before(async () => {
 });
 test.after.always(() => m?.stop());
 
-function userCount(): number {
+function rowCount(table: 'users' | 'tasks'): number {
   const db = new Database(m.dbPath, { readonly: true });
   try {
-    return (db.prepare('select count(*) as n from users').get() as { n: number }).n;
+    return (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
   } finally {
     db.close();
   }
 }
+const userCount = () => rowCount('users');
+const taskCount = () => rowCount('tasks');
 
 async function expectError(
   t: import('ava').ExecutionContext,
@@ -165,14 +167,6 @@ test.serial('tokens are stored only as hashes', async (t) => {
 });
 
 const command = (config: Record<string, unknown> | string) => ({ kind: 'command', config });
-function taskCount(): number {
-  const db = new Database(m.dbPath, { readonly: true });
-  try {
-    return (db.prepare('select count(*) as n from tasks').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 test.serial('names and descriptions refuse control characters and bidirectional overrides, naming the rule', async (t) => {
   const before = taskCount();
