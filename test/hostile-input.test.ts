@@ -1,33 +1,46 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { api, loginToken } from './helpers/api.js';
+import { Terminal } from './helpers/cli.js';
+import { httpRequest, rawExchange } from './helpers/raw-http.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 let m: TestMaster;
 let admin: string;
+// Every answer to a hostile request, to show at the end that none was a 5xx.
+const statuses: Array<{ what: string; status: number }> = [];
+const dir = mkdtempSync(path.join(os.tmpdir(), 'yard-hostile-'));
+// A directory the master must create itself, to see the mode it gets.
+const dbPath = path.join(dir, 'private', 'trainyard.db');
 
 test.before(async () => {
-  m = await startTestMaster({ http: { body_limit: '64kb' } });
+  m = await startTestMaster({ http: { body_limit: '256KiB' }, db: { path: dbPath } }, dir);
   admin = await loginToken(m.url, 'admin');
 });
 test.after.always(() => m?.stop());
 
-function userCount(): number {
+function rowCount(table: 'users' | 'tasks'): number {
   const db = new Database(m.dbPath, { readonly: true });
   try {
-    return (db.prepare('select count(*) as n from users').get() as { n: number }).n;
+    return (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
   } finally {
     db.close();
   }
 }
+const userCount = () => rowCount('users');
+const taskCount = () => rowCount('tasks');
 
 async function expectError(
   t: import('ava').ExecutionContext,
-  promise: Promise<{ status: number; body: any }>,
+  promise: Promise<{ status: number; body: any; headers?: unknown }>,
   status: number,
   code: string,
 ) {
   const result = await promise;
+  statuses.push({ what: `${code} ${JSON.stringify(result.body)}`, status: result.status });
   t.is(result.status, status, JSON.stringify(result.body));
   t.is(result.body?.error?.code, code);
   t.is(typeof result.body.error.message, 'string');
@@ -41,7 +54,7 @@ test.serial('malformed JSON, a body over the limit, and a non-JSON body are clea
   await expectError(t, api(m.url, 'POST', '/users', { token: admin, rawBody: '{"username": "x",' }), 400, 'INVALID_JSON');
   await expectError(
     t,
-    api(m.url, 'POST', '/users', { token: admin, rawBody: JSON.stringify({ username: 'big', password: 'x'.repeat(100_000) }) }),
+    api(m.url, 'POST', '/users', { token: admin, rawBody: JSON.stringify({ username: 'big', password: 'x'.repeat(300_000) }) }),
     413,
     'PAYLOAD_TOO_LARGE',
   );
@@ -151,4 +164,201 @@ test.serial('tokens are stored only as hashes', async (t) => {
   } finally {
     db.close();
   }
+});
+
+const command = (config: Record<string, unknown> | string) => ({ kind: 'command', config });
+
+test.serial('names and descriptions refuse control characters and bidirectional overrides, naming the rule', async (t) => {
+  const before = taskCount();
+  for (const name of ['\u001b[2J\u001b]0;pwned\u0007', 'nul\u0000byte', 'line\nbreak', 'tab\there', 'c1\u009bcsi', 'evil\u202etxt.exe', 'iso\u2066late', 'del\u007f']) {
+    const message = await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command({ name, entrypoint: ['true'] }) }), 400, 'INVALID_TASK_CONFIG');
+    t.regex(message, /name must not contain control characters/);
+    const yaml = `name: ${JSON.stringify(name)}\nentrypoint: ["true"]\n`;
+    await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command(yaml) }), 400, 'INVALID_TASK_CONFIG');
+  }
+  const described = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ description: 'one\u001b[31m', entrypoint: ['true'] }) });
+  t.regex((await expectError(t, Promise.resolve(described), 400, 'INVALID_TASK_CONFIG')), /description must not contain control characters/);
+  const mount = { host_path: '/tmp/x\u001b', container_path: '/data' };
+  await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command({ entrypoint: ['true'], bind_mounts: [mount] }) }), 400, 'INVALID_TASK_CONFIG');
+  t.is(taskCount(), before, 'nothing was stored');
+
+  const created = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ name: 'plain', entrypoint: ['printf', '\u001b[31m'] }) });
+  t.is(created.status, 201);
+  await expectError(t, api(m.url, 'PATCH', `/tasks/${created.body.id}`, { token: admin, body: { name: 'x\u001by' } }), 400, 'INVALID_INPUT');
+  await expectError(t, api(m.url, 'PATCH', `/tasks/${created.body.id}`, { token: admin, body: { description: 'x\u202ey' } }), 400, 'INVALID_INPUT');
+  const unnamed = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ entrypoint: ['printf', '\u001b[31mred'] }) });
+  t.is(unnamed.body.name, 'printf ?[31mred', "a command's default name shows its control characters as ?");
+});
+
+test.serial('the CLI escapes control characters in what it prints: tables, describe, errors; logs keep colours only', async (t) => {
+  // A name stored before names were checked, and log lines a task wrote.
+  const created = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ name: 'old', entrypoint: ['true'] }) });
+  const db = new Database(m.dbPath);
+  try {
+    db.prepare('update tasks set name = ? where id = ?').run('\u001b]0;pwned\u0007\u001b[2Jevil\u202etxt', created.body.id);
+    const insert = db.prepare("insert into task_logs (task_id, seq, stream, line, created_at) values (?, ?, 'stdout', ?, 0)");
+    insert.run(created.body.id, 1, '\u001b[31mred\u001b[0m 50%\r100%\tdone');
+    insert.run(created.body.id, 2, 'title\u001b]0;pwned\u0007 clear\u001b[2J bidi\u202e');
+  } finally {
+    db.close();
+  }
+  const term = new Terminal(m.url);
+  const list = await term.run(['task', 'list', '-a']);
+  t.is(list.code, 0, list.stderr);
+  t.false(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/.test(list.stdout), JSON.stringify(list.stdout));
+  t.true(list.stdout.includes('\\x1b]0;pwned\\x07\\x1b[2Jevil\\u202etxt'), list.stdout);
+
+  const describe = await term.run(['-u', 'admin', 'task', 'describe', String(created.body.id)], { env: { YARD_PASSWORD: '' } });
+  t.is(describe.code, 0, describe.stderr);
+  t.regex(describe.stdout, /^Name: +\\x1b\]0;pwned\\x07\\x1b\[2Jevil\\u202etxt$/m);
+
+  const logs = await term.run(['-u', 'admin', 'task', 'logs', String(created.body.id)], { env: { YARD_PASSWORD: '' } });
+  t.is(logs.code, 0, logs.stderr);
+  t.is(logs.stdout, '\u001b[31mred\u001b[0m 50%\r100%\tdone\ntitle\\x1b]0;pwned\\x07 clear\\x1b[2J bidi\\u202e\n');
+  const raw = await term.run(['-u', 'admin', 'task', 'logs', String(created.body.id), '--raw'], { env: { YARD_PASSWORD: '' } });
+  t.is(raw.stdout, '\u001b[31mred\u001b[0m 50%\r100%\tdone\ntitle\u001b]0;pwned\u0007 clear\u001b[2J bidi\u202e\n', '--raw prints the bytes as written');
+});
+
+test.serial('YAML: self-referencing aliases, alias bombs and duplicate keys are 400s, and master.yaml refuses them too', async (t) => {
+  const before = taskCount();
+  const circular = await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('name: &a [*a]\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
+  t.regex(circular, /refers to itself/);
+  await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('environment: &e {A: *e}\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (const level of 'bcdefghi') bomb.push(`${level}: &${level} [${Array(9).fill(`*${String.fromCharCode(level.charCodeAt(0) - 1)}`).join(',')}]`);
+  await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command(`${bomb.join('\n')}\nentrypoint: ["true"]\n`) }), 400, 'INVALID_TASK_CONFIG');
+  await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('name: a\nname: b\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
+  await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('__proto__: {x: 1}\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
+  t.is(taskCount(), before);
+
+  const { loadConfig, ConfigError } = await import('@trainyard/master');
+  const { writeFileSync } = await import('node:fs');
+  const file = path.join(dir, 'circular.yaml');
+  writeFileSync(file, 'listen: &l {host: *l}\n');
+  const error = t.throws(() => loadConfig(file), { instanceOf: ConfigError });
+  t.regex(error!.message, /not usable YAML: it refers to itself/);
+});
+
+test.serial('sizes read the same in task configs and master.yaml: K/M/G decimal, Ki/Mi/Gi binary', async (t) => {
+  for (const [memory, bytes] of [['5Mi', 5 * 1024 ** 2], ['5MiB', 5 * 1024 ** 2], ['5M', 5e6], ['5mb', 5e6], ['1.5Gi', 1.5 * 1024 ** 3], [8_000_000, 8e6]] as const) {
+    const created = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ entrypoint: ['true'], resources: { memory } }) });
+    t.is(created.status, 201, JSON.stringify(created.body));
+    t.is(created.body.config.resources.memory, bytes, String(memory));
+  }
+  const { parseConfig } = await import('@trainyard/master');
+  t.is(parseConfig({ http: { body_limit: '1MiB' } }).http.body_limit, 1024 ** 2);
+  t.is(parseConfig({ http: { body_limit: '1mb' } }).http.body_limit, 1e6);
+  t.is(parseConfig({}).http.body_limit, 1024 ** 2, 'the default stays 1 MiB');
+  await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command({ entrypoint: ['true'], resources: { memory: '5 parsecs' } }) }), 400, 'INVALID_TASK_CONFIG');
+});
+
+test.serial('a 100k-deep JSON body is a 400, and __proto__, constructor and prototype keys are refused, not dropped', async (t) => {
+  const before = userCount();
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+  const message = await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, rawBody: deep }), 400, 'INVALID_INPUT');
+  t.regex(message, /nests deeper than 64 levels/);
+  const deepObject = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+  await expectError(t, api(m.url, 'POST', '/users', { token: admin, rawBody: deepObject }), 400, 'INVALID_INPUT');
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    const refused = await expectError(
+      t,
+      api(m.url, 'POST', '/users', { token: admin, rawBody: `{"username": "sneaky", "${key}": {"admin": true}}` }),
+      400,
+      'INVALID_INPUT',
+    );
+    t.regex(refused, new RegExp(`key named "${key}"`));
+    await expectError(
+      t,
+      api(m.url, 'POST', '/tasks', { token: admin, rawBody: `{"kind": "command", "config": {"entrypoint": ["true"], "environment": {"${key}": "x"}}}` }),
+      400,
+      'INVALID_INPUT',
+    );
+  }
+  t.is(userCount(), before);
+});
+
+test.serial('a wrong method on a known path is 405 with Allow; unknown paths are JSON 404s; page paths serve the UI', async (t) => {
+  const wrong = await api(m.url, 'DELETE', '/tasks', { token: admin });
+  await expectError(t, Promise.resolve(wrong), 405, 'METHOD_NOT_ALLOWED');
+  t.is(wrong.headers.get('allow'), 'GET, HEAD, POST');
+  const agentRoute = await api(m.url, 'GET', '/agents/a1/heartbeat');
+  await expectError(t, Promise.resolve(agentRoute), 405, 'METHOD_NOT_ALLOWED');
+  t.is(agentRoute.headers.get('allow'), 'POST');
+  const health = await fetch(`${m.url}/healthz`, { method: 'POST' });
+  t.is(health.status, 405);
+  t.is(health.headers.get('allow'), 'GET, HEAD');
+  const page = await fetch(`${m.url}/experiments/12`, { method: 'POST' });
+  t.is(page.status, 405);
+  t.is(((await page.json()) as any).error.code, 'METHOD_NOT_ALLOWED');
+  const options = await fetch(`${m.url}/api/v1/tasks/12`, { method: 'OPTIONS' });
+  t.is(options.status, 204);
+  t.is(options.headers.get('allow'), 'GET, HEAD, PATCH');
+
+  for (const path of ['/metrics', '/foo.php', '/readyz/x', '/experiments/abc', '/users/admin', '/api', '/api/v1', '/api/v2/tasks', '/.env']) {
+    const response = await fetch(`${m.url}${path}`);
+    statuses.push({ what: path, status: response.status });
+    t.is(response.status, 404, path);
+    t.regex(response.headers.get('content-type') ?? '', /application\/json/, path);
+    t.is(((await response.json()) as any).error.code, 'NOT_FOUND', path);
+  }
+  for (const path of ['/', '/login', '/experiments', '/shells/3', '/users', '/account/password']) {
+    const response = await fetch(`${m.url}${path}`);
+    t.is(response.status, 200, path);
+    t.regex(response.headers.get('content-type') ?? '', /text\/html/, path);
+  }
+  t.deepEqual((await (await fetch(`${m.url}/readyz`)).json()) as any, { status: 'ready' });
+});
+
+test.serial('oversized headers get 431, broken HTTP 400 and a missing Host 421, each with the error body', async (t) => {
+  const url = new URL(m.url);
+  const huge = await rawExchange(m.url, `GET /api/v1/me HTTP/1.1\r\nHost: ${url.host}\r\nX-Filler: ${'x'.repeat(20 * 1024)}\r\nConnection: close\r\n\r\n`);
+  await expectError(t, Promise.resolve(huge), 431, 'HEADER_TOO_LARGE');
+  const broken = await rawExchange(m.url, 'GET / HTTP/1.1\r\nHost x\r\n\r\n');
+  await expectError(t, Promise.resolve(broken), 400, 'INVALID_INPUT');
+  const noHost = await rawExchange(m.url, 'GET /api/v1/me HTTP/1.1\r\nConnection: close\r\n\r\n');
+  await expectError(t, Promise.resolve(noHost), 421, 'HOST_NOT_ALLOWED');
+  t.is((await fetch(`${m.url}/healthz`)).status, 200, 'the master still serves');
+});
+
+test.serial('a Host that is not this master (DNS rebinding) is refused; loopback names and IP addresses are fine', async (t) => {
+  const { port } = new URL(m.url);
+  const login = { username: 'yard', password: '', cookie: true };
+  const rebound = await httpRequest(`${m.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { host: `rebind.attacker.example:${port}`, origin: `http://rebind.attacker.example:${port}` },
+    body: login,
+  });
+  const message = await expectError(t, Promise.resolve(rebound), 421, 'HOST_NOT_ALLOWED');
+  t.regex(message, /rebind\.attacker\.example.*http\.public_url/);
+  t.is(rebound.headers['set-cookie'], undefined, 'no session cookie');
+  for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`, `10.1.2.3:${port}`]) {
+    const ok = await httpRequest(`${m.url}/api/v1/auth/login`, { method: 'POST', headers: { host, origin: `http://${host}` }, body: login });
+    t.is(ok.status, 200, `${host}: ${JSON.stringify(ok.body)}`);
+    t.truthy(ok.headers['set-cookie'], host);
+  }
+  // A page of the attacker's that posts to this master by its address: same Host, foreign Origin.
+  const crossSite = await httpRequest(`${m.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { host: `127.0.0.1:${port}`, origin: `http://rebind.attacker.example:${port}` },
+    body: login,
+  });
+  await expectError(t, Promise.resolve(crossSite), 403, 'FORBIDDEN');
+  t.is(crossSite.headers['set-cookie'], undefined);
+  t.is((await httpRequest(`${m.url}/healthz`, { headers: { host: 'anything.example' } })).status, 200, 'health checks answer any Host');
+});
+
+test.serial('last: no hostile request got a 5xx; the database is intact and private (0600 file, 0700 directory)', async (t) => {
+  t.true(statuses.length > 50, `${statuses.length} hostile requests`);
+  t.deepEqual(statuses.filter((s) => s.status >= 500 || s.status < 400), []);
+  const db = new Database(m.dbPath, { readonly: true });
+  try {
+    t.is(db.pragma('integrity_check', { simple: true }), 'ok');
+  } finally {
+    db.close();
+  }
+  const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
+  t.is(mode(m.dbPath), '600');
+  t.is(mode(`${m.dbPath}-wal`), '600');
+  t.is(mode(`${m.dbPath}-shm`), '600');
+  t.is(mode(path.dirname(m.dbPath)), '700');
 });

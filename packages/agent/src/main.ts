@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { AGENT_ID_PATTERN, type FloorContext } from '@trainyard/shared';
+import { createLogger } from '@trainyard/shared/logger';
 import { Agent } from './agent.js';
 import { dockerEngine } from './executors/docker-engine.js';
 import { DockerExecutor } from './executors/docker-executor.js';
@@ -51,7 +52,8 @@ export async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const logger = pino({ level: values['log-level'] ?? 'info' });
+  // Human-readable lines on a terminal, JSON lines otherwise.
+  const logger = createLogger({ level: values['log-level'] ?? 'info' });
   const master = values.master ?? process.env.YARD_MASTER ?? 'http://127.0.0.1:8080';
   const token = readToken(values['token-file'] ?? process.env.YARD_AGENT_TOKEN_FILE);
   const name = values.name ?? os.hostname().split('.')[0] ?? 'agent';

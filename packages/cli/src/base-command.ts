@@ -2,6 +2,7 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { ApiClient, ApiError } from './lib/api-client.js';
 import { PromptError } from './lib/prompt.js';
 import { ConfigFileError } from './lib/config-file.js';
+import { escapeText } from './lib/escape.js';
 import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
 import { Settings } from './lib/settings.js';
 import { openTokenStore, type TokenStore } from './lib/token-store.js';
@@ -91,7 +92,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     const known = describeKnownError(error);
     if (!known) return super.catch(error);
     if (this.jsonEnabled()) this.logJson({ error: { code: known.code, message: known.message } });
-    else process.stderr.write(`Error: ${known.message}${known.hint ? `\nHint: ${known.hint}` : ''}\n`);
+    else process.stderr.write(`Error: ${escapeText(known.message)}${known.hint ? `\nHint: ${known.hint}` : ''}\n`);
     this.exit(known.exit);
   }
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import { createLogger } from '@trainyard/shared/logger';
 import { ConfigError, loadConfig } from './config/load-config.js';
-import { startMaster } from './master.js';
+import { MasterStartError, startMaster } from './master.js';
 
 const USAGE = `usage: yard-master [--config PATH]
 
@@ -36,9 +36,13 @@ export async function main(argv: string[]): Promise<void> {
     throw error;
   }
 
-  const logger = pino({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
   const master = await startMaster({ config, logger }).catch((error: unknown) => {
-    logger.fatal({ err: error }, 'master failed to start');
+    if (error instanceof MasterStartError) {
+      console.error(`yard-master: refusing to start: ${error.message}`);
+    } else {
+      logger.fatal({ err: error }, 'master failed to start');
+    }
     process.exit(1);
   });
   let stopping = false;

@@ -1,5 +1,8 @@
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { Admission } from './admission/admission.js';
 import { agentApiRoutes } from './agents/agent-api-routes.js';
@@ -12,6 +15,8 @@ import type { MasterConfig } from './config/config-schema.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { createApp } from './http/app.js';
 import { requireUser } from './http/authenticate.js';
+import { answerClientError } from './http/client-error.js';
+import { Site } from './http/site.js';
 import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LoginThrottle } from './sessions/login-throttle.js';
@@ -54,6 +59,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.log.level });
   const hasher = options.hasher ?? createArgon2Hasher();
+  // Before anything else: a certificate that cannot be used stops the start with nothing touched.
+  const serve = serverFactory(config.listen.tls);
   const database = await openDatabase(config.db.path);
   const { db } = database;
 
@@ -113,6 +120,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     logger,
     bodyLimit: config.http.body_limit,
     webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
+    site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host }),
+    checkDatabase: database.check,
     routers: [
       loginRoutes(sessions),
       sessionRoutes(sessions, users, userAuth),
@@ -123,17 +132,23 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     ],
   });
 
-  const server = http.createServer(app.callback());
+  const server = serve(app.callback());
   server.keepAliveTimeout = 65_000;
   // Long polls hold requests for up to a minute.
   server.requestTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => resolve());
-  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => resolve());
+    });
+  } catch (error) {
+    await database.close();
+    throw listenError(error as NodeJS.ErrnoException, config.listen);
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-  const url = `http://${host}:${port}`;
+  const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${port}`;
   logger.info({ url, db: config.db.path }, 'master listening');
 
   // Lost agents and unacknowledged leases are found by looking, not by waiting for a request.
@@ -160,4 +175,37 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       await database.close();
     },
   };
+}
+
+/**
+ * HTTP/1.1, over TLS when `listen.tls` names a certificate and key. Requests without a Host header
+ * reach the app (Node would answer them with a bare 400) so that the refusal has the error body.
+ */
+function serverFactory(tls: MasterConfig['listen']['tls']): (handler: http.RequestListener) => http.Server | https.Server {
+  const options = { requireHostHeader: false };
+  if (!tls) return (handler) => http.createServer(options, handler);
+  let credentials: { cert: Buffer; key: Buffer };
+  try {
+    credentials = { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+    // Parses them now, so that a wrong file is named at start rather than at the first client.
+    createSecureContext(credentials);
+  } catch (error) {
+    throw new MasterStartError(`cannot use listen.tls (cert ${tls.cert}, key ${tls.key}): ${(error as Error).message}`);
+  }
+  return (handler) => https.createServer({ ...options, ...credentials }, handler);
+}
+
+/** A reason the master cannot start that the admin can fix; main() prints it as one line. */
+export class MasterStartError extends Error {
+  override name = 'MasterStartError';
+}
+
+function listenError(error: NodeJS.ErrnoException, listen: { host: string; port: number }): Error {
+  const where = `${listen.host}:${listen.port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new MasterStartError(`cannot listen on ${where}: the port is in use (another master, or another program); stop it or choose another listen.port / YARD_PORT`);
+  }
+  if (error.code === 'EACCES') return new MasterStartError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
+  if (error.code === 'EADDRNOTAVAIL') return new MasterStartError(`cannot listen on ${where}: this machine has no such address (listen.host / YARD_HOST)`);
+  return error;
 }

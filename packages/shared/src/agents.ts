@@ -3,6 +3,7 @@ import { AGENT_ID_PATTERN, AGENT_REPORTED_STATES, EXECUTORS, LOG_STREAMS, type E
 import type { TaskKind, TaskState } from './constants.js';
 import type { Confinement } from './floor.js';
 import type { Resources } from './tasks.js';
+import { textSchema } from './text.js';
 import type { UnixIdentity } from './users.js';
 
 
@@ -13,7 +14,7 @@ export const agentIdSchema = z
 export const gpuSchema = z.strictObject({
   index: z.number().int().min(0),
   uuid: z.string().max(128).optional(),
-  name: z.string().max(256),
+  name: textSchema('GPU name', 256),
   memoryBytes: z.number().int().min(0).optional(),
 });
 
@@ -34,8 +35,8 @@ export type LeaseRef = z.infer<typeof leaseRefSchema>;
 export const registerAgentSchema = z.strictObject({
   executor: z.enum(EXECUTORS),
   resources: agentResourcesSchema,
-  labels: z.record(z.string().max(64), z.string().max(256)).default({}),
-  version: z.string().max(64).default('unknown'),
+  labels: z.record(textSchema('label name', 64), textSchema('label value', 256)).default({}),
+  version: textSchema('version', 64).default('unknown'),
 });
 export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;
 

@@ -54,5 +54,13 @@ export type AgentReportedState = (typeof AGENT_REPORTED_STATES)[number];
 
 export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
 
+/**
+ * What names and other free text may not hold: C0 controls (NUL, ESC, tab, line breaks...), DEL,
+ * C1 controls, and the Unicode bidirectional overrides and isolates that make text display in an
+ * order other than it reads. The master refuses them; the CLI escapes any it prints.
+ */
+export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
 export * from './api.js';
 export * from './errors.js';
+export * from './web-pages.js';

@@ -17,14 +17,20 @@ export const ERROR_STATUS = {
   TASK_NOT_FOUND: 404,
   AGENT_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   USER_EXISTS: 409,
   ILLEGAL_TRANSITION: 409,
   LEASE_INVALID: 409,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The Host header names neither a configured `http.public_url` nor a loopback name or an IP address. */
+  HOST_NOT_ALLOWED: 421,
   TOO_MANY_REQUESTS: 429,
+  HEADER_TOO_LARGE: 431,
   INTERNAL: 500,
+  /** `/readyz`: the master runs but cannot use its database. */
+  NOT_READY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -4,5 +4,8 @@ export * from './auth.js';
 export * from './pagination.js';
 export * from './tasks.js';
 export * from './users.js';
+export * from './byte-size.js';
 export * from './crash-point.js';
 export * from './floor.js';
+export * from './plain-data.js';
+export * from './text.js';

@@ -1,38 +1,21 @@
 import { z } from 'zod';
-import { IDENTITY_KEYS, MAX_CONFIG_BYTES, PRIVILEGE_KEYS, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
+import { CONTROL_CHARACTER, IDENTITY_KEYS, MAX_CONFIG_BYTES, PRIVILEGE_KEYS, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
+import { parseByteSize } from './byte-size.js';
+import { controlCharMessage, taskNameSchema, textSchema } from './text.js';
 import type { UnixIdentity } from './users.js';
 
 
 
-const MEMORY_PATTERN = /^(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?$/i;
-const MEMORY_UNITS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  m: 1e6,
-  g: 1e9,
-  t: 1e12,
-  ki: 1024,
-  mi: 1024 ** 2,
-  gi: 1024 ** 3,
-  ti: 1024 ** 4,
-};
-
-/** Memory as bytes: an integer, or "512Mi", "4Gi", "1G", "800m". */
+/** Memory as bytes: an integer, or a size such as "512Mi", "4Gi", "1G" (see `parseByteSize`). */
 export const memorySchema = z
   .union([z.number(), z.string()], { error: 'resources.memory must be bytes or a size such as "4Gi"' })
   .transform((value, ctx) => {
-    let bytes: number;
-    if (typeof value === 'number') {
-      bytes = value;
-    } else {
-      const match = MEMORY_PATTERN.exec(value.trim());
-      bytes = match ? Number(match[1]) * MEMORY_UNITS[(match[2] ?? '').toLowerCase()]! : Number.NaN;
-    }
-    if (!Number.isFinite(bytes) || bytes < 4 * 1024 * 1024 || bytes > 2 ** 50) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a memory size from 4Mi up, such as "512Mi" or "4Gi"` });
+    const bytes = parseByteSize(value);
+    if (bytes === undefined || bytes < 4 * 1024 * 1024 || bytes > 2 ** 50) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a memory size from 4Mi up, such as "512Mi" or "4Gi" (Ki/Mi/Gi are 1024-based, K/M/G 1000-based)` });
       return z.NEVER;
     }
-    return Math.floor(bytes);
+    return bytes;
   });
 
 export const resourcesSchema = z.strictObject({
@@ -49,7 +32,8 @@ const absolutePath = (what: string) =>
     .max(4096)
     .refine((p) => p.startsWith('/'), `${what} must be an absolute path (starting with "/")`)
     .refine((p) => !p.split('/').includes('..'), `${what} must not contain ".."`)
-    .refine((p) => !p.includes('\0') && !p.includes(':'), `${what} must not contain ":" or NUL`);
+    .refine((p) => !p.includes(':'), `${what} must not contain ":"`)
+    .refine((p) => !CONTROL_CHARACTER.test(p), controlCharMessage(what));
 
 export const bindMountSchema = z.strictObject({
   host_path: absolutePath('bind_mounts.host_path'),
@@ -88,8 +72,8 @@ const commandSchema = z.union(
 
 /** Everything every kind of task may configure. Unknown keys are refused, so typos are caught. */
 const commonConfig = {
-  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name cannot be empty').max(128).optional(),
-  description: z.string({ error: 'description must be a string' }).max(4096).optional(),
+  name: taskNameSchema.optional(),
+  description: textSchema('description', 4096).optional(),
   image: imageSchema.optional(),
   entrypoint: commandSchema.optional(),
   resources: resourcesSchema.prefault({}),
@@ -151,8 +135,8 @@ export type CreateTaskRequest = z.input<typeof createTaskSchema>;
 
 export const patchTaskSchema = z
   .strictObject({
-    name: z.string().trim().min(1, 'name cannot be empty').max(128).optional(),
-    description: z.string().max(4096).optional(),
+    name: taskNameSchema.optional(),
+    description: textSchema('description', 4096).optional(),
   })
   .refine((b) => b.name !== undefined || b.description !== undefined, 'nothing to change: give name or description');
 

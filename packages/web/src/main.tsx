@@ -1,11 +1,12 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { MeResponse } from '@trainyard/shared';
+import { matchWebPage, TASK_SECTIONS } from '@trainyard/shared/constants';
 import { ErrorBanner } from './components.js';
 import { ChangePasswordPage } from './pages/change-password.js';
 import { LoginPage } from './pages/login.js';
 import { TaskDetailPage } from './pages/task-detail.js';
-import { KIND_PATHS, TaskListPage } from './pages/task-list.js';
+import { TaskListPage } from './pages/task-list.js';
 import { UsersPage } from './pages/users.js';
 import { Link, navigate, useLocation } from './router.js';
 import { currentSession, signOut } from './session.js';
@@ -33,17 +34,19 @@ function App() {
   if (path === '/login') return <LoginPage onSignedIn={() => setGeneration((g) => g + 1)} />;
   if (error) return <ErrorBanner error={error} />;
   if (!me) return <p class="loading">Loading…</p>;
-  if (path === '/') {
+  // The same list of pages the master serves index.html for.
+  const match = matchWebPage(path);
+  if (match?.page === 'home') {
     navigate('/experiments', true);
     return null;
   }
 
-  const [, section, id] = path.split('/');
+  const section = match && 'section' in match ? match.section : match?.page;
   let page;
-  if (section && KIND_PATHS[section] && id && /^\d+$/.test(id)) page = <TaskDetailPage id={Number(id)} me={me} />;
-  else if (section && KIND_PATHS[section] && !id) page = <TaskListPage section={section} key={section} />;
-  else if (section === 'users') page = <UsersPage me={me} />;
-  else if (section === 'account' && id === 'password') page = <ChangePasswordPage me={me} />;
+  if (match?.page === 'task') page = <TaskDetailPage id={match.id} me={me} />;
+  else if (match?.page === 'tasks') page = <TaskListPage section={match.section} key={match.section} />;
+  else if (match?.page === 'users') page = <UsersPage me={me} />;
+  else if (match?.page === 'change-password') page = <ChangePasswordPage me={me} />;
   else page = <p class="error">There is no page at {path}.</p>;
 
   return (
@@ -51,7 +54,7 @@ function App() {
       <header>
         <nav aria-label="Sections">
           <strong>Trainyard</strong>
-          {Object.keys(KIND_PATHS).map((s) => (
+          {Object.keys(TASK_SECTIONS).map((s) => (
             <Link href={`/${s}`} class={section === s ? 'active' : ''} key={s}>
               {s[0]!.toUpperCase() + s.slice(1)}
             </Link>

@@ -7,9 +7,43 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: ErrorCode | 'UNREACHABLE' | 'BAD_RESPONSE',
     message: string,
+    /** For UNREACHABLE: the short reason, such as ECONNREFUSED. */
+    readonly reason?: string,
   ) {
     super(message);
   }
+}
+
+/** Node's codes for a TLS certificate it does not accept. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Why the master could not be reached, and what to do about it. */
+function unreachable(master: string, error: unknown): ApiError {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+  if (UNTRUSTED_CERTIFICATE.has(reason)) {
+    const what = reason === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'is not for this host name' : 'is not trusted here';
+    return new ApiError(
+      0,
+      'UNREACHABLE',
+      `the certificate of the master at ${master} ${what} (${reason}): for a self-signed or private CA's certificate, ` +
+        'point NODE_EXTRA_CA_CERTS at its PEM file',
+      reason,
+    );
+  }
+  return new ApiError(
+    0,
+    'UNREACHABLE',
+    `cannot reach the master at ${master} (${reason}): is it running? Point -m/--master or YARD_MASTER at it`,
+    reason,
+  );
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -37,13 +71,7 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiError(
-        0,
-        'UNREACHABLE',
-        `cannot reach the master at ${this.master} (${cause?.code ?? cause?.message ?? (error as Error).message}): ` +
-          'is it running? Point -m/--master or YARD_MASTER at it',
-      );
+      throw unreachable(this.master, error);
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();

@@ -11,6 +11,7 @@ import type {
 } from '@trainyard/shared';
 import { YardCommand } from '../base-command.js';
 import { ConfigFileError, readConfigText } from './config-file.js';
+import { escapeText, terminalSafeLine } from './escape.js';
 import type { Session } from './session.js';
 import { describeTask, runAs, tasksTable } from './task-format.js';
 
@@ -68,11 +69,17 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
   static override args = { id: idArg };
   static override flags = {
     follow: Flags.boolean({ char: 'f', summary: 'Keep printing new lines until the task ends.', default: false }),
+    raw: Flags.boolean({
+      summary: 'Print the lines exactly as the task wrote them.',
+      description: 'Without it, colours, tabs and carriage returns pass and other control sequences are shown escaped.',
+      default: false,
+    }),
   };
 
   async run(): Promise<{ items: TaskLogLine[]; state: string }> {
+    const show = this.flags.raw ? (text: string) => text : terminalSafeLine;
     const result = await followLogs(await this.session(), this.args.id, this.flags.follow, (line) => {
-      if (!this.jsonEnabled()) this.log(line.line);
+      if (!this.jsonEnabled()) this.log(show(line.line));
     });
     return result;
   }
@@ -104,10 +111,10 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
   protected async submit(request: CreateTaskRequest, follow: boolean): Promise<Task> {
     const session = await this.session();
     const task = await session.request<Task>('POST', '/tasks', request);
-    this.log(`Created ${task.kind} ${task.id} (${task.name}); it runs as ${runAs(task)}. State: ${task.state}.`);
+    this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)}); it runs as ${runAs(task)}. State: ${task.state}.`);
     if (!follow) return task;
     const { state } = await followLogs(session, task.id, true, (line) => {
-      if (!this.jsonEnabled()) this.log(line.line);
+      if (!this.jsonEnabled()) this.log(terminalSafeLine(line.line));
     });
     const final = await session.request<Task>('GET', taskPath(task.id));
     process.stderr.write(`${task.kind} ${task.id} ended: ${state}${final.exitCode === null ? '' : ` (exit code ${final.exitCode})`}\n`);
@@ -120,12 +127,13 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
     if (!file) return {};
     const text = await readConfigText(file);
     let value: unknown;
+    // Loaded here, not at start-up: most commands never read YAML.
+    const { parseYaml, YamlError } = await import('@trainyard/shared/yaml');
     try {
-      // Loaded here, not at start-up: most commands never read YAML.
-      const { parse } = await import('yaml');
-      value = parse(text, { maxAliasCount: 50 });
+      value = parseYaml(text, { maxAliasCount: 50 });
     } catch (error) {
-      throw new ConfigFileError(`${file} is not valid YAML: ${(error as Error).message}`);
+      if (error instanceof YamlError) throw new ConfigFileError(`${file} is ${error.message}`);
+      throw error;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new ConfigFileError(`${file} must hold a YAML mapping of keys to values`);

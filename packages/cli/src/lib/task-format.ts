@@ -1,4 +1,5 @@
 import type { Task, TaskSummary } from '@trainyard/shared';
+import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
 import { renderTable } from './table.js';
 
@@ -53,5 +54,6 @@ export function describeTask(task: Task): string {
     ...(c.description ? [['Description', c.description] as [string, string]] : []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width + 1)}  ${v === null || v === undefined || v === '' ? '-' : v}`).join('\n');
+  const value = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '-' : escapeText(String(v)));
+  return rows.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width + 1)}  ${value(v)}`).join('\n');
 }

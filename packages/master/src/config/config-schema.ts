@@ -1,17 +1,46 @@
-import bytes from 'bytes';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
-import { unixIdentitySchema } from '@trainyard/shared';
+import { parseByteSize, unixIdentitySchema } from '@trainyard/shared';
+import { LOG_FORMATS } from '@trainyard/shared/logger';
 import { policySchema } from '../admission/policy-schema.js';
 import { durationSchema } from './duration.js';
 
 const byteSizeSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const size = typeof value === 'number' ? value : bytes.parse(value);
-  if (size === null || !Number.isInteger(size) || size <= 0) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size such as "1mb" or "512kb"` });
+  const size = parseByteSize(value);
+  if (size === undefined || size <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size such as "1MiB" or "512KiB" (KiB/MiB are 1024-based, KB/MB 1000-based)` });
     return z.NEVER;
   }
   return size;
 });
+
+/** `https://yard.example.com`: the URL people and agents use to reach the master; no path. */
+const publicUrlSchema = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL such as "https://yard.example.com"` });
+    return z.NEVER;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" must be an http:// or https:// URL with no path, such as "https://yard.example.com"` });
+    return z.NEVER;
+  }
+  return url.origin;
+});
+
+function isProxyAddress(value: string): boolean {
+  try {
+    proxyAddr.compile(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const oneOrMany = <T extends z.ZodType>(schema: T) =>
+  z.union([schema, z.array(schema)]).transform((value) => (Array.isArray(value) ? value : [value]) as Array<z.output<T>>);
 
 /**
  * `master.yaml`: one schema, every default here. Unknown keys are errors, so a typo
@@ -22,6 +51,13 @@ export const masterConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      /** HTTPS (HTTP/1.1 over TLS) with these PEM files, relative to master.yaml; plain HTTP without. */
+      tls: z
+        .strictObject({
+          cert: z.string().min(1),
+          key: z.string().min(1),
+        })
+        .optional(),
     })
     .prefault({}),
   db: z
@@ -88,6 +124,17 @@ export const masterConfigSchema = z.strictObject({
   http: z
     .strictObject({
       body_limit: byteSizeSchema.default(1024 * 1024),
+      /**
+       * Where people reach the master (one URL or a list), e.g. behind a proxy: requests must name
+       * one of these hosts (or a loopback name, or an IP address) in their Host header, and browser
+       * changes must come from one of these origins or the request's own.
+       */
+      public_url: oneOrMany(publicUrlSchema).default([]),
+      /**
+       * Proxies whose X-Forwarded-For/-Proto/-Host are believed: addresses, CIDRs, or proxy-addr's
+       * names `loopback`, `linklocal`, `uniquelocal`. Empty: the headers are ignored.
+       */
+      trust_proxy: oneOrMany(z.string().min(1).refine(isProxyAddress, 'must be an IP address, a CIDR such as "10.0.0.0/8", or one of loopback, linklocal, uniquelocal')).default([]),
       /** The built web UI (packages/web/dist by default); relative to master.yaml. */
       web_root: z.string().min(1).optional(),
     })
@@ -95,6 +142,8 @@ export const masterConfigSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** `auto`: human-readable lines on a terminal, JSON lines otherwise. */
+      format: z.enum(LOG_FORMATS).default('auto'),
     })
     .prefault({}),
 });

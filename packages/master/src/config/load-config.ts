@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { parseYaml, YamlError } from '@trainyard/shared/yaml';
 import type { z } from 'zod';
 import { masterConfigSchema, type MasterConfig, type MasterConfigInput } from './config-schema.js';
 
@@ -18,15 +18,19 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   }
   let raw: unknown;
   try {
-    raw = parse(text, { maxAliasCount: 100 }) ?? {};
+    raw = parseYaml(text, { maxAliasCount: 100 }) ?? {};
   } catch (error) {
-    throw new ConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
+    if (error instanceof YamlError) throw new ConfigError(`${file} is ${error.message}`);
+    throw error;
   }
   const config = parseConfig(applyEnv(raw, env), file);
   const dir = path.dirname(path.resolve(file));
   config.db.path = path.resolve(dir, config.db.path);
   if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
   if (config.http.web_root) config.http.web_root = path.resolve(dir, config.http.web_root);
+  if (config.listen.tls) {
+    config.listen.tls = { cert: path.resolve(dir, config.listen.tls.cert), key: path.resolve(dir, config.listen.tls.key) };
+  }
   return config;
 }
 

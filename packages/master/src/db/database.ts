@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration } from 'kysely';
@@ -20,12 +20,14 @@ export interface OpenedDatabase {
   db: Db;
   /** The raw handle, for the few hot paths that prepare their own statements. */
   sqlite: SQLite.Database;
+  /** Reads from the file (its first page); throws when the database cannot be used. For /readyz. */
+  check(): void;
   close(): Promise<void>;
 }
 
 /** Opens (creating if needed) the SQLite file in WAL mode and brings its schema up to date. */
 export async function openDatabase(file: string): Promise<OpenedDatabase> {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') createPrivately(file);
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
@@ -39,5 +41,19 @@ export async function openDatabase(file: string): Promise<OpenedDatabase> {
     await db.destroy();
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
-  return { db, sqlite, close: () => db.destroy() };
+  const probe = sqlite.prepare('select count(*) from sqlite_schema').pluck();
+  return { db, sqlite, check: () => void probe.get(), close: () => db.destroy() };
+}
+
+/**
+ * The database holds password and token hashes: its directory is created 0700 and the file 0600
+ * (SQLite gives its -wal and -shm files the mode of the database file). An existing file that
+ * others may read is tightened to 0600; an existing directory is left as the admin made it.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const part of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(part) && (statSync(part).mode & 0o077) !== 0) chmodSync(part, 0o600);
+  }
 }

@@ -2,10 +2,14 @@ import type { ParameterizedContext } from 'koa';
 import type { RouterContext } from '@koa/router';
 import type { Logger } from 'pino';
 import type { Actor } from '../actor.js';
+import type { ClientInfo, Site } from './site.js';
 
 export interface AppState {
   requestId: string;
   log: Logger;
+  /** Set by `siteGuard` for every request past the health and readiness checks. */
+  client: ClientInfo;
+  site: Site;
   /** Set by `authenticate` on every route that needs a user. */
   actor?: Actor;
   /** The session came from the browser's cookie rather than a bearer token. */

@@ -1,32 +1,36 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { API_PREFIX, HEALTH_PATH } from '@trainyard/shared';
-import { DomainError } from '../errors.js';
+import { API_PREFIX } from '@trainyard/shared';
 import type { AppState } from './app-state.js';
 import { errorMiddleware } from './error-middleware.js';
 import { jsonBody } from './json-body.js';
+import { noRoute } from './no-route.js';
+import { opsRoutes } from './ops-routes.js';
 import { requestContext } from './request-context.js';
+import { siteGuard } from './site-guard.js';
+import type { Site } from './site.js';
 import { webUi } from './web-ui.js';
 
-
 /**
- * The Koa chain, outermost first: request id and access log, the one error mapper,
- * body parsing, then routes. Each piece does one thing.
+ * The Koa chain, outermost first: request id and access log, the one error mapper, health and
+ * readiness, the Host check, body parsing, API routes, the web UI's files and pages, and the
+ * JSON 404/405 for everything else. Each piece does one thing.
  */
 export function createApp(options: {
   logger: Logger;
   bodyLimit: number;
   routers: Router<AppState>[];
   webRoot: string;
+  site: Site;
+  checkDatabase: () => void;
 }): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
-  app.use(async (ctx, next) => {
-    if (ctx.path !== HEALTH_PATH) return next();
-    ctx.body = { status: 'ok' };
-  });
+  const ops = opsRoutes(options.checkDatabase);
+  app.use(ops.routes());
+  app.use(siteGuard(options.site));
   app.use(jsonBody(options.bodyLimit));
 
   // Every route names its own guard (`requireUser`, `requireAgent`) next to its path: router-level
@@ -35,8 +39,6 @@ export function createApp(options: {
   for (const router of options.routers) api.use(router.routes());
   app.use(api.routes());
   for (const middleware of webUi(options.webRoot)) app.use(middleware);
-  app.use(async (ctx) => {
-    throw new DomainError('NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`);
-  });
+  app.use(noRoute([ops, api]));
   return app;
 }

@@ -23,14 +23,16 @@ export function requireUser(sessions: SessionService): Middleware<AppState> {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** CSRF: a state-changing cookie request needs an Origin (or Sec-Fetch-Site) saying it is same-origin. */
-export function refuseCrossSite(ctx: Koa.Context | RouteContext): void {
+/**
+ * CSRF: a state-changing cookie request needs an Origin that is this site's own (a public URL's,
+ * or the URL the request came to as trusted proxies report it), or else `Sec-Fetch-Site:
+ * same-origin`. Not Koa's ctx.origin: Koa 3 answers that from the Origin header itself.
+ */
+export function refuseCrossSite(ctx: Koa.ParameterizedContext<AppState> | RouteContext): void {
   if (SAFE_METHODS.has(ctx.method)) return;
   const origin = ctx.get('origin');
   const fetchSite = ctx.get('sec-fetch-site');
-  // Not ctx.origin: Koa 3 answers that from the Origin header itself.
-  const ownOrigin = `${ctx.protocol}://${ctx.host}`;
-  const sameOrigin = origin ? origin === ownOrigin : fetchSite === 'same-origin';
+  const sameOrigin = origin ? ctx.state.site.isOwnOrigin(origin, ctx.state.client) : fetchSite === 'same-origin';
   if (!sameOrigin) {
     throw new DomainError('FORBIDDEN', 'cross-site request refused: this change must come from the Trainyard pages themselves');
   }

@@ -1,5 +1,6 @@
 import getRawBody from 'raw-body';
 import type { Middleware } from 'koa';
+import { findUnsafeStructure } from '@trainyard/shared';
 import { DomainError } from '../errors.js';
 import type { AppState } from './app-state.js';
 
@@ -24,11 +25,17 @@ export function jsonBody(limit: number): Middleware<AppState> {
       if (!ctx.request.is('application/json')) {
         throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'request bodies must be JSON (Content-Type: application/json)');
       }
+      let body: unknown;
       try {
-        ctx.state.body = JSON.parse(text);
+        body = JSON.parse(text);
       } catch (error) {
         throw new DomainError('INVALID_JSON', `the request body is not valid JSON: ${(error as Error).message}`);
       }
+      // Before anything recurses into it: a 100k-deep array would overflow the stack of whatever
+      // walks it next, and "__proto__" would be dropped silently on its way into a record.
+      const problem = findUnsafeStructure(body);
+      if (problem) throw new DomainError('INVALID_INPUT', `the request body cannot be used: ${problem}`);
+      ctx.state.body = body;
     }
     await next();
   };

@@ -15,13 +15,16 @@ export function requestContext(logger: Logger): Middleware<AppState> {
     try {
       await next();
     } finally {
-      ctx.state.log.info(
+      // Agents heartbeat and poll all the time: their routine requests are debug lines.
+      const routine = ctx.state.agentTokenId !== undefined && ctx.status < 400;
+      ctx.state.log[routine ? 'debug' : 'info'](
         {
           method: ctx.method,
           path: ctx.path,
           status: ctx.status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           user: ctx.state.actor?.username,
+          ip: ctx.ip,
         },
         'request',
       );

@@ -3,25 +3,28 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Middleware } from 'koa';
 import serve from 'koa-static';
-import { API_PREFIX } from '@trainyard/shared';
+import { matchWebPage } from '@trainyard/shared';
+import { DomainError } from '../errors.js';
 import type { AppState } from './app-state.js';
 
 /** packages/web/dist, next to this package in the workspace. */
 export const DEFAULT_WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web', 'dist');
 
+const isPageRequest = (ctx: { method: string; path: string }) =>
+  (ctx.method === 'GET' || ctx.method === 'HEAD') && matchWebPage(ctx.path) !== undefined;
+
 /**
- * The single-page UI: built files as they are, and index.html for every other page path so
- * that the UI's own router shows it (a reload of /experiments/12 works).
+ * The single-page UI: built files as they are, and index.html for the UI's own page paths
+ * (`matchWebPage`, shared with the UI's router) so that a reload of /experiments/12 works.
+ * Every other path falls through to the JSON 404.
  */
 export function webUi(root: string): Middleware<AppState>[] {
   const index = path.join(root, 'index.html');
   if (!existsSync(index)) {
     return [
       async (ctx, next) => {
-        if (ctx.method !== 'GET' || ctx.path.startsWith(API_PREFIX)) return next();
-        ctx.status = 503;
-        ctx.type = 'text/plain';
-        ctx.body = `The web UI is not built (no ${index}): run the README's set-up command.\n`;
+        if (!isPageRequest(ctx)) return next();
+        throw new DomainError('NOT_READY', `the web UI is not built (no ${index}): run the README's set-up command`);
       },
     ];
   }
@@ -29,7 +32,7 @@ export function webUi(root: string): Middleware<AppState>[] {
   return [
     serve(root, { index: false, maxage: 3600_000, immutable: false }) as Middleware<AppState>,
     async (ctx, next) => {
-      if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.path.startsWith(API_PREFIX)) return next();
+      if (!isPageRequest(ctx)) return next();
       ctx.type = 'html';
       ctx.set('cache-control', 'no-cache');
       ctx.set('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");

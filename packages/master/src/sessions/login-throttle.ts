@@ -1,4 +1,4 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { DomainError } from '../errors.js';
 
 export interface LoginThrottleOptions {
@@ -7,43 +7,52 @@ export interface LoginThrottleOptions {
   windowMs: number;
 }
 
+/** An attempt counted against a user and an address; a successful one is given back. */
+export interface LoginAttempt {
+  succeeded(): Promise<void>;
+}
+
 /**
- * Counts failed logins per username and per client address over a window; once either
- * runs out, further attempts get 429 with Retry-After until the window passes.
+ * Limits password checks per username and per client address over a window. Each attempt is
+ * counted (atomically: the counters live in this process and are bumped without awaiting) BEFORE
+ * its password is checked, so parallel attempts cannot all slip in before the first failure is
+ * recorded; a success gives its count back. Once either counter is spent, further attempts get
+ * 429 with Retry-After until the window passes, without their password being looked at.
  */
 export class LoginThrottle {
   private readonly byUser: RateLimiterMemory;
   private readonly byAddress: RateLimiterMemory;
 
-  constructor(private readonly options: LoginThrottleOptions) {
+  constructor(options: LoginThrottleOptions) {
     const duration = Math.max(1, Math.ceil(options.windowMs / 1000));
     this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: options.maxFailuresPerUser, duration });
     this.byAddress = new RateLimiterMemory({ keyPrefix: 'addr', points: options.maxFailuresPerAddress, duration });
   }
 
-  /** Throws TOO_MANY_REQUESTS when this user or address has no attempts left. */
-  async check(username: string, address: string): Promise<void> {
-    const [user, addr] = await Promise.all([this.byUser.get(username), this.byAddress.get(address)]);
-    const blocked = [
-      user && user.consumedPoints >= this.options.maxFailuresPerUser ? user.msBeforeNext : 0,
-      addr && addr.consumedPoints >= this.options.maxFailuresPerAddress ? addr.msBeforeNext : 0,
-    ];
-    const waitMs = Math.max(...blocked);
-    if (waitMs > 0) {
-      const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new DomainError(
-        'TOO_MANY_REQUESTS',
-        `too many failed logins: try again in ${retryAfterSeconds} seconds`,
-        { retryAfterSeconds },
-      );
+  /** Counts one attempt, or throws TOO_MANY_REQUESTS (counting nothing) when none is left. */
+  async reserve(username: string, address: string): Promise<LoginAttempt> {
+    // Both consume() calls bump their counter before their promise settles: no await in between
+    // can let another attempt see the old count.
+    const [user, addr] = await Promise.allSettled([this.byUser.consume(username), this.byAddress.consume(address)]);
+    if (user.status === 'rejected' || addr.status === 'rejected') {
+      if (user.status === 'fulfilled') await this.byUser.reward(username);
+      if (addr.status === 'fulfilled') await this.byAddress.reward(address);
+      const limits = [user, addr].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      const failure = limits.find((r) => !(r instanceof RateLimiterRes));
+      if (failure) throw failure; // the limiter itself failed; not a limit
+      throw tooMany(limits as RateLimiterRes[]);
     }
+    return {
+      succeeded: async () => {
+        // The right password forgives this user's earlier failures, as it always did.
+        await Promise.all([this.byUser.delete(username), this.byAddress.reward(address)]);
+      },
+    };
   }
+}
 
-  async recordFailure(username: string, address: string): Promise<void> {
-    await Promise.all([this.byUser.penalty(username, 1), this.byAddress.penalty(address, 1)]);
-  }
-
-  async recordSuccess(username: string): Promise<void> {
-    await this.byUser.delete(username);
-  }
+function tooMany(limits: RateLimiterRes[]): DomainError {
+  const waitMs = Math.max(1000, ...limits.map((limit) => limit.msBeforeNext));
+  const retryAfterSeconds = Math.ceil(waitMs / 1000);
+  return new DomainError('TOO_MANY_REQUESTS', `too many failed logins: try again in ${retryAfterSeconds} seconds`, { retryAfterSeconds });
 }

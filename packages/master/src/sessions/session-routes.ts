@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { loginSchema, SESSION_COOKIE, type MeResponse } from '@trainyard/shared';
+import { loginSchema, type MeResponse } from '@trainyard/shared';
 import { toIso } from '../clock.js';
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/app-state.js';
@@ -7,6 +7,7 @@ import { actorOf, refuseCrossSite } from '../http/authenticate.js';
 import { validate } from '../http/validate.js';
 import type { UserService } from '../users/user-service.js';
 import { toUser } from '../users/user-mapper.js';
+import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import type { SessionService } from './session-service.js';
 
 /** POST /auth/login: open to anyone (throttled). */
@@ -15,20 +16,13 @@ export function loginRoutes(sessions: SessionService): Router<AppState> {
   router.post('/auth/login', async (ctx) => {
     const { username, password, kind, cookie } = validate(loginSchema, ctx.state.body);
     if (cookie) refuseCrossSite(ctx);
-    const response = await sessions.login(username, password, kind, ctx.ip);
+    const response = await sessions.login(username, password, kind, ctx.state.client.address);
     if (!cookie) {
       ctx.body = response;
       return;
     }
     // The browser holds the token where scripts cannot read it; the page gets the rest.
-    ctx.cookies.set(SESSION_COOKIE, response.token, {
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: ctx.secure,
-      path: '/',
-      expires: new Date(response.session.expiresAt),
-      overwrite: true,
-    });
+    setSessionCookie(ctx, response.token, new Date(response.session.expiresAt));
     ctx.body = { user: response.user, session: response.session };
   });
   return router;
@@ -39,7 +33,7 @@ export function sessionRoutes(sessions: SessionService, users: UserService, auth
   const router = new Router<AppState>();
   router.post('/auth/logout', auth, async (ctx) => {
     await sessions.logout(actorOf(ctx));
-    if (ctx.state.viaCookie) ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0, overwrite: true });
+    if (ctx.state.viaCookie) clearSessionCookie(ctx);
     ctx.status = 204;
   });
   router.get('/me', auth, async (ctx) => {

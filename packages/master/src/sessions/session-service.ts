@@ -31,15 +31,13 @@ export class SessionService {
   async login(username: string, password: string, kind: SessionKind, address: string): Promise<LoginResponse> {
     const { db, clock, hasher, throttle, sessionTtlMs } = this.deps;
     const key = username.trim().toLowerCase();
-    await throttle.check(key, address);
+    // Counted before the hash is checked, so that parallel guesses cannot outrun the count.
+    const attempt = await throttle.reserve(key, address);
     const user = await userRepository.findByName(db, key);
     const ok = user ? await hasher.verify(user.password_hash, password) : (await hasher.burn(password), false);
     // A deactivated user fails exactly like a wrong password: nothing to learn from the answer.
-    if (!user || !ok || user.active !== 1) {
-      await throttle.recordFailure(key, address);
-      throw INVALID_CREDENTIALS();
-    }
-    await throttle.recordSuccess(key);
+    if (!user || !ok || user.active !== 1) throw INVALID_CREDENTIALS();
+    await attempt.succeeded();
     const token = newToken();
     const now = clock.now();
     const session = await sessionRepository.insert(db, {

@@ -1,5 +1,5 @@
-import { parseDocument } from 'yaml';
 import {
+  CONTROL_CHARACTER,
   IDENTITY_KEYS,
   MAX_CONFIG_BYTES,
   PRIVILEGE_KEYS,
@@ -7,6 +7,7 @@ import {
   type TaskConfig,
   type TaskKind,
 } from '@trainyard/shared';
+import { parseYaml, YamlError } from '@trainyard/shared/yaml';
 import { DomainError } from '../errors.js';
 
 export interface TaskDefaults {
@@ -27,7 +28,7 @@ const invalid = (message: string, details?: Array<{ path: string; message: strin
  * or a 400 that says what is wrong. Nothing is stored until this has passed.
  */
 export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefaults): TaskConfig {
-  const document = typeof raw === 'string' ? parseYaml(raw) : raw;
+  const document = typeof raw === 'string' ? parseConfigText(raw) : raw;
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw invalid('the task config must be a mapping of keys to values');
   }
@@ -67,14 +68,12 @@ export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefa
   };
 }
 
-function parseYaml(text: string): unknown {
-  // maxAliasCount stops "billion laughs" documents before they expand.
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) throw invalid(`the task config is not valid YAML: ${doc.errors[0]!.message}`);
+function parseConfigText(text: string): unknown {
   try {
-    return doc.toJS({ maxAliasCount: 50 });
+    return parseYaml(text, { maxAliasCount: 50 });
   } catch (error) {
-    throw invalid(`the task config cannot be read: ${(error as Error).message}`);
+    if (error instanceof YamlError) throw invalid(`the task config is ${error.message}`);
+    throw error;
   }
 }
 
@@ -120,8 +119,9 @@ function refuseIdentityAndPrivilege(config: Record<string, unknown>, path: strin
   }
 }
 
+/** A command's name is its command line, with any control characters in it shown as "?". */
 function defaultName(kind: TaskKind, entrypoint: string | string[]): string {
   if (kind !== 'command') return kind;
-  const text = typeof entrypoint === 'string' ? entrypoint : entrypoint.join(' ');
+  const text = (typeof entrypoint === 'string' ? entrypoint : entrypoint.join(' ')).replace(new RegExp(CONTROL_CHARACTER, 'g'), '?');
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -1,20 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Page as ApiPage, TaskKind, TaskSummary } from '@trainyard/shared';
+import type { Page as ApiPage, TaskSummary } from '@trainyard/shared';
+import { TASK_SECTIONS } from '@trainyard/shared/constants';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
 import { Link } from '../router.js';
 
-export const KIND_PATHS: Record<string, TaskKind> = {
-  experiments: 'experiment',
-  notebooks: 'notebook',
-  commands: 'command',
-  tensorboards: 'tensorboard',
-  shells: 'shell',
-};
-
 /** One tab: the tasks of one kind, only the signed-in user's unless "Show only mine" is unchecked. */
 export function TaskListPage(props: { section: string }) {
-  const kind = KIND_PATHS[props.section]!;
+  const kind = TASK_SECTIONS[props.section]!;
   const [onlyMine, setOnlyMine] = useState(true);
   const [tasks, setTasks] = useState<TaskSummary[]>();
   const [error, setError] = useState<unknown>();

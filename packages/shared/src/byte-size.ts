@@ -1,0 +1,18 @@
+/**
+ * Sizes, one reading everywhere (task configs and master.yaml): `K`, `M`, `G`, `T` are decimal
+ * (10^3...), `Ki`, `Mi`, `Gi`, `Ti` binary (2^10...), each optionally followed by `B`, in any case;
+ * a bare number is bytes. "1m" and "1MB" are 1,000,000 bytes; "1Mi" and "1MiB" are 1,048,576.
+ */
+const SIZE = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?)?b?$/i;
+const POWERS: Record<string, number> = { k: 1, m: 2, g: 3, t: 4 };
+
+/** Bytes (rounded down), or undefined when `value` is not a size. */
+export function parseByteSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
+  const match = SIZE.exec(value.trim());
+  if (!match) return undefined;
+  const [, number, unit, binary] = match;
+  const power = unit ? POWERS[unit.toLowerCase()]! : 0;
+  const bytes = Number(number) * (binary ? 1024 : 1000) ** power;
+  return Number.isFinite(bytes) ? Math.floor(bytes) : undefined;
+}

@@ -1,0 +1,39 @@
+import type { TaskKind } from './constants.js';
+
+/**
+ * The web UI's pages, one list for both sides: the UI routes by it, and the master answers these
+ * paths (and only these) with the UI's index.html; any other path that is not a built file is a
+ * JSON 404.
+ */
+
+/** The task tabs: path section to task kind (`/experiments`, `/experiments/12`). */
+export const TASK_SECTIONS: Readonly<Record<string, TaskKind>> = {
+  experiments: 'experiment',
+  notebooks: 'notebook',
+  commands: 'command',
+  tensorboards: 'tensorboard',
+  shells: 'shell',
+};
+
+export type WebPage =
+  | { page: 'home' }
+  | { page: 'login' }
+  | { page: 'tasks'; section: string; kind: TaskKind }
+  | { page: 'task'; section: string; kind: TaskKind; id: number }
+  | { page: 'users' }
+  | { page: 'change-password' };
+
+/** Which page a path (without its query) shows, or undefined when the UI has no such page. */
+export function matchWebPage(path: string): WebPage | undefined {
+  const parts = path.split('/').filter(Boolean);
+  const [first, second, ...rest] = parts;
+  if (rest.length > 0) return undefined;
+  if (first === undefined) return { page: 'home' };
+  if (first === 'login' && second === undefined) return { page: 'login' };
+  if (first === 'users' && second === undefined) return { page: 'users' };
+  if (first === 'account' && second === 'password') return { page: 'change-password' };
+  const kind = Object.hasOwn(TASK_SECTIONS, first) ? TASK_SECTIONS[first] : undefined;
+  if (!kind) return undefined;
+  if (second === undefined) return { page: 'tasks', section: first, kind };
+  return /^\d{1,15}$/.test(second) ? { page: 'task', section: first, kind, id: Number(second) } : undefined;
+}
