@@ -135,8 +135,8 @@ test.serial('login failures say the same thing whether or not the user exists', 
 });
 
 test.serial('the last active admin cannot be deactivated or demoted', async (t) => {
-  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { active: false } }), 409, 'CONFLICT');
-  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { admin: false } }), 409, 'CONFLICT');
+  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { active: false } }), 409, 'LAST_ADMIN');
+  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { admin: false } }), 409, 'LAST_ADMIN');
   await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: {} }), 400, 'INVALID_INPUT');
 });
 

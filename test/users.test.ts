@@ -123,15 +123,15 @@ test('a non-admin is refused (403 and a clear error) on admin actions', async (t
   await term.run(['user', 'login', 'alice', '--password-stdin'], { input: 'pw\n' });
 
   const attempts: Array<[string[], RegExp]> = [
-    [['user', 'create', 'carol'], /only an admin may create users/],
-    [['user', 'deactivate', 'bob'], /only an admin may activate, deactivate/],
-    [['user', 'activate', 'bob'], /only an admin may activate, deactivate/],
+    [['user', 'create', 'carol'], /^Error: alice may not create users: that needs change_config, and alice does not hold it$/m],
+    [['user', 'deactivate', 'bob'], /alice may not activate, deactivate or change the admin role of users: that needs change_config/],
+    [['user', 'activate', 'bob'], /alice may not activate, deactivate or change the admin role of users: that needs change_config/],
     [
       ['user', 'link-with-agent-user', 'bob', '--agent-uid', '1', '--agent-user', 'b', '--agent-gid', '1', '--agent-group', 'b'],
-      /only an admin may link/,
+      /alice may not link users to agent users: that needs change_config/,
     ],
-    [['user', 'unlink-agent-user', 'bob'], /only an admin may unlink/],
-    [['user', 'change-password', 'bob', '--password-stdin'], /only an admin may change another user's password/],
+    [['user', 'unlink-agent-user', 'bob'], /alice may not unlink users from agent users: that needs change_config/],
+    [['user', 'change-password', 'bob', '--password-stdin'], /alice may not change the password of bob: that needs change_config/],
   ];
   for (const [args, message] of attempts) {
     const result = await term.run(args, { input: 'x\n' });

@@ -1,4 +1,5 @@
 export * from './constants.js';
+export * from './access.js';
 export * from './agents.js';
 export * from './auth.js';
 export * from './pagination.js';

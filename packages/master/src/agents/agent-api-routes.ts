@@ -1,5 +1,4 @@
-import Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type Router from '@koa/router';
 import {
   ackSchema,
   agentIdSchema,
@@ -11,6 +10,8 @@ import {
   reportStateSchema,
 } from '@trainyard/shared';
 import { z } from 'zod';
+import { agentPolicies } from '../authz/agents.js';
+import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -19,45 +20,45 @@ import type { AgentService } from './agent-service.js';
 
 const agentParams = z.strictObject({ id: agentIdSchema });
 
-/** What agents call, each route behind `agentAuth` (an agent token), never a user session. */
+/** What agents call, each route bound to `agents.api`: an agent token, never a user session. */
 export function agentApiRoutes(
   deps: { agents: AgentService; scheduler: Scheduler; reports: RunReports },
-  agentAuth: Middleware<AppState>,
+  guards: Guards,
 ): Router<AppState> {
   const { agents, scheduler, reports } = deps;
-  const router = new Router<AppState>();
+  const routes = new Routes(guards);
 
-  router.post('/agents/:id/register', agentAuth, async (ctx) => {
+  routes.post('/agents/:id/register', agentPolicies.agentApi, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     ctx.body = await agents.register(id, ctx.state.agentTokenId!, validate(registerAgentSchema, ctx.state.body));
   });
 
-  router.post('/agents/:id/heartbeat', agentAuth, async (ctx) => {
+  routes.post('/agents/:id/heartbeat', agentPolicies.agentApi, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     validate(heartbeatSchema, ctx.state.body);
     ctx.body = await agents.heartbeat(id);
   });
 
-  router.get('/agents/:id/work', agentAuth, async (ctx) => {
+  routes.get('/agents/:id/work', agentPolicies.agentApi, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     const { wait } = validate(pollQuerySchema, ctx.query);
     ctx.body = await scheduler.poll(id, wait * 1000);
   });
 
-  router.post('/agents/:id/tasks/:taskId/ack', agentAuth, async (ctx) => {
+  routes.post('/agents/:id/tasks/:taskId/ack', agentPolicies.agentApi, async (ctx) => {
     const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
     ctx.body = await scheduler.acknowledge(id, taskId, validate(ackSchema, ctx.state.body).leaseId);
   });
 
-  router.post('/agents/:id/tasks/:taskId/state', agentAuth, async (ctx) => {
+  routes.post('/agents/:id/tasks/:taskId/state', agentPolicies.agentApi, async (ctx) => {
     const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
     ctx.body = await reports.state(id, taskId, validate(reportStateSchema, ctx.state.body));
   });
 
-  router.post('/agents/:id/tasks/:taskId/logs', agentAuth, async (ctx) => {
+  routes.post('/agents/:id/tasks/:taskId/logs', agentPolicies.agentApi, async (ctx) => {
     const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
     ctx.body = await reports.logs(id, taskId, validate(agentLogsSchema, ctx.state.body));
   });
 
-  return router;
+  return routes.router;
 }

@@ -1,6 +1,6 @@
 import bytes from 'bytes';
 import { z } from 'zod';
-import { unixIdentitySchema } from '@trainyard/shared';
+import { roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
 import { durationSchema } from './duration.js';
 
 const byteSizeSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -36,6 +36,8 @@ export const masterConfigSchema = z.strictObject({
       default_task: unixIdentitySchema.default({ user: 'root', uid: 0, group: 'root', gid: 0 }),
       /** Admin's password on first start; blank when unset, as in PEDL. */
       initial_admin_password: z.string().optional(),
+      /** The role every new user is given; it must exist when the master starts. */
+      default_role: roleNameSchema.default('user'),
       password_policy: z
         .strictObject({
           min_length: z.number().int().min(0).max(1024).default(0),

@@ -1,19 +1,23 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import * as usersAndSessions from './migrations/0001-users-and-sessions.js';
 import * as tasks from './migrations/0002-tasks.js';
 import * as agents from './migrations/0003-agents.js';
+import * as accessModel from './migrations/0005-access-model.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
+/** The database or a transaction on it: what repositories take, so that callers choose. */
+export type Executor = Kysely<Database> | Transaction<Database>;
 
 /** Migrations in order; a new one is appended, never edited after it shipped. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-users-and-sessions': usersAndSessions,
   '0002-tasks': tasks,
   '0003-agents': agents,
+  '0005-access-model': accessModel,
 };
 
 export interface OpenedDatabase {

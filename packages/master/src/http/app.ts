@@ -2,6 +2,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { API_PREFIX, HEALTH_PATH } from '@trainyard/shared';
+import { publicPolicies } from '../authz/public.js';
+import { listRoutes, Routes, type Guards, type RouteInfo } from '../authz/routes.js';
 import { DomainError } from '../errors.js';
 import type { AppState } from './app-state.js';
 import { errorMiddleware } from './error-middleware.js';
@@ -9,27 +11,30 @@ import { jsonBody } from './json-body.js';
 import { requestContext } from './request-context.js';
 import { webUi } from './web-ui.js';
 
-
 /**
  * The Koa chain, outermost first: request id and access log, the one error mapper,
- * body parsing, then routes. Each piece does one thing.
+ * body parsing, then routes. Each piece does one thing. Returns the app and its route table.
  */
 export function createApp(options: {
   logger: Logger;
   bodyLimit: number;
+  guards: Guards;
   routers: Router<AppState>[];
   webRoot: string;
-}): Koa<AppState> {
+}): { app: Koa<AppState>; routes: RouteInfo[] } {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
-  app.use(async (ctx, next) => {
-    if (ctx.path !== HEALTH_PATH) return next();
+
+  // Outside the API and before body parsing: health is bound to its own (open) check too.
+  const root = new Routes(options.guards);
+  root.get(HEALTH_PATH, publicPolicies.health, async (ctx) => {
     ctx.body = { status: 'ok' };
   });
+  app.use(root.router.routes());
   app.use(jsonBody(options.bodyLimit));
 
-  // Every route names its own guard (`requireUser`, `requireAgent`) next to its path: router-level
+  // Every route is bound to its check by `Routes` (authz/routes.ts), guard included: router-level
   // middleware in @koa/router also runs for sibling routers' paths, so it cannot carry auth.
   const api = new Router<AppState>({ prefix: API_PREFIX });
   for (const router of options.routers) api.use(router.routes());
@@ -38,5 +43,5 @@ export function createApp(options: {
   app.use(async (ctx) => {
     throw new DomainError('NOT_FOUND', `no such endpoint: ${ctx.method} ${ctx.path}`);
   });
-  return app;
+  return { app, routes: listRoutes([root.router, api]) };
 }
