@@ -27,9 +27,9 @@ test('a fresh master lists admin and yard to nobody logged in (acting as yard)',
   const list = await term.run(['user', 'list']);
   t.is(list.code, 0, list.stderr);
   const lines = list.stdout.trim().split('\n');
-  t.regex(lines[0]!, /^NAME\s+ADMIN\s+ACTIVE\s+AGENT USER$/);
-  t.regex(list.stdout, /^admin\s+yes\s+yes\s+-$/m);
-  t.regex(list.stdout, /^yard\s+no\s+yes\s+-$/m);
+  t.regex(lines[0]!, /^NAME\s+ADMIN\s+ACTIVE\s+AGENT USER\s+ROLES\s+GROUPS$/);
+  t.regex(list.stdout, /^admin\s+yes\s+yes\s+-\s+admin,user\s+-$/m);
+  t.regex(list.stdout, /^yard\s+no\s+yes\s+-\s+user\s+-$/m);
   const who = await term.run(['user', 'whoami']);
   t.is(who.stdout.trim(), 'yard');
 });

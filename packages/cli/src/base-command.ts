@@ -18,7 +18,12 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export abstract class YardCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
 
-  static override baseFlags = {
+  /** `user` (-u/--user) is "act as"; commands that target a user swap it for `as` (-u/--as): see targetUserBaseFlags. */
+  static override baseFlags: {
+    master: Interfaces.OptionFlag<string>;
+    user?: Interfaces.OptionFlag<string | undefined>;
+    as?: Interfaces.OptionFlag<string | undefined>;
+  } = {
     master: Flags.string({
       char: 'm',
       env: 'YARD_MASTER',
@@ -33,6 +38,12 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
   };
+
+  /**
+   * Set by commands whose own `--user` names whom they act on (`role assign --user carol`): for
+   * them "act as" is `-u`/`--as` (see `targetUserBaseFlags`).
+   */
+  static targetsUser = false;
 
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;
@@ -56,6 +67,12 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
   }
 
+  /** Whom this command acts as (`-u NAME`), whatever the command calls its own flags. */
+  protected get actAs(): string | undefined {
+    const value = (this.ctor as typeof YardCommand).targetsUser ? this.flags.as : this.flags.user;
+    return value?.trim().toLowerCase();
+  }
+
   protected get master(): string {
     return this.flags.master;
   }
@@ -71,13 +88,13 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** An unauthenticated client (login). */
   protected anonymousClient(): ApiClient {
     warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
-    return new ApiClient(this.master);
+    return new ApiClient(this.master, undefined, `yard/${this.config.version} node/${process.versions.node}`);
   }
 
   /** The API as whoever this command acts as (-u, else the logged-in user, else the default account). */
   protected async session(): Promise<Session> {
     if (this.sessionCache) return this.sessionCache;
-    const identity = resolveIdentity(this.master, this.settings(), this.flags.user);
+    const identity = resolveIdentity(this.master, this.settings(), this.actAs);
     this.sessionCache = new Session(identity, await this.tokenStore(), this.anonymousClient());
     return this.sessionCache;
   }
@@ -95,6 +112,20 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     this.exit(known.exit);
   }
 }
+
+/** The global flags of a command whose own `--user` names a target: "act as" keeps `-u`, and is `--as` in full. */
+export const targetUserBaseFlags = (() => {
+  const { user: _actAs, ...rest } = YardCommand.baseFlags;
+  return {
+    ...rest,
+    as: Flags.string({
+      char: 'u',
+      env: 'YARD_USER',
+      summary: 'Run this one command as USER (like sudo), without changing who is logged in.',
+      helpGroup: 'GLOBAL',
+    }),
+  };
+})();
 
 interface KnownError {
   code: string;

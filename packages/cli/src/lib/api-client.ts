@@ -19,15 +19,18 @@ export class ApiClient {
   constructor(
     readonly master: string,
     private token?: string,
+    /** Sent as User-Agent: `yard user sessions` shows it as the session's client. */
+    private readonly userAgent?: string,
   ) {}
 
   withToken(token: string): ApiClient {
-    return new ApiClient(this.master, token);
+    return new ApiClient(this.master, token, this.userAgent);
   }
 
   async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (this.userAgent) headers['user-agent'] = this.userAgent;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {

@@ -10,17 +10,30 @@ export class NotLoggedInError extends Error {
 }
 
 /** Who this one command acts as, in the design's auth order. */
-export interface Identity {
-  user: string;
-  /** `-u NAME`: a temporary session. `active`: the logged-in user. `default`: nobody logged in. */
-  source: 'flag' | 'active' | 'default';
-  slot: TokenSlot;
-}
+export type Identity =
+  | {
+      user: string;
+      /** `-u NAME`: a temporary session. `active`: the logged-in user. `default`: nobody logged in. */
+      source: 'flag' | 'active' | 'default';
+      slot: TokenSlot;
+    }
+  /** YARD_TOKEN: a personal API token, used as it is (never stored, never replaced by a login). */
+  | { user: undefined; source: 'api_token'; token: string };
 
-export function resolveIdentity(master: string, settings: Settings, flagUser: string | undefined): Identity {
+/**
+ * The auth order: `-u NAME`, then YARD_TOKEN, then the logged-in user, then the default account.
+ * `-u` wins over YARD_TOKEN because it is written on this very command line.
+ */
+export function resolveIdentity(
+  master: string,
+  settings: Settings,
+  flagUser: string | undefined,
+  apiToken: string | undefined = process.env.YARD_TOKEN,
+): Identity {
   if (flagUser) {
     return { user: flagUser, source: 'flag', slot: { master, user: flagUser, kind: 'temporary' } };
   }
+  if (apiToken?.trim()) return { user: undefined, source: 'api_token', token: apiToken.trim() };
   const active = settings.activeUser(master);
   if (active) return { user: active, source: 'active', slot: { master, user: active, kind: 'login' } };
   return { user: DEFAULT_ACCOUNT, source: 'default', slot: { master, user: DEFAULT_ACCOUNT, kind: 'login' } };
@@ -45,7 +58,7 @@ export class Session {
     try {
       return await client.request<T>(method, path, body);
     } catch (error) {
-      if (!(error instanceof ApiError) || error.status !== 401 || !fromCache) throw error;
+      if (!(error instanceof ApiError) || error.status !== 401 || !fromCache || this.identity.source === 'api_token') throw error;
       await this.store.delete(this.identity.slot);
       const fresh = await this.connect(true);
       return fresh.client.request<T>(method, path, body);
@@ -55,6 +68,11 @@ export class Session {
   private async connect(skipCache: boolean): Promise<{ client: ApiClient; fromCache: boolean }> {
     if (this.client && !skipCache) return { client: this.client, fromCache: true };
     const { identity } = this;
+    if (identity.source === 'api_token') {
+      // A refused token is reported as the master said it (revoked, expired, access_api gone).
+      this.client = this.anonymous.withToken(identity.token);
+      return { client: this.client, fromCache: false };
+    }
     if (!skipCache) {
       const cached = await this.store.get(identity.slot);
       if (cached) {
@@ -73,7 +91,7 @@ export class Session {
     return { client: this.client, fromCache: false };
   }
 
-  private async login(identity: Identity): Promise<string> {
+  private async login(identity: Extract<Identity, { slot: TokenSlot }>): Promise<string> {
     const isDefault = identity.source === 'default';
     const password = isDefault ? '' : await loginPassword(identity.user);
     try {

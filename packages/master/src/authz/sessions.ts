@@ -14,6 +14,6 @@ export const sessionPolicies = {
     check: (actor, session) =>
       actor.userId === session.userId || actor.can('change_config')
         ? allow
-        : deny(lacks(actor, `end session ${session.id}: it belongs to ${session.username}`, 'change_config')),
+        : deny(lacks(actor, `end session ${session.id} of ${session.username}`, 'change_config')),
   }),
 };

@@ -1,3 +1,4 @@
+import { Flags } from '@oclif/core';
 import { YardCommand } from '../../base-command.js';
 import { resolveIdentity } from '../../lib/session.js';
 
@@ -5,21 +6,44 @@ export default class UserLogout extends YardCommand<typeof UserLogout> {
   static override summary = 'End the session of the logged-in user, or with -u the kept token of that user.';
   static override description =
     'Ends the session on the master and forgets its token. Afterwards commands act as the default account. ' +
-    '`yard -u NAME user logout` discards only the token kept for `-u NAME`.';
-  static override examples = ['<%= config.bin %> user logout', '<%= config.bin %> -u admin user logout'];
+    '`yard -u NAME user logout` discards only the token kept for `-u NAME`. With --all, every session of ' +
+    'yours ends, on every machine and browser (API tokens stay: revoke those with `yard token revoke`).';
+  static override examples = [
+    '<%= config.bin %> user logout',
+    '<%= config.bin %> -u admin user logout',
+    '<%= config.bin %> user logout --all',
+  ];
+  static override flags = {
+    all: Flags.boolean({ summary: 'End every session of yours, not only this one.', default: false }),
+  };
 
-  async run(): Promise<{ loggedOut: string | null }> {
-    const identity = resolveIdentity(this.master, this.settings(), this.flags.user);
+  async run(): Promise<{ loggedOut: string | null; all: boolean }> {
+    if (this.flags.all) {
+      // Whoever this command acts as (YARD_TOKEN included) ends all of their sessions on the master.
+      const session = await this.session();
+      const me = await session.request<{ user: { username: string } }>('GET', '/me');
+      await session.request('POST', '/auth/logout', { all: true });
+      await this.forgetLocalToken();
+      this.log(`Ended every session of ${me.user.username}.`);
+      return { loggedOut: me.user.username, all: true };
+    }
+    const loggedOut = await this.forgetLocalToken(true);
+    this.log(loggedOut ? `Logged out ${loggedOut}.` : 'Nobody was logged in.');
+    return { loggedOut, all: false };
+  }
+
+  /** Ends (optionally) and forgets the token kept for this identity; YARD_TOKEN is never touched. */
+  private async forgetLocalToken(endOnMaster = false): Promise<string | null> {
+    const identity = resolveIdentity(this.master, this.settings(), this.actAs, '');
+    if (identity.source === 'api_token') return null;
     const store = await this.tokenStore();
     const token = await store.get(identity.slot);
     if (token) {
       // A token the master already ended is fine: the goal is that it works nowhere.
-      await this.anonymousClient().withToken(token).post('/auth/logout').catch(() => undefined);
+      if (endOnMaster) await this.anonymousClient().withToken(token).post('/auth/logout').catch(() => undefined);
       await store.delete(identity.slot);
     }
     if (identity.source === 'active') this.settings().setActiveUser(this.master, undefined);
-    const loggedOut = token || identity.source === 'active' ? identity.user : null;
-    this.log(loggedOut ? `Logged out ${loggedOut}.` : 'Nobody was logged in.');
-    return { loggedOut };
+    return token || identity.source === 'active' ? identity.user : null;
   }
 }
