@@ -43,7 +43,7 @@ export const taskPolicies = {
   delete: userPolicy<TaskTarget>({
     name: 'tasks.delete',
     capability: 'delete_tasks',
-    rule: 'delete_tasks (scoped: for tasks of the scope group\'s members), the owner included',
+    rule: "delete_tasks, even for your own tasks (scoped: for tasks of the scope group's members)",
     check: (actor, task) => onOthersTask(actor, task, 'delete_tasks', 'delete', false),
   }),
 };
