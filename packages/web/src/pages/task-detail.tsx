@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MeResponse, Task, TaskLogPage } from '@trainyard/shared';
 import { isTerminal } from '@trainyard/shared/constants';
+import { holds } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
 
@@ -37,7 +38,8 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
     };
   }, [props.id]);
 
-  const canKill = task && !isTerminal(task.state) && (props.me.user.admin || task.owner === props.me.user.username);
+  // Scoped operate_others may or may not cover this owner: offer it, and show the master's reason if not.
+  const canKill = task && !isTerminal(task.state) && (holds(props.me, 'operate_others') || task.owner === props.me.user.username);
   const kill = async () => {
     try {
       setTask(await api<Task>('POST', `/tasks/${props.id}/kill`));

@@ -1,9 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { MeResponse, Page as ApiPage, User } from '@trainyard/shared';
+import { can } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, Page } from '../components.js';
+import { Link } from '../router.js';
 
-/** Admins: create users, activate/deactivate, reset passwords, link/unlink agent users. */
+/** change_config: create users, activate/deactivate, reset passwords, link/unlink agent users; see roles and groups. */
 export function UsersPage(props: { me: MeResponse }) {
   const [users, setUsers] = useState<User[]>([]);
   const [error, setError] = useState<unknown>();
@@ -11,10 +13,10 @@ export function UsersPage(props: { me: MeResponse }) {
   const reload = () => api<ApiPage<User>>('GET', '/users?limit=500').then((p) => setUsers(p.items), setError);
   useEffect(() => void reload(), []);
 
-  if (!props.me.user.admin) {
+  if (!can(props.me, 'change_config')) {
     return (
       <Page title="Users">
-        <p class="error">Only admins manage users.</p>
+        <p class="error">Managing users needs change_config.</p>
       </Page>
     );
   }
@@ -73,8 +75,9 @@ export function UsersPage(props: { me: MeResponse }) {
         <thead>
           <tr>
             <th>Name</th>
-            <th>Admin</th>
             <th>Active</th>
+            <th>Roles</th>
+            <th>Groups</th>
             <th>Agent user</th>
             <th>Actions</th>
           </tr>
@@ -83,8 +86,22 @@ export function UsersPage(props: { me: MeResponse }) {
           {users.map((u) => (
             <tr key={u.id} data-user={u.username}>
               <td>{u.username}</td>
-              <td>{u.admin ? 'yes' : 'no'}</td>
               <td class="active">{u.active ? 'yes' : 'no'}</td>
+              <td class="roles">
+                {u.roles.map((r) => (
+                  <span class="tag" key={`${r.role}@${r.scope ?? ''}`}>
+                    <Link href={`/roles/${r.role}`}>{r.role}</Link>
+                    {r.scope ? ` (scope ${r.scope})` : ''}
+                  </span>
+                ))}
+              </td>
+              <td class="groups">
+                {u.groups.map((g) => (
+                  <span class="tag" key={g}>
+                    <Link href={`/groups/${g}`}>{g}</Link>
+                  </span>
+                ))}
+              </td>
               <td>{u.agentUser ? `${u.agentUser.user}:${u.agentUser.group} (${u.agentUser.uid}:${u.agentUser.gid})` : '-'}</td>
               <td class="actions">
                 <button onClick={() => act(() => api('PATCH', `/users/${u.username}`, { active: !u.active }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
