@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { CAPABILITIES, isCapability, type Capability } from '@trainyard/shared';
+import { compileOnce } from '../db/compile-once.js';
 import type { Executor } from '../db/database.js';
 import type { RoleRow } from '../db/schema.js';
 
@@ -202,7 +203,7 @@ export const roleRepository = {
    * capability of each role given to them or to one of those groups, with its scope.
    */
   async grantsFor(db: Executor, userId: number): Promise<UserGrants> {
-    const rows = await grantsQuery(db, userId).execute();
+    const rows = await grantsQuery(db, userId);
     const groups: UserGrants['groups'] = [];
     const grants: GrantRecord[] = [];
     for (const row of rows) {
@@ -216,7 +217,10 @@ export const roleRepository = {
   },
 };
 
-function grantsQuery(db: Executor, userId: number) {
+// Every request runs this: compiled once (the placeholder id is never a user's).
+const grantsQuery = compileOnce(buildGrantsQuery, [-4_700_013] as const);
+
+function buildGrantsQuery(db: Executor, userId: number) {
   const nothing = <T>() => sql<T | null>`null`;
   const memberships = db
     .selectFrom('group_members as m')

@@ -1,4 +1,5 @@
 import type { SessionKind } from '@trainyard/shared';
+import { compileOnce } from '../db/compile-once.js';
 import type { Executor } from '../db/database.js';
 import type { SessionRow } from '../db/schema.js';
 
@@ -44,13 +45,7 @@ export const sessionRepository = {
 
   /** The session for a token hash, with its user, in one query (every request runs it). */
   async findWithUser(db: Executor, tokenHash: string): Promise<{ session: SessionRecord; user: SessionOwner } | undefined> {
-    const row = await db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .selectAll('sessions')
-      .select(['users.username', 'users.active'])
-      .where('sessions.token_hash', '=', tokenHash)
-      .executeTakeFirst();
+    const [row] = await sessionWithUser(db, tokenHash);
     return row && { session: toRecord(row), user: { id: row.user_id, username: row.username, active: row.active === 1 } };
   },
 
@@ -96,6 +91,17 @@ export const sessionRepository = {
     await db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
   },
 };
+
+const sessionWithUser = compileOnce(
+  (db: Executor, tokenHash: string) =>
+    db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('sessions')
+      .select(['users.username', 'users.active'])
+      .where('sessions.token_hash', '=', tokenHash),
+  ['compile-once: a token hash'],
+);
 
 function toRecord(row: SessionRow): SessionRecord {
   return {
