@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { API_PREFIX } from '@trainyard/shared';
+import { API_PREFIX, ENDPOINTS } from '@trainyard/shared';
 import { renderRouteTable, type RouteInfo } from '@trainyard/master';
 import { api, loginToken } from './helpers/api.js';
 import { ROOT } from './helpers/cli.js';
@@ -18,6 +18,8 @@ test('every route is bound to one named check, and docs/routes.md is the router\
   const routes = m.master.routes;
   t.true(routes.length > 40, `${routes.length} routes`);
   t.deepEqual(routes.filter((r) => !r.binding).map((r) => `${r.method} ${r.path}`), [], 'routes added without Routes');
+  // The shared client's table and the router are the same set: each endpoint served once.
+  t.deepEqual(routes.map((r) => r.binding?.endpoint).sort(), Object.keys(ENDPOINTS).sort());
   const documented = readFileSync(path.join(ROOT, 'docs', 'routes.md'), 'utf8');
   t.is(documented, renderRouteTable(routes), 'docs/routes.md is stale: run `node scripts/route-table.mjs > docs/routes.md` after a build');
 });

@@ -169,7 +169,7 @@ test("deactivating alice ends her live session at once and keeps her row in the 
   const users = await term.json<Page<User>>(['user', 'list']);
   const alice = users.items.find((u) => u.username === 'alice');
   t.is(alice?.active, false);
-  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+no\s+-$/m);
+  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+no\s+-\s+user\s+-$/m);
 });
 
 test("a password change ends the user's other sessions; the old password stops working", async (t) => {
@@ -219,7 +219,7 @@ test('link-with-agent-user needs all four flags; the link shows in user list --j
     gid: 2345,
     group: 'research',
   });
-  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+yes\s+alice:research \(1234:2345\)$/m);
+  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+yes\s+alice:research \(1234:2345\)\s+user\s+-$/m);
 
   const unlinked = await term.run(['-u', 'admin', 'user', 'unlink-agent-user', 'alice'], asAdmin);
   t.is(unlinked.code, 0);

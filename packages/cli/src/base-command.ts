@@ -1,5 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { ApiClient, ApiError } from './lib/api-client.js';
+import { ApiError, describeCause, TransportError, YardClient } from '@trainyard/shared/client';
 import { PromptError } from './lib/prompt.js';
 import { ConfigFileError } from './lib/config-file.js';
 import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
@@ -86,9 +86,10 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   }
 
   /** An unauthenticated client (login). */
-  protected anonymousClient(): ApiClient {
+  protected anonymousClient(): YardClient {
     warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
-    return new ApiClient(this.master, undefined, `yard/${this.config.version} node/${process.versions.node}`);
+    // Sent as User-Agent: `yard user sessions` shows it as the session's client.
+    return new YardClient({ baseUrl: this.master, headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` } });
   }
 
   /** The API as whoever this command acts as (-u, else the logged-in user, else the default account). */
@@ -136,6 +137,7 @@ interface KnownError {
 
 function describeKnownError(error: Error & { oclif?: { exit?: number } }): KnownError | undefined {
   if (error instanceof ApiError) return { code: error.code, message: error.message, exit: 1 };
+  if (error instanceof TransportError) return { ...describeTransportError(error), exit: 1 };
   if (error instanceof NotLoggedInError) return { code: 'NOT_LOGGED_IN', message: error.message, exit: 1 };
   if (error instanceof PromptError) return { code: 'NO_INPUT', message: error.message, exit: 1 };
   if (error instanceof ConfigFileError) return { code: 'CONFIG_FILE', message: error.message, exit: 1 };
@@ -149,6 +151,20 @@ function describeKnownError(error: Error & { oclif?: { exit?: number } }): Known
     };
   }
   return undefined;
+}
+
+/** No usable answer from the master, in words that say what to check. */
+function describeTransportError(error: TransportError): { code: string; message: string } {
+  if (error.kind === 'unreachable') {
+    return {
+      code: 'UNREACHABLE',
+      message: `cannot reach the master at ${error.baseUrl} (${describeCause(error.cause)}): is it running? Point -m/--master or YARD_MASTER at it`,
+    };
+  }
+  if (error.kind === 'not_json') {
+    return { code: 'BAD_RESPONSE', message: `the master at ${error.baseUrl} sent a response that is not JSON (HTTP ${error.status})` };
+  }
+  return { code: 'BAD_RESPONSE', message: `the master answered HTTP ${error.status}` };
 }
 
 /** oclif's parse errors span lines ("Parsing --x", "See more help..."): keep what a person needs. */

@@ -14,9 +14,6 @@ import { formatIdentity, yesNo } from './format.js';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
 
-export const groupPath = (path: string) => `/groups/${encodeURIComponent(path)}`;
-export const rolePath = (name: string) => `/roles/${encodeURIComponent(name)}`;
-
 /** "operator", or "operator (scope research/vision)". */
 const withScope = (role: string, scope: string | null) => (scope ? `${role} (scope ${scope})` : role);
 const holder = (a: RoleAssignment) => (a.user ? `user ${a.user}` : `group ${a.group}`);

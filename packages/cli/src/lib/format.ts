@@ -17,4 +17,3 @@ export function usersTable(users: User[]): string {
   ]);
 }
 
-export const userPath = (name: string) => `/users/${encodeURIComponent(name)}`;

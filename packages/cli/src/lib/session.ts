@@ -1,6 +1,6 @@
+import { ApiError, YardClient } from '@trainyard/shared/client';
 import { DEFAULT_ACCOUNT, type SessionKind } from '@trainyard/shared/constants';
-import type { LoginResponse } from '@trainyard/shared';
-import { ApiClient, ApiError, type Method } from './api-client.js';
+import type { CallArgs, EndpointName, EndpointResponse, LoginResponse } from '@trainyard/shared';
 import { loginPassword } from './prompt.js';
 import type { Settings } from './settings.js';
 import type { TokenSlot, TokenStore } from './token-store.js';
@@ -45,27 +45,28 @@ export function resolveIdentity(
  * `yard user login` again (the CLI never keeps their password).
  */
 export class Session {
-  private client?: ApiClient;
+  private client?: YardClient;
 
   constructor(
     readonly identity: Identity,
     private readonly store: TokenStore,
-    private readonly anonymous: ApiClient,
+    private readonly anonymous: YardClient,
   ) {}
 
-  async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  /** Calls an endpoint as this identity; a kept token the master no longer knows is replaced once. */
+  async call<K extends EndpointName>(name: K, ...args: CallArgs<K>): Promise<EndpointResponse<K>> {
     const { client, fromCache } = await this.connect(false);
     try {
-      return await client.request<T>(method, path, body);
+      return await client.call(name, ...args);
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401 || !fromCache || this.identity.source === 'api_token') throw error;
       await this.store.delete(this.identity.slot);
       const fresh = await this.connect(true);
-      return fresh.client.request<T>(method, path, body);
+      return fresh.client.call(name, ...args);
     }
   }
 
-  private async connect(skipCache: boolean): Promise<{ client: ApiClient; fromCache: boolean }> {
+  private async connect(skipCache: boolean): Promise<{ client: YardClient; fromCache: boolean }> {
     if (this.client && !skipCache) return { client: this.client, fromCache: true };
     const { identity } = this;
     if (identity.source === 'api_token') {
@@ -111,10 +112,10 @@ export class Session {
 }
 
 export function loginRequest(
-  client: ApiClient,
+  client: YardClient,
   username: string,
   password: string,
   kind: SessionKind,
 ): Promise<LoginResponse> {
-  return client.post<LoginResponse>('/auth/login', { username, password, kind });
+  return client.call('auth.login', { body: { username, password, kind } });
 }

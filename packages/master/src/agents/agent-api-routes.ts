@@ -28,34 +28,34 @@ export function agentApiRoutes(
   const { agents, scheduler, reports } = deps;
   const routes = new Routes(guards);
 
-  routes.post('/agents/:id/register', agentPolicies.agentApi, async (ctx) => {
+  routes.on('agent.register', agentPolicies.agentApi, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     ctx.body = await agents.register(id, ctx.state.agentTokenId!, validate(registerAgentSchema, ctx.state.body));
   });
 
-  routes.post('/agents/:id/heartbeat', agentPolicies.agentApi, async (ctx) => {
+  routes.on('agent.heartbeat', agentPolicies.agentApi, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     validate(heartbeatSchema, ctx.state.body);
     ctx.body = await agents.heartbeat(id);
   });
 
-  routes.get('/agents/:id/work', agentPolicies.agentApi, async (ctx) => {
+  routes.on('agent.poll', agentPolicies.agentApi, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     const { wait } = validate(pollQuerySchema, ctx.query);
     ctx.body = await scheduler.poll(id, wait * 1000);
   });
 
-  routes.post('/agents/:id/tasks/:taskId/ack', agentPolicies.agentApi, async (ctx) => {
+  routes.on('agent.ack', agentPolicies.agentApi, async (ctx) => {
     const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
     ctx.body = await scheduler.acknowledge(id, taskId, validate(ackSchema, ctx.state.body).leaseId);
   });
 
-  routes.post('/agents/:id/tasks/:taskId/state', agentPolicies.agentApi, async (ctx) => {
+  routes.on('agent.state', agentPolicies.agentApi, async (ctx) => {
     const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
     ctx.body = await reports.state(id, taskId, validate(reportStateSchema, ctx.state.body));
   });
 
-  routes.post('/agents/:id/tasks/:taskId/logs', agentPolicies.agentApi, async (ctx) => {
+  routes.on('agent.logs', agentPolicies.agentApi, async (ctx) => {
     const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
     ctx.body = await reports.logs(id, taskId, validate(agentLogsSchema, ctx.state.body));
   });

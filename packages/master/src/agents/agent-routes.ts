@@ -12,25 +12,25 @@ import type { AgentTokenService } from './agent-token-service.js';
 export function agentRoutes(agents: AgentService, tokens: AgentTokenService, guards: Guards): Router<AppState> {
   const routes = new Routes(guards);
 
-  routes.get('/agents', agentPolicies.list, async (ctx) => {
+  routes.on('agents.list', agentPolicies.list, async (ctx) => {
     ctx.body = { items: await agents.list(), next: null };
   });
 
-  routes.patch('/agents/:id', agentPolicies.setEnabled, async (ctx) => {
+  routes.on('agents.update', agentPolicies.setEnabled, async (ctx) => {
     const { id } = validate(z.strictObject({ id: agentIdSchema }), ctx.params);
     ctx.body = await agents.setEnabled(id, validate(patchAgentSchema, ctx.state.body).enabled);
   });
 
-  routes.get('/agent-tokens', agentPolicies.listTokens, async (ctx) => {
+  routes.on('agentTokens.list', agentPolicies.listTokens, async (ctx) => {
     ctx.body = { items: await tokens.list(), next: null };
   });
 
-  routes.post('/agent-tokens', agentPolicies.createToken, async (ctx, actor) => {
+  routes.on('agentTokens.create', agentPolicies.createToken, async (ctx, actor) => {
     ctx.status = 201;
     ctx.body = await tokens.create(actor, validate(createAgentTokenSchema, ctx.state.body).name);
   });
 
-  routes.delete('/agent-tokens/:name', agentPolicies.revokeToken, async (ctx, actor) => {
+  routes.on('agentTokens.revoke', agentPolicies.revokeToken, async (ctx, actor) => {
     const { name } = validate(z.strictObject({ name: agentTokenNameSchema }), ctx.params);
     ctx.body = await tokens.revoke(actor, name);
   });

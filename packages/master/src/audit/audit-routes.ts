@@ -13,7 +13,7 @@ export function auditRoutes(audit: AuditService, users: UserService, guards: Gua
   const routes = new Routes(guards);
 
   /** Newest first; `user` (by or about them), `since` (a duration back from now). */
-  routes.get('/audit', auditPolicies.list, async (ctx) => {
+  routes.on('audit.list', auditPolicies.list, async (ctx) => {
     const query = validate(auditQuerySchema, ctx.query);
     const sinceMs = query.since === undefined ? undefined : parseDuration(query.since);
     if (query.since !== undefined && sinceMs === undefined) {

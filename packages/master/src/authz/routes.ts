@@ -1,5 +1,6 @@
 import Router, { type RouterMiddleware } from '@koa/router';
 import type { Middleware } from 'koa';
+import { ENDPOINTS, type EndpointName } from '@trainyard/shared';
 import type { AppState, RouteContext } from '../http/app-state.js';
 import { DomainError } from '../errors.js';
 import type { Actor } from './actor.js';
@@ -14,6 +15,8 @@ export interface Guards {
 
 /** What the route table says about one route; kept on its handler so the router can be walked. */
 export interface RouteBinding {
+  /** The endpoint's name in the shared table (packages/shared/src/endpoints.ts). */
+  endpoint: EndpointName;
   check: string;
   audience: AnyPolicy['audience'];
   capability: string | null;
@@ -30,7 +33,6 @@ export interface RouteInfo {
 const BINDING = Symbol('trainyard.route-binding');
 type Bound = RouterMiddleware<AppState> & { [BINDING]?: RouteBinding };
 
-type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type OpenHandler = (ctx: RouteContext) => Promise<void>;
 type UserHandler = (ctx: RouteContext, actor: Actor) => Promise<void>;
 interface TargetRoute<L> {
@@ -40,48 +42,21 @@ interface TargetRoute<L> {
 }
 
 /**
- * The one way routes are defined: each binds a method and path to exactly one named check, which
- * runs before the handler (after the check's target, if it has one, is loaded). A denial is 403
- * FORBIDDEN with the check's reason. `docs/routes.md` is generated from these bindings.
+ * The one way routes are defined: each binds an endpoint of the shared table (its method and path,
+ * what clients call) to exactly one named check, which runs before the handler (after the check's
+ * target, if it has one, is loaded). A denial is 403 FORBIDDEN with the check's reason.
+ * `docs/routes.md` is generated from these bindings.
  */
 export class Routes {
   readonly router = new Router<AppState>();
 
   constructor(private readonly guards: Guards) {}
 
-  get<T, L extends T>(path: string, policy: UserPolicy<T>, route: TargetRoute<L>): void;
-  get(path: string, policy: UserPolicy, handle: UserHandler): void;
-  get(path: string, policy: OpenPolicy, handle: OpenHandler): void;
-  get(path: string, policy: AnyPolicy, route: unknown): void {
-    this.add('get', path, policy, route);
-  }
-
-  post<T, L extends T>(path: string, policy: UserPolicy<T>, route: TargetRoute<L>): void;
-  post(path: string, policy: UserPolicy, handle: UserHandler): void;
-  post(path: string, policy: OpenPolicy, handle: OpenHandler): void;
-  post(path: string, policy: AnyPolicy, route: unknown): void {
-    this.add('post', path, policy, route);
-  }
-
-  put<T, L extends T>(path: string, policy: UserPolicy<T>, route: TargetRoute<L>): void;
-  put(path: string, policy: UserPolicy, handle: UserHandler): void;
-  put(path: string, policy: AnyPolicy, route: unknown): void {
-    this.add('put', path, policy, route);
-  }
-
-  patch<T, L extends T>(path: string, policy: UserPolicy<T>, route: TargetRoute<L>): void;
-  patch(path: string, policy: UserPolicy, handle: UserHandler): void;
-  patch(path: string, policy: AnyPolicy, route: unknown): void {
-    this.add('patch', path, policy, route);
-  }
-
-  delete<T, L extends T>(path: string, policy: UserPolicy<T>, route: TargetRoute<L>): void;
-  delete(path: string, policy: UserPolicy, handle: UserHandler): void;
-  delete(path: string, policy: AnyPolicy, route: unknown): void {
-    this.add('delete', path, policy, route);
-  }
-
-  private add(method: Method, path: string, policy: AnyPolicy, route: unknown): void {
+  on<T, L extends T>(endpoint: EndpointName, policy: UserPolicy<T>, route: TargetRoute<L>): void;
+  on(endpoint: EndpointName, policy: UserPolicy, handle: UserHandler): void;
+  on(endpoint: EndpointName, policy: OpenPolicy, handle: OpenHandler): void;
+  on(endpoint: EndpointName, policy: AnyPolicy, route: unknown): void {
+    const { method, path } = ENDPOINTS[endpoint];
     const bound: Bound = async (ctx) => {
       if (policy.audience !== 'user') {
         enforce(policy.check());
@@ -100,9 +75,9 @@ export class Routes {
       enforce(userPolicy.check(actor, loaded));
       await handle(ctx, actor, loaded);
     };
-    bound[BINDING] = { check: policy.name, audience: policy.audience, capability: policy.capability, rule: policy.rule };
+    bound[BINDING] = { endpoint, check: policy.name, audience: policy.audience, capability: policy.capability, rule: policy.rule };
     const guard = policy.audience === 'user' ? [this.guards.user] : policy.audience === 'agent' ? [this.guards.agent] : [];
-    this.router[method](path, ...guard, bound);
+    this.router.register(path, [method], [...guard, bound]);
   }
 }
 
@@ -132,18 +107,19 @@ export function renderRouteTable(routes: RouteInfo[]): string {
   const rows = routes.map((r) => {
     const b = r.binding;
     const who = b ? (b.audience === 'user' ? b.rule : `${b.audience}: ${b.rule}`) : 'UNBOUND';
-    return `| ${r.method} | \`${r.path}\` | \`${b?.check ?? 'none'}\` | ${b?.capability ?? '-'} | ${who} |`;
+    return `| ${r.method} | \`${r.path}\` | ${b?.endpoint ?? '-'} | \`${b?.check ?? 'none'}\` | ${b?.capability ?? '-'} | ${who} |`;
   });
   return [
     '# Routes',
     '',
-    'Every route of the master, the one named check it is bound to (`packages/master/src/authz/`), the',
-    'capability that check rests on, and who passes it. Generated from the running router by',
+    'Every route of the master, its endpoint name in the shared client (`packages/shared/src/endpoints.ts`), the one',
+    'named check it is bound to (`packages/master/src/authz/`), the capability that check rests on, and who passes',
+    'it. Generated from the running router by',
     '`node scripts/route-table.mjs > docs/routes.md`; `test/routes.test.ts` fails when this file and the',
     'router disagree. A refused request is 403 `FORBIDDEN` with the reason in its message.',
     '',
-    '| Method | Path | Check | Capability | Who passes |',
-    '|---|---|---|---|---|',
+    '| Method | Path | Endpoint | Check | Capability | Who passes |',
+    '|---|---|---|---|---|---|',
     ...rows,
     '',
   ].join('\n');

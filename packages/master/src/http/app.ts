@@ -1,7 +1,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { API_PREFIX, HEALTH_PATH } from '@trainyard/shared';
+import { API_PREFIX } from '@trainyard/shared';
 import { publicPolicies } from '../authz/public.js';
 import { listRoutes, Routes, type Guards, type RouteInfo } from '../authz/routes.js';
 import { DomainError } from '../errors.js';
@@ -28,7 +28,7 @@ export function createApp(options: {
 
   // Outside the API and before body parsing: health is bound to its own (open) check too.
   const root = new Routes(options.guards);
-  root.get(HEALTH_PATH, publicPolicies.health, async (ctx) => {
+  root.on('health', publicPolicies.health, async (ctx) => {
     ctx.body = { status: 'ok' };
   });
   app.use(root.router.routes());

@@ -13,7 +13,7 @@ import type { SessionService } from './session-service.js';
 export function sessionRoutes(sessions: SessionService, users: UserService, guards: Guards): Router<AppState> {
   const routes = new Routes(guards);
 
-  routes.post('/auth/login', sessionPolicies.login, async (ctx) => {
+  routes.on('auth.login', sessionPolicies.login, async (ctx) => {
     const { username, password, kind, cookie } = validate(loginSchema, ctx.state.body);
     if (cookie) refuseCrossSite(ctx);
     const response = await sessions.login(username, password, kind, { address: ctx.ip, client: ctx.get('user-agent') });
@@ -33,7 +33,7 @@ export function sessionRoutes(sessions: SessionService, users: UserService, guar
     ctx.body = { user: response.user, session: response.session };
   });
 
-  routes.post('/auth/logout', sessionPolicies.logout, async (ctx, actor) => {
+  routes.on('auth.logout', sessionPolicies.logout, async (ctx, actor) => {
     const { all } = validate(logoutSchema, ctx.state.body);
     if (all) await sessions.logoutAll(actor.userId);
     else if (actor.via !== 'api_token') await sessions.logout(actor.session.id);
@@ -41,7 +41,7 @@ export function sessionRoutes(sessions: SessionService, users: UserService, guar
     ctx.status = 204;
   });
 
-  routes.get('/me', sessionPolicies.me, async (ctx, actor) => {
+  routes.on('me', sessionPolicies.me, async (ctx, actor) => {
     const { session } = actor;
     const body: MeResponse = {
       user: await users.presentOne(await users.requireById(actor.userId)),
@@ -58,7 +58,7 @@ export function sessionRoutes(sessions: SessionService, users: UserService, guar
   });
 
   /** `?user=NAME` for someone else's (change_config); your own without it. */
-  routes.get('/sessions', sessionPolicies.list, {
+  routes.on('sessions.list', sessionPolicies.list, {
     target: async (ctx, actor) => {
       const { user } = validate(userQuerySchema, ctx.query);
       return user === undefined ? { id: actor.userId, username: actor.username } : users.require(user);
@@ -68,7 +68,7 @@ export function sessionRoutes(sessions: SessionService, users: UserService, guar
     },
   });
 
-  routes.delete('/sessions/:id', sessionPolicies.revoke, {
+  routes.on('sessions.revoke', sessionPolicies.revoke, {
     target: async (ctx) => sessions.require(validate(sessionIdParamSchema, ctx.params).id),
     handle: async (ctx, actor, session) => {
       await sessions.revoke(actor, session);

@@ -19,7 +19,7 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
   const routes = new Routes(guards);
   const task = (ctx: RouteContext) => tasks.target(validate(taskIdParamSchema, ctx.params).id);
 
-  routes.get('/tasks', taskPolicies.list, async (ctx, actor) => {
+  routes.on('tasks.list', taskPolicies.list, async (ctx, actor) => {
     const query = validate(taskListQuerySchema, ctx.query);
     const beforeId = query.after === undefined ? undefined : decodeCursor(query.after);
     if (query.after !== undefined && beforeId === undefined) {
@@ -33,41 +33,41 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
     });
   });
 
-  routes.post('/tasks', taskPolicies.create, async (ctx, actor) => {
+  routes.on('tasks.create', taskPolicies.create, async (ctx, actor) => {
     const { kind, config } = validate(createTaskSchema, ctx.state.body);
     ctx.status = 201;
     ctx.body = await tasks.create(actor, kind, config);
   });
 
-  routes.get('/tasks/:id', taskPolicies.read, {
+  routes.on('tasks.get', taskPolicies.read, {
     target: task,
     handle: async (ctx, _actor, target) => {
       ctx.body = toTask(target.task);
     },
   });
 
-  routes.patch('/tasks/:id', taskPolicies.alter, {
+  routes.on('tasks.update', taskPolicies.alter, {
     target: task,
     handle: async (ctx, _actor, target) => {
       ctx.body = await tasks.rename(target.task, validate(patchTaskSchema, ctx.state.body));
     },
   });
 
-  routes.post('/tasks/:id/kill', taskPolicies.kill, {
+  routes.on('tasks.kill', taskPolicies.kill, {
     target: task,
     handle: async (ctx, _actor, target) => {
       ctx.body = await tasks.kill(target.task);
     },
   });
 
-  routes.delete('/tasks/:id', taskPolicies.delete, {
+  routes.on('tasks.delete', taskPolicies.delete, {
     target: task,
     handle: async (ctx, actor, target) => {
       ctx.body = await tasks.delete(actor, target.task);
     },
   });
 
-  routes.get('/tasks/:id/logs', taskPolicies.logs, {
+  routes.on('tasks.logs', taskPolicies.logs, {
     target: task,
     handle: async (ctx, _actor, target) => {
       const query = validate(logQuerySchema, ctx.query);

@@ -16,20 +16,20 @@ export function tokenRoutes(tokens: TokenService, users: UserService, guards: Gu
     return user === undefined || user === actor.username ? { id: actor.userId, username: actor.username } : users.require(user);
   };
 
-  routes.get('/tokens', tokenPolicies.list, {
+  routes.on('tokens.list', tokenPolicies.list, {
     target: whose,
     handle: async (ctx, _actor, user) => {
       ctx.body = { items: await tokens.list(user), next: null };
     },
   });
 
-  routes.post('/tokens', tokenPolicies.create, async (ctx, actor) => {
+  routes.on('tokens.create', tokenPolicies.create, async (ctx, actor) => {
     const { name, expires } = validate(createTokenSchema, ctx.state.body);
     ctx.status = 201;
     ctx.body = await tokens.create(actor, name, expires);
   });
 
-  routes.delete('/tokens/:name', tokenPolicies.revoke, {
+  routes.on('tokens.revoke', tokenPolicies.revoke, {
     target: whose,
     handle: async (ctx, actor, user) => {
       ctx.body = await tokens.revoke(actor, user, validate(tokenNameParamSchema, ctx.params).name);

@@ -20,35 +20,35 @@ export function userRoutes(users: UserService, roles: RoleService, guards: Guard
   const routes = new Routes(guards);
   const named = (ctx: RouteContext) => users.require(validate(usernameParamSchema, ctx.params).username);
 
-  routes.get('/users', userPolicies.list, async (ctx) => {
+  routes.on('users.list', userPolicies.list, async (ctx) => {
     const query = validate(pageQuerySchema, ctx.query);
     const afterId = query.after === undefined ? 0 : decodeCursor(query.after);
     if (afterId === undefined) throw new DomainError('INVALID_INPUT', 'after: not a cursor this master issued');
     ctx.body = await users.list(afterId, query.limit);
   });
 
-  routes.post('/users', userPolicies.create, async (ctx, actor) => {
+  routes.on('users.create', userPolicies.create, async (ctx, actor) => {
     ctx.status = 201;
     ctx.body = await users.create(actor, validate(createUserSchema, ctx.state.body));
   });
 
-  routes.get('/users/:username', userPolicies.view, async (ctx) => {
+  routes.on('users.get', userPolicies.view, async (ctx) => {
     ctx.body = await users.presentOne(await named(ctx));
   });
 
-  routes.get('/users/:username/access', userPolicies.access, {
+  routes.on('users.access', userPolicies.access, {
     target: named,
     handle: async (ctx, _actor, user) => {
       ctx.body = await roles.accessOf(user);
     },
   });
 
-  routes.patch('/users/:username', userPolicies.update, async (ctx, actor) => {
+  routes.on('users.update', userPolicies.update, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = await users.update(actor, username, validate(patchUserSchema, ctx.state.body));
   });
 
-  routes.post('/users/:username/password', userPolicies.setPassword, {
+  routes.on('users.setPassword', userPolicies.setPassword, {
     target: named,
     handle: async (ctx, actor, target) => {
       const { password } = validate(setPasswordSchema, ctx.state.body);
@@ -59,12 +59,12 @@ export function userRoutes(users: UserService, roles: RoleService, guards: Guard
     },
   });
 
-  routes.put('/users/:username/agent-user', userPolicies.link, async (ctx, actor) => {
+  routes.on('users.link', userPolicies.link, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = await users.setAgentUser(actor, username, validate(linkAgentUserSchema, ctx.state.body));
   });
 
-  routes.delete('/users/:username/agent-user', userPolicies.unlink, async (ctx, actor) => {
+  routes.on('users.unlink', userPolicies.unlink, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
     ctx.body = await users.setAgentUser(actor, username, null);
   });

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Agent, Page as ApiPage } from '@trainyard/shared';
+import type { Agent } from '@trainyard/shared';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
 
@@ -8,7 +8,7 @@ export function AgentsPage() {
   const [agents, setAgents] = useState<Agent[]>();
   const [error, setError] = useState<unknown>();
   useEffect(() => {
-    api<ApiPage<Agent>>('GET', '/agents').then((p) => setAgents(p.items), setError);
+    api('agents.list').then((p) => setAgents(p.items), setError);
   }, []);
   return (
     <Page title="Agents">

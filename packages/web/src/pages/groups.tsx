@@ -1,10 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Page as ApiPage, Group, GroupDetail } from '@trainyard/shared';
+import type { Group, GroupDetail } from '@trainyard/shared';
 import { api } from '../api.js';
 import { ErrorBanner, Page } from '../components.js';
 import { Link, navigate } from '../router.js';
-
-const groupApi = (path: string) => `/groups/${encodeURIComponent(path)}`;
 
 /** Runs an action, then reloads; shows what happened or the master's reason. */
 function useActions(reload: () => Promise<unknown>) {
@@ -29,7 +27,7 @@ function useActions(reload: () => Promise<unknown>) {
 /** change_config: every group, and a form to make one. */
 export function GroupsPage() {
   const [groups, setGroups] = useState<Group[]>([]);
-  const reload = () => api<ApiPage<Group>>('GET', '/groups').then((p) => setGroups(p.items), setError);
+  const reload = () => api('groups.list').then((p) => setGroups(p.items), setError);
   const { error, setError, notice, act } = useActions(reload);
   useEffect(() => void reload(), []);
 
@@ -37,7 +35,7 @@ export function GroupsPage() {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
     const path = String(new FormData(form).get('path'));
-    void act(() => api('POST', '/groups', { path }), `Created group ${path}.`).then((ok) => ok && form.reset());
+    void act(() => api('groups.create', { body: { path } }), `Created group ${path}.`).then((ok) => ok && form.reset());
   };
 
   return (
@@ -75,7 +73,8 @@ export function GroupsPage() {
 /** One group: members (add, remove), what is given to it and scoped to it; rename, delete. */
 export function GroupPage(props: { path: string }) {
   const [group, setGroup] = useState<GroupDetail>();
-  const reload = () => api<GroupDetail>('GET', groupApi(props.path)).then(setGroup, setError);
+  const params = { path: props.path };
+  const reload = () => api('groups.get', { params }).then(setGroup, setError);
   const { error, setError, notice, act } = useActions(reload);
   useEffect(() => void reload(), [props.path]);
 
@@ -83,13 +82,13 @@ export function GroupPage(props: { path: string }) {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
     const username = String(new FormData(form).get('username'));
-    void act(() => api('POST', `${groupApi(props.path)}/members`, { username }), `Added ${username}.`).then((ok) => ok && form.reset());
+    void act(() => api('groups.addMember', { params, body: { username } }), `Added ${username}.`).then((ok) => ok && form.reset());
   };
   const rename = async (event: Event) => {
     event.preventDefault();
     const path = String(new FormData(event.currentTarget as HTMLFormElement).get('path'));
     try {
-      await api('PATCH', groupApi(props.path), { path });
+      await api('groups.rename', { params, body: { path } });
       navigate(`/groups/${path}`);
     } catch (err) {
       setError(err);
@@ -98,7 +97,7 @@ export function GroupPage(props: { path: string }) {
   const remove = async () => {
     if (!window.confirm(`Delete group ${props.path}? Its members keep their accounts and tasks.`)) return;
     try {
-      await api('DELETE', groupApi(props.path));
+      await api('groups.delete', { params });
       navigate('/groups');
     } catch (err) {
       setError(err);
@@ -132,7 +131,7 @@ export function GroupPage(props: { path: string }) {
                 <tr key={name} data-member={name}>
                   <td>{name}</td>
                   <td class="actions">
-                    <button onClick={() => act(() => api('DELETE', `${groupApi(props.path)}/members/${name}`), `Removed ${name}.`)}>Remove</button>
+                    <button onClick={() => act(() => api('groups.removeMember', { params: { ...params, username: name } }), `Removed ${name}.`)}>Remove</button>
                   </td>
                 </tr>
               ))}

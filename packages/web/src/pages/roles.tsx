@@ -1,17 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { CAPABILITIES, CAPABILITY_SUMMARIES, SCOPEABLE_CAPABILITIES } from '@trainyard/shared/constants';
-import type { Page as ApiPage, Role, RoleDetail } from '@trainyard/shared';
+import type { Role, RoleDetail } from '@trainyard/shared';
 import { api } from '../api.js';
 import { ErrorBanner, Page } from '../components.js';
 import { Link, navigate } from '../router.js';
-
-const roleApi = (name: string) => `/roles/${encodeURIComponent(name)}`;
 
 /** change_config: every role with what it holds, and a form to make one. */
 export function RolesPage() {
   const [roles, setRoles] = useState<Role[]>([]);
   const [error, setError] = useState<unknown>();
-  const reload = () => api<ApiPage<Role>>('GET', '/roles').then((p) => setRoles(p.items), setError);
+  const reload = () => api('roles.list').then((p) => setRoles(p.items), setError);
   useEffect(() => void reload(), []);
 
   const create = async (event: Event) => {
@@ -19,7 +17,7 @@ export function RolesPage() {
     const data = new FormData(event.currentTarget as HTMLFormElement);
     const name = String(data.get('name'));
     try {
-      await api('POST', '/roles', { name, description: String(data.get('description') ?? ''), capabilities: data.getAll('capability').map(String) });
+      await api('roles.create', { body: { name, description: String(data.get('description') ?? ''), capabilities: data.getAll('capability').map(String) } });
       navigate(`/roles/${name}`);
     } catch (err) {
       setError(err);
@@ -75,7 +73,8 @@ export function RolePage(props: { name: string }) {
   const [role, setRole] = useState<RoleDetail>();
   const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
-  const reload = () => api<RoleDetail>('GET', roleApi(props.name)).then(setRole, setError);
+  const params = { name: props.name };
+  const reload = () => api('roles.get', { params }).then(setRole, setError);
   useEffect(() => void reload(), [props.name]);
 
   const act = async (what: () => Promise<unknown>, done: string) => {
@@ -96,13 +95,13 @@ export function RolePage(props: { name: string }) {
     const who = String(data.get('who'));
     const scope = String(data.get('scope') ?? '').trim();
     void act(
-      () => api('POST', `${roleApi(props.name)}/assignments`, { [kind]: who, ...(scope ? { scope } : {}) }),
+      () => api('roles.assign', { params, body: { [kind === 'group' ? 'group' : 'user']: who, ...(scope ? { scope } : {}) } }),
       `Gave ${props.name} to ${kind} ${who}${scope ? `, scoped to ${scope}` : ''}.`,
     );
   };
   const remove = async () => {
     try {
-      await api('DELETE', roleApi(props.name));
+      await api('roles.delete', { params });
       navigate('/roles');
     } catch (err) {
       setError(err);
@@ -125,14 +124,14 @@ export function RolePage(props: { name: string }) {
           <table class="assignments">
             <tbody>
               {role.assignments.map((a) => {
-                const query = new URLSearchParams({ ...(a.user ? { user: a.user } : { group: a.group ?? '' }), ...(a.scope ? { scope: a.scope } : {}) });
+                const query = { ...(a.user ? { user: a.user } : { group: a.group ?? '' }), ...(a.scope ? { scope: a.scope } : {}) };
                 const holder = a.user ? `user ${a.user}` : `group ${a.group}`;
                 return (
                   <tr key={a.id} data-holder={holder}>
                     <td>{holder}</td>
                     <td>{a.scope ? `scope ${a.scope}` : 'everyone'}</td>
                     <td class="actions">
-                      <button onClick={() => act(() => api('DELETE', `${roleApi(props.name)}/assignments?${query}`), `Took ${props.name} from ${holder}.`)}>Unassign</button>
+                      <button onClick={() => act(() => api('roles.unassign', { params, query }), `Took ${props.name} from ${holder}.`)}>Unassign</button>
                     </td>
                   </tr>
                 );

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Page as ApiPage, TaskKind, TaskSummary } from '@trainyard/shared';
+import type { TaskKind, TaskSummary } from '@trainyard/shared';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
 import { Link } from '../router.js';
@@ -22,7 +22,7 @@ export function TaskListPage(props: { section: string }) {
   useEffect(() => {
     let live = true;
     const load = () =>
-      api<ApiPage<TaskSummary>>('GET', `/tasks?kind=${kind}&all=${!onlyMine}&limit=100`)
+      api('tasks.list', { query: { kind, all: !onlyMine, limit: 100 } })
         .then((page) => live && (setTasks(page.items), setError(undefined)))
         .catch((err) => live && setError(err));
     void load();

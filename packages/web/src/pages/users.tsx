@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { MeResponse, Page as ApiPage, User } from '@trainyard/shared';
+import type { MeResponse, User } from '@trainyard/shared';
 import { can } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, Page } from '../components.js';
@@ -10,7 +10,7 @@ export function UsersPage(props: { me: MeResponse }) {
   const [users, setUsers] = useState<User[]>([]);
   const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
-  const reload = () => api<ApiPage<User>>('GET', '/users?limit=500').then((p) => setUsers(p.items), setError);
+  const reload = () => api('users.list', { query: { limit: 500 } }).then((p) => setUsers(p.items), setError);
   useEffect(() => void reload(), []);
 
   if (!can(props.me, 'change_config')) {
@@ -39,7 +39,7 @@ export function UsersPage(props: { me: MeResponse }) {
     const data = new FormData(form);
     const username = String(data.get('username'));
     void act(
-      () => api('POST', '/users', { username, password: String(data.get('password') ?? ''), admin: data.get('admin') === 'on' }),
+      () => api('users.create', { body: { username, password: String(data.get('password') ?? ''), admin: data.get('admin') === 'on' } }),
       `Created ${username}.`,
     ).then(() => form.reset());
   };
@@ -49,11 +49,9 @@ export function UsersPage(props: { me: MeResponse }) {
     const data = new FormData(event.currentTarget as HTMLFormElement);
     void act(
       () =>
-        api('PUT', `/users/${user.username}/agent-user`, {
-          uid: Number(data.get('uid')),
-          user: String(data.get('user')),
-          gid: Number(data.get('gid')),
-          group: String(data.get('group')),
+        api('users.link', {
+          params: { username: user.username },
+          body: { uid: Number(data.get('uid')), user: String(data.get('user')), gid: Number(data.get('gid')), group: String(data.get('group')) },
         }),
       `Linked ${user.username}.`,
     );
@@ -104,19 +102,19 @@ export function UsersPage(props: { me: MeResponse }) {
               </td>
               <td>{u.agentUser ? `${u.agentUser.user}:${u.agentUser.group} (${u.agentUser.uid}:${u.agentUser.gid})` : '-'}</td>
               <td class="actions">
-                <button onClick={() => act(() => api('PATCH', `/users/${u.username}`, { active: !u.active }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
+                <button onClick={() => act(() => api('users.update', { params: { username: u.username }, body: { active: !u.active } }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
                   {u.active ? 'Deactivate' : 'Activate'}
                 </button>
                 <button
                   onClick={() => {
                     const password = window.prompt(`New password for ${u.username}`);
-                    if (password !== null) void act(() => api('POST', `/users/${u.username}/password`, { password }), `Reset the password of ${u.username}.`);
+                    if (password !== null) void act(() => api('users.setPassword', { params: { username: u.username }, body: { password } }), `Reset the password of ${u.username}.`);
                   }}
                 >
                   Reset password
                 </button>
                 {u.agentUser ? (
-                  <button onClick={() => act(() => api('DELETE', `/users/${u.username}/agent-user`), `Unlinked ${u.username}.`)}>Unlink</button>
+                  <button onClick={() => act(() => api('users.unlink', { params: { username: u.username } }), `Unlinked ${u.username}.`)}>Unlink</button>
                 ) : (
                   <form class="inline link" onSubmit={link(u)} aria-label={`Link ${u.username}`}>
                     <input name="uid" placeholder="uid" size={6} required />

@@ -19,12 +19,8 @@ export default class AuditList extends YardCommand<typeof AuditList> {
   };
 
   async run(): Promise<Page<AuditEntry>> {
-    const query = new URLSearchParams({ limit: String(this.flags.limit) });
-    for (const key of ['user', 'since', 'after'] as const) {
-      const value = this.flags[key];
-      if (value !== undefined) query.set(key, value);
-    }
-    const page = await (await this.session()).request<Page<AuditEntry>>('GET', `/audit?${query}`);
+    const { limit, user, since, after } = this.flags;
+    const page = await (await this.session()).call('audit.list', { query: { limit, user, since, after } });
     this.log(page.items.length ? auditTable(page.items) : 'Nothing in the audit log matches.');
     if (page.next && !this.jsonEnabled()) {
       process.stderr.write(`(showing the newest ${page.items.length}; more with --limit, or --after ${page.next})\n`);

@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import type { Group } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { groupPath } from '../../lib/access-format.js';
 
 export default class GroupAddMember extends YardCommand<typeof GroupAddMember> {
   static override summary = "Add a user to a group: they hold the group's roles from their next command on (change_config).";
@@ -12,7 +11,7 @@ export default class GroupAddMember extends YardCommand<typeof GroupAddMember> {
   };
 
   async run(): Promise<Group> {
-    const group = await (await this.session()).request<Group>('POST', `${groupPath(this.args.path)}/members`, { username: this.args.user });
+    const group = await (await this.session()).call('groups.addMember', { params: { path: this.args.path }, body: { username: this.args.user } });
     this.log(`Added ${this.args.user} to ${group.path} (${group.memberCount} members).`);
     return group;
   }

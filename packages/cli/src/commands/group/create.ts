@@ -11,7 +11,7 @@ export default class GroupCreate extends YardCommand<typeof GroupCreate> {
   static override args = { path: Args.string({ required: true, description: 'group path, e.g. research/vision' }) };
 
   async run(): Promise<Group> {
-    const group = await (await this.session()).request<Group>('POST', '/groups', { path: this.args.path });
+    const group = await (await this.session()).call('groups.create', { body: { path: this.args.path } });
     this.log(`Created group ${group.path}.`);
     return group;
   }

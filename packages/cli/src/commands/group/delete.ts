@@ -1,6 +1,5 @@
 import { Args } from '@oclif/core';
 import { YardCommand } from '../../base-command.js';
-import { groupPath } from '../../lib/access-format.js';
 
 export default class GroupDelete extends YardCommand<typeof GroupDelete> {
   static override summary = "Delete a group: its members keep their accounts and tasks; roles given to it or scoped to it go (change_config).";
@@ -9,7 +8,7 @@ export default class GroupDelete extends YardCommand<typeof GroupDelete> {
   static override args = { path: Args.string({ required: true, description: 'group path' }) };
 
   async run(): Promise<{ path: string; deleted: true; members: string[] }> {
-    const result = await (await this.session()).request<{ path: string; deleted: true; members: string[] }>('DELETE', groupPath(this.args.path));
+    const result = await (await this.session()).call('groups.delete', { params: { path: this.args.path } });
     this.log(`Deleted group ${result.path}${result.members.length ? ` (it had ${result.members.length} members)` : ''}.`);
     return result;
   }

@@ -7,7 +7,7 @@ export default class GroupList extends YardCommand<typeof GroupList> {
   static override examples = ['<%= config.bin %> -u admin group list', '<%= config.bin %> -u admin group list --json'];
 
   async run(): Promise<Page<Group>> {
-    const page = await (await this.session()).request<Page<Group>>('GET', '/groups');
+    const page = await (await this.session()).call('groups.list');
     this.log(groupsTable(page.items));
     return page;
   }

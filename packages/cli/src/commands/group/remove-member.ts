@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import type { Group } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { groupPath } from '../../lib/access-format.js';
 
 export default class GroupRemoveMember extends YardCommand<typeof GroupRemoveMember> {
   static override summary = "Remove a user from a group: the group's roles stop applying on their next command (change_config).";
@@ -12,7 +11,7 @@ export default class GroupRemoveMember extends YardCommand<typeof GroupRemoveMem
   };
 
   async run(): Promise<Group> {
-    const group = await (await this.session()).request<Group>('DELETE', `${groupPath(this.args.path)}/members/${encodeURIComponent(this.args.user)}`);
+    const group = await (await this.session()).call('groups.removeMember', { params: { path: this.args.path, username: this.args.user } });
     this.log(`Removed ${this.args.user} from ${group.path}.`);
     return group;
   }

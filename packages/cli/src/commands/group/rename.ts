@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import type { Group } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { groupPath } from '../../lib/access-format.js';
 
 export default class GroupRename extends YardCommand<typeof GroupRename> {
   static override summary = 'Rename or move a group; its subgroups follow (change_config).';
@@ -16,7 +15,7 @@ export default class GroupRename extends YardCommand<typeof GroupRename> {
   };
 
   async run(): Promise<Group> {
-    const group = await (await this.session()).request<Group>('PATCH', groupPath(this.args.path), { path: this.args.newPath });
+    const group = await (await this.session()).call('groups.rename', { params: { path: this.args.path }, body: { path: this.args.newPath } });
     this.log(`Renamed group ${this.args.path} to ${group.path}.`);
     return group;
   }

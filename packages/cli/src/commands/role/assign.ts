@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import type { RoleAssignment } from '@trainyard/shared';
 import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
-import { rolePath } from '../../lib/access-format.js';
 import { assignmentFlags } from '../../lib/flags.js';
 
 export default class RoleAssign extends YardCommand<typeof RoleAssign> {
@@ -21,10 +20,9 @@ export default class RoleAssign extends YardCommand<typeof RoleAssign> {
 
   async run(): Promise<RoleAssignment> {
     const { user, group, scope } = this.flags;
-    const assignment = await (await this.session()).request<RoleAssignment>('POST', `${rolePath(this.args.role)}/assignments`, {
-      ...(user === undefined ? {} : { user }),
-      ...(group === undefined ? {} : { group }),
-      ...(scope === undefined ? {} : { scope }),
+    const assignment = await (await this.session()).call('roles.assign', {
+      params: { name: this.args.role },
+      body: { ...(user === undefined ? {} : { user }), ...(group === undefined ? {} : { group }), ...(scope === undefined ? {} : { scope }) },
     });
     const to = assignment.user ? `user ${assignment.user}` : `group ${assignment.group}`;
     this.log(`Gave role ${assignment.role} to ${to}${assignment.scope ? `, scoped to ${assignment.scope}` : ''}.`);

@@ -17,10 +17,12 @@ export default class RoleCreate extends YardCommand<typeof RoleCreate> {
   };
 
   async run(): Promise<RoleDetail> {
-    const role = await (await this.session()).request<RoleDetail>('POST', '/roles', {
-      name: this.args.name,
-      capabilities: this.flags.capabilities ?? [],
-      ...(this.flags.description === undefined ? {} : { description: this.flags.description }),
+    const role = await (await this.session()).call('roles.create', {
+      body: {
+        name: this.args.name,
+        capabilities: this.flags.capabilities ?? [],
+        ...(this.flags.description === undefined ? {} : { description: this.flags.description }),
+      },
     });
     this.log(describeRole(role));
     return role;

@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import type { RoleAssignment } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { rolePath } from '../../lib/access-format.js';
 
 export default class RoleDelete extends YardCommand<typeof RoleDelete> {
   static override summary = 'Delete a role; its assignments go with it (change_config).';
@@ -10,7 +9,7 @@ export default class RoleDelete extends YardCommand<typeof RoleDelete> {
   static override args = { name: Args.string({ required: true, description: 'role name' }) };
 
   async run(): Promise<{ name: string; deleted: true; assignments: RoleAssignment[] }> {
-    const result = await (await this.session()).request<{ name: string; deleted: true; assignments: RoleAssignment[] }>('DELETE', rolePath(this.args.name));
+    const result = await (await this.session()).call('roles.delete', { params: { name: this.args.name } });
     this.log(`Deleted role ${result.name} and its ${result.assignments.length} assignment(s).`);
     return result;
   }

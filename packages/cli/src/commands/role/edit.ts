@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { RoleDetail } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { describeRole, rolePath } from '../../lib/access-format.js';
+import { describeRole } from '../../lib/access-format.js';
 import { capabilitiesFlag } from '../../lib/flags.js';
 
 export default class RoleEdit extends YardCommand<typeof RoleEdit> {
@@ -15,9 +15,12 @@ export default class RoleEdit extends YardCommand<typeof RoleEdit> {
   };
 
   async run(): Promise<RoleDetail> {
-    const role = await (await this.session()).request<RoleDetail>('PATCH', rolePath(this.args.name), {
-      ...(this.flags.capabilities === undefined ? {} : { capabilities: this.flags.capabilities }),
-      ...(this.flags.description === undefined ? {} : { description: this.flags.description }),
+    const role = await (await this.session()).call('roles.update', {
+      params: { name: this.args.name },
+      body: {
+        ...(this.flags.capabilities === undefined ? {} : { capabilities: this.flags.capabilities }),
+        ...(this.flags.description === undefined ? {} : { description: this.flags.description }),
+      },
     });
     this.log(describeRole(role));
     return role;

@@ -7,7 +7,7 @@ export default class RoleList extends YardCommand<typeof RoleList> {
   static override examples = ['<%= config.bin %> -u admin role list', '<%= config.bin %> -u admin role list --json'];
 
   async run(): Promise<Page<Role>> {
-    const page = await (await this.session()).request<Page<Role>>('GET', '/roles');
+    const page = await (await this.session()).call('roles.list');
     this.log(rolesTable(page.items));
     return page;
   }

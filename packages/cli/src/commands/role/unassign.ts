@@ -1,7 +1,6 @@
 import { Args } from '@oclif/core';
 import type { RoleAssignment } from '@trainyard/shared';
 import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
-import { rolePath } from '../../lib/access-format.js';
 import { assignmentFlags } from '../../lib/flags.js';
 
 export default class RoleUnassign extends YardCommand<typeof RoleUnassign> {
@@ -17,12 +16,8 @@ export default class RoleUnassign extends YardCommand<typeof RoleUnassign> {
   static override flags = assignmentFlags;
 
   async run(): Promise<RoleAssignment> {
-    const query = new URLSearchParams();
-    for (const key of ['user', 'group', 'scope'] as const) {
-      const value = this.flags[key];
-      if (value !== undefined) query.set(key, value);
-    }
-    const assignment = await (await this.session()).request<RoleAssignment>('DELETE', `${rolePath(this.args.role)}/assignments?${query}`);
+    const { user, group, scope } = this.flags;
+    const assignment = await (await this.session()).call('roles.unassign', { params: { name: this.args.role }, query: { user, group, scope } });
     const from = assignment.user ? `user ${assignment.user}` : `group ${assignment.group}`;
     this.log(`Took role ${assignment.role}${assignment.scope ? ` (scope ${assignment.scope})` : ''} from ${from}.`);
     return assignment;

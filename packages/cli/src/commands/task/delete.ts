@@ -8,7 +8,7 @@ export default class TaskDelete extends YardCommand<typeof TaskDelete> {
   static override args = { id: Args.integer({ required: true, description: 'task id', min: 1 }) };
 
   async run(): Promise<{ id: number; deleted: true }> {
-    const result = await (await this.session()).request<{ id: number; deleted: true }>('DELETE', `/tasks/${this.args.id}`);
+    const result = await (await this.session()).call('tasks.delete', { params: { id: this.args.id } });
     this.log(`Deleted task ${result.id} and its logs.`);
     return result;
   }

@@ -17,9 +17,8 @@ export default class TokenCreate extends YardCommand<typeof TokenCreate> {
   };
 
   async run(): Promise<CreatedApiToken> {
-    const created = await (await this.session()).request<CreatedApiToken>('POST', '/tokens', {
-      name: this.args.name,
-      ...(this.flags.expires === undefined ? {} : { expires: this.flags.expires }),
+    const created = await (await this.session()).call('tokens.create', {
+      body: { name: this.args.name, ...(this.flags.expires === undefined ? {} : { expires: this.flags.expires }) },
     });
     // The token alone on stdout, so that `> file` captures just it.
     this.log(created.token);

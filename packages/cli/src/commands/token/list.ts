@@ -11,8 +11,7 @@ export default class TokenList extends YardCommand<typeof TokenList> {
   static override flags = { user: Flags.string({ summary: "Whose tokens (change_config for someone else's)." }) };
 
   async run(): Promise<Page<ApiTokenInfo>> {
-    const query = this.flags.user ? `?user=${encodeURIComponent(this.flags.user)}` : '';
-    const page = await (await this.session()).request<Page<ApiTokenInfo>>('GET', `/tokens${query}`);
+    const page = await (await this.session()).call('tokens.list', { query: { user: this.flags.user } });
     this.log(page.items.length ? tokensTable(page.items) : 'No API tokens.');
     return page;
   }

@@ -11,8 +11,7 @@ export default class TokenRevoke extends YardCommand<typeof TokenRevoke> {
   static override flags = { user: Flags.string({ summary: "Whose token (change_config for someone else's)." }) };
 
   async run(): Promise<ApiTokenInfo> {
-    const query = this.flags.user ? `?user=${encodeURIComponent(this.flags.user)}` : '';
-    const info = await (await this.session()).request<ApiTokenInfo>('DELETE', `/tokens/${encodeURIComponent(this.args.name)}${query}`);
+    const info = await (await this.session()).call('tokens.revoke', { params: { name: this.args.name }, query: { user: this.flags.user } });
     this.log(`Revoked API token '${info.name}' of ${info.user}.`);
     return info;
   }

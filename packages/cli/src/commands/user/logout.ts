@@ -21,8 +21,8 @@ export default class UserLogout extends YardCommand<typeof UserLogout> {
     if (this.flags.all) {
       // Whoever this command acts as (YARD_TOKEN included) ends all of their sessions on the master.
       const session = await this.session();
-      const me = await session.request<{ user: { username: string } }>('GET', '/me');
-      await session.request('POST', '/auth/logout', { all: true });
+      const me = await session.call('me');
+      await session.call('auth.logout', { body: { all: true } });
       await this.forgetLocalToken();
       this.log(`Ended every session of ${me.user.username}.`);
       return { loggedOut: me.user.username, all: true };
@@ -40,7 +40,7 @@ export default class UserLogout extends YardCommand<typeof UserLogout> {
     const token = await store.get(identity.slot);
     if (token) {
       // A token the master already ended is fine: the goal is that it works nowhere.
-      if (endOnMaster) await this.anonymousClient().withToken(token).post('/auth/logout').catch(() => undefined);
+      if (endOnMaster) await this.anonymousClient().withToken(token).call('auth.logout', { body: {} }).catch(() => undefined);
       await store.delete(identity.slot);
     }
     if (identity.source === 'active') this.settings().setActiveUser(this.master, undefined);

@@ -19,12 +19,11 @@ export default class UserSessions extends YardCommand<typeof UserSessions> {
   async run(): Promise<Page<SessionListItem> | { revoked: number }> {
     const session = await this.session();
     if (this.flags.revoke !== undefined) {
-      await session.request('DELETE', `/sessions/${this.flags.revoke}`);
+      await session.call('sessions.revoke', { params: { id: this.flags.revoke } });
       this.log(`Ended session ${this.flags.revoke}.`);
       return { revoked: this.flags.revoke };
     }
-    const query = this.args.name ? `?user=${encodeURIComponent(this.args.name.trim().toLowerCase())}` : '';
-    const page = await session.request<Page<SessionListItem>>('GET', `/sessions${query}`);
+    const page = await session.call('sessions.list', { query: { user: this.args.name?.trim().toLowerCase() } });
     this.log(page.items.length ? sessionsTable(page.items) : 'No live sessions.');
     return page;
   }

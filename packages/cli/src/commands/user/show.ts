@@ -1,8 +1,7 @@
 import { Args } from '@oclif/core';
-import type { MeResponse, UserAccess } from '@trainyard/shared';
+import type { UserAccess } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
 import { describeUserAccess } from '../../lib/access-format.js';
-import { userPath } from '../../lib/format.js';
 
 export default class UserShow extends YardCommand<typeof UserShow> {
   static override summary = "Show a user's groups, roles, and each capability they hold with the role and group it comes from.";
@@ -12,8 +11,8 @@ export default class UserShow extends YardCommand<typeof UserShow> {
 
   async run(): Promise<UserAccess> {
     const session = await this.session();
-    const name = this.args.name?.trim().toLowerCase() ?? (await session.request<MeResponse>('GET', '/me')).user.username;
-    const access = await session.request<UserAccess>('GET', `${userPath(name)}/access`);
+    const name = this.args.name?.trim().toLowerCase() ?? (await session.call('me')).user.username;
+    const access = await session.call('users.access', { params: { username: name } });
     this.log(describeUserAccess(access));
     return access;
   }
