@@ -1,28 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Group, GroupDetail } from '@trainyard/shared';
 import { api } from '../api.js';
-import { ErrorBanner, Page } from '../components.js';
-import { Link, navigate } from '../router.js';
-
-/** Runs an action, then reloads; shows what happened or the master's reason. */
-function useActions(reload: () => Promise<unknown>) {
-  const [error, setError] = useState<unknown>();
-  const [notice, setNotice] = useState<string>();
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      await what();
-      setNotice(done);
-      await reload();
-      return true;
-    } catch (err) {
-      setError(err);
-      return false;
-    }
-  };
-  return { error, setError, notice, act };
-}
+import { Feedback, Page, useActions } from '../components.js';
+import { Link } from '../router.js';
 
 /** change_config: every group, and a form to make one. */
 export function GroupsPage() {
@@ -40,8 +20,7 @@ export function GroupsPage() {
 
   return (
     <Page title="Groups">
-      <ErrorBanner error={error} />
-      {notice && <p class="notice">{notice}</p>}
+      <Feedback error={error} notice={notice} />
       <form class="inline" onSubmit={create} aria-label="Create group">
         <input name="path" placeholder="group path, e.g. research/vision" required size={32} />
         <button type="submit">Create group</button>
@@ -75,7 +54,7 @@ export function GroupPage(props: { path: string }) {
   const [group, setGroup] = useState<GroupDetail>();
   const params = { path: props.path };
   const reload = () => api('groups.get', { params }).then(setGroup, setError);
-  const { error, setError, notice, act } = useActions(reload);
+  const { error, setError, notice, act, go } = useActions(reload);
   useEffect(() => void reload(), [props.path]);
 
   const addMember = (event: Event) => {
@@ -84,30 +63,18 @@ export function GroupPage(props: { path: string }) {
     const username = String(new FormData(form).get('username'));
     void act(() => api('groups.addMember', { params, body: { username } }), `Added ${username}.`).then((ok) => ok && form.reset());
   };
-  const rename = async (event: Event) => {
+  const rename = (event: Event) => {
     event.preventDefault();
     const path = String(new FormData(event.currentTarget as HTMLFormElement).get('path'));
-    try {
-      await api('groups.rename', { params, body: { path } });
-      navigate(`/groups/${path}`);
-    } catch (err) {
-      setError(err);
-    }
+    void go(() => api('groups.rename', { params, body: { path } }), `/groups/${path}`);
   };
-  const remove = async () => {
-    if (!window.confirm(`Delete group ${props.path}? Its members keep their accounts and tasks.`)) return;
-    try {
-      await api('groups.delete', { params });
-      navigate('/groups');
-    } catch (err) {
-      setError(err);
-    }
+  const remove = () => {
+    if (window.confirm(`Delete group ${props.path}? Its members keep their accounts and tasks.`)) void go(() => api('groups.delete', { params }), '/groups');
   };
 
   return (
     <Page title={`Group ${props.path}`}>
-      <ErrorBanner error={error} />
-      {notice && <p class="notice">{notice}</p>}
+      <Feedback error={error} notice={notice} />
       {group && (
         <>
           <dl class="facts">

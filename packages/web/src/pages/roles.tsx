@@ -2,31 +2,27 @@ import { useEffect, useState } from 'preact/hooks';
 import { CAPABILITIES, CAPABILITY_SUMMARIES, SCOPEABLE_CAPABILITIES } from '@trainyard/shared/constants';
 import type { Role, RoleDetail } from '@trainyard/shared';
 import { api } from '../api.js';
-import { ErrorBanner, Page } from '../components.js';
-import { Link, navigate } from '../router.js';
+import { Feedback, Page, useActions } from '../components.js';
+import { Link } from '../router.js';
 
 /** change_config: every role with what it holds, and a form to make one. */
 export function RolesPage() {
   const [roles, setRoles] = useState<Role[]>([]);
-  const [error, setError] = useState<unknown>();
   const reload = () => api('roles.list').then((p) => setRoles(p.items), setError);
+  const { error, setError, notice, go } = useActions(reload);
   useEffect(() => void reload(), []);
 
-  const create = async (event: Event) => {
+  const create = (event: Event) => {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
     const name = String(data.get('name'));
-    try {
-      await api('roles.create', { body: { name, description: String(data.get('description') ?? ''), capabilities: data.getAll('capability').map(String) } });
-      navigate(`/roles/${name}`);
-    } catch (err) {
-      setError(err);
-    }
+    const body = { name, description: String(data.get('description') ?? ''), capabilities: data.getAll('capability').map(String) };
+    void go(() => api('roles.create', { body }), `/roles/${name}`);
   };
 
   return (
     <Page title="Roles">
-      <ErrorBanner error={error} />
+      <Feedback error={error} notice={notice} />
       <table class="roles">
         <thead>
           <tr>
@@ -71,23 +67,11 @@ export function RolesPage() {
 /** One role: its capabilities and who holds it; assign, unassign, delete. */
 export function RolePage(props: { name: string }) {
   const [role, setRole] = useState<RoleDetail>();
-  const [error, setError] = useState<unknown>();
-  const [notice, setNotice] = useState<string>();
   const params = { name: props.name };
   const reload = () => api('roles.get', { params }).then(setRole, setError);
+  const { error, setError, notice, act, go } = useActions(reload);
   useEffect(() => void reload(), [props.name]);
 
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      await what();
-      setNotice(done);
-      await reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
   const assign = (event: Event) => {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
@@ -99,19 +83,11 @@ export function RolePage(props: { name: string }) {
       `Gave ${props.name} to ${kind} ${who}${scope ? `, scoped to ${scope}` : ''}.`,
     );
   };
-  const remove = async () => {
-    try {
-      await api('roles.delete', { params });
-      navigate('/roles');
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const remove = () => void go(() => api('roles.delete', { params }), '/roles');
 
   return (
     <Page title={`Role ${props.name}`}>
-      <ErrorBanner error={error} />
-      {notice && <p class="notice">{notice}</p>}
+      <Feedback error={error} notice={notice} />
       {role && (
         <>
           <dl class="facts">

@@ -2,15 +2,14 @@ import { useEffect, useState } from 'preact/hooks';
 import type { MeResponse, User } from '@trainyard/shared';
 import { can } from '../access.js';
 import { api } from '../api.js';
-import { ErrorBanner, Page } from '../components.js';
+import { Feedback, Page, useActions } from '../components.js';
 import { Link } from '../router.js';
 
 /** change_config: create users, activate/deactivate, reset passwords, link/unlink agent users; see roles and groups. */
 export function UsersPage(props: { me: MeResponse }) {
   const [users, setUsers] = useState<User[]>([]);
-  const [error, setError] = useState<unknown>();
-  const [notice, setNotice] = useState<string>();
   const reload = () => api('users.list', { query: { limit: 500 } }).then((p) => setUsers(p.items), setError);
+  const { error, setError, notice, act } = useActions(reload);
   useEffect(() => void reload(), []);
 
   if (!can(props.me, 'change_config')) {
@@ -20,18 +19,6 @@ export function UsersPage(props: { me: MeResponse }) {
       </Page>
     );
   }
-
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      await what();
-      setNotice(done);
-      await reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
 
   const create = (event: Event) => {
     event.preventDefault();
@@ -59,8 +46,7 @@ export function UsersPage(props: { me: MeResponse }) {
 
   return (
     <Page title="Users">
-      <ErrorBanner error={error} />
-      {notice && <p class="notice">{notice}</p>}
+      <Feedback error={error} notice={notice} />
       <form class="inline" onSubmit={create} aria-label="Create user">
         <input name="username" placeholder="new user name" required />
         <input name="password" type="password" placeholder="password (optional)" autoComplete="new-password" />
