@@ -10,7 +10,7 @@ import {
   type Role,
   type RoleAssignment,
   type RoleDetail,
-  type UserAccess as UserAccessView,
+  type UserAccess,
 } from '@trainyard/shared';
 import type { AuditActor, AuditService } from '../audit/audit-service.js';
 import { toIso, type Clock } from '../clock.js';
@@ -19,7 +19,7 @@ import { DomainError } from '../errors.js';
 import type { GroupListener, GroupService } from '../groups/group-service.js';
 import type { GroupRecord } from '../groups/group-repository.js';
 import type { UserRecord } from '../users/user-repository.js';
-import type { UserAccess, UserAccessSummary, UserService } from '../users/user-service.js';
+import type { UserAccessPort, UserAccessSummary, UserService } from '../users/user-service.js';
 import { roleRepository, type AssignmentRecord, type RoleRecord, type UserGrants } from './role-repository.js';
 
 /** Who a role goes to, by name, as requests name them. */
@@ -39,7 +39,7 @@ export const roleNotFound = (name: string) =>
  * direct members hold it; subgroups do not), optionally scoped to a group: then it covers only
  * tasks whose owner is a direct member of that group, and only scopeable capabilities may be in it.
  */
-export class RoleService implements UserAccess, GroupListener {
+export class RoleService implements UserAccessPort, GroupListener {
   constructor(
     private readonly deps: {
       db: Db;
@@ -220,7 +220,7 @@ export class RoleService implements UserAccess, GroupListener {
   }
 
   /** `yard user show NAME`: groups, the roles given to the user and to those groups, and what they add up to. */
-  async accessOf(user: UserRecord): Promise<UserAccessView> {
+  async accessOf(user: UserRecord): Promise<UserAccess> {
     const { db, users } = this.deps;
     const { groups, grants } = await this.grantsFor(user.id);
     const [own, viaGroups] = await Promise.all([
@@ -237,7 +237,7 @@ export class RoleService implements UserAccess, GroupListener {
     };
   }
 
-  // --- what the users domain needs (UserAccess) ---
+  // --- what the users domain needs (UserAccessPort) ---
 
   async describe(db: Executor, userIds: number[]): Promise<Map<number, UserAccessSummary>> {
     const summaries = new Map<number, UserAccessSummary>();

@@ -24,7 +24,7 @@ export interface UserAccessSummary {
  * What the users domain needs from the access model. The roles domain provides it (wired in
  * master.ts): users never import roles, which itself looks users up by name.
  */
-export interface UserAccess {
+export interface UserAccessPort {
   describe(db: Executor, userIds: number[]): Promise<Map<number, UserAccessSummary>>;
   /** In the creating transaction: the default role, and `admin` when asked for. */
   userCreated(trx: Executor, actor: AuditActor | null, user: UserRecord, options: { admin: boolean }): Promise<void>;
@@ -51,7 +51,7 @@ export class UserService {
       passwordMinLength: number;
       audit: AuditService;
       /** A getter: the roles service is built after this one and looks users up through it. */
-      access: () => UserAccess;
+      access: () => UserAccessPort;
     },
   ) {}
 
