@@ -39,8 +39,13 @@ export type UnixIdentity = z.infer<typeof unixIdentitySchema>;
 export interface User {
   id: number;
   username: string;
+  /** Holds the `admin` role directly (not through a group): the 0.1 flag, kept for scripts. */
   admin: boolean;
   active: boolean;
+  /** Roles given to this user directly, each with its scope (null: not scoped). */
+  roles: Array<{ role: string; scope: string | null }>;
+  /** Groups this user is a direct member of. */
+  groups: string[];
   /** The Unix identity this user's tasks run as; null when unlinked (tasks use security.default_task). */
   agentUser: UnixIdentity | null;
   createdAt: string;

@@ -12,7 +12,8 @@ export function usersTable(users: User[]): string {
     { header: 'ADMIN', get: (u) => yesNo(u.admin) },
     { header: 'ACTIVE', get: (u) => yesNo(u.active) },
     { header: 'AGENT USER', get: (u) => formatIdentity(u.agentUser) },
+    { header: 'ROLES', get: (u) => u.roles.map((r) => (r.scope ? `${r.role}@${r.scope}` : r.role)).join(',') },
+    { header: 'GROUPS', get: (u) => u.groups.join(',') },
   ]);
 }
 
-export const userPath = (name: string) => `/users/${encodeURIComponent(name)}`;

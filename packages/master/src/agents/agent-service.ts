@@ -8,6 +8,7 @@ import type {
   LeaseRef,
   RegisterAgentResponse,
 } from '@trainyard/shared';
+import type { AgentBinding } from '../authz/agents.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { AgentRow } from '../db/schema.js';
@@ -16,7 +17,6 @@ import type { Scheduler } from '../scheduler/scheduler.js';
 import { taskRepository } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { agentRepository, agentTokenRepository } from './agent-repository.js';
-import { tokenMayActFor } from './agent-policy.js';
 
 export interface AgentTimings {
   heartbeatIntervalMs: number;
@@ -81,15 +81,13 @@ export class AgentService {
   }
 
   /**
-   * Every agent call but registration: the agent must be registered, by this token. Unknown
-   * agents get AGENT_NOT_FOUND (they register again); another token's agent gets 403.
+   * The token an agent id is bound to, for the `agents.bound` check on every agent call but
+   * registration. Unknown agents get AGENT_NOT_FOUND (they register again).
    */
-  async requireBound(id: string, tokenId: number): Promise<void> {
+  async binding(id: string): Promise<AgentBinding> {
     const agent = await agentRepository.find(this.deps.db, id);
     if (!agent) throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered: register again`);
-    if (!tokenMayActFor(tokenId, agent)) {
-      throw new DomainError('FORBIDDEN', `agent '${id}' is registered with another agent token; this token may not act for it`);
-    }
+    return { id, tokenId: agent.token_id };
   }
 
   /**

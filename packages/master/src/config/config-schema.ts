@@ -1,6 +1,6 @@
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
-import { parseByteSize, unixIdentitySchema } from '@trainyard/shared';
+import { parseByteSize, roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
 import { LOG_FORMATS } from '@trainyard/shared/logger';
 import { policySchema } from '../admission/policy-schema.js';
 import { durationSchema } from './duration.js';
@@ -73,6 +73,8 @@ export const masterConfigSchema = z.strictObject({
       default_task: unixIdentitySchema.default({ user: 'root', uid: 0, group: 'root', gid: 0 }),
       /** Admin's password on first start; blank when unset, as in PEDL. */
       initial_admin_password: z.string().optional(),
+      /** The role every new user is given; it must exist when the master starts. */
+      default_role: roleNameSchema.default('user'),
       password_policy: z
         .strictObject({
           min_length: z.number().int().min(0).max(1024).default(0),

@@ -26,10 +26,8 @@ export default class UserCreate extends YardCommand<typeof UserCreate> {
       : process.stdin.isTTY
         ? await promptPassword(`Password for ${this.args.name} (blank for none):`, { confirm: true })
         : '';
-    const user = await (await this.session()).request<User>('POST', '/users', {
-      username: this.args.name,
-      password,
-      admin: this.flags.admin,
+    const user = await (await this.session()).call('users.create', {
+      body: { username: this.args.name, password, admin: this.flags.admin },
     });
     this.log(`Created user ${user.username}${user.admin ? ' (admin)' : ''}.`);
     return user;
