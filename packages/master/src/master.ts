@@ -105,7 +105,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   users.subscribe(sessions);
   users.subscribe(tokens);
 
-  // The task service tells the scheduler about queue and capacity changes; the scheduler is built next.
+  // The task and agent services tell the scheduler about queue and capacity changes; the scheduler is built after them.
   let scheduler: Scheduler | undefined;
   const tasks = new TaskService({
     db,
@@ -123,25 +123,25 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
-  scheduler = new Scheduler({
-    db,
-    clock,
-    logger,
-    tasks,
-    options: {
-      leaseTimeoutMs: config.agents.lease_timeout,
-      killGraceMs: config.agents.kill_grace,
-      allowPull: config.agents.allow_pull,
-    },
-  });
   const agentTokens = new AgentTokenService({ db, clock, audit });
   const agents = new AgentService({
     db,
     clock,
     logger,
     tasks,
-    scheduler,
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
+    onCapacityChanged: () => scheduler?.capacityChanged(),
+  });
+  scheduler = new Scheduler({
+    clock,
+    logger,
+    tasks,
+    agents,
+    options: {
+      leaseTimeoutMs: config.agents.lease_timeout,
+      killGraceMs: config.agents.kill_grace,
+      allowPull: config.agents.allow_pull,
+    },
   });
   const reports = new RunReports({ db, tasks });
 

@@ -3,6 +3,7 @@ import {
   crashPoint,
   encodeCursor,
   isTerminal,
+  type KnownTask,
   type Page,
   type Task,
   type TaskKind,
@@ -26,7 +27,7 @@ import type { UserService } from '../users/user-service.js';
 import type { TaskEvents } from './task-events.js';
 import { toTask, toTaskSummary } from './task-mapper.js';
 import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
-import { leaseInvalid } from './lease.js';
+import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
 export class TaskService {
@@ -82,6 +83,44 @@ export class TaskService {
     const items = rows.slice(0, filter.limit).map(toTaskSummary);
     const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
     return { items, next: last ? encodeCursor(last.id) : null };
+  }
+
+  /** The oldest QUEUED tasks, in order: what the scheduler looks through for one that fits. */
+  queued(limit: number): Promise<TaskRow[]> {
+    return taskRepository.queued(this.deps.db, limit);
+  }
+
+  /** The tasks an agent holds (ASSIGNED, PULLING or RUNNING), oldest first. */
+  activeOnAgent(agentId: string): Promise<TaskRow[]> {
+    return taskRepository.activeOnAgent(this.deps.db, agentId);
+  }
+
+  /** Ids of the tasks every agent holds, in one query (for the agent list). */
+  activeByAgent(): Promise<Map<string, number[]>> {
+    return taskRepository.activeByAgent(this.deps.db);
+  }
+
+  /** Assignments never acknowledged since before `before`. */
+  unacknowledgedSince(before: number): Promise<TaskRow[]> {
+    return taskRepository.unacknowledgedSince(this.deps.db, before);
+  }
+
+  /** What the master believes runs on an agent, for it to reconcile against what it finds. */
+  async knownOn(agentId: string): Promise<KnownTask[]> {
+    const active = await this.activeOnAgent(agentId);
+    return active.map((t) => ({
+      taskId: t.id,
+      leaseId: t.lease_id!,
+      state: t.state as TaskState,
+      acknowledged: t.lease_acked_at !== null,
+      logOffset: t.log_offset,
+      killRequested: t.kill_requested_at !== null,
+    }));
+  }
+
+  /** The task an agent speaks of, if its lease is the current one (see `findLeasedTask`). */
+  findLeased(agentId: string, taskId: number, leaseId: string, options: { acknowledged?: boolean } = {}): Promise<TaskWithOwner> {
+    return findLeasedTask(this.deps.db, agentId, taskId, leaseId, options);
   }
 
   async require(id: number): Promise<TaskWithOwner> {
