@@ -42,6 +42,7 @@ import UserLinkWithAgentUser from './commands/user/link-with-agent-user.js';
 import UserList from './commands/user/list.js';
 import UserLogin from './commands/user/login.js';
 import UserLogout from './commands/user/logout.js';
+import UserSet from './commands/user/set.js';
 import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
 
@@ -89,6 +90,7 @@ export const COMMANDS = {
   'user:list': UserList,
   'user:login': UserLogin,
   'user:logout': UserLogout,
+  'user:set': UserSet,
   'user:unlink-agent-user': UserUnlinkAgentUser,
   'user:whoami': UserWhoami,
 };

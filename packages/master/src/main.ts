@@ -38,7 +38,9 @@ export async function main(argv: string[]): Promise<void> {
 
   const logger = pino({ level: config.log.level });
   const master = await startMaster({ config, logger }).catch((error: unknown) => {
-    logger.fatal({ err: error }, 'master failed to start');
+    // Settings only checkable at start (secrets and files master.yaml names) fail like the file itself.
+    if (error instanceof ConfigError) console.error(`yard-master: refusing to start: ${error.message}`);
+    else logger.fatal({ err: error }, 'master failed to start');
     process.exit(1);
   });
   let stopping = false;

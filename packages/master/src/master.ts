@@ -6,6 +6,8 @@ import { agentRoutes } from './agents/agent-routes.js';
 import { AgentService } from './agents/agent-service.js';
 import { AgentTokenService } from './agents/agent-token-service.js';
 import { requireAgent } from './agents/require-agent.js';
+import { AuthBackends } from './auth/auth-backends.js';
+import type { DirectoryGroupSync } from './auth/directory-groups.js';
 import { systemClock, type Clock } from './clock.js';
 import type { MasterConfig } from './config/config-schema.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
@@ -31,6 +33,8 @@ export interface MasterOptions {
   hasher?: PasswordHasher;
   /** How often lost agents and expired leases are looked for (default 1 s). */
   monitorIntervalMs?: number;
+  /** Applies LDAP group membership to Trainyard groups (`auth.ldap.groups.map`); the groups domain provides it. */
+  directoryGroups?: DirectoryGroupSync;
 }
 
 export interface Master {
@@ -53,16 +57,27 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.log.level });
   const hasher = options.hasher ?? createArgon2Hasher();
+  // First: it reads the secrets and files auth.* names, and refuses to start without them.
+  const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
   const database = await openDatabase(config.db.path);
   const { db } = database;
 
-  const users = new UserService({ db, clock, hasher, passwordMinLength: config.security.password_policy.min_length });
+  const users = new UserService({ db, clock, hasher, auth, passwordMinLength: config.security.password_policy.min_length });
   const throttle = new LoginThrottle({
     maxFailuresPerUser: config.security.login_throttle.max_failures_per_user,
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,
     windowMs: config.security.login_throttle.window,
   });
-  const sessions = new SessionService({ db, clock, hasher, throttle, sessionTtlMs: config.security.session_ttl });
+  const sessions = new SessionService({
+    db,
+    clock,
+    logger,
+    users,
+    auth,
+    ...(options.directoryGroups ? { directoryGroups: options.directoryGroups } : {}),
+    throttle,
+    sessionTtlMs: config.security.session_ttl,
+  });
 
   // The task service tells the scheduler about queue and capacity changes; the scheduler is built next.
   let scheduler: Scheduler | undefined;

@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   AGENT_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   USER_EXISTS: 409,
+  /** A password change for a user whose password lives in LDAP, PAM or a password file. */
+  PASSWORD_MANAGED_ELSEWHERE: 409,
   ILLEGAL_TRANSITION: 409,
   LEASE_INVALID: 409,
   CONFLICT: 409,
@@ -24,6 +26,8 @@ export const ERROR_STATUS = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
+  /** The LDAP directory, PAM or password file that checks this user's password cannot answer. */
+  AUTH_BACKEND_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -27,6 +27,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   config.db.path = path.resolve(dir, config.db.path);
   if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
   if (config.http.web_root) config.http.web_root = path.resolve(dir, config.http.web_root);
+  const { ldap, file: passwordFile } = config.auth;
+  if (ldap?.ca_file) ldap.ca_file = path.resolve(dir, ldap.ca_file);
+  if (ldap?.bind_password_file) ldap.bind_password_file = path.resolve(dir, ldap.bind_password_file);
+  if (passwordFile) passwordFile.path = path.resolve(dir, passwordFile.path);
   return config;
 }
 

@@ -5,6 +5,7 @@ import { Kysely, Migrator, SqliteDialect, type Migration } from 'kysely';
 import * as usersAndSessions from './migrations/0001-users-and-sessions.js';
 import * as tasks from './migrations/0002-tasks.js';
 import * as agents from './migrations/0003-agents.js';
+import * as authBackends from './migrations/0006-auth-backends.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-users-and-sessions': usersAndSessions,
   '0002-tasks': tasks,
   '0003-agents': agents,
+  '0006-auth-backends': authBackends,
 };
 
 export interface OpenedDatabase {

@@ -1,12 +1,16 @@
+import type { AuthBackendName } from '@trainyard/shared';
 import type { Generated, Insertable, Selectable } from 'kysely';
 
 /** Timestamps are epoch milliseconds; booleans are 0/1, as SQLite stores them. */
 export interface UsersTable {
   id: Generated<number>;
   username: string;
+  /** argon2id for internal users; NO_PASSWORD for users whose password lives elsewhere. */
   password_hash: string;
   admin: number;
   active: number;
+  /** Where the password is checked (migration 0006; 'internal' for users from before). */
+  auth: Generated<AuthBackendName>;
   agent_uid: number | null;
   agent_user: string | null;
   agent_gid: number | null;

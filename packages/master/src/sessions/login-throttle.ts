@@ -1,4 +1,4 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 import { DomainError } from '../errors.js';
 
 export interface LoginThrottleOptions {
@@ -8,42 +8,46 @@ export interface LoginThrottleOptions {
 }
 
 /**
- * Counts failed logins per username and per client address over a window; once either
- * runs out, further attempts get 429 with Retry-After until the window passes.
+ * Counts login attempts per username and per client address over a window. An attempt is
+ * counted before any password is checked, so parallel guesses cannot all slip through while
+ * hashes are computed or a directory answers; a success gives it back. Once either count runs
+ * out, further attempts get 429 with Retry-After until the window passes.
  */
 export class LoginThrottle {
   private readonly byUser: RateLimiterMemory;
   private readonly byAddress: RateLimiterMemory;
 
-  constructor(private readonly options: LoginThrottleOptions) {
+  constructor(options: LoginThrottleOptions) {
     const duration = Math.max(1, Math.ceil(options.windowMs / 1000));
     this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: options.maxFailuresPerUser, duration });
     this.byAddress = new RateLimiterMemory({ keyPrefix: 'addr', points: options.maxFailuresPerAddress, duration });
   }
 
-  /** Throws TOO_MANY_REQUESTS when this user or address has no attempts left. */
-  async check(username: string, address: string): Promise<void> {
-    const [user, addr] = await Promise.all([this.byUser.get(username), this.byAddress.get(address)]);
-    const blocked = [
-      user && user.consumedPoints >= this.options.maxFailuresPerUser ? user.msBeforeNext : 0,
-      addr && addr.consumedPoints >= this.options.maxFailuresPerAddress ? addr.msBeforeNext : 0,
-    ];
-    const waitMs = Math.max(...blocked);
-    if (waitMs > 0) {
+  /** Takes one attempt for this user and address; throws TOO_MANY_REQUESTS when either has none left. */
+  async attempt(username: string, address: string): Promise<void> {
+    const results = await Promise.allSettled([this.byUser.consume(username), this.byAddress.consume(address)]);
+    let waitMs = 0;
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue;
+      // rate-limiter-flexible rejects with its result object when the points ran out, with an Error otherwise.
+      if (result.reason instanceof Error) throw result.reason;
+      waitMs = Math.max(waitMs, (result.reason as RateLimiterRes).msBeforeNext);
+    }
+    if (results.some((result) => result.status === 'rejected')) {
       const retryAfterSeconds = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new DomainError(
-        'TOO_MANY_REQUESTS',
-        `too many failed logins: try again in ${retryAfterSeconds} seconds`,
-        { retryAfterSeconds },
-      );
+      throw new DomainError('TOO_MANY_REQUESTS', `too many failed logins: try again in ${retryAfterSeconds} seconds`, {
+        retryAfterSeconds,
+      });
     }
   }
 
-  async recordFailure(username: string, address: string): Promise<void> {
-    await Promise.all([this.byUser.penalty(username, 1), this.byAddress.penalty(address, 1)]);
+  /** A successful login: the user's count starts over, and the address gets its attempt back. */
+  async succeeded(username: string, address: string): Promise<void> {
+    await Promise.all([this.byUser.delete(username), this.byAddress.reward(address, 1)]);
   }
 
-  async recordSuccess(username: string): Promise<void> {
-    await this.byUser.delete(username);
+  /** The password could not be checked (a backend is down): the attempt is held against nobody. */
+  async refund(username: string, address: string): Promise<void> {
+    await Promise.all([this.byUser.reward(username, 1), this.byAddress.reward(address, 1)]);
   }
 }

@@ -1,11 +1,14 @@
-import type { LoginResponse, SessionKind } from '@trainyard/shared';
+import { USERNAME_PATTERN, type LoginResponse, type SessionKind } from '@trainyard/shared';
+import type { Logger } from 'pino';
 import type { Actor } from '../actor.js';
+import type { AuthBackends } from '../auth/auth-backends.js';
+import type { DirectoryGroupSync } from '../auth/directory-groups.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
+import type { UserRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import type { PasswordHasher } from '../users/password-hasher.js';
 import { toUser } from '../users/user-mapper.js';
-import { userRepository } from '../users/user-repository.js';
+import type { UserService } from '../users/user-service.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { sessionRepository } from './session-repository.js';
 import { hashToken, newToken } from './session-tokens.js';
@@ -22,24 +25,56 @@ export class SessionService {
     private readonly deps: {
       db: Db;
       clock: Clock;
-      hasher: PasswordHasher;
+      logger: Logger;
+      users: UserService;
+      auth: AuthBackends;
+      /** Set once the groups domain exists; without it directory groups are not applied. */
+      directoryGroups?: DirectoryGroupSync;
       throttle: LoginThrottle;
       sessionTtlMs: number;
     },
   ) {}
 
+  /**
+   * Every backend's login: the attempt is counted first, the user's backend (or, for a name with no
+   * user, the auto-provisioning one) checks the password, and a deactivated user fails whatever it
+   * said. Every refusal reads "invalid username or password"; only a backend that could not answer
+   * says so (503), and that attempt is not held against the user.
+   */
   async login(username: string, password: string, kind: SessionKind, address: string): Promise<LoginResponse> {
-    const { db, clock, hasher, throttle, sessionTtlMs } = this.deps;
+    const { users, auth, throttle, logger } = this.deps;
     const key = username.trim().toLowerCase();
-    await throttle.check(key, address);
-    const user = await userRepository.findByName(db, key);
-    const ok = user ? await hasher.verify(user.password_hash, password) : (await hasher.burn(password), false);
-    // A deactivated user fails exactly like a wrong password: nothing to learn from the answer.
-    if (!user || !ok || user.active !== 1) {
-      await throttle.recordFailure(key, address);
-      throw INVALID_CREDENTIALS();
+    await throttle.attempt(key, address);
+    const valid = USERNAME_PATTERN.test(key);
+    let user = valid ? await users.find(key) : undefined;
+    const backend = user?.auth ?? (valid ? auth.autoProvision : undefined) ?? 'internal';
+    const verdict = await auth.verify(backend, { username: key, password, user });
+    if (verdict.outcome === 'unavailable') {
+      await throttle.refund(key, address);
+      logger.warn({ username: key, backend, reason: verdict.reason, err: verdict.cause }, 'authentication backend unavailable');
+      throw new DomainError('AUTH_BACKEND_UNAVAILABLE', verdict.reason);
     }
-    await throttle.recordSuccess(key);
+    if (verdict.outcome === 'wrong') throw INVALID_CREDENTIALS();
+    user ??= await users.provision(key, backend, verdict.attributes?.unix);
+    // A deactivated user fails exactly like a wrong password: nothing to learn from the answer.
+    if (user.active !== 1) throw INVALID_CREDENTIALS();
+    await this.applyDirectoryGroups(user, verdict.attributes?.groups);
+    await throttle.succeeded(key, address);
+    return this.open(user, kind);
+  }
+
+  private async applyDirectoryGroups(user: UserRow, groups: string[] | undefined): Promise<void> {
+    const membership = this.deps.auth.groupMembership(groups);
+    if (!membership) return;
+    if (!this.deps.directoryGroups) {
+      this.deps.logger.debug({ username: user.username, ...membership }, 'directory groups mapped, but no groups service to apply them');
+      return;
+    }
+    await this.deps.directoryGroups.sync({ id: user.id, username: user.username }, membership);
+  }
+
+  private async open(user: UserRow, kind: SessionKind): Promise<LoginResponse> {
+    const { db, clock, sessionTtlMs } = this.deps;
     const token = newToken();
     const now = clock.now();
     const session = await sessionRepository.insert(db, {

@@ -8,6 +8,7 @@ export function toUser(row: UserRow): User {
     username: row.username,
     admin: row.admin === 1,
     active: row.active === 1,
+    auth: row.auth,
     agentUser:
       row.agent_uid === null || row.agent_user === null || row.agent_gid === null || row.agent_group === null
         ? null

@@ -44,7 +44,7 @@ export const userRepository = {
   update(
     db: Executor,
     id: number,
-    changes: Partial<Pick<UserRow, 'active' | 'admin' | 'password_hash'>> & { updated_at: number },
+    changes: Partial<Pick<UserRow, 'active' | 'admin' | 'password_hash' | 'auth'>> & { updated_at: number },
   ): Promise<UserRow> {
     return db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   },

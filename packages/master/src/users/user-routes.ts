@@ -41,9 +41,11 @@ export function userRoutes(users: UserService, auth: Middleware<AppState>): Rout
   });
 
   router.patch('/users/:username', auth, async (ctx) => {
-    authorize(canManageUsers(actorOf(ctx)), 'only an admin may activate, deactivate or change the role of users');
+    const actor = actorOf(ctx);
+    authorize(canManageUsers(actor), 'only an admin may activate, deactivate, change the role or the auth backend of users');
     const { username } = validate(usernameParamSchema, ctx.params);
-    ctx.body = await users.update(username, validate(patchUserSchema, ctx.state.body));
+    const changes = validate(patchUserSchema, ctx.state.body);
+    ctx.body = await users.update(username, changes, username === actor.username ? actor.session.id : undefined);
   });
 
   router.post('/users/:username/password', auth, async (ctx) => {

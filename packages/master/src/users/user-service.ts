@@ -2,10 +2,12 @@ import {
   ADMIN_ACCOUNT,
   DEFAULT_ACCOUNT,
   encodeCursor,
+  type AuthBackendName,
   type Page,
   type UnixIdentity,
   type User,
 } from '@trainyard/shared';
+import type { AuthBackends } from '../auth/auth-backends.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { UserRow } from '../db/schema.js';
@@ -21,6 +23,7 @@ export class UserService {
       db: Db;
       clock: Clock;
       hasher: PasswordHasher;
+      auth: AuthBackends;
       passwordMinLength: number;
     },
   ) {}
@@ -47,16 +50,22 @@ export class UserService {
   }
 
   async require(username: string): Promise<UserRow> {
-    const row = await userRepository.findByName(this.deps.db, username);
+    const row = await this.find(username);
     if (!row) throw new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
     return row;
   }
 
-  async create(input: { username: string; password: string; admin: boolean; active: boolean }): Promise<User> {
+  find(username: string): Promise<UserRow | undefined> {
+    return userRepository.findByName(this.deps.db, username);
+  }
+
+  async create(input: { username: string; password: string; admin: boolean; active: boolean; auth: AuthBackendName }): Promise<User> {
     const { db, clock, hasher } = this.deps;
-    this.checkPolicy(input.password);
+    const internal = input.auth === 'internal';
+    if (internal) this.checkPolicy(input.password);
+    else this.requireConfigured(input.auth);
     if (await userRepository.findByName(db, input.username)) throw userExists(input.username);
-    const hash = await hasher.hash(input.password);
+    const hash = internal ? await hasher.hash(input.password) : NO_PASSWORD;
     const now = clock.now();
     try {
       const row = await userRepository.insert(db, {
@@ -64,20 +73,57 @@ export class UserService {
         password_hash: hash,
         admin: input.admin ? 1 : 0,
         active: input.active ? 1 : 0,
+        auth: input.auth,
         created_at: now,
         updated_at: now,
       });
       return toUser(row);
     } catch (error) {
       // Two creates racing past the check above: the unique index decides.
-      if (String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) throw userExists(input.username);
+      if (isUniqueViolation(error)) throw userExists(input.username);
       throw error;
     }
   }
 
-  /** Activate/deactivate and grant/revoke admin; deactivation ends the user's sessions in the same transaction. */
-  async update(username: string, changes: { active?: boolean; admin?: boolean }): Promise<User> {
+  /**
+   * A user whose first login through `auth.auto_provision` succeeded: not an admin, active, linked
+   * to the directory's Unix identity when it gave one. A login racing it gets the row it made.
+   */
+  async provision(username: string, auth: AuthBackendName, link: UnixIdentity | undefined): Promise<UserRow> {
     const { db, clock } = this.deps;
+    const now = clock.now();
+    try {
+      return await userRepository.insert(db, {
+        username,
+        password_hash: NO_PASSWORD,
+        admin: 0,
+        active: 1,
+        auth,
+        agent_uid: link?.uid ?? null,
+        agent_user: link?.user ?? null,
+        agent_gid: link?.gid ?? null,
+        agent_group: link?.group ?? null,
+        created_at: now,
+        updated_at: now,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return this.require(username);
+      throw error;
+    }
+  }
+
+  /**
+   * Activate/deactivate, grant/revoke admin, and move a user to another auth backend. Deactivation
+   * and a backend change end the user's sessions in the same transaction (but `keepSessionId`, the
+   * caller's own); leaving `internal` forgets the Trainyard password.
+   */
+  async update(
+    username: string,
+    changes: { active?: boolean; admin?: boolean; auth?: AuthBackendName },
+    keepSessionId?: number,
+  ): Promise<User> {
+    const { db, clock } = this.deps;
+    if (changes.auth && changes.auth !== 'internal') this.requireConfigured(changes.auth);
     const row = await db.transaction().execute(async (trx) => {
       const user = await userRepository.findByName(trx, username);
       if (!user) throw new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
@@ -89,12 +135,15 @@ export class UserService {
           `'${user.username}' is the last active admin: make another user admin first`,
         );
       }
+      const movesAuth = changes.auth !== undefined && changes.auth !== user.auth;
       const updated = await userRepository.update(trx, user.id, {
         ...(changes.active === undefined ? {} : { active: changes.active ? 1 : 0 }),
         ...(changes.admin === undefined ? {} : { admin: changes.admin ? 1 : 0 }),
+        ...(movesAuth ? { auth: changes.auth, password_hash: NO_PASSWORD } : {}),
         updated_at: clock.now(),
       });
       if (changes.active === false) await sessionRepository.deleteForUser(trx, user.id);
+      else if (movesAuth) await sessionRepository.deleteForUser(trx, user.id, keepSessionId);
       return updated;
     });
     return toUser(row);
@@ -102,7 +151,13 @@ export class UserService {
 
   /** Sets a password and ends the user's sessions, except `keepSessionId` (the caller's own). */
   async setPassword(target: UserRow, password: string, keepSessionId?: number): Promise<void> {
-    const { db, clock, hasher } = this.deps;
+    const { db, clock, hasher, auth } = this.deps;
+    if (target.auth !== 'internal') {
+      throw new DomainError(
+        'PASSWORD_MANAGED_ELSEWHERE',
+        `${target.username}'s password lives in ${auth.passwordHome(target.auth)}: change it there (Trainyard keeps no password for this user)`,
+      );
+    }
     this.checkPolicy(password);
     const hash = await hasher.hash(password);
     await db.transaction().execute(async (trx) => {
@@ -116,6 +171,12 @@ export class UserService {
     return toUser(await userRepository.setAgentUser(this.deps.db, user.id, link, this.deps.clock.now()));
   }
 
+  private requireConfigured(name: AuthBackendName): void {
+    if (!this.deps.auth.isConfigured(name)) {
+      throw new DomainError('INVALID_INPUT', `auth: ${name} is not configured on this master: add auth.${name} to master.yaml first`);
+    }
+  }
+
   private checkPolicy(password: string): void {
     const min = this.deps.passwordMinLength;
     if (password.length < min) {
@@ -125,3 +186,7 @@ export class UserService {
 }
 
 const userExists = (username: string) => new DomainError('USER_EXISTS', `user '${username}' already exists`);
+const isUniqueViolation = (error: unknown) => String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
+
+/** The hash of a user whose password lives elsewhere: no argon2 string, so it never verifies. */
+const NO_PASSWORD = '!';

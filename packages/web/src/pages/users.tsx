@@ -75,6 +75,7 @@ export function UsersPage(props: { me: MeResponse }) {
             <th>Name</th>
             <th>Admin</th>
             <th>Active</th>
+            <th>Auth</th>
             <th>Agent user</th>
             <th>Actions</th>
           </tr>
@@ -85,19 +86,22 @@ export function UsersPage(props: { me: MeResponse }) {
               <td>{u.username}</td>
               <td>{u.admin ? 'yes' : 'no'}</td>
               <td class="active">{u.active ? 'yes' : 'no'}</td>
+              <td class="auth">{u.auth}</td>
               <td>{u.agentUser ? `${u.agentUser.user}:${u.agentUser.group} (${u.agentUser.uid}:${u.agentUser.gid})` : '-'}</td>
               <td class="actions">
                 <button onClick={() => act(() => api('PATCH', `/users/${u.username}`, { active: !u.active }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
                   {u.active ? 'Deactivate' : 'Activate'}
                 </button>
-                <button
-                  onClick={() => {
-                    const password = window.prompt(`New password for ${u.username}`);
-                    if (password !== null) void act(() => api('POST', `/users/${u.username}/password`, { password }), `Reset the password of ${u.username}.`);
-                  }}
-                >
-                  Reset password
-                </button>
+                {u.auth === 'internal' && (
+                  <button
+                    onClick={() => {
+                      const password = window.prompt(`New password for ${u.username}`);
+                      if (password !== null) void act(() => api('POST', `/users/${u.username}/password`, { password }), `Reset the password of ${u.username}.`);
+                    }}
+                  >
+                    Reset password
+                  </button>
+                )}
                 {u.agentUser ? (
                   <button onClick={() => act(() => api('DELETE', `/users/${u.username}/agent-user`), `Unlinked ${u.username}.`)}>Unlink</button>
                 ) : (
