@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { parseConfig, startMaster, type Clock, type Master, type MasterConfigInput } from '@trainyard/master';
+import { parseConfig, startMaster, type Clock, type Master, type MasterConfigInput, type MasterOptions } from '@trainyard/master';
 
 /** A clock tests move forward by hand, for expiry rules. */
 export class TestClock implements Clock {
@@ -29,7 +29,11 @@ export interface TestMaster {
  * The real master, in this test process, on 127.0.0.1 with a random port and its own SQLite
  * file in a temp dir. Its log goes to a file there (printed paths help when a test fails).
  */
-export async function startTestMaster(config: MasterConfigInput = {}, dir?: string): Promise<TestMaster> {
+export async function startTestMaster(
+  config: MasterConfigInput = {},
+  dir?: string,
+  extra: Pick<MasterOptions, 'directoryGroups'> = {},
+): Promise<TestMaster> {
   const workDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'yard-test-')));
   const dbPath = path.join(workDir, 'trainyard.db');
   const logFile = path.join(workDir, 'master.log');
@@ -46,7 +50,7 @@ export async function startTestMaster(config: MasterConfigInput = {}, dir?: stri
     log: { level: 'debug', ...config.log },
   });
   const logger = pino({ level: full.log.level }, pino.destination({ dest: logFile, sync: true }));
-  const master = await startMaster({ config: full, clock, logger });
+  const master = await startMaster({ ...extra, config: full, clock, logger });
   return {
     master,
     url: master.url,

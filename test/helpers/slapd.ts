@@ -1,0 +1,114 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitFor } from './cluster.js';
+
+// Debian's OpenLDAP server; `npm test` installs it (scripts/auth-servers.sh).
+const SLAPD = '/usr/sbin/slapd';
+const SLAPADD = '/usr/sbin/slapadd';
+const SCHEMAS = ['core', 'cosine', 'nis', 'inetorgperson'].map((name) => `/etc/ldap/schema/${name}.schema`);
+
+/** Why slapd cannot run here, or undefined when it can. */
+export function slapdMissing(): string | undefined {
+  const missing = [SLAPD, SLAPADD, ...SCHEMAS].find((file) => !existsSync(file));
+  if (missing) return `${missing} is not installed (Debian's slapd package)`;
+  return undefined;
+}
+
+export interface Slapd {
+  url: string;
+  port: number;
+  suffix: string;
+  /** The service account the master searches with. */
+  serviceDn: string;
+  servicePassword: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops it and removes its directory. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A throwaway OpenLDAP server on 127.0.0.1: its own slapd.conf, database and pid file in a temp
+ * dir, loaded from `ldif` with slapadd; the system's own directory is never touched. Anonymous
+ * clients may only bind; the service account reads everything.
+ */
+export async function startSlapd(ldif: string, suffix = 'dc=example,dc=org'): Promise<Slapd> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'yard-slapd-'));
+  const data = path.join(dir, 'data');
+  mkdirSync(data);
+  const serviceDn = `cn=trainyard,ou=services,${suffix}`;
+  const servicePassword = 'service-secret';
+  const conf = path.join(dir, 'slapd.conf');
+  writeFileSync(
+    conf,
+    [
+      ...SCHEMAS.map((schema) => `include ${schema}`),
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      `pidfile ${dir}/slapd.pid`,
+      `argsfile ${dir}/slapd.args`,
+      'database mdb',
+      'maxsize 10485760',
+      `suffix "${suffix}"`,
+      `rootdn "cn=admin,${suffix}"`,
+      'rootpw admin-secret',
+      `directory ${data}`,
+      'access to attrs=userPassword by anonymous auth by self write by * none',
+      `access to * by dn.exact="${serviceDn}" read by self read by * none`,
+      '',
+    ].join('\n'),
+  );
+  const service = `dn: ${serviceDn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: trainyard\nuserPassword: ${servicePassword}\n`;
+  const ldifFile = path.join(dir, 'data.ldif');
+  writeFileSync(ldifFile, `${ldif.trim()}\n\n${service}`);
+  const load = spawnSync(SLAPADD, ['-f', conf, '-l', ldifFile], { encoding: 'utf8' });
+  if (load.status !== 0) throw new Error(`slapadd failed: ${load.stderr}`);
+
+  const port = await freePort();
+  const url = `ldap://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let output = '';
+  const slapd: Slapd = {
+    url,
+    port,
+    suffix,
+    serviceDn,
+    servicePassword,
+    async start() {
+      // -d keeps it in the foreground, so it ends with the test process's handle on it.
+      child = spawn(SLAPD, ['-f', conf, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      await waitFor(`slapd on ${url}: ${output}`, () => answers(port), 15_000);
+    },
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGTERM');
+      await exited;
+    },
+    async destroy() {
+      await slapd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await slapd.start();
+  process.once('exit', () => child?.kill('SIGKILL'));
+  return slapd;
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
