@@ -10,7 +10,7 @@ import { createLdapBackend } from '../packages/master/src/auth/ldap-backend.js';
 import { api, loginToken } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir } from './helpers/cluster.js';
-import { slapdMissing, startSlapd, type Slapd } from './helpers/slapd.js';
+import { makeCertificates, slapdMissing, startSlapd, type Slapd } from './helpers/slapd.js';
 import { startTestMaster } from './helpers/test-master.js';
 
 // A small directory: people with POSIX ids, a primary group each (alice has her own), and groups.
@@ -38,6 +38,10 @@ const LDIF = [
   person('bob', 5002, 5000),
   person('carol', 5003, 5000),
   person('dave', 5004, 5000),
+  // Two entries with one login name: nobody can log in as it.
+  person('twin', 5005, 5000),
+  'dn: ou=contractors,ou=people,dc=example,dc=org\nobjectClass: organizationalUnit\nou: contractors\n',
+  person('twin', 5006, 5000).replace('uid=twin,ou=people', 'uid=twin,ou=contractors,ou=people'),
   group('alice', 5001, []),
   group('staff', 5000, ['alice', 'bob', 'carol', 'dave']),
   group('ml-researchers', 5100, ['alice']),
@@ -130,6 +134,7 @@ function registerTests() {
     for (const username of ['alice)(uid=*', '*)(uid=*', '*', 'al*', 'alice)(|(uid=*', 'alice\\29']) {
       t.deepEqual(await backend.verify({ username, password: 'alice-pw' }), { outcome: 'wrong' }, username);
     }
+    t.deepEqual(await backend.verify({ username: 'twin', password: 'twin-pw' }), { outcome: 'wrong' }, 'a name two entries share');
   });
 
   test('auto-provisioning: the first login creates the user, linked to the directory uid/gid; their task runs as that uid', async (t) => {
@@ -263,5 +268,24 @@ function registerTests() {
     t.is(answer.status, 503);
     t.is(answer.body.error.message, "the LDAP directory refused the master's service account: tell an admin (auth.ldap.bind_dn)");
     t.false(readFileSync(m.logFile, 'utf8').includes('not-the-service-password'), 'the secret stays out of the log');
+  });
+
+  test('StartTLS and ldaps:// trust the CA in ca_file, and only it: another CA is an outage, never a way in', async (t) => {
+    const dir = tempDir('yard-ldap-tls-');
+    const good = makeCertificates(dir, 'good');
+    const other = makeCertificates(dir, 'other');
+    const tls = await startSlapd(LDIF, { tls: good });
+    t.teardown(() => tls.destroy());
+    const verify = (ldap: Record<string, unknown>) =>
+      createLdapBackend(parseConfig({ auth: { ldap: { ...ldapConfig(tls), ...ldap } } }).auth.ldap!, pino({ level: 'silent' })).verify({
+        username: 'bob',
+        password: 'bob-pw',
+      });
+    t.is((await verify({ starttls: true, ca_file: good.caFile })).outcome, 'ok', 'StartTLS');
+    t.is((await verify({ url: tls.ldapsUrl, ca_file: good.caFile })).outcome, 'ok', 'ldaps://');
+    for (const ldap of [{ starttls: true, ca_file: other.caFile }, { url: tls.ldapsUrl, ca_file: other.caFile }, { url: tls.ldapsUrl }]) {
+      const verdict = await verify(ldap);
+      t.like(verdict, { outcome: 'unavailable', reason: "the LDAP directory's certificate is not trusted: tell an admin (auth.ldap.ca_file)" }, JSON.stringify(ldap));
+    }
   });
 }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,6 +19,8 @@ export function slapdMissing(): string | undefined {
 
 export interface Slapd {
   url: string;
+  /** ldaps:// beside ldap://, when started with a certificate. */
+  ldapsUrl?: string;
   port: number;
   suffix: string;
   /** The service account the master searches with. */
@@ -35,7 +37,8 @@ export interface Slapd {
  * dir, loaded from `ldif` with slapadd; the system's own directory is never touched. Anonymous
  * clients may only bind; the service account reads everything.
  */
-export async function startSlapd(ldif: string, suffix = 'dc=example,dc=org'): Promise<Slapd> {
+export async function startSlapd(ldif: string, options: { tls?: { certFile: string; keyFile: string } } = {}): Promise<Slapd> {
+  const suffix = 'dc=example,dc=org';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'yard-slapd-'));
   const data = path.join(dir, 'data');
   mkdirSync(data);
@@ -56,6 +59,7 @@ export async function startSlapd(ldif: string, suffix = 'dc=example,dc=org'): Pr
       `rootdn "cn=admin,${suffix}"`,
       'rootpw admin-secret',
       `directory ${data}`,
+      ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
       'access to attrs=userPassword by anonymous auth by self write by * none',
       `access to * by dn.exact="${serviceDn}" read by self read by * none`,
       '',
@@ -69,20 +73,23 @@ export async function startSlapd(ldif: string, suffix = 'dc=example,dc=org'): Pr
 
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
+  const ldapsUrl = options.tls ? `ldaps://127.0.0.1:${await freePort()}` : undefined;
   let child: ChildProcess | undefined;
   let output = '';
   const slapd: Slapd = {
     url,
+    ...(ldapsUrl ? { ldapsUrl } : {}),
     port,
     suffix,
     serviceDn,
     servicePassword,
     async start() {
       // -d keeps it in the foreground, so it ends with the test process's handle on it.
-      child = spawn(SLAPD, ['-f', conf, '-h', `${url}/`, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const listen = [url, ...(ldapsUrl ? [ldapsUrl] : [])].map((u) => `${u}/`).join(' ');
+      child = spawn(SLAPD, ['-f', conf, '-h', listen, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-      await waitFor(`slapd on ${url}: ${output}`, () => answers(port), 15_000);
+      await waitFor(`slapd on ${listen}: ${output}`, async () => (await answers(port)) && (!ldapsUrl || (await answers(Number(new URL(ldapsUrl).port)))), 15_000);
     },
     async stop() {
       const running = child;
@@ -111,4 +118,16 @@ function answers(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** A throwaway CA and a certificate it signed for 127.0.0.1 (EC keys: quick to make). */
+export function makeCertificates(dir: string, name: string): { caFile: string; certFile: string; keyFile: string } {
+  const file = (suffix: string) => path.join(dir, `${name}-${suffix}`);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '1', '-subj', `/CN=${name} test CA`]);
+  openssl(['req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=127.0.0.1']);
+  writeFileSync(file('ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('server.pem'), '-days', '1', '-extfile', file('ext')]);
+  return { caFile: file('ca.pem'), certFile: file('server.pem'), keyFile: file('server.key') };
 }

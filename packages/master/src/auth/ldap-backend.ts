@@ -8,6 +8,7 @@ import {
   InvalidCredentialsError,
   OrFilter,
   ResultCodeError,
+  SizeLimitExceededError,
   type Entry,
   type Filter,
 } from 'ldapts';
@@ -58,9 +59,12 @@ export function createLdapBackend(config: LdapConfig, logger: Logger, env: NodeJ
   async function withDirectory<T>(work: (client: Client) => Promise<T>): Promise<T> {
     let lastError: unknown;
     for (const url of config.urls) {
-      const client = new Client({ url, timeout: config.timeout, connectTimeout: config.connect_timeout, ...(tlsOptions ? { tlsOptions } : {}) });
+      // tlsOptions only for ldaps://: ldapts takes a client with tlsOptions for ldaps:// even on an ldap:// URL.
+      const ldaps = url.toLowerCase().startsWith('ldaps:');
+      const client = new Client({ url, timeout: config.timeout, connectTimeout: config.connect_timeout, ...(ldaps && tlsOptions ? { tlsOptions } : {}) });
       try {
-        if (config.starttls) await client.startTLS(tlsOptions ?? {});
+        // A fresh options object each time (ldapts adds the socket to it), naming the host the certificate must match.
+        if (config.starttls) await client.startTLS({ ...tlsOptions, host: new URL(url).hostname });
         return await work(client);
       } catch (error) {
         if (error instanceof ResultCodeError) throw error;
@@ -75,20 +79,30 @@ export function createLdapBackend(config: LdapConfig, logger: Logger, env: NodeJ
 
   async function findPerson(client: Client, username: string): Promise<Entry | undefined> {
     if (config.bind_dn) await client.bind(config.bind_dn, bindPassword);
-    const { searchEntries } = await client.search(config.search_base, {
-      scope: 'sub',
-      filter: new AndFilter({ filters: [userFilter, new EqualityFilter({ attribute: config.login_attribute, value: username })] }),
-      attributes: mapping ? [mapping.uid_number, mapping.gid_number, mapping.user] : ['1.1'],
-      sizeLimit: 2,
-    });
-    // None, or a name that matches two people: nobody to log in as.
-    return searchEntries.length === 1 ? searchEntries[0] : undefined;
+    try {
+      const { searchEntries } = await client.search(config.search_base, {
+        scope: 'sub',
+        filter: new AndFilter({ filters: [userFilter, new EqualityFilter({ attribute: config.login_attribute, value: username })] }),
+        attributes: mapping ? [mapping.uid_number, mapping.gid_number, mapping.user] : ['1.1'],
+        sizeLimit: 2,
+      });
+      return searchEntries.length === 1 ? searchEntries[0] : undefined;
+    } catch (error) {
+      // A name that matches two people: nobody to log in as.
+      if (error instanceof SizeLimitExceededError) {
+        logger.warn({ username }, 'LDAP: the login name matches more than one entry; refused');
+        return undefined;
+      }
+      throw error;
+    }
   }
 
-  async function groupsOf(client: Client, person: Entry, username: string, gid: number | undefined): Promise<Array<{ name: string; gid?: number }>> {
+  async function groupsOf(client: Client, person: Entry, username: string, gid: number | undefined): Promise<Array<{ name: string; gid: number | undefined }>> {
     const groups = config.groups;
     if (!groups || !groupFilter) return [];
-    const member = new EqualityFilter({ attribute: groups.member_attribute, value: groups.member_value === 'dn' ? person.dn : username });
+    // memberUid holds the Unix name, which the login name need not be (login_attribute: mail).
+    const name = (mapping && firstValue(person, mapping.user)) || username;
+    const member = new EqualityFilter({ attribute: groups.member_attribute, value: groups.member_value === 'dn' ? person.dn : name });
     // The primary group (by gid) is a membership too, and names the link's group.
     const primary = gid === undefined ? [] : [new EqualityFilter({ attribute: groups.gid_attribute, value: String(gid) })];
     const { searchEntries } = await client.search(groups.search_base, {
@@ -139,6 +153,9 @@ export function createLdapBackend(config: LdapConfig, logger: Logger, env: NodeJ
           return unavailable("the LDAP directory refused the master's service account: tell an admin (auth.ldap.bind_dn)", error);
         }
         if (error instanceof ResultCodeError) return unavailable('the LDAP directory answered with an error: tell an admin', error);
+        if (/CERT|SIGNATURE|SELF_SIGNED|ALTNAME/.test(String((error as NodeJS.ErrnoException).code))) {
+          return unavailable("the LDAP directory's certificate is not trusted: tell an admin (auth.ldap.ca_file)", error);
+        }
         return unavailable('the LDAP directory does not answer: try again later, or tell an admin', error);
       }
     },
