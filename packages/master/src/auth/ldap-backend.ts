@@ -54,6 +54,10 @@ export function createLdapBackend(config: LdapConfig, logger: Logger, env: NodeJ
   const userFilter = FilterParser.parseString(config.user_filter);
   const groupFilter = config.groups ? FilterParser.parseString(config.groups.filter) : undefined;
   const mapping = config.attributes;
+  const plain = config.urls.filter((url) => /^ldap:/i.test(url) && !/^ldap:\/\/(127\.|localhost|\[::1\])/i.test(url));
+  if (plain.length > 0 && !config.starttls) {
+    logger.warn({ urls: plain }, 'LDAP without TLS: passwords travel unencrypted; use ldaps:// or starttls: true');
+  }
 
   /** Runs `work` on the first server that answers; LDAP result codes are answers, anything else is an outage. */
   async function withDirectory<T>(work: (client: Client) => Promise<T>): Promise<T> {
