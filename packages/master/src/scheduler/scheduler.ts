@@ -125,7 +125,8 @@ export class Scheduler {
           resolve(reason);
         },
       };
-      const timer = setTimeout(() => waiter.wake({ kind: 'timeout' }), ms);
+      // A long poll must not keep a closed master's process alive: the server's sockets do that while it runs.
+      const timer = setTimeout(() => waiter.wake({ kind: 'timeout' }), ms).unref();
       // One poll per agent: a newer one (the agent reconnected) releases an older one.
       this.waiters.get(agentId)?.wake({ kind: 'replaced' });
       this.waiters.set(agentId, waiter);
