@@ -69,7 +69,10 @@ export async function startSlapd(ldif: string, options: { tls?: { certFile: stri
   const ldifFile = path.join(dir, 'data.ldif');
   writeFileSync(ldifFile, `${ldif.trim()}\n\n${service}`);
   const load = spawnSync(SLAPADD, ['-f', conf, '-l', ldifFile], { encoding: 'utf8' });
-  if (load.status !== 0) throw new Error(`slapadd failed: ${load.stderr}`);
+  if (load.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`slapadd failed: ${load.stderr}`);
+  }
 
   const port = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
@@ -104,8 +107,11 @@ export async function startSlapd(ldif: string, options: { tls?: { certFile: stri
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await slapd.start();
   process.once('exit', () => child?.kill('SIGKILL'));
+  await slapd.start().catch(async (error: unknown) => {
+    await slapd.destroy();
+    throw error;
+  });
   return slapd;
 }
 
