@@ -10,7 +10,7 @@ import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 /** What scripts/make-release-fixture.mjs recorded while release 0.1.0 wrote the file. */
 interface Manifest {
   passwords: Record<string, string>;
-  users: Array<Omit<User, 'roles' | 'groups'>>;
+  users: Array<Omit<User, 'roles' | 'groups' | 'auth'>>;
   sessions: Array<{ username: string; kind: string; token: string }>;
   agentTokens: Array<AgentTokenInfo & { token?: string }>;
   tasks: Array<Task & { logs: Array<{ seq: number; stream: string; line: string }> }>;
@@ -31,12 +31,19 @@ test.before(async () => {
 });
 test.after.always(() => m?.stop());
 
+test('the file went through every migration since 0.1.0, in order', async (t) => {
+  const applied = m.master.database.sqlite.prepare('select name from kysely_migration order by timestamp, name').pluck().all();
+  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends']);
+});
+
 test('every user is there as 0.1.0 left them, and admins are still admins', async (t) => {
   const users = (await api<Page<User>>(m.url, 'GET', '/users?limit=500', { token: admin })).body.items;
   t.deepEqual(
-    users.map(({ roles: _roles, groups: _groups, ...user }) => user),
+    users.map(({ roles: _roles, groups: _groups, auth: _auth, ...user }) => user),
     manifest.users,
   );
+  // 0006-auth-backends: everyone from before keeps Trainyard's own password.
+  t.deepEqual([...new Set(users.map((u) => u.auth))], ['internal']);
   for (const user of users) {
     const wasAdmin = manifest.users.find((u) => u.username === user.username)!.admin;
     t.deepEqual(user.roles.map((r) => r.role).sort(), wasAdmin ? ['admin', 'user'] : ['user'], user.username);

@@ -63,6 +63,7 @@ import UserLogin from './commands/user/login.js';
 import UserLogout from './commands/user/logout.js';
 import UserSessions from './commands/user/sessions.js';
 import UserShow from './commands/user/show.js';
+import UserSet from './commands/user/set.js';
 import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
 
@@ -131,6 +132,7 @@ export const COMMANDS = {
   'user:logout': UserLogout,
   'user:sessions': UserSessions,
   'user:show': UserShow,
+  'user:set': UserSet,
   'user:unlink-agent-user': UserUnlinkAgentUser,
   'user:whoami': UserWhoami,
 };

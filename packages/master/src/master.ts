@@ -12,11 +12,13 @@ import { AgentTokenService } from './agents/agent-token-service.js';
 import { requireAgent } from './agents/require-agent.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { AuditService } from './audit/audit-service.js';
+import { AuthBackends } from './auth/auth-backends.js';
 import { ActorResolver } from './authz/actor-resolver.js';
 import type { Guards, RouteInfo } from './authz/routes.js';
 import { systemClock, type Clock } from './clock.js';
 import type { MasterConfig } from './config/config-schema.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
+import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
 import { createApp } from './http/app.js';
@@ -75,8 +77,10 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.log.level });
   const hasher = options.hasher ?? createArgon2Hasher();
-  // Before anything else: a certificate that cannot be used stops the start with nothing touched.
+  // Before anything else: a certificate that cannot be used, or secrets and files auth.* names that
+  // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
+  const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
   const database = await openDatabase(config.db.path);
   const { db } = database;
 
@@ -88,6 +92,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     db,
     clock,
     hasher,
+    auth,
     audit,
     passwordMinLength: config.security.password_policy.min_length,
     access: () => roles!,
@@ -100,7 +105,18 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,
     windowMs: config.security.login_throttle.window,
   });
-  const sessions = new SessionService({ db, clock, hasher, throttle, users, audit, sessionTtlMs: config.security.session_ttl });
+  const sessions = new SessionService({
+    db,
+    clock,
+    logger,
+    users,
+    auth,
+    // LDAP logins bring their directory groups (auth.ldap.groups.map) into Trainyard's groups.
+    directoryGroups: new DirectoryGroups({ groups, logger }),
+    throttle,
+    audit,
+    sessionTtlMs: config.security.session_ttl,
+  });
   const tokens = new TokenService({ db, clock, audit });
   users.subscribe(sessions);
   users.subscribe(tokens);

@@ -11,6 +11,13 @@ export const DEFAULT_ACCOUNT = 'yard';
 export const ADMIN_ACCOUNT = 'admin';
 export const TOKEN_PREFIX = 'yard_';
 
+/**
+ * Where a user's password is checked: Trainyard's own argon2id hash, an LDAP directory, PAM on the
+ * master's host, or an htpasswd-style file.
+ */
+export const AUTH_BACKENDS = ['internal', 'ldap', 'pam', 'file'] as const;
+export type AuthBackendName = (typeof AUTH_BACKENDS)[number];
+
 /** 1–64 chars of [a-z0-9._-], starting with a letter or digit. Input is lower-cased first. */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const MAX_PASSWORD_LENGTH = 1024;

@@ -46,6 +46,8 @@ export const ERROR_STATUS = {
   LAST_ADMIN: 409,
   /** Deleting a task that has not ended. */
   TASK_NOT_ENDED: 409,
+  /** A password change for a user whose password lives in LDAP, PAM or a password file. */
+  PASSWORD_MANAGED_ELSEWHERE: 409,
   ILLEGAL_TRANSITION: 409,
   LEASE_INVALID: 409,
   CONFLICT: 409,
@@ -58,6 +60,8 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   /** `/readyz`: the master runs but cannot use its database. */
   NOT_READY: 503,
+  /** The LDAP directory, PAM or password file that checks this user's password cannot answer. */
+  AUTH_BACKEND_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -83,6 +83,7 @@ export function describeUserAccess(access: UserAccess): string {
   const head = fields([
     ['Name', user.username],
     ['Active', yesNo(user.active)],
+    ['Signs in', user.auth === 'internal' ? 'internal (Trainyard password)' : `through ${user.auth}`],
     ['Agent user', formatIdentity(user.agentUser)],
     ['Groups', access.groups.join(', ')],
   ]);

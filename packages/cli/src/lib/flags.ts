@@ -1,5 +1,5 @@
 import { Errors, Flags } from '@oclif/core';
-import { MAX_UNIX_ID } from '@trainyard/shared/constants';
+import { AUTH_BACKENDS, MAX_UNIX_ID } from '@trainyard/shared/constants';
 
 /** A uid/gid: digits only (no "1e3", "-1" or "0x10"), 0..4294967294. */
 export const unixIdFlag = Flags.custom<number>({
@@ -33,4 +33,10 @@ export const capabilitiesFlag = Flags.string({
   summary: 'Capabilities, comma-separated or repeated: see_status, change_config, operate_others, delete_tasks, access_api, customize_resources, use_any_image.',
   multiple: true,
   delimiter: ',',
+});
+
+/** Where a user's password is checked. */
+export const authFlag = Flags.option({
+  options: AUTH_BACKENDS,
+  summary: 'Where the password is checked: internal (Trainyard), ldap, pam, or file (htpasswd).',
 });

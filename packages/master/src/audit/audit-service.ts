@@ -9,6 +9,11 @@ export interface AuditActor {
   username: string;
 }
 
+/** A part of the master acting on its own, named in the log as `(<system>)`: `{system: 'ldap group sync'}`. */
+export interface SystemActor {
+  system: string;
+}
+
 export type AuditTargetType = 'user' | 'group' | 'role' | 'token' | 'session' | 'task' | 'agent' | 'agent_token';
 
 export interface AuditEvent {
@@ -28,11 +33,12 @@ export interface AuditEvent {
 export class AuditService {
   constructor(private readonly deps: { db: Db; clock: Clock }) {}
 
-  async record(trx: Executor, actor: AuditActor | null, event: AuditEvent): Promise<void> {
+  async record(trx: Executor, actor: AuditActor | SystemActor | null, event: AuditEvent): Promise<void> {
+    const system = actor !== null && 'system' in actor;
     await auditRepository.insert(trx, {
       at: this.deps.clock.now(),
-      actorId: actor?.userId ?? null,
-      actorName: actor?.username ?? null,
+      actorId: actor === null || system ? null : actor.userId,
+      actorName: actor === null ? null : system ? `(${actor.system})` : actor.username,
       action: event.action,
       targetType: event.targetType,
       target: event.target,

@@ -6,6 +6,7 @@ import * as usersAndSessions from './migrations/0001-users-and-sessions.js';
 import * as tasks from './migrations/0002-tasks.js';
 import * as agents from './migrations/0003-agents.js';
 import * as accessModel from './migrations/0005-access-model.js';
+import * as authBackends from './migrations/0006-auth-backends.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-tasks': tasks,
   '0003-agents': agents,
   '0005-access-model': accessModel,
+  '0006-auth-backends': authBackends,
 };
 
 export interface OpenedDatabase {
@@ -38,7 +40,11 @@ export async function openDatabase(file: string): Promise<OpenedDatabase> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  // Branches add migrations in parallel (their numbers are fixed in advance), so a database made on
+  // one branch may hold a later number than one it lacks: the missing one runs then, rather than
+  // the start failing. Each migration changes tables and columns of its own, so the order they land
+  // in does not matter; a new one must keep it so.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

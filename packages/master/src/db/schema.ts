@@ -1,5 +1,5 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
-import type { AgentState, ExecutorName, SessionKind, TaskKind, TaskLogLine, TaskState } from '@trainyard/shared';
+import type { AgentState, AuthBackendName, ExecutorName, SessionKind, TaskKind, TaskLogLine, TaskState } from '@trainyard/shared';
 
 /**
  * Tables as SQLite stores them: timestamps are epoch milliseconds, booleans 0/1, JSON as text.
@@ -9,8 +9,11 @@ import type { AgentState, ExecutorName, SessionKind, TaskKind, TaskLogLine, Task
 export interface UsersTable {
   id: Generated<number>;
   username: string;
+  /** argon2id for internal users; NO_PASSWORD for users whose password lives elsewhere. */
   password_hash: string;
   active: number;
+  /** Where the password is checked (migration 0006; 'internal' for users from before). */
+  auth: Generated<AuthBackendName>;
   agent_uid: number | null;
   agent_user: string | null;
   agent_gid: number | null;

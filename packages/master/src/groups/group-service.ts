@@ -1,5 +1,5 @@
 import type { Group } from '@trainyard/shared';
-import type { AuditActor, AuditService } from '../audit/audit-service.js';
+import type { AuditActor, AuditService, SystemActor } from '../audit/audit-service.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import { DomainError } from '../errors.js';
@@ -125,6 +125,45 @@ export class GroupService {
       for (const listener of this.listeners) await listener.membershipReduced?.(trx, `removing ${user.username} from ${path}`);
     });
     return this.summary(path);
+  }
+
+  /**
+   * Makes a user's memberships among `managed` exactly `paths` (both lists of group paths), in one
+   * transaction, each change audited as `actor`'s; memberships in other groups stay as they are.
+   * Paths naming no group are skipped and returned, for the caller to report.
+   */
+  async setManagedMemberships(
+    actor: AuditActor | SystemActor,
+    user: { id: number; username: string },
+    membership: { paths: string[]; managed: string[] },
+  ): Promise<{ added: string[]; removed: string[]; missing: string[] }> {
+    const { db, clock, audit } = this.deps;
+    const wanted = new Set(membership.paths);
+    return db.transaction().execute(async (trx) => {
+      const result = { added: [] as string[], removed: [] as string[], missing: [] as string[] };
+      for (const path of membership.managed) {
+        const group = await groupRepository.findByPath(trx, path);
+        if (!group) {
+          if (wanted.has(path)) result.missing.push(path);
+          continue;
+        }
+        const member = await groupRepository.isMember(trx, group.id, user.id);
+        if (wanted.has(path) && !member) {
+          await groupRepository.addMember(trx, group.id, user.id, clock.now());
+          await audit.record(trx, actor, { action: 'group.member.add', targetType: 'user', target: user.username, details: { group: path } });
+          result.added.push(path);
+        } else if (!wanted.has(path) && member) {
+          await groupRepository.removeMember(trx, group.id, user.id);
+          await audit.record(trx, actor, { action: 'group.member.remove', targetType: 'user', target: user.username, details: { group: path } });
+          result.removed.push(path);
+        }
+      }
+      if (result.removed.length > 0) {
+        const what = `removing ${user.username} from ${result.removed.join(', ')}`;
+        for (const listener of this.listeners) await listener.membershipReduced?.(trx, what);
+      }
+      return result;
+    });
   }
 
   /** The groups each user is a direct member of. */

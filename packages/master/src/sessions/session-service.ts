@@ -1,9 +1,11 @@
-import type { LoginResponse, SessionKind, SessionListItem } from '@trainyard/shared';
+import { USERNAME_PATTERN, type LoginResponse, type SessionKind, type SessionListItem } from '@trainyard/shared';
+import type { Logger } from 'pino';
 import type { AuditActor, AuditService } from '../audit/audit-service.js';
+import type { AuthBackends } from '../auth/auth-backends.js';
+import type { DirectoryGroupSync } from '../auth/directory-groups.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import { DomainError } from '../errors.js';
-import type { PasswordHasher } from '../users/password-hasher.js';
 import type { UserRecord } from '../users/user-repository.js';
 import type { UserListener, UserService } from '../users/user-service.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -31,7 +33,10 @@ export class SessionService implements UserListener {
     private readonly deps: {
       db: Db;
       clock: Clock;
-      hasher: PasswordHasher;
+      logger: Logger;
+      auth: AuthBackends;
+      /** Applies `auth.ldap.groups.map` (the groups domain); without it directory groups are not applied. */
+      directoryGroups?: DirectoryGroupSync;
       throttle: LoginThrottle;
       sessionTtlMs: number;
       users: UserService;
@@ -39,16 +44,47 @@ export class SessionService implements UserListener {
     },
   ) {}
 
+  /**
+   * Every backend's login: the attempt is counted first, the user's backend (or, for a name with no
+   * user, the auto-provisioning one) checks the password, and a deactivated user fails whatever it
+   * said. Every refusal reads "invalid username or password"; only a backend that could not answer
+   * says so (503), and that attempt is not held against the user.
+   */
   async login(username: string, password: string, kind: SessionKind, from: ClientInfo): Promise<LoginResponse> {
-    const { db, clock, hasher, throttle, sessionTtlMs, users } = this.deps;
+    const { users, auth, throttle, logger } = this.deps;
     const key = username.trim().toLowerCase();
-    // Counted before the hash is checked, so that parallel guesses cannot outrun the count.
+    // Counted before any backend is asked, so that parallel guesses cannot outrun the count.
     const attempt = await throttle.reserve(key, from.address);
-    const user = await users.findForLogin(key);
-    const ok = user ? await hasher.verify(user.passwordHash, password) : (await hasher.burn(password), false);
+    const valid = USERNAME_PATTERN.test(key);
+    let user = valid ? await users.find(key) : undefined;
+    const backend = user?.auth ?? (valid ? auth.autoProvision : undefined) ?? 'internal';
+    const verdict = await auth.verify(backend, { username: key, password, user });
+    if (verdict.outcome === 'unavailable') {
+      await attempt.refund();
+      logger.warn({ username: key, backend, reason: verdict.reason, err: verdict.cause }, 'authentication backend unavailable');
+      throw new DomainError('AUTH_BACKEND_UNAVAILABLE', verdict.reason);
+    }
+    if (verdict.outcome === 'wrong') throw INVALID_CREDENTIALS();
+    user ??= await users.provision(key, backend, verdict.attributes?.unix);
     // A deactivated user fails exactly like a wrong password: nothing to learn from the answer.
-    if (!user || !ok || !user.active) throw INVALID_CREDENTIALS();
+    if (!user.active) throw INVALID_CREDENTIALS();
+    await this.applyDirectoryGroups(user, verdict.attributes?.groups);
     await attempt.succeeded();
+    return this.open(user, kind, from);
+  }
+
+  private async applyDirectoryGroups(user: UserRecord, groups: string[] | undefined): Promise<void> {
+    const membership = this.deps.auth.groupMembership(groups);
+    if (!membership) return;
+    if (!this.deps.directoryGroups) {
+      this.deps.logger.debug({ username: user.username, ...membership }, 'directory groups mapped, but no groups service to apply them');
+      return;
+    }
+    await this.deps.directoryGroups.sync({ id: user.id, username: user.username }, membership);
+  }
+
+  private async open(user: UserRecord, kind: SessionKind, from: ClientInfo): Promise<LoginResponse> {
+    const { db, clock, sessionTtlMs, users } = this.deps;
     const token = newToken();
     const now = clock.now();
     const session = await sessionRepository.insert(db, {

@@ -1,4 +1,4 @@
-import type { UnixIdentity } from '@trainyard/shared';
+import type { AuthBackendName, UnixIdentity } from '@trainyard/shared';
 import type { Executor } from '../db/database.js';
 import type { UserRow } from '../db/schema.js';
 
@@ -6,8 +6,11 @@ import type { UserRow } from '../db/schema.js';
 export interface UserRecord {
   id: number;
   username: string;
+  /** argon2id for internal users; NO_PASSWORD for users whose password lives elsewhere. */
   passwordHash: string;
   active: boolean;
+  /** Where the password is checked. */
+  auth: AuthBackendName;
   agentUser: UnixIdentity | null;
   createdAt: number;
   updatedAt: number;
@@ -48,14 +51,17 @@ export const userRepository = {
 
   async insert(
     db: Executor,
-    user: { username: string; passwordHash: string; active: boolean; now: number },
+    user: { username: string; passwordHash: string; active: boolean; auth: AuthBackendName; agentUser?: UnixIdentity; now: number },
   ): Promise<UserRecord> {
+    const link = user.agentUser;
     const row = await db
       .insertInto('users')
       .values({
         username: user.username,
         password_hash: user.passwordHash,
         active: user.active ? 1 : 0,
+        auth: user.auth,
+        ...(link ? { agent_uid: link.uid, agent_user: link.user, agent_gid: link.gid, agent_group: link.group } : {}),
         created_at: user.now,
         updated_at: user.now,
       })
@@ -67,7 +73,7 @@ export const userRepository = {
   async update(
     db: Executor,
     id: number,
-    changes: { active?: boolean; passwordHash?: string; agentUser?: UnixIdentity | null; now: number },
+    changes: { active?: boolean; passwordHash?: string; auth?: AuthBackendName; agentUser?: UnixIdentity | null; now: number },
   ): Promise<UserRecord> {
     const link = changes.agentUser;
     const row = await db
@@ -75,6 +81,7 @@ export const userRepository = {
       .set({
         ...(changes.active === undefined ? {} : { active: changes.active ? 1 : 0 }),
         ...(changes.passwordHash === undefined ? {} : { password_hash: changes.passwordHash }),
+        ...(changes.auth === undefined ? {} : { auth: changes.auth }),
         ...(link === undefined
           ? {}
           : { agent_uid: link?.uid ?? null, agent_user: link?.user ?? null, agent_gid: link?.gid ?? null, agent_group: link?.group ?? null }),
@@ -94,6 +101,7 @@ function toRecord(row: UserRow): UserRecord {
     username: row.username,
     passwordHash: row.password_hash,
     active: row.active === 1,
+    auth: row.auth,
     // The table's check constraint keeps the four columns all set or all null.
     agentUser: uid === null || user === null || gid === null || group === null ? null : { uid, user, gid, group },
     createdAt: row.created_at,

@@ -45,7 +45,10 @@ export function userRoutes(users: UserService, roles: RoleService, guards: Guard
 
   routes.on('users.update', userPolicies.update, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
-    ctx.body = await users.update(actor, username, validate(patchUserSchema, ctx.state.body));
+    const changes = validate(patchUserSchema, ctx.state.body);
+    // Moving your own account to another backend keeps the session that did it.
+    const keep = username === actor.username && actor.via !== 'api_token' ? actor.session.id : undefined;
+    ctx.body = await users.update(actor, username, changes, keep);
   });
 
   routes.on('users.setPassword', userPolicies.setPassword, {

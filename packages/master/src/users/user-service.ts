@@ -2,11 +2,13 @@ import {
   ADMIN_ACCOUNT,
   DEFAULT_ACCOUNT,
   encodeCursor,
+  type AuthBackendName,
   type Page,
   type UnixIdentity,
   type User,
 } from '@trainyard/shared';
 import type { AuditActor, AuditService } from '../audit/audit-service.js';
+import type { AuthBackends } from '../auth/auth-backends.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import { DomainError } from '../errors.js';
@@ -48,6 +50,8 @@ export class UserService {
       db: Db;
       clock: Clock;
       hasher: PasswordHasher;
+      /** Which auth backends this master configures, and where each keeps its users' passwords. */
+      auth: AuthBackends;
       passwordMinLength: number;
       audit: AuditService;
       /** A getter: the roles service is built after this one and looks users up through it. */
@@ -67,7 +71,7 @@ export class UserService {
     const now = clock.now();
     await db.transaction().execute(async (trx) => {
       for (const [username, passwordHash, admin] of [[ADMIN_ACCOUNT, adminHash, true], [DEFAULT_ACCOUNT, yardHash, false]] as const) {
-        const user = await userRepository.insert(trx, { username, passwordHash, active: true, now });
+        const user = await userRepository.insert(trx, { username, passwordHash, active: true, auth: 'internal', now });
         await this.deps.access().userCreated(trx, null, user, { admin });
         await this.deps.audit.record(trx, null, { action: 'user.create', targetType: 'user', target: username, details: { admin, reason: 'first start' } });
       }
@@ -94,8 +98,8 @@ export class UserService {
     return user;
   }
 
-  /** For the login route: the account with its hash, or undefined. */
-  findForLogin(username: string): Promise<UserRecord | undefined> {
+  /** The account (with its hash and backend, for the login path), or undefined. */
+  find(username: string): Promise<UserRecord | undefined> {
     return userRepository.findByName(this.deps.db, username);
   }
 
@@ -113,6 +117,7 @@ export class UserService {
         username: user.username,
         admin: summary.admin,
         active: user.active,
+        auth: user.auth,
         roles: summary.roles,
         groups: summary.groups,
         agentUser: user.agentUser,
@@ -127,38 +132,90 @@ export class UserService {
     return presented!;
   }
 
-  async create(actor: AuditActor, input: { username: string; password: string; admin: boolean; active: boolean }): Promise<User> {
+  /** A user whose password Trainyard checks (internal), or one of a configured backend (no password here). */
+  async create(
+    actor: AuditActor,
+    input: { username: string; password: string; admin: boolean; active: boolean; auth: AuthBackendName },
+  ): Promise<User> {
     const { db, clock, hasher, audit } = this.deps;
-    this.checkPolicy(input.password);
+    const internal = input.auth === 'internal';
+    if (internal) this.checkPolicy(input.password);
+    else this.requireConfigured(input.auth);
     if (await userRepository.findByName(db, input.username)) throw userExists(input.username);
-    const passwordHash = await hasher.hash(input.password);
+    const passwordHash = internal ? await hasher.hash(input.password) : NO_PASSWORD;
     try {
       return await db.transaction().execute(async (trx) => {
-        const user = await userRepository.insert(trx, { username: input.username, passwordHash, active: input.active, now: clock.now() });
+        const user = await userRepository.insert(trx, {
+          username: input.username,
+          passwordHash,
+          active: input.active,
+          auth: input.auth,
+          now: clock.now(),
+        });
         await this.deps.access().userCreated(trx, actor, user, { admin: input.admin });
         await audit.record(trx, actor, {
           action: 'user.create',
           targetType: 'user',
           target: user.username,
-          details: { admin: input.admin, active: input.active },
+          details: { admin: input.admin, active: input.active, auth: input.auth },
         });
         return this.presentOne(user, trx);
       });
     } catch (error) {
       // Two creates racing past the check above: the unique index decides.
-      if (String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) throw userExists(input.username);
+      if (isUniqueViolation(error)) throw userExists(input.username);
       throw error;
     }
   }
 
   /**
-   * Activate/deactivate and the admin flag, in one transaction: deactivation ends the user's
-   * sessions and tokens, and nothing commits that leaves no active admin.
+   * A user whose first login through `auth.auto_provision` succeeded: active, holding the default
+   * role (`security.default_role`) and nothing else, linked to the directory's Unix identity when
+   * it gave one. Recorded in the audit log as the system's doing. A login racing it gets the user
+   * the other one made.
    */
-  async update(actor: AuditActor, username: string, changes: { active?: boolean; admin?: boolean }): Promise<User> {
+  async provision(username: string, auth: AuthBackendName, link: UnixIdentity | undefined): Promise<UserRecord> {
     const { db, clock, audit } = this.deps;
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const user = await userRepository.insert(trx, { username, passwordHash: NO_PASSWORD, active: true, auth, agentUser: link, now: clock.now() });
+        await this.deps.access().userCreated(trx, null, user, { admin: false });
+        await audit.record(trx, null, {
+          action: 'user.create',
+          targetType: 'user',
+          target: username,
+          details: { admin: false, active: true, auth, reason: 'first login', ...(link ? { agentUser: link } : {}) },
+        });
+        return user;
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return this.require(username);
+      throw error;
+    }
+  }
+
+  /**
+   * Activate/deactivate, the admin flag and the auth backend, in one transaction: deactivation ends
+   * the user's sessions and tokens; a move to another backend forgets the Trainyard password and
+   * ends the user's sessions but `keepSessionId` (the caller's own), as a password change does;
+   * nothing commits that leaves no active admin.
+   */
+  async update(
+    actor: AuditActor,
+    username: string,
+    changes: { active?: boolean; admin?: boolean; auth?: AuthBackendName },
+    keepSessionId?: number,
+  ): Promise<User> {
+    const { db, clock, audit } = this.deps;
+    if (changes.auth && changes.auth !== 'internal') this.requireConfigured(changes.auth);
     return db.transaction().execute(async (trx) => {
       let user = await this.require(username, trx);
+      if (changes.auth !== undefined && changes.auth !== user.auth) {
+        const from = user.auth;
+        user = await userRepository.update(trx, user.id, { auth: changes.auth, passwordHash: NO_PASSWORD, now: clock.now() });
+        for (const listener of this.listeners) await listener.passwordChanged?.(trx, user, keepSessionId);
+        await audit.record(trx, actor, { action: 'user.auth', targetType: 'user', target: user.username, details: { from, to: user.auth } });
+      }
       if (changes.active !== undefined && changes.active !== user.active) {
         user = await userRepository.update(trx, user.id, { active: changes.active, now: clock.now() });
         if (!user.active) for (const listener of this.listeners) await listener.userDeactivated?.(trx, user);
@@ -175,7 +232,13 @@ export class UserService {
 
   /** Sets a password and ends the user's sessions, except `keepSessionId` (the caller's own). */
   async setPassword(actor: AuditActor, target: UserRecord, password: string, keepSessionId?: number): Promise<void> {
-    const { db, clock, hasher, audit } = this.deps;
+    const { db, clock, hasher, audit, auth } = this.deps;
+    if (target.auth !== 'internal') {
+      throw new DomainError(
+        'PASSWORD_MANAGED_ELSEWHERE',
+        `${target.username}'s password lives in ${auth.passwordHome(target.auth)}: change it there (Trainyard keeps no password for this user)`,
+      );
+    }
     this.checkPolicy(password);
     const passwordHash = await hasher.hash(password);
     await db.transaction().execute(async (trx) => {
@@ -200,6 +263,12 @@ export class UserService {
     });
   }
 
+  private requireConfigured(name: AuthBackendName): void {
+    if (!this.deps.auth.isConfigured(name)) {
+      throw new DomainError('INVALID_INPUT', `auth: ${name} is not configured on this master: add auth.${name} to master.yaml first`);
+    }
+  }
+
   private checkPolicy(password: string): void {
     const min = this.deps.passwordMinLength;
     if (password.length < min) {
@@ -210,3 +279,8 @@ export class UserService {
 
 const userExists = (username: string) => new DomainError('USER_EXISTS', `user '${username}' already exists`);
 export const userNotFound = (username: string) => new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
+
+const isUniqueViolation = (error: unknown) => String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
+
+/** The hash of a user whose password lives elsewhere: no argon2 string, so it never verifies. */
+const NO_PASSWORD = '!';

@@ -62,6 +62,7 @@ export function UsersPage(props: { me: MeResponse }) {
             <th>Active</th>
             <th>Roles</th>
             <th>Groups</th>
+            <th>Auth</th>
             <th>Agent user</th>
             <th>Actions</th>
           </tr>
@@ -86,19 +87,22 @@ export function UsersPage(props: { me: MeResponse }) {
                   </span>
                 ))}
               </td>
+              <td class="auth">{u.auth}</td>
               <td>{u.agentUser ? `${u.agentUser.user}:${u.agentUser.group} (${u.agentUser.uid}:${u.agentUser.gid})` : '-'}</td>
               <td class="actions">
                 <button onClick={() => act(() => api('users.update', { params: { username: u.username }, body: { active: !u.active } }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
                   {u.active ? 'Deactivate' : 'Activate'}
                 </button>
-                <button
-                  onClick={() => {
-                    const password = window.prompt(`New password for ${u.username}`);
-                    if (password !== null) void act(() => api('users.setPassword', { params: { username: u.username }, body: { password } }), `Reset the password of ${u.username}.`);
-                  }}
-                >
-                  Reset password
-                </button>
+                {u.auth === 'internal' && (
+                  <button
+                    onClick={() => {
+                      const password = window.prompt(`New password for ${u.username}`);
+                      if (password !== null) void act(() => api('users.setPassword', { params: { username: u.username }, body: { password } }), `Reset the password of ${u.username}.`);
+                    }}
+                  >
+                    Reset password
+                  </button>
+                )}
                 {u.agentUser ? (
                   <button onClick={() => act(() => api('users.unlink', { params: { username: u.username } }), `Unlinked ${u.username}.`)}>Unlink</button>
                 ) : (
