@@ -21,7 +21,7 @@ export const UNAUTHENTICATED = () =>
   new DomainError('UNAUTHENTICATED', 'not logged in, or the session expired or was ended: log in again');
 
 /** Where a login came from, as `yard user sessions` shows it. */
-export interface ClientInfo {
+export interface LoginOrigin {
   address: string;
   /** The User-Agent header: `yard/0.1.0 node/20.19.0`, or a browser's. */
   client: string | undefined;
@@ -50,7 +50,7 @@ export class SessionService implements UserListener {
    * said. Every refusal reads "invalid username or password"; only a backend that could not answer
    * says so (503), and that attempt is not held against the user.
    */
-  async login(username: string, password: string, kind: SessionKind, from: ClientInfo): Promise<LoginResponse> {
+  async login(username: string, password: string, kind: SessionKind, from: LoginOrigin): Promise<LoginResponse> {
     const { users, auth, throttle, logger } = this.deps;
     const key = username.trim().toLowerCase();
     // Counted before any backend is asked, so that parallel guesses cannot outrun the count.
@@ -83,7 +83,7 @@ export class SessionService implements UserListener {
     await this.deps.directoryGroups.sync({ id: user.id, username: user.username }, membership);
   }
 
-  private async open(user: UserRecord, kind: SessionKind, from: ClientInfo): Promise<LoginResponse> {
+  private async open(user: UserRecord, kind: SessionKind, from: LoginOrigin): Promise<LoginResponse> {
     const { db, clock, sessionTtlMs, users } = this.deps;
     const token = newToken();
     const now = clock.now();
