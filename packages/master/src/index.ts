@@ -5,4 +5,3 @@ export type { Clock } from './clock.js';
 export { MasterStartError } from './master.js';
 export { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 export { renderRouteTable, type RouteInfo, type RouteBinding } from './authz/routes.js';
-export type { DirectoryGroupSync } from './auth/directory-groups.js';

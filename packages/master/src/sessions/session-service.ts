@@ -35,8 +35,8 @@ export class SessionService implements UserListener {
       clock: Clock;
       logger: Logger;
       auth: AuthBackends;
-      /** Applies `auth.ldap.groups.map` (the groups domain); without it directory groups are not applied. */
-      directoryGroups?: DirectoryGroupSync;
+      /** Applies `auth.ldap.groups.map` (the groups domain). */
+      directoryGroups: DirectoryGroupSync;
       throttle: LoginThrottle;
       sessionTtlMs: number;
       users: UserService;
@@ -75,12 +75,7 @@ export class SessionService implements UserListener {
 
   private async applyDirectoryGroups(user: UserRecord, groups: string[] | undefined): Promise<void> {
     const membership = this.deps.auth.groupMembership(groups);
-    if (!membership) return;
-    if (!this.deps.directoryGroups) {
-      this.deps.logger.debug({ username: user.username, ...membership }, 'directory groups mapped, but no groups service to apply them');
-      return;
-    }
-    await this.deps.directoryGroups.sync({ id: user.id, username: user.username }, membership);
+    if (membership) await this.deps.directoryGroups.sync({ id: user.id, username: user.username }, membership);
   }
 
   private async open(user: UserRecord, kind: SessionKind, from: LoginOrigin): Promise<LoginResponse> {
