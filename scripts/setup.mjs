@@ -4,7 +4,7 @@
 // this Node's own headers, since the machines here reach no download site but the registry), builds,
 // then starts the cluster or runs the whole test suite.
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,6 +66,19 @@ function ensurePnpm() {
 
 const pnpm = (args, env, options) => run(pnpmBin, args, env, options);
 
+const pamRetryMarker = path.join(toolsDir, 'pam-binding-retried');
+
+/**
+ * The PAM binding (node-linux-pam) is optional: it builds where libpam's headers are, and the
+ * master says "PAM support is not available" where it did not. True when the headers are here
+ * now but the binding is not, and no forced reinstall has been tried for it yet.
+ */
+function pamBindingSkipped() {
+  if (process.platform !== 'linux' || !existsSync('/usr/include/security/pam_appl.h') || existsSync(pamRetryMarker)) return false;
+  const check = spawnSync(process.execPath, ['-e', "require('node-linux-pam')"], { cwd: path.join(root, 'packages', 'master'), stdio: 'ignore' });
+  return check.status !== 0;
+}
+
 function install() {
   ensurePnpm();
   step('installing dependencies (native addons compile on the first run, about a minute)');
@@ -90,6 +103,12 @@ function install() {
     if (status === 0) break;
     step(`install failed; trying again (attempt ${attempt + 1} of 3)`);
   }
+  if (pamBindingSkipped()) {
+    // pnpm does not retry an optional dependency whose build failed: --force does, once.
+    step("libpam's headers are here, but an earlier install ran without them and left out the PAM binding: reinstalling with --force");
+    writeFileSync(pamRetryMarker, new Date().toISOString());
+    pnpm(['install', '--force', '--no-frozen-lockfile', '--reporter=append-only'], buildEnv, { exitOnFailure: false });
+  }
   if (readFileSync(lockfile, 'utf8') !== before) {
     const message = 'pnpm-lock.yaml was out of date with the package.json files; commit the updated lockfile';
     if (process.env.CI) {
@@ -107,6 +126,16 @@ function install() {
 }
 
 const mode = process.argv[2];
+// Before the install: the optional PAM binding compiles only where libpam's headers are.
+const authEnv =
+  mode === 'test'
+    ? testDependency(
+        'installing the LDAP server, PAM modules and htpasswd for the authentication tests',
+        'auth-servers.sh',
+        [],
+        'NO LDAP/PAM TEST SERVERS: the LDAP, PAM and password-file login tests will NOT run',
+      )
+    : {};
 install();
 if (mode === 'test') {
   const engineEnv = testDependency(
@@ -123,7 +152,7 @@ if (mode === 'test') {
   );
   step('running the whole test suite');
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-  const status = run(process.execPath, [ava], { ...engineEnv, ...browserEnv }, { exitOnFailure: false });
+  const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...browserEnv }, { exitOnFailure: false });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   process.exit(status);
 } else if (mode === 'start') {

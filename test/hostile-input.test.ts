@@ -148,8 +148,8 @@ test.serial('login failures say the same thing whether or not the user exists', 
 });
 
 test.serial('the last active admin cannot be deactivated or demoted', async (t) => {
-  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { active: false } }), 409, 'CONFLICT');
-  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { admin: false } }), 409, 'CONFLICT');
+  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { active: false } }), 409, 'LAST_ADMIN');
+  await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: { admin: false } }), 409, 'LAST_ADMIN');
   await expectError(t, api(m.url, 'PATCH', '/users/admin', { token: admin, body: {} }), 400, 'INVALID_INPUT');
 });
 
@@ -292,16 +292,17 @@ test.serial('a wrong method on a known path is 405 with Allow; unknown paths are
   t.is(((await page.json()) as any).error.code, 'METHOD_NOT_ALLOWED');
   const options = await fetch(`${m.url}/api/v1/tasks/12`, { method: 'OPTIONS' });
   t.is(options.status, 204);
-  t.is(options.headers.get('allow'), 'GET, HEAD, PATCH');
+  // DELETE /tasks/:id deletes an ended task (delete_tasks).
+  t.is(options.headers.get('allow'), 'DELETE, GET, HEAD, PATCH');
 
-  for (const path of ['/metrics', '/foo.php', '/readyz/x', '/experiments/abc', '/users/admin', '/api', '/api/v1', '/api/v2/tasks', '/.env']) {
+  for (const path of ['/metrics', '/foo.php', '/readyz/x', '/experiments/abc', '/users/admin', '/agents/a1', '/groups/Research', '/roles/a/b', '/api', '/api/v1', '/api/v2/tasks', '/.env']) {
     const response = await fetch(`${m.url}${path}`);
     statuses.push({ what: path, status: response.status });
     t.is(response.status, 404, path);
     t.regex(response.headers.get('content-type') ?? '', /application\/json/, path);
     t.is(((await response.json()) as any).error.code, 'NOT_FOUND', path);
   }
-  for (const path of ['/', '/login', '/experiments', '/shells/3', '/users', '/account/password']) {
+  for (const path of ['/', '/login', '/experiments', '/shells/3', '/users', '/account/password', '/agents', '/groups', '/groups/research/vision', '/roles', '/roles/operator']) {
     const response = await fetch(`${m.url}${path}`);
     t.is(response.status, 200, path);
     t.regex(response.headers.get('content-type') ?? '', /text\/html/, path);

@@ -23,6 +23,14 @@ for (const [yaml, named] of [
   ['listen: [1, 2\n', /not valid YAML/],
   ['policy: {system: {mounts: {available: [{host_path: /}]}}}\n', /policy\.system\.mounts\.available\.0\.host_path: mount of \/ refused by floor\.host_root/],
   ['policy: {system: {mounts: {available: [{host_path: "/scratch/{name}"}]}}}\n', /"\{name\}" is not a placeholder/],
+  ['auth: {ldap: {search_base: "dc=x"}}\n', /auth\.ldap\.url: give either url or urls/],
+  ['auth: {ldap: {url: "ldaps://x", starttls: true, search_base: "dc=x"}}\n', /auth\.ldap\.starttls: ldaps:\/\/ is TLS already/],
+  ['auth: {ldap: {url: "ldap://x", bind_dn: "cn=svc", search_base: "dc=x"}}\n', /auth\.ldap\.bind_dn: needs bind_password_file or bind_password_env/],
+  ['auth: {ldap: {url: "ldap://x", search_base: "dc=x", user_filter: "uid=*)(x"}}\n', /auth\.ldap\.user_filter: .* is not an LDAP filter/],
+  ['auth: {ldap: {url: "http://x", search_base: "dc=x"}}\n', /auth\.ldap\.url: must be an ldap:\/\/ or ldaps:\/\/ URL/],
+  ['auth: {auto_provision: {backend: ldap}}\n', /auth\.auto_provision\.backend: ldap is not configured: add auth\.ldap/],
+  ['auth: {ldap: {url: "ldap://x", search_base: "dc=x", bind_dn: "cn=svc", bind_password_file: ./missing.secret}}\n', /auth\.ldap\.bind_password_file: cannot read .*missing\.secret: ENOENT/],
+  ['auth: {file: {}}\n', /auth\.file\.path/],
 ] as const) {
   test(`the master refuses to start on ${JSON.stringify(yaml.trim())} and names the key`, async (t) => {
     const result = await startWith(yaml);

@@ -153,10 +153,15 @@ test("only the owner or an admin may kill, describe, read the logs of, or change
   const task = await alice.json<Task>(['experiment', 'create', writeConfig(alice, 'e.yaml', experimentYaml('secret'))]);
   const id = String(task.id);
 
-  for (const args of [['experiment', 'kill', id], ['experiment', 'logs', id], ['experiment', 'describe', id]]) {
+  const refusals: Array<[string[], string]> = [
+    [['experiment', 'kill', id], 'kill'],
+    [['experiment', 'logs', id], 'read the logs of'],
+    [['experiment', 'describe', id], 'see the details of'],
+  ];
+  for (const [args, action] of refusals) {
     const result = await bob.run(args);
     t.is(result.code, 1, args.join(' '));
-    t.regex(result.stderr, new RegExp(`task ${id} belongs to alice: only its owner or an admin may`));
+    t.regex(result.stderr, new RegExp(`bob may not ${action} task ${id}: it belongs to alice, and bob does not hold operate_others`));
     const json = await bob.run([...args, '--json']);
     t.is(JSON.parse(json.stdout).error.code, 'FORBIDDEN');
   }

@@ -27,9 +27,9 @@ test('a fresh master lists admin and yard to nobody logged in (acting as yard)',
   const list = await term.run(['user', 'list']);
   t.is(list.code, 0, list.stderr);
   const lines = list.stdout.trim().split('\n');
-  t.regex(lines[0]!, /^NAME\s+ADMIN\s+ACTIVE\s+AGENT USER$/);
-  t.regex(list.stdout, /^admin\s+yes\s+yes\s+-$/m);
-  t.regex(list.stdout, /^yard\s+no\s+yes\s+-$/m);
+  t.regex(lines[0]!, /^NAME\s+ADMIN\s+ACTIVE\s+AUTH\s+AGENT USER\s+ROLES\s+GROUPS$/);
+  t.regex(list.stdout, /^admin\s+yes\s+yes\s+internal\s+-\s+admin,user\s+-$/m);
+  t.regex(list.stdout, /^yard\s+no\s+yes\s+internal\s+-\s+user\s+-$/m);
   const who = await term.run(['user', 'whoami']);
   t.is(who.stdout.trim(), 'yard');
 });
@@ -123,15 +123,15 @@ test('a non-admin is refused (403 and a clear error) on admin actions', async (t
   await term.run(['user', 'login', 'alice', '--password-stdin'], { input: 'pw\n' });
 
   const attempts: Array<[string[], RegExp]> = [
-    [['user', 'create', 'carol'], /only an admin may create users/],
-    [['user', 'deactivate', 'bob'], /only an admin may activate, deactivate/],
-    [['user', 'activate', 'bob'], /only an admin may activate, deactivate/],
+    [['user', 'create', 'carol'], /^Error: alice may not create users: that needs change_config, and alice does not hold it$/m],
+    [['user', 'deactivate', 'bob'], /alice may not activate, deactivate, change the admin role or the auth backend of users: that needs change_config/],
+    [['user', 'activate', 'bob'], /alice may not activate, deactivate, change the admin role or the auth backend of users: that needs change_config/],
     [
       ['user', 'link-with-agent-user', 'bob', '--agent-uid', '1', '--agent-user', 'b', '--agent-gid', '1', '--agent-group', 'b'],
-      /only an admin may link/,
+      /alice may not link users to agent users: that needs change_config/,
     ],
-    [['user', 'unlink-agent-user', 'bob'], /only an admin may unlink/],
-    [['user', 'change-password', 'bob', '--password-stdin'], /only an admin may change another user's password/],
+    [['user', 'unlink-agent-user', 'bob'], /alice may not unlink users from agent users: that needs change_config/],
+    [['user', 'change-password', 'bob', '--password-stdin'], /alice may not change the password of bob: that needs change_config/],
   ];
   for (const [args, message] of attempts) {
     const result = await term.run(args, { input: 'x\n' });
@@ -169,7 +169,7 @@ test("deactivating alice ends her live session at once and keeps her row in the 
   const users = await term.json<Page<User>>(['user', 'list']);
   const alice = users.items.find((u) => u.username === 'alice');
   t.is(alice?.active, false);
-  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+no\s+-$/m);
+  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+no\s+internal\s+-\s+user\s+-$/m);
 });
 
 test("a password change ends the user's other sessions; the old password stops working", async (t) => {
@@ -219,7 +219,7 @@ test('link-with-agent-user needs all four flags; the link shows in user list --j
     gid: 2345,
     group: 'research',
   });
-  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+yes\s+alice:research \(1234:2345\)$/m);
+  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+yes\s+internal\s+alice:research \(1234:2345\)\s+user\s+-$/m);
 
   const unlinked = await term.run(['-u', 'admin', 'user', 'unlink-agent-user', 'alice'], asAdmin);
   t.is(unlinked.code, 0);

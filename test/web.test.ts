@@ -219,9 +219,84 @@ if (haveBrowser) {
     await user.waitForURL(/\/experiments$/);
     t.is(await user.getByRole('link', { name: 'Users' }).count(), 0, 'no Users tab');
     await user.goto('/users');
-    await user.getByText('Only admins manage users.').waitFor();
+    await user.getByText('Managing users needs change_config.').waitFor();
     const status = await user.evaluate(async () => (await fetch('/api/v1/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'eve' }) })).status);
     t.is(status, 403);
     await user.context().close();
+  });
+
+  test.serial('change_config holders manage groups and roles in the UI; the users page shows them; the nav shows only what one may use', async (t) => {
+    const page = await newPage();
+    await page.goto('/login');
+    await signIn(page, 'admin', '');
+    await page.waitForURL(/\/experiments$/);
+    for (const tab of ['Agents', 'Users', 'Groups', 'Roles']) t.is(await page.getByRole('link', { name: tab, exact: true }).count(), 1, tab);
+
+    await page.getByRole('link', { name: 'Groups', exact: true }).click();
+    const createGroup = page.getByRole('form', { name: 'Create group' });
+    for (const path of ['lab', 'lab/vision']) {
+      await createGroup.getByPlaceholder('group path, e.g. research/vision').fill(path);
+      await createGroup.getByRole('button', { name: 'Create group' }).click();
+      await page.locator(`tr[data-group="${path}"]`).waitFor();
+    }
+    await page.locator('tr[data-group="lab/vision"]').getByRole('link').click();
+    await page.waitForURL(/\/groups\/lab\/vision$/);
+    const addMember = page.getByRole('form', { name: 'Add member' });
+    await addMember.getByPlaceholder('user name').fill('alice');
+    await addMember.getByRole('button', { name: 'Add member' }).click();
+    await page.locator('tr[data-member="alice"]').waitFor();
+    await addMember.getByPlaceholder('user name').fill('nobody');
+    await addMember.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('alert').waitFor();
+    t.regex(await page.getByRole('alert').innerText(), /user 'nobody' does not exist/, "the master's reason shows");
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'group.png') });
+
+    await page.getByRole('link', { name: 'Roles', exact: true }).click();
+    const createRole = page.getByRole('form', { name: 'Create role' });
+    await createRole.getByPlaceholder('role name').fill('watcher');
+    await createRole.getByLabel('see_status').check();
+    await createRole.getByRole('button', { name: 'Create role' }).click();
+    await page.waitForURL(/\/roles\/watcher$/);
+    t.is(await page.locator('.role-capabilities').innerText(), 'see_status');
+    const assign = page.getByRole('form', { name: 'Assign role' });
+    await assign.getByLabel('to a').selectOption('group');
+    await assign.getByPlaceholder('user name or group path').fill('lab/vision');
+    await assign.getByRole('button', { name: 'Assign' }).click();
+    await page.locator('tr[data-holder="group lab/vision"]').waitFor();
+    await assign.getByPlaceholder('user name or group path').fill('lab/vision');
+    await assign.getByPlaceholder(/^scope/).fill('lab/vision');
+    await assign.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('alert').waitFor();
+    t.regex(await page.getByRole('alert').innerText(), /cannot be scoped: it holds see_status/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'role.png') });
+
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
+    const alice = page.locator('tr[data-user="alice"]');
+    await alice.locator('td.groups', { hasText: 'lab/vision' }).waitFor();
+    t.regex(await alice.locator('td.roles').innerText(), /user/);
+    t.regex(await page.locator('tr[data-user="admin"] td.roles').innerText(), /admin/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'users-roles.png') });
+    await page.context().close();
+
+    // alice holds see_status through lab/vision from her next request on: the Agents tab, nothing more.
+    const user = await newPage();
+    await user.goto('/login');
+    await signIn(user, 'alice');
+    await user.waitForURL(/\/experiments$/);
+    t.is(await user.getByRole('link', { name: 'Agents', exact: true }).count(), 1);
+    for (const tab of ['Users', 'Groups', 'Roles']) t.is(await user.getByRole('link', { name: tab, exact: true }).count(), 0, tab);
+    await user.getByRole('link', { name: 'Agents', exact: true }).click();
+    await user.getByText('No agents have registered.').waitFor();
+    await user.context().close();
+
+    const plain = await newPage();
+    await plain.goto('/login');
+    await signIn(plain, 'bob');
+    await plain.waitForURL(/\/experiments$/);
+    for (const tab of ['Agents', 'Users', 'Groups', 'Roles']) t.is(await plain.getByRole('link', { name: tab, exact: true }).count(), 0, tab);
+    await plain.goto('/groups');
+    await plain.getByRole('alert').waitFor();
+    t.regex(await plain.getByRole('alert').innerText(), /bob may not list groups: that needs change_config/);
+    await plain.context().close();
   });
 }

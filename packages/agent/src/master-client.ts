@@ -1,16 +1,14 @@
-import {
-  API_PREFIX,
-  isErrorBody,
-  type AgentLogsRequest,
-  type ErrorCode,
-  type HeartbeatResponse,
-  type LeaseRef,
-  type PollResponse,
-  type RegisterAgentRequest,
-  type RegisterAgentResponse,
-  type ReleaseRequest,
-  type ReportStateRequest,
-  type TaskRunSpec,
+import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
+import type {
+  AgentLogsRequest,
+  CallArgs,
+  EndpointName,
+  EndpointResponse,
+  ErrorCode,
+  LeaseRef,
+  RegisterAgentRequest,
+  ReleaseRequest,
+  ReportStateRequest,
 } from '@trainyard/shared';
 
 /** The master answered with an error in its documented shape. */
@@ -30,72 +28,69 @@ export class UnreachableError extends Error {
   override name = 'UnreachableError';
 }
 
-/** The agent's side of /api/v1/agents/:id/...: every call with the agent token. */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The agent's side of /api/v1/agents/:id/...: every call with the agent token, through the shared client. */
 export class MasterClient {
-  private readonly base: string;
+  private readonly client: YardClient;
 
   constructor(
     master: string,
     private readonly agentId: string,
-    private readonly token: string,
+    token: string,
   ) {
-    this.base = `${new URL(master).origin}${API_PREFIX}/agents/${encodeURIComponent(agentId)}`;
+    this.client = new YardClient({ baseUrl: new URL(master).origin, token });
   }
 
   register(body: RegisterAgentRequest) {
-    return this.call<RegisterAgentResponse>('POST', '/register', body);
+    return this.call('agent.register', { params: this.params(), body });
   }
   heartbeat(running: LeaseRef[]) {
-    return this.call<HeartbeatResponse>('POST', '/heartbeat', { running });
+    return this.call('agent.heartbeat', { params: this.params(), body: { running } });
   }
   poll(waitSeconds: number, signal?: AbortSignal) {
-    return this.call<PollResponse>('GET', `/work?wait=${waitSeconds}`, undefined, signal, (waitSeconds + 30) * 1000);
+    return this.call('agent.poll', { params: this.params(), query: { wait: waitSeconds } }, { ...(signal ? { signal } : {}), timeoutMs: (waitSeconds + 30) * 1000 });
   }
   acknowledge(taskId: number, leaseId: string) {
-    return this.call<TaskRunSpec>('POST', `/tasks/${taskId}/ack`, { leaseId });
+    return this.call('agent.ack', { params: this.params(taskId), body: { leaseId } });
   }
   release(taskId: number, body: ReleaseRequest) {
-    return this.call<{ state: string }>('POST', `/tasks/${taskId}/release`, body);
+    return this.call('agent.release', { params: this.params(taskId), body });
   }
   reportState(taskId: number, body: ReportStateRequest) {
-    return this.call<{ state: string }>('POST', `/tasks/${taskId}/state`, body);
+    return this.call('agent.state', { params: this.params(taskId), body });
   }
   sendLogs(taskId: number, body: AgentLogsRequest) {
-    return this.call<{ received: number }>('POST', `/tasks/${taskId}/logs`, body);
+    return this.call('agent.logs', { params: this.params(taskId), body });
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, timeoutMs = 30_000): Promise<T> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    let response: Response;
+  /** The master's errors become MasterError; anything without its error body is worth retrying. */
+  private async call<K extends EndpointName>(name: K, ...[input, options]: CallArgs<K>): Promise<EndpointResponse<K>> {
     try {
-      response = await fetch(this.base + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
+      return await this.client.call(name, ...([input, { timeoutMs: DEFAULT_TIMEOUT_MS, ...options }] as CallArgs<K>));
     } catch (error) {
-      throw new UnreachableError(`master unreachable: ${(error as { cause?: Error }).cause?.message ?? (error as Error).message}`);
+      if (error instanceof ApiError) throw new MasterError(error.status, error.code, error.message);
+      if (error instanceof TransportError) throw new UnreachableError(describe(error));
+      throw error;
     }
-    const text = await response.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new UnreachableError(`master sent HTTP ${response.status} that is not JSON`);
-    }
-    if (!response.ok) {
-      if (isErrorBody(json)) throw new MasterError(response.status, json.error.code, json.error.message);
-      // A proxy or a master on its way down: try again later.
-      throw new UnreachableError(`master answered HTTP ${response.status}`);
-    }
-    return json as T;
+  }
+
+  private params(): { id: string };
+  private params(taskId: number): { id: string; taskId: number };
+  private params(taskId?: number) {
+    return taskId === undefined ? { id: this.agentId } : { id: this.agentId, taskId };
   }
 
   get id(): string {
     return this.agentId;
   }
+}
+
+function describe(error: TransportError): string {
+  if (error.kind === 'unreachable') {
+    const cause = error.cause as { cause?: Error; message?: string } | undefined;
+    return `master unreachable: ${cause?.cause?.message ?? cause?.message ?? String(error.cause)}`;
+  }
+  // A proxy or a master on its way down: try again later.
+  return error.kind === 'not_json' ? `master sent HTTP ${error.status} that is not JSON` : `master answered HTTP ${error.status}`;
 }

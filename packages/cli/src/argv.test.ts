@@ -3,7 +3,8 @@ import { hoistGlobalFlags, splitAtDoubleDash, trailingArgs } from './argv.js';
 
 test('global flags before the command move after it', (t) => {
   t.deepEqual(hoistGlobalFlags(['-u', 'admin', 'user', 'list']), ['user', 'list', '-u', 'admin']);
-  t.deepEqual(hoistGlobalFlags(['--user=admin', '--json', 'user', 'list']), ['user', 'list', '--user=admin', '--json']);
+  t.deepEqual(hoistGlobalFlags(['--user=admin', '--json', 'user', 'list']), ['user', 'list', '-u', 'admin', '--json']);
+  t.deepEqual(hoistGlobalFlags(['--user', 'admin', 'role', 'assign', 'op', '--user', 'carol']), ['role', 'assign', 'op', '--user', 'carol', '-u', 'admin']);
   t.deepEqual(hoistGlobalFlags(['-uadmin', '-m', 'http://x:1', 'user', 'whoami']), ['user', 'whoami', '-uadmin', '-m', 'http://x:1']);
 });
 

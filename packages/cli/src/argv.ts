@@ -5,6 +5,8 @@ const BOOLEAN = new Set(['--json']);
 /**
  * Moves global flags written before the command (`yard -u admin user list`) to after it
  * (`yard user list -u admin`), and before any `--`, so oclif parses them as the command's own.
+ * A hoisted `--user NAME` becomes `-u NAME`: on commands whose own `--user` names a target
+ * (`yard --user admin role assign operator --user carol`), only `-u` means "act as".
  */
 export function hoistGlobalFlags(argv: string[]): string[] {
   const hoisted: string[] = [];
@@ -12,7 +14,12 @@ export function hoistGlobalFlags(argv: string[]): string[] {
   while (i < argv.length) {
     const arg = argv[i]!;
     const name = arg.startsWith('--') ? arg.split('=')[0]! : arg;
-    if (WITH_VALUE.has(name) && !arg.includes('=') && i + 1 < argv.length) {
+    if (name === '--user') {
+      const value = arg.includes('=') ? arg.slice('--user='.length) : argv[i + 1];
+      if (value === undefined) break;
+      hoisted.push('-u', value);
+      i += arg.includes('=') ? 1 : 2;
+    } else if (WITH_VALUE.has(name) && !arg.includes('=') && i + 1 < argv.length) {
       hoisted.push(arg, argv[i + 1]!);
       i += 2;
     } else if (WITH_VALUE.has(name) || BOOLEAN.has(arg) || /^-[mu]./.test(arg)) {

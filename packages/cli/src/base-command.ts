@@ -1,5 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { ApiClient, ApiError } from './lib/api-client.js';
+import { ApiError, describeCause, TransportError, YardClient } from '@trainyard/shared/client';
 import { PromptError } from './lib/prompt.js';
 import { ConfigFileError } from './lib/config-file.js';
 import { escapeText } from './lib/escape.js';
@@ -19,7 +19,12 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export abstract class YardCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
 
-  static override baseFlags = {
+  /** `user` (-u/--user) is "act as"; commands that target a user swap it for `as` (-u/--as): see targetUserBaseFlags. */
+  static override baseFlags: {
+    master: Interfaces.OptionFlag<string>;
+    user?: Interfaces.OptionFlag<string | undefined>;
+    as?: Interfaces.OptionFlag<string | undefined>;
+  } = {
     master: Flags.string({
       char: 'm',
       env: 'YARD_MASTER',
@@ -34,6 +39,12 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
   };
+
+  /**
+   * Set by commands whose own `--user` names whom they act on (`role assign --user carol`): for
+   * them "act as" is `-u`/`--as` (see `targetUserBaseFlags`).
+   */
+  static targetsUser = false;
 
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;
@@ -57,6 +68,12 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
   }
 
+  /** Whom this command acts as (`-u NAME`), whatever the command calls its own flags. */
+  protected get actAs(): string | undefined {
+    const value = (this.ctor as typeof YardCommand).targetsUser ? this.flags.as : this.flags.user;
+    return value?.trim().toLowerCase();
+  }
+
   protected get master(): string {
     return this.flags.master;
   }
@@ -70,15 +87,16 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   }
 
   /** An unauthenticated client (login). */
-  protected anonymousClient(): ApiClient {
+  protected anonymousClient(): YardClient {
     warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
-    return new ApiClient(this.master);
+    // Sent as User-Agent: `yard user sessions` shows it as the session's client.
+    return new YardClient({ baseUrl: this.master, headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` } });
   }
 
   /** The API as whoever this command acts as (-u, else the logged-in user, else the default account). */
   protected async session(): Promise<Session> {
     if (this.sessionCache) return this.sessionCache;
-    const identity = resolveIdentity(this.master, this.settings(), this.flags.user);
+    const identity = resolveIdentity(this.master, this.settings(), this.actAs);
     this.sessionCache = new Session(identity, await this.tokenStore(), this.anonymousClient());
     return this.sessionCache;
   }
@@ -97,6 +115,31 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   }
 }
 
+/** The global flags of a command whose own `--user` names a target: "act as" keeps `-u`, and is `--as` in full. */
+export const targetUserBaseFlags = (() => {
+  const { user: _actAs, ...rest } = YardCommand.baseFlags;
+  return {
+    ...rest,
+    as: Flags.string({
+      char: 'u',
+      env: 'YARD_USER',
+      summary: 'Run this one command as USER (like sudo), without changing who is logged in.',
+      helpGroup: 'GLOBAL',
+    }),
+  };
+})();
+
+/** A command's own failure with a stable code, printed like the master's errors. */
+export class CommandFailure extends Error {
+  override name = 'CommandFailure';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 interface KnownError {
   code: string;
   message: string;
@@ -106,6 +149,8 @@ interface KnownError {
 
 function describeKnownError(error: Error & { oclif?: { exit?: number } }): KnownError | undefined {
   if (error instanceof ApiError) return { code: error.code, message: error.message, exit: 1 };
+  if (error instanceof TransportError) return { ...describeTransportError(error), exit: 1 };
+  if (error instanceof CommandFailure) return { code: error.code, message: error.message, exit: 1 };
   if (error instanceof NotLoggedInError) return { code: 'NOT_LOGGED_IN', message: error.message, exit: 1 };
   if (error instanceof PromptError) return { code: 'NO_INPUT', message: error.message, exit: 1 };
   if (error instanceof ConfigFileError) return { code: 'CONFIG_FILE', message: error.message, exit: 1 };
@@ -119,6 +164,45 @@ function describeKnownError(error: Error & { oclif?: { exit?: number } }): Known
     };
   }
   return undefined;
+}
+
+/** Node's codes for a TLS certificate it does not accept. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The short reason there was no usable answer: `ECONNREFUSED`, a certificate's code, `HTTP 502`. */
+export function transportReason(error: TransportError): string {
+  return error.kind === 'unreachable' ? describeCause(error.cause) : `HTTP ${error.status}`;
+}
+
+/** No usable answer from the master, in words that say what to check. */
+function describeTransportError(error: TransportError): { code: string; message: string } {
+  if (error.kind === 'unreachable') {
+    const reason = transportReason(error);
+    if (UNTRUSTED_CERTIFICATE.has(reason)) {
+      const what = reason === 'ERR_TLS_CERT_ALTNAME_INVALID' ? 'is not for this host name' : 'is not trusted here';
+      return {
+        code: 'UNREACHABLE',
+        message:
+          `the certificate of the master at ${error.baseUrl} ${what} (${reason}): for a self-signed or private CA's certificate, ` +
+          'point NODE_EXTRA_CA_CERTS at its PEM file',
+      };
+    }
+    return {
+      code: 'UNREACHABLE',
+      message: `cannot reach the master at ${error.baseUrl} (${reason}): is it running? Point -m/--master or YARD_MASTER at it`,
+    };
+  }
+  if (error.kind === 'not_json') {
+    return { code: 'BAD_RESPONSE', message: `the master at ${error.baseUrl} sent a response that is not JSON (HTTP ${error.status})` };
+  }
+  return { code: 'BAD_RESPONSE', message: `the master answered HTTP ${error.status}` };
 }
 
 /** oclif's parse errors span lines ("Parsing --x", "See more help..."): keep what a person needs. */

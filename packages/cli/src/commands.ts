@@ -5,6 +5,7 @@ import AgentList from './commands/agent/list.js';
 import AgentTokenCreate from './commands/agent/token/create.js';
 import AgentTokenList from './commands/agent/token/list.js';
 import AgentTokenRevoke from './commands/agent/token/revoke.js';
+import AuditList from './commands/audit/list.js';
 import CommandDescribe from './commands/command/describe.js';
 import CommandKill from './commands/command/kill.js';
 import CommandList from './commands/command/list.js';
@@ -15,16 +16,31 @@ import ExperimentDescribe from './commands/experiment/describe.js';
 import ExperimentKill from './commands/experiment/kill.js';
 import ExperimentList from './commands/experiment/list.js';
 import ExperimentLogs from './commands/experiment/logs.js';
+import GroupAddMember from './commands/group/add-member.js';
+import GroupCreate from './commands/group/create.js';
+import GroupDelete from './commands/group/delete.js';
+import GroupList from './commands/group/list.js';
+import GroupRemoveMember from './commands/group/remove-member.js';
+import GroupRename from './commands/group/rename.js';
+import GroupShow from './commands/group/show.js';
 import NotebookDescribe from './commands/notebook/describe.js';
 import NotebookKill from './commands/notebook/kill.js';
 import NotebookList from './commands/notebook/list.js';
 import NotebookLogs from './commands/notebook/logs.js';
 import NotebookStart from './commands/notebook/start.js';
+import RoleAssign from './commands/role/assign.js';
+import RoleCreate from './commands/role/create.js';
+import RoleDelete from './commands/role/delete.js';
+import RoleEdit from './commands/role/edit.js';
+import RoleList from './commands/role/list.js';
+import RoleShow from './commands/role/show.js';
+import RoleUnassign from './commands/role/unassign.js';
 import ShellDescribe from './commands/shell/describe.js';
 import ShellKill from './commands/shell/kill.js';
 import ShellList from './commands/shell/list.js';
 import ShellLogs from './commands/shell/logs.js';
 import ShellStart from './commands/shell/start.js';
+import TaskDelete from './commands/task/delete.js';
 import TaskDescribe from './commands/task/describe.js';
 import TaskKill from './commands/task/kill.js';
 import TaskList from './commands/task/list.js';
@@ -34,6 +50,9 @@ import TensorboardKill from './commands/tensorboard/kill.js';
 import TensorboardList from './commands/tensorboard/list.js';
 import TensorboardLogs from './commands/tensorboard/logs.js';
 import TensorboardStart from './commands/tensorboard/start.js';
+import TokenCreate from './commands/token/create.js';
+import TokenList from './commands/token/list.js';
+import TokenRevoke from './commands/token/revoke.js';
 import UserActivate from './commands/user/activate.js';
 import UserChangePassword from './commands/user/change-password.js';
 import UserCreate from './commands/user/create.js';
@@ -42,6 +61,9 @@ import UserLinkWithAgentUser from './commands/user/link-with-agent-user.js';
 import UserList from './commands/user/list.js';
 import UserLogin from './commands/user/login.js';
 import UserLogout from './commands/user/logout.js';
+import UserSessions from './commands/user/sessions.js';
+import UserShow from './commands/user/show.js';
+import UserSet from './commands/user/set.js';
 import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
 
@@ -52,6 +74,7 @@ export const COMMANDS = {
   'agent:token:create': AgentTokenCreate,
   'agent:token:list': AgentTokenList,
   'agent:token:revoke': AgentTokenRevoke,
+  'audit:list': AuditList,
   'command:describe': CommandDescribe,
   'command:kill': CommandKill,
   'command:list': CommandList,
@@ -62,16 +85,31 @@ export const COMMANDS = {
   'experiment:kill': ExperimentKill,
   'experiment:list': ExperimentList,
   'experiment:logs': ExperimentLogs,
+  'group:add-member': GroupAddMember,
+  'group:create': GroupCreate,
+  'group:delete': GroupDelete,
+  'group:list': GroupList,
+  'group:remove-member': GroupRemoveMember,
+  'group:rename': GroupRename,
+  'group:show': GroupShow,
   'notebook:describe': NotebookDescribe,
   'notebook:kill': NotebookKill,
   'notebook:list': NotebookList,
   'notebook:logs': NotebookLogs,
   'notebook:start': NotebookStart,
+  'role:assign': RoleAssign,
+  'role:create': RoleCreate,
+  'role:delete': RoleDelete,
+  'role:edit': RoleEdit,
+  'role:list': RoleList,
+  'role:show': RoleShow,
+  'role:unassign': RoleUnassign,
   'shell:describe': ShellDescribe,
   'shell:kill': ShellKill,
   'shell:list': ShellList,
   'shell:logs': ShellLogs,
   'shell:start': ShellStart,
+  'task:delete': TaskDelete,
   'task:describe': TaskDescribe,
   'task:kill': TaskKill,
   'task:list': TaskList,
@@ -81,6 +119,9 @@ export const COMMANDS = {
   'tensorboard:list': TensorboardList,
   'tensorboard:logs': TensorboardLogs,
   'tensorboard:start': TensorboardStart,
+  'token:create': TokenCreate,
+  'token:list': TokenList,
+  'token:revoke': TokenRevoke,
   'user:activate': UserActivate,
   'user:change-password': UserChangePassword,
   'user:create': UserCreate,
@@ -89,6 +130,9 @@ export const COMMANDS = {
   'user:list': UserList,
   'user:login': UserLogin,
   'user:logout': UserLogout,
+  'user:sessions': UserSessions,
+  'user:show': UserShow,
+  'user:set': UserSet,
   'user:unlink-agent-user': UserUnlinkAgentUser,
   'user:whoami': UserWhoami,
 };

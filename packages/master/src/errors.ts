@@ -15,7 +15,6 @@ export class DomainError extends Error {
   }
 }
 
-export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
 export const invalidInput = (message: string, details?: ErrorBody['error']['details']) =>
   new DomainError('INVALID_INPUT', message, details ? { details } : {});
 

@@ -4,3 +4,4 @@ export type { MasterConfig, MasterConfigInput } from './config/config-schema.js'
 export type { Clock } from './clock.js';
 export { MasterStartError } from './master.js';
 export { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
+export { renderRouteTable, type RouteInfo, type RouteBinding } from './authz/routes.js';

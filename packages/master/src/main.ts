@@ -38,11 +38,9 @@ export async function main(argv: string[]): Promise<void> {
 
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const master = await startMaster({ config, logger }).catch((error: unknown) => {
-    if (error instanceof MasterStartError) {
-      console.error(`yard-master: refusing to start: ${error.message}`);
-    } else {
-      logger.fatal({ err: error }, 'master failed to start');
-    }
+    // Settings only checkable at start (a certificate, secrets and files master.yaml names) fail like the file itself.
+    if (error instanceof MasterStartError || error instanceof ConfigError) console.error(`yard-master: refusing to start: ${error.message}`);
+    else logger.fatal({ err: error }, 'master failed to start');
     process.exit(1);
   });
   let stopping = false;

@@ -10,22 +10,34 @@ import { agentRoutes } from './agents/agent-routes.js';
 import { AgentService } from './agents/agent-service.js';
 import { AgentTokenService } from './agents/agent-token-service.js';
 import { requireAgent } from './agents/require-agent.js';
+import { auditRoutes } from './audit/audit-routes.js';
+import { AuditService } from './audit/audit-service.js';
+import { AuthBackends } from './auth/auth-backends.js';
+import { ActorResolver } from './authz/actor-resolver.js';
+import type { Guards, RouteInfo } from './authz/routes.js';
 import { systemClock, type Clock } from './clock.js';
 import type { MasterConfig } from './config/config-schema.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
+import { DirectoryGroups } from './groups/directory-groups.js';
+import { groupRoutes } from './groups/group-routes.js';
+import { GroupService } from './groups/group-service.js';
 import { createApp } from './http/app.js';
 import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
 import { Site } from './http/site.js';
 import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
+import { roleRoutes } from './roles/role-routes.js';
+import { RoleService } from './roles/role-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LoginThrottle } from './sessions/login-throttle.js';
-import { loginRoutes, sessionRoutes } from './sessions/session-routes.js';
+import { sessionRoutes } from './sessions/session-routes.js';
 import { SessionService } from './sessions/session-service.js';
 import { RunReports } from './tasks/run-reports.js';
 import { TaskEvents } from './tasks/task-events.js';
 import { taskRoutes } from './tasks/task-routes.js';
 import { TaskService } from './tasks/task-service.js';
+import { tokenRoutes } from './tokens/token-routes.js';
+import { TokenService } from './tokens/token-service.js';
 import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 import { userRoutes } from './users/user-routes.js';
 import { UserService } from './users/user-service.js';
@@ -42,9 +54,15 @@ export interface MasterOptions {
 export interface Master {
   readonly url: string;
   readonly database: OpenedDatabase;
+  /** Every route with its bound check (docs/routes.md is made from this). */
+  readonly routes: RouteInfo[];
   readonly services: {
+    audit: AuditService;
     users: UserService;
+    groups: GroupService;
+    roles: RoleService;
     sessions: SessionService;
+    tokens: TokenService;
     tasks: TaskService;
     agents: AgentService;
     agentTokens: AgentTokenService;
@@ -59,20 +77,51 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.log.level });
   const hasher = options.hasher ?? createArgon2Hasher();
-  // Before anything else: a certificate that cannot be used stops the start with nothing touched.
+  // Before anything else: a certificate that cannot be used, or secrets and files auth.* names that
+  // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
+  const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
   const database = await openDatabase(config.db.path);
   const { db } = database;
 
-  const users = new UserService({ db, clock, hasher, passwordMinLength: config.security.password_policy.min_length });
+  // The access model: users at the bottom; groups and roles look users up; sessions and tokens
+  // follow users' changes as listeners; roles answers what users need of it through a getter.
+  const audit = new AuditService({ db, clock });
+  let roles: RoleService | undefined;
+  const users = new UserService({
+    db,
+    clock,
+    hasher,
+    auth,
+    audit,
+    passwordMinLength: config.security.password_policy.min_length,
+    access: () => roles!,
+  });
+  const groups = new GroupService({ db, clock, audit, users });
+  roles = new RoleService({ db, clock, audit, users, groups, defaultRole: config.security.default_role });
+  groups.subscribe(roles);
   const throttle = new LoginThrottle({
     maxFailuresPerUser: config.security.login_throttle.max_failures_per_user,
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,
     windowMs: config.security.login_throttle.window,
   });
-  const sessions = new SessionService({ db, clock, hasher, throttle, sessionTtlMs: config.security.session_ttl });
+  const sessions = new SessionService({
+    db,
+    clock,
+    logger,
+    users,
+    auth,
+    // LDAP logins bring their directory groups (auth.ldap.groups.map) into Trainyard's groups.
+    directoryGroups: new DirectoryGroups({ groups, logger }),
+    throttle,
+    audit,
+    sessionTtlMs: config.security.session_ttl,
+  });
+  const tokens = new TokenService({ db, clock, audit });
+  users.subscribe(sessions);
+  users.subscribe(tokens);
 
-  // The task service tells the scheduler about queue and capacity changes; the scheduler is built next.
+  // The task and agent services tell the scheduler about queue and capacity changes; the scheduler is built after them.
   let scheduler: Scheduler | undefined;
   const tasks = new TaskService({
     db,
@@ -83,52 +132,66 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       taskDefaults: { images: config.tasks.images },
       policy: config.policy,
     }),
+    users,
+    groups,
+    audit,
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
-  scheduler = new Scheduler({
+  const agentTokens = new AgentTokenService({ db, clock, audit });
+  const agents = new AgentService({
     db,
     clock,
     logger,
     tasks,
+    timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
+    onCapacityChanged: () => scheduler?.capacityChanged(),
+  });
+  scheduler = new Scheduler({
+    clock,
+    logger,
+    tasks,
+    agents,
     options: {
       leaseTimeoutMs: config.agents.lease_timeout,
       killGraceMs: config.agents.kill_grace,
       allowPull: config.agents.allow_pull,
     },
   });
-  const agentTokens = new AgentTokenService({ db, clock });
-  const agents = new AgentService({
-    db,
-    clock,
-    logger,
-    tasks,
-    scheduler,
-    timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
-  });
   const reports = new RunReports({ db, tasks });
 
+  await roles.syncBuiltins().catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
   if (await users.bootstrap(config.security.initial_admin_password)) {
     logger.info('first start: created users "admin" and "yard"');
   }
   await sessions.purgeExpired();
   if (config.agents.token_file) await agentTokens.ensureTokenFile(config.agents.token_file);
 
-  const userAuth = requireUser(sessions);
-  const app = createApp({
+  const guards: Guards = {
+    user: requireUser(new ActorResolver({ sessions, tokens, roles })),
+    agent: requireAgent(agentTokens),
+  };
+  const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
     webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
     site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host }),
     checkDatabase: database.check,
+    guards,
     routers: [
-      loginRoutes(sessions),
-      sessionRoutes(sessions, users, userAuth),
-      userRoutes(users, userAuth),
-      taskRoutes(tasks, userAuth),
-      agentRoutes(agents, agentTokens, userAuth),
-      agentApiRoutes({ agents, scheduler, reports }, requireAgent(agentTokens)),
+      sessionRoutes(sessions, users, guards),
+      userRoutes(users, roles, guards),
+      groupRoutes(groups, roles, guards),
+      roleRoutes(roles, guards),
+      tokenRoutes(tokens, users, guards),
+      auditRoutes(audit, users, guards),
+      taskRoutes(tasks, guards),
+      agentRoutes(agents, agentTokens, guards),
+      agentApiRoutes({ agents, scheduler, reports }, guards),
     ],
   });
 
@@ -165,7 +228,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   return {
     url,
     database,
-    services: { users, sessions, tasks, agents, agentTokens, scheduler },
+    routes,
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler },
     async close() {
       clearInterval(monitor);
       await new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import type { EffectiveCapability } from './access.js';
 import { SESSION_KINDS, type SessionKind } from './constants.js';
 import { passwordSchema, type User } from './users.js';
-
 
 export const loginSchema = z.strictObject({
   // Not the full username rule: a malformed name must fail exactly like a wrong password.
@@ -30,7 +30,20 @@ export interface LoginResponse {
   session: SessionInfo;
 }
 
+/** What a request authenticated with: a session (CLI or browser cookie), or a personal API token. */
+export interface CredentialInfo {
+  via: 'session' | 'cookie' | 'api_token';
+  kind: SessionKind | 'api_token';
+  createdAt: string;
+  /** Null for an API token made without --expires. */
+  expiresAt: string | null;
+  /** The API token's name. */
+  name?: string;
+}
+
 export interface MeResponse {
   user: User;
-  session: SessionInfo;
+  session: CredentialInfo;
+  /** Every capability the caller holds right now, with the role and group it comes from. */
+  capabilities: EffectiveCapability[];
 }

@@ -11,6 +11,13 @@ export const DEFAULT_ACCOUNT = 'yard';
 export const ADMIN_ACCOUNT = 'admin';
 export const TOKEN_PREFIX = 'yard_';
 
+/**
+ * Where a user's password is checked: Trainyard's own argon2id hash, an LDAP directory, PAM on the
+ * master's host, or an htpasswd-style file.
+ */
+export const AUTH_BACKENDS = ['internal', 'ldap', 'pam', 'file'] as const;
+export type AuthBackendName = (typeof AUTH_BACKENDS)[number];
+
 /** 1–64 chars of [a-z0-9._-], starting with a letter or digit. Input is lower-cased first. */
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const MAX_PASSWORD_LENGTH = 1024;
@@ -60,6 +67,56 @@ export const LOG_STREAMS = ['stdout', 'stderr', 'system'] as const;
  * order other than it reads. The master refuses them; the CLI escapes any it prints.
  */
 export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * What a role can hold. A user's effective capabilities are the union of the roles given to them and
+ * to the groups they are a direct member of (subgroups inherit nothing).
+ */
+export const CAPABILITIES = [
+  'see_status',
+  'change_config',
+  'operate_others',
+  'delete_tasks',
+  'access_api',
+  'customize_resources',
+  'use_any_image',
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+export const isCapability = (value: unknown): value is Capability =>
+  typeof value === 'string' && (CAPABILITIES as readonly string[]).includes(value);
+
+/** One line per capability, for help texts, `yard role show` and the web UI. */
+export const CAPABILITY_SUMMARIES: Record<Capability, string> = {
+  see_status: 'see the agents and cluster status pages and API',
+  change_config: 'change users, groups, roles and agents; read the audit log',
+  operate_others: "read the logs of, kill and alter other users' tasks",
+  delete_tasks: 'permanently delete ended tasks and their logs',
+  access_api: 'create personal API tokens for scripts',
+  customize_resources: 'ask for more than the default resources per task',
+  use_any_image: "run images outside the admin's image allowlist",
+};
+
+/**
+ * Capabilities that may be held for one group only ("scoped"): they act on tasks, and a scope
+ * limits them to tasks whose owner is a direct member of the scope group. A scoped assignment
+ * of a role holding any other capability is refused.
+ */
+export const SCOPEABLE_CAPABILITIES: readonly Capability[] = ['operate_others', 'delete_tasks'];
+
+/** Built-in roles: `admin` holds every capability, `user` none; neither can be edited or deleted. */
+export const ADMIN_ROLE = 'admin';
+export const USER_ROLE = 'user';
+export const BUILTIN_ROLES: readonly string[] = [ADMIN_ROLE, USER_ROLE];
+
+/** Role and API token names: like user names. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** One segment of a group path (`research/vision`): a-z, 0-9, ".", "_", "-", starting with a letter or digit. */
+export const GROUP_SEGMENT_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const MAX_GROUP_PATH_LENGTH = 255;
+export const MAX_GROUP_DEPTH = 16;
+
+/** Personal API tokens: distinct from session (`yard_`) and agent (`yard_agent_`) tokens at a glance. */
+export const API_TOKEN_PREFIX = 'yard_pat_';
 
 export * from './api.js';
 export * from './errors.js';

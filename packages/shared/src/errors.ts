@@ -7,6 +7,12 @@ export const ERROR_STATUS = {
   INVALID_JSON: 400,
   INVALID_TASK_CONFIG: 400,
   PASSWORD_POLICY: 400,
+  /** A capability name that is not one of CAPABILITIES. */
+  UNKNOWN_CAPABILITY: 400,
+  /** A scoped assignment of a role that holds capabilities which cannot be scoped. */
+  SCOPE_NOT_ALLOWED: 400,
+  /** A role given to group G and scoped to G itself. */
+  SELF_SCOPE: 400,
   UNAUTHENTICATED: 401,
   INVALID_CREDENTIALS: 401,
   FORBIDDEN: 403,
@@ -16,9 +22,32 @@ export const ERROR_STATUS = {
   USER_NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
   AGENT_NOT_FOUND: 404,
+  GROUP_NOT_FOUND: 404,
+  ROLE_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  ASSIGNMENT_NOT_FOUND: 404,
+  MEMBER_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   USER_EXISTS: 409,
+  GROUP_EXISTS: 409,
+  ROLE_EXISTS: 409,
+  TOKEN_EXISTS: 409,
+  ASSIGNMENT_EXISTS: 409,
+  MEMBER_EXISTS: 409,
+  /** Renaming a group into its own subtree. */
+  GROUP_CYCLE: 409,
+  /** Deleting a group that still has subgroups. */
+  GROUP_HAS_SUBGROUPS: 409,
+  /** Editing or deleting a built-in role, or deleting the default role. */
+  ROLE_PROTECTED: 409,
+  /** A change that would leave no active user holding the admin role. */
+  LAST_ADMIN: 409,
+  /** Deleting a task that has not ended. */
+  TASK_NOT_ENDED: 409,
+  /** A password change for a user whose password lives in LDAP, PAM or a password file. */
+  PASSWORD_MANAGED_ELSEWHERE: 409,
   ILLEGAL_TRANSITION: 409,
   LEASE_INVALID: 409,
   CONFLICT: 409,
@@ -31,6 +60,8 @@ export const ERROR_STATUS = {
   INTERNAL: 500,
   /** `/readyz`: the master runs but cannot use its database. */
   NOT_READY: 503,
+  /** The LDAP directory, PAM or password file that checks this user's password cannot answer. */
+  AUTH_BACKEND_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { MAX_PASSWORD_LENGTH, MAX_UNIX_ID, UNIX_NAME_PATTERN, USERNAME_PATTERN } from './constants.js';
+import {
+  AUTH_BACKENDS,
+  MAX_PASSWORD_LENGTH,
+  MAX_UNIX_ID,
+  UNIX_NAME_PATTERN,
+  USERNAME_PATTERN,
+  type AuthBackendName,
+} from './constants.js';
 
 
 export const usernameSchema = z
@@ -39,28 +46,46 @@ export type UnixIdentity = z.infer<typeof unixIdentitySchema>;
 export interface User {
   id: number;
   username: string;
+  /** Holds the `admin` role directly (not through a group): the 0.1 flag, kept for scripts. */
   admin: boolean;
   active: boolean;
+  /** Roles given to this user directly, each with its scope (null: not scoped). */
+  roles: Array<{ role: string; scope: string | null }>;
+  /** Groups this user is a direct member of. */
+  groups: string[];
+  /** Where this user's password is checked. */
+  auth: AuthBackendName;
   /** The Unix identity this user's tasks run as; null when unlinked (tasks use security.default_task). */
   agentUser: UnixIdentity | null;
   createdAt: string;
   updatedAt: string;
 }
 
-export const createUserSchema = z.strictObject({
-  username: usernameSchema,
-  password: passwordSchema.default(''),
-  admin: z.boolean({ error: 'admin must be true or false' }).default(false),
-  active: z.boolean({ error: 'active must be true or false' }).default(true),
+export const authBackendSchema = z.enum(AUTH_BACKENDS, {
+  error: `auth must be one of ${AUTH_BACKENDS.map((name) => `"${name}"`).join(', ')}`,
 });
+
+export const createUserSchema = z
+  .strictObject({
+    username: usernameSchema,
+    password: passwordSchema.default(''),
+    admin: z.boolean({ error: 'admin must be true or false' }).default(false),
+    active: z.boolean({ error: 'active must be true or false' }).default(true),
+    auth: authBackendSchema.default('internal'),
+  })
+  .refine((body) => body.auth === 'internal' || body.password === '', {
+    path: ['password'],
+    message: 'only internal users have a password in Trainyard: leave it out for ldap, pam and file users',
+  });
 export type CreateUserRequest = z.input<typeof createUserSchema>;
 
 export const patchUserSchema = z
   .strictObject({
     active: z.boolean({ error: 'active must be true or false' }).optional(),
     admin: z.boolean({ error: 'admin must be true or false' }).optional(),
+    auth: authBackendSchema.optional(),
   })
-  .refine((body) => body.active !== undefined || body.admin !== undefined, 'nothing to change: give active or admin');
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'nothing to change: give active, admin or auth');
 export type PatchUserRequest = z.input<typeof patchUserSchema>;
 
 export const setPasswordSchema = z.strictObject({ password: passwordSchema });

@@ -1,34 +1,21 @@
-import type { ErrorCode } from '@trainyard/shared/constants';
+import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
+import type { CallArgs, EndpointName, EndpointResponse } from '@trainyard/shared';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: ErrorCode | 'UNREACHABLE',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
-/** The master's API with the browser's session cookie; errors keep the API's code and message. */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let response: Response;
+/** The master's API with the browser's session cookie, through the one shared client. */
+const client = new YardClient({ baseUrl: '', credentials: 'same-origin' });
+
+/** Calls an endpoint; the master's errors keep their code and message, a missing answer becomes one sentence. */
+export async function api<K extends EndpointName>(name: K, ...args: CallArgs<K>): Promise<EndpointResponse<K>> {
   try {
-    response = await fetch(`/api/v1${path}`, {
-      method,
-      credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'UNREACHABLE', 'The master cannot be reached. Is it running?');
+    return await client.call(name, ...args);
+  } catch (error) {
+    if (error instanceof TransportError) {
+      throw new Error(error.kind === 'unreachable' ? 'The master cannot be reached. Is it running?' : `The master answered HTTP ${error.status}.`);
+    }
+    throw error;
   }
-  if (response.status === 204) return undefined as T;
-  const json = (await response.json().catch(() => undefined)) as { error?: { code: ErrorCode; message: string } } | undefined;
-  if (!response.ok) {
-    throw new ApiError(response.status, json?.error?.code ?? 'INTERNAL', json?.error?.message ?? `The master answered HTTP ${response.status}.`);
-  }
-  return json as T;
 }
 
 /** Only paths on this site: `/x` yes; `//evil.example`, `/\evil`, `https://...` no. */

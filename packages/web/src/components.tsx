@@ -1,4 +1,6 @@
 import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { navigate } from './router.js';
 
 export function ErrorBanner(props: { error: unknown }) {
   if (!props.error) return null;
@@ -21,4 +23,45 @@ export function Page(props: { title: string; children: ComponentChildren }) {
 
 export function formatTime(iso: string | null): string {
   return iso ? new Date(iso).toLocaleString() : '-';
+}
+
+/**
+ * What admin pages do on a click: run a call, then say what happened (or show the master's reason)
+ * and reload; `go` runs one and moves to another page instead.
+ */
+export function useActions(reload: () => Promise<unknown>) {
+  const [error, setError] = useState<unknown>();
+  const [notice, setNotice] = useState<string>();
+  const act = async (what: () => Promise<unknown>, done: string): Promise<boolean> => {
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      await what();
+      setNotice(done);
+      await reload();
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    }
+  };
+  const go = async (what: () => Promise<unknown>, to: string): Promise<void> => {
+    try {
+      await what();
+      navigate(to);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return { error, setError, notice, act, go };
+}
+
+/** The outcome of the last action: the master's reason, or what was done. */
+export function Feedback(props: { error: unknown; notice: string | undefined }) {
+  return (
+    <>
+      <ErrorBanner error={props.error} />
+      {props.notice && <p class="notice">{props.notice}</p>}
+    </>
+  );
 }

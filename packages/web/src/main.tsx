@@ -2,10 +2,14 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { MeResponse } from '@trainyard/shared';
 import { matchWebPage, TASK_SECTIONS } from '@trainyard/shared/constants';
+import { can } from './access.js';
 import { ErrorBanner } from './components.js';
+import { AgentsPage } from './pages/agents.js';
 import { ChangePasswordPage } from './pages/change-password.js';
+import { GroupPage, GroupsPage } from './pages/groups.js';
 import { LoginPage } from './pages/login.js';
 import { TaskDetailPage } from './pages/task-detail.js';
+import { RolePage, RolesPage } from './pages/roles.js';
 import { TaskListPage } from './pages/task-list.js';
 import { UsersPage } from './pages/users.js';
 import { Link, navigate, useLocation } from './router.js';
@@ -41,13 +45,25 @@ function App() {
     return null;
   }
 
-  const section = match && 'section' in match ? match.section : match?.page;
+  // The nav tab to highlight: a task's kind, or the list a group or role page belongs to.
+  const section =
+    match && 'section' in match ? match.section : match?.page === 'group' ? 'groups' : match?.page === 'role' ? 'roles' : match?.page;
   let page;
   if (match?.page === 'task') page = <TaskDetailPage id={match.id} me={me} />;
   else if (match?.page === 'tasks') page = <TaskListPage section={match.section} key={match.section} />;
   else if (match?.page === 'users') page = <UsersPage me={me} />;
+  else if (match?.page === 'groups') page = <GroupsPage />;
+  else if (match?.page === 'group') page = <GroupPage path={match.path} key={match.path} />;
+  else if (match?.page === 'roles') page = <RolesPage />;
+  else if (match?.page === 'role') page = <RolePage name={match.name} key={match.name} />;
+  else if (match?.page === 'agents') page = <AgentsPage />;
   else if (match?.page === 'change-password') page = <ChangePasswordPage me={me} />;
   else page = <p class="error">There is no page at {path}.</p>;
+  // Only what this user may use; the master refuses the rest anyway.
+  const adminSections = [
+    ...(can(me, 'see_status') ? ['agents'] : []),
+    ...(can(me, 'change_config') ? ['users', 'groups', 'roles'] : []),
+  ];
 
   return (
     <>
@@ -59,11 +75,11 @@ function App() {
               {s[0]!.toUpperCase() + s.slice(1)}
             </Link>
           ))}
-          {me.user.admin && (
-            <Link href="/users" class={section === 'users' ? 'active' : ''}>
-              Users
+          {adminSections.map((s) => (
+            <Link href={`/${s}`} class={section === s ? 'active' : ''} key={s}>
+              {s[0]!.toUpperCase() + s.slice(1)}
             </Link>
-          )}
+          ))}
         </nav>
         <details class="user-menu">
           <summary aria-label="User menu">{me.user.username}</summary>

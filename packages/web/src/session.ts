@@ -8,14 +8,14 @@ import { api, ApiError } from './api.js';
  */
 export async function currentSession(allowDefault: boolean): Promise<MeResponse | undefined> {
   try {
-    return await api<MeResponse>('GET', '/me');
+    return await api('me');
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 401) throw error;
   }
   if (!allowDefault) return undefined;
   try {
-    await api('POST', '/auth/login', { username: DEFAULT_ACCOUNT, password: '', cookie: true });
-    return await api<MeResponse>('GET', '/me');
+    await api('auth.login', { body: { username: DEFAULT_ACCOUNT, password: '', cookie: true } });
+    return await api('me');
   } catch (error) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 429)) return undefined;
     throw error;
@@ -23,11 +23,11 @@ export async function currentSession(allowDefault: boolean): Promise<MeResponse 
 }
 
 export async function signIn(username: string, password: string): Promise<void> {
-  await api('POST', '/auth/login', { username, password, cookie: true });
+  await api('auth.login', { body: { username, password, cookie: true } });
 }
 
 export async function signOut(): Promise<void> {
-  await api('POST', '/auth/logout').catch(() => undefined);
+  await api('auth.logout', { body: {} }).catch(() => undefined);
   // Signing out means "not as anyone": do not slip back into the default account on the next page.
   sessionStorage.setItem('yard:signed-out', '1');
 }

@@ -1,5 +1,5 @@
 import { Errors, Flags } from '@oclif/core';
-import { MAX_UNIX_ID } from '@trainyard/shared/constants';
+import { AUTH_BACKENDS, MAX_UNIX_ID } from '@trainyard/shared/constants';
 
 /** A uid/gid: digits only (no "1e3", "-1" or "0x10"), 0..4294967294. */
 export const unixIdFlag = Flags.custom<number>({
@@ -17,4 +17,26 @@ export const unixIdFlag = Flags.custom<number>({
 export const passwordStdinFlag = Flags.boolean({
   summary: 'Read the password from the first line of standard input.',
   default: false,
+});
+
+/** `--user U` or `--group PATH`, and `--scope PATH`: whom a role goes to, and for which group's tasks. */
+export const assignmentFlags = {
+  user: Flags.string({ summary: 'Give it to this user.', exactlyOne: ['user', 'group'] }),
+  group: Flags.string({ summary: 'Give it to this group: its direct members hold it (subgroups do not).', exactlyOne: ['user', 'group'] }),
+  scope: Flags.string({
+    summary: "Hold it only for tasks whose owner is a direct member of this group (operate_others, delete_tasks).",
+  }),
+};
+
+export const capabilitiesFlag = Flags.string({
+  char: 'c',
+  summary: 'Capabilities, comma-separated or repeated: see_status, change_config, operate_others, delete_tasks, access_api, customize_resources, use_any_image.',
+  multiple: true,
+  delimiter: ',',
+});
+
+/** Where a user's password is checked. */
+export const authFlag = Flags.option({
+  options: AUTH_BACKENDS,
+  summary: 'Where the password is checked: internal (Trainyard), ldap, pam, or file (htpasswd).',
 });

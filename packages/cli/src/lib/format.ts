@@ -11,8 +11,10 @@ export function usersTable(users: User[]): string {
     { header: 'NAME', get: (u) => u.username },
     { header: 'ADMIN', get: (u) => yesNo(u.admin) },
     { header: 'ACTIVE', get: (u) => yesNo(u.active) },
+    { header: 'AUTH', get: (u) => u.auth },
     { header: 'AGENT USER', get: (u) => formatIdentity(u.agentUser) },
+    { header: 'ROLES', get: (u) => u.roles.map((r) => (r.scope ? `${r.role}@${r.scope}` : r.role)).join(',') },
+    { header: 'GROUPS', get: (u) => u.groups.join(',') },
   ]);
 }
 
-export const userPath = (name: string) => `/users/${encodeURIComponent(name)}`;

@@ -1,6 +1,6 @@
+import { ApiError, YardClient } from '@trainyard/shared/client';
 import { DEFAULT_ACCOUNT, type SessionKind } from '@trainyard/shared/constants';
-import type { LoginResponse } from '@trainyard/shared';
-import { ApiClient, ApiError, type Method } from './api-client.js';
+import type { CallArgs, EndpointName, EndpointResponse, LoginResponse } from '@trainyard/shared';
 import { loginPassword } from './prompt.js';
 import type { Settings } from './settings.js';
 import type { TokenSlot, TokenStore } from './token-store.js';
@@ -10,17 +10,30 @@ export class NotLoggedInError extends Error {
 }
 
 /** Who this one command acts as, in the design's auth order. */
-export interface Identity {
-  user: string;
-  /** `-u NAME`: a temporary session. `active`: the logged-in user. `default`: nobody logged in. */
-  source: 'flag' | 'active' | 'default';
-  slot: TokenSlot;
-}
+export type Identity =
+  | {
+      user: string;
+      /** `-u NAME`: a temporary session. `active`: the logged-in user. `default`: nobody logged in. */
+      source: 'flag' | 'active' | 'default';
+      slot: TokenSlot;
+    }
+  /** YARD_TOKEN: a personal API token, used as it is (never stored, never replaced by a login). */
+  | { user: undefined; source: 'api_token'; token: string };
 
-export function resolveIdentity(master: string, settings: Settings, flagUser: string | undefined): Identity {
+/**
+ * The auth order: `-u NAME`, then YARD_TOKEN, then the logged-in user, then the default account.
+ * `-u` wins over YARD_TOKEN because it is written on this very command line.
+ */
+export function resolveIdentity(
+  master: string,
+  settings: Settings,
+  flagUser: string | undefined,
+  apiToken: string | undefined = process.env.YARD_TOKEN,
+): Identity {
   if (flagUser) {
     return { user: flagUser, source: 'flag', slot: { master, user: flagUser, kind: 'temporary' } };
   }
+  if (apiToken?.trim()) return { user: undefined, source: 'api_token', token: apiToken.trim() };
   const active = settings.activeUser(master);
   if (active) return { user: active, source: 'active', slot: { master, user: active, kind: 'login' } };
   return { user: DEFAULT_ACCOUNT, source: 'default', slot: { master, user: DEFAULT_ACCOUNT, kind: 'login' } };
@@ -32,29 +45,35 @@ export function resolveIdentity(master: string, settings: Settings, flagUser: st
  * `yard user login` again (the CLI never keeps their password).
  */
 export class Session {
-  private client?: ApiClient;
+  private client?: YardClient;
 
   constructor(
     readonly identity: Identity,
     private readonly store: TokenStore,
-    private readonly anonymous: ApiClient,
+    private readonly anonymous: YardClient,
   ) {}
 
-  async request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  /** Calls an endpoint as this identity; a kept token the master no longer knows is replaced once. */
+  async call<K extends EndpointName>(name: K, ...args: CallArgs<K>): Promise<EndpointResponse<K>> {
     const { client, fromCache } = await this.connect(false);
     try {
-      return await client.request<T>(method, path, body);
+      return await client.call(name, ...args);
     } catch (error) {
-      if (!(error instanceof ApiError) || error.status !== 401 || !fromCache) throw error;
+      if (!(error instanceof ApiError) || error.status !== 401 || !fromCache || this.identity.source === 'api_token') throw error;
       await this.store.delete(this.identity.slot);
       const fresh = await this.connect(true);
-      return fresh.client.request<T>(method, path, body);
+      return fresh.client.call(name, ...args);
     }
   }
 
-  private async connect(skipCache: boolean): Promise<{ client: ApiClient; fromCache: boolean }> {
+  private async connect(skipCache: boolean): Promise<{ client: YardClient; fromCache: boolean }> {
     if (this.client && !skipCache) return { client: this.client, fromCache: true };
     const { identity } = this;
+    if (identity.source === 'api_token') {
+      // A refused token is reported as the master said it (revoked, expired, access_api gone).
+      this.client = this.anonymous.withToken(identity.token);
+      return { client: this.client, fromCache: false };
+    }
     if (!skipCache) {
       const cached = await this.store.get(identity.slot);
       if (cached) {
@@ -73,7 +92,7 @@ export class Session {
     return { client: this.client, fromCache: false };
   }
 
-  private async login(identity: Identity): Promise<string> {
+  private async login(identity: Extract<Identity, { slot: TokenSlot }>): Promise<string> {
     const isDefault = identity.source === 'default';
     const password = isDefault ? '' : await loginPassword(identity.user);
     try {
@@ -93,10 +112,10 @@ export class Session {
 }
 
 export function loginRequest(
-  client: ApiClient,
+  client: YardClient,
   username: string,
   password: string,
   kind: SessionKind,
 ): Promise<LoginResponse> {
-  return client.post<LoginResponse>('/auth/login', { username, password, kind });
+  return client.call('auth.login', { body: { username, password, kind } });
 }

@@ -16,7 +16,6 @@ import type { Session } from './session.js';
 import { describeTask, runAs, tasksTable } from './task-format.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
-const taskPath = (id: number) => `/tasks/${id}`;
 
 /** `yard <kind> list`: your tasks of one kind, or everyone's with -a. */
 export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand> {
@@ -30,10 +29,9 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
 
   async run(): Promise<Page<TaskSummary>> {
     const kind = (this.ctor as typeof TaskListCommand).kind;
-    const query = new URLSearchParams({ all: String(this.flags.all), limit: String(this.flags.limit) });
-    if (kind) query.set('kind', kind);
-    if (this.flags.after) query.set('after', this.flags.after);
-    const page = await (await this.session()).request<Page<TaskSummary>>('GET', `/tasks?${query}`);
+    const page = await (await this.session()).call('tasks.list', {
+      query: { all: this.flags.all, limit: this.flags.limit, ...(kind ? { kind } : {}), ...(this.flags.after ? { after: this.flags.after } : {}) },
+    });
     this.log(tasksTable(page.items));
     if (page.next && !this.jsonEnabled()) {
       process.stderr.write(`(showing the newest ${page.items.length}; more with --limit, or --after ${page.next})\n`);
@@ -47,7 +45,7 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
   static override args = { id: idArg };
 
   async run(): Promise<Task> {
-    const task = await (await this.session()).request<Task>('GET', taskPath(this.args.id));
+    const task = await (await this.session()).call('tasks.get', { params: { id: this.args.id } });
     this.log(describeTask(task));
     return task;
   }
@@ -58,7 +56,7 @@ export abstract class TaskKillCommand extends YardCommand<typeof TaskKillCommand
   static override args = { id: idArg };
 
   async run(): Promise<Task> {
-    const task = await (await this.session()).request<Task>('POST', `${taskPath(this.args.id)}/kill`);
+    const task = await (await this.session()).call('tasks.kill', { params: { id: this.args.id } });
     this.log(task.state === 'KILLED' ? `Killed ${task.kind} ${task.id}.` : `Stopping ${task.kind} ${task.id} (it was ${task.state}).`);
     return task;
   }
@@ -96,7 +94,7 @@ export async function followLogs(
   let after = 0;
   for (;;) {
     const wait = follow ? 20 : 0;
-    const page = await session.request<TaskLogPage>('GET', `${taskPath(id)}/logs?after=${after}&limit=1000&wait=${wait}`);
+    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000, wait } });
     for (const line of page.items) {
       items.push(line);
       print(line);
@@ -110,13 +108,13 @@ export async function followLogs(
 export abstract class TaskCreateCommand<T extends typeof Command> extends YardCommand<T> {
   protected async submit(request: CreateTaskRequest, follow: boolean): Promise<Task> {
     const session = await this.session();
-    const task = await session.request<Task>('POST', '/tasks', request);
+    const task = await session.call('tasks.create', { body: request });
     this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)}); it runs as ${runAs(task)}. State: ${task.state}.`);
     if (!follow) return task;
     const { state } = await followLogs(session, task.id, true, (line) => {
       if (!this.jsonEnabled()) this.log(terminalSafeLine(line.line));
     });
-    const final = await session.request<Task>('GET', taskPath(task.id));
+    const final = await session.call('tasks.get', { params: { id: task.id } });
     process.stderr.write(`${task.kind} ${task.id} ended: ${state}${final.exitCode === null ? '' : ` (exit code ${final.exitCode})`}\n`);
     if (isTerminal(state) && state !== 'COMPLETED') process.exitCode = 1;
     return final;

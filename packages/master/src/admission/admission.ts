@@ -1,7 +1,7 @@
 import type { TaskConfig, TaskKind, UnixIdentity } from '@trainyard/shared';
-import type { UserRow } from '../db/schema.js';
 import { resolveRunIdentity } from '../tasks/run-identity.js';
 import { parseTaskConfig, type TaskDefaults } from '../tasks/task-config.js';
+import type { UserRecord } from '../users/user-repository.js';
 import { admitMounts } from './mount-policy.js';
 import type { AdmissionPolicy } from './policy-schema.js';
 
@@ -26,7 +26,7 @@ export class Admission {
     },
   ) {}
 
-  admit(owner: UserRow, kind: TaskKind, rawConfig: unknown): Admitted {
+  admit(owner: Pick<UserRecord, 'username' | 'agentUser'>, kind: TaskKind, rawConfig: unknown): Admitted {
     const parsed = parseTaskConfig(kind, rawConfig, this.deps.taskDefaults);
     const runAs = resolveRunIdentity(owner, this.deps.defaultTask);
     const bindMounts = admitMounts(parsed.bind_mounts, this.deps.policy.system.mounts.available, { username: owner.username, runAs });

@@ -1,5 +1,4 @@
-import Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type Router from '@koa/router';
 import {
   ackSchema,
   agentIdSchema,
@@ -12,6 +11,8 @@ import {
   reportStateSchema,
 } from '@trainyard/shared';
 import { z } from 'zod';
+import { agentPolicies } from '../authz/agents.js';
+import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState, RouteContext } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -21,62 +22,73 @@ import type { AgentService } from './agent-service.js';
 const agentParams = z.strictObject({ id: agentIdSchema });
 
 /**
- * What agents call, each route behind `agentAuth` (an agent token), never a user session; every
- * route but registration also checks that the token is the one the agent id is bound to.
+ * What agents call, with an agent token, never a user session: registration is bound to
+ * `agents.register`; every other route to `agents.bound` (the token is the one the agent id is
+ * bound to).
  */
 export function agentApiRoutes(
   deps: { agents: AgentService; scheduler: Scheduler; reports: RunReports },
-  agentAuth: Middleware<AppState>,
+  guards: Guards,
 ): Router<AppState> {
   const { agents, scheduler, reports } = deps;
-  const router = new Router<AppState>();
-  /** The agent id of the path, once its token is known to act for it. */
-  const boundAgent = async (ctx: RouteContext) => {
-    const params = validate(agentParams, ctx.params);
-    await agents.requireBound(params.id, ctx.state.agentTokenId!);
-    return params;
+  const routes = new Routes(guards);
+  /** The agent of the path (and the task, on task routes), with the binding the check decides on. */
+  const agentTarget = async (ctx: RouteContext) => {
+    const { id } = validate(agentParams, ctx.params);
+    return agents.binding(id);
   };
-  const boundTask = async (ctx: RouteContext) => {
-    const params = validate(agentTaskParamsSchema, ctx.params);
-    await agents.requireBound(params.id, ctx.state.agentTokenId!);
-    return params;
+  const taskTarget = async (ctx: RouteContext) => {
+    const { id, taskId } = validate(agentTaskParamsSchema, ctx.params);
+    return { ...(await agents.binding(id)), taskId };
   };
 
-  router.post('/agents/:id/register', agentAuth, async (ctx) => {
+  routes.on('agent.register', agentPolicies.register, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
     ctx.body = await agents.register(id, ctx.state.agentTokenId!, validate(registerAgentSchema, ctx.state.body));
   });
 
-  router.post('/agents/:id/heartbeat', agentAuth, async (ctx) => {
-    const { id } = await boundAgent(ctx);
-    ctx.body = await agents.heartbeat(id, validate(heartbeatSchema, ctx.state.body).running);
+  routes.on('agent.heartbeat', agentPolicies.bound, {
+    target: agentTarget,
+    handle: async (ctx, { id }) => {
+      ctx.body = await agents.heartbeat(id, validate(heartbeatSchema, ctx.state.body).running);
+    },
   });
 
-  router.get('/agents/:id/work', agentAuth, async (ctx) => {
-    const { id } = await boundAgent(ctx);
-    const { wait } = validate(pollQuerySchema, ctx.query);
-    ctx.body = await scheduler.poll(id, wait * 1000);
+  routes.on('agent.poll', agentPolicies.bound, {
+    target: agentTarget,
+    handle: async (ctx, { id }) => {
+      const { wait } = validate(pollQuerySchema, ctx.query);
+      ctx.body = await scheduler.poll(id, wait * 1000);
+    },
   });
 
-  router.post('/agents/:id/tasks/:taskId/ack', agentAuth, async (ctx) => {
-    const { id, taskId } = await boundTask(ctx);
-    ctx.body = await scheduler.acknowledge(id, taskId, validate(ackSchema, ctx.state.body).leaseId);
+  routes.on('agent.ack', agentPolicies.bound, {
+    target: taskTarget,
+    handle: async (ctx, { id, taskId }) => {
+      ctx.body = await scheduler.acknowledge(id, taskId, validate(ackSchema, ctx.state.body).leaseId);
+    },
   });
 
-  router.post('/agents/:id/tasks/:taskId/release', agentAuth, async (ctx) => {
-    const { id, taskId } = await boundTask(ctx);
-    ctx.body = await reports.release(id, taskId, validate(releaseSchema, ctx.state.body));
+  routes.on('agent.release', agentPolicies.bound, {
+    target: taskTarget,
+    handle: async (ctx, { id, taskId }) => {
+      ctx.body = await reports.release(id, taskId, validate(releaseSchema, ctx.state.body));
+    },
   });
 
-  router.post('/agents/:id/tasks/:taskId/state', agentAuth, async (ctx) => {
-    const { id, taskId } = await boundTask(ctx);
-    ctx.body = await reports.state(id, taskId, validate(reportStateSchema, ctx.state.body));
+  routes.on('agent.state', agentPolicies.bound, {
+    target: taskTarget,
+    handle: async (ctx, { id, taskId }) => {
+      ctx.body = await reports.state(id, taskId, validate(reportStateSchema, ctx.state.body));
+    },
   });
 
-  router.post('/agents/:id/tasks/:taskId/logs', agentAuth, async (ctx) => {
-    const { id, taskId } = await boundTask(ctx);
-    ctx.body = await reports.logs(id, taskId, validate(agentLogsSchema, ctx.state.body));
+  routes.on('agent.logs', agentPolicies.bound, {
+    target: taskTarget,
+    handle: async (ctx, { id, taskId }) => {
+      ctx.body = await reports.logs(id, taskId, validate(agentLogsSchema, ctx.state.body));
+    },
   });
 
-  return router;
+  return routes.router;
 }

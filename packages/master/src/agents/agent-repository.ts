@@ -1,36 +1,84 @@
-import type { Kysely, Transaction, Updateable } from 'kysely';
-import type { AgentRow, AgentsTable, AgentTokenRow, Database } from '../db/schema.js';
+import type { AgentResources, AgentState, ExecutorName } from '@trainyard/shared';
+import type { Executor } from '../db/database.js';
+import type { AgentRow, AgentTokenRow } from '../db/schema.js';
 
-type Executor = Kysely<Database> | Transaction<Database>;
+/** An agent as the rest of the master sees one: parsed resources and labels, a boolean, never 0/1 or JSON text. */
+export interface AgentRecord {
+  id: string;
+  /** The agent token it registered with; null for agents registered before 0.2. */
+  tokenId: number | null;
+  executor: ExecutorName;
+  resources: AgentResources;
+  labels: Record<string, string>;
+  version: string;
+  enabled: boolean;
+  state: AgentState;
+  registeredAt: number;
+  lastHeartbeatAt: number;
+}
 
 export const agentRepository = {
-  find(db: Executor, id: string): Promise<AgentRow | undefined> {
-    return db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+  async find(db: Executor, id: string): Promise<AgentRecord | undefined> {
+    const row = await db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
   },
 
-  list(db: Executor): Promise<AgentRow[]> {
-    return db.selectFrom('agents').selectAll().orderBy('id').execute();
+  async list(db: Executor): Promise<AgentRecord[]> {
+    const rows = await db.selectFrom('agents').selectAll().orderBy('id').execute();
+    return rows.map(toRecord);
   },
 
-  upsert(db: Executor, row: AgentRow): Promise<unknown> {
-    const { id, registered_at: _registered, enabled: _enabled, ...changes } = row;
+  /** A registration: a new agent is enabled; re-registering keeps the admin's enabled/disabled choice. */
+  upsert(db: Executor, agent: Omit<AgentRecord, 'enabled'>): Promise<unknown> {
+    const changes = {
+      token_id: agent.tokenId,
+      executor: agent.executor,
+      resources: JSON.stringify(agent.resources),
+      labels: JSON.stringify(agent.labels),
+      version: agent.version,
+      state: agent.state,
+      last_heartbeat_at: agent.lastHeartbeatAt,
+    };
     return db
       .insertInto('agents')
-      .values(row)
-      // Re-registering keeps the admin's enabled/disabled choice.
+      .values({ id: agent.id, ...changes, enabled: 1, registered_at: agent.registeredAt })
       .onConflict((oc) => oc.column('id').doUpdateSet(changes))
       .execute();
   },
 
-  update(db: Executor, id: string, changes: Updateable<AgentsTable>): Promise<unknown> {
-    return db.updateTable('agents').set(changes).where('id', '=', id).execute();
+  update(db: Executor, id: string, changes: { enabled?: boolean; state?: AgentState; lastHeartbeatAt?: number }): Promise<unknown> {
+    return db
+      .updateTable('agents')
+      .set({
+        ...(changes.enabled === undefined ? {} : { enabled: changes.enabled ? 1 : 0 }),
+        ...(changes.state === undefined ? {} : { state: changes.state }),
+        ...(changes.lastHeartbeatAt === undefined ? {} : { last_heartbeat_at: changes.lastHeartbeatAt }),
+      })
+      .where('id', '=', id)
+      .execute();
   },
 
   /** Alive agents whose last heartbeat is older than `before`. */
-  silentSince(db: Executor, before: number): Promise<AgentRow[]> {
-    return db.selectFrom('agents').selectAll().where('state', '=', 'alive').where('last_heartbeat_at', '<', before).execute();
+  async silentSince(db: Executor, before: number): Promise<AgentRecord[]> {
+    const rows = await db.selectFrom('agents').selectAll().where('state', '=', 'alive').where('last_heartbeat_at', '<', before).execute();
+    return rows.map(toRecord);
   },
 };
+
+function toRecord(row: AgentRow): AgentRecord {
+  return {
+    id: row.id,
+    tokenId: row.token_id,
+    executor: row.executor,
+    resources: JSON.parse(row.resources) as AgentResources,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    version: row.version,
+    enabled: row.enabled === 1,
+    state: row.state,
+    registeredAt: row.registered_at,
+    lastHeartbeatAt: row.last_heartbeat_at,
+  };
+}
 
 export const agentTokenRepository = {
   insert(db: Executor, row: Omit<AgentTokenRow, 'id'>): Promise<AgentTokenRow> {

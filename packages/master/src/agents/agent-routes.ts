@@ -1,46 +1,39 @@
-import Router from '@koa/router';
-import type { Middleware } from 'koa';
+import type Router from '@koa/router';
 import { agentIdSchema, agentTokenNameSchema, createAgentTokenSchema, patchAgentSchema } from '@trainyard/shared';
 import { z } from 'zod';
+import { agentPolicies } from '../authz/agents.js';
+import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState } from '../http/app-state.js';
-import { actorOf, authorize } from '../http/authenticate.js';
 import { validate } from '../http/validate.js';
-import { canManageAgents, canViewAgents } from './agent-policy.js';
 import type { AgentService } from './agent-service.js';
 import type { AgentTokenService } from './agent-token-service.js';
 
 /** What people do with agents: list them, disable/enable them, and manage agent tokens. */
-export function agentRoutes(agents: AgentService, tokens: AgentTokenService, auth: Middleware<AppState>): Router<AppState> {
-  const router = new Router<AppState>();
+export function agentRoutes(agents: AgentService, tokens: AgentTokenService, guards: Guards): Router<AppState> {
+  const routes = new Routes(guards);
 
-  router.get('/agents', auth, async (ctx) => {
-    authorize(canViewAgents(actorOf(ctx)), 'you may not list agents');
+  routes.on('agents.list', agentPolicies.list, async (ctx) => {
     ctx.body = { items: await agents.list(), next: null };
   });
 
-  router.patch('/agents/:id', auth, async (ctx) => {
-    authorize(canManageAgents(actorOf(ctx)), 'only an admin may enable or disable agents');
+  routes.on('agents.update', agentPolicies.setEnabled, async (ctx) => {
     const { id } = validate(z.strictObject({ id: agentIdSchema }), ctx.params);
     ctx.body = await agents.setEnabled(id, validate(patchAgentSchema, ctx.state.body).enabled);
   });
 
-  router.get('/agent-tokens', auth, async (ctx) => {
-    authorize(canManageAgents(actorOf(ctx)), 'only an admin may list agent tokens');
+  routes.on('agentTokens.list', agentPolicies.listTokens, async (ctx) => {
     ctx.body = { items: await tokens.list(), next: null };
   });
 
-  router.post('/agent-tokens', auth, async (ctx) => {
-    const actor = actorOf(ctx);
-    authorize(canManageAgents(actor), 'only an admin may create agent tokens');
+  routes.on('agentTokens.create', agentPolicies.createToken, async (ctx, actor) => {
     ctx.status = 201;
     ctx.body = await tokens.create(actor, validate(createAgentTokenSchema, ctx.state.body).name);
   });
 
-  router.delete('/agent-tokens/:name', auth, async (ctx) => {
-    authorize(canManageAgents(actorOf(ctx)), 'only an admin may revoke agent tokens');
+  routes.on('agentTokens.revoke', agentPolicies.revokeToken, async (ctx, actor) => {
     const { name } = validate(z.strictObject({ name: agentTokenNameSchema }), ctx.params);
-    ctx.body = await tokens.revoke(name);
+    ctx.body = await tokens.revoke(actor, name);
   });
 
-  return router;
+  return routes.router;
 }

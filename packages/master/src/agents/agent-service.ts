@@ -1,22 +1,11 @@
 import type { Logger } from 'pino';
-import type {
-  Agent,
-  AgentResources,
-  AgentState,
-  ExecutorName,
-  HeartbeatResponse,
-  LeaseRef,
-  RegisterAgentResponse,
-} from '@trainyard/shared';
+import type { Agent, AgentResources, ExecutorName, HeartbeatResponse, LeaseRef, RegisterAgentResponse } from '@trainyard/shared';
+import type { AgentBinding } from '../authz/agents.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
-import type { AgentRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
-import { taskRepository } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
-import { agentRepository, agentTokenRepository } from './agent-repository.js';
-import { tokenMayActFor } from './agent-policy.js';
+import { agentRepository, agentTokenRepository, type AgentRecord } from './agent-repository.js';
 
 export interface AgentTimings {
   heartbeatIntervalMs: number;
@@ -34,8 +23,9 @@ export class AgentService {
       clock: Clock;
       logger: Logger;
       tasks: TaskService;
-      scheduler: Scheduler;
       timings: AgentTimings;
+      /** Called when an agent can take work it could not before (it registered, or was enabled): the scheduler's entry point. */
+      onCapacityChanged?: () => void;
     },
   ) {
     this.startedAt = deps.clock.now();
@@ -51,10 +41,10 @@ export class AgentService {
     tokenId: number,
     body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string },
   ): Promise<RegisterAgentResponse> {
-    const { db, clock, logger, scheduler } = this.deps;
+    const { db, clock, logger, tasks } = this.deps;
     const existing = await agentRepository.find(db, id);
-    if (existing && existing.token_id !== null && existing.token_id !== tokenId) {
-      const [owner] = await agentTokenRepository.list(db, existing.token_id);
+    if (existing && existing.tokenId !== null && existing.tokenId !== tokenId) {
+      const [owner] = await agentTokenRepository.list(db, existing.tokenId);
       if (owner && owner.revoked_at === null) {
         throw new DomainError(
           'FORBIDDEN',
@@ -65,31 +55,38 @@ export class AgentService {
     const now = clock.now();
     await agentRepository.upsert(db, {
       id,
-      token_id: tokenId,
+      tokenId,
       executor: body.executor,
-      resources: JSON.stringify(body.resources),
-      labels: JSON.stringify(body.labels),
+      resources: body.resources,
+      labels: body.labels,
       version: body.version,
-      enabled: 1,
       state: 'alive',
-      registered_at: now,
-      last_heartbeat_at: now,
+      registeredAt: now,
+      lastHeartbeatAt: now,
     });
     logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
-    scheduler.capacityChanged();
-    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await scheduler.known(id) };
+    this.deps.onCapacityChanged?.();
+    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id) };
   }
 
   /**
-   * Every agent call but registration: the agent must be registered, by this token. Unknown
-   * agents get AGENT_NOT_FOUND (they register again); another token's agent gets 403.
+   * The token an agent id is bound to, for the `agents.bound` check on every agent call but
+   * registration. Unknown agents get AGENT_NOT_FOUND (they register again).
    */
-  async requireBound(id: string, tokenId: number): Promise<void> {
+  async binding(id: string): Promise<AgentBinding> {
     const agent = await agentRepository.find(this.deps.db, id);
     if (!agent) throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered: register again`);
-    if (!tokenMayActFor(tokenId, agent)) {
-      throw new DomainError('FORBIDDEN', `agent '${id}' is registered with another agent token; this token may not act for it`);
+    return { id, tokenId: agent.tokenId };
+  }
+
+  /** An agent that may take work: registered and not marked lost (a lost one must register again and reconcile). */
+  async requireAlive(id: string): Promise<AgentRecord> {
+    const agent = await agentRepository.find(this.deps.db, id);
+    if (!agent || agent.state !== 'alive') {
+      // A lost agent's tasks were already ended or requeued: it must register and reconcile.
+      throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered (or was marked lost): register again`);
     }
+    return agent;
   }
 
   /**
@@ -98,16 +95,12 @@ export class AgentService {
    * lease the agent no longer holds ends here: queued again if it never started, else LOST.
    */
   async heartbeat(id: string, running: LeaseRef[]): Promise<HeartbeatResponse> {
-    const { db, clock } = this.deps;
-    const agent = await agentRepository.find(db, id);
-    if (!agent || agent.state !== 'alive') {
-      // A lost agent's tasks were already ended or requeued: it must register and reconcile.
-      throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' is not registered (or was marked lost): register again`);
-    }
+    const { db, clock, tasks } = this.deps;
+    await this.requireAlive(id);
     const now = clock.now();
-    await agentRepository.update(db, id, { last_heartbeat_at: now });
+    await agentRepository.update(db, id, { lastHeartbeatAt: now });
     await this.endMissingRuns(id, running, now);
-    return { known: await this.deps.scheduler.known(id) };
+    return { known: await tasks.knownOn(id) };
   }
 
   /**
@@ -116,10 +109,10 @@ export class AgentService {
    * heartbeat sent before the acknowledgement that arrives after it.
    */
   private async endMissingRuns(id: string, running: LeaseRef[], now: number): Promise<void> {
-    const { db, logger, tasks } = this.deps;
+    const { logger, tasks } = this.deps;
     const held = new Set(running.map((r) => `${r.taskId}:${r.leaseId}`));
     const graceMs = 2 * this.deps.timings.heartbeatIntervalMs;
-    for (const task of await taskRepository.activeOnAgent(db, id)) {
+    for (const task of await tasks.activeOnAgent(id)) {
       if (task.lease_acked_at === null || task.lease_acked_at > now - graceMs || held.has(`${task.id}:${task.lease_id}`)) continue;
       const message = `agent ${id} no longer holds the task`;
       logger.warn({ taskId: task.id, agent: id, state: task.state }, message);
@@ -130,19 +123,18 @@ export class AgentService {
   }
 
   async list(): Promise<Agent[]> {
-    const { db } = this.deps;
-    const [rows, held] = [await agentRepository.list(db), await taskRepository.activeByAgent(db)];
-    return rows.map((row) => toAgent(row, held.get(row.id) ?? []));
+    const [agents, held] = [await agentRepository.list(this.deps.db), await this.deps.tasks.activeByAgent()];
+    return agents.map((agent) => toAgent(agent, held.get(agent.id) ?? []));
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<Agent> {
-    const { db } = this.deps;
-    const row = await agentRepository.find(db, id);
-    if (!row) throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' does not exist`);
-    await agentRepository.update(db, id, { enabled: enabled ? 1 : 0 });
-    if (enabled) this.deps.scheduler.capacityChanged();
-    const active = await taskRepository.activeOnAgent(db, id);
-    return toAgent({ ...row, enabled: enabled ? 1 : 0 }, active.map((t) => t.id));
+    const { db, tasks } = this.deps;
+    const agent = await agentRepository.find(db, id);
+    if (!agent) throw new DomainError('AGENT_NOT_FOUND', `agent '${id}' does not exist`);
+    await agentRepository.update(db, id, { enabled });
+    if (enabled) this.deps.onCapacityChanged?.();
+    const active = await tasks.activeOnAgent(id);
+    return toAgent({ ...agent, enabled }, active.map((t) => t.id));
   }
 
   /**
@@ -157,7 +149,7 @@ export class AgentService {
     for (const agent of silent) {
       await agentRepository.update(db, agent.id, { state: 'lost' });
       logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
-      for (const task of await taskRepository.activeOnAgent(db, agent.id)) {
+      for (const task of await tasks.activeOnAgent(agent.id)) {
         const message = `agent ${agent.id} stopped responding`;
         const neverAcknowledged = task.state === 'ASSIGNED' && task.lease_acked_at === null;
         await settle(task.id, logger, () => (neverAcknowledged ? tasks.release(task, message) : tasks.finishRun(task, 'LOST', { message })));
@@ -176,17 +168,17 @@ async function settle(taskId: number, logger: Logger, end: () => Promise<unknown
   }
 }
 
-function toAgent(row: AgentRow, runningTasks: number[]): Agent {
+function toAgent(agent: AgentRecord, runningTasks: number[]): Agent {
   return {
-    id: row.id,
-    state: row.state as AgentState,
-    enabled: row.enabled === 1,
-    executor: row.executor as ExecutorName,
-    resources: JSON.parse(row.resources) as AgentResources,
-    labels: JSON.parse(row.labels) as Record<string, string>,
-    version: row.version,
-    registeredAt: toIso(row.registered_at),
-    lastHeartbeatAt: toIso(row.last_heartbeat_at),
+    id: agent.id,
+    state: agent.state,
+    enabled: agent.enabled,
+    executor: agent.executor,
+    resources: agent.resources,
+    labels: agent.labels,
+    version: agent.version,
+    registeredAt: toIso(agent.registeredAt),
+    lastHeartbeatAt: toIso(agent.lastHeartbeatAt),
     runningTasks,
   };
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { AGENT_TOKEN_PREFIX, type AgentTokenInfo, type CreatedAgentToken } from '@trainyard/shared';
-import type { Actor } from '../actor.js';
+import type { AuditActor, AuditService } from '../audit/audit-service.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { AgentTokenRow } from '../db/schema.js';
@@ -20,21 +20,25 @@ const UNAUTHENTICATED = () =>
 
 /** Agent tokens: random, shown once, stored only as SHA-256, revocable. */
 export class AgentTokenService {
-  constructor(private readonly deps: { db: Db; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; clock: Clock; audit: AuditService }) {}
 
-  async create(actor: Actor, name: string): Promise<CreatedAgentToken> {
-    const { db, clock } = this.deps;
+  async create(actor: AuditActor, name: string): Promise<CreatedAgentToken> {
+    const { db, clock, audit } = this.deps;
     if (await agentTokenRepository.findByName(db, name)) {
       throw new DomainError('CONFLICT', `an agent token named '${name}' already exists`);
     }
     const token = newAgentToken();
-    const row = await agentTokenRepository.insert(db, {
-      name,
-      token_hash: hashToken(token),
-      created_by: actor.userId,
-      created_at: clock.now(),
-      last_used_at: null,
-      revoked_at: null,
+    const row = await db.transaction().execute(async (trx) => {
+      const created = await agentTokenRepository.insert(trx, {
+        name,
+        token_hash: hashToken(token),
+        created_by: actor.userId,
+        created_at: clock.now(),
+        last_used_at: null,
+        revoked_at: null,
+      });
+      await audit.record(trx, actor, { action: 'agent_token.create', targetType: 'agent_token', target: name });
+      return created;
     });
     return { ...toInfo({ ...row, creator: actor.username }), token };
   }
@@ -43,11 +47,16 @@ export class AgentTokenService {
     return (await agentTokenRepository.list(this.deps.db)).map(toInfo);
   }
 
-  async revoke(name: string): Promise<AgentTokenInfo> {
-    const { db, clock } = this.deps;
+  async revoke(actor: AuditActor, name: string): Promise<AgentTokenInfo> {
+    const { db, clock, audit } = this.deps;
     const row = await agentTokenRepository.findByName(db, name);
     if (!row) throw new DomainError('NOT_FOUND', `agent token '${name}' does not exist`);
-    if (row.revoked_at === null) await agentTokenRepository.update(db, row.id, { revoked_at: clock.now() });
+    if (row.revoked_at === null) {
+      await db.transaction().execute(async (trx) => {
+        await agentTokenRepository.update(trx, row.id, { revoked_at: clock.now() });
+        await audit.record(trx, actor, { action: 'agent_token.revoke', targetType: 'agent_token', target: name });
+      });
+    }
     const [updated] = await agentTokenRepository.list(db, row.id);
     return toInfo(updated!);
   }

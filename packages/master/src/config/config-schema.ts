@@ -1,6 +1,7 @@
 import proxyAddr from 'proxy-addr';
+import { FilterParser } from 'ldapts';
 import { z } from 'zod';
-import { parseByteSize, unixIdentitySchema } from '@trainyard/shared';
+import { groupPathSchema, parseByteSize, roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
 import { LOG_FORMATS } from '@trainyard/shared/logger';
 import { policySchema } from '../admission/policy-schema.js';
 import { durationSchema } from './duration.js';
@@ -42,6 +43,111 @@ function isProxyAddress(value: string): boolean {
 const oneOrMany = <T extends z.ZodType>(schema: T) =>
   z.union([schema, z.array(schema)]).transform((value) => (Array.isArray(value) ? value : [value]) as Array<z.output<T>>);
 
+const ldapUrlSchema = z
+  .string()
+  .regex(/^ldaps?:\/\/[^\s/?#]+\/?$/i, 'must be an ldap:// or ldaps:// URL such as ldap://ldap.example.org:389');
+
+/** A filter written by the admin, checked once at start; the login name is never put into it. */
+const ldapFilterSchema = z.string().superRefine((value, ctx) => {
+  try {
+    FilterParser.parseString(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not an LDAP filter such as "(objectClass=posixAccount)": ${(error as Error).message}` });
+  }
+});
+
+const ldapAttributeSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an LDAP attribute name such as uidNumber');
+
+const ldapSchema = z
+  .strictObject({
+    /** One server, or several tried in order when one does not answer. */
+    url: ldapUrlSchema.optional(),
+    urls: z.array(ldapUrlSchema).min(1).optional(),
+    /** Upgrade ldap:// connections with StartTLS; ldaps:// is TLS from the start. */
+    starttls: z.boolean().default(false),
+    /** CA certificate(s) to trust for ldaps:// and StartTLS (PEM; relative to master.yaml). */
+    ca_file: z.string().min(1).optional(),
+    /** The service account that searches for users; without it the search is anonymous. */
+    bind_dn: z.string().min(1).optional(),
+    /** Its password: from a file (relative to master.yaml) or an environment variable, never in this file. */
+    bind_password_file: z.string().min(1).optional(),
+    bind_password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    search_base: z.string().min(1),
+    /** Which entries are people; the login name is matched on login_attribute, escaped, and ANDed with it. */
+    user_filter: ldapFilterSchema.default('(objectClass=posixAccount)'),
+    login_attribute: ldapAttributeSchema.default('uid'),
+    /** Where the agent-user link of an auto-provisioned user comes from (null: no link). */
+    attributes: z
+      .strictObject({
+        uid_number: ldapAttributeSchema.default('uidNumber'),
+        gid_number: ldapAttributeSchema.default('gidNumber'),
+        user: ldapAttributeSchema.default('uid'),
+      })
+      .nullable()
+      .prefault({}),
+    /** Group membership, read from group entries; `map` turns directory groups into Trainyard groups. */
+    groups: z
+      .strictObject({
+        search_base: z.string().min(1),
+        filter: ldapFilterSchema.default('(objectClass=posixGroup)'),
+        name_attribute: ldapAttributeSchema.default('cn'),
+        /** memberUid holds login names ("name"); member and uniqueMember hold DNs ("dn"). */
+        member_attribute: ldapAttributeSchema.default('memberUid'),
+        member_value: z.enum(['name', 'dn']).default('name'),
+        gid_attribute: ldapAttributeSchema.default('gidNumber'),
+        /** Directory group name -> Trainyard group path (`research/vision`). */
+        map: z.record(z.string().min(1), groupPathSchema).default({}),
+      })
+      .optional(),
+    connect_timeout: durationSchema.default(5_000),
+    /** For each LDAP operation. */
+    timeout: durationSchema.default(10_000),
+  })
+  .superRefine((ldap, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((ldap.url === undefined) === (ldap.urls === undefined)) issue('url', 'give either url or urls');
+    const urls = ldap.urls ?? (ldap.url ? [ldap.url] : []);
+    if (ldap.starttls && urls.some((url) => /^ldaps:/i.test(url))) {
+      issue('starttls', 'ldaps:// is TLS already: use ldap:// URLs with starttls, or ldaps:// without it');
+    }
+    if (ldap.bind_password_file && ldap.bind_password_env) {
+      issue('bind_password_file', 'give bind_password_file or bind_password_env, not both');
+    }
+    if (ldap.bind_dn && !ldap.bind_password_file && !ldap.bind_password_env) {
+      issue('bind_dn', 'needs bind_password_file or bind_password_env');
+    }
+  })
+  .transform(({ url, urls, ...rest }) => ({ ...rest, urls: urls ?? [url!] }));
+
+const authSchema = z
+  .strictObject({
+    ldap: ldapSchema.optional(),
+    pam: z
+      .strictObject({
+        /** The PAM service: /etc/pam.d/<service> on the master's host. */
+        service: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a PAM service name such as trainyard').default('trainyard'),
+      })
+      .optional(),
+    file: z
+      .strictObject({
+        /** An htpasswd-style file (bcrypt, apr1 or {SHA} lines); relative to master.yaml. */
+        path: z.string().min(1),
+      })
+      .optional(),
+    /** Create a user on their first successful login through this backend. */
+    auto_provision: z
+      .strictObject({
+        backend: z.enum(['ldap', 'pam', 'file'], { error: 'must be ldap, pam or file' }),
+      })
+      .optional(),
+  })
+  .superRefine((auth, ctx) => {
+    const backend = auth.auto_provision?.backend;
+    if (backend && !auth[backend]) {
+      ctx.addIssue({ code: 'custom', path: ['auto_provision', 'backend'], message: `${backend} is not configured: add auth.${backend}` });
+    }
+  });
+
 /**
  * `master.yaml`: one schema, every default here. Unknown keys are errors, so a typo
  * stops the master instead of being silently ignored.
@@ -73,6 +179,8 @@ export const masterConfigSchema = z.strictObject({
       default_task: unixIdentitySchema.default({ user: 'root', uid: 0, group: 'root', gid: 0 }),
       /** Admin's password on first start; blank when unset, as in PEDL. */
       initial_admin_password: z.string().optional(),
+      /** The role every new user is given; it must exist when the master starts. */
+      default_role: roleNameSchema.default('user'),
       password_policy: z
         .strictObject({
           min_length: z.number().int().min(0).max(1024).default(0),
@@ -139,6 +247,8 @@ export const masterConfigSchema = z.strictObject({
       web_root: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** Where passwords are checked besides Trainyard's own store (each user names one). */
+  auth: authSchema.prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -150,3 +260,5 @@ export const masterConfigSchema = z.strictObject({
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
 export type MasterConfigInput = z.input<typeof masterConfigSchema>;
+export type AuthConfig = MasterConfig['auth'];
+export type LdapConfig = NonNullable<AuthConfig['ldap']>;

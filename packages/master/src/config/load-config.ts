@@ -31,6 +31,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (config.listen.tls) {
     config.listen.tls = { cert: path.resolve(dir, config.listen.tls.cert), key: path.resolve(dir, config.listen.tls.key) };
   }
+  const { ldap, file: passwordFile } = config.auth;
+  if (ldap?.ca_file) ldap.ca_file = path.resolve(dir, ldap.ca_file);
+  if (ldap?.bind_password_file) ldap.bind_password_file = path.resolve(dir, ldap.bind_password_file);
+  if (passwordFile) passwordFile.path = path.resolve(dir, passwordFile.path);
   return config;
 }
 

@@ -1,12 +1,19 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { AgentState, AuthBackendName, ExecutorName, SessionKind, TaskKind, TaskLogLine, TaskState } from '@trainyard/shared';
 
-/** Timestamps are epoch milliseconds; booleans are 0/1, as SQLite stores them. */
+/**
+ * Tables as SQLite stores them: timestamps are epoch milliseconds, booleans 0/1, JSON as text.
+ * Columns that only ever hold one of a set of values are typed as that union here, at the
+ * boundary; repositories turn the rest (0/1, JSON) into domain types before anything else sees them.
+ */
 export interface UsersTable {
   id: Generated<number>;
   username: string;
+  /** argon2id for internal users; NO_PASSWORD for users whose password lives elsewhere. */
   password_hash: string;
-  admin: number;
   active: number;
+  /** Where the password is checked (migration 0006; 'internal' for users from before). */
+  auth: Generated<AuthBackendName>;
   agent_uid: number | null;
   agent_user: string | null;
   agent_gid: number | null;
@@ -19,17 +26,20 @@ export interface SessionsTable {
   id: Generated<number>;
   token_hash: string;
   user_id: number;
-  kind: string;
+  kind: SessionKind;
   created_at: number;
   expires_at: number;
   last_used_at: number;
+  /** The client's User-Agent (`yard/0.1.0 node/20.19.0`, a browser) and address, for `yard user sessions`. */
+  client: string | null;
+  address: string | null;
 }
 
 export interface TasksTable {
   id: Generated<number>;
-  kind: string;
+  kind: TaskKind;
   owner_id: number;
-  state: string;
+  state: TaskState;
   name: string;
   /** The validated config, as JSON. */
   config: string;
@@ -57,7 +67,7 @@ export interface TasksTable {
 export interface TaskLogsTable {
   task_id: number;
   seq: number;
-  stream: string;
+  stream: TaskLogLine['stream'];
   line: string;
   created_at: number;
 }
@@ -75,21 +85,92 @@ export interface AgentTokensTable {
 export interface AgentsTable {
   id: string;
   token_id: number | null;
-  executor: string;
+  executor: ExecutorName;
   /** JSON AgentResources. */
   resources: string;
   /** JSON labels. */
   labels: string;
   version: string;
   enabled: number;
-  state: string;
+  state: AgentState;
   registered_at: number;
   last_heartbeat_at: number;
+}
+
+/** Groups by path (`research/vision`); a subgroup's parent exists and its path is the parent's plus a segment. */
+export interface GroupsTable {
+  id: Generated<number>;
+  path: string;
+  parent_id: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GroupMembersTable {
+  group_id: number;
+  user_id: number;
+  created_at: number;
+}
+
+export interface RolesTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  /** 1 for `admin` and `user`: never edited or deleted. */
+  builtin: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RoleCapabilitiesTable {
+  role_id: number;
+  /** A name from CAPABILITIES; the repository skips any it does not know. */
+  capability: string;
+}
+
+/** A role given to a user or a group (exactly one), optionally held for one group's members only. */
+export interface RoleAssignmentsTable {
+  id: Generated<number>;
+  role_id: number;
+  user_id: number | null;
+  group_id: number | null;
+  scope_group_id: number | null;
+  created_at: number;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor_id: number | null;
+  /** Kept as written: the log reads the same after the actor's account changes. */
+  actor_name: string | null;
+  action: string;
+  target_type: string;
+  target: string;
+  /** JSON object: what changed, never a secret. */
+  details: string;
 }
 
 export interface Database {
   agent_tokens: AgentTokensTable;
   agents: AgentsTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  roles: RolesTable;
+  role_capabilities: RoleCapabilitiesTable;
+  role_assignments: RoleAssignmentsTable;
   users: UsersTable;
   sessions: SessionsTable;
   tasks: TasksTable;
@@ -103,3 +184,7 @@ export type TaskRow = Selectable<TasksTable>;
 export type TaskLogRow = Selectable<TaskLogsTable>;
 export type AgentRow = Selectable<AgentsTable>;
 export type AgentTokenRow = Selectable<AgentTokensTable>;
+export type GroupRow = Selectable<GroupsTable>;
+export type RoleRow = Selectable<RolesTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type AuditRow = Selectable<AuditLogTable>;

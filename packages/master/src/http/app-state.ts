@@ -1,7 +1,7 @@
 import type { ParameterizedContext } from 'koa';
 import type { RouterContext } from '@koa/router';
 import type { Logger } from 'pino';
-import type { Actor } from '../actor.js';
+import type { Actor } from '../authz/actor.js';
 import type { ClientInfo, Site } from './site.js';
 
 export interface AppState {
@@ -10,10 +10,8 @@ export interface AppState {
   /** Set by `siteGuard` for every request past the health and readiness checks. */
   client: ClientInfo;
   site: Site;
-  /** Set by `authenticate` on every route that needs a user. */
+  /** Set by `requireUser` on every route that needs a user (`actor.via` says how it came). */
   actor?: Actor;
-  /** The session came from the browser's cookie rather than a bearer token. */
-  viaCookie?: boolean;
   /** Set by `requireAgent` on agent-facing routes. */
   agentTokenId?: number;
   /** The parsed JSON body, set by `jsonBody`. */

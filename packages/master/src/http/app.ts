@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { API_PREFIX } from '@trainyard/shared';
+import { listRoutes, type Guards, type RouteInfo } from '../authz/routes.js';
 import type { AppState } from './app-state.js';
 import { errorMiddleware } from './error-middleware.js';
 import { jsonBody } from './json-body.js';
@@ -15,30 +16,32 @@ import { webUi } from './web-ui.js';
 /**
  * The Koa chain, outermost first: request id and access log, the one error mapper, health and
  * readiness, the Host check, body parsing, API routes, the web UI's files and pages, and the
- * JSON 404/405 for everything else. Each piece does one thing.
+ * JSON 404/405 for everything else. Each piece does one thing. Returns the app and its route table.
  */
 export function createApp(options: {
   logger: Logger;
   bodyLimit: number;
+  guards: Guards;
   routers: Router<AppState>[];
   webRoot: string;
   site: Site;
   checkDatabase: () => void;
-}): Koa<AppState> {
+}): { app: Koa<AppState>; routes: RouteInfo[] } {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
-  const ops = opsRoutes(options.checkDatabase);
+  // Outside the API, before the Host check and body parsing, each bound to its own (open) check too.
+  const ops = opsRoutes(options.guards, options.checkDatabase);
   app.use(ops.routes());
   app.use(siteGuard(options.site));
   app.use(jsonBody(options.bodyLimit));
 
-  // Every route names its own guard (`requireUser`, `requireAgent`) next to its path: router-level
+  // Every route is bound to its check by `Routes` (authz/routes.ts), guard included: router-level
   // middleware in @koa/router also runs for sibling routers' paths, so it cannot carry auth.
   const api = new Router<AppState>({ prefix: API_PREFIX });
   for (const router of options.routers) api.use(router.routes());
   app.use(api.routes());
   for (const middleware of webUi(options.webRoot)) app.use(middleware);
   app.use(noRoute([ops, api]));
-  return app;
+  return { app, routes: listRoutes([ops, api]) };
 }

@@ -1,22 +1,21 @@
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import { SESSION_COOKIE } from '@trainyard/shared';
-import type { Actor } from '../actor.js';
+import type { ActorResolver } from '../authz/actor-resolver.js';
 import { DomainError } from '../errors.js';
-import type { SessionService } from '../sessions/session-service.js';
 import type { AppState, RouteContext } from './app-state.js';
 
 /**
- * Guard for user routes: a live session, from a bearer token (CLI, scripts) or the browser's
- * session cookie. Cookie requests that change something must come from this site's own pages.
+ * Guard for user routes: a live session or personal API token, as a bearer token (CLI, scripts)
+ * or the browser's session cookie, resolved to the request's Actor. Cookie requests that change
+ * something must come from this site's own pages.
  */
-export function requireUser(sessions: SessionService): Middleware<AppState> {
+export function requireUser(resolver: ActorResolver): Middleware<AppState> {
   return async (ctx, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
     const cookie = match ? undefined : ctx.cookies.get(SESSION_COOKIE);
     if (cookie) refuseCrossSite(ctx);
-    ctx.state.actor = await sessions.authenticate(match?.[1] ?? cookie);
-    ctx.state.viaCookie = Boolean(cookie);
+    ctx.state.actor = await resolver.resolve(match?.[1] ?? cookie, cookie ? 'cookie' : 'session');
     await next();
   };
 }
@@ -36,15 +35,4 @@ export function refuseCrossSite(ctx: Koa.ParameterizedContext<AppState> | RouteC
   if (!sameOrigin) {
     throw new DomainError('FORBIDDEN', 'cross-site request refused: this change must come from the Trainyard pages themselves');
   }
-}
-
-export function actorOf(ctx: RouteContext): Actor {
-  const actor = ctx.state.actor;
-  if (!actor) throw new DomainError('UNAUTHENTICATED', 'not logged in');
-  return actor;
-}
-
-/** Throws FORBIDDEN unless the named policy check allowed it. */
-export function authorize(allowed: boolean, message: string): void {
-  if (!allowed) throw new DomainError('FORBIDDEN', message);
 }

@@ -1,5 +1,6 @@
-import Router from '@koa/router';
-import { HEALTH_PATH, READY_PATH } from '@trainyard/shared';
+import type Router from '@koa/router';
+import { publicPolicies } from '../authz/public.js';
+import { Routes, type Guards } from '../authz/routes.js';
 import { DomainError } from '../errors.js';
 import type { AppState } from './app-state.js';
 
@@ -8,12 +9,12 @@ import type { AppState } from './app-state.js';
  * balancers and orchestrators: no auth and no Host check (probes often use an address or a
  * service name), nothing revealed but ok or why not.
  */
-export function opsRoutes(checkDatabase: () => void): Router<AppState> {
-  const router = new Router<AppState>();
-  router.get(HEALTH_PATH, (ctx) => {
+export function opsRoutes(guards: Guards, checkDatabase: () => void): Router<AppState> {
+  const routes = new Routes(guards);
+  routes.on('health', publicPolicies.health, async (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  router.get(READY_PATH, (ctx) => {
+  routes.on('ready', publicPolicies.ready, async (ctx) => {
     try {
       checkDatabase();
     } catch (error) {
@@ -22,5 +23,5 @@ export function opsRoutes(checkDatabase: () => void): Router<AppState> {
     }
     ctx.body = { status: 'ready' };
   });
-  return router;
+  return routes.router;
 }

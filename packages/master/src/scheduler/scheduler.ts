@@ -3,21 +3,15 @@ import {
   crashPoint,
   FLOOR_CONFINEMENT,
   type AgentAction,
-  type AgentResources,
-  type KnownTask,
   type PollResponse,
   type TaskConfig,
   type TaskKind,
   type TaskRunSpec,
-  type TaskState,
 } from '@trainyard/shared';
-import { agentRepository } from '../agents/agent-repository.js';
+import type { AgentRecord } from '../agents/agent-repository.js';
+import type { AgentService } from '../agents/agent-service.js';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/database.js';
-import type { AgentRow, TaskRow } from '../db/schema.js';
-import { DomainError } from '../errors.js';
-import { findLeasedTask } from '../tasks/lease.js';
-import { taskRepository } from '../tasks/task-repository.js';
+import type { TaskRow } from '../db/schema.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { fits, freeCapacity } from './fit.js';
 
@@ -54,7 +48,14 @@ export class Scheduler {
   private assigning: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly deps: { db: Db; clock: Clock; logger: Logger; tasks: TaskService; options: SchedulerOptions },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      tasks: TaskService;
+      /** Which agents may take work, and what they have (the agents domain). */
+      agents: Pick<AgentService, 'requireAlive'>;
+      options: SchedulerOptions;
+    },
   ) {}
 
   /** Entry point for every newly QUEUED task: offer it to the agents waiting for work. */
@@ -105,7 +106,7 @@ export class Scheduler {
   }
 
   private async queueHasWork(): Promise<boolean> {
-    return (await taskRepository.queued(this.deps.db, 1)).length > 0;
+    return (await this.deps.tasks.queued(1)).length > 0;
   }
 
   private passOffer(round: number): void {
@@ -136,29 +137,16 @@ export class Scheduler {
 
   /** The agent took the lease: from now on it may run the task, and only it. */
   async acknowledge(agentId: string, taskId: number, leaseId: string): Promise<TaskRunSpec> {
-    const task = await findLeasedTask(this.deps.db, agentId, taskId, leaseId);
+    const task = await this.deps.tasks.findLeased(agentId, taskId, leaseId);
     await this.deps.tasks.acknowledge(task);
     crashPoint('master:after-ack');
     return this.spec(task, leaseId);
   }
 
-  /** What the master believes runs on an agent, for it to reconcile against what it finds. */
-  async known(agentId: string): Promise<KnownTask[]> {
-    const active = await taskRepository.activeOnAgent(this.deps.db, agentId);
-    return active.map((t) => ({
-      taskId: t.id,
-      leaseId: t.lease_id!,
-      state: t.state as TaskState,
-      acknowledged: t.lease_acked_at !== null,
-      logOffset: t.log_offset,
-      killRequested: t.kill_requested_at !== null,
-    }));
-  }
-
   /** Assignments nobody acknowledged in time go back to the queue (the agent never started them). */
   async expireLeases(): Promise<void> {
-    const { db, clock, tasks, logger } = this.deps;
-    const expired = await taskRepository.unacknowledgedSince(db, clock.now() - this.deps.options.leaseTimeoutMs);
+    const { clock, tasks, logger } = this.deps;
+    const expired = await tasks.unacknowledgedSince(clock.now() - this.deps.options.leaseTimeoutMs);
     for (const task of expired) {
       const reason = `agent ${task.agent_id} did not take the task in time`;
       if (await tasks.release(task, reason)) logger.warn({ taskId: task.id, agent: task.agent_id }, `${reason}; back to the queue`);
@@ -166,12 +154,8 @@ export class Scheduler {
   }
 
   private async pendingActions(agentId: string): Promise<AgentAction[]> {
-    const { db } = this.deps;
-    const agent = await agentRepository.find(db, agentId);
-    if (!agent || agent.state !== 'alive') {
-      throw new DomainError('AGENT_NOT_FOUND', `agent '${agentId}' is not registered (or was marked lost): register again`);
-    }
-    const held = await taskRepository.activeOnAgent(db, agentId);
+    const agent = await this.deps.agents.requireAlive(agentId);
+    const held = await this.deps.tasks.activeOnAgent(agentId);
     const actions: AgentAction[] = [];
     for (const task of held) {
       if (task.state === 'ASSIGNED' && task.lease_acked_at === null) {
@@ -182,24 +166,24 @@ export class Scheduler {
       }
     }
     const waitingForAck = actions.some((a) => a.type === 'start');
-    if (!waitingForAck && agent.enabled === 1) {
+    if (!waitingForAck && agent.enabled) {
       const assigned = await this.assignNext(agent);
       if (assigned) actions.push({ type: 'start', spec: this.spec(assigned, assigned.lease_id!) });
     }
     return actions;
   }
 
-  private assignNext(agent: AgentRow): Promise<TaskRow | undefined> {
+  private assignNext(agent: AgentRecord): Promise<TaskRow | undefined> {
     const run = this.assigning.then(() => this.assignNextNow(agent));
     this.assigning = run.catch(() => undefined);
     return run;
   }
 
-  private async assignNextNow(agent: AgentRow): Promise<TaskRow | undefined> {
-    const { db, tasks, logger } = this.deps;
-    const held = await taskRepository.activeOnAgent(db, agent.id);
-    const free = freeCapacity(JSON.parse(agent.resources) as AgentResources, held.map((t) => configOf(t).resources));
-    for (const candidate of await taskRepository.queued(db, QUEUE_SCAN)) {
+  private async assignNextNow(agent: AgentRecord): Promise<TaskRow | undefined> {
+    const { tasks, logger } = this.deps;
+    const held = await tasks.activeOnAgent(agent.id);
+    const free = freeCapacity(agent.resources, held.map((t) => configOf(t).resources));
+    for (const candidate of await tasks.queued(QUEUE_SCAN)) {
       if (!fits(configOf(candidate).resources, free)) continue;
       const assigned = await tasks.assign(candidate, agent.id);
       if (!assigned) continue;

@@ -10,13 +10,16 @@ export interface LoginThrottleOptions {
 /** An attempt counted against a user and an address; a successful one is given back. */
 export interface LoginAttempt {
   succeeded(): Promise<void>;
+  /** The password could not be checked (its backend is down): the attempt is held against nobody. */
+  refund(): Promise<void>;
 }
 
 /**
  * Limits password checks per username and per client address over a window. Each attempt is
  * counted (atomically: the counters live in this process and are bumped without awaiting) BEFORE
- * its password is checked, so parallel attempts cannot all slip in before the first failure is
- * recorded; a success gives its count back. Once either counter is spent, further attempts get
+ * its password is checked by any backend (hashes, a directory, PAM), so parallel attempts cannot
+ * all slip in before the first failure is recorded; a success gives its count back, and so does
+ * an attempt whose backend could not answer. Once either counter is spent, further attempts get
  * 429 with Retry-After until the window passes, without their password being looked at.
  */
 export class LoginThrottle {
@@ -46,6 +49,9 @@ export class LoginThrottle {
       succeeded: async () => {
         // The right password forgives this user's earlier failures, as it always did.
         await Promise.all([this.byUser.delete(username), this.byAddress.reward(address)]);
+      },
+      refund: async () => {
+        await Promise.all([this.byUser.reward(username), this.byAddress.reward(address)]);
       },
     };
   }

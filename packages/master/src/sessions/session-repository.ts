@@ -1,67 +1,117 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, SessionRow, UserRow } from '../db/schema.js';
+import type { SessionKind } from '@trainyard/shared';
+import { compileOnce } from '../db/compile-once.js';
+import type { Executor } from '../db/database.js';
+import type { SessionRow } from '../db/schema.js';
 
-type Executor = Kysely<Database> | Transaction<Database>;
+export interface SessionRecord {
+  id: number;
+  userId: number;
+  kind: SessionKind;
+  client: string | null;
+  address: string | null;
+  createdAt: number;
+  expiresAt: number;
+  lastUsedAt: number;
+}
+
+/** The account a session belongs to, as much as authenticating a request needs. */
+export interface SessionOwner {
+  id: number;
+  username: string;
+  active: boolean;
+}
 
 export const sessionRepository = {
-  insert(db: Executor, row: Omit<SessionRow, 'id'>): Promise<SessionRow> {
-    return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
+  async insert(
+    db: Executor,
+    session: { tokenHash: string; userId: number; kind: SessionKind; client: string | null; address: string | null; now: number; expiresAt: number },
+  ): Promise<SessionRecord> {
+    const row = await db
+      .insertInto('sessions')
+      .values({
+        token_hash: session.tokenHash,
+        user_id: session.userId,
+        kind: session.kind,
+        client: session.client,
+        address: session.address,
+        created_at: session.now,
+        expires_at: session.expiresAt,
+        last_used_at: session.now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRecord(row);
   },
 
   /** The session for a token hash, with its user, in one query (every request runs it). */
-  findWithUser(
-    db: Executor,
-    tokenHash: string,
-  ): Promise<(SessionRow & { user: Pick<UserRow, 'id' | 'username' | 'admin' | 'active'> }) | undefined> {
-    return db
+  async findWithUser(db: Executor, tokenHash: string): Promise<{ session: SessionRecord; user: SessionOwner } | undefined> {
+    const [row] = await sessionWithUser(db, tokenHash);
+    return row && { session: toRecord(row), user: { id: row.user_id, username: row.username, active: row.active === 1 } };
+  },
+
+  async findById(db: Executor, id: number): Promise<(SessionRecord & { username: string }) | undefined> {
+    const row = await db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select([
-        'sessions.id',
-        'sessions.token_hash',
-        'sessions.user_id',
-        'sessions.kind',
-        'sessions.created_at',
-        'sessions.expires_at',
-        'sessions.last_used_at',
-        'users.username',
-        'users.admin',
-        'users.active',
-      ])
-      .where('sessions.token_hash', '=', tokenHash)
-      .executeTakeFirst()
-      .then((row) =>
-        row
-          ? {
-              id: row.id,
-              token_hash: row.token_hash,
-              user_id: row.user_id,
-              kind: row.kind,
-              created_at: row.created_at,
-              expires_at: row.expires_at,
-              last_used_at: row.last_used_at,
-              user: { id: row.user_id, username: row.username, admin: row.admin, active: row.active },
-            }
-          : undefined,
-      );
+      .selectAll('sessions')
+      .select('users.username')
+      .where('sessions.id', '=', id)
+      .executeTakeFirst();
+    return row && { ...toRecord(row), username: row.username };
   },
 
-  touch(db: Executor, id: number, now: number): Promise<unknown> {
-    return db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', id).execute();
+  /** Sessions of a user that have not expired, oldest first. */
+  async listLive(db: Executor, userId: number, now: number): Promise<SessionRecord[]> {
+    const rows = await db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('expires_at', '>', now)
+      .orderBy('id')
+      .execute();
+    return rows.map(toRecord);
   },
 
-  delete(db: Executor, id: number): Promise<unknown> {
-    return db.deleteFrom('sessions').where('id', '=', id).execute();
+  async touch(db: Executor, id: number, now: number): Promise<void> {
+    await db.updateTable('sessions').set({ last_used_at: now }).where('id', '=', id).execute();
+  },
+
+  async delete(db: Executor, id: number): Promise<void> {
+    await db.deleteFrom('sessions').where('id', '=', id).execute();
   },
 
   /** Ends every session of a user, but `keepId` (the one asking, on a self password change). */
-  deleteForUser(db: Executor, userId: number, keepId?: number): Promise<unknown> {
+  async deleteForUser(db: Executor, userId: number, keepId?: number): Promise<number> {
     let query = db.deleteFrom('sessions').where('user_id', '=', userId);
     if (keepId !== undefined) query = query.where('id', '!=', keepId);
-    return query.execute();
+    return Number((await query.executeTakeFirst()).numDeletedRows);
   },
 
-  deleteExpired(db: Executor, now: number): Promise<unknown> {
-    return db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
+  async deleteExpired(db: Executor, now: number): Promise<void> {
+    await db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
   },
 };
+
+const sessionWithUser = compileOnce(
+  (db: Executor, tokenHash: string) =>
+    db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .selectAll('sessions')
+      .select(['users.username', 'users.active'])
+      .where('sessions.token_hash', '=', tokenHash),
+  ['compile-once: a token hash'],
+);
+
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    kind: row.kind,
+    client: row.client,
+    address: row.address,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+  };
+}

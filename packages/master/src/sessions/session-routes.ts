@@ -1,22 +1,23 @@
-import Router from '@koa/router';
-import { loginSchema, type MeResponse } from '@trainyard/shared';
+import type Router from '@koa/router';
+import { loginSchema, logoutSchema, sessionIdParamSchema, userQuerySchema, type MeResponse } from '@trainyard/shared';
+import { Routes, type Guards } from '../authz/routes.js';
+import { sessionPolicies } from '../authz/sessions.js';
 import { toIso } from '../clock.js';
-import type { Middleware } from 'koa';
 import type { AppState } from '../http/app-state.js';
-import { actorOf, refuseCrossSite } from '../http/authenticate.js';
+import { refuseCrossSite } from '../http/authenticate.js';
 import { validate } from '../http/validate.js';
 import type { UserService } from '../users/user-service.js';
-import { toUser } from '../users/user-mapper.js';
 import { clearSessionCookie, setSessionCookie } from './session-cookie.js';
 import type { SessionService } from './session-service.js';
 
-/** POST /auth/login: open to anyone (throttled). */
-export function loginRoutes(sessions: SessionService): Router<AppState> {
-  const router = new Router<AppState>();
-  router.post('/auth/login', async (ctx) => {
+/** Login, logout, who am I, and the sessions a user has open. */
+export function sessionRoutes(sessions: SessionService, users: UserService, guards: Guards): Router<AppState> {
+  const routes = new Routes(guards);
+
+  routes.on('auth.login', sessionPolicies.login, async (ctx) => {
     const { username, password, kind, cookie } = validate(loginSchema, ctx.state.body);
     if (cookie) refuseCrossSite(ctx);
-    const response = await sessions.login(username, password, kind, ctx.state.client.address);
+    const response = await sessions.login(username, password, kind, { address: ctx.state.client.address, client: ctx.get('user-agent') });
     if (!cookie) {
       ctx.body = response;
       return;
@@ -25,28 +26,49 @@ export function loginRoutes(sessions: SessionService): Router<AppState> {
     setSessionCookie(ctx, response.token, new Date(response.session.expiresAt));
     ctx.body = { user: response.user, session: response.session };
   });
-  return router;
-}
 
-/** POST /auth/logout and GET /me: about the caller's own session. */
-export function sessionRoutes(sessions: SessionService, users: UserService, auth: Middleware<AppState>): Router<AppState> {
-  const router = new Router<AppState>();
-  router.post('/auth/logout', auth, async (ctx) => {
-    await sessions.logout(actorOf(ctx));
-    if (ctx.state.viaCookie) clearSessionCookie(ctx);
+  routes.on('auth.logout', sessionPolicies.logout, async (ctx, actor) => {
+    const { all } = validate(logoutSchema, ctx.state.body);
+    if (all) await sessions.logoutAll(actor.userId);
+    else if (actor.via !== 'api_token') await sessions.logout(actor.session.id);
+    if (actor.via === 'cookie') clearSessionCookie(ctx);
     ctx.status = 204;
   });
-  router.get('/me', auth, async (ctx) => {
-    const actor = actorOf(ctx);
+
+  routes.on('me', sessionPolicies.me, async (ctx, actor) => {
+    const { session } = actor;
     const body: MeResponse = {
-      user: toUser(await users.require(actor.username)),
+      user: await users.presentOne(await users.requireById(actor.userId)),
       session: {
-        kind: actor.session.kind,
-        createdAt: toIso(actor.session.createdAt),
-        expiresAt: toIso(actor.session.expiresAt),
+        via: actor.via,
+        kind: session.kind,
+        createdAt: toIso(session.createdAt),
+        expiresAt: session.expiresAt === null ? null : toIso(session.expiresAt),
+        ...(session.name === undefined ? {} : { name: session.name }),
       },
+      capabilities: actor.effectiveCapabilities(),
     };
     ctx.body = body;
   });
-  return router;
+
+  /** `?user=NAME` for someone else's (change_config); your own without it. */
+  routes.on('sessions.list', sessionPolicies.list, {
+    target: async (ctx, actor) => {
+      const { user } = validate(userQuerySchema, ctx.query);
+      return user === undefined ? { id: actor.userId, username: actor.username } : users.require(user);
+    },
+    handle: async (ctx, actor, user) => {
+      ctx.body = { items: await sessions.list(user, actor.via === 'api_token' ? undefined : actor.session.id), next: null };
+    },
+  });
+
+  routes.on('sessions.revoke', sessionPolicies.revoke, {
+    target: async (ctx) => sessions.require(validate(sessionIdParamSchema, ctx.params).id),
+    handle: async (ctx, actor, session) => {
+      await sessions.revoke(actor, session);
+      ctx.status = 204;
+    },
+  });
+
+  return routes.router;
 }

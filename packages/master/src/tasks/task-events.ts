@@ -17,7 +17,7 @@ export class TaskEvents {
         this.emitter.off(`task:${id}`, done);
         resolve();
       };
-      const timer = setTimeout(done, ms).unref();
+      const timer = setTimeout(done, ms).unref(); // as the scheduler's long polls
       this.emitter.on(`task:${id}`, done);
     });
   }

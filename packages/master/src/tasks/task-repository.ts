@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { TaskKind, TaskState } from '@trainyard/shared';
+import { TERMINAL_STATES, type TaskKind, type TaskState } from '@trainyard/shared';
 import type { Database, TaskLogRow, TasksTable, TaskRow } from '../db/schema.js';
 import type { Insertable, Updateable } from 'kysely';
 
@@ -45,6 +45,12 @@ export const taskRepository = {
     if (from.leaseId !== undefined) query = from.leaseId === null ? query.where('lease_id', 'is', null) : query.where('lease_id', '=', from.leaseId);
     const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
+  },
+
+  /** Deletes a task (its logs cascade) if it has ended; false if it has not. */
+  async deleteEnded(db: Executor, id: number): Promise<boolean> {
+    const result = await db.deleteFrom('tasks').where('id', '=', id).where('state', 'in', TERMINAL_STATES).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
   },
 
   /** Tasks an agent holds: assigned (acknowledged or not), pulling or running. */

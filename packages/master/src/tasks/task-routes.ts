@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import {
   createTaskSchema,
   decodeCursor,
@@ -7,62 +7,73 @@ import {
   taskIdParamSchema,
   taskListQuerySchema,
 } from '@trainyard/shared';
+import { Routes, type Guards } from '../authz/routes.js';
+import { taskPolicies, visibleTasks } from '../authz/tasks.js';
 import { DomainError } from '../errors.js';
-import type { Middleware } from 'koa';
-import type { AppState } from '../http/app-state.js';
-import { actorOf, authorize } from '../http/authenticate.js';
+import type { AppState, RouteContext } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
 import { toTask } from './task-mapper.js';
-import { canChangeTask, canKillTask, canReadTask, filterVisibleTasks } from './task-policy.js';
 import type { TaskService } from './task-service.js';
 
-export function taskRoutes(tasks: TaskService, auth: Middleware<AppState>): Router<AppState> {
-  const router = new Router<AppState>();
+export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState> {
+  const routes = new Routes(guards);
+  const task = (ctx: RouteContext) => tasks.target(validate(taskIdParamSchema, ctx.params).id);
 
-  router.get('/tasks', auth, async (ctx) => {
+  routes.on('tasks.list', taskPolicies.list, async (ctx, actor) => {
     const query = validate(taskListQuerySchema, ctx.query);
     const beforeId = query.after === undefined ? undefined : decodeCursor(query.after);
     if (query.after !== undefined && beforeId === undefined) {
       throw new DomainError('INVALID_INPUT', 'after: not a cursor this master issued');
     }
     ctx.body = await tasks.list({
-      ...filterVisibleTasks(actorOf(ctx), query),
+      ...visibleTasks(actor, query),
       ...(query.kind ? { kind: query.kind } : {}),
       ...(beforeId === undefined ? {} : { beforeId }),
       limit: query.limit,
     });
   });
 
-  router.post('/tasks', auth, async (ctx) => {
+  routes.on('tasks.create', taskPolicies.create, async (ctx, actor) => {
     const { kind, config } = validate(createTaskSchema, ctx.state.body);
     ctx.status = 201;
-    ctx.body = await tasks.create(actorOf(ctx), kind, config);
+    ctx.body = await tasks.create(actor, kind, config);
   });
 
-  router.get('/tasks/:id', auth, async (ctx) => {
-    const task = await tasks.require(validate(taskIdParamSchema, ctx.params).id);
-    authorize(canReadTask(actorOf(ctx), task), `task ${task.id} belongs to ${task.owner}: only its owner or an admin may see its details`);
-    ctx.body = toTask(task);
+  routes.on('tasks.get', taskPolicies.read, {
+    target: task,
+    handle: async (ctx, _actor, target) => {
+      ctx.body = toTask(target.task);
+    },
   });
 
-  router.patch('/tasks/:id', auth, async (ctx) => {
-    const task = await tasks.require(validate(taskIdParamSchema, ctx.params).id);
-    authorize(canChangeTask(actorOf(ctx), task), `task ${task.id} belongs to ${task.owner}: only its owner or an admin may change it`);
-    ctx.body = await tasks.rename(task, validate(patchTaskSchema, ctx.state.body));
+  routes.on('tasks.update', taskPolicies.alter, {
+    target: task,
+    handle: async (ctx, _actor, target) => {
+      ctx.body = await tasks.rename(target.task, validate(patchTaskSchema, ctx.state.body));
+    },
   });
 
-  router.post('/tasks/:id/kill', auth, async (ctx) => {
-    const task = await tasks.require(validate(taskIdParamSchema, ctx.params).id);
-    authorize(canKillTask(actorOf(ctx), task), `task ${task.id} belongs to ${task.owner}: only its owner or an admin may kill it`);
-    ctx.body = await tasks.kill(task);
+  routes.on('tasks.kill', taskPolicies.kill, {
+    target: task,
+    handle: async (ctx, _actor, target) => {
+      ctx.body = await tasks.kill(target.task);
+    },
   });
 
-  router.get('/tasks/:id/logs', auth, async (ctx) => {
-    const task = await tasks.require(validate(taskIdParamSchema, ctx.params).id);
-    authorize(canReadTask(actorOf(ctx), task), `task ${task.id} belongs to ${task.owner}: only its owner or an admin may read its logs`);
-    const query = validate(logQuerySchema, ctx.query);
-    ctx.body = await tasks.logs(task.id, query.after, query.limit, query.wait);
+  routes.on('tasks.delete', taskPolicies.delete, {
+    target: task,
+    handle: async (ctx, actor, target) => {
+      ctx.body = await tasks.delete(actor, target.task);
+    },
   });
 
-  return router;
+  routes.on('tasks.logs', taskPolicies.logs, {
+    target: task,
+    handle: async (ctx, _actor, target) => {
+      const query = validate(logQuerySchema, ctx.query);
+      ctx.body = await tasks.logs(target.id, query.after, query.limit, query.wait);
+    },
+  });
+
+  return routes.router;
 }

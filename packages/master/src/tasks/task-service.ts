@@ -3,6 +3,7 @@ import {
   crashPoint,
   encodeCursor,
   isTerminal,
+  type KnownTask,
   type Page,
   type Task,
   type TaskKind,
@@ -12,18 +13,21 @@ import {
   type TaskSummary,
 } from '@trainyard/shared';
 import type { Updateable } from 'kysely';
-import type { Actor } from '../actor.js';
 import type { Admission } from '../admission/admission.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { Actor } from '../authz/actor.js';
+import { enforce } from '../authz/decision.js';
+import { taskPolicies, type TaskTarget } from '../authz/tasks.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
-import { DomainError, forbidden } from '../errors.js';
-import { userRepository } from '../users/user-repository.js';
+import { DomainError } from '../errors.js';
+import type { GroupService } from '../groups/group-service.js';
+import type { UserService } from '../users/user-service.js';
 import type { TaskEvents } from './task-events.js';
 import { toTask, toTaskSummary } from './task-mapper.js';
-import { canReadTask } from './task-policy.js';
 import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
-import { leaseInvalid } from './lease.js';
+import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
 export class TaskService {
@@ -33,6 +37,9 @@ export class TaskService {
       clock: Clock;
       events: TaskEvents;
       admission: Admission;
+      users: UserService;
+      groups: GroupService;
+      audit: AuditService;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
       onQueued?: (taskId: number) => void;
       /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
@@ -45,8 +52,8 @@ export class TaskService {
   /** Admits the task (config, run identity, policy and floor), stores it and queues it. */
   async create(actor: Actor, kind: TaskKind, rawConfig: unknown): Promise<Task> {
     const { db, clock } = this.deps;
-    const owner = await userRepository.findById(db, actor.userId);
-    if (!owner || owner.active !== 1) {
+    const owner = await this.deps.users.requireById(actor.userId);
+    if (!owner.active) {
       throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot start tasks`);
     }
     const { config, runAs: identity } = this.deps.admission.admit(owner, kind, rawConfig);
@@ -78,10 +85,75 @@ export class TaskService {
     return { items, next: last ? encodeCursor(last.id) : null };
   }
 
+  /** The oldest QUEUED tasks, in order: what the scheduler looks through for one that fits. */
+  queued(limit: number): Promise<TaskRow[]> {
+    return taskRepository.queued(this.deps.db, limit);
+  }
+
+  /** The tasks an agent holds (ASSIGNED, PULLING or RUNNING), oldest first. */
+  activeOnAgent(agentId: string): Promise<TaskRow[]> {
+    return taskRepository.activeOnAgent(this.deps.db, agentId);
+  }
+
+  /** Ids of the tasks every agent holds, in one query (for the agent list). */
+  activeByAgent(): Promise<Map<string, number[]>> {
+    return taskRepository.activeByAgent(this.deps.db);
+  }
+
+  /** Assignments never acknowledged since before `before`. */
+  unacknowledgedSince(before: number): Promise<TaskRow[]> {
+    return taskRepository.unacknowledgedSince(this.deps.db, before);
+  }
+
+  /** What the master believes runs on an agent, for it to reconcile against what it finds. */
+  async knownOn(agentId: string): Promise<KnownTask[]> {
+    const active = await this.activeOnAgent(agentId);
+    return active.map((t) => ({
+      taskId: t.id,
+      leaseId: t.lease_id!,
+      state: t.state as TaskState,
+      acknowledged: t.lease_acked_at !== null,
+      logOffset: t.log_offset,
+      killRequested: t.kill_requested_at !== null,
+    }));
+  }
+
+  /** The task an agent speaks of, if its lease is the current one (see `findLeasedTask`). */
+  findLeased(agentId: string, taskId: number, leaseId: string, options: { acknowledged?: boolean } = {}): Promise<TaskWithOwner> {
+    return findLeasedTask(this.deps.db, agentId, taskId, leaseId, options);
+  }
+
   async require(id: number): Promise<TaskWithOwner> {
     const row = await taskRepository.findById(this.deps.db, id);
     if (!row) throw new DomainError('TASK_NOT_FOUND', `task ${id} does not exist`);
     return row;
+  }
+
+  /** A task with what its authorization checks need: the owner and the groups the owner is in. */
+  async target(id: number): Promise<TaskTarget & { task: TaskWithOwner }> {
+    const task = await this.require(id);
+    return { id: task.id, ownerId: task.owner_id, owner: task.owner, ownerGroupIds: await this.deps.groups.idsOf(task.owner_id), task };
+  }
+
+  /** Permanently deletes an ended task and its logs (they go with it: task_logs cascades). */
+  async delete(actor: Actor, task: TaskWithOwner): Promise<{ id: number; deleted: true }> {
+    const { db, audit } = this.deps;
+    if (!isTerminal(task.state)) {
+      throw new DomainError('TASK_NOT_ENDED', `task ${task.id} is ${task.state}: kill it and let it end before deleting it`);
+    }
+    await db.transaction().execute(async (trx) => {
+      if (!(await taskRepository.deleteEnded(trx, task.id))) {
+        throw new DomainError('TASK_NOT_ENDED', `task ${task.id} changed while it was being deleted; try again`);
+      }
+      await audit.record(trx, actor, {
+        action: 'task.delete',
+        targetType: 'task',
+        target: String(task.id),
+        details: { kind: task.kind, name: task.name, owner: task.owner, state: task.state },
+      });
+    });
+    this.deps.events.changed(task.id);
+    return { id: task.id, deleted: true };
   }
 
   async rename(task: TaskWithOwner, changes: { name?: string; description?: string }): Promise<Task> {
@@ -266,15 +338,14 @@ export class TaskService {
     return page;
   }
 
+  /** A tensorboard reads its experiments: the creator must be allowed to read each one. */
   private async checkExperiments(actor: Actor, ids: number[]): Promise<void> {
     for (const id of ids) {
       const task = await taskRepository.findById(this.deps.db, id);
       if (!task || task.kind !== 'experiment') {
         throw new DomainError('INVALID_TASK_CONFIG', `experiment ${id} does not exist`);
       }
-      if (!canReadTask(actor, task)) {
-        throw forbidden(`experiment ${id} belongs to ${task.owner}: only its owner or an admin may open a tensorboard on it`);
-      }
+      enforce(taskPolicies.read.check(actor, await this.target(id)));
     }
   }
 }

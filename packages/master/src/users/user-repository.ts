@@ -1,66 +1,110 @@
-import type { Db } from '../db/database.js';
-import type { NewUserRow, UserRow } from '../db/schema.js';
-import type { UnixIdentity } from '@trainyard/shared';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { AuthBackendName, UnixIdentity } from '@trainyard/shared';
+import type { Executor } from '../db/database.js';
+import type { UserRow } from '../db/schema.js';
 
-type Executor = Kysely<Database> | Transaction<Database>;
+/** A user as the rest of the master sees one: booleans and the link as one value, never 0/1 or four columns. */
+export interface UserRecord {
+  id: number;
+  username: string;
+  /** argon2id for internal users; NO_PASSWORD for users whose password lives elsewhere. */
+  passwordHash: string;
+  active: boolean;
+  /** Where the password is checked. */
+  auth: AuthBackendName;
+  agentUser: UnixIdentity | null;
+  createdAt: number;
+  updatedAt: number;
+}
 
 export const userRepository = {
-  findByName(db: Executor, username: string): Promise<UserRow | undefined> {
-    return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  async findByName(db: Executor, username: string): Promise<UserRecord | undefined> {
+    const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    return row && toRecord(row);
   },
 
-  findById(db: Executor, id: number): Promise<UserRow | undefined> {
-    return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  async findById(db: Executor, id: number): Promise<UserRecord | undefined> {
+    const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
   },
 
-  list(db: Db, afterId: number, limit: number): Promise<UserRow[]> {
-    return db.selectFrom('users').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  async list(db: Executor, afterId: number, limit: number): Promise<UserRecord[]> {
+    const rows = await db.selectFrom('users').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    return rows.map(toRecord);
   },
 
-  count(db: Executor): Promise<number> {
-    return db
+  async count(db: Executor): Promise<number> {
+    const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+
+  /** How many of `ids` are active users. */
+  async countActive(db: Executor, ids: number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const row = await db
       .selectFrom('users')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow()
-      .then((r) => Number(r.n));
-  },
-
-  countActiveAdmins(db: Executor): Promise<number> {
-    return db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('admin', '=', 1)
+      .where('id', 'in', ids)
       .where('active', '=', 1)
-      .executeTakeFirstOrThrow()
-      .then((r) => Number(r.n));
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   },
 
-  insert(db: Executor, row: NewUserRow): Promise<UserRow> {
-    return db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+  async insert(
+    db: Executor,
+    user: { username: string; passwordHash: string; active: boolean; auth: AuthBackendName; agentUser?: UnixIdentity; now: number },
+  ): Promise<UserRecord> {
+    const link = user.agentUser;
+    const row = await db
+      .insertInto('users')
+      .values({
+        username: user.username,
+        password_hash: user.passwordHash,
+        active: user.active ? 1 : 0,
+        auth: user.auth,
+        ...(link ? { agent_uid: link.uid, agent_user: link.user, agent_gid: link.gid, agent_group: link.group } : {}),
+        created_at: user.now,
+        updated_at: user.now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRecord(row);
   },
 
-  update(
+  async update(
     db: Executor,
     id: number,
-    changes: Partial<Pick<UserRow, 'active' | 'admin' | 'password_hash'>> & { updated_at: number },
-  ): Promise<UserRow> {
-    return db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-  },
-
-  setAgentUser(db: Executor, id: number, link: UnixIdentity | null, now: number): Promise<UserRow> {
-    return db
+    changes: { active?: boolean; passwordHash?: string; auth?: AuthBackendName; agentUser?: UnixIdentity | null; now: number },
+  ): Promise<UserRecord> {
+    const link = changes.agentUser;
+    const row = await db
       .updateTable('users')
       .set({
-        agent_uid: link?.uid ?? null,
-        agent_user: link?.user ?? null,
-        agent_gid: link?.gid ?? null,
-        agent_group: link?.group ?? null,
-        updated_at: now,
+        ...(changes.active === undefined ? {} : { active: changes.active ? 1 : 0 }),
+        ...(changes.passwordHash === undefined ? {} : { password_hash: changes.passwordHash }),
+        ...(changes.auth === undefined ? {} : { auth: changes.auth }),
+        ...(link === undefined
+          ? {}
+          : { agent_uid: link?.uid ?? null, agent_user: link?.user ?? null, agent_gid: link?.gid ?? null, agent_group: link?.group ?? null }),
+        updated_at: changes.now,
       })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    return toRecord(row);
   },
 };
+
+function toRecord(row: UserRow): UserRecord {
+  const { agent_uid: uid, agent_user: user, agent_gid: gid, agent_group: group } = row;
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    active: row.active === 1,
+    auth: row.auth,
+    // The table's check constraint keeps the four columns all set or all null.
+    agentUser: uid === null || user === null || gid === null || group === null ? null : { uid, user, gid, group },
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

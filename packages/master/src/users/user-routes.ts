@@ -1,4 +1,4 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import {
   createUserSchema,
   decodeCursor,
@@ -8,65 +8,69 @@ import {
   setPasswordSchema,
   usernameParamSchema,
 } from '@trainyard/shared';
+import { Routes, type Guards } from '../authz/routes.js';
+import { userPolicies } from '../authz/users.js';
 import { DomainError } from '../errors.js';
-import type { Middleware } from 'koa';
-import type { AppState } from '../http/app-state.js';
-import { actorOf, authorize } from '../http/authenticate.js';
+import type { AppState, RouteContext } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
-import { canChangePassword, canManageUsers, canViewUsers } from './user-policy.js';
+import type { RoleService } from '../roles/role-service.js';
 import type { UserService } from './user-service.js';
-import { toUser } from './user-mapper.js';
 
-export function userRoutes(users: UserService, auth: Middleware<AppState>): Router<AppState> {
-  const router = new Router<AppState>();
+export function userRoutes(users: UserService, roles: RoleService, guards: Guards): Router<AppState> {
+  const routes = new Routes(guards);
+  const named = (ctx: RouteContext) => users.require(validate(usernameParamSchema, ctx.params).username);
 
-  router.get('/users', auth, async (ctx) => {
-    authorize(canViewUsers(actorOf(ctx)), 'you may not list users');
+  routes.on('users.list', userPolicies.list, async (ctx) => {
     const query = validate(pageQuerySchema, ctx.query);
     const afterId = query.after === undefined ? 0 : decodeCursor(query.after);
     if (afterId === undefined) throw new DomainError('INVALID_INPUT', 'after: not a cursor this master issued');
     ctx.body = await users.list(afterId, query.limit);
   });
 
-  router.post('/users', auth, async (ctx) => {
-    authorize(canManageUsers(actorOf(ctx)), 'only an admin may create users');
+  routes.on('users.create', userPolicies.create, async (ctx, actor) => {
     ctx.status = 201;
-    ctx.body = await users.create(validate(createUserSchema, ctx.state.body));
+    ctx.body = await users.create(actor, validate(createUserSchema, ctx.state.body));
   });
 
-  router.get('/users/:username', auth, async (ctx) => {
-    authorize(canViewUsers(actorOf(ctx)), 'you may not view users');
+  routes.on('users.get', userPolicies.view, async (ctx) => {
+    ctx.body = await users.presentOne(await named(ctx));
+  });
+
+  routes.on('users.access', userPolicies.access, {
+    target: named,
+    handle: async (ctx, _actor, user) => {
+      ctx.body = await roles.accessOf(user);
+    },
+  });
+
+  routes.on('users.update', userPolicies.update, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
-    ctx.body = toUser(await users.require(username));
+    const changes = validate(patchUserSchema, ctx.state.body);
+    // Moving your own account to another backend keeps the session that did it.
+    const keep = username === actor.username && actor.via !== 'api_token' ? actor.session.id : undefined;
+    ctx.body = await users.update(actor, username, changes, keep);
   });
 
-  router.patch('/users/:username', auth, async (ctx) => {
-    authorize(canManageUsers(actorOf(ctx)), 'only an admin may activate, deactivate or change the role of users');
+  routes.on('users.setPassword', userPolicies.setPassword, {
+    target: named,
+    handle: async (ctx, actor, target) => {
+      const { password } = validate(setPasswordSchema, ctx.state.body);
+      // Your own change keeps the session that made it (an API token is no session to keep).
+      const keep = target.id === actor.userId && actor.via !== 'api_token' ? actor.session.id : undefined;
+      await users.setPassword(actor, target, password, keep);
+      ctx.status = 204;
+    },
+  });
+
+  routes.on('users.link', userPolicies.link, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
-    ctx.body = await users.update(username, validate(patchUserSchema, ctx.state.body));
+    ctx.body = await users.setAgentUser(actor, username, validate(linkAgentUserSchema, ctx.state.body));
   });
 
-  router.post('/users/:username/password', auth, async (ctx) => {
-    const actor = actorOf(ctx);
+  routes.on('users.unlink', userPolicies.unlink, async (ctx, actor) => {
     const { username } = validate(usernameParamSchema, ctx.params);
-    const { password } = validate(setPasswordSchema, ctx.state.body);
-    const target = await users.require(username);
-    authorize(canChangePassword(actor, target), "only an admin may change another user's password");
-    await users.setPassword(target, password, target.id === actor.userId ? actor.session.id : undefined);
-    ctx.status = 204;
+    ctx.body = await users.setAgentUser(actor, username, null);
   });
 
-  router.put('/users/:username/agent-user', auth, async (ctx) => {
-    authorize(canManageUsers(actorOf(ctx)), 'only an admin may link users to agent users');
-    const { username } = validate(usernameParamSchema, ctx.params);
-    ctx.body = await users.setAgentUser(username, validate(linkAgentUserSchema, ctx.state.body));
-  });
-
-  router.delete('/users/:username/agent-user', auth, async (ctx) => {
-    authorize(canManageUsers(actorOf(ctx)), 'only an admin may unlink users from agent users');
-    const { username } = validate(usernameParamSchema, ctx.params);
-    ctx.body = await users.setAgentUser(username, null);
-  });
-
-  return router;
+  return routes.router;
 }

@@ -2,28 +2,66 @@ import {
   ADMIN_ACCOUNT,
   DEFAULT_ACCOUNT,
   encodeCursor,
+  type AuthBackendName,
   type Page,
   type UnixIdentity,
   type User,
 } from '@trainyard/shared';
-import type { Clock } from '../clock.js';
-import type { Db } from '../db/database.js';
-import type { UserRow } from '../db/schema.js';
+import type { AuditActor, AuditService } from '../audit/audit-service.js';
+import type { AuthBackends } from '../auth/auth-backends.js';
+import { toIso, type Clock } from '../clock.js';
+import type { Db, Executor } from '../db/database.js';
 import { DomainError } from '../errors.js';
-import { sessionRepository } from '../sessions/session-repository.js';
 import type { PasswordHasher } from './password-hasher.js';
-import { toUser } from './user-mapper.js';
-import { userRepository } from './user-repository.js';
+import { userRepository, type UserRecord } from './user-repository.js';
+
+/** A user's roles and groups as the API shows them next to the account. */
+export interface UserAccessSummary {
+  admin: boolean;
+  roles: Array<{ role: string; scope: string | null }>;
+  groups: string[];
+}
+
+/**
+ * What the users domain needs from the access model. The roles domain provides it (wired in
+ * master.ts): users never import roles, which itself looks users up by name.
+ */
+export interface UserAccessPort {
+  describe(db: Executor, userIds: number[]): Promise<Map<number, UserAccessSummary>>;
+  /** In the creating transaction: the default role, and `admin` when asked for. */
+  userCreated(trx: Executor, actor: AuditActor | null, user: UserRecord, options: { admin: boolean }): Promise<void>;
+  /** The 0.1 admin flag: gives or takes the admin role held directly. */
+  setAdmin(trx: Executor, actor: AuditActor, user: UserRecord, admin: boolean): Promise<void>;
+  /** Throws LAST_ADMIN when, after `what`, no active user would hold the admin role. */
+  assertAdminRemains(trx: Executor, what: string): Promise<void>;
+}
+
+/** Other domains that keep per-user state (sessions, tokens) and must follow a user's changes. */
+export interface UserListener {
+  userDeactivated?(trx: Executor, user: UserRecord): Promise<void>;
+  passwordChanged?(trx: Executor, user: UserRecord, keepSessionId: number | undefined): Promise<void>;
+}
 
 export class UserService {
+  private readonly listeners: UserListener[] = [];
+
   constructor(
     private readonly deps: {
       db: Db;
       clock: Clock;
       hasher: PasswordHasher;
+      /** Which auth backends this master configures, and where each keeps its users' passwords. */
+      auth: AuthBackends;
       passwordMinLength: number;
+      audit: AuditService;
+      /** A getter: the roles service is built after this one and looks users up through it. */
+      access: () => UserAccessPort;
     },
   ) {}
+
+  subscribe(listener: UserListener): void {
+    this.listeners.push(listener);
+  }
 
   /** First start: `admin` (admin) and the default account `yard`, in one transaction. */
   async bootstrap(initialAdminPassword = ''): Promise<boolean> {
@@ -32,88 +70,203 @@ export class UserService {
     const [adminHash, yardHash] = await Promise.all([hasher.hash(initialAdminPassword), hasher.hash('')]);
     const now = clock.now();
     await db.transaction().execute(async (trx) => {
-      const base = { active: 1, created_at: now, updated_at: now };
-      await userRepository.insert(trx, { ...base, username: ADMIN_ACCOUNT, admin: 1, password_hash: adminHash });
-      await userRepository.insert(trx, { ...base, username: DEFAULT_ACCOUNT, admin: 0, password_hash: yardHash });
+      for (const [username, passwordHash, admin] of [[ADMIN_ACCOUNT, adminHash, true], [DEFAULT_ACCOUNT, yardHash, false]] as const) {
+        const user = await userRepository.insert(trx, { username, passwordHash, active: true, auth: 'internal', now });
+        await this.deps.access().userCreated(trx, null, user, { admin });
+        await this.deps.audit.record(trx, null, { action: 'user.create', targetType: 'user', target: username, details: { admin, reason: 'first start' } });
+      }
     });
     return true;
   }
 
   async list(afterId: number, limit: number): Promise<Page<User>> {
-    const rows = await userRepository.list(this.deps.db, afterId, limit + 1);
-    const items = rows.slice(0, limit).map(toUser);
-    const last = rows.length > limit ? rows[limit - 1] : undefined;
+    const records = await userRepository.list(this.deps.db, afterId, limit + 1);
+    const items = await this.present(records.slice(0, limit));
+    const last = records.length > limit ? records[limit - 1] : undefined;
     return { items, next: last ? encodeCursor(last.id) : null };
   }
 
-  async require(username: string): Promise<UserRow> {
-    const row = await userRepository.findByName(this.deps.db, username);
-    if (!row) throw new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
-    return row;
+  async require(username: string, db: Executor = this.deps.db): Promise<UserRecord> {
+    const user = await userRepository.findByName(db, username);
+    if (!user) throw userNotFound(username);
+    return user;
   }
 
-  async create(input: { username: string; password: string; admin: boolean; active: boolean }): Promise<User> {
-    const { db, clock, hasher } = this.deps;
-    this.checkPolicy(input.password);
+  async requireById(id: number, db: Executor = this.deps.db): Promise<UserRecord> {
+    const user = await userRepository.findById(db, id);
+    if (!user) throw new DomainError('USER_NOT_FOUND', `user #${id} does not exist`);
+    return user;
+  }
+
+  /** The account (with its hash and backend, for the login path), or undefined. */
+  find(username: string): Promise<UserRecord | undefined> {
+    return userRepository.findByName(this.deps.db, username);
+  }
+
+  countActive(db: Executor, ids: number[]): Promise<number> {
+    return userRepository.countActive(db, ids);
+  }
+
+  /** Users as the API shows them, with their direct roles and groups. */
+  async present(users: UserRecord[], db: Executor = this.deps.db): Promise<User[]> {
+    const access = await this.deps.access().describe(db, users.map((u) => u.id));
+    return users.map((user) => {
+      const summary = access.get(user.id) ?? { admin: false, roles: [], groups: [] };
+      return {
+        id: user.id,
+        username: user.username,
+        admin: summary.admin,
+        active: user.active,
+        auth: user.auth,
+        roles: summary.roles,
+        groups: summary.groups,
+        agentUser: user.agentUser,
+        createdAt: toIso(user.createdAt),
+        updatedAt: toIso(user.updatedAt),
+      };
+    });
+  }
+
+  async presentOne(user: UserRecord, db: Executor = this.deps.db): Promise<User> {
+    const [presented] = await this.present([user], db);
+    return presented!;
+  }
+
+  /** A user whose password Trainyard checks (internal), or one of a configured backend (no password here). */
+  async create(
+    actor: AuditActor,
+    input: { username: string; password: string; admin: boolean; active: boolean; auth: AuthBackendName },
+  ): Promise<User> {
+    const { db, clock, hasher, audit } = this.deps;
+    const internal = input.auth === 'internal';
+    if (internal) this.checkPolicy(input.password);
+    else this.requireConfigured(input.auth);
     if (await userRepository.findByName(db, input.username)) throw userExists(input.username);
-    const hash = await hasher.hash(input.password);
-    const now = clock.now();
+    const passwordHash = internal ? await hasher.hash(input.password) : NO_PASSWORD;
     try {
-      const row = await userRepository.insert(db, {
-        username: input.username,
-        password_hash: hash,
-        admin: input.admin ? 1 : 0,
-        active: input.active ? 1 : 0,
-        created_at: now,
-        updated_at: now,
+      return await db.transaction().execute(async (trx) => {
+        const user = await userRepository.insert(trx, {
+          username: input.username,
+          passwordHash,
+          active: input.active,
+          auth: input.auth,
+          now: clock.now(),
+        });
+        await this.deps.access().userCreated(trx, actor, user, { admin: input.admin });
+        await audit.record(trx, actor, {
+          action: 'user.create',
+          targetType: 'user',
+          target: user.username,
+          details: { admin: input.admin, active: input.active, auth: input.auth },
+        });
+        return this.presentOne(user, trx);
       });
-      return toUser(row);
     } catch (error) {
       // Two creates racing past the check above: the unique index decides.
-      if (String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) throw userExists(input.username);
+      if (isUniqueViolation(error)) throw userExists(input.username);
       throw error;
     }
   }
 
-  /** Activate/deactivate and grant/revoke admin; deactivation ends the user's sessions in the same transaction. */
-  async update(username: string, changes: { active?: boolean; admin?: boolean }): Promise<User> {
-    const { db, clock } = this.deps;
-    const row = await db.transaction().execute(async (trx) => {
-      const user = await userRepository.findByName(trx, username);
-      if (!user) throw new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
-      const losesAdmin =
-        user.admin === 1 && user.active === 1 && (changes.active === false || changes.admin === false);
-      if (losesAdmin && (await userRepository.countActiveAdmins(trx)) <= 1) {
-        throw new DomainError(
-          'CONFLICT',
-          `'${user.username}' is the last active admin: make another user admin first`,
-        );
-      }
-      const updated = await userRepository.update(trx, user.id, {
-        ...(changes.active === undefined ? {} : { active: changes.active ? 1 : 0 }),
-        ...(changes.admin === undefined ? {} : { admin: changes.admin ? 1 : 0 }),
-        updated_at: clock.now(),
+  /**
+   * A user whose first login through `auth.auto_provision` succeeded: active, holding the default
+   * role (`security.default_role`) and nothing else, linked to the directory's Unix identity when
+   * it gave one. Recorded in the audit log as the system's doing. A login racing it gets the user
+   * the other one made.
+   */
+  async provision(username: string, auth: AuthBackendName, link: UnixIdentity | undefined): Promise<UserRecord> {
+    const { db, clock, audit } = this.deps;
+    try {
+      return await db.transaction().execute(async (trx) => {
+        const user = await userRepository.insert(trx, { username, passwordHash: NO_PASSWORD, active: true, auth, agentUser: link, now: clock.now() });
+        await this.deps.access().userCreated(trx, null, user, { admin: false });
+        await audit.record(trx, null, {
+          action: 'user.create',
+          targetType: 'user',
+          target: username,
+          details: { admin: false, active: true, auth, reason: 'first login', ...(link ? { agentUser: link } : {}) },
+        });
+        return user;
       });
-      if (changes.active === false) await sessionRepository.deleteForUser(trx, user.id);
-      return updated;
+    } catch (error) {
+      if (isUniqueViolation(error)) return this.require(username);
+      throw error;
+    }
+  }
+
+  /**
+   * Activate/deactivate, the admin flag and the auth backend, in one transaction: deactivation ends
+   * the user's sessions and tokens; a move to another backend forgets the Trainyard password and
+   * ends the user's sessions but `keepSessionId` (the caller's own), as a password change does;
+   * nothing commits that leaves no active admin.
+   */
+  async update(
+    actor: AuditActor,
+    username: string,
+    changes: { active?: boolean; admin?: boolean; auth?: AuthBackendName },
+    keepSessionId?: number,
+  ): Promise<User> {
+    const { db, clock, audit } = this.deps;
+    if (changes.auth && changes.auth !== 'internal') this.requireConfigured(changes.auth);
+    return db.transaction().execute(async (trx) => {
+      let user = await this.require(username, trx);
+      if (changes.auth !== undefined && changes.auth !== user.auth) {
+        const from = user.auth;
+        user = await userRepository.update(trx, user.id, { auth: changes.auth, passwordHash: NO_PASSWORD, now: clock.now() });
+        for (const listener of this.listeners) await listener.passwordChanged?.(trx, user, keepSessionId);
+        await audit.record(trx, actor, { action: 'user.auth', targetType: 'user', target: user.username, details: { from, to: user.auth } });
+      }
+      if (changes.active !== undefined && changes.active !== user.active) {
+        user = await userRepository.update(trx, user.id, { active: changes.active, now: clock.now() });
+        if (!user.active) for (const listener of this.listeners) await listener.userDeactivated?.(trx, user);
+        await audit.record(trx, actor, { action: user.active ? 'user.activate' : 'user.deactivate', targetType: 'user', target: user.username });
+      }
+      if (changes.admin !== undefined) await this.deps.access().setAdmin(trx, actor, user, changes.admin);
+      if (changes.active === false || changes.admin === false) {
+        const what = changes.active === false ? `deactivating ${user.username}` : `taking the admin role from ${user.username}`;
+        await this.deps.access().assertAdminRemains(trx, what);
+      }
+      return this.presentOne(user, trx);
     });
-    return toUser(row);
   }
 
   /** Sets a password and ends the user's sessions, except `keepSessionId` (the caller's own). */
-  async setPassword(target: UserRow, password: string, keepSessionId?: number): Promise<void> {
-    const { db, clock, hasher } = this.deps;
+  async setPassword(actor: AuditActor, target: UserRecord, password: string, keepSessionId?: number): Promise<void> {
+    const { db, clock, hasher, audit, auth } = this.deps;
+    if (target.auth !== 'internal') {
+      throw new DomainError(
+        'PASSWORD_MANAGED_ELSEWHERE',
+        `${target.username}'s password lives in ${auth.passwordHome(target.auth)}: change it there (Trainyard keeps no password for this user)`,
+      );
+    }
     this.checkPolicy(password);
-    const hash = await hasher.hash(password);
+    const passwordHash = await hasher.hash(password);
     await db.transaction().execute(async (trx) => {
-      await userRepository.update(trx, target.id, { password_hash: hash, updated_at: clock.now() });
-      await sessionRepository.deleteForUser(trx, target.id, keepSessionId);
+      const user = await userRepository.update(trx, target.id, { passwordHash, now: clock.now() });
+      for (const listener of this.listeners) await listener.passwordChanged?.(trx, user, keepSessionId);
+      await audit.record(trx, actor, { action: 'user.password', targetType: 'user', target: user.username });
     });
   }
 
-  async setAgentUser(username: string, link: UnixIdentity | null): Promise<User> {
-    const user = await this.require(username);
-    return toUser(await userRepository.setAgentUser(this.deps.db, user.id, link, this.deps.clock.now()));
+  async setAgentUser(actor: AuditActor, username: string, link: UnixIdentity | null): Promise<User> {
+    const { db, clock, audit } = this.deps;
+    return db.transaction().execute(async (trx) => {
+      const before = await this.require(username, trx);
+      const user = await userRepository.update(trx, before.id, { agentUser: link, now: clock.now() });
+      await audit.record(trx, actor, {
+        action: link ? 'user.link' : 'user.unlink',
+        targetType: 'user',
+        target: user.username,
+        details: link ? { agentUser: link, previous: before.agentUser } : { previous: before.agentUser },
+      });
+      return this.presentOne(user, trx);
+    });
+  }
+
+  private requireConfigured(name: AuthBackendName): void {
+    if (!this.deps.auth.isConfigured(name)) {
+      throw new DomainError('INVALID_INPUT', `auth: ${name} is not configured on this master: add auth.${name} to master.yaml first`);
+    }
   }
 
   private checkPolicy(password: string): void {
@@ -125,3 +278,9 @@ export class UserService {
 }
 
 const userExists = (username: string) => new DomainError('USER_EXISTS', `user '${username}' already exists`);
+export const userNotFound = (username: string) => new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
+
+const isUniqueViolation = (error: unknown) => String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
+
+/** The hash of a user whose password lives elsewhere: no argon2 string, so it never verifies. */
+const NO_PASSWORD = '!';

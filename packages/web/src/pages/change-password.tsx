@@ -15,7 +15,7 @@ export function ChangePasswordPage(props: { me: MeResponse }) {
       return;
     }
     try {
-      await api('POST', `/users/${props.me.user.username}/password`, { password });
+      await api('users.setPassword', { params: { username: props.me.user.username }, body: { password } });
       setError(undefined);
       setDone(true);
     } catch (err) {

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { MeResponse, Task, TaskLogPage } from '@trainyard/shared';
+import type { MeResponse, Task } from '@trainyard/shared';
 import { isTerminal } from '@trainyard/shared/constants';
+import { holds } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
 
@@ -10,6 +11,7 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
   const [lines, setLines] = useState<string[]>([]);
   const [error, setError] = useState<unknown>();
   const cursor = useRef(0);
+  const params = { id: props.id };
 
   useEffect(() => {
     let live = true;
@@ -17,16 +19,16 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
     setLines([]);
     const follow = async () => {
       try {
-        setTask(await api<Task>('GET', `/tasks/${props.id}`));
+        setTask(await api('tasks.get', { params }));
         for (;;) {
-          const page = await api<TaskLogPage>('GET', `/tasks/${props.id}/logs?after=${cursor.current}&wait=20`);
+          const page = await api('tasks.logs', { params, query: { after: cursor.current, wait: 20 } });
           if (!live) return;
           cursor.current = page.next;
           if (page.items.length > 0) setLines((old) => [...old, ...page.items.map((l) => l.line)]);
           if (page.done) break;
-          if (page.state !== task?.state) setTask(await api<Task>('GET', `/tasks/${props.id}`));
+          if (page.state !== task?.state) setTask(await api('tasks.get', { params }));
         }
-        if (live) setTask(await api<Task>('GET', `/tasks/${props.id}`));
+        if (live) setTask(await api('tasks.get', { params }));
       } catch (err) {
         if (live) setError(err);
       }
@@ -37,10 +39,11 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
     };
   }, [props.id]);
 
-  const canKill = task && !isTerminal(task.state) && (props.me.user.admin || task.owner === props.me.user.username);
+  // Scoped operate_others may or may not cover this owner: offer it, and show the master's reason if not.
+  const canKill = task && !isTerminal(task.state) && (holds(props.me, 'operate_others') || task.owner === props.me.user.username);
   const kill = async () => {
     try {
-      setTask(await api<Task>('POST', `/tasks/${props.id}/kill`));
+      setTask(await api('tasks.kill', { params }));
     } catch (err) {
       setError(err);
     }

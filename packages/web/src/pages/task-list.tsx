@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { Page as ApiPage, TaskSummary } from '@trainyard/shared';
+import type { TaskSummary } from '@trainyard/shared';
 import { TASK_SECTIONS } from '@trainyard/shared/constants';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -15,7 +15,7 @@ export function TaskListPage(props: { section: string }) {
   useEffect(() => {
     let live = true;
     const load = () =>
-      api<ApiPage<TaskSummary>>('GET', `/tasks?kind=${kind}&all=${!onlyMine}&limit=100`)
+      api('tasks.list', { query: { kind, all: !onlyMine, limit: 100 } })
         .then((page) => live && (setTasks(page.items), setError(undefined)))
         .catch((err) => live && setError(err));
     void load();

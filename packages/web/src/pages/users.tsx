@@ -1,35 +1,24 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { MeResponse, Page as ApiPage, User } from '@trainyard/shared';
+import type { MeResponse, User } from '@trainyard/shared';
+import { can } from '../access.js';
 import { api } from '../api.js';
-import { ErrorBanner, Page } from '../components.js';
+import { Feedback, Page, useActions } from '../components.js';
+import { Link } from '../router.js';
 
-/** Admins: create users, activate/deactivate, reset passwords, link/unlink agent users. */
+/** change_config: create users, activate/deactivate, reset passwords, link/unlink agent users; see roles and groups. */
 export function UsersPage(props: { me: MeResponse }) {
   const [users, setUsers] = useState<User[]>([]);
-  const [error, setError] = useState<unknown>();
-  const [notice, setNotice] = useState<string>();
-  const reload = () => api<ApiPage<User>>('GET', '/users?limit=500').then((p) => setUsers(p.items), setError);
+  const reload = () => api('users.list', { query: { limit: 500 } }).then((p) => setUsers(p.items), setError);
+  const { error, setError, notice, act } = useActions(reload);
   useEffect(() => void reload(), []);
 
-  if (!props.me.user.admin) {
+  if (!can(props.me, 'change_config')) {
     return (
       <Page title="Users">
-        <p class="error">Only admins manage users.</p>
+        <p class="error">Managing users needs change_config.</p>
       </Page>
     );
   }
-
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      await what();
-      setNotice(done);
-      await reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
 
   const create = (event: Event) => {
     event.preventDefault();
@@ -37,7 +26,7 @@ export function UsersPage(props: { me: MeResponse }) {
     const data = new FormData(form);
     const username = String(data.get('username'));
     void act(
-      () => api('POST', '/users', { username, password: String(data.get('password') ?? ''), admin: data.get('admin') === 'on' }),
+      () => api('users.create', { body: { username, password: String(data.get('password') ?? ''), admin: data.get('admin') === 'on' } }),
       `Created ${username}.`,
     ).then(() => form.reset());
   };
@@ -47,11 +36,9 @@ export function UsersPage(props: { me: MeResponse }) {
     const data = new FormData(event.currentTarget as HTMLFormElement);
     void act(
       () =>
-        api('PUT', `/users/${user.username}/agent-user`, {
-          uid: Number(data.get('uid')),
-          user: String(data.get('user')),
-          gid: Number(data.get('gid')),
-          group: String(data.get('group')),
+        api('users.link', {
+          params: { username: user.username },
+          body: { uid: Number(data.get('uid')), user: String(data.get('user')), gid: Number(data.get('gid')), group: String(data.get('group')) },
         }),
       `Linked ${user.username}.`,
     );
@@ -59,8 +46,7 @@ export function UsersPage(props: { me: MeResponse }) {
 
   return (
     <Page title="Users">
-      <ErrorBanner error={error} />
-      {notice && <p class="notice">{notice}</p>}
+      <Feedback error={error} notice={notice} />
       <form class="inline" onSubmit={create} aria-label="Create user">
         <input name="username" placeholder="new user name" required />
         <input name="password" type="password" placeholder="password (optional)" autoComplete="new-password" />
@@ -73,8 +59,10 @@ export function UsersPage(props: { me: MeResponse }) {
         <thead>
           <tr>
             <th>Name</th>
-            <th>Admin</th>
             <th>Active</th>
+            <th>Roles</th>
+            <th>Groups</th>
+            <th>Auth</th>
             <th>Agent user</th>
             <th>Actions</th>
           </tr>
@@ -83,23 +71,40 @@ export function UsersPage(props: { me: MeResponse }) {
           {users.map((u) => (
             <tr key={u.id} data-user={u.username}>
               <td>{u.username}</td>
-              <td>{u.admin ? 'yes' : 'no'}</td>
               <td class="active">{u.active ? 'yes' : 'no'}</td>
+              <td class="roles">
+                {u.roles.map((r) => (
+                  <span class="tag" key={`${r.role}@${r.scope ?? ''}`}>
+                    <Link href={`/roles/${r.role}`}>{r.role}</Link>
+                    {r.scope ? ` (scope ${r.scope})` : ''}
+                  </span>
+                ))}
+              </td>
+              <td class="groups">
+                {u.groups.map((g) => (
+                  <span class="tag" key={g}>
+                    <Link href={`/groups/${g}`}>{g}</Link>
+                  </span>
+                ))}
+              </td>
+              <td class="auth">{u.auth}</td>
               <td>{u.agentUser ? `${u.agentUser.user}:${u.agentUser.group} (${u.agentUser.uid}:${u.agentUser.gid})` : '-'}</td>
               <td class="actions">
-                <button onClick={() => act(() => api('PATCH', `/users/${u.username}`, { active: !u.active }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
+                <button onClick={() => act(() => api('users.update', { params: { username: u.username }, body: { active: !u.active } }), `${u.username} is now ${u.active ? 'deactivated' : 'active'}.`)}>
                   {u.active ? 'Deactivate' : 'Activate'}
                 </button>
-                <button
-                  onClick={() => {
-                    const password = window.prompt(`New password for ${u.username}`);
-                    if (password !== null) void act(() => api('POST', `/users/${u.username}/password`, { password }), `Reset the password of ${u.username}.`);
-                  }}
-                >
-                  Reset password
-                </button>
+                {u.auth === 'internal' && (
+                  <button
+                    onClick={() => {
+                      const password = window.prompt(`New password for ${u.username}`);
+                      if (password !== null) void act(() => api('users.setPassword', { params: { username: u.username }, body: { password } }), `Reset the password of ${u.username}.`);
+                    }}
+                  >
+                    Reset password
+                  </button>
+                )}
                 {u.agentUser ? (
-                  <button onClick={() => act(() => api('DELETE', `/users/${u.username}/agent-user`), `Unlinked ${u.username}.`)}>Unlink</button>
+                  <button onClick={() => act(() => api('users.unlink', { params: { username: u.username } }), `Unlinked ${u.username}.`)}>Unlink</button>
                 ) : (
                   <form class="inline link" onSubmit={link(u)} aria-label={`Link ${u.username}`}>
                     <input name="uid" placeholder="uid" size={6} required />

@@ -8,7 +8,7 @@ export default class AgentDisable extends YardCommand<typeof AgentDisable> {
   static override args = { id: Args.string({ required: true, description: 'agent id' }) };
 
   async run(): Promise<Agent> {
-    const agent = await (await this.session()).request<Agent>('PATCH', `/agents/${encodeURIComponent(this.args.id)}`, { enabled: false });
+    const agent = await (await this.session()).call('agents.update', { params: { id: this.args.id }, body: { enabled: false } });
     this.log(`Agent ${agent.id} is now ${agent.enabled ? 'enabled' : 'disabled'}.`);
     return agent;
   }

@@ -8,7 +8,7 @@ export default class AgentEnable extends YardCommand<typeof AgentEnable> {
   static override args = { id: Args.string({ required: true, description: 'agent id' }) };
 
   async run(): Promise<Agent> {
-    const agent = await (await this.session()).request<Agent>('PATCH', `/agents/${encodeURIComponent(this.args.id)}`, { enabled: true });
+    const agent = await (await this.session()).call('agents.update', { params: { id: this.args.id }, body: { enabled: true } });
     this.log(`Agent ${agent.id} is now ${agent.enabled ? 'enabled' : 'disabled'}.`);
     return agent;
   }

@@ -7,7 +7,7 @@ export default class AgentList extends YardCommand<typeof AgentList> {
   static override examples = ['<%= config.bin %> agent list', '<%= config.bin %> agent list --json'];
 
   async run(): Promise<Page<Agent>> {
-    const page = await (await this.session()).request<Page<Agent>>('GET', '/agents');
+    const page = await (await this.session()).call('agents.list');
     this.log(agentsTable(page.items));
     return page;
   }

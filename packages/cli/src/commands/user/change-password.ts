@@ -1,7 +1,5 @@
 import { Args } from '@oclif/core';
-import type { MeResponse } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { userPath } from '../../lib/format.js';
 import { passwordStdinFlag } from '../../lib/flags.js';
 import { promptPassword, readStdinLine } from '../../lib/prompt.js';
 
@@ -20,11 +18,11 @@ export default class UserChangePassword extends YardCommand<typeof UserChangePas
 
   async run(): Promise<{ username: string; changed: true }> {
     const session = await this.session();
-    const username = this.args.name?.trim().toLowerCase() ?? (await session.request<MeResponse>('GET', '/me')).user.username;
+    const username = this.args.name?.trim().toLowerCase() ?? (await session.call('me')).user.username;
     const password = this.flags['password-stdin']
       ? await readStdinLine()
       : await promptPassword(`New password for ${username}:`, { confirm: true });
-    await session.request('POST', `${userPath(username)}/password`, { password });
+    await session.call('users.setPassword', { params: { username }, body: { password } });
     this.log(`Changed the password of ${username}; their other sessions have ended.`);
     return { username, changed: true };
   }

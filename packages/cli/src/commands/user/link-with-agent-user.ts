@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import type { User } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { formatIdentity, userPath } from '../../lib/format.js';
+import { formatIdentity } from '../../lib/format.js';
 import { unixIdFlag } from '../../lib/flags.js';
 
 export default class UserLinkWithAgentUser extends YardCommand<typeof UserLinkWithAgentUser> {
@@ -21,11 +21,9 @@ export default class UserLinkWithAgentUser extends YardCommand<typeof UserLinkWi
   };
 
   async run(): Promise<User> {
-    const user = await (await this.session()).request<User>('PUT', `${userPath(this.args.name)}/agent-user`, {
-      uid: this.flags['agent-uid'],
-      user: this.flags['agent-user'],
-      gid: this.flags['agent-gid'],
-      group: this.flags['agent-group'],
+    const user = await (await this.session()).call('users.link', {
+      params: { username: this.args.name },
+      body: { uid: this.flags['agent-uid'], user: this.flags['agent-user'], gid: this.flags['agent-gid'], group: this.flags['agent-group'] },
     });
     this.log(`${user.username}'s tasks will run as ${formatIdentity(user.agentUser)}.`);
     return user;

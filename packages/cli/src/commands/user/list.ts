@@ -11,8 +11,7 @@ export default class UserList extends YardCommand<typeof UserList> {
     const items: User[] = [];
     let after: string | null = null;
     do {
-      const query: string = after ? `?limit=500&after=${encodeURIComponent(after)}` : '?limit=500';
-      const page: Page<User> = await session.request<Page<User>>('GET', `/users${query}`);
+      const page: Page<User> = await session.call('users.list', { query: { limit: 500, ...(after ? { after } : {}) } });
       items.push(...page.items);
       after = page.next;
     } while (after);

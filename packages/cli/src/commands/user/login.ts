@@ -38,7 +38,7 @@ export default class UserLogin extends YardCommand<typeof UserLogin> {
     const store = await this.tokenStore();
     const slot = { master: this.master, user, kind: 'login' as const };
     const token = await store.get(slot);
-    if (token) await this.anonymousClient().withToken(token).post('/auth/logout').catch(() => undefined);
+    if (token) await this.anonymousClient().withToken(token).call('auth.logout', { body: {} }).catch(() => undefined);
     await store.delete(slot);
   }
 }

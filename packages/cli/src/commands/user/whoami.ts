@@ -6,7 +6,7 @@ export default class UserWhoami extends YardCommand<typeof UserWhoami> {
   static override examples = ['<%= config.bin %> user whoami', '<%= config.bin %> -u admin user whoami --json'];
 
   async run(): Promise<MeResponse> {
-    const me = await (await this.session()).request<MeResponse>('GET', '/me');
+    const me = await (await this.session()).call('me');
     this.log(me.user.username);
     return me;
   }

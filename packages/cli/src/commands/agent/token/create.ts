@@ -9,7 +9,7 @@ export default class AgentTokenCreate extends YardCommand<typeof AgentTokenCreat
   static override args = { name: Args.string({ required: true, description: 'a name to revoke it by' }) };
 
   async run(): Promise<CreatedAgentToken> {
-    const created = await (await this.session()).request<CreatedAgentToken>('POST', '/agent-tokens', { name: this.args.name });
+    const created = await (await this.session()).call('agentTokens.create', { body: { name: this.args.name } });
     // The token alone on stdout, so that `> file` captures just it.
     this.log(created.token);
     process.stderr.write(`Created agent token '${created.name}'. Keep it secret; the master stores only its hash.\n`);

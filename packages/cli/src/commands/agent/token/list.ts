@@ -7,7 +7,7 @@ export default class AgentTokenList extends YardCommand<typeof AgentTokenList> {
   static override examples = ['<%= config.bin %> -u admin agent token list'];
 
   async run(): Promise<Page<AgentTokenInfo>> {
-    const page = await (await this.session()).request<Page<AgentTokenInfo>>('GET', '/agent-tokens');
+    const page = await (await this.session()).call('agentTokens.list');
     this.log(agentTokensTable(page.items));
     return page;
   }

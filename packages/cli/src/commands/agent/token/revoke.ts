@@ -8,7 +8,7 @@ export default class AgentTokenRevoke extends YardCommand<typeof AgentTokenRevok
   static override args = { name: Args.string({ required: true, description: 'token name' }) };
 
   async run(): Promise<AgentTokenInfo> {
-    const info = await (await this.session()).request<AgentTokenInfo>('DELETE', `/agent-tokens/${encodeURIComponent(this.args.name)}`);
+    const info = await (await this.session()).call('agentTokens.revoke', { params: { name: this.args.name } });
     this.log(`Revoked agent token '${info.name}'.`);
     return info;
   }

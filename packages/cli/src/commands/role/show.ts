@@ -1,0 +1,16 @@
+import { Args } from '@oclif/core';
+import type { RoleDetail } from '@trainyard/shared';
+import { YardCommand } from '../../base-command.js';
+import { describeRole } from '../../lib/access-format.js';
+
+export default class RoleShow extends YardCommand<typeof RoleShow> {
+  static override summary = 'Show a role: its capabilities and everyone it is given to, with scopes (change_config).';
+  static override examples = ['<%= config.bin %> -u admin role show operator'];
+  static override args = { name: Args.string({ required: true, description: 'role name' }) };
+
+  async run(): Promise<RoleDetail> {
+    const role = await (await this.session()).call('roles.get', { params: { name: this.args.name } });
+    this.log(describeRole(role));
+    return role;
+  }
+}

@@ -1,0 +1,12 @@
+import { needs } from './policy.js';
+
+/** Groups and their members: change_config, for reading too (they describe who may do what). */
+export const groupPolicies = {
+  list: needs('groups.list', 'change_config', 'list groups'),
+  show: needs('groups.show', 'change_config', 'see groups'),
+  create: needs('groups.create', 'change_config', 'create groups'),
+  rename: needs('groups.rename', 'change_config', 'rename groups'),
+  delete: needs('groups.delete', 'change_config', 'delete groups'),
+  addMember: needs('groups.add_member', 'change_config', 'add members to groups'),
+  removeMember: needs('groups.remove_member', 'change_config', 'remove members from groups'),
+};

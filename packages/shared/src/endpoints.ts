@@ -1,0 +1,215 @@
+/**
+ * Every endpoint of the master, once: its method and path here, its request and response types in
+ * `EndpointTypes`. The master binds its routes by these names (so a path cannot drift from what
+ * clients call), and `YardClient` (client.ts) takes a name and returns the endpoint's response type.
+ * No zod here: only type imports, so that clients that load this start fast.
+ */
+import type { ApiTokenInfo, AuditEntry, CreatedApiToken, Group, GroupDetail, Role, RoleAssignment, RoleDetail, SessionListItem, UserAccess } from './access.js';
+import type {
+  Agent,
+  AgentLogsRequest,
+  AgentTokenInfo,
+  CreatedAgentToken,
+  HeartbeatResponse,
+  LeaseRef,
+  PollResponse,
+  RegisterAgentRequest,
+  RegisterAgentResponse,
+  ReleaseRequest,
+  ReportStateRequest,
+  TaskRunSpec,
+} from './agents.js';
+import { HEALTH_PATH, READY_PATH } from './api.js';
+import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
+import type { Capability, TaskKind, TaskState } from './constants.js';
+import type { Page } from './pagination.js';
+import type { CreateTaskRequest, Task, TaskLogPage, TaskSummary } from './tasks.js';
+import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface EndpointDefinition {
+  method: HttpMethod;
+  /** Under API_PREFIX, with `:name` parameters; `root` ones (health, readiness) are not under it. */
+  path: string;
+  root?: boolean;
+}
+
+export const ENDPOINTS = {
+  health: { method: 'GET', path: HEALTH_PATH, root: true },
+  ready: { method: 'GET', path: READY_PATH, root: true },
+
+  'auth.login': { method: 'POST', path: '/auth/login' },
+  'auth.logout': { method: 'POST', path: '/auth/logout' },
+  me: { method: 'GET', path: '/me' },
+  'sessions.list': { method: 'GET', path: '/sessions' },
+  'sessions.revoke': { method: 'DELETE', path: '/sessions/:id' },
+
+  'users.list': { method: 'GET', path: '/users' },
+  'users.create': { method: 'POST', path: '/users' },
+  'users.get': { method: 'GET', path: '/users/:username' },
+  'users.update': { method: 'PATCH', path: '/users/:username' },
+  'users.access': { method: 'GET', path: '/users/:username/access' },
+  'users.setPassword': { method: 'POST', path: '/users/:username/password' },
+  'users.link': { method: 'PUT', path: '/users/:username/agent-user' },
+  'users.unlink': { method: 'DELETE', path: '/users/:username/agent-user' },
+
+  'groups.list': { method: 'GET', path: '/groups' },
+  'groups.create': { method: 'POST', path: '/groups' },
+  'groups.get': { method: 'GET', path: '/groups/:path' },
+  'groups.rename': { method: 'PATCH', path: '/groups/:path' },
+  'groups.delete': { method: 'DELETE', path: '/groups/:path' },
+  'groups.addMember': { method: 'POST', path: '/groups/:path/members' },
+  'groups.removeMember': { method: 'DELETE', path: '/groups/:path/members/:username' },
+
+  'roles.list': { method: 'GET', path: '/roles' },
+  'roles.create': { method: 'POST', path: '/roles' },
+  'roles.get': { method: 'GET', path: '/roles/:name' },
+  'roles.update': { method: 'PATCH', path: '/roles/:name' },
+  'roles.delete': { method: 'DELETE', path: '/roles/:name' },
+  'roles.assign': { method: 'POST', path: '/roles/:name/assignments' },
+  'roles.unassign': { method: 'DELETE', path: '/roles/:name/assignments' },
+
+  'tokens.list': { method: 'GET', path: '/tokens' },
+  'tokens.create': { method: 'POST', path: '/tokens' },
+  'tokens.revoke': { method: 'DELETE', path: '/tokens/:name' },
+
+  'audit.list': { method: 'GET', path: '/audit' },
+
+  'tasks.list': { method: 'GET', path: '/tasks' },
+  'tasks.create': { method: 'POST', path: '/tasks' },
+  'tasks.get': { method: 'GET', path: '/tasks/:id' },
+  'tasks.update': { method: 'PATCH', path: '/tasks/:id' },
+  'tasks.kill': { method: 'POST', path: '/tasks/:id/kill' },
+  'tasks.delete': { method: 'DELETE', path: '/tasks/:id' },
+  'tasks.logs': { method: 'GET', path: '/tasks/:id/logs' },
+
+  'agents.list': { method: 'GET', path: '/agents' },
+  'agents.update': { method: 'PATCH', path: '/agents/:id' },
+  'agentTokens.list': { method: 'GET', path: '/agent-tokens' },
+  'agentTokens.create': { method: 'POST', path: '/agent-tokens' },
+  'agentTokens.revoke': { method: 'DELETE', path: '/agent-tokens/:name' },
+
+  // What agents call, with their agent token.
+  'agent.register': { method: 'POST', path: '/agents/:id/register' },
+  'agent.heartbeat': { method: 'POST', path: '/agents/:id/heartbeat' },
+  'agent.poll': { method: 'GET', path: '/agents/:id/work' },
+  'agent.ack': { method: 'POST', path: '/agents/:id/tasks/:taskId/ack' },
+  'agent.release': { method: 'POST', path: '/agents/:id/tasks/:taskId/release' },
+  'agent.state': { method: 'POST', path: '/agents/:id/tasks/:taskId/state' },
+  'agent.logs': { method: 'POST', path: '/agents/:id/tasks/:taskId/logs' },
+} as const satisfies Record<string, EndpointDefinition>;
+
+export type EndpointName = keyof typeof ENDPOINTS;
+
+type PageQuery = { limit?: number; after?: string };
+type AssignmentRequest = { user?: string; group?: string; scope?: string };
+
+/** What each endpoint takes (`query`, `body`) and answers (`response`; `void` for 204). */
+export interface EndpointTypes {
+  health: { response: { status: 'ok' } };
+  ready: { response: { status: 'ready' } };
+
+  'auth.login': { body: LoginRequest; response: LoginResponse };
+  'auth.logout': { body: { all?: boolean }; response: void };
+  me: { response: MeResponse };
+  'sessions.list': { query: { user?: string }; response: Page<SessionListItem> };
+  'sessions.revoke': { response: void };
+
+  'users.list': { query: PageQuery; response: Page<User> };
+  'users.create': { body: CreateUserRequest; response: User };
+  'users.get': { response: User };
+  'users.update': { body: PatchUserRequest; response: User };
+  'users.access': { response: UserAccess };
+  'users.setPassword': { body: { password: string }; response: void };
+  'users.link': { body: LinkAgentUserRequest; response: User };
+  'users.unlink': { response: User };
+
+  'groups.list': { response: Page<Group> };
+  'groups.create': { body: { path: string }; response: Group };
+  'groups.get': { response: GroupDetail };
+  'groups.rename': { body: { path: string }; response: Group };
+  'groups.delete': { response: { path: string; deleted: true; members: string[] } };
+  'groups.addMember': { body: { username: string }; response: Group };
+  'groups.removeMember': { response: Group };
+
+  'roles.list': { response: Page<Role> };
+  'roles.create': { body: { name: string; description?: string; capabilities?: Array<Capability | string> }; response: RoleDetail };
+  'roles.get': { response: RoleDetail };
+  'roles.update': { body: { description?: string; capabilities?: Array<Capability | string> }; response: RoleDetail };
+  'roles.delete': { response: { name: string; deleted: true; assignments: RoleAssignment[] } };
+  'roles.assign': { body: AssignmentRequest; response: RoleAssignment };
+  'roles.unassign': { query: AssignmentRequest; response: RoleAssignment };
+
+  'tokens.list': { query: { user?: string }; response: Page<ApiTokenInfo> };
+  'tokens.create': { body: { name: string; expires?: string }; response: CreatedApiToken };
+  'tokens.revoke': { query: { user?: string }; response: ApiTokenInfo };
+
+  'audit.list': { query: PageQuery & { user?: string; since?: string }; response: Page<AuditEntry> };
+
+  'tasks.list': { query: PageQuery & { kind?: TaskKind; all?: boolean }; response: Page<TaskSummary> };
+  'tasks.create': { body: CreateTaskRequest; response: Task };
+  'tasks.get': { response: Task };
+  'tasks.update': { body: { name?: string; description?: string }; response: Task };
+  'tasks.kill': { response: Task };
+  'tasks.delete': { response: { id: number; deleted: true } };
+  'tasks.logs': { query: { after?: number; limit?: number; wait?: number }; response: TaskLogPage };
+
+  'agents.list': { response: Page<Agent> };
+  'agents.update': { body: { enabled: boolean }; response: Agent };
+  'agentTokens.list': { response: Page<AgentTokenInfo> };
+  'agentTokens.create': { body: { name: string }; response: CreatedAgentToken };
+  'agentTokens.revoke': { response: AgentTokenInfo };
+
+  'agent.register': { body: RegisterAgentRequest; response: RegisterAgentResponse };
+  'agent.heartbeat': { body: { running: LeaseRef[] }; response: HeartbeatResponse };
+  'agent.poll': { query: { wait: number }; response: PollResponse };
+  'agent.ack': { body: { leaseId: string }; response: TaskRunSpec };
+  'agent.release': { body: ReleaseRequest; response: { state: TaskState } };
+  'agent.state': { body: ReportStateRequest; response: { state: TaskState } };
+  'agent.logs': { body: AgentLogsRequest; response: { received: number } };
+}
+
+/** `/users/:username/access` -> `{username: string | number}`. */
+type ParamNames<P extends string> = P extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | ParamNames<`/${Rest}`>
+  : P extends `${string}:${infer Name}`
+    ? Name
+    : never;
+
+export type EndpointParams<K extends EndpointName> = { [N in ParamNames<(typeof ENDPOINTS)[K]['path']>]: string | number };
+export type EndpointResponse<K extends EndpointName> = EndpointTypes[K]['response'];
+
+/** What a call to endpoint K takes: only the parts it has. */
+export type EndpointInput<K extends EndpointName> = ([ParamNames<(typeof ENDPOINTS)[K]['path']>] extends [never]
+  ? { params?: undefined }
+  : { params: EndpointParams<K> }) &
+  (EndpointTypes[K] extends { query: infer Q } ? { query?: Q } : { query?: undefined }) &
+  (EndpointTypes[K] extends { body: infer B } ? { body: B } : { body?: undefined });
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Abort after this long (the agent's calls); none by default. */
+  timeoutMs?: number;
+}
+
+/** A call's arguments: the input may be left out when nothing in it is required. */
+export type CallArgs<K extends EndpointName> = {} extends EndpointInput<K>
+  ? [input?: EndpointInput<K>, options?: CallOptions]
+  : [input: EndpointInput<K>, options?: CallOptions];
+
+/** The concrete path of a call: parameters encoded, query appended. */
+export function endpointPath<K extends EndpointName>(name: K, input: { params?: Record<string, string | number>; query?: unknown }): string {
+  const definition: EndpointDefinition = ENDPOINTS[name];
+  const path = definition.path.replace(/:(\w+)/g, (_, param: string) => {
+    const value = input.params?.[param];
+    if (value === undefined) throw new Error(`${name}: the path parameter '${param}' is missing`);
+    return encodeURIComponent(String(value));
+  });
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(typeof input.query === 'object' && input.query !== null ? input.query : {})) {
+    if (value !== undefined && value !== null) query.set(key, String(value));
+  }
+  const search = query.toString();
+  return search ? `${path}?${search}` : path;
+}
