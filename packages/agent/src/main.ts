@@ -21,7 +21,8 @@ uid:gid its owner is linked to (or the master's default_task).
   --token-file PATH     file holding the agent token (env YARD_AGENT_TOKEN_FILE); or YARD_AGENT_TOKEN
   --name NAME           agent id (default: this host's name)
   --executor KIND       docker, process or auto (default auto: docker when an engine answers)
-  --work-dir PATH       the agent's state: identity files, process runs, task homes (default ./data/agent);
+  --work-dir PATH       the agent's state: identity files, process runs, task homes (default ./agent-data,
+                        outside the master's 0700 data/: the process executor's tasks must reach it);
                         no task may mount it
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
     if (!key || rest.length === 0) fail(`--label '${label}' must look like KEY=VALUE`, 2);
     labels[key] = rest.join('=');
   }
-  const workDir = path.resolve(values['work-dir'] ?? 'data/agent');
+  const workDir = path.resolve(values['work-dir'] ?? 'agent-data');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const executor = await chooseExecutor(values.executor ?? 'auto', name, workDir, logger);
   logger.info(`using the ${executor.describe()}`);
