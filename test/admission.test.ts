@@ -28,7 +28,12 @@ const policy = () => ({
     resources: { default: { cpu: 1 }, max: { gpus: 2 } },
   },
   groups: {
-    research: { priority: 10, resources: { max: { gpus: 4 } }, images: { allow: ['busybox:.*', 'research/.*'] } },
+    research: {
+      priority: 10,
+      resources: { max: { gpus: 4 } },
+      images: { allow: ['busybox:.*', 'research/.*'] },
+      mounts: { available: [{ host_path: `${dir}/projects/{group}`, container_path: '/project' }] },
+    },
     vision: { priority: 20, resources: { max: { gpus: 8 } } },
     secure: { priority: 5, require_non_root: true },
   },
@@ -73,6 +78,11 @@ const refusedBy = (t: import('ava').ExecutionContext, result: Awaited<ReturnType
   t.is(result.body.error?.code, 'POLICY_DENIED');
   t.deepEqual(result.body.error?.details, { rule, layer });
   if (message) t.regex(result.body.error.message, message);
+};
+const refusedByForbidden = (t: import('ava').ExecutionContext, result: Awaited<ReturnType<typeof command>>, message: RegExp) => {
+  t.is(result.status, 403, JSON.stringify(result.body));
+  t.is(result.body.error?.code, 'FORBIDDEN');
+  t.regex(result.body.error.message, message);
 };
 const effective = async (who: string, query = '') => {
   const view = (await api<PolicyView>(m.url, 'GET', `/policy${query}`, { token: tokens[who]! })).body;
@@ -173,6 +183,42 @@ test.serial('customize_resources: above resources.default needs it; use_any_imag
   const admin = await api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', { token: tokens.admin!, body: { kind: 'command', config: { image: 'evil', entrypoint: 'true' } } });
   t.is(admin.status, 200, JSON.stringify(admin.body));
   t.is(admin.body.runSpec.image, 'evil:latest');
+});
+
+test.serial('the group a task is created in: --group, a direct member only; the default group; {group} in mounts', async (t) => {
+  refusedByForbidden(t, await command('alice', {}, { group: 'research' }), /alice .*research/);
+  t.is((await command('alice', {}, { group: 'nowhere' })).body.error.code, 'GROUP_NOT_FOUND');
+  const bob = await command('bob', {}, { group: 'research' });
+  t.is(bob.status, 201, JSON.stringify(bob.body));
+  t.is(bob.body.group, 'research');
+  t.is((await command('bob', {})).body.group, null, 'no group named and no default: none');
+  const project = { bind_mounts: [{ host_path: `${dir}/projects/research/data`, container_path: '/project/data' }] };
+  const inGroup = await command('bob', project, { group: 'research', dryRun: true });
+  t.is(inGroup.status, 200, JSON.stringify(inGroup.body));
+  t.is(inGroup.body.runSpec.bindMounts.at(-1)!.allowedRoot, `${dir}/projects/research`);
+  refusedBy(t, await command('bob', project, { dryRun: true }), 'policy.groups.research.mounts.available', 'groups.research', /not in policy\.groups\.research\.mounts\.available/);
+  refusedBy(t, await command('bob', { bind_mounts: [{ host_path: `${dir}/projects/research`, container_path: '/elsewhere' }] }, { group: 'research', dryRun: true }), 'policy.groups.research.mounts.available', 'groups.research', /mounts it only at \/project/);
+
+  const term = new Terminal(m.url);
+  const set = await term.run(['-u', 'admin', 'user', 'set', 'bob', '--default-group', 'research'], { env: { YARD_PASSWORD: '' } });
+  t.is(set.code, 0, set.stderr);
+  const defaulted = await command('bob', {});
+  t.is(defaulted.body.group, 'research');
+  const described = await term.run(['-u', 'admin', 'command', 'describe', String(defaulted.body.id)], { env: { YARD_PASSWORD: '' } });
+  t.regex(described.stdout, /^Group:\s+research$/m);
+  t.regex(described.stdout, /^Identity from:\s+security\.default_task$/m);
+  t.regex(described.stdout, /^Capabilities:\s+all dropped$/m);
+});
+
+test.serial('ports: notebooks and tensorboards get their kind\'s port; a command may declare one only where ports.allow admits it', async (t) => {
+  const notebook = await api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', { token: tokens.alice!, body: { kind: 'notebook', config: { image: 'busybox:latest' } } });
+  t.is(notebook.status, 200, JSON.stringify(notebook.body));
+  t.deepEqual(notebook.body.runSpec.ports, [{ container: 8888, name: 'http' }]);
+  const board = await api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', { token: tokens.alice!, body: { kind: 'tensorboard', config: { image: 'busybox:latest', port: 8888 } } });
+  t.deepEqual(board.body.runSpec.ports, [{ container: 8888, name: 'http' }]);
+  t.deepEqual((await command('alice', {}, { dryRun: true })).body.runSpec.ports, []);
+  t.deepEqual((await command('alice', { port: 6006 }, { dryRun: true })).body.runSpec.ports, [{ container: 6006, name: 'http' }]);
+  refusedBy(t, await command('alice', { port: 9000 }, { dryRun: true }), 'policy.system.ports.allow', 'system', /port 9000 refused: not in policy\.system\.ports\.allow \(8888, 6006\)/);
 });
 
 test.serial('reloading a broken policy keeps the old one and says what is wrong; a good one takes effect and is audited', async (t) => {
