@@ -214,8 +214,14 @@ test.serial('ports: notebooks and tensorboards get their kind\'s port; a command
   const notebook = await api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', { token: tokens.alice!, body: { kind: 'notebook', config: { image: 'busybox:latest' } } });
   t.is(notebook.status, 200, JSON.stringify(notebook.body));
   t.deepEqual(notebook.body.runSpec.ports, [{ container: 8888, name: 'http' }]);
-  const board = await api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', { token: tokens.alice!, body: { kind: 'tensorboard', config: { image: 'busybox:latest', port: 8888 } } });
-  t.deepEqual(board.body.runSpec.ports, [{ container: 8888, name: 'http' }]);
+  const experiment = await api<Task>(m.url, 'POST', '/tasks', { token: tokens.alice!, body: { kind: 'experiment', config: { name: 'e', image: 'busybox:latest', entrypoint: 'true' } } });
+  const board = (port?: number) =>
+    api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', {
+      token: tokens.alice!,
+      body: { kind: 'tensorboard', config: { image: 'busybox:latest', experiment_ids: [experiment.body.id], ...(port ? { port } : {}) } },
+    });
+  t.deepEqual((await board()).body.runSpec.ports, [{ container: 6006, name: 'http' }]);
+  t.deepEqual((await board(8888)).body.runSpec.ports, [{ container: 8888, name: 'http' }], 'its own port, where the policy allows it');
   t.deepEqual((await command('alice', {}, { dryRun: true })).body.runSpec.ports, []);
   t.deepEqual((await command('alice', { port: 6006 }, { dryRun: true })).body.runSpec.ports, [{ container: 6006, name: 'http' }]);
   refusedBy(t, await command('alice', { port: 9000 }, { dryRun: true }), 'policy.system.ports.allow', 'system', /port 9000 refused: not in policy\.system\.ports\.allow \(8888, 6006\)/);
