@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MeResponse, RunSpec, Task } from '@trainyard/shared';
-import { formatByteSize, isTerminal } from '@trainyard/shared/constants';
+import { describeIdentitySource, formatByteSize, isTerminal } from '@trainyard/shared/constants';
 import { holds } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -86,13 +86,11 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
   );
 }
 
-const SOURCES: Record<string, string> = { link: 'agent-user link', default_task: 'security.default_task', legacy: 'before 0.3' };
-
 /** The run spec admission stored: what the agent executes, and where its identity came from. */
 function RunSpecFacts(props: { spec: RunSpec }) {
   const { spec } = props;
   const s = spec.identitySources;
-  const source = (field: keyof RunSpec['identitySources']) => SOURCES[s[field]] ?? s[field];
+  const source = (field: keyof RunSpec['identitySources']) => describeIdentitySource(s[field]);
   const r = spec.resources;
   return (
     <>
