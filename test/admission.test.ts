@@ -110,10 +110,13 @@ test.serial('layering: a group layer overrides the system layer, a user layer th
   const term = new Terminal(m.url);
   const shown = await term.run(['-u', 'admin', 'policy', 'show', '--user', 'dan'], { env: { YARD_PASSWORD: '' } });
   t.is(shown.code, 0, shown.stderr);
-  t.regex(shown.stdout, /layers, least specific first: system, groups\.research, groups\.vision, users\.dan|layers, least specific first: system, groups\.research, groups\.vision\)/);
+  t.regex(shown.stdout, /^The admission policy for dan \(layers, least specific first: system, groups\.research, groups\.vision\):$/m);
   t.regex(shown.stdout, /^resources\.max\.gpus\s+8\s+groups\.vision$/m);
   t.regex(shown.stdout, /^resources\.default\.cpu\s+1\s+system$/m);
   t.regex(shown.stdout, /^capabilities\.add\s+none\s+system \(default\)$/m);
+  const group = await api<PolicyView>(m.url, 'GET', '/policy?group=research', { token: tokens.bob! });
+  t.deepEqual(group.body.layers, ['system', 'groups.research'], 'what holds for its members, without user layers');
+  t.is((await api(m.url, 'GET', '/policy?group=research', { token: tokens.alice! })).status, 403, 'not a member');
   const other = await api(m.url, 'GET', '/policy?user=dan', { token: tokens.alice! });
   t.is(other.status, 403);
   t.regex(other.body.error.message, /change_config/);
