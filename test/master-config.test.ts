@@ -23,8 +23,6 @@ for (const [yaml, named] of [
   ['listen: [1, 2\n', /not valid YAML/],
   ['policy: {system: {mounts: {available: [{host_path: /}]}}}\n', /policy\.system\.mounts\.available\.0\.host_path: mount of \/ refused by floor\.host_root/],
   ['policy: {system: {mounts: {available: [{host_path: "/scratch/{name}"}]}}}\n', /"\{name\}" is not a placeholder/],
-  ['agents: {allow_pull: true}\n', /agents\.allow_pull: moved: pulling is now policy\.system\.images\.pull/],
-  ['policy: {groups: {research: {priority: 1, capabilities: {add: [SYS_ADMIN]}}}}\n', /policy\.groups\.research\.capabilities\.add\.0: capability SYS_ADMIN refused by floor\.capability/],
   ['auth: {ldap: {search_base: "dc=x"}}\n', /auth\.ldap\.url: give either url or urls/],
   ['auth: {ldap: {url: "ldaps://x", starttls: true, search_base: "dc=x"}}\n', /auth\.ldap\.starttls: ldaps:\/\/ is TLS already/],
   ['auth: {ldap: {url: "ldap://x", bind_dn: "cn=svc", search_base: "dc=x"}}\n', /auth\.ldap\.bind_dn: needs bind_password_file or bind_password_env/],
@@ -53,4 +51,12 @@ test('the repository master.yaml is valid', async (t) => {
   const config = loadConfig(path.join(ROOT, 'master.yaml'));
   t.is(config.security.session_ttl, 30 * 24 * 3600 * 1000);
   t.deepEqual(config.security.default_task, { user: 'root', uid: 0, group: 'root', gid: 0 });
+});
+
+test('a moved key says where it went; a policy the floor would always refuse names the key (in process: no more masters to spawn)', async (t) => {
+  const { parseConfig } = await import('@trainyard/master');
+  t.throws(() => parseConfig({ agents: { allow_pull: true } }), { message: /agents\.allow_pull: moved: pulling is now policy\.system\.images\.pull/ });
+  t.throws(() => parseConfig({ policy: { groups: { research: { priority: 1, capabilities: { add: ['SYS_ADMIN'] } } } } }), {
+    message: /policy\.groups\.research\.capabilities\.add\.0: capability SYS_ADMIN refused by floor\.capability/,
+  });
 });
