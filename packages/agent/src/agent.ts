@@ -33,13 +33,19 @@ export class Agent {
   private stopping = false;
   private readonly abort = new AbortController();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** What the master was last told of this machine's images (JSON), so that a heartbeat says it only when it changed. */
+  private imagesSent: string | undefined;
+  /** The floor's context, with this machine's GPU count once known. */
+  private floor: FloorContext;
 
   constructor(
     private readonly client: MasterClient,
     private readonly executor: Executor,
     private readonly logger: Logger,
     private readonly options: { labels?: Record<string, string>; floor: FloorContext },
-  ) {}
+  ) {
+    this.floor = options.floor;
+  }
 
   async run(): Promise<void> {
     await this.register();
@@ -65,14 +71,18 @@ export class Agent {
   private async register(): Promise<void> {
     const { resources, notes } = await detectResources();
     for (const note of notes) this.logger.info(note);
+    this.floor = { ...this.options.floor, gpuCount: resources.gpus.length };
     for (;;) {
       try {
+        const images = await this.executor.images();
         const response = await this.client.register({
           executor: this.executor.name,
           resources,
           labels: this.options.labels ?? {},
           version: AGENT_VERSION,
+          images,
         });
+        this.imagesSent = JSON.stringify(images);
         this.logger.info({ agent: this.client.id, resources, executor: this.executor.describe() }, 'registered with the master');
         await this.reconcileAfterRegister(response.known);
         clearInterval(this.heartbeatTimer);
@@ -89,7 +99,10 @@ export class Agent {
   private async heartbeat(): Promise<void> {
     const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
     try {
-      const { known } = await this.client.heartbeat(running);
+      const images = await this.executor.images().catch(() => undefined);
+      const changed = images !== undefined && JSON.stringify(images) !== this.imagesSent;
+      const { known } = await this.client.heartbeat(running, changed ? images : undefined);
+      if (changed) this.imagesSent = JSON.stringify(images);
       await this.stopUnwanted(known);
     } catch (error) {
       if (error instanceof MasterError && error.code === 'AGENT_NOT_FOUND') {
@@ -183,7 +196,7 @@ export class Agent {
   }
 
   private async launch(tracked: Tracked, spec: TaskRunSpec): Promise<void> {
-    const guarded = await guardSpec(spec, this.options.floor).catch((error: unknown) => ({
+    const guarded = await guardSpec(spec, this.floor).catch((error: unknown) => ({
       ok: false as const,
       message: `the agent could not check the task's mounts: ${(error as Error).message}`,
     }));

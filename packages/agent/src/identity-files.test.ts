@@ -14,3 +14,8 @@ test('works on an image without passwd or group files', (t) => {
   t.is(out.passwd, 'bob:x:5:6:bob:/:/bin/sh\n');
   t.is(out.group, 'staff:x:6:bob\n');
 });
+
+test('supplementary groups are named, with the user as a member', (t) => {
+  const out = withIdentity('', 'video:x:44:\nml:x:3000:\n', { uid: 5, user: 'bob', gid: 6, group: 'staff', supplementaryGroups: [{ gid: 3000, name: 'research' }] }, '/');
+  t.deepEqual(out.group.trim().split('\n'), ['video:x:44:', 'staff:x:6:bob', 'research:x:3000:bob']);
+});

@@ -45,8 +45,9 @@ export class MasterClient {
   register(body: RegisterAgentRequest) {
     return this.call('agent.register', { params: this.params(), body });
   }
-  heartbeat(running: LeaseRef[]) {
-    return this.call('agent.heartbeat', { params: this.params(), body: { running } });
+  /** `images`: sent when the machine's images changed since the master was last told. */
+  heartbeat(running: LeaseRef[], images?: string[] | null) {
+    return this.call('agent.heartbeat', { params: this.params(), body: { running, ...(images === undefined ? {} : { images }) } });
   }
   poll(waitSeconds: number, signal?: AbortSignal) {
     return this.call('agent.poll', { params: this.params(), query: { wait: waitSeconds } }, { ...(signal ? { signal } : {}), timeoutMs: (waitSeconds + 30) * 1000 });

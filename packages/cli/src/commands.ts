@@ -28,6 +28,8 @@ import NotebookKill from './commands/notebook/kill.js';
 import NotebookList from './commands/notebook/list.js';
 import NotebookLogs from './commands/notebook/logs.js';
 import NotebookStart from './commands/notebook/start.js';
+import PolicyReload from './commands/policy/reload.js';
+import PolicyShow from './commands/policy/show.js';
 import RoleAssign from './commands/role/assign.js';
 import RoleCreate from './commands/role/create.js';
 import RoleDelete from './commands/role/delete.js';
@@ -97,6 +99,8 @@ export const COMMANDS = {
   'notebook:list': NotebookList,
   'notebook:logs': NotebookLogs,
   'notebook:start': NotebookStart,
+  'policy:reload': PolicyReload,
+  'policy:show': PolicyShow,
   'role:assign': RoleAssign,
   'role:create': RoleCreate,
   'role:delete': RoleDelete,

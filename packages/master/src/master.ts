@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { Admission } from './admission/admission.js';
+import { policyRoutes } from './admission/policy-routes.js';
+import { PolicyStore } from './admission/policy-store.js';
 import { agentApiRoutes } from './agents/agent-api-routes.js';
 import { agentRoutes } from './agents/agent-routes.js';
 import { AgentService } from './agents/agent-service.js';
@@ -44,6 +46,8 @@ import { UserService } from './users/user-service.js';
 
 export interface MasterOptions {
   config: MasterConfig;
+  /** master.yaml, when the config came from one: `yard policy reload` and SIGHUP read its policy again. */
+  configFile?: string;
   clock?: Clock;
   logger?: Logger;
   hasher?: PasswordHasher;
@@ -67,6 +71,7 @@ export interface Master {
     agents: AgentService;
     agentTokens: AgentTokenService;
     scheduler: Scheduler;
+    policy: PolicyStore;
   };
   close(): Promise<void>;
 }
@@ -88,6 +93,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // follow users' changes as listeners; roles answers what users need of it through a getter.
   const audit = new AuditService({ db, clock });
   let roles: RoleService | undefined;
+  let groups: GroupService | undefined;
   const users = new UserService({
     db,
     clock,
@@ -96,8 +102,9 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     audit,
     passwordMinLength: config.security.password_policy.min_length,
     access: () => roles!,
+    groups: () => groups!,
   });
-  const groups = new GroupService({ db, clock, audit, users });
+  groups = new GroupService({ db, clock, audit, users });
   roles = new RoleService({ db, clock, audit, users, groups, defaultRole: config.security.default_role });
   groups.subscribe(roles);
   const throttle = new LoginThrottle({
@@ -122,15 +129,20 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   users.subscribe(tokens);
 
   // The task and agent services tell the scheduler about queue and capacity changes; the scheduler is built after them.
+  // Admission asks the agents domain which images the agents have; it is built after the tasks service.
   let scheduler: Scheduler | undefined;
+  let agents: AgentService | undefined;
+  const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   const tasks = new TaskService({
     db,
     clock,
     events: new TaskEvents(),
     admission: new Admission({
       defaultTask: config.security.default_task,
-      taskDefaults: { images: config.tasks.images },
-      policy: config.policy,
+      taskDefaults: { images: config.tasks.images, ports: config.tasks.ports },
+      policy: () => policy.current,
+      groups,
+      images: { whereIs: (image) => agents!.whereIs(image) },
     }),
     users,
     groups,
@@ -140,7 +152,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
   const agentTokens = new AgentTokenService({ db, clock, audit });
-  const agents = new AgentService({
+  agents = new AgentService({
     db,
     clock,
     logger,
@@ -156,7 +168,6 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     options: {
       leaseTimeoutMs: config.agents.lease_timeout,
       killGraceMs: config.agents.kill_grace,
-      allowPull: config.agents.allow_pull,
     },
   });
   const reports = new RunReports({ db, tasks });
@@ -169,6 +180,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     logger.info('first start: created users "admin" and "yard"');
   }
   await sessions.purgeExpired();
+  await policy.recordStart();
   if (config.agents.token_file) await agentTokens.ensureTokenFile(config.agents.token_file);
 
   const guards: Guards = {
@@ -189,6 +201,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       roleRoutes(roles, guards),
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
+      policyRoutes(policy, { users, groups }, guards),
       taskRoutes(tasks, guards),
       agentRoutes(agents, agentTokens, guards),
       agentApiRoutes({ agents, scheduler, reports }, guards),
@@ -229,7 +242,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy },
     async close() {
       clearInterval(monitor);
       await new Promise<void>((resolve) => {

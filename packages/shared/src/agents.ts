@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { AGENT_ID_PATTERN, AGENT_REPORTED_STATES, EXECUTORS, LOG_STREAMS, type ExecutorName } from './constants.js';
 import type { TaskKind, TaskState } from './constants.js';
-import type { Confinement } from './floor.js';
-import type { Resources } from './tasks.js';
+import type { RunSpec } from './run-spec.js';
 import { textSchema } from './text.js';
-import type { UnixIdentity } from './users.js';
 
 
 export const agentIdSchema = z
@@ -32,16 +30,28 @@ export const leaseRefSchema = z.strictObject({
 });
 export type LeaseRef = z.infer<typeof leaseRefSchema>;
 
+/**
+ * The image references an agent has (tags and digests, as its engine names them), so that the
+ * master can refuse a task under `images.pull: never` that no agent could run and place one only
+ * where its image is. null: the agent runs any image reference (the process executor ignores images).
+ */
+export const agentImagesSchema = z.array(z.string().min(1).max(512)).max(10_000).nullable();
+export type AgentImages = z.output<typeof agentImagesSchema>;
+
 export const registerAgentSchema = z.strictObject({
   executor: z.enum(EXECUTORS),
   resources: agentResourcesSchema,
   labels: z.record(textSchema('label name', 64), textSchema('label value', 256)).default({}),
   version: textSchema('version', 64).default('unknown'),
+  /** Left out (agents before 0.3): not known, so treated as null (the agent fails a task whose image it lacks). */
+  images: agentImagesSchema.optional(),
 });
 export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;
 
 export const heartbeatSchema = z.strictObject({
   running: z.array(leaseRefSchema).max(10_000).default([]),
+  /** Sent when the agent's images changed since it last said. */
+  images: agentImagesSchema.optional(),
 });
 
 export const pollQuerySchema = z.strictObject({
@@ -80,31 +90,12 @@ export const agentTaskParamsSchema = z.strictObject({
   taskId: z.coerce.number().int().positive(),
 });
 
-/** A host directory or file the task sees, as admitted by the master. */
-export interface RunBindMount {
-  hostPath: string;
-  containerPath: string;
-  readOnly: boolean;
-  /** The admitted directory it lies in: the agent refuses a host path whose real path leaves it. */
-  allowedRoot: string;
-}
-
-/** Everything an agent needs to run a task; the run identity was fixed when the task was created. */
-export interface TaskRunSpec {
+/** What an agent is handed for one lease: the task's stored run spec, with the lease it runs under. */
+export interface TaskRunSpec extends RunSpec {
   taskId: number;
   leaseId: string;
   kind: TaskKind;
   name: string;
-  image: string;
-  entrypoint: string[];
-  environment: Record<string, string>;
-  bindMounts: RunBindMount[];
-  resources: Resources;
-  runAs: UnixIdentity;
-  /** How the container is confined; the agent refuses anything looser than the floor. */
-  confinement: Confinement;
-  /** Whether the agent may pull an image it does not have. */
-  allowPull: boolean;
 }
 
 export type AgentAction =

@@ -16,3 +16,15 @@ export function parseByteSize(value: string | number): number | undefined {
   const bytes = Number(number) * (binary ? 1024 : 1000) ** power;
   return Number.isFinite(bytes) ? Math.floor(bytes) : undefined;
 }
+
+/** Bytes for people, in 1024-based units: `4Gi`, `1.5Gi`, `512Mi`, `100` (bytes). */
+export function formatByteSize(bytes: number): string {
+  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toFixed(1))}${units[unit]}`;
+}

@@ -45,8 +45,11 @@ export const isTerminal = (state: TaskState): boolean => TERMINAL_STATES.include
 
 /** Keys a task config may never carry: who a task runs as is decided by the master alone. */
 export const IDENTITY_KEYS = ['user', 'uid', 'gid', 'group', 'groups', 'run_as', 'runas', 'username', 'userns', 'usergroup'];
-/** Keys that would loosen the container's confinement; refused with their own message. */
-export const PRIVILEGE_KEYS = ['privileged', 'cap_add', 'capabilities', 'security_opt', 'devices', 'pid_mode', 'network_mode'];
+/**
+ * Keys that would loosen the container's confinement; refused with their own message. (`cap_add` is
+ * a real key: the admission policy's `capabilities.add` decides which it may name.)
+ */
+export const PRIVILEGE_KEYS = ['privileged', 'capabilities', 'security_opt', 'devices', 'pid_mode', 'network_mode'];
 
 export const MAX_CONFIG_BYTES = 64 * 1024;
 
@@ -119,5 +122,7 @@ export const MAX_GROUP_DEPTH = 16;
 export const API_TOKEN_PREFIX = 'yard_pat_';
 
 export * from './api.js';
+export * from './byte-size.js';
+export * from './run-spec.js';
 export * from './errors.js';
 export * from './web-pages.js';

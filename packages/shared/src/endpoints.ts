@@ -23,7 +23,8 @@ import { HEALTH_PATH, READY_PATH } from './api.js';
 import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
 import type { Capability, TaskKind, TaskState } from './constants.js';
 import type { Page } from './pagination.js';
-import type { CreateTaskRequest, Task, TaskLogPage, TaskSummary } from './tasks.js';
+import type { PolicyReload, PolicyView } from './policy.js';
+import type { CreateTaskRequest, Task, TaskLogPage, TaskPlan, TaskSummary } from './tasks.js';
 import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -76,8 +77,12 @@ export const ENDPOINTS = {
 
   'audit.list': { method: 'GET', path: '/audit' },
 
+  'policy.show': { method: 'GET', path: '/policy' },
+  'policy.reload': { method: 'POST', path: '/policy/reload' },
+
   'tasks.list': { method: 'GET', path: '/tasks' },
   'tasks.create': { method: 'POST', path: '/tasks' },
+  'tasks.plan': { method: 'POST', path: '/tasks/dry-run' },
   'tasks.get': { method: 'GET', path: '/tasks/:id' },
   'tasks.update': { method: 'PATCH', path: '/tasks/:id' },
   'tasks.kill': { method: 'POST', path: '/tasks/:id/kill' },
@@ -147,8 +152,12 @@ export interface EndpointTypes {
 
   'audit.list': { query: PageQuery & { user?: string; since?: string }; response: Page<AuditEntry> };
 
+  'policy.show': { query: { user?: string; group?: string }; response: PolicyView };
+  'policy.reload': { response: PolicyReload };
+
   'tasks.list': { query: PageQuery & { kind?: TaskKind; all?: boolean }; response: Page<TaskSummary> };
   'tasks.create': { body: CreateTaskRequest; response: Task };
+  'tasks.plan': { body: CreateTaskRequest; response: TaskPlan };
   'tasks.get': { response: Task };
   'tasks.update': { body: { name?: string; description?: string }; response: Task };
   'tasks.kill': { response: Task };
@@ -162,7 +171,7 @@ export interface EndpointTypes {
   'agentTokens.revoke': { response: AgentTokenInfo };
 
   'agent.register': { body: RegisterAgentRequest; response: RegisterAgentResponse };
-  'agent.heartbeat': { body: { running: LeaseRef[] }; response: HeartbeatResponse };
+  'agent.heartbeat': { body: { running: LeaseRef[]; images?: string[] | null }; response: HeartbeatResponse };
   'agent.poll': { query: { wait: number }; response: PollResponse };
   'agent.ack': { body: { leaseId: string }; response: TaskRunSpec };
   'agent.release': { body: ReleaseRequest; response: { state: TaskState } };

@@ -6,6 +6,8 @@ export const ERROR_STATUS = {
   INVALID_INPUT: 400,
   INVALID_JSON: 400,
   INVALID_TASK_CONFIG: 400,
+  /** master.yaml (its `policy` section, on a reload) is not valid: the message names the key. */
+  INVALID_CONFIG: 400,
   PASSWORD_POLICY: 400,
   /** A capability name that is not one of CAPABILITIES. */
   UNKNOWN_CAPABILITY: 400,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { checkFloor, FLOOR_CONFINEMENT, hostPathViolation, isWithin, normalizePath, type FloorContext } from './floor.js';
+import { capabilityViolation, checkFloor, FLOOR_CONFINEMENT, hostPathViolation, isWithin, normalizePath, type FloorContext } from './floor.js';
 
 const rulesFor = (hostPath: string, containerPath = '/data', context: FloorContext = {}) =>
   checkFloor({ bindMounts: [{ hostPath, containerPath }] }, context).map((v) => v.rule);
@@ -65,6 +65,23 @@ test('ordinary host directories pass', (t) => {
   for (const path of ['/scratch/alice', '/datasets/imagenet', '/home/alice/work', '/tmp/x', '/etc', '/root']) {
     t.deepEqual(rulesFor(path), [], `${path}: the policy, not the floor, decides`);
   }
+});
+
+test('capabilities: only those a policy may admit; never the escape-grade ones, in any spelling, nor unknown names', (t) => {
+  const rules = (capabilities: string[]) =>
+    checkFloor({ bindMounts: [], confinement: { ...FLOOR_CONFINEMENT, capabilities } }).map((v) => v.rule);
+  t.deepEqual(rules(['NET_BIND_SERVICE', 'CHOWN', 'SYS_NICE']), []);
+  for (const cap of ['SYS_ADMIN', 'cap_sys_admin', 'CAP_SYS_MODULE', 'DAC_READ_SEARCH', 'BPF', 'NET_ADMIN', 'ALL', 'all']) {
+    t.deepEqual(rules([cap]), ['floor.capability'], cap);
+  }
+  t.deepEqual(rules(['MAKE_ME_ROOT']), ['floor.capability'], 'not a capability at all');
+  t.regex(capabilityViolation('SYS_PTRACE')!.message, /capability SYS_PTRACE refused by floor\.capability: .*no policy can allow it/);
+});
+
+test('GPUs: never more than the machine has, where the agent knows its count', (t) => {
+  t.deepEqual(checkFloor({ bindMounts: [], resources: { gpus: 2 } }, { gpuCount: 2 }), []);
+  t.deepEqual(checkFloor({ bindMounts: [], resources: { gpus: 3 } }, { gpuCount: 2 }).map((v) => v.rule), ['floor.device']);
+  t.deepEqual(checkFloor({ bindMounts: [], resources: { gpus: 3 } }), [], 'the master does not know the machines');
 });
 
 test('confinement: only every capability dropped, no privileges, no host namespaces or devices', (t) => {

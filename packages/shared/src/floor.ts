@@ -42,15 +42,61 @@ export const FLOOR_RULES = [
 ] as const;
 export type FloorRule = (typeof FLOOR_RULES)[number];
 
-/** How a container is confined. Every spec carries it; the floor allows only `FLOOR_CONFINEMENT`. */
+/** Every Linux capability by its name without `CAP_` (capabilities(7)); a spec naming anything else breaks the floor. */
+export const LINUX_CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+] as const;
+
+/**
+ * Capabilities no policy can hand out, because each is a known way out of a container or onto the
+ * machine as a whole: SYS_ADMIN (mount, namespaces: the classic escape), SYS_MODULE (kernel modules),
+ * SYS_RAWIO (raw I/O ports and memory), SYS_PTRACE (other processes' memory), SYS_BOOT (reboot),
+ * SYS_TIME (the machine's clock), SYS_PACCT, SYSLOG (the kernel's log and addresses), DAC_READ_SEARCH
+ * (open_by_handle_at: the "shocker" escape through any file handle), MAC_ADMIN and MAC_OVERRIDE
+ * (AppArmor/SELinux), BPF and PERFMON (kernel programs and tracing), NET_ADMIN (network devices,
+ * routes, firewall), LINUX_IMMUTABLE, AUDIT_CONTROL and AUDIT_READ (the machine's audit), SETFCAP and
+ * SETPCAP (capabilities of files and other processes), MKNOD (device nodes), CHECKPOINT_RESTORE,
+ * WAKE_ALARM and BLOCK_SUSPEND (the machine's power state), and ALL. What remains (NET_BIND_SERVICE,
+ * CHOWN, FOWNER, KILL, NET_RAW, SYS_NICE, IPC_LOCK...) acts inside the task's own container.
+ */
+export const ESCAPE_CAPABILITIES = [
+  'ALL', 'SYS_ADMIN', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_PTRACE', 'SYS_BOOT', 'SYS_TIME', 'SYS_PACCT', 'SYSLOG',
+  'DAC_READ_SEARCH', 'MAC_ADMIN', 'MAC_OVERRIDE', 'BPF', 'PERFMON', 'NET_ADMIN', 'LINUX_IMMUTABLE',
+  'AUDIT_CONTROL', 'AUDIT_READ', 'SETFCAP', 'SETPCAP', 'MKNOD', 'CHECKPOINT_RESTORE', 'WAKE_ALARM', 'BLOCK_SUSPEND',
+] as const;
+
+/** `cap_net_bind_service`, `CAP_NET_BIND_SERVICE` -> `NET_BIND_SERVICE`: the spelling specs and policies use. */
+export const normalizeCapability = (name: string): string => name.trim().toUpperCase().replace(/^CAP_/, '');
+
+/** Why the floor refuses a capability, or undefined when a policy may admit it. */
+export function capabilityViolation(name: string): FloorViolation | undefined {
+  const cap = normalizeCapability(name);
+  if ((ESCAPE_CAPABILITIES as readonly string[]).includes(cap)) {
+    return {
+      rule: 'floor.capability',
+      message: `capability ${cap} refused by floor.capability: it reaches beyond the task's container; no policy can allow it`,
+    };
+  }
+  if (!(LINUX_CAPABILITIES as readonly string[]).includes(cap)) {
+    return { rule: 'floor.capability', message: `capability ${name} refused by floor.capability: not a Linux capability` };
+  }
+  return undefined;
+}
+
+/** How a container is confined. Every spec carries it; the floor allows only `FLOOR_CONFINEMENT` plus admitted capabilities. */
 export interface Confinement {
-  /** Capabilities added back after dropping all of them. */
+  /** Capabilities added back after dropping all of them: only ones the policy admitted, never `ESCAPE_CAPABILITIES`. */
   capabilities: string[];
   privileged: boolean;
   noNewPrivileges: boolean;
   /** Host namespaces shared with the task: network, pid, ipc, uts, user, cgroup. */
   hostNamespaces: string[];
-  /** Host devices handed to the task (GPUs go through resources.slots instead). */
+  /** Host devices handed to the task (GPUs go through resources.gpus instead). */
   devices: string[];
 }
 
@@ -73,13 +119,17 @@ export interface FloorMount {
 export interface FloorSubject {
   bindMounts: readonly FloorMount[];
   confinement?: Confinement;
+  /** The GPUs the task is given; on an agent, never more than it has. */
+  resources?: { gpus: number };
 }
 
-/** Where the check runs: the engine socket it knows of, and the agent's own directories. */
+/** Where the check runs: the engine socket it knows of, the agent's own directories and GPUs. */
 export interface FloorContext {
   engineSockets?: readonly string[];
   /** The agent's state and work directories (their real paths too, where they differ). */
   agentDirs?: readonly string[];
+  /** How many GPUs the machine has (the agent knows; the master does not check). */
+  gpuCount?: number;
 }
 
 export interface FloorViolation {
@@ -130,6 +180,13 @@ export function checkFloor(spec: FloorSubject, context: FloorContext = {}): Floo
     if (container) violations.push(container);
   }
   if (spec.confinement) violations.push(...confinementViolations(spec.confinement));
+  const gpus = spec.resources?.gpus ?? 0;
+  if (context.gpuCount !== undefined && gpus > context.gpuCount) {
+    violations.push({
+      rule: 'floor.device',
+      message: `${gpus} GPUs refused by floor.device: this machine has ${context.gpuCount}; a task gets only the GPUs it was given`,
+    });
+  }
   return violations;
 }
 
@@ -182,11 +239,9 @@ function confinementViolations(c: Confinement): FloorViolation[] {
   if (!c.noNewPrivileges) {
     violations.push({ rule: 'floor.no_new_privileges', message: 'refused by floor.no_new_privileges: every task runs with no-new-privileges' });
   }
-  if (c.capabilities.length > 0) {
-    violations.push({
-      rule: 'floor.capability',
-      message: `capabilities ${c.capabilities.join(', ')} refused by floor.capability: every capability is dropped`,
-    });
+  for (const cap of c.capabilities) {
+    const violation = capabilityViolation(cap);
+    if (violation) violations.push(violation);
   }
   if (c.hostNamespaces.length > 0) {
     violations.push({
@@ -195,7 +250,7 @@ function confinementViolations(c: Confinement): FloorViolation[] {
     });
   }
   if (c.devices.length > 0) {
-    violations.push({ rule: 'floor.device', message: `devices ${c.devices.join(', ')} refused by floor.device: no host devices (GPUs come through resources.slots)` });
+    violations.push({ rule: 'floor.device', message: `devices ${c.devices.join(', ')} refused by floor.device: no host devices (GPUs come through resources.gpus)` });
   }
   return violations;
 }

@@ -10,5 +10,7 @@ export * from './users.js';
 export * from './byte-size.js';
 export * from './crash-point.js';
 export * from './floor.js';
+export * from './run-spec.js';
+export * from './policy.js';
 export * from './plain-data.js';
 export * from './text.js';

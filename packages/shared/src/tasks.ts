@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { CONTROL_CHARACTER, IDENTITY_KEYS, MAX_CONFIG_BYTES, PRIVILEGE_KEYS, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
+import { groupPathSchema } from './group-path.js';
+import { CONTROL_CHARACTER, MAX_CONFIG_BYTES, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
 import { parseByteSize } from './byte-size.js';
+import type { RunSpec } from './run-spec.js';
 import { controlCharMessage, taskNameSchema, textSchema } from './text.js';
 import type { UnixIdentity } from './users.js';
-
 
 
 /** Memory as bytes: an integer, or a size such as "512Mi", "4Gi", "1G" (see `parseByteSize`). */
@@ -18,20 +19,38 @@ export const memorySchema = z
     return bytes;
   });
 
-export const resourcesSchema = z.strictObject({
-  slots: z.number({ error: 'resources.slots must be a number' }).int('resources.slots must be a whole number').min(0, 'resources.slots cannot be negative').max(64).default(0),
-  cpu: z.number({ error: 'resources.cpu must be a number' }).positive('resources.cpu must be more than 0').max(1024).optional(),
-  memory: memorySchema.optional(),
-});
-export type Resources = z.output<typeof resourcesSchema>;
+const gpuCount = (key: string) =>
+  z.number({ error: `resources.${key} must be a number` }).int(`resources.${key} must be a whole number`).min(0, `resources.${key} cannot be negative`).max(64);
+
+/**
+ * What a task asks for. Left out, the policy's `resources.default` applies (none: no GPUs, no cpu
+ * or memory limit). `slots` is the 0.1 name of `gpus`, still accepted.
+ */
+export const resourcesSchema = z
+  .strictObject({
+    gpus: gpuCount('gpus').optional(),
+    slots: gpuCount('slots').optional(),
+    cpu: z.number({ error: 'resources.cpu must be a number' }).positive('resources.cpu must be more than 0').max(1024).optional(),
+    memory: memorySchema.optional(),
+  })
+  .refine((r) => r.gpus === undefined || r.slots === undefined, 'resources: give gpus or slots (its old name), not both')
+  .transform(({ slots, gpus, ...rest }): ResourceRequest => {
+    const count = gpus ?? slots;
+    return count === undefined ? rest : { ...rest, gpus: count };
+  });
+export interface ResourceRequest {
+  gpus?: number;
+  cpu?: number;
+  memory?: number;
+}
 
 const absolutePath = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
     .min(1)
     .max(4096)
+    // ".." is allowed: the master normalises paths before it matches them against the policy.
     .refine((p) => p.startsWith('/'), `${what} must be an absolute path (starting with "/")`)
-    .refine((p) => !p.split('/').includes('..'), `${what} must not contain ".."`)
     .refine((p) => !p.includes(':'), `${what} must not contain ":"`)
     .refine((p) => !CONTROL_CHARACTER.test(p), controlCharMessage(what));
 
@@ -40,16 +59,8 @@ export const bindMountSchema = z.strictObject({
   container_path: absolutePath('bind_mounts.container_path'),
   read_only: z.boolean({ error: 'bind_mounts.read_only must be true or false' }).default(false),
 });
-/** A bind mount as a task config asks for it. */
+/** A bind mount as a task config asks for it (what the master admitted is in the run spec). */
 export type BindMountRequest = z.output<typeof bindMountSchema>;
-/** A bind mount as admitted and stored with the task. */
-export interface BindMount extends BindMountRequest {
-  /**
-   * The directory of the policy rule that admitted it (the pattern, expanded): the agent refuses a
-   * host path whose real path (symlinks followed) leaves it. Tasks stored before 0.2 lack it.
-   */
-  allowed_root?: string;
-}
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export const environmentSchema = z
@@ -70,15 +81,26 @@ const commandSchema = z.union(
   { error: 'entrypoint must be a command string or a list of arguments' },
 );
 
+/** `NET_BIND_SERVICE` or `CAP_NET_BIND_SERVICE` (the policy's `capabilities.add` decides). */
+const capabilityName = z.string({ error: 'cap_add entries must be capability names' }).regex(/^[A-Za-z_]{1,64}$/, 'cap_add entries must be capability names such as NET_BIND_SERVICE');
+
 /** Everything every kind of task may configure. Unknown keys are refused, so typos are caught. */
 const commonConfig = {
   name: taskNameSchema.optional(),
   description: textSchema('description', 4096).optional(),
+  /** The group the task is created in (the caller must be a direct member); `--group` on the CLI wins. */
+  group: groupPathSchema.optional(),
   image: imageSchema.optional(),
   entrypoint: commandSchema.optional(),
   resources: resourcesSchema.prefault({}),
   bind_mounts: z.array(bindMountSchema, { error: 'bind_mounts must be a list' }).max(64).default([]),
+  /** false: without the policy's `mounts.default` (its `mounts.always` stay). */
+  default_mounts: z.boolean({ error: 'default_mounts must be true or false' }).default(true),
   environment: environmentSchema.default({}),
+  /** Capabilities to add back after every one is dropped: only those the policy's `capabilities.add` admits. */
+  cap_add: z.array(capabilityName, { error: 'cap_add must be a list of capability names' }).max(64).default([]),
+  /** The container port the task's service listens on (notebooks and tensorboards have one by default). */
+  port: z.number({ error: 'port must be a number' }).int('port must be a whole number').min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535').optional(),
   max_restarts: z.number({ error: 'max_restarts must be a number' }).int().min(0, 'max_restarts cannot be negative').max(100).default(0),
 };
 
@@ -111,27 +133,48 @@ export const TASK_CONFIG_SCHEMAS = {
 
 export type TaskConfigInput = z.input<(typeof TASK_CONFIG_SCHEMAS)[TaskKind]>;
 
-/** The config as stored and run: every default filled in by the master. */
+/**
+ * The config as the owner asked for it, validated, with the master's defaults (name, image,
+ * entrypoint) filled in. What runs is the task's run spec, which admission made from it.
+ */
 export interface TaskConfig {
   name: string;
   description?: string;
+  group?: string;
   image: string;
   entrypoint: string[];
-  resources: Resources;
-  bind_mounts: BindMount[];
+  resources: ResourceRequest;
+  bind_mounts: BindMountRequest[];
+  default_mounts?: boolean;
   environment: Record<string, string>;
+  cap_add?: string[];
+  port?: number;
   max_restarts: number;
   experiment_ids?: number[];
 }
 
-/** POST /tasks: the config is an object, or YAML text that the master parses (safely) itself. */
+/**
+ * POST /tasks and /tasks/dry-run: the config is an object, or YAML text that the master parses
+ * (safely) itself; `group` (the CLI's `--group`) wins over the config's own.
+ */
 export const createTaskSchema = z.strictObject({
   kind: z.enum(TASK_KINDS, { error: `kind must be one of: ${TASK_KINDS.join(', ')}` }),
   config: z.union([z.record(z.string(), z.unknown()), z.string().max(MAX_CONFIG_BYTES)], {
     error: `config must be an object or YAML text of at most ${MAX_CONFIG_BYTES} bytes`,
   }),
+  group: groupPathSchema.optional(),
 });
 export type CreateTaskRequest = z.input<typeof createTaskSchema>;
+
+/** What `POST /tasks/dry-run` answers: the task that would be created and its run spec; nothing is stored. */
+export interface TaskPlan {
+  kind: TaskKind;
+  name: string;
+  owner: string;
+  group: string | null;
+  config: TaskConfig;
+  runSpec: RunSpec;
+}
 
 export const patchTaskSchema = z
   .strictObject({
@@ -169,6 +212,8 @@ export interface TaskSummary {
   owner: string;
   state: TaskState;
   name: string;
+  /** The group it was created in (its path then), or null. */
+  group: string | null;
   runAs: UnixIdentity;
   agent: string | null;
   exitCode: number | null;
@@ -180,6 +225,8 @@ export interface TaskSummary {
 
 export interface Task extends TaskSummary {
   config: TaskConfig;
+  /** What the agent executes, as admission decided it when the task was created. */
+  runSpec: RunSpec;
   updatedAt: string;
   killRequested: boolean;
   /** Why it failed, was lost or restarted, when the master knows. */

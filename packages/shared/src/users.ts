@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { groupPathSchema } from './group-path.js';
 import {
   AUTH_BACKENDS,
   MAX_PASSWORD_LENGTH,
@@ -57,6 +58,8 @@ export interface User {
   auth: AuthBackendName;
   /** The Unix identity this user's tasks run as; null when unlinked (tasks use security.default_task). */
   agentUser: UnixIdentity | null;
+  /** The group their tasks are created in when they name none (they must be a direct member); null: none. */
+  defaultGroup: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -84,8 +87,10 @@ export const patchUserSchema = z
     active: z.boolean({ error: 'active must be true or false' }).optional(),
     admin: z.boolean({ error: 'admin must be true or false' }).optional(),
     auth: authBackendSchema.optional(),
+    /** A group path the user is a direct member of, or null for none. */
+    defaultGroup: groupPathSchema.nullable().optional(),
   })
-  .refine((body) => Object.values(body).some((value) => value !== undefined), 'nothing to change: give active, admin or auth');
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'nothing to change: give active, admin, auth or defaultGroup');
 export type PatchUserRequest = z.input<typeof patchUserSchema>;
 
 export const setPasswordSchema = z.strictObject({ password: passwordSchema });

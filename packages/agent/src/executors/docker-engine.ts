@@ -8,6 +8,8 @@ export interface ContainerEngine {
   version(): Promise<string>;
   /** The local image's id, or undefined when it is not on this machine. */
   imageId(image: string): Promise<string | undefined>;
+  /** Every tag and digest of the images on this machine. */
+  imageReferences(): Promise<string[]>;
   pull(image: string): Promise<void>;
   create(options: Docker.ContainerCreateOptions): Promise<string>;
   /** A file from a container's file system (for a container never started: the image's own). */
@@ -41,6 +43,10 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
         if (isStatus(error, 404)) return undefined;
         throw error;
       }
+    },
+    async imageReferences() {
+      const images = await docker.listImages();
+      return images.flatMap((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])]).filter((ref) => !ref.startsWith('<none>'));
     },
     async pull(image) {
       const stream = (await docker.pull(image)) as Readable;

@@ -17,8 +17,8 @@ const HOME = '/tmp';
 type AccountFiles = { passwd: string; group: string };
 
 /**
- * Runs each task in a container as the task's uid:gid, with every capability dropped and
- * no-new-privileges, the admitted bind mounts (`Mounts` of type bind: a missing host path fails,
+ * Runs each task in a container as the task's uid:gid (and supplementary groups), with every
+ * capability dropped but those admitted, no-new-privileges, the admitted bind mounts (`Mounts` of type bind: a missing host path fails,
  * it is never created), environment and cpu/memory limits. The uid's name resolves through
  * /etc/passwd and /etc/group built here from the image's own files and mounted read-only from the
  * agent's state directory: nothing is written into, or read through, the task's mounts.
@@ -43,14 +43,19 @@ export class DockerExecutor implements Executor {
     return `docker executor (${this.engineVersion})`;
   }
 
+  /** Every tag and digest the engine has, for the master's `images.pull: never` (what runs without pulling). */
+  images(): Promise<string[]> {
+    return this.engine.imageReferences();
+  }
+
   async start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run> {
     const { engine } = this;
-    let imageId = await engine.imageId(spec.image);
+    let imageId = spec.pull === 'always' ? undefined : await engine.imageId(spec.image);
     if (!imageId) {
-      if (!spec.allowPull) {
+      if (spec.pull === 'never') {
         return finished({
           state: 'FAILED',
-          message: `image ${spec.image} is not on agent ${this.agentId}, and pulling is off (master.yaml agents.allow_pull)`,
+          message: `image ${spec.image} is not on agent ${this.agentId}, and the policy does not let agents pull it (images.pull: never); an admin loads it here, or allows pulling`,
         });
       }
       await hooks.state('PULLING');
@@ -87,6 +92,8 @@ export class DockerExecutor implements Executor {
         ],
         Labels: { [LABEL_AGENT]: this.agentId, [LABEL_TASK]: String(spec.taskId), [LABEL_LEASE]: spec.leaseId },
         Tty: false,
+        // Said, not published: nothing listens on the agent's network (the master reaches the port through the agent).
+        ...(spec.ports.length > 0 ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p.container}/tcp`, {}])) } : {}),
         HostConfig: {
           Mounts: [
             ...spec.bindMounts.map((m) => bind(m.hostPath, m.containerPath, m.readOnly)),
@@ -94,14 +101,16 @@ export class DockerExecutor implements Executor {
             bind(path.join(identityDir, 'passwd'), '/etc/passwd', true),
             bind(path.join(identityDir, 'group'), '/etc/group', true),
           ],
+          // Every capability dropped, then only those the policy admitted (the agent's floor check refused any other).
           CapDrop: ['ALL'],
+          ...(spec.confinement.capabilities.length > 0 ? { CapAdd: spec.confinement.capabilities } : {}),
           SecurityOpt: ['no-new-privileges'],
           Privileged: false,
+          ...(runAs.supplementaryGroups.length > 0 ? { GroupAdd: runAs.supplementaryGroups.map((g) => String(g.gid)) } : {}),
           ...(spec.resources.cpu ? { NanoCpus: Math.round(spec.resources.cpu * 1e9) } : {}),
           ...(spec.resources.memory ? { Memory: spec.resources.memory } : {}),
-          ...(spec.resources.slots > 0
-            ? { DeviceRequests: [{ Driver: 'nvidia', Count: spec.resources.slots, Capabilities: [['gpu']] }] }
-            : {}),
+          // No devices but the GPUs it was given.
+          ...(spec.resources.gpus > 0 ? { DeviceRequests: [{ Driver: 'nvidia', Count: spec.resources.gpus, Capabilities: [['gpu']] }] } : {}),
         },
       });
       crashPoint('agent:after-create');

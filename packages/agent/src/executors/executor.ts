@@ -45,6 +45,8 @@ export interface Executor {
   /** A line for the agent's log: what it runs with. */
   describe(): string;
   start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run>;
+  /** The image references that run here without pulling; null: any (the executor ignores images). */
+  images(): Promise<string[] | null>;
   findExisting(): Promise<ExistingRun[]>;
   /** Frees what the executor holds for itself (not the runs): on agent shutdown. */
   close?(): void;

@@ -54,6 +54,11 @@ export class ProcessExecutor implements Executor {
     return `process executor in ${this.workDir} (${this.namespaces ? 'mount namespaces: names and bind mounts as in a container' : 'no mount namespaces: plain setuid'})`;
   }
 
+  /** The process executor runs the machine's own programs: any image reference runs (it is ignored). */
+  async images(): Promise<null> {
+    return null;
+  }
+
   close(): void {
     this.idleShim?.kill();
     this.idleShim = undefined;
@@ -77,6 +82,12 @@ export class ProcessExecutor implements Executor {
     chownSync(home, runAs.uid, runAs.gid);
     if (spec.resources.cpu || spec.resources.memory) {
       hooks.output('system', '[trainyard] the process executor does not enforce cpu or memory limits');
+    }
+    if (spec.confinement.capabilities.length > 0) {
+      hooks.output('system', `[trainyard] the process executor drops every capability: ${spec.confinement.capabilities.join(', ')} (admitted by the policy) is not given`);
+    }
+    if (!this.namespaces && runAs.supplementaryGroups.length > 0) {
+      hooks.output('system', '[trainyard] without mount namespaces the process executor gives no supplementary groups');
     }
     const job: ShimJob = {
       dir: files.dir,
@@ -139,7 +150,7 @@ export class ProcessExecutor implements Executor {
       // Last, so that no task mount can cover them.
       `mount --bind -o ro ${quote(files.passwd)} /etc/passwd`,
       `mount --bind -o ro ${quote(files.group)} /etc/group`,
-      `exec setpriv --reuid=${runAs.uid} --regid=${runAs.gid} --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all ` +
+      `exec setpriv --reuid=${runAs.uid} --regid=${runAs.gid} ${groupsOption(runAs.supplementaryGroups)} --no-new-privs --inh-caps=-all --bounding-set=-all ` +
         '--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked -- "$@"',
     ].join('\n');
     writeFileSync(files.launch, `${script}\n`, { mode: 0o700 });
@@ -238,6 +249,9 @@ export class ProcessExecutor implements Executor {
     }
   }
 }
+
+/** setpriv's supplementary groups: exactly the spec's, or none. */
+const groupsOption = (groups: ReadonlyArray<{ gid: number }>) => (groups.length > 0 ? `--groups=${groups.map((g) => g.gid).join(',')}` : '--clear-groups');
 
 /** Where a mount goes on this machine: a path that exists (it is never created), of the same kind. */
 function mountTarget(hostPath: string, containerPath: string): { path: string } | { refused: string } {

@@ -7,13 +7,14 @@ import type {
   TaskKind,
   TaskLogLine,
   TaskLogPage,
+  TaskPlan,
   TaskSummary,
 } from '@trainyard/shared';
 import { YardCommand } from '../base-command.js';
 import { ConfigFileError, readConfigText } from './config-file.js';
 import { escapeText, terminalSafeLine } from './escape.js';
 import type { Session } from './session.js';
-import { describeTask, runAs, tasksTable } from './task-format.js';
+import { describePlan, describeTask, runAs, tasksTable } from './task-format.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
 
@@ -104,13 +105,19 @@ export async function followLogs(
   }
 }
 
-/** Shared by every command that creates a task: post, print what runs as whom, maybe follow. */
+/** Shared by every command that creates a task: post (or plan), print what runs as whom, maybe follow. */
 export abstract class TaskCreateCommand<T extends typeof Command> extends YardCommand<T> {
-  protected async submit(request: CreateTaskRequest, follow: boolean): Promise<Task> {
+  protected async submit(request: CreateTaskRequest, flags: { follow: boolean; 'dry-run': boolean }): Promise<Task | TaskPlan> {
     const session = await this.session();
+    if (flags['dry-run']) {
+      const plan = await session.call('tasks.plan', { body: request });
+      this.log(`Dry run: nothing was created. This ${plan.kind} would run as follows.\n${describePlan(plan)}`);
+      return plan;
+    }
     const task = await session.call('tasks.create', { body: request });
-    this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)}); it runs as ${runAs(task)}. State: ${task.state}.`);
-    if (!follow) return task;
+    const group = task.group ? ` in group ${task.group}` : '';
+    this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)})${group}; it runs as ${runAs(task)}. State: ${task.state}.`);
+    if (!flags.follow) return task;
     const { state } = await followLogs(session, task.id, true, (line) => {
       if (!this.jsonEnabled()) this.log(terminalSafeLine(line.line));
     });
@@ -140,18 +147,40 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
   }
 }
 
-/** Flags every task-starting command shares. */
-export const taskStartFlags = {
-  image: Flags.string({ summary: 'Container image (default: the master’s tasks.images for this kind).' }),
-  name: Flags.string({ summary: 'A name to list it by.' }),
-  config: Flags.string({ char: 'c', summary: 'A YAML file with resources, bind_mounts, environment...' }),
+/** Flags every task-creating command has (experiment create too). */
+export const admissionFlags = {
+  group: Flags.string({ char: 'g', summary: 'Create it in this group (you must be a direct member); default: group: in the config, else your default group.' }),
+  'dry-run': Flags.boolean({ summary: 'Print the run spec it would run with (or the refusal), and create nothing.', default: false }),
+  'default-mounts': Flags.boolean({
+    summary: "With the policy's default mounts (--no-default-mounts: without them; the ones it always adds stay).",
+    allowNo: true,
+  }),
   follow: Flags.boolean({ char: 'f', summary: 'Print its logs until it ends.', default: false }),
 };
 
-export function withOverrides(config: Record<string, unknown>, flags: { image?: string; name?: string }): Record<string, unknown> {
+/** Flags every task-starting command shares. */
+export const taskStartFlags = {
+  ...admissionFlags,
+  image: Flags.string({ summary: 'Container image (default: the master’s tasks.images for this kind).' }),
+  name: Flags.string({ summary: 'A name to list it by.' }),
+  config: Flags.string({ char: 'c', summary: 'A YAML file with resources, bind_mounts, environment, cap_add, port...' }),
+};
+
+export function withOverrides(
+  config: Record<string, unknown>,
+  flags: { image?: string | undefined; name?: string | undefined; 'default-mounts'?: boolean | undefined },
+): Record<string, unknown> {
   return {
     ...config,
     ...(flags.image ? { image: flags.image } : {}),
     ...(flags.name ? { name: flags.name } : {}),
+    ...(flags['default-mounts'] === undefined ? {} : { default_mounts: flags['default-mounts'] }),
   };
 }
+
+/** The request for a task of `kind` with `config`, in the group `--group` names (if any). */
+export const taskRequest = (kind: TaskKind, config: CreateTaskRequest['config'], flags: { group?: string | undefined }): CreateTaskRequest => ({
+  kind,
+  config,
+  ...(flags.group ? { group: flags.group } : {}),
+});

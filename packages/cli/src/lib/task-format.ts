@@ -1,4 +1,5 @@
-import type { Task, TaskSummary } from '@trainyard/shared';
+import type { RunSpec, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
+import { describeIdentitySource, formatByteSize } from '@trainyard/shared/constants';
 import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
 import { renderTable } from './table.js';
@@ -26,33 +27,68 @@ export function tasksTable(tasks: TaskSummary[]): string {
   ]);
 }
 
+type Rows = Array<[string, string | number | null | undefined]>;
+
 export function describeTask(task: Task): string {
   const c = task.config;
-  const rows: Array<[string, string | number | null | undefined]> = [
+  return renderRows([
     ['ID', task.id],
     ['Kind', task.kind],
     ['Name', task.name],
     ['Owner', task.owner],
+    ['Group', task.group],
     ['State', task.state + (task.killRequested && task.state !== 'KILLED' ? ' (kill requested)' : '')],
-    ['Runs as', formatIdentity(task.runAs)],
     ['Agent', task.agent],
     ['Exit code', task.exitCode],
     ['Restarts', `${task.restarts} of ${c.max_restarts}`],
     ['Created', formatTime(task.createdAt)],
     ['Started', formatTime(task.startedAt)],
     ['Ended', formatTime(task.endedAt)],
-    ['Image', c.image],
-    ['Entrypoint', JSON.stringify(c.entrypoint)],
-    [
-      'Resources',
-      [`slots=${c.resources.slots}`, c.resources.cpu ? `cpu=${c.resources.cpu}` : '', c.resources.memory ? `memory=${c.resources.memory}` : '']
-        .filter(Boolean)
-        .join(' '),
-    ],
-    ...c.bind_mounts.map((m, i): [string, string] => [i === 0 ? 'Bind mounts' : '', `${m.host_path} -> ${m.container_path}${m.read_only ? ' (ro)' : ''}`]),
+    ...runSpecRows(task.runSpec),
     ...(c.experiment_ids ? [['Experiments', c.experiment_ids.join(', ')] as [string, string]] : []),
     ...(c.description ? [['Description', c.description] as [string, string]] : []),
+  ]);
+}
+
+/** `--dry-run`: what would run, and nothing was created. */
+export function describePlan(plan: TaskPlan): string {
+  return renderRows([
+    ['Kind', plan.kind],
+    ['Name', plan.name],
+    ['Owner', plan.owner],
+    ['Group', plan.group],
+    ...runSpecRows(plan.runSpec),
+  ]);
+}
+
+/** What the agent executes: identity with where each part came from, image, mounts, resources, ports, confinement. */
+function runSpecRows(spec: RunSpec): Rows {
+  const s = spec.identitySources;
+  const source = (field: keyof RunSpec['identitySources']) => describeIdentitySource(s[field]);
+  const sameSource = s.uid === s.user && s.uid === s.gid && s.uid === s.group;
+  const identity = sameSource ? source('uid') : `uid: ${source('uid')}, user: ${source('user')}, gid: ${source('gid')}, group: ${source('group')}`;
+  const { resources: r } = spec;
+  const rows: Rows = [
+    ['Runs as', formatIdentity(spec.runAs)],
+    ['Identity from', identity],
+    ...(spec.runAs.supplementaryGroups.length > 0
+      ? [['Groups', spec.runAs.supplementaryGroups.map((g) => `${g.name} (${g.gid})`).join(', ')] as [string, string]]
+      : []),
+    ['Image', `${spec.image} (pull: ${spec.pull})`],
+    ['Entrypoint', JSON.stringify(spec.entrypoint)],
+    ['Resources', [`gpus=${r.gpus}`, r.cpu ? `cpu=${r.cpu}` : '', r.memory ? `memory=${formatByteSize(r.memory)}` : ''].filter(Boolean).join(' ')],
+    ...spec.bindMounts.map((m, i): [string, string] => [
+      i === 0 ? 'Bind mounts' : '',
+      `${m.hostPath} -> ${m.containerPath}${m.readOnly ? ' (ro)' : ''} [${m.source === 'task' ? `admitted by ${m.rule}` : `added by ${m.rule}`}]`,
+    ]),
+    ['Environment', Object.keys(spec.environment).sort().join(', ')],
+    ['Ports', spec.ports.map((p) => `${p.container}${p.name ? ` (${p.name})` : ''}`).join(', ')],
+    ['Capabilities', spec.confinement.capabilities.length > 0 ? `all dropped but ${spec.confinement.capabilities.join(', ')}` : 'all dropped'],
   ];
+  return rows;
+}
+
+function renderRows(rows: Rows): string {
   const width = Math.max(...rows.map(([k]) => k.length));
   const value = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '-' : escapeText(String(v)));
   return rows.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width + 1)}  ${value(v)}`).join('\n');

@@ -1,35 +1,115 @@
-import type { TaskConfig, TaskKind, UnixIdentity } from '@trainyard/shared';
-import { resolveRunIdentity } from '../tasks/run-identity.js';
+import { checkFloor, FLOOR_CONFINEMENT, type RunSpec, type TaskConfig, type TaskKind, type UnixIdentity } from '@trainyard/shared';
+import type { Actor } from '../authz/actor.js';
+import { enforce } from '../authz/decision.js';
+import { taskPolicies } from '../authz/tasks.js';
+import { DomainError, policyDenied } from '../errors.js';
 import { parseTaskConfig, type TaskDefaults } from '../tasks/task-config.js';
-import type { UserRecord } from '../users/user-repository.js';
+import { defaultTaskStep, linkStep, resolveIdentity, type IdentityStep } from './identity.js';
 import { admitMounts } from './mount-policy.js';
-import type { AdmissionPolicy } from './policy-schema.js';
+import type { Policy } from './policy.js';
+import { admitCapabilities, admitEnvironment, admitImage, admitPort, admitResources, checkNonRoot, type ImageCatalog } from './rules.js';
 
-/** What a task is admitted with: its config as it will run, and who it runs as. */
+/** The owner as admission needs them: their link (identity) and their default group. */
+export interface AdmissionOwner {
+  username: string;
+  agentUser: UnixIdentity | null;
+  defaultGroup: { id: number; path: string } | null;
+}
+
+export interface AdmissionRequest {
+  kind: TaskKind;
+  /** An object, or YAML text. */
+  config: unknown;
+  /** `--group`: wins over the config's `group:` and the owner's default group. */
+  group?: string;
+}
+
+/** What a task is admitted with: its config as asked, the group it is created in, and the run spec the agent executes. */
 export interface Admitted {
   config: TaskConfig;
-  runAs: UnixIdentity;
+  group: { id: number; path: string } | null;
+  runSpec: RunSpec;
+}
+
+/** What the identity chain sees: the owner, and the group the task is created in (for a group's own identity). */
+export type IdentitySubject = AdmissionOwner & { group: { id: number; path: string } | null };
+
+/** Whether a group exists, for telling a missing group (404) from one the caller is not in (403). */
+export interface GroupDirectory {
+  exists(path: string): Promise<boolean>;
 }
 
 /**
- * The one step every task-creating request goes through, before anything is stored: validate
- * the config, fix the run identity (the owner's link, else security.default_task), then apply
- * the floor and the policy (today: the system layer's mount rule). A refusal is a 400 for a bad
- * config, or a 403 POLICY_DENIED naming the rule and the layer.
+ * The one step every task-creating request goes through, before anything is stored (and all of a
+ * dry run): validate the config → pick the group (`--group`, the config's `group:`, or the owner's
+ * default; the caller must be a direct member) → resolve the identity field by field → apply the
+ * policy layers that hold for the owner (system, their groups by priority, them) → apply the floor.
+ * A bad config is a 400; a refusal a 403 POLICY_DENIED naming the rule and the layer.
  */
 export class Admission {
+  private readonly identityChain: ReadonlyArray<IdentityStep<IdentitySubject>>;
+
   constructor(
     private readonly deps: {
       defaultTask: UnixIdentity;
       taskDefaults: TaskDefaults;
-      policy: AdmissionPolicy;
+      /** The policy in force (a reload replaces it). */
+      policy: () => Policy;
+      groups: GroupDirectory;
+      images: ImageCatalog;
+      /** Sources that go before the link (a group's UID range or fixed identity, issue 13). */
+      identitySteps?: ReadonlyArray<IdentityStep<IdentitySubject>>;
     },
-  ) {}
+  ) {
+    this.identityChain = [...(deps.identitySteps ?? []), linkStep, defaultTaskStep(deps.defaultTask)];
+  }
 
-  admit(owner: Pick<UserRecord, 'username' | 'agentUser'>, kind: TaskKind, rawConfig: unknown): Admitted {
-    const parsed = parseTaskConfig(kind, rawConfig, this.deps.taskDefaults);
-    const runAs = resolveRunIdentity(owner, this.deps.defaultTask);
-    const bindMounts = admitMounts(parsed.bind_mounts, this.deps.policy.system.mounts.available, { username: owner.username, runAs });
-    return { config: { ...parsed, bind_mounts: bindMounts }, runAs };
+  async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
+    const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
+    const group = await this.pickGroup(actor, owner, request.group ?? config.group);
+    const { runAs, sources } = resolveIdentity(this.identityChain, { ...owner, group });
+    const policy = this.deps.policy().for({ username: owner.username, groups: actor.groups.map((g) => g.path) });
+    const subject = { username: owner.username, runAs, group: group?.path ?? null };
+
+    checkNonRoot(runAs, sources, policy, owner.username);
+    const { image, pull } = await admitImage(config.image, policy, actor, this.deps.images);
+    const runSpec: RunSpec = {
+      image,
+      pull,
+      entrypoint: config.entrypoint,
+      environment: admitEnvironment(config.environment, policy, subject),
+      runAs,
+      identitySources: sources,
+      bindMounts: admitMounts(config.bind_mounts, policy, subject, { defaultMounts: config.default_mounts !== false }),
+      resources: admitResources(config.resources, policy, actor),
+      ports: admitPort(config.port, policy),
+      confinement: { ...FLOOR_CONFINEMENT, capabilities: admitCapabilities(config.cap_add ?? [], policy), hostNamespaces: [], devices: [] },
+    };
+    // The floor over the whole spec, as the agent will check it again.
+    const [violation] = checkFloor(runSpec);
+    if (violation) throw policyDenied(violation.message, violation.rule, 'floor');
+    return { config, group, runSpec };
+  }
+
+  /** `--group`, else the config's `group:`, else the owner's default group; a direct member only. */
+  private async pickGroup(actor: Actor, owner: AdmissionOwner, requested: string | undefined): Promise<{ id: number; path: string } | null> {
+    if (requested !== undefined) {
+      const membership = actor.groups.find((g) => g.path === requested);
+      if (!membership && !(await this.deps.groups.exists(requested))) {
+        throw new DomainError('GROUP_NOT_FOUND', `group '${requested}' does not exist`);
+      }
+      enforce(taskPolicies.createIn.check(actor, { path: requested }));
+      return { id: membership!.id, path: membership!.path };
+    }
+    if (!owner.defaultGroup) return null;
+    const membership = actor.groups.find((g) => g.id === owner.defaultGroup!.id);
+    if (!membership) {
+      throw new DomainError(
+        'FORBIDDEN',
+        `${owner.username}'s default group ${owner.defaultGroup.path} cannot be used: ${owner.username} is no longer a direct member of it; ` +
+          'name a group with --group (or group: in the config), or ask an admin to change the default (yard user set --default-group)',
+      );
+    }
+    return { id: membership.id, path: membership.path };
   }
 }

@@ -50,7 +50,8 @@ export function agentApiRoutes(
   routes.on('agent.heartbeat', agentPolicies.bound, {
     target: agentTarget,
     handle: async (ctx, { id }) => {
-      ctx.body = await agents.heartbeat(id, validate(heartbeatSchema, ctx.state.body).running);
+      const { running, images } = validate(heartbeatSchema, ctx.state.body);
+      ctx.body = await agents.heartbeat(id, running, images);
     },
   });
 

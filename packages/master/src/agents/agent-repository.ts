@@ -1,4 +1,4 @@
-import type { AgentResources, AgentState, ExecutorName } from '@trainyard/shared';
+import { normalizeImage, type AgentImages, type AgentResources, type AgentState, type ExecutorName } from '@trainyard/shared';
 import type { Executor } from '../db/database.js';
 import type { AgentRow, AgentTokenRow } from '../db/schema.js';
 
@@ -15,6 +15,8 @@ export interface AgentRecord {
   state: AgentState;
   registeredAt: number;
   lastHeartbeatAt: number;
+  /** The image references it has, normalised; null: it runs any (the process executor), or never said. */
+  images: string[] | null;
 }
 
 export const agentRepository = {
@@ -38,6 +40,7 @@ export const agentRepository = {
       version: agent.version,
       state: agent.state,
       last_heartbeat_at: agent.lastHeartbeatAt,
+      images: agent.images === null ? null : JSON.stringify(agent.images),
     };
     return db
       .insertInto('agents')
@@ -46,13 +49,18 @@ export const agentRepository = {
       .execute();
   },
 
-  update(db: Executor, id: string, changes: { enabled?: boolean; state?: AgentState; lastHeartbeatAt?: number }): Promise<unknown> {
+  update(
+    db: Executor,
+    id: string,
+    changes: { enabled?: boolean; state?: AgentState; lastHeartbeatAt?: number; images?: AgentImages },
+  ): Promise<unknown> {
     return db
       .updateTable('agents')
       .set({
         ...(changes.enabled === undefined ? {} : { enabled: changes.enabled ? 1 : 0 }),
         ...(changes.state === undefined ? {} : { state: changes.state }),
         ...(changes.lastHeartbeatAt === undefined ? {} : { last_heartbeat_at: changes.lastHeartbeatAt }),
+        ...(changes.images === undefined ? {} : { images: changes.images === null ? null : JSON.stringify(changes.images) }),
       })
       .where('id', '=', id)
       .execute();
@@ -77,6 +85,7 @@ function toRecord(row: AgentRow): AgentRecord {
     state: row.state,
     registeredAt: row.registered_at,
     lastHeartbeatAt: row.last_heartbeat_at,
+    images: row.images === null ? null : (JSON.parse(row.images) as string[]).map(normalizeImage),
   };
 }
 

@@ -1,5 +1,15 @@
 import type { Logger } from 'pino';
-import type { Agent, AgentResources, ExecutorName, HeartbeatResponse, LeaseRef, RegisterAgentResponse } from '@trainyard/shared';
+import {
+  normalizeImage,
+  type Agent,
+  type AgentImages,
+  type AgentResources,
+  type ExecutorName,
+  type HeartbeatResponse,
+  type LeaseRef,
+  type RegisterAgentResponse,
+} from '@trainyard/shared';
+import type { ImageCatalog } from '../admission/rules.js';
 import type { AgentBinding } from '../authz/agents.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
@@ -12,10 +22,12 @@ export interface AgentTimings {
   lostTimeoutMs: number;
 }
 
-/** Registration, heartbeats, and what happens to an agent that goes silent. */
-export class AgentService {
+/** Registration, heartbeats, and what happens to an agent that goes silent; which images the agents have. */
+export class AgentService implements ImageCatalog {
   /** When this master started: agents could not heartbeat to it before. */
   private readonly startedAt: number;
+  /** Per agent, the images it has (null: any); read once, then kept by registrations and heartbeats. */
+  private images: Promise<Map<string, Set<string> | null>> | undefined;
 
   constructor(
     private readonly deps: {
@@ -39,7 +51,7 @@ export class AgentService {
   async register(
     id: string,
     tokenId: number,
-    body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string },
+    body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string; images?: AgentImages | undefined },
   ): Promise<RegisterAgentResponse> {
     const { db, clock, logger, tasks } = this.deps;
     const existing = await agentRepository.find(db, id);
@@ -63,7 +75,9 @@ export class AgentService {
       state: 'alive',
       registeredAt: now,
       lastHeartbeatAt: now,
+      images: body.images ?? null,
     });
+    await this.noteImages(id, body.images ?? null);
     logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
     this.deps.onCapacityChanged?.();
     return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id) };
@@ -94,11 +108,12 @@ export class AgentService {
    * what the master believes runs there (the agent stops anything else), and an acknowledged
    * lease the agent no longer holds ends here: queued again if it never started, else LOST.
    */
-  async heartbeat(id: string, running: LeaseRef[]): Promise<HeartbeatResponse> {
+  async heartbeat(id: string, running: LeaseRef[], images?: AgentImages): Promise<HeartbeatResponse> {
     const { db, clock, tasks } = this.deps;
     await this.requireAlive(id);
     const now = clock.now();
-    await agentRepository.update(db, id, { lastHeartbeatAt: now });
+    await agentRepository.update(db, id, { lastHeartbeatAt: now, ...(images === undefined ? {} : { images }) });
+    if (images !== undefined) await this.noteImages(id, images);
     await this.endMissingRuns(id, running, now);
     return { known: await tasks.knownOn(id) };
   }
@@ -120,6 +135,28 @@ export class AgentService {
         task.state === 'RUNNING' ? tasks.finishRun(task, 'LOST', { message: `${message} (found at its heartbeat)` }) : tasks.release(task, `${message}; it never started`),
       );
     }
+  }
+
+  /**
+   * Whether any agent could run `image` (normalised) without pulling: present when one has it or
+   * runs any image, absent when agents are known and none has it, unknown when none is known yet.
+   */
+  async whereIs(image: string): Promise<'present' | 'absent' | 'unknown'> {
+    const index = await this.imageIndex();
+    if (index.size === 0) return 'unknown';
+    for (const images of index.values()) if (images === null || images.has(image)) return 'present';
+    return 'absent';
+  }
+
+  private imageIndex(): Promise<Map<string, Set<string> | null>> {
+    this.images ??= agentRepository
+      .list(this.deps.db)
+      .then((agents) => new Map(agents.map((a) => [a.id, a.images === null ? null : new Set(a.images)])));
+    return this.images;
+  }
+
+  private async noteImages(id: string, images: AgentImages): Promise<void> {
+    (await this.imageIndex()).set(id, images === null ? null : new Set(images.map(normalizeImage)));
   }
 
   async list(): Promise<Agent[]> {

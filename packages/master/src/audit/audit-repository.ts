@@ -37,6 +37,11 @@ export const auditRepository = {
       .execute();
   },
 
+  async latest(db: Executor, actions: string[]): Promise<AuditRecord | undefined> {
+    const row = await db.selectFrom('audit_log').selectAll().where('action', 'in', actions).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return row && toRecord(row);
+  },
+
   async list(db: Executor, filter: AuditFilter): Promise<AuditRecord[]> {
     let query = db.selectFrom('audit_log').selectAll();
     const { user } = filter;

@@ -14,7 +14,7 @@ export interface SystemActor {
   system: string;
 }
 
-export type AuditTargetType = 'user' | 'group' | 'role' | 'token' | 'session' | 'task' | 'agent' | 'agent_token';
+export type AuditTargetType = 'user' | 'group' | 'role' | 'token' | 'session' | 'task' | 'agent' | 'agent_token' | 'policy';
 
 export interface AuditEvent {
   /** `<target type>.<verb>`, such as `group.rename` or `role.assign`. */
@@ -44,6 +44,11 @@ export class AuditService {
       target: event.target,
       details: event.details ?? {},
     });
+  }
+
+  /** The details of the newest entry with one of `actions`, if any. */
+  async lastDetails(actions: string[]): Promise<Record<string, unknown> | undefined> {
+    return (await auditRepository.latest(this.deps.db, actions))?.details;
   }
 
   async list(filter: Omit<AuditFilter, 'sinceAt'> & { sinceMs?: number }): Promise<Page<AuditEntry>> {

@@ -35,7 +35,17 @@ const onTask = (name: string, action: string) =>
 /** Everyone sees that tasks exist (PEDL's `-a`); details, logs and changes are the owner's or operate_others'. */
 export const taskPolicies = {
   list: signedIn('tasks.list', "any signed-in user: their own, or (all=true) everyone's summaries"),
-  create: signedIn('tasks.create', 'any signed-in user (the task is theirs and runs as their link or default_task)'),
+  create: signedIn('tasks.create', 'any signed-in user (the task is theirs; admission decides what it runs as and with)'),
+  /** Creating a task in a group (`--group`, `group:`, the default group): direct members only. */
+  createIn: userPolicy<{ path: string }>({
+    name: 'tasks.create_in_group',
+    capability: null,
+    rule: 'direct members of the group',
+    check: (actor, group) =>
+      actor.groups.some((g) => g.path === group.path)
+        ? allow
+        : deny(`${actor.username} may not create tasks in group ${group.path}: ${actor.username} is not a direct member of it`),
+  }),
   read: onTask('tasks.read', 'see the details of'),
   logs: onTask('tasks.logs', 'read the logs of'),
   alter: onTask('tasks.alter', 'change'),

@@ -205,8 +205,11 @@ export const masterConfigSchema = z.strictObject({
       lease_timeout: durationSchema.default(30_000),
       /** How long a running task gets between SIGTERM and SIGKILL when killed. */
       kill_grace: durationSchema.default(10_000),
-      /** Whether agents may pull images they lack (off: only images present on the machine run). */
-      allow_pull: z.boolean().default(false),
+      /** Moved to the admission policy (0.3): a file that still has it says where. */
+      allow_pull: z
+        .unknown()
+        .refine(() => false, 'moved: pulling is now policy.system.images.pull (never, if_missing or always), which groups and users may override; remove agents.allow_pull')
+        .optional(),
       /**
        * A token file for agents on this machine (relative to master.yaml): created with a random
        * token on first start if missing; `yard-agent --token-file` reads the same file.
@@ -223,6 +226,13 @@ export const masterConfigSchema = z.strictObject({
           notebook: z.string().min(1).default('jupyter/base-notebook:latest'),
           tensorboard: z.string().min(1).default('tensorflow/tensorflow:latest'),
           shell: z.string().min(1).default('python:3.11-slim'),
+        })
+        .prefault({}),
+      /** The container port a notebook or tensorboard serves on when its config names none (the policy's default ports.allow). */
+      ports: z
+        .strictObject({
+          notebook: z.number().int().min(1).max(65535).default(8888),
+          tensorboard: z.number().int().min(1).max(65535).default(6006),
         })
         .prefault({}),
     })

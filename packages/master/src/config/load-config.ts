@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseYaml, YamlError } from '@trainyard/shared/yaml';
 import type { z } from 'zod';
+import { policySchema, type PolicyConfig } from '../admission/policy-schema.js';
 import { masterConfigSchema, type MasterConfig, type MasterConfigInput } from './config-schema.js';
 
 export class ConfigError extends Error {
@@ -10,20 +11,7 @@ export class ConfigError extends Error {
 
 /** Reads, validates and resolves master.yaml; env vars YARD_DB, YARD_HOST, YARD_PORT win over the file. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): MasterConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { maxAliasCount: 100 }) ?? {};
-  } catch (error) {
-    if (error instanceof YamlError) throw new ConfigError(`${file} is ${error.message}`);
-    throw error;
-  }
-  const config = parseConfig(applyEnv(raw, env), file);
+  const config = parseConfig(applyEnv(readDocument(file), env), file);
   const dir = path.dirname(path.resolve(file));
   config.db.path = path.resolve(dir, config.db.path);
   if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
@@ -38,6 +26,33 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   return config;
 }
 
+/**
+ * Only the `policy` section of master.yaml, validated (for a reload: the rest of the file needs a
+ * restart). Errors name the offending key, `policy.` included.
+ */
+export function loadPolicy(file: string): PolicyConfig {
+  const raw = readDocument(file);
+  const section = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>).policy : undefined;
+  const result = policySchema.safeParse(section);
+  if (!result.success) throw new ConfigError(`invalid policy in ${file}:\n${describeIssues(result.error, ['policy'])}`);
+  return result.data;
+}
+
+function readDocument(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseYaml(text, { maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    if (error instanceof YamlError) throw new ConfigError(`${file} is ${error.message}`);
+    throw error;
+  }
+}
+
 /** Validates a config object; errors name the offending key. */
 export function parseConfig(raw: unknown, source = 'config'): MasterConfig {
   const result = masterConfigSchema.safeParse(raw);
@@ -49,12 +64,13 @@ export function defaultConfig(overrides: MasterConfigInput = {}): MasterConfig {
   return parseConfig(overrides);
 }
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError, prefix: PropertyKey[] = []): string {
   return error.issues
     .map((issue) => {
-      const key = issue.path.join('.') || '(top level)';
+      const path = [...prefix, ...issue.path];
+      const key = path.join('.') || '(top level)';
       if (issue.code === 'unrecognized_keys') {
-        return `  - ${[...issue.path, ...issue.keys].join('.')}: unknown key`;
+        return `  - ${[...path, ...issue.keys].join('.')}: unknown key`;
       }
       return `  - ${key}: ${issue.message}`;
     })

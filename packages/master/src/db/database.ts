@@ -7,6 +7,7 @@ import * as tasks from './migrations/0002-tasks.js';
 import * as agents from './migrations/0003-agents.js';
 import * as accessModel from './migrations/0005-access-model.js';
 import * as authBackends from './migrations/0006-auth-backends.js';
+import * as admission from './migrations/0007-admission.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-agents': agents,
   '0005-access-model': accessModel,
   '0006-auth-backends': authBackends,
+  '0007-admission': admission,
 };
 
 export interface OpenedDatabase {

@@ -18,6 +18,8 @@ export interface UsersTable {
   agent_user: string | null;
   agent_gid: number | null;
   agent_group: string | null;
+  /** The group their tasks are created in when they name none (migration 0007). */
+  default_group_id: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -41,8 +43,16 @@ export interface TasksTable {
   owner_id: number;
   state: TaskState;
   name: string;
-  /** The validated config, as JSON. */
+  /** The validated config, as JSON: what the owner asked for. */
   config: string;
+  /**
+   * The run spec (JSON RunSpec): what admission decided the agent executes. Every row has one:
+   * inserts write it, and migration 0007 derived it for tasks from before.
+   */
+  run_spec: string;
+  /** The group the task was created in (null: none, or the group was deleted since) and its path then. */
+  group_id: number | null;
+  group_path: string | null;
   run_uid: number;
   run_user: string;
   run_gid: number;
@@ -95,6 +105,8 @@ export interface AgentsTable {
   state: AgentState;
   registered_at: number;
   last_heartbeat_at: number;
+  /** JSON array of the image references the agent has; null: it runs any (or has not said: agents before 0.3). */
+  images: string | null;
 }
 
 /** Groups by path (`research/vision`); a subgroup's parent exists and its path is the parent's plus a segment. */

@@ -32,6 +32,16 @@ export class GroupService {
     this.listeners.push(listener);
   }
 
+  async exists(path: string): Promise<boolean> {
+    return (await groupRepository.findByPath(this.deps.db, path)) !== undefined;
+  }
+
+  /** For the users domain (default groups): the group at `path` and whether the user is a direct member. */
+  async membership(db: Executor, path: string, userId: number): Promise<{ id: number; member: boolean } | undefined> {
+    const group = await groupRepository.findByPath(db, path);
+    return group && { id: group.id, member: await groupRepository.isMember(db, group.id, userId) };
+  }
+
   async list(): Promise<Group[]> {
     return (await groupRepository.list(this.deps.db)).map(toGroup);
   }
@@ -172,6 +182,11 @@ export class GroupService {
   }
 
   /** Ids of the groups a user is a direct member of: what a scoped capability is checked against. */
+  /** The paths of the groups `userId` is a direct member of. */
+  async pathsOfUser(userId: number): Promise<string[]> {
+    return (await groupRepository.pathsOf(this.deps.db, [userId])).get(userId) ?? [];
+  }
+
   idsOf(userId: number): Promise<number[]> {
     return groupRepository.idsOf(this.deps.db, userId);
   }

@@ -1,24 +1,16 @@
 import type { Logger } from 'pino';
-import {
-  crashPoint,
-  FLOOR_CONFINEMENT,
-  type AgentAction,
-  type PollResponse,
-  type TaskConfig,
-  type TaskKind,
-  type TaskRunSpec,
-} from '@trainyard/shared';
+import { crashPoint, type AgentAction, type PollResponse, type RunSpec, type TaskKind, type TaskRunSpec } from '@trainyard/shared';
 import type { AgentRecord } from '../agents/agent-repository.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { Clock } from '../clock.js';
 import type { TaskRow } from '../db/schema.js';
+import { runSpecOf } from '../tasks/task-mapper.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { fits, freeCapacity } from './fit.js';
 
 export interface SchedulerOptions {
   leaseTimeoutMs: number;
   killGraceMs: number;
-  allowPull: boolean;
 }
 
 // How far down the queue one assignment looks for a task that fits.
@@ -182,9 +174,10 @@ export class Scheduler {
   private async assignNextNow(agent: AgentRecord): Promise<TaskRow | undefined> {
     const { tasks, logger } = this.deps;
     const held = await tasks.activeOnAgent(agent.id);
-    const free = freeCapacity(agent.resources, held.map((t) => configOf(t).resources));
+    const free = freeCapacity(agent.resources, held.map((t) => runSpecOf(t).resources));
     for (const candidate of await tasks.queued(QUEUE_SCAN)) {
-      if (!fits(configOf(candidate).resources, free)) continue;
+      const spec = runSpecOf(candidate);
+      if (!fits(spec.resources, free) || !hasImage(agent, spec)) continue;
       const assigned = await tasks.assign(candidate, agent.id);
       if (!assigned) continue;
       logger.info({ taskId: candidate.id, agent: agent.id, leaseId: assigned.lease_id }, 'task assigned');
@@ -194,29 +187,11 @@ export class Scheduler {
     return undefined;
   }
 
+  /** The lease's spec: the task's stored run spec, as admission made it. */
   private spec(task: TaskRow, leaseId: string): TaskRunSpec {
-    const config = configOf(task);
-    return {
-      taskId: task.id,
-      leaseId,
-      kind: task.kind as TaskKind,
-      name: task.name,
-      image: config.image,
-      entrypoint: config.entrypoint,
-      environment: config.environment,
-      // Mounts stored before the policy existed carry no root: their own path is their root.
-      bindMounts: config.bind_mounts.map((m) => ({
-        hostPath: m.host_path,
-        containerPath: m.container_path,
-        readOnly: m.read_only,
-        allowedRoot: m.allowed_root ?? m.host_path,
-      })),
-      resources: config.resources,
-      runAs: { uid: task.run_uid, user: task.run_user, gid: task.run_gid, group: task.run_group },
-      confinement: { ...FLOOR_CONFINEMENT, capabilities: [], hostNamespaces: [], devices: [] },
-      allowPull: this.deps.options.allowPull,
-    };
+    return { ...runSpecOf(task), taskId: task.id, leaseId, kind: task.kind as TaskKind, name: task.name };
   }
 }
 
-const configOf = (task: TaskRow) => JSON.parse(task.config) as TaskConfig;
+/** A task that may not pull goes only to an agent that has its image (or runs any; or never said which it has). */
+const hasImage = (agent: AgentRecord, spec: RunSpec) => spec.pull !== 'never' || agent.images === null || agent.images.includes(spec.image);

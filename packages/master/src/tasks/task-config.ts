@@ -12,13 +12,19 @@ import { DomainError } from '../errors.js';
 
 export interface TaskDefaults {
   images: Record<Exclude<TaskKind, 'experiment'>, string>;
+  /** The port a notebook or tensorboard serves on when its config names none (master.yaml tasks.ports). */
+  ports: { notebook: number; tensorboard: number };
 }
 
-const DEFAULT_ENTRYPOINTS: Partial<Record<TaskKind, string[]>> = {
-  notebook: ['jupyter', 'lab', '--ip=0.0.0.0', '--no-browser'],
-  tensorboard: ['tensorboard', '--logdir', '/runs', '--bind_all'],
-  shell: ['sleep', 'infinity'],
+/** What a kind runs when its config names no entrypoint; a service listens on the task's port. */
+const DEFAULT_ENTRYPOINTS: Partial<Record<TaskKind, (port: number | undefined) => string[]>> = {
+  notebook: (port) => ['jupyter', 'lab', '--ip=0.0.0.0', '--no-browser', ...(port ? [`--port=${port}`] : [])],
+  tensorboard: (port) => ['tensorboard', '--logdir', '/runs', '--bind_all', ...(port ? ['--port', String(port)] : [])],
+  shell: () => ['sleep', 'infinity'],
 };
+
+const defaultPort = (kind: TaskKind, defaults: TaskDefaults) =>
+  kind === 'notebook' ? defaults.ports.notebook : kind === 'tensorboard' ? defaults.ports.tensorboard : undefined;
 
 const invalid = (message: string, details?: Array<{ path: string; message: string }>) =>
   new DomainError('INVALID_TASK_CONFIG', message, details ? { details } : {});
@@ -51,18 +57,23 @@ export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefa
     throw invalid(`invalid ${kind} config: ${summary}`, details);
   }
   const config = result.data;
-  const entrypoint = config.entrypoint ?? DEFAULT_ENTRYPOINTS[kind];
+  const port = config.port ?? defaultPort(kind, defaults);
+  const entrypoint = config.entrypoint ?? DEFAULT_ENTRYPOINTS[kind]?.(port);
   if (!entrypoint) throw invalid(`invalid ${kind} config: entrypoint is required`);
   const image = config.image ?? (kind === 'experiment' ? undefined : defaults.images[kind]);
   if (!image) throw invalid(`invalid ${kind} config: image is required`);
   return {
     name: config.name ?? defaultName(kind, entrypoint),
     ...(config.description === undefined ? {} : { description: config.description }),
+    ...(config.group === undefined ? {} : { group: config.group }),
     image,
     entrypoint: typeof entrypoint === 'string' ? ['/bin/sh', '-c', entrypoint] : entrypoint,
     resources: config.resources,
     bind_mounts: config.bind_mounts,
+    default_mounts: config.default_mounts,
     environment: config.environment,
+    cap_add: config.cap_add,
+    ...(port === undefined ? {} : { port }),
     max_restarts: config.max_restarts,
     ...('experiment_ids' in config ? { experiment_ids: config.experiment_ids as number[] } : {}),
   };
@@ -89,7 +100,9 @@ function refuseIdentityAndPrivilege(config: Record<string, unknown>, path: strin
   for (const [key, value] of Object.entries(config)) {
     const lower = key.toLowerCase();
     const where = [...path, key].join('.');
-    if (IDENTITY_KEYS.includes(lower)) {
+    // `group:` at the top is the task group it is created in (a Trainyard group path), not a Unix group.
+    const taskGroup = path.length === 0 && key === 'group';
+    if (IDENTITY_KEYS.includes(lower) && !taskGroup) {
       throw invalid(
         `${where}: a task cannot choose the user it runs as; it runs as its owner's linked agent user, ` +
           "or as the master's security.default_task (an admin sets either)",
@@ -97,7 +110,7 @@ function refuseIdentityAndPrivilege(config: Record<string, unknown>, path: strin
       );
     }
     if (PRIVILEGE_KEYS.includes(lower)) {
-      throw invalid(`${where}: tasks run with every capability dropped and no privileged mode; this cannot be asked for`, [
+      throw invalid(`${where}: tasks run with every capability dropped (but those the policy admits through cap_add) and never privileged; this cannot be asked for`, [
         { path: where, message: 'not allowed: container privileges are fixed by the master' },
       ]);
     }

@@ -1,4 +1,5 @@
-import type { Task, TaskConfig, TaskKind, TaskState, TaskSummary } from '@trainyard/shared';
+import type { RunSpec, Task, TaskConfig, TaskKind, TaskState, TaskSummary } from '@trainyard/shared';
+import type { TaskRow } from '../db/schema.js';
 import { toIso } from '../clock.js';
 import type { TaskWithOwner } from './task-repository.js';
 
@@ -11,6 +12,7 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     owner: row.owner,
     state: row.state as TaskState,
     name: row.name,
+    group: row.group_path,
     runAs: { uid: row.run_uid, user: row.run_user, gid: row.run_gid, group: row.run_group },
     agent: row.agent_id,
     exitCode: row.exit_code,
@@ -25,8 +27,12 @@ export function toTask(row: TaskWithOwner): Task {
   return {
     ...toTaskSummary(row),
     config: JSON.parse(row.config) as TaskConfig,
+    runSpec: runSpecOf(row),
     updatedAt: toIso(row.updated_at),
     killRequested: row.kill_requested_at !== null,
     message: row.message,
   };
 }
+
+/** The task's stored run spec. */
+export const runSpecOf = (row: Pick<TaskRow, 'run_spec'>): RunSpec => JSON.parse(row.run_spec) as RunSpec;

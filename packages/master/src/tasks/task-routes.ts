@@ -34,9 +34,13 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
   });
 
   routes.on('tasks.create', taskPolicies.create, async (ctx, actor) => {
-    const { kind, config } = validate(createTaskSchema, ctx.state.body);
+    const request = validate(createTaskSchema, ctx.state.body);
     ctx.status = 201;
-    ctx.body = await tasks.create(actor, kind, config);
+    ctx.body = await tasks.create(actor, request);
+  });
+
+  routes.on('tasks.plan', taskPolicies.create, async (ctx, actor) => {
+    ctx.body = await tasks.plan(actor, validate(createTaskSchema, ctx.state.body));
   });
 
   routes.on('tasks.get', taskPolicies.read, {

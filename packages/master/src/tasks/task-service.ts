@@ -9,11 +9,12 @@ import {
   type TaskKind,
   type TaskLogLine,
   type TaskLogPage,
+  type TaskPlan,
   type TaskState,
   type TaskSummary,
 } from '@trainyard/shared';
 import type { Updateable } from 'kysely';
-import type { Admission } from '../admission/admission.js';
+import type { Admission, AdmissionRequest } from '../admission/admission.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Actor } from '../authz/actor.js';
 import { enforce } from '../authz/decision.js';
@@ -49,26 +50,25 @@ export class TaskService {
     },
   ) {}
 
-  /** Admits the task (config, run identity, policy and floor), stores it and queues it. */
-  async create(actor: Actor, kind: TaskKind, rawConfig: unknown): Promise<Task> {
+  /** Admits the task (config, group, run identity, policy and floor), stores it with its run spec and queues it. */
+  async create(actor: Actor, request: AdmissionRequest): Promise<Task> {
     const { db, clock } = this.deps;
-    const owner = await this.deps.users.requireById(actor.userId);
-    if (!owner.active) {
-      throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot start tasks`);
-    }
-    const { config, runAs: identity } = this.deps.admission.admit(owner, kind, rawConfig);
-    if (config.experiment_ids) await this.checkExperiments(actor, config.experiment_ids);
+    const { owner, admitted } = await this.admit(actor, request);
+    const { config, group, runSpec } = admitted;
     const now = clock.now();
     const row = await taskRepository.insert(db, {
-      kind,
+      kind: request.kind,
       owner_id: owner.id,
       state: 'QUEUED',
       name: config.name,
       config: JSON.stringify(config),
-      run_uid: identity.uid,
-      run_user: identity.user,
-      run_gid: identity.gid,
-      run_group: identity.group,
+      run_spec: JSON.stringify(runSpec),
+      group_id: group?.id ?? null,
+      group_path: group?.path ?? null,
+      run_uid: runSpec.runAs.uid,
+      run_user: runSpec.runAs.user,
+      run_gid: runSpec.runAs.gid,
+      run_group: runSpec.runAs.group,
       restarts: 0,
       created_at: now,
       updated_at: now,
@@ -76,6 +76,29 @@ export class TaskService {
     crashPoint('master:after-submit');
     this.deps.onQueued?.(row.id);
     return toTask({ ...row, owner: owner.username });
+  }
+
+  /** `--dry-run`: everything `create` decides, or its refusal; nothing is stored. */
+  async plan(actor: Actor, request: AdmissionRequest): Promise<TaskPlan> {
+    const { owner, admitted } = await this.admit(actor, request);
+    return {
+      kind: request.kind,
+      name: admitted.config.name,
+      owner: owner.username,
+      group: admitted.group?.path ?? null,
+      config: admitted.config,
+      runSpec: admitted.runSpec,
+    };
+  }
+
+  private async admit(actor: Actor, request: AdmissionRequest) {
+    const owner = await this.deps.users.requireById(actor.userId);
+    if (!owner.active) {
+      throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot start tasks`);
+    }
+    const admitted = await this.deps.admission.admit(actor, owner, request);
+    if (admitted.config.experiment_ids) await this.checkExperiments(actor, admitted.config.experiment_ids);
+    return { owner, admitted };
   }
 
   async list(filter: Omit<TaskListFilter, 'limit'> & { limit: number }): Promise<Page<TaskSummary>> {

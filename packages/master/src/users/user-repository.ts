@@ -12,23 +12,29 @@ export interface UserRecord {
   /** Where the password is checked. */
   auth: AuthBackendName;
   agentUser: UnixIdentity | null;
+  /** Where their tasks go when they name no group (they must still be a direct member when they create one). */
+  defaultGroup: { id: number; path: string } | null;
   createdAt: number;
   updatedAt: number;
 }
 
+/** Users with the path of their default group (the groups table is read for the name only). */
+const withDefaultGroup = (db: Executor) =>
+  db.selectFrom('users').leftJoin('groups', 'groups.id', 'users.default_group_id').selectAll('users').select('groups.path as default_group_path');
+
 export const userRepository = {
   async findByName(db: Executor, username: string): Promise<UserRecord | undefined> {
-    const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    const row = await withDefaultGroup(db).where('users.username', '=', username).executeTakeFirst();
     return row && toRecord(row);
   },
 
   async findById(db: Executor, id: number): Promise<UserRecord | undefined> {
-    const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await withDefaultGroup(db).where('users.id', '=', id).executeTakeFirst();
     return row && toRecord(row);
   },
 
   async list(db: Executor, afterId: number, limit: number): Promise<UserRecord[]> {
-    const rows = await db.selectFrom('users').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    const rows = await withDefaultGroup(db).where('users.id', '>', afterId).orderBy('users.id').limit(limit).execute();
     return rows.map(toRecord);
   },
 
@@ -67,16 +73,23 @@ export const userRepository = {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return toRecord(row);
+    return toRecord({ ...row, default_group_path: null });
   },
 
   async update(
     db: Executor,
     id: number,
-    changes: { active?: boolean; passwordHash?: string; auth?: AuthBackendName; agentUser?: UnixIdentity | null; now: number },
+    changes: {
+      active?: boolean;
+      passwordHash?: string;
+      auth?: AuthBackendName;
+      agentUser?: UnixIdentity | null;
+      defaultGroupId?: number | null;
+      now: number;
+    },
   ): Promise<UserRecord> {
     const link = changes.agentUser;
-    const row = await db
+    await db
       .updateTable('users')
       .set({
         ...(changes.active === undefined ? {} : { active: changes.active ? 1 : 0 }),
@@ -85,16 +98,16 @@ export const userRepository = {
         ...(link === undefined
           ? {}
           : { agent_uid: link?.uid ?? null, agent_user: link?.user ?? null, agent_gid: link?.gid ?? null, agent_group: link?.group ?? null }),
+        ...(changes.defaultGroupId === undefined ? {} : { default_group_id: changes.defaultGroupId }),
         updated_at: changes.now,
       })
       .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return toRecord(row);
+      .execute();
+    return (await userRepository.findById(db, id))!;
   },
 };
 
-function toRecord(row: UserRow): UserRecord {
+function toRecord(row: UserRow & { default_group_path: string | null }): UserRecord {
   const { agent_uid: uid, agent_user: user, agent_gid: gid, agent_group: group } = row;
   return {
     id: row.id,
@@ -104,6 +117,7 @@ function toRecord(row: UserRow): UserRecord {
     auth: row.auth,
     // The table's check constraint keeps the four columns all set or all null.
     agentUser: uid === null || user === null || gid === null || group === null ? null : { uid, user, gid, group },
+    defaultGroup: row.default_group_id === null || row.default_group_path === null ? null : { id: row.default_group_id, path: row.default_group_path },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -36,6 +36,12 @@ export interface UserAccessPort {
   assertAdminRemains(trx: Executor, what: string): Promise<void>;
 }
 
+/** What the users domain asks the groups domain (wired in master.ts; users never import groups). */
+export interface GroupMembershipPort {
+  /** The group at `path` and whether `userId` is a direct member; undefined when there is no such group. */
+  membership(db: Executor, path: string, userId: number): Promise<{ id: number; member: boolean } | undefined>;
+}
+
 /** Other domains that keep per-user state (sessions, tokens) and must follow a user's changes. */
 export interface UserListener {
   userDeactivated?(trx: Executor, user: UserRecord): Promise<void>;
@@ -56,6 +62,8 @@ export class UserService {
       audit: AuditService;
       /** A getter: the roles service is built after this one and looks users up through it. */
       access: () => UserAccessPort;
+      /** Likewise the groups service, for default groups. */
+      groups: () => GroupMembershipPort;
     },
   ) {}
 
@@ -121,6 +129,7 @@ export class UserService {
         roles: summary.roles,
         groups: summary.groups,
         agentUser: user.agentUser,
+        defaultGroup: user.defaultGroup?.path ?? null,
         createdAt: toIso(user.createdAt),
         updatedAt: toIso(user.updatedAt),
       };
@@ -203,7 +212,7 @@ export class UserService {
   async update(
     actor: AuditActor,
     username: string,
-    changes: { active?: boolean; admin?: boolean; auth?: AuthBackendName },
+    changes: { active?: boolean; admin?: boolean; auth?: AuthBackendName; defaultGroup?: string | null },
     keepSessionId?: number,
   ): Promise<User> {
     const { db, clock, audit } = this.deps;
@@ -222,6 +231,7 @@ export class UserService {
         await audit.record(trx, actor, { action: user.active ? 'user.activate' : 'user.deactivate', targetType: 'user', target: user.username });
       }
       if (changes.admin !== undefined) await this.deps.access().setAdmin(trx, actor, user, changes.admin);
+      if (changes.defaultGroup !== undefined) user = await this.setDefaultGroup(trx, actor, user, changes.defaultGroup);
       if (changes.active === false || changes.admin === false) {
         const what = changes.active === false ? `deactivating ${user.username}` : `taking the admin role from ${user.username}`;
         await this.deps.access().assertAdminRemains(trx, what);
@@ -261,6 +271,27 @@ export class UserService {
       });
       return this.presentOne(user, trx);
     });
+  }
+
+  /** The group the user's tasks go to when they name none: one they are a direct member of, or none. */
+  private async setDefaultGroup(trx: Executor, actor: AuditActor, user: UserRecord, path: string | null): Promise<UserRecord> {
+    let groupId: number | null = null;
+    if (path !== null) {
+      const group = await this.deps.groups().membership(trx, path, user.id);
+      if (!group) throw new DomainError('GROUP_NOT_FOUND', `group '${path}' does not exist`);
+      if (!group.member) {
+        throw new DomainError('MEMBER_NOT_FOUND', `${user.username} is not a direct member of ${path}: add them first (yard group add-member ${path} ${user.username})`);
+      }
+      groupId = group.id;
+    }
+    const updated = await userRepository.update(trx, user.id, { defaultGroupId: groupId, now: this.deps.clock.now() });
+    await this.deps.audit.record(trx, actor, {
+      action: 'user.default_group',
+      targetType: 'user',
+      target: user.username,
+      details: { from: user.defaultGroup?.path ?? null, to: path },
+    });
+    return updated;
   }
 
   private requireConfigured(name: AuthBackendName): void {

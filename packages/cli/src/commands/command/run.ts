@@ -1,6 +1,6 @@
-import type { Task } from '@trainyard/shared';
+import type { Task, TaskPlan } from '@trainyard/shared';
 import { trailingArgs } from '../../argv.js';
-import { TaskCreateCommand, taskStartFlags, withOverrides } from '../../lib/task-commands.js';
+import { TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from '../../lib/task-commands.js';
 
 export default class CommandRun extends TaskCreateCommand<typeof CommandRun> {
   static override summary = 'Run a command in a container on the cluster.';
@@ -12,11 +12,11 @@ export default class CommandRun extends TaskCreateCommand<typeof CommandRun> {
   static override strict = false;
   static override flags = taskStartFlags;
 
-  async run(): Promise<Task> {
+  async run(): Promise<Task | TaskPlan> {
     const { argv } = await this.parse(CommandRun);
     const command = trailingArgs() ?? argv.map(String);
     if (command.length === 0) this.error('give the command after `--`, e.g. yard command run -- python train.py', { exit: 2 });
     const config = withOverrides(await this.readConfigFile(this.flags.config), this.flags);
-    return this.submit({ kind: 'command', config: { ...config, entrypoint: command } }, this.flags.follow);
+    return this.submit(taskRequest('command', { ...config, entrypoint: command }, this.flags), this.flags);
   }
 }
