@@ -44,6 +44,8 @@ export interface RunRecord {
   taskId: number;
   leaseId: string;
   home: string;
+  /** Who commands run inside the task run as (shells), and their environment; absent in runs of agents before 0.3. */
+  exec?: { uid: number; gid: number; groups: number[]; env: Record<string, string> };
 }
 
 /** A process, told apart from a later one that reuses its pid by its start time. */
