@@ -16,10 +16,17 @@ const DIAL_TIMEOUT_MS = 15_000;
  */
 export async function serveStream(action: OpenAction, run: Run | undefined, dial: () => WebSocket, logger: Logger): Promise<void> {
   const ws = dial();
+  // Listening from the start: the master sends as soon as the stream is up, possibly in the very
+  // packet that opens it, and what it sends must be held while the task's end is connected.
+  const stream = action.target.kind === 'port' ? createWebSocketStream(ws) : undefined;
+  const early: Array<{ data: Buffer; binary: boolean }> = [];
+  const hold = (data: Buffer, binary: boolean) => early.push({ data, binary });
+  if (!stream) ws.on('message', hold);
   try {
     await opened(ws);
   } catch (error) {
     logger.warn({ taskId: action.taskId, err: (error as Error).message }, 'could not dial back the master for a stream');
+    stream?.destroy();
     ws.terminate();
     return;
   }
@@ -30,10 +37,13 @@ export async function serveStream(action: OpenAction, run: Run | undefined, dial
   try {
     if (action.target.kind === 'port') {
       if (!run.connect) throw new Error('this executor cannot reach a task port');
-      pipe(ws, await run.connect(action.target.port));
+      pipe(stream!, await run.connect(action.target.port));
     } else {
       if (!run.exec) throw new Error('this executor cannot run a command in a task');
-      await shell(ws, run, action.target);
+      await shell(ws, run, action.target, () => {
+        ws.off('message', hold);
+        return early;
+      });
     }
   } catch (error) {
     logger.info({ taskId: action.taskId, err: (error as Error).message }, 'a stream could not be connected');
@@ -62,9 +72,8 @@ function opened(ws: WebSocket): Promise<void> {
   });
 }
 
-/** Bytes both ways between the master's WebSocket and a TCP connection to the task. */
-function pipe(ws: WebSocket, socket: Duplex): void {
-  const stream = createWebSocketStream(ws);
+/** Bytes both ways between the master's WebSocket (as a stream) and a TCP connection to the task. */
+function pipe(stream: Duplex, socket: Duplex): void {
   stream.pipe(socket).pipe(stream);
   const end = () => {
     stream.destroy();
@@ -77,9 +86,14 @@ function pipe(ws: WebSocket, socket: Duplex): void {
 }
 
 /** The shell protocol (shared/interactive.ts) between the master's WebSocket and a command in the task. */
-async function shell(ws: WebSocket, run: Run, target: Extract<OpenAction['target'], { kind: 'exec' }>): Promise<void> {
+async function shell(
+  ws: WebSocket,
+  run: Run,
+  target: Extract<OpenAction['target'], { kind: 'exec' }>,
+  held: () => Array<{ data: Buffer; binary: boolean }>,
+): Promise<void> {
   const session = await run.exec!({ command: target.command, tty: target.tty, ...(target.cols ? { cols: target.cols } : {}), ...(target.rows ? { rows: target.rows } : {}) });
-  ws.on('message', (data: Buffer, binary) => {
+  const receive = (data: Buffer, binary: boolean) => {
     if (binary) {
       if (data[0] === SHELL_CHANNEL.stdin) session.write(data.subarray(1));
       return;
@@ -92,7 +106,9 @@ async function shell(ws: WebSocket, run: Run, target: Extract<OpenAction['target
     }
     if (control.type === 'resize') session.resize(control.cols, control.rows);
     if (control.type === 'eof') session.endInput();
-  });
+  };
+  for (const { data, binary } of held()) receive(data, binary);
+  ws.on('message', receive);
   ws.on('close', () => session.kill());
   session.onOutput((channel, data) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.concat([Buffer.of(channel), data]), { binary: true });

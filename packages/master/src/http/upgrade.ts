@@ -42,6 +42,8 @@ export function takeUpgrade(ctx: AppContext | RouteContext): { socket: Duplex; h
   upgrade.res.detachSocket(upgrade.socket as Socket);
   upgrade.res.removeAllListeners('finish');
   ctx.respond = false;
+  // For the access log: the request was switched to another protocol.
+  ctx.status = 101;
   return { socket: upgrade.socket, head: upgrade.head };
 }
 

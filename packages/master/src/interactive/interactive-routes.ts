@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import { agentIdSchema, proxyPath, taskIdParamSchema, type ShellControl } from '@trainyard/shared';
 import { z } from 'zod';
 import { agentPolicies } from '../authz/agents.js';
@@ -85,6 +85,10 @@ export function interactiveRoutes(
         ...(query.cols ? { cols: query.cols } : {}),
         ...(query.rows ? { rows: query.rows } : {}),
       });
+      // The command may print before the user's end is accepted: held, then relayed in order.
+      const held: Array<{ data: RawData; binary: boolean }> = [];
+      const hold = (data: RawData, binary: boolean) => held.push({ data, binary });
+      remote.on('message', hold);
       const upgrade = takeUpgrade(ctx);
       if (!upgrade) {
         remote.close();
@@ -92,6 +96,8 @@ export function interactiveRoutes(
       }
       const client = await acceptWebSocket(ctx, upgrade);
       ctx.state.log.info({ taskId: run.taskId, user: ctx.state.actor?.username, command: query.command ?? 'login shell' }, 'shell opened');
+      remote.off('message', hold);
+      for (const { data, binary } of held) client.send(data, { binary });
       relay(client, remote, interactive.sessionOpened(run.taskId));
     },
   });

@@ -18,6 +18,7 @@ export interface LiveRun {
 }
 
 const PROBE_TIMEOUT_MS = 10_000;
+const FREE_SOCKET_MS = 4000;
 
 /**
  * Connections to running tasks' services and shells, through streams their agents dial back
@@ -71,7 +72,8 @@ export class InteractiveService {
     const existing = this.pools.get(run.taskId);
     if (existing && existing.leaseId === run.leaseId) return existing.agent;
     existing?.agent.destroy();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: 60_000 });
+    // Idle connections close after 4 s, before a service's own keep-alive timeout (Node's default is 5 s) could race a reuse.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: FREE_SOCKET_MS });
     // Node's pool accepts a connection handed over later through the callback.
     (agent as unknown as { createConnection: unknown }).createConnection = (_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
       this.dial(run, { kind: 'port', port }).then(

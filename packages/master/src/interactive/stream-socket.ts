@@ -10,13 +10,32 @@ import { createWebSocketStream, type WebSocket } from 'ws';
 export function streamSocket(ws: WebSocket): Duplex {
   const stream = createWebSocketStream(ws);
   const socket = stream as Duplex & Record<string, unknown>;
-  socket.setKeepAlive = () => socket;
-  socket.setNoDelay = () => socket;
-  socket.setTimeout = (_ms: number, callback?: () => void) => {
-    // Idle sockets are closed by the pool's own timer; a callback asked for is never due.
-    void callback;
+  // Like a TCP socket without allowHalfOpen: the service closing its end closes ours, so that the
+  // pool drops the connection instead of sending the next request into a stream that is ending.
+  stream.on('end', () => stream.destroy());
+  // setTimeout as net.Socket has it: 'timeout' after that long without traffic either way (the
+  // pool closes idle connections with it before the service's own keep-alive timeout does).
+  let idleMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    if (idleMs > 0 && !stream.destroyed) timer = setTimeout(() => stream.emit('timeout'), idleMs).unref();
+  };
+  ws.on('message', arm);
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  socket.write = (...args: unknown[]) => {
+    arm();
+    return write(...args);
+  };
+  stream.on('close', () => clearTimeout(timer));
+  socket.setTimeout = (ms: number, callback?: () => void) => {
+    idleMs = ms;
+    if (callback) stream.once('timeout', callback);
+    arm();
     return socket;
   };
+  socket.setKeepAlive = () => socket;
+  socket.setNoDelay = () => socket;
   socket.ref = () => socket;
   socket.unref = () => socket;
   return stream;

@@ -1,4 +1,5 @@
 import { Args } from '@oclif/core';
+import { trailingArgs } from '../../argv.js';
 import { CommandFailure, YardCommand } from '../../base-command.js';
 
 export default class ShellOpen extends YardCommand<typeof ShellOpen> {
@@ -9,13 +10,13 @@ export default class ShellOpen extends YardCommand<typeof ShellOpen> {
     'stdin is not one). Only the task\'s owner, holders of operate_others for the owner, and admins may open it.';
   static override examples = ['<%= config.bin %> shell open 12', '<%= config.bin %> shell open 12 -- nvidia-smi', 'echo hi | <%= config.bin %> shell open 12 -- cat'];
   static override args = { id: Args.integer({ required: true, min: 1, description: 'task id' }) };
-  static override strict = false;
   static override enableJsonFlag = false;
 
   async run(): Promise<{ exitCode: number }> {
-    const split = this.argv.indexOf('--');
-    const command = split >= 0 ? this.argv.slice(split + 1) : [];
-    if (split >= 0 && command.length === 0) throw new CommandFailure('USAGE', 'give a command after --, e.g. yard shell open 12 -- id -u');
+    // What follows `--` was kept away from oclif (bin/run.js).
+    const trailing = trailingArgs();
+    const command = trailing ?? [];
+    if (trailing && command.length === 0) throw new CommandFailure('USAGE', 'give a command after --, e.g. yard shell open 12 -- id -u');
     const session = await this.session();
     // Loaded here: ws is only needed by this command.
     const { openShell } = await import('../../lib/shell-client.js');
