@@ -39,9 +39,10 @@ test.before(async () => {
   const port = executor === 'docker' ? 8888 : await freePort();
   m = await startTestMaster(
     {
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
+      // Lost only after 2 h (of the injected clock), so that the idle test can move the clock past tasks.idle_timeout at once.
+      agents: { ...FAST_AGENTS, lost_timeout: '2h', token_file: path.join(dir, 'agent.token') },
       policy: { system: { ports: { allow: ['1024-65535'] } } },
-      tasks: { idle_timeout: '30m' },
+      tasks: { idle_timeout: '1h' },
     },
     dir,
   );
@@ -62,6 +63,7 @@ test.before(async () => {
       ? `image: ${WEB_IMAGE}\nentrypoint: ["/bin/node", "/srv/server.mjs"]\nport: ${port}\n`
       : `entrypoint: ["${process.execPath}", "${SERVER}"]\nport: ${port}\n`,
   );
+  writeFileSync(path.join(dir, 'shell.yaml'), executor === 'docker' ? `image: ${WEB_IMAGE}\nentrypoint: ["sleep", "3600"]\n` : 'entrypoint: ["sleep", "3600"]\n');
   const started = await nora.run(['notebook', 'start', '-c', config, '--timeout', '120'], { timeoutMs: 150_000 });
   if (started.code !== 0) throw new Error(`notebook start failed (${started.code}): ${started.stderr}${started.stdout}\n${agent.output()}`);
   notebook = Number(/Created notebook (\d+)/.exec(started.stdout)?.[1]);
@@ -189,6 +191,16 @@ test.serial('another user gets 403 in the error shape; no session: API clients 4
     await page.getByRole('button', { name: /sign in/i }).click();
     await page.waitForURL(proxied(notebook, 'tree'));
     t.is(await page.locator('#service').textContent(), 'yard test service');
+    // The web UI: an Open button on the notebook's row and on its page (once it answers), and its URL.
+    await page.goto(`${m.url}/notebooks`);
+    const rowOpen = page.locator(`tr[data-task-id="${notebook}"] a.button`, { hasText: 'Open' });
+    await rowOpen.waitFor();
+    t.is(await rowOpen.getAttribute('href'), `/proxy/${notebook}/`);
+    await page.goto(`${m.url}/notebooks/${notebook}`);
+    const pageOpen = page.locator('a.button', { hasText: 'Open' });
+    await pageOpen.waitFor();
+    t.is(await pageOpen.getAttribute('href'), `/proxy/${notebook}/`);
+    t.regex((await page.locator('.service-url').textContent()) ?? '', new RegExp(`/proxy/${notebook}/`));
   } finally {
     await browser.close();
   }
@@ -228,9 +240,7 @@ test.serial('the agent reaches the master only outbound: it listens on no port, 
 });
 
 test.serial('yard shell open: a real terminal as the task uid (id -u), stty size follows a resize, exit 3 exits 3; -- CMD runs one command', async (t) => {
-  const config = path.join(dir, 'shell.yaml');
-  writeFileSync(config, executor === 'docker' ? `image: ${WEB_IMAGE}\nentrypoint: ["sleep", "3600"]\n` : 'entrypoint: ["sleep", "3600"]\n');
-  const shell = await nora.json<Task>(['shell', 'start', '-c', config]);
+  const shell = await nora.json<Task>(['shell', 'start', '-c', path.join(dir, 'shell.yaml')]);
   await waitFor('the shell task to run', async () => (await api(m.url, 'GET', `/tasks/${shell.id}`, { token: tokens.nora })).body.state === 'RUNNING', 60_000);
 
   const oneCommand = await nora.run(['shell', 'open', String(shell.id), '--', 'id', '-u']);
@@ -262,15 +272,15 @@ test.serial('yard shell open: a real terminal as the task uid (id -u), stty size
     });
   };
   // The remote's answer, not the local echo of what was typed before the CLI took the terminal.
-  await typed('echo READY', /\nREADY\r*\n/);
-  t.truthy(await typed('id -u', new RegExp(`\\n${LINKED_UID}\\r*\\n`)));
-  t.truthy(await typed('stty size', /\n24 80\r*\n/));
+  await typed('echo READY', /[\r\n]READY\r*\n/);
+  t.truthy(await typed('id -u', new RegExp(`[\\r\\n]${LINKED_UID}\\r*\\n`)));
+  t.truthy(await typed('stty size', /[\r\n]24 80\r*\n/));
   term.resize(120, 40);
   t.truthy(await waitFor('the resize to arrive', async () => {
     const from = screen.length;
     term.write('stty size\r');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    return /\n40 120\r*\n/.test(screen.slice(from));
+    return /[\r\n]40 120\r*\n/.test(screen.slice(from));
   }, 30_000));
   term.write('exit 3\r');
   t.is(await exited, 3);
@@ -289,4 +299,17 @@ test.serial('after kill the service is gone: 410 through the proxy and for shell
   t.regex(shell.stderr, /has ended \(KILLED\)/);
   const opened = await nora.run(['notebook', 'open', String(notebook), '--no-browser']);
   t.is(opened.code, 1);
+});
+
+test.serial('idle shutdown: a shell with no session for tasks.idle_timeout is stopped, KILLED with the reason (by the injected clock)', async (t) => {
+  const shell = await nora.json<Task>(['shell', 'start', '-c', path.join(dir, 'shell.yaml')]);
+  await waitFor('the shell task to run', async () => (await api(m.url, 'GET', `/tasks/${shell.id}`, { token: tokens.nora })).body.state === 'RUNNING', 60_000);
+  m.clock.advance(61 * 60_000);
+  const ended = await waitFor('the idle shell to be stopped', async () => {
+    const task = (await api<Task>(m.url, 'GET', `/tasks/${shell.id}`, { token: tokens.nora })).body;
+    return task.state === 'KILLED' && task;
+  }, 60_000);
+  t.regex(ended.message ?? '', /^idle for 1 hour \(no proxied traffic and no shell session; tasks.idle_timeout\)$/);
+  const logs = (await api(m.url, 'GET', `/tasks/${shell.id}/logs`, { token: tokens.nora })).body;
+  t.true(logs.items.some((l: { line: string }) => l.line.startsWith('[trainyard] stopping: idle for 1 hour')));
 });

@@ -61,6 +61,7 @@ test('walking every route as a user without change_config: 403 with a reason on 
     'sessions:id': String(otherSession),
     'agents:id': 'some-agent',
     taskId: String(task.body.id),
+    streamId: '0123456789abcdef0123456789abcdef',
   };
 
   // Logging out ends the walker's own session: that one goes last.

@@ -16,6 +16,8 @@ const DIAL_TIMEOUT_MS = 15_000;
  */
 export async function serveStream(action: OpenAction, run: Run | undefined, dial: () => WebSocket, logger: Logger): Promise<void> {
   const ws = dial();
+  // A connection reset after the stream opened ends it (closing the task's end); it is no error of the agent's.
+  ws.on('error', (error) => logger.debug({ taskId: action.taskId, err: error.message }, 'a stream broke'));
   // Listening from the start: the master sends as soon as the stream is up, possibly in the very
   // packet that opens it, and what it sends must be held while the task's end is connected.
   const stream = action.target.kind === 'port' ? createWebSocketStream(ws) : undefined;

@@ -167,7 +167,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   });
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
   const broker = new TunnelBroker({ wake: (agentId) => scheduler?.killRequested(agentId), dialTimeoutMs: config.tasks.dial_timeout });
-  const interactive = new InteractiveService({ broker, clock, logger });
+  const interactive = new InteractiveService({ broker, clock, logger, tasks });
   scheduler = new Scheduler({
     clock,
     logger,
@@ -247,7 +247,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const monitor = setInterval(() => {
     if (monitoring) return;
     monitoring = true;
-    Promise.all([agents.markLost(), scheduler.expireLeases()])
+    const idleTimeout = config.tasks.idle_timeout;
+    Promise.all([agents.markLost(), scheduler.expireLeases(), idleTimeout ? interactive.stopIdle(idleTimeout) : undefined])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
       .finally(() => (monitoring = false));
   }, options.monitorIntervalMs ?? 1000);

@@ -2,9 +2,11 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { isTerminal, proxyPath, SERVICE_KINDS, type ServiceStatus, type StreamTarget, type TaskKind, type TaskState } from '@trainyard/shared';
+import ms from 'ms';
+import { IDLE_KINDS, isTerminal, proxyPath, SERVICE_KINDS, type ServiceStatus, type StreamTarget, type TaskKind, type TaskState } from '@trainyard/shared';
 import type { Clock } from '../clock.js';
 import type { TaskWithOwner } from '../tasks/task-repository.js';
+import type { TaskService } from '../tasks/task-service.js';
 import { DomainError } from '../errors.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
 import { streamSocket } from './stream-socket.js';
@@ -32,13 +34,39 @@ export class InteractiveService {
   private readonly lastUsed = new Map<number, number>();
   private readonly openSessions = new Map<number, number>();
 
+  /** Idle time counts from no earlier than this master's start: what happened before is not known. */
+  private readonly startedAt: number;
+
   constructor(
     private readonly deps: {
       broker: TunnelBroker;
       clock: Clock;
       logger: Logger;
+      tasks: Pick<TaskService, 'runningOfKinds' | 'require' | 'kill'>;
     },
-  ) {}
+  ) {
+    this.startedAt = deps.clock.now();
+  }
+
+  /**
+   * Stops (KILLED, with the reason as its message) every notebook, TensorBoard and shell that had
+   * no proxied traffic and no open shell or WebSocket for `timeoutMs`, by the injected clock.
+   */
+  async stopIdle(timeoutMs: number): Promise<number[]> {
+    const now = this.deps.clock.now();
+    const stopped: number[] = [];
+    for (const { id, started_at } of await this.deps.tasks.runningOfKinds(IDLE_KINDS)) {
+      const { lastUsed, sessions } = this.usage(id);
+      const since = Math.max(lastUsed ?? 0, started_at ?? 0, this.startedAt);
+      if (sessions > 0 || now - since < timeoutMs) continue;
+      const reason = `idle for ${ms(timeoutMs, { long: true })} (no proxied traffic and no shell session; tasks.idle_timeout)`;
+      this.deps.logger.info({ taskId: id }, `stopping: ${reason}`);
+      await this.deps.tasks.kill(await this.deps.tasks.require(id), reason);
+      this.forget(id);
+      stopped.push(id);
+    }
+    return stopped;
+  }
 
   /** The task's run, if it is running now: 410 once it ended, 503 while it has not started yet. */
   live(task: TaskWithOwner): LiveRun {
