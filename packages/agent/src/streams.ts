@@ -39,7 +39,7 @@ export async function serveStream(action: OpenAction, run: Run | undefined, dial
   try {
     if (action.target.kind === 'port') {
       if (!run.connect) throw new Error('this executor cannot reach a task port');
-      pipe(stream!, await run.connect(action.target.port));
+      pipe(stream!, ws, await run.connect(action.target.port));
     } else {
       if (!run.exec) throw new Error('this executor cannot run a command in a task');
       await shell(ws, run, action.target, () => {
@@ -74,9 +74,37 @@ function opened(ws: WebSocket): Promise<void> {
   });
 }
 
-/** Bytes both ways between the master's WebSocket (as a stream) and a TCP connection to the task. */
-function pipe(stream: Duplex, socket: Duplex): void {
-  stream.pipe(socket).pipe(stream);
+/**
+ * Bytes both ways between the master's WebSocket (as a stream) and a TCP connection to the task.
+ * Towards the master, what the task wrote in one turn of the event loop goes as one message (a
+ * download's many 64 KiB reads cost a fraction of the frames), and reading pauses while the
+ * WebSocket has more than a few batches unsent.
+ */
+function pipe(stream: Duplex, ws: WebSocket, socket: Duplex): void {
+  stream.pipe(socket);
+  let batch: Buffer[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (batch.length === 0 || ws.readyState !== WebSocket.OPEN) return;
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+    batch = [];
+    ws.send(data, { binary: true }, () => {
+      if (ws.bufferedAmount < HIGH_WATER && socket.isPaused()) socket.resume();
+    });
+    if (ws.bufferedAmount >= HIGH_WATER) socket.pause();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    batch.push(chunk);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+  socket.on('end', () => {
+    flush();
+    stream.end();
+  });
   const end = () => {
     stream.destroy();
     socket.destroy();
@@ -86,6 +114,8 @@ function pipe(stream: Duplex, socket: Duplex): void {
   stream.on('error', end);
   socket.on('error', end);
 }
+
+const HIGH_WATER = 1024 * 1024;
 
 /** The shell protocol (shared/interactive.ts) between the master's WebSocket and a command in the task. */
 async function shell(
