@@ -91,6 +91,8 @@ test.serial('yard notebook start waits with progress lines until the service ans
   const status = await nora.json<ServiceStatus & { url: string }>(['notebook', 'open', String(notebook), '--no-browser']);
   t.true(status.ready);
   t.is(status.path, `/proxy/${notebook}/`);
+  const described = await nora.json<Task & { service: ServiceStatus & { url: string } }>(['notebook', 'describe', String(notebook)]);
+  t.like(described.service, { ready: true, url: proxied(notebook), port: described.runSpec.ports[0]!.container });
 });
 
 test.serial('through /proxy/<id>/ the owner gets the page, and the service never sees the Trainyard cookie or Authorization', async (t) => {
