@@ -44,7 +44,7 @@ up() {
     tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null || { log "docker import failed"; return 1; }
   fi
   echo "YARD_TEST_IMAGE=$IMAGE"
-  web_image && echo "YARD_TEST_WEB_IMAGE=$WEB_IMAGE"
+  if web_image; then echo "YARD_TEST_WEB_IMAGE=$WEB_IMAGE"; else log "no $WEB_IMAGE: the proxy tests run on the process executor only"; fi
 }
 
 # The proxy tests' service (test/fixtures/web-service/server.mjs): this machine's node binary and the

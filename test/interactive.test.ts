@@ -95,6 +95,16 @@ test.serial('yard notebook start waits with progress lines until the service ans
   t.like(described.service, { ready: true, url: proxied(notebook), port: described.runSpec.ports[0]!.container });
 });
 
+test.serial('a service that never answers: notebook start ends with a clear error after --timeout, non-zero; the task keeps running', async (t) => {
+  const silent = path.join(dir, 'silent.yaml');
+  writeFileSync(silent, executor === 'docker' ? `image: ${WEB_IMAGE}\nentrypoint: ["sleep", "3600"]\nport: 8888\n` : `entrypoint: ["sleep", "3600"]\nport: ${await freePort()}\n`);
+  const result = await nora.run(['notebook', 'start', '-c', silent, '--timeout', '3'], { timeoutMs: 120_000 });
+  t.is(result.code, 1);
+  const id = Number(/Created notebook (\d+)/.exec(result.stdout)?.[1]);
+  t.regex(result.stderr, new RegExp(`^Error: notebook ${id} did not answer within 3 s \\(\\w+: .*\\); it keeps running: see \`yard notebook logs ${id}\``, 'm'));
+  t.is((await api(m.url, 'POST', `/tasks/${id}/kill`, { token: tokens.nora })).status, 200);
+});
+
 test.serial('through /proxy/<id>/ the owner gets the page, and the service never sees the Trainyard cookie or Authorization', async (t) => {
   const page = await fetch(proxied(notebook), { headers: { authorization: `Bearer ${tokens.nora}` } });
   t.is(page.status, 200);
