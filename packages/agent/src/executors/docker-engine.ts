@@ -19,8 +19,8 @@ export interface ContainerEngine {
   wait(containerId: string): Promise<number>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
   remove(containerId: string): Promise<void>;
-  /** The container's address on its network (the default bridge, or the first network it is on). */
-  address(containerId: string): Promise<string | undefined>;
+  /** The container's address on its network (the default bridge, or the first network it is on), and the ports it exposes (`8888/tcp`). */
+  address(containerId: string): Promise<{ ip: string | undefined; exposed: string[] }>;
   /** Runs a command in a running container; `stream` carries stdin and output (multiplexed frames without a TTY). */
   exec(containerId: string, options: { Cmd: string[]; Env: string[]; Tty: boolean }): Promise<EngineExec>;
   /** Containers with `label`; `state` is the engine's: created (never started), running, exited... */
@@ -122,9 +122,10 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       }
     },
     async address(containerId) {
-      const { NetworkSettings } = await docker.getContainer(containerId).inspect();
+      const { NetworkSettings, Config } = await docker.getContainer(containerId).inspect();
       const networks = Object.values(NetworkSettings.Networks ?? {});
-      return (NetworkSettings as { IPAddress?: string }).IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
+      const ip = (NetworkSettings as { IPAddress?: string }).IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
+      return { ip, exposed: Object.keys(Config.ExposedPorts ?? {}) };
     },
     async exec(containerId, options) {
       const exec = await docker.getContainer(containerId).exec({ ...options, AttachStdin: true, AttachStdout: true, AttachStderr: true });

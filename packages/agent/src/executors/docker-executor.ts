@@ -250,9 +250,11 @@ export class DockerExecutor implements Executor {
         await engine.stop(id, Math.max(1, Math.ceil(graceMs / 1000)));
       },
       connect: async (port) => {
-        const address = await engine.address(id);
-        if (!address) throw new Error('the container has no network address');
-        return connectTcp(address, port);
+        const { ip, exposed } = await engine.address(id);
+        // Only the ports admitted with the task (its ExposedPorts), whatever a master asks.
+        if (!exposed.includes(`${port}/tcp`)) throw new Error(`port ${port} is not a port of this task`);
+        if (!ip) throw new Error('the container has no network address');
+        return connectTcp(ip, port);
       },
       exec: (request) => this.exec(id, request),
       cleanup: async () => {

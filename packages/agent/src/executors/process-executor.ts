@@ -105,7 +105,8 @@ export class ProcessExecutor implements Executor {
       },
     };
     const exec = { uid: runAs.uid, gid: runAs.gid, groups: runAs.supplementaryGroups.map((g) => g.gid), env: job.env };
-    writeJsonAtomic(files.record, { taskId: spec.taskId, leaseId: spec.leaseId, home, exec } satisfies RunRecord);
+    const ports = spec.ports.map((p) => p.container);
+    writeJsonAtomic(files.record, { taskId: spec.taskId, leaseId: spec.leaseId, home, exec, ports } satisfies RunRecord);
     crashPoint('agent:after-create');
 
     const reply = await this.startShim(job);
@@ -118,7 +119,7 @@ export class ProcessExecutor implements Executor {
     }
     crashPoint('agent:after-start');
     // Output flows from now on; the outcome is reported only after RUNNING (once `start` returned).
-    const run = this.follow(files, child, hooks, 0, { home, exec });
+    const run = this.follow(files, child, hooks, 0, { home, exec, ports });
     await hooks.state('RUNNING');
     return run;
   }
@@ -181,7 +182,7 @@ export class ProcessExecutor implements Executor {
   }
 
   /** Follows a started run through its files until its status is written. */
-  private follow(files: RunFiles, child: ProcessRef | undefined, hooks: RunHooks, skipLines: number, record?: Pick<RunRecord, 'home' | 'exec'>): Run {
+  private follow(files: RunFiles, child: ProcessRef | undefined, hooks: RunHooks, skipLines: number, record?: Pick<RunRecord, 'home' | 'exec' | 'ports'>): Run {
     let stopped = false;
     let killTimer: NodeJS.Timeout | undefined;
     const tail = new OutputTail(files, skipLines, (stream, line) => hooks.output(stream, line));
@@ -207,7 +208,11 @@ export class ProcessExecutor implements Executor {
       },
       cleanup: async () => rmSync(files.dir, { recursive: true, force: true }),
       // The port on this machine's loopback: any local user of the machine can reach it too (documented).
-      connect: (port) => connectTcp('127.0.0.1', port),
+      connect: async (port) => {
+        // Only the ports admitted with the task, whatever a master asks: anything else on this machine's loopback is not the task's.
+        if (!record?.ports?.includes(port)) throw new Error(`port ${port} is not a port of this task`);
+        return connectTcp('127.0.0.1', port);
+      },
       exec: async (request) => {
         if (!record?.exec) throw new Error('this run was started by an older agent: it cannot open a shell');
         return execInRun(this.execCommand(record.exec, child, request.command), record.home, record.exec.env, request);
