@@ -10,6 +10,7 @@ import { p2 } from './p2-dispatch.js';
 import { p3 } from './p3-submit.js';
 import { p4 } from './p4-cli.js';
 import { p7 } from './p7-task-start.js';
+import { p9 } from './p9-proxy.js';
 import { round } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -126,6 +127,19 @@ if (want('P7')) {
       met: r7.yardMs <= 1.2 * r7.directMs + ALLOWANCE_MS,
     });
   }
+}
+
+if (want('P9')) {
+  log('P9: a 100 MB download through /proxy/<id>/ (master -> agent dial-back -> service) vs from the service directly');
+  const r9 = await p9({ runs: quick ? 2 : 5 });
+  report.P9 = r9;
+  rows.push({
+    id: 'P9',
+    figure: '100 MB through the proxy',
+    value: `${r9.proxyMBps} MB/s vs ${r9.directMBps} MB/s direct, ratio ${r9.ratio}`,
+    goal: 'ratio >= 0.5',
+    met: r9.ratio >= 0.5,
+  });
 }
 
 const header = ['', 'figure', 'measured', 'goal', 'met'];

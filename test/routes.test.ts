@@ -27,13 +27,15 @@ test('every route is bound to one named check, and docs/routes.md is the router\
 /** A concrete request for a route's path, with every parameter naming someone else's thing. */
 function concretePath(route: RouteInfo, things: Record<string, string>): string {
   const concrete = route.path.replace(/:(\w+)/g, (_, name: string) => {
-    const key = `${route.path.split('/')[3]}:${name}`;
+    const root = !route.path.startsWith(API_PREFIX);
+    const key = `${route.path.split('/')[root ? 1 : 3]}:${name}`;
     const value = things[key] ?? things[name];
     if (value === undefined) throw new Error(`no value for ${key} in ${route.path}`);
     return encodeURIComponent(value);
   });
   // Routes about "yours, or someone else's with change_config" are walked on someone else's.
   const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke', 'policy.show'].includes(route.binding?.check ?? '');
+  if (!route.path.startsWith(API_PREFIX)) return concrete;
   return (onOther ? `${concrete}?user=other` : concrete).slice(API_PREFIX.length);
 }
 
@@ -61,6 +63,8 @@ test('walking every route as a user without change_config: 403 with a reason on 
     'sessions:id': String(otherSession),
     'agents:id': 'some-agent',
     taskId: String(task.body.id),
+    streamId: '0123456789abcdef0123456789abcdef',
+    'proxy:id': String(task.body.id),
   };
 
   // Logging out ends the walker's own session: that one goes last.
@@ -71,7 +75,7 @@ test('walking every route as a user without change_config: 403 with a reason on 
     const target = concretePath(route, things);
     const anonymous = route.path.startsWith(API_PREFIX)
       ? await api(m.url, route.method, target, sendable(route))
-      : { status: (await fetch(`${m.url}${route.path}`, { method: route.method })).status, body: undefined };
+      : { status: (await fetch(`${m.url}${target}`, { method: route.method })).status, body: undefined };
     t.true(anonymous.status < 500, `${where} anonymously: ${anonymous.status}`);
     if (route.binding?.audience !== 'public') t.is(anonymous.status, 401, `${where} needs credentials`);
     if (!route.path.startsWith(API_PREFIX)) continue;

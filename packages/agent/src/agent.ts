@@ -4,6 +4,7 @@ import { finished, type Executor, type Run, type RunHooks, type RunOutcome } fro
 import { guardSpec } from './floor-guard.js';
 import { LogShipper } from './log-shipper.js';
 import { MasterError, type MasterClient } from './master-client.js';
+import { serveStream } from './streams.js';
 import { detectResources } from './resources.js';
 
 interface Tracked {
@@ -171,6 +172,13 @@ export class Agent {
   }
 
   private async handle(action: AgentAction): Promise<void> {
+    if (action.type === 'open') {
+      // Never awaited: the poll goes on while the stream is served.
+      const tracked = this.tracked.get(action.taskId);
+      const run = tracked && tracked.leaseId === action.leaseId && !tracked.ending ? tracked.run : undefined;
+      void serveStream(action, run, () => this.client.dialStream(action.streamId), this.logger);
+      return;
+    }
     if (action.type === 'kill') {
       const tracked = this.tracked.get(action.taskId);
       if (!tracked || tracked.leaseId !== action.leaseId || tracked.ending) return;

@@ -1,4 +1,6 @@
+import { WebSocket } from 'ws';
 import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
+import { API_PREFIX, endpointPath } from '@trainyard/shared';
 import type {
   AgentLogsRequest,
   CallArgs,
@@ -33,13 +35,29 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** The agent's side of /api/v1/agents/:id/...: every call with the agent token, through the shared client. */
 export class MasterClient {
   private readonly client: YardClient;
+  private readonly origin: string;
 
   constructor(
     master: string,
     private readonly agentId: string,
-    token: string,
+    private readonly token: string,
   ) {
-    this.client = new YardClient({ baseUrl: new URL(master).origin, token });
+    this.origin = new URL(master).origin;
+    this.client = new YardClient({ baseUrl: this.origin, token });
+  }
+
+  /** Dials back the stream the master asked for (an `open` action): a WebSocket, outbound like every call. */
+  dialStream(streamId: string): WebSocket {
+    const url = `${this.origin.replace(/^http/, 'ws')}${API_PREFIX}${endpointPath('agent.stream', { params: { id: this.agentId, streamId } })}`;
+    return new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.token}` },
+      perMessageDeflate: false,
+      handshakeTimeout: 15_000,
+      // A zero mask, which ws then skips applying: masking protects caching proxies from what a
+      // browser's page sends; the agent is no browser, and XOR-ing every byte of a download in
+      // JavaScript halved its speed (bench P9).
+      generateMask: (mask: Buffer) => void mask.fill(0),
+    });
   }
 
   register(body: RegisterAgentRequest) {

@@ -27,6 +27,7 @@ import NotebookDescribe from './commands/notebook/describe.js';
 import NotebookKill from './commands/notebook/kill.js';
 import NotebookList from './commands/notebook/list.js';
 import NotebookLogs from './commands/notebook/logs.js';
+import NotebookOpen from './commands/notebook/open.js';
 import NotebookStart from './commands/notebook/start.js';
 import PolicyReload from './commands/policy/reload.js';
 import PolicyShow from './commands/policy/show.js';
@@ -41,6 +42,7 @@ import ShellDescribe from './commands/shell/describe.js';
 import ShellKill from './commands/shell/kill.js';
 import ShellList from './commands/shell/list.js';
 import ShellLogs from './commands/shell/logs.js';
+import ShellOpen from './commands/shell/open.js';
 import ShellStart from './commands/shell/start.js';
 import TaskDelete from './commands/task/delete.js';
 import TaskDescribe from './commands/task/describe.js';
@@ -51,6 +53,7 @@ import TensorboardDescribe from './commands/tensorboard/describe.js';
 import TensorboardKill from './commands/tensorboard/kill.js';
 import TensorboardList from './commands/tensorboard/list.js';
 import TensorboardLogs from './commands/tensorboard/logs.js';
+import TensorboardOpen from './commands/tensorboard/open.js';
 import TensorboardStart from './commands/tensorboard/start.js';
 import TokenCreate from './commands/token/create.js';
 import TokenList from './commands/token/list.js';
@@ -98,6 +101,7 @@ export const COMMANDS = {
   'notebook:kill': NotebookKill,
   'notebook:list': NotebookList,
   'notebook:logs': NotebookLogs,
+  'notebook:open': NotebookOpen,
   'notebook:start': NotebookStart,
   'policy:reload': PolicyReload,
   'policy:show': PolicyShow,
@@ -112,6 +116,7 @@ export const COMMANDS = {
   'shell:kill': ShellKill,
   'shell:list': ShellList,
   'shell:logs': ShellLogs,
+  'shell:open': ShellOpen,
   'shell:start': ShellStart,
   'task:delete': TaskDelete,
   'task:describe': TaskDescribe,
@@ -122,6 +127,7 @@ export const COMMANDS = {
   'tensorboard:kill': TensorboardKill,
   'tensorboard:list': TensorboardList,
   'tensorboard:logs': TensorboardLogs,
+  'tensorboard:open': TensorboardOpen,
   'tensorboard:start': TensorboardStart,
   'token:create': TokenCreate,
   'token:list': TokenList,

@@ -24,6 +24,11 @@ import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
 import { createApp } from './http/app.js';
+import { upgradeHandler } from './http/upgrade.js';
+import { InteractiveService } from './interactive/interactive-service.js';
+import { interactiveRoutes } from './interactive/interactive-routes.js';
+import { loginRedirect, serviceProxy } from './interactive/service-proxy.js';
+import { TunnelBroker } from './interactive/tunnel-broker.js';
 import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
 import { Site } from './http/site.js';
@@ -160,11 +165,15 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
     onCapacityChanged: () => scheduler?.capacityChanged(),
   });
+  // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
+  const broker = new TunnelBroker({ wake: (agentId) => scheduler?.killRequested(agentId), dialTimeoutMs: config.tasks.dial_timeout });
+  const interactive = new InteractiveService({ broker, clock, logger, tasks });
   scheduler = new Scheduler({
     clock,
     logger,
     tasks,
     agents,
+    streams: broker,
     options: {
       leaseTimeoutMs: config.agents.lease_timeout,
       killGraceMs: config.agents.kill_grace,
@@ -187,6 +196,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     user: requireUser(new ActorResolver({ sessions, tokens, roles })),
     agent: requireAgent(agentTokens),
   };
+  const opened = interactiveRoutes({ tasks, agents, interactive, broker }, guards);
   const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
@@ -194,6 +204,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host }),
     checkDatabase: database.check,
     guards,
+    early: { middleware: [loginRedirect(), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
     routers: [
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
@@ -205,10 +216,14 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       taskRoutes(tasks, guards),
       agentRoutes(agents, agentTokens, guards),
       agentApiRoutes({ agents, scheduler, reports }, guards),
+      opened.api,
     ],
   });
 
-  const server = serve(app.callback());
+  const callback = app.callback();
+  const server = serve(callback);
+  // WebSockets (the proxy's, shells, agents' streams) go through the same chain: see http/upgrade.ts.
+  server.on('upgrade', upgradeHandler(callback));
   server.keepAliveTimeout = 65_000;
   // Long polls hold requests for up to a minute.
   server.requestTimeout = 120_000;
@@ -232,7 +247,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const monitor = setInterval(() => {
     if (monitoring) return;
     monitoring = true;
-    Promise.all([agents.markLost(), scheduler.expireLeases()])
+    const idleTimeout = config.tasks.idle_timeout;
+    Promise.all([agents.markLost(), scheduler.expireLeases(), idleTimeout ? interactive.stopIdle(idleTimeout) : undefined])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
       .finally(() => (monitoring = false));
   }, options.monitorIntervalMs ?? 1000);
@@ -245,6 +261,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy },
     async close() {
       clearInterval(monitor);
+      interactive.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AGENT_ID_PATTERN, AGENT_REPORTED_STATES, EXECUTORS, LOG_STREAMS, type ExecutorName } from './constants.js';
 import type { TaskKind, TaskState } from './constants.js';
+import type { StreamTarget } from './interactive.js';
 import type { RunSpec } from './run-spec.js';
 import { textSchema } from './text.js';
 
@@ -100,7 +101,13 @@ export interface TaskRunSpec extends RunSpec {
 
 export type AgentAction =
   | { type: 'start'; spec: TaskRunSpec }
-  | { type: 'kill'; taskId: number; leaseId: string; graceMs: number };
+  | { type: 'kill'; taskId: number; leaseId: string; graceMs: number }
+  /**
+   * Dial back `GET /agents/:id/streams/:streamId` (a WebSocket) and pipe it to the task's port or
+   * a command run inside it: how the master reaches a task's service or shell without any port
+   * of the agent being reachable.
+   */
+  | { type: 'open'; streamId: string; taskId: number; leaseId: string; target: StreamTarget };
 
 export interface PollResponse {
   actions: AgentAction[];

@@ -9,6 +9,9 @@ import { ENDPOINTS, endpointPath, type CallArgs, type EndpointName, type Endpoin
 import { isErrorBody, type ErrorBody, type ErrorCode } from './errors.js';
 
 /** The master answered with `{"error": {...}}`. */
+/** For clients that build a URL themselves (WebSockets): the API's prefix, a call's path, the error body's shape. */
+export { API_PREFIX, endpointPath, isErrorBody };
+
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(

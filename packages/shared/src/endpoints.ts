@@ -20,6 +20,7 @@ import type {
   TaskRunSpec,
 } from './agents.js';
 import { HEALTH_PATH, READY_PATH } from './api.js';
+import type { ServiceStatus, ShellQuery } from './interactive.js';
 import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
 import type { Capability, TaskKind, TaskState } from './constants.js';
 import type { Page } from './pagination.js';
@@ -88,6 +89,11 @@ export const ENDPOINTS = {
   'tasks.kill': { method: 'POST', path: '/tasks/:id/kill' },
   'tasks.delete': { method: 'DELETE', path: '/tasks/:id' },
   'tasks.logs': { method: 'GET', path: '/tasks/:id/logs' },
+  'tasks.service': { method: 'GET', path: '/tasks/:id/service' },
+  /** A WebSocket (upgrade); a plain GET is refused. */
+  'tasks.shell': { method: 'GET', path: '/tasks/:id/shell' },
+  /** The proxy's entry (`/proxy/:id` -> `/proxy/:id/`); every `/proxy/:id/...` request runs the same check. */
+  'tasks.proxy': { method: 'GET', path: '/proxy/:id', root: true },
 
   'agents.list': { method: 'GET', path: '/agents' },
   'agents.update': { method: 'PATCH', path: '/agents/:id' },
@@ -98,6 +104,8 @@ export const ENDPOINTS = {
   // What agents call, with their agent token.
   'agent.register': { method: 'POST', path: '/agents/:id/register' },
   'agent.heartbeat': { method: 'POST', path: '/agents/:id/heartbeat' },
+  /** A WebSocket the agent dials back for one stream the master asked for (`open` action). */
+  'agent.stream': { method: 'GET', path: '/agents/:id/streams/:streamId' },
   'agent.poll': { method: 'GET', path: '/agents/:id/work' },
   'agent.ack': { method: 'POST', path: '/agents/:id/tasks/:taskId/ack' },
   'agent.release': { method: 'POST', path: '/agents/:id/tasks/:taskId/release' },
@@ -163,6 +171,9 @@ export interface EndpointTypes {
   'tasks.kill': { response: Task };
   'tasks.delete': { response: { id: number; deleted: true } };
   'tasks.logs': { query: { after?: number; limit?: number; wait?: number }; response: TaskLogPage };
+  'tasks.service': { query: { probe?: boolean }; response: ServiceStatus };
+  'tasks.shell': { query: ShellQuery; response: never };
+  'tasks.proxy': { response: never };
 
   'agents.list': { response: Page<Agent> };
   'agents.update': { body: { enabled: boolean }; response: Agent };
@@ -177,6 +188,7 @@ export interface EndpointTypes {
   'agent.release': { body: ReleaseRequest; response: { state: TaskState } };
   'agent.state': { body: ReportStateRequest; response: { state: TaskState } };
   'agent.logs': { body: AgentLogsRequest; response: { received: number } };
+  'agent.stream': { response: never };
 }
 
 /** `/users/:username/access` -> `{username: string | number}`. */

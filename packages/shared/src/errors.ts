@@ -59,7 +59,11 @@ export const ERROR_STATUS = {
   HOST_NOT_ALLOWED: 421,
   TOO_MANY_REQUESTS: 429,
   HEADER_TOO_LARGE: 431,
+  /** The task's service is no longer there: the task ended. */
+  GONE: 410,
   INTERNAL: 500,
+  /** The task's agent did not dial back, or its service refused the connection. */
+  BAD_GATEWAY: 502,
   /** `/readyz`: the master runs but cannot use its database. */
   NOT_READY: 503,
   /** The LDAP directory, PAM or password file that checks this user's password cannot answer. */

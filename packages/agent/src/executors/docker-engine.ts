@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
 import tar from 'tar-stream';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** Only what the Docker executor uses of dockerode (Docker, or Podman's Docker API). */
 export interface ContainerEngine {
@@ -19,8 +19,18 @@ export interface ContainerEngine {
   wait(containerId: string): Promise<number>;
   stop(containerId: string, graceSeconds: number): Promise<void>;
   remove(containerId: string): Promise<void>;
+  /** The container's address on its network (the default bridge, or the first network it is on), and the ports it exposes (`8888/tcp`). */
+  address(containerId: string): Promise<{ ip: string | undefined; exposed: string[] }>;
+  /** Runs a command in a running container; `stream` carries stdin and output (multiplexed frames without a TTY). */
+  exec(containerId: string, options: { Cmd: string[]; Env: string[]; Tty: boolean }): Promise<EngineExec>;
   /** Containers with `label`; `state` is the engine's: created (never started), running, exited... */
   listByLabel(label: string): Promise<Array<{ id: string; state: string; labels: Record<string, string> }>>;
+}
+
+export interface EngineExec {
+  stream: Duplex;
+  resize(cols: number, rows: number): Promise<void>;
+  exitCode(): Promise<number>;
 }
 
 const isStatus = (error: unknown, status: number) => (error as { statusCode?: number }).statusCode === status;
@@ -110,6 +120,23 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       } catch (error) {
         if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
       }
+    },
+    async address(containerId) {
+      const { NetworkSettings, Config } = await docker.getContainer(containerId).inspect();
+      const networks = Object.values(NetworkSettings.Networks ?? {});
+      const ip = (NetworkSettings as { IPAddress?: string }).IPAddress || networks.find((n) => n.IPAddress)?.IPAddress || undefined;
+      return { ip, exposed: Object.keys(Config.ExposedPorts ?? {}) };
+    },
+    async exec(containerId, options) {
+      const exec = await docker.getContainer(containerId).exec({ ...options, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+      const stream = (await exec.start({ hijack: true, stdin: true, Tty: options.Tty })) as Duplex;
+      return {
+        stream,
+        resize: async (cols, rows) => {
+          await exec.resize({ w: cols, h: rows });
+        },
+        exitCode: async () => (await exec.inspect()).ExitCode ?? 255,
+      };
     },
     async listByLabel(label) {
       const containers = await docker.listContainers({ all: true, filters: { label: [label] } });

@@ -1,11 +1,12 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net, { type Socket } from 'node:net';
 import path from 'node:path';
-import { crashPoint, type TaskRunSpec } from '@trainyard/shared';
+import { crashPoint, proxyPath, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
 import { LineBuffer } from '../line-buffer.js';
 import type { ContainerEngine } from './docker-engine.js';
 import { DockerFrameParser } from './docker-frames.js';
-import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
+import { finished, type ExecRequest, type ExecSession, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
 
 const LABEL_AGENT = 'trainyard.agent';
 const LABEL_TASK = 'trainyard.task';
@@ -88,7 +89,7 @@ export class DockerExecutor implements Executor {
           `HOME=${HOME}`,
           `USER=${runAs.user}`,
           `LOGNAME=${runAs.user}`,
-          `TRAINYARD_TASK_ID=${spec.taskId}`,
+          ...interactiveEnvironment(spec).map(([k, v]) => `${k}=${v}`),
         ],
         Labels: { [LABEL_AGENT]: this.agentId, [LABEL_TASK]: String(spec.taskId), [LABEL_LEASE]: spec.leaseId },
         Tty: false,
@@ -184,6 +185,36 @@ export class DockerExecutor implements Executor {
     return path.join(this.identityRoot, name);
   }
 
+  /**
+   * A command in the running container, with a TTY or not. No user is named: the engine runs it as
+   * the container's own user, the task's uid:gid with its supplementary groups.
+   */
+  private async exec(id: string, request: ExecRequest): Promise<ExecSession> {
+    const exec = await this.engine.exec(id, {
+      Cmd: request.command,
+      Env: request.tty ? ['TERM=xterm-256color'] : [],
+      Tty: request.tty,
+    });
+    const listeners: Array<(channel: 1 | 2, data: Buffer) => void> = [];
+    const emit = (channel: 1 | 2, data: Buffer) => listeners.forEach((l) => l(channel, data));
+    const parser = new DockerFrameParser((stream, payload) => emit(stream === 'stderr' ? 2 : 1, payload));
+    exec.stream.on('data', (chunk: Buffer) => (request.tty ? emit(1, chunk) : parser.push(chunk)));
+    const ended = new Promise<void>((resolve) => {
+      exec.stream.on('end', resolve);
+      exec.stream.on('close', resolve);
+      exec.stream.on('error', () => resolve());
+    });
+    if (request.tty && request.cols && request.rows) await exec.resize(request.cols, request.rows).catch(() => undefined);
+    return {
+      write: (data) => exec.stream.write(data),
+      endInput: () => exec.stream.end(),
+      resize: (cols, rows) => void exec.resize(cols, rows).catch(() => undefined),
+      onOutput: (listener) => listeners.push(listener),
+      exit: ended.then(() => exec.exitCode()),
+      kill: () => exec.stream.destroy(),
+    };
+  }
+
   /** Streams a container's output from the start (skipping what was sent) and waits for it; `cleanup` removes it. */
   private follow(id: string, identityDir: string, hooks: RunHooks, skipLines: number): Run {
     const { engine } = this;
@@ -218,12 +249,42 @@ export class DockerExecutor implements Executor {
         stopped = true;
         await engine.stop(id, Math.max(1, Math.ceil(graceMs / 1000)));
       },
+      connect: async (port) => {
+        const { ip, exposed } = await engine.address(id);
+        // Only the ports admitted with the task (its ExposedPorts), whatever a master asks.
+        if (!exposed.includes(`${port}/tcp`)) throw new Error(`port ${port} is not a port of this task`);
+        if (!ip) throw new Error('the container has no network address');
+        return connectTcp(ip, port);
+      },
+      exec: (request) => this.exec(id, request),
       cleanup: async () => {
         await engine.remove(id);
         rmSync(identityDir, { recursive: true, force: true });
       },
     };
   }
+}
+
+/** What a task is told about its service: its id, where the master serves it (a base URL) and its port. */
+export function interactiveEnvironment(spec: TaskRunSpec): Array<[string, string]> {
+  const port = spec.ports[0]?.container;
+  return [
+    ['TRAINYARD_TASK_ID', String(spec.taskId)],
+    ['TRAINYARD_PROXY_PATH', proxyPath(spec.taskId)],
+    ...(port === undefined ? [] : [['TRAINYARD_PORT', String(port)] as [string, string]]),
+  ];
+}
+
+/** A TCP connection, once it is established (or the reason it could not be). */
+export function connectTcp(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, noDelay: true });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
 }
 
 const runName = (taskId: number, leaseId: string) => `${taskId}-${leaseId.slice(0, 8)}`;

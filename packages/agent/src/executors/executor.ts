@@ -1,3 +1,5 @@
+import { constants } from 'node:os';
+import type { Duplex } from 'node:stream';
 import type { AgentReportedState, ExecutorName, TaskRunSpec } from '@trainyard/shared';
 
 export type OutputStream = 'stdout' | 'stderr' | 'system';
@@ -22,6 +24,33 @@ export interface Run {
   stop(graceMs: number): Promise<void>;
   /** Removes what the run left, once its outcome has been reported (or refused). */
   cleanup(): Promise<void>;
+  /**
+   * A TCP connection to the task's port, from this machine: the container's own address on its
+   * network (Docker; nothing is published on the host), or 127.0.0.1 (process executor).
+   */
+  connect?(port: number): Promise<Duplex>;
+  /** Runs a command inside the task, as the task's uid:gid, with a terminal or plain pipes. */
+  exec?(request: ExecRequest): Promise<ExecSession>;
+}
+
+export interface ExecRequest {
+  command: string[];
+  tty: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+/** A command running inside a task (a shell). */
+export interface ExecSession {
+  write(data: Buffer): void;
+  /** End of input (a command without a terminal whose stdin ended). */
+  endInput(): void;
+  resize(cols: number, rows: number): void;
+  /** Output as it comes: 1 stdout (everything, with a terminal), 2 stderr. */
+  onOutput(listener: (channel: 1 | 2, data: Buffer) => void): void;
+  /** The command's exit code, once its output is all delivered. */
+  readonly exit: Promise<number>;
+  kill(): void;
 }
 
 /** A run left by an earlier agent process on this machine. */
@@ -55,4 +84,10 @@ export interface Executor {
 /** A run that ended before it started anything. */
 export function finished(outcome: RunOutcome): Run {
   return { done: Promise.resolve(outcome), stop: async () => undefined, cleanup: async () => undefined };
+}
+
+/** 128 + the signal's number, as shells report a command killed by a signal. */
+export function signalExitCode(signal: string | number | null | undefined): number {
+  if (typeof signal === 'number') return 128 + signal;
+  return 128 + (signal ? ((constants.signals as Record<string, number>)[signal] ?? 0) : 0);
 }

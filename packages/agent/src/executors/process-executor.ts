@@ -20,6 +20,8 @@ import {
   type ShimJob,
   type ShimReply,
 } from '../shim/run-files.js';
+import { interactiveEnvironment, connectTcp } from './docker-executor.js';
+import { execInRun } from './exec-process.js';
 import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
 
 const SHIM = fileURLToPath(new URL('../shim/task-shim.js', import.meta.url));
@@ -99,10 +101,12 @@ export class ProcessExecutor implements Executor {
         HOME: home,
         USER: runAs.user,
         LOGNAME: runAs.user,
-        TRAINYARD_TASK_ID: String(spec.taskId),
+        ...Object.fromEntries(interactiveEnvironment(spec)),
       },
     };
-    writeJsonAtomic(files.record, { taskId: spec.taskId, leaseId: spec.leaseId, home } satisfies RunRecord);
+    const exec = { uid: runAs.uid, gid: runAs.gid, groups: runAs.supplementaryGroups.map((g) => g.gid), env: job.env };
+    const ports = spec.ports.map((p) => p.container);
+    writeJsonAtomic(files.record, { taskId: spec.taskId, leaseId: spec.leaseId, home, exec, ports } satisfies RunRecord);
     crashPoint('agent:after-create');
 
     const reply = await this.startShim(job);
@@ -115,7 +119,7 @@ export class ProcessExecutor implements Executor {
     }
     crashPoint('agent:after-start');
     // Output flows from now on; the outcome is reported only after RUNNING (once `start` returned).
-    const run = this.follow(files, child, hooks, 0);
+    const run = this.follow(files, child, hooks, 0, { home, exec, ports });
     await hooks.state('RUNNING');
     return run;
   }
@@ -178,7 +182,7 @@ export class ProcessExecutor implements Executor {
   }
 
   /** Follows a started run through its files until its status is written. */
-  private follow(files: RunFiles, child: ProcessRef | undefined, hooks: RunHooks, skipLines: number): Run {
+  private follow(files: RunFiles, child: ProcessRef | undefined, hooks: RunHooks, skipLines: number, record?: Pick<RunRecord, 'home' | 'exec' | 'ports'>): Run {
     let stopped = false;
     let killTimer: NodeJS.Timeout | undefined;
     const tail = new OutputTail(files, skipLines, (stream, line) => hooks.output(stream, line));
@@ -203,7 +207,40 @@ export class ProcessExecutor implements Executor {
         killTimer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
       },
       cleanup: async () => rmSync(files.dir, { recursive: true, force: true }),
+      // The port on this machine's loopback: any local user of the machine can reach it too (documented).
+      connect: async (port) => {
+        // Only the ports admitted with the task, whatever a master asks: anything else on this machine's loopback is not the task's.
+        if (!record?.ports?.includes(port)) throw new Error(`port ${port} is not a port of this task`);
+        return connectTcp('127.0.0.1', port);
+      },
+      exec: async (request) => {
+        if (!record?.exec) throw new Error('this run was started by an older agent: it cannot open a shell');
+        return execInRun(this.execCommand(record.exec, child, request.command), record.home, record.exec.env, request);
+      },
     };
+  }
+
+  /**
+   * A command inside a run as its uid:gid: as root, in the task's mount namespace (nsenter) and
+   * dropped to its identity as the task was (setpriv, no capabilities, no-new-privileges);
+   * otherwise the agent already is that uid.
+   */
+  private execCommand(exec: NonNullable<RunRecord['exec']>, child: ProcessRef | undefined, command: string[]): string[] {
+    if (process.getuid?.() !== 0) return command;
+    const enter = this.namespaces && child && isAlive(child) ? ['nsenter', `--target=${child.pid}`, '--mount', '--'] : [];
+    return [
+      ...enter,
+      'setpriv',
+      `--reuid=${exec.uid}`,
+      `--regid=${exec.gid}`,
+      groupsOption(exec.groups.map((gid) => ({ gid }))),
+      '--no-new-privs',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked',
+      '--',
+      ...command,
+    ];
   }
 
   /** Runs left by an earlier agent: started ones are reattached through their files; others never ran. */
@@ -224,7 +261,7 @@ export class ProcessExecutor implements Executor {
         taskId: record.taskId,
         leaseId: record.leaseId,
         started,
-        adopt: async (hooks, skipLines) => this.follow(files, child(), hooks, skipLines),
+        adopt: async (hooks, skipLines) => this.follow(files, child(), hooks, skipLines, record),
         discard: async () => {
           signalGroup(child(), 'SIGKILL');
           rmSync(files.dir, { recursive: true, force: true });

@@ -44,6 +44,10 @@ export interface RunRecord {
   taskId: number;
   leaseId: string;
   home: string;
+  /** Who commands run inside the task run as (shells), and their environment; absent in runs of agents before 0.3. */
+  exec?: { uid: number; gid: number; groups: number[]; env: Record<string, string> };
+  /** The ports admitted with the task: the only ones the agent connects to for the master. */
+  ports?: number[];
 }
 
 /** A process, told apart from a later one that reuses its pid by its start time. */

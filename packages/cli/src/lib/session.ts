@@ -46,6 +46,7 @@ export function resolveIdentity(
  */
 export class Session {
   private client?: YardClient;
+  private token?: string;
 
   constructor(
     readonly identity: Identity,
@@ -66,18 +67,26 @@ export class Session {
     }
   }
 
+  /** The bearer token this identity calls with (logging in first if it must): for WebSockets (`yard shell open`). */
+  async bearer(): Promise<string> {
+    await this.connect(false);
+    return this.token!;
+  }
+
   private async connect(skipCache: boolean): Promise<{ client: YardClient; fromCache: boolean }> {
     if (this.client && !skipCache) return { client: this.client, fromCache: true };
     const { identity } = this;
     if (identity.source === 'api_token') {
       // A refused token is reported as the master said it (revoked, expired, access_api gone).
       this.client = this.anonymous.withToken(identity.token);
+      this.token = identity.token;
       return { client: this.client, fromCache: false };
     }
     if (!skipCache) {
       const cached = await this.store.get(identity.slot);
       if (cached) {
         this.client = this.anonymous.withToken(cached);
+        this.token = cached;
         return { client: this.client, fromCache: true };
       }
     }
@@ -89,6 +98,7 @@ export class Session {
     }
     const token = await this.login(identity);
     this.client = this.anonymous.withToken(token);
+    this.token = token;
     return { client: this.client, fromCache: false };
   }
 

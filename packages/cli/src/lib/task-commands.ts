@@ -1,8 +1,10 @@
 import { Args, Flags, type Command } from '@oclif/core';
 import { isTerminal } from '@trainyard/shared/constants';
+import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import type {
   CreateTaskRequest,
   Page,
+  ServiceStatus,
   Task,
   TaskKind,
   TaskLogLine,
@@ -45,10 +47,16 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
 export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescribeCommand> {
   static override args = { id: idArg };
 
-  async run(): Promise<Task> {
-    const task = await (await this.session()).call('tasks.get', { params: { id: this.args.id } });
+  async run(): Promise<Task & { service?: ServiceStatus & { url: string } }> {
+    const session = await this.session();
+    const task = await session.call('tasks.get', { params: { id: this.args.id } });
     this.log(describeTask(task));
-    return task;
+    if (!SERVICE_KINDS.includes(task.kind)) return task;
+    // A notebook's or TensorBoard's service: where it is served, and whether it answers now.
+    const status = await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } });
+    const url = `${this.master}${status.path}`;
+    this.log(`URL:        ${url} (${status.ready ? 'answers' : (status.message ?? 'not answering')})`);
+    return { ...task, service: { ...status, url } };
   }
 }
 

@@ -50,6 +50,11 @@ export const taskPolicies = {
   logs: onTask('tasks.logs', 'read the logs of'),
   alter: onTask('tasks.alter', 'change'),
   kill: onTask('tasks.kill', 'kill'),
+  /**
+   * Opening a task's service through `/proxy/:id/...` or a shell in it (`/tasks/:id/shell`):
+   * the same people as its details. Every proxied request and every upgrade runs it.
+   */
+  open: onTask('tasks.open', 'open the service or a shell of'),
   delete: userPolicy<TaskTarget>({
     name: 'tasks.delete',
     capability: 'delete_tasks',

@@ -235,6 +235,10 @@ export const masterConfigSchema = z.strictObject({
           tensorboard: z.number().int().min(1).max(65535).default(6006),
         })
         .prefault({}),
+      /** Notebooks, TensorBoards and shells with no proxied traffic and no open shell for this long are stopped (KILLED); unset: never. */
+      idle_timeout: durationSchema.optional(),
+      /** How long an agent has to dial back a stream the master asked for (a proxied connection, a shell). */
+      dial_timeout: durationSchema.default(15_000),
     })
     .prefault({}),
   /** The admission policy: what tasks may ask for (see admission/policy-schema.ts). */

@@ -1,4 +1,4 @@
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { API_PREFIX } from '@trainyard/shared';
@@ -23,6 +23,8 @@ export function createApp(options: {
   bodyLimit: number;
   guards: Guards;
   routers: Router<AppState>[];
+  /** Served outside the API, before body parsing (the proxy streams bodies as they come). */
+  early?: { middleware: Middleware<AppState>[]; routers: Router<AppState>[] };
   webRoot: string;
   site: Site;
   checkDatabase: () => void;
@@ -34,6 +36,9 @@ export function createApp(options: {
   const ops = opsRoutes(options.guards, options.checkDatabase);
   app.use(ops.routes());
   app.use(siteGuard(options.site));
+  for (const middleware of options.early?.middleware ?? []) app.use(middleware);
+  const early = options.early?.routers ?? [];
+  for (const router of early) app.use(router.routes());
   app.use(jsonBody(options.bodyLimit));
 
   // Every route is bound to its check by `Routes` (authz/routes.ts), guard included: router-level
@@ -42,6 +47,6 @@ export function createApp(options: {
   for (const router of options.routers) api.use(router.routes());
   app.use(api.routes());
   for (const middleware of webUi(options.webRoot)) app.use(middleware);
-  app.use(noRoute([ops, api]));
-  return { app, routes: listRoutes([ops, api]) };
+  app.use(noRoute([ops, ...early, api]));
+  return { app, routes: listRoutes([ops, ...early, api]) };
 }

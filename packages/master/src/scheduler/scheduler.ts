@@ -46,6 +46,8 @@ export class Scheduler {
       tasks: TaskService;
       /** Which agents may take work, and what they have (the agents domain). */
       agents: Pick<AgentService, 'requireAlive'>;
+      /** Streams the master wants the agent to dial back (the interactive domain's broker). */
+      streams?: { take(agentId: string): AgentAction[] };
       options: SchedulerOptions;
     },
   ) {}
@@ -61,7 +63,7 @@ export class Scheduler {
     void this.queueHasWork().then((has) => has && this.offerWork());
   }
 
-  /** A kill was asked of a task on `agentId`: answer its poll now. */
+  /** A kill was asked of a task on `agentId`, or a stream to dial back: answer its poll now. */
   killRequested(agentId: string): void {
     this.waiters.get(agentId)?.wake({ kind: 'kill' });
   }
@@ -148,7 +150,7 @@ export class Scheduler {
   private async pendingActions(agentId: string): Promise<AgentAction[]> {
     const agent = await this.deps.agents.requireAlive(agentId);
     const held = await this.deps.tasks.activeOnAgent(agentId);
-    const actions: AgentAction[] = [];
+    const actions: AgentAction[] = [...(this.deps.streams?.take(agentId) ?? [])];
     for (const task of held) {
       if (task.state === 'ASSIGNED' && task.lease_acked_at === null) {
         actions.push({ type: 'start', spec: this.spec(task, task.lease_id!) });
@@ -158,7 +160,8 @@ export class Scheduler {
       }
     }
     const waitingForAck = actions.some((a) => a.type === 'start');
-    if (!waitingForAck && agent.enabled) {
+    // Streams are answered at once, without waiting for an assignment.
+    if (!waitingForAck && agent.enabled && !actions.some((a) => a.type === 'open')) {
       const assigned = await this.assignNext(agent);
       if (assigned) actions.push({ type: 'start', spec: this.spec(assigned, assigned.lease_id!) });
     }

@@ -16,10 +16,21 @@ export interface TaskDefaults {
   ports: { notebook: number; tensorboard: number };
 }
 
-/** What a kind runs when its config names no entrypoint; a service listens on the task's port. */
+/**
+ * What a kind runs when its config names no entrypoint; a service listens on the task's port and is
+ * served by the master under `/proxy/<id>/`, which the agent tells it in TRAINYARD_PROXY_PATH (the id
+ * exists only once the task does). Jupyter's own token is off only because the proxy lets no one
+ * but the owner, operate_others and admins through.
+ */
 const DEFAULT_ENTRYPOINTS: Partial<Record<TaskKind, (port: number | undefined) => string[]>> = {
-  notebook: (port) => ['jupyter', 'lab', '--ip=0.0.0.0', '--no-browser', ...(port ? [`--port=${port}`] : [])],
-  tensorboard: (port) => ['tensorboard', '--logdir', '/runs', '--bind_all', ...(port ? ['--port', String(port)] : [])],
+  notebook: (port) => [
+    '/bin/sh',
+    '-c',
+    `exec jupyter lab --ip=0.0.0.0 --no-browser${port ? ` --port=${port}` : ''} --ServerApp.base_url="$TRAINYARD_PROXY_PATH" ` +
+      "--ServerApp.token='' --ServerApp.password='' --ServerApp.allow_remote_access=True",
+  ],
+  // TensorBoard wants its prefix without the trailing slash.
+  tensorboard: (port) => ['/bin/sh', '-c', `exec tensorboard --logdir /runs --bind_all${port ? ` --port ${port}` : ''} --path_prefix "\${TRAINYARD_PROXY_PATH%/}"`],
   shell: () => ['sleep', 'infinity'],
 };
 

@@ -64,6 +64,11 @@ export const taskRepository = {
       .execute();
   },
 
+  /** Running tasks of these kinds (for idle shutdown): id and when the run started. */
+  runningOfKinds(db: Executor, kinds: readonly TaskKind[]): Promise<Array<{ id: number; started_at: number | null }>> {
+    return db.selectFrom('tasks').select(['id', 'started_at']).where('state', '=', 'RUNNING').where('kind', 'in', kinds).execute();
+  },
+
   /** Ids of the tasks every agent holds, in one query (for `yard agent list`). */
   async activeByAgent(db: Executor): Promise<Map<string, number[]>> {
     const rows = await db

@@ -118,6 +118,11 @@ export class TaskService {
     return taskRepository.activeOnAgent(this.deps.db, agentId);
   }
 
+  /** Running tasks of these kinds, with when their run started (idle shutdown). */
+  runningOfKinds(kinds: readonly TaskKind[]): Promise<Array<{ id: number; started_at: number | null }>> {
+    return taskRepository.runningOfKinds(this.deps.db, kinds);
+  }
+
   /** Ids of the tasks every agent holds, in one query (for the agent list). */
   activeByAgent(): Promise<Map<string, number[]>> {
     return taskRepository.activeByAgent(this.deps.db);
@@ -195,10 +200,16 @@ export class TaskService {
    * A queued task ends as KILLED at once; one on an agent is marked, and the agent stops it
    * (SIGTERM, then SIGKILL) and reports KILLED. Killing an ended task is a conflict.
    */
-  async kill(task: TaskWithOwner): Promise<Task> {
+  async kill(task: TaskWithOwner, reason?: string): Promise<Task> {
     const state = task.state as TaskState;
     if (isTerminal(state)) applyEvent(task.id, state, 'kill');
     const now = this.deps.clock.now();
+    if (reason) {
+      // Kept as the task's message when the agent reports it KILLED (finishRun).
+      await taskRepository.update(this.deps.db, task.id, { state }, { message: reason, updated_at: now });
+      await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] stopping: ${reason}` }]);
+      task = { ...task, message: reason };
+    }
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
@@ -311,7 +322,9 @@ export class TaskService {
       });
     }
     if (details.message) await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] ${details.message}` }]);
-    return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message: details.message ?? null });
+    // A kill with a reason (idle shutdown) keeps it as the message.
+    const kept = outcome === 'KILLED' && task.kill_requested_at !== null ? task.message : null;
+    return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message: details.message ?? kept });
   }
 
   /**

@@ -19,7 +19,9 @@ export function LoginPage(props: { onSignedIn: () => void }) {
       await signIn(username.trim(), password);
       sessionStorage.removeItem('yard:signed-out');
       props.onSignedIn();
-      navigate(redirect, true);
+      // A task's service (/proxy/ID/...) is not a page of this app: the browser loads it.
+      if (redirect.startsWith('/proxy/')) window.location.assign(redirect);
+      else navigate(redirect, true);
     } catch (err) {
       setError(err);
     } finally {

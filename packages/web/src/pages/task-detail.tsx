@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { MeResponse, RunSpec, Task } from '@trainyard/shared';
+import type { MeResponse, RunSpec, ServiceStatus, Task } from '@trainyard/shared';
 import { describeIdentitySource, formatByteSize, isTerminal } from '@trainyard/shared/constants';
+import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { holds } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -39,6 +40,28 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
     };
   }, [props.id]);
 
+  // A notebook's or TensorBoard's service: its URL, and an Open button once it answers.
+  const [service, setService] = useState<ServiceStatus>();
+  const serves = task !== undefined && SERVICE_KINDS.includes(task.kind);
+  useEffect(() => {
+    if (!serves || task.state !== 'RUNNING') return;
+    let live = true;
+    const probe = () =>
+      api('tasks.service', { params, query: { probe: true } })
+        .then((status) => {
+          if (!live) return;
+          setService(status);
+          if (!status.ready) timer = setTimeout(probe, 2000);
+        })
+        .catch(() => undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    void probe();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [props.id, serves, task?.state]);
+
   // Scoped operate_others may or may not cover this owner: offer it, and show the master's reason if not.
   const canKill = task && !isTerminal(task.state) && (holds(props.me, 'operate_others') || task.owner === props.me.user.username);
   const kill = async () => {
@@ -71,7 +94,21 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dd>{task.exitCode ?? '-'}</dd>
             <dt>Started</dt>
             <dd>{formatTime(task.startedAt)}</dd>
+            {serves && (
+              <>
+                <dt>URL</dt>
+                <dd class="service-url">
+                  {window.location.origin}/proxy/{task.id}/
+                  {task.state === 'RUNNING' && !service?.ready && ' (waiting for the service to answer)'}
+                </dd>
+              </>
+            )}
           </dl>
+          {serves && task.state === 'RUNNING' && service?.ready && (
+            <a class="button" href={service.path} target="_blank" rel="noopener">
+              Open
+            </a>
+          )}
           <RunSpecFacts spec={task.runSpec} />
           {canKill && (
             <button class="danger" onClick={kill}>

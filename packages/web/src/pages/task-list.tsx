@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { TaskSummary } from '@trainyard/shared';
 import { TASK_SECTIONS } from '@trainyard/shared/constants';
+import { proxyPath, SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
 import { Link } from '../router.js';
@@ -43,6 +44,7 @@ export function TaskListPage(props: { section: string }) {
               <th>Name</th>
               <th>Run as</th>
               <th>Started</th>
+              {SERVICE_KINDS.includes(kind) && <th />}
             </tr>
           </thead>
           <tbody>
@@ -58,6 +60,16 @@ export function TaskListPage(props: { section: string }) {
                   {t.runAs.user}:{t.runAs.group} ({t.runAs.uid}:{t.runAs.gid})
                 </td>
                 <td>{formatTime(t.startedAt)}</td>
+                {SERVICE_KINDS.includes(kind) && (
+                  <td>
+                    {/* The task page says whether it answers yet; the proxy answers 403 to whoever may not open it. */}
+                    {t.state === 'RUNNING' && (
+                      <a class="button" href={proxyPath(t.id)} target="_blank" rel="noopener">
+                        Open
+                      </a>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>

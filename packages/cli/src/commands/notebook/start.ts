@@ -1,13 +1,10 @@
-import type { Task, TaskPlan } from '@trainyard/shared';
-import { TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from '../../lib/task-commands.js';
+import { ServiceStartCommand } from '../../lib/service-commands.js';
 
-export default class NotebookStart extends TaskCreateCommand<typeof NotebookStart> {
-  static override summary = 'Start a notebook server on the cluster.';
-  static override examples = ['<%= config.bin %> notebook start', '<%= config.bin %> notebook start --image jupyter/base-notebook:latest -c notebook.yaml'];
-  static override flags = taskStartFlags;
-
-  async run(): Promise<Task | TaskPlan> {
-    const config = withOverrides(await this.readConfigFile(this.flags.config), this.flags);
-    return this.submit(taskRequest('notebook', config, this.flags), this.flags);
-  }
+export default class NotebookStart extends ServiceStartCommand {
+  static override kind = 'notebook' as const;
+  static override summary = 'Start a notebook on the cluster, wait until it answers, and print its URL.';
+  static override description =
+    'The URL goes through the master (/proxy/ID/): only you, holders of operate_others for you, and admins can open it. ' +
+    'Progress lines go to stderr while it waits for an agent, the image and the service.';
+  static override examples = ['<%= config.bin %> notebook start', '<%= config.bin %> notebook start --open --image jupyter/base-notebook:latest -c notebook.yaml'];
 }

@@ -1,19 +1,20 @@
-import type { Task, TaskPlan } from '@trainyard/shared';
-import { TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from '../../lib/task-commands.js';
+import { ServiceStartCommand } from '../../lib/service-commands.js';
 
-export default class TensorboardStart extends TaskCreateCommand<typeof TensorboardStart> {
-  static override summary = 'Start a TensorBoard on one or more of your experiments.';
-  static override examples = ['<%= config.bin %> tensorboard start 12', '<%= config.bin %> tensorboard start 12 14 15'];
+export default class TensorboardStart extends ServiceStartCommand {
+  static override kind = 'tensorboard' as const;
+  static override summary = 'Start a TensorBoard on one or more of your experiments, wait until it answers, and print its URL.';
+  static override description =
+    "It mounts each experiment's log directory read-only under /runs/<experiment id>. The URL goes through the master " +
+    '(/proxy/ID/): only you, holders of operate_others for you, and admins can open it.';
+  static override examples = ['<%= config.bin %> tensorboard start 12', '<%= config.bin %> tensorboard start 12 14 15 --open'];
   static override strict = false;
-  static override flags = taskStartFlags;
 
-  async run(): Promise<Task | TaskPlan> {
+  protected override async kindConfig(): Promise<Record<string, unknown>> {
     const { argv } = await this.parse(TensorboardStart);
     const ids = argv.map(String);
     if (ids.length === 0) this.error('give at least one experiment id, e.g. yard tensorboard start 12', { exit: 2 });
     const bad = ids.find((id) => !/^[1-9]\d{0,15}$/.test(id));
     if (bad) this.error(`'${bad}' is not an experiment id`, { exit: 2 });
-    const config = withOverrides(await this.readConfigFile(this.flags.config), this.flags);
-    return this.submit(taskRequest('tensorboard', { ...config, experiment_ids: ids.map(Number) }, this.flags), this.flags);
+    return { experiment_ids: ids.map(Number) };
   }
 }

@@ -1,0 +1,189 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import ms from 'ms';
+import { IDLE_KINDS, isTerminal, proxyPath, SERVICE_KINDS, type ServiceStatus, type StreamTarget, type TaskKind, type TaskState } from '@trainyard/shared';
+import type { Clock } from '../clock.js';
+import type { TaskWithOwner } from '../tasks/task-repository.js';
+import type { TaskService } from '../tasks/task-service.js';
+import { DomainError } from '../errors.js';
+import { runSpecOf } from '../tasks/task-mapper.js';
+import { streamSocket } from './stream-socket.js';
+import type { TunnelBroker } from './tunnel-broker.js';
+
+/** Where a task's live run is: the agent that holds it and the lease it runs under. */
+export interface LiveRun {
+  taskId: number;
+  agentId: string;
+  leaseId: string;
+}
+
+const PROBE_TIMEOUT_MS = 10_000;
+const FREE_SOCKET_MS = 4000;
+
+/**
+ * Connections to running tasks' services and shells, through streams their agents dial back
+ * (TunnelBroker). Keeps one keep-alive pool of such streams per task, so that a page's many
+ * requests do not each cost a dial-back; remembers which services answered (readiness) and when
+ * each task was last used (idle shutdown).
+ */
+export class InteractiveService {
+  private readonly pools = new Map<number, { leaseId: string; agent: http.Agent }>();
+  private readonly answered = new Set<string>();
+  private readonly lastUsed = new Map<number, number>();
+  private readonly openSessions = new Map<number, number>();
+
+  /** Idle time counts from no earlier than this master's start: what happened before is not known. */
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly deps: {
+      broker: TunnelBroker;
+      clock: Clock;
+      logger: Logger;
+      tasks: Pick<TaskService, 'runningOfKinds' | 'require' | 'kill'>;
+    },
+  ) {
+    this.startedAt = deps.clock.now();
+  }
+
+  /**
+   * Stops (KILLED, with the reason as its message) every notebook, TensorBoard and shell that had
+   * no proxied traffic and no open shell or WebSocket for `timeoutMs`, by the injected clock.
+   */
+  async stopIdle(timeoutMs: number): Promise<number[]> {
+    const now = this.deps.clock.now();
+    const stopped: number[] = [];
+    for (const { id, started_at } of await this.deps.tasks.runningOfKinds(IDLE_KINDS)) {
+      const { lastUsed, sessions } = this.usage(id);
+      const since = Math.max(lastUsed ?? 0, started_at ?? 0, this.startedAt);
+      if (sessions > 0 || now - since < timeoutMs) continue;
+      const reason = `idle for ${ms(timeoutMs, { long: true })} (no proxied traffic and no shell session; tasks.idle_timeout)`;
+      this.deps.logger.info({ taskId: id }, `stopping: ${reason}`);
+      await this.deps.tasks.kill(await this.deps.tasks.require(id), reason);
+      this.forget(id);
+      stopped.push(id);
+    }
+    return stopped;
+  }
+
+  /** The task's run, if it is running now: 410 once it ended, 503 while it has not started yet. */
+  live(task: TaskWithOwner): LiveRun {
+    const state = task.state as TaskState;
+    if (isTerminal(state)) {
+      this.forget(task.id);
+      throw new DomainError('GONE', `task ${task.id} has ended (${state}): its service and shells are gone`);
+    }
+    if (state !== 'RUNNING' || !task.agent_id || !task.lease_id) {
+      throw new DomainError('NOT_READY', `task ${task.id} is ${state}: it is not running yet, try again in a moment`);
+    }
+    return { taskId: task.id, agentId: task.agent_id, leaseId: task.lease_id };
+  }
+
+  /** The port the task's service listens on (its run spec's first port). */
+  port(task: TaskWithOwner): number {
+    const port = runSpecOf(task).ports[0]?.container;
+    if (port === undefined) {
+      throw new DomainError('INVALID_INPUT', `task ${task.id} (${task.kind}) serves no port: only notebooks, TensorBoards and tasks with a port can be opened`);
+    }
+    return port;
+  }
+
+  /** A stream the task's agent dials back, connected to `target`. */
+  dial(run: LiveRun, target: StreamTarget): Promise<WebSocket> {
+    return this.deps.broker.open(run.agentId, { id: run.taskId, leaseId: run.leaseId }, target);
+  }
+
+  /** The task's keep-alive pool: each new connection is a stream its agent dials back to the service's port. */
+  pool(run: LiveRun, port: number): http.Agent {
+    const existing = this.pools.get(run.taskId);
+    if (existing && existing.leaseId === run.leaseId) return existing.agent;
+    existing?.agent.destroy();
+    // Idle connections close after 4 s, before a service's own keep-alive timeout (Node's default is 5 s) could race a reuse.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: FREE_SOCKET_MS });
+    // Node's pool accepts a connection handed over later through the callback.
+    (agent as unknown as { createConnection: unknown }).createConnection = (_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
+      this.dial(run, { kind: 'port', port }).then(
+        (ws) => callback(null, streamSocket(ws)),
+        (error: Error) => callback(error),
+      );
+      return undefined;
+    };
+    this.pools.set(run.taskId, { leaseId: run.leaseId, agent });
+    return agent;
+  }
+
+  /** Where the task's service is served and whether it answered; `probe` asks it now (GET of its base path). */
+  async status(task: TaskWithOwner, probe: boolean): Promise<ServiceStatus> {
+    const kind = task.kind as TaskKind;
+    const state = task.state as TaskState;
+    const port = runSpecOf(task).ports[0]?.container ?? null;
+    const base = { taskId: task.id, kind, state, path: proxyPath(task.id), port };
+    if (isTerminal(state)) return { ...base, ready: false, message: `the task has ended (${state})` };
+    if (port === null) return { ...base, ready: false, message: SERVICE_KINDS.includes(kind) ? 'the task serves no port' : `a ${kind} serves no web page` };
+    if (state !== 'RUNNING' || !task.agent_id || !task.lease_id) return { ...base, ready: false, message: `the task is ${state}` };
+    const key = `${task.id}:${task.lease_id}`;
+    if (this.answered.has(key) || !probe) return { ...base, ready: this.answered.has(key), message: this.answered.has(key) ? null : 'not probed yet' };
+    const run = this.live(task);
+    const answer = await this.probe(run, port);
+    if (answer === true) this.answered.add(key);
+    return { ...base, ready: answer === true, message: answer === true ? null : answer };
+  }
+
+  /** One GET of the service's base path through the pool: true when it answered at all, else why not. */
+  private probe(run: LiveRun, port: number): Promise<true | string> {
+    return new Promise((resolve) => {
+      const request = http.request(
+        { agent: this.pool(run, port), method: 'GET', path: proxyPath(run.taskId), headers: { host: 'localhost', 'user-agent': 'trainyard-probe' }, timeout: PROBE_TIMEOUT_MS },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(true));
+          response.on('error', () => resolve(true));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('no answer in time')));
+      request.on('error', (error) => resolve(`the service does not answer yet (${error.message})`));
+      request.end();
+    });
+  }
+
+  /** Proxied traffic or a shell: the task is in use now. */
+  touch(taskId: number): void {
+    this.lastUsed.set(taskId, this.deps.clock.now());
+  }
+
+  /** A long-lived session (shell, proxied WebSocket) keeps the task in use until it closes. */
+  sessionOpened(taskId: number): () => void {
+    this.touch(taskId);
+    this.openSessions.set(taskId, (this.openSessions.get(taskId) ?? 0) + 1);
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      this.touch(taskId);
+      const left = (this.openSessions.get(taskId) ?? 1) - 1;
+      if (left > 0) this.openSessions.set(taskId, left);
+      else this.openSessions.delete(taskId);
+    };
+  }
+
+  /** When the task was last used (undefined: never, since this master started), and whether a session is open. */
+  usage(taskId: number): { lastUsed: number | undefined; sessions: number } {
+    return { lastUsed: this.lastUsed.get(taskId), sessions: this.openSessions.get(taskId) ?? 0 };
+  }
+
+  /** Drops what is kept for a task that ended. */
+  forget(taskId: number): void {
+    this.pools.get(taskId)?.agent.destroy();
+    this.pools.delete(taskId);
+    this.lastUsed.delete(taskId);
+    this.openSessions.delete(taskId);
+    for (const key of this.answered) if (key.startsWith(`${taskId}:`)) this.answered.delete(key);
+  }
+
+  close(): void {
+    for (const { agent } of this.pools.values()) agent.destroy();
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,159 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Middleware } from 'koa';
+import { SESSION_COOKIE } from '@trainyard/shared';
+import { enforce } from '../authz/decision.js';
+import type { Guards } from '../authz/routes.js';
+import { taskPolicies } from '../authz/tasks.js';
+import { DomainError } from '../errors.js';
+import type { AppContext, AppState } from '../http/app-state.js';
+import { takeUpgrade } from '../http/upgrade.js';
+import type { TaskService } from '../tasks/task-service.js';
+import { streamSocket } from './stream-socket.js';
+import type { InteractiveService, LiveRun } from './interactive-service.js';
+
+const PROXIED = /^\/proxy\/(\d{1,12})(\/.*)$/;
+
+/** Headers of one hop (RFC 9110 7.6.1): never forwarded as they are. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/**
+ * `/proxy/<task id>/...`: a running task's service (Jupyter, TensorBoard, anything on its port),
+ * HTTP and WebSocket, streamed both ways. Every request passes the user guard and the check
+ * `tasks.open` (the owner, `operate_others` covering the owner, admins), as the bound entry route
+ * `GET /proxy/:id` does; a browser with no session is sent to the login page and back. The service
+ * never sees the Trainyard session cookie or an Authorization header.
+ */
+export function serviceProxy(deps: { tasks: TaskService; interactive: InteractiveService; guards: Guards }): Middleware<AppState> {
+  const { tasks, interactive, guards } = deps;
+  return async (ctx, next) => {
+    const match = PROXIED.exec(ctx.path);
+    if (!match) return next();
+    await guards.user(ctx, async () => undefined);
+    const target = await tasks.target(Number(match[1]));
+    enforce(taskPolicies.open.check(ctx.state.actor!, target));
+    const run = interactive.live(target.task);
+    const port = interactive.port(target.task);
+    interactive.touch(run.taskId);
+    if (ctx.get('upgrade')) refuseForeignOrigin(ctx);
+    const upgrade = takeUpgrade(ctx);
+    if (upgrade) return passUpgrade(ctx, upgrade, interactive, run, port);
+    await forward(ctx, interactive.pool(run, port));
+  };
+}
+
+/** Browsers without a session go to the login page and come back; API clients get the 401. */
+export function loginRedirect(): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const browser = ctx.method === 'GET' && ctx.accepts(['json', 'html']) === 'html' && !ctx.get('upgrade');
+      if (!(error instanceof DomainError) || error.code !== 'UNAUTHENTICATED' || !browser || !ctx.path.startsWith('/proxy/')) throw error;
+      ctx.redirect(`/login?redirect=${encodeURIComponent(ctx.originalUrl)}`);
+    }
+  };
+}
+
+/**
+ * Cross-site WebSocket hijacking: browsers send cookies with a WebSocket from any page, and no
+ * CORS rule stops it, so an upgrade that says where it comes from must come from this site.
+ */
+function refuseForeignOrigin(ctx: AppContext): void {
+  const origin = ctx.get('origin');
+  if (origin && !ctx.state.site.isOwnOrigin(origin, ctx.state.client)) {
+    throw new DomainError('FORBIDDEN', `a WebSocket from ${origin} may not open a Trainyard task's service`);
+  }
+}
+
+/** Streams the request to the service over a pooled stream and its answer back; neither is held whole. */
+function forward(ctx: AppContext, pool: http.Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const upstream = http.request({ agent: pool, method: ctx.method, path: ctx.url, headers: forwardedHeaders(ctx, false) });
+    upstream.on('response', (answer) => {
+      ctx.respond = false;
+      const headers = { ...answer.headers };
+      for (const name of Object.keys(headers)) if (HOP_BY_HOP.has(name)) delete headers[name];
+      // A service may not set (or overwrite) the master's session cookie.
+      const setCookie = answer.headers['set-cookie']?.filter((c) => !c.trimStart().startsWith(`${SESSION_COOKIE}=`));
+      if (setCookie) headers['set-cookie'] = setCookie;
+      ctx.res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+      answer.pipe(ctx.res);
+      answer.on('error', () => ctx.res.destroy());
+      ctx.res.on('close', () => {
+        if (!answer.complete) answer.destroy();
+        resolve();
+      });
+    });
+    upstream.on('error', (error) => {
+      if (ctx.respond === false) ctx.res.destroy();
+      else reject(new DomainError('BAD_GATEWAY', `the task's service did not answer: ${error.message}`));
+      resolve();
+    });
+    ctx.req.on('aborted', () => upstream.destroy());
+    ctx.req.pipe(upstream);
+  });
+}
+
+/** A WebSocket (Jupyter's kernels): the request goes to the service as it came (less our credentials), then bytes both ways. */
+async function passUpgrade(
+  ctx: AppContext,
+  upgrade: { socket: Duplex; head: Buffer },
+  interactive: InteractiveService,
+  run: LiveRun,
+  port: number,
+): Promise<void> {
+  const { socket, head } = upgrade;
+  let stream: Duplex;
+  try {
+    stream = streamSocket(await interactive.dial(run, { kind: 'port', port: port }));
+  } catch (error) {
+    socket.end(`HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${(error as Error).message}\n`);
+    return;
+  }
+  const closed = interactive.sessionOpened(run.taskId);
+  const lines = [`${ctx.method} ${ctx.url} HTTP/1.1`];
+  for (const [name, value] of Object.entries(forwardedHeaders(ctx, true))) {
+    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
+  }
+  stream.write(`${lines.join('\r\n')}\r\n\r\n`);
+  if (head.length > 0) stream.write(head);
+  socket.pipe(stream).pipe(socket);
+  const end = () => {
+    closed();
+    socket.destroy();
+    stream.destroy();
+  };
+  socket.on('close', end);
+  stream.on('close', end);
+  socket.on('error', end);
+  stream.on('error', end);
+}
+
+/**
+ * What the service is sent: the request's headers without Authorization, without the Trainyard
+ * session cookie (its own cookies stay), without hop-by-hop headers (but an upgrade's own), with
+ * X-Forwarded-* saying where the request came from.
+ */
+function forwardedHeaders(ctx: AppContext, upgrade: boolean): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(ctx.req.headers)) {
+    if (value === undefined || name === 'authorization' || name.startsWith('x-forwarded-')) continue;
+    if (HOP_BY_HOP.has(name) && !(upgrade && (name === 'connection' || name === 'upgrade'))) continue;
+    if (name === 'cookie') {
+      const kept = String(value)
+        .split(';')
+        .filter((c) => c.trim() !== '' && c.split('=')[0]!.trim() !== SESSION_COOKIE)
+        .join(';')
+        .trim();
+      if (kept) headers.cookie = kept;
+      continue;
+    }
+    headers[name] = value;
+  }
+  const { client } = ctx.state;
+  headers['x-forwarded-for'] = client.address;
+  headers['x-forwarded-proto'] = client.protocol;
+  if (client.host) headers['x-forwarded-host'] = client.host;
+  return headers;
+}
