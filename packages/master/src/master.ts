@@ -23,6 +23,7 @@ import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
+import { GroupUnixService } from './groups/group-unix-service.js';
 import { createApp } from './http/app.js';
 import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
@@ -107,6 +108,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   groups = new GroupService({ db, clock, audit, users });
   roles = new RoleService({ db, clock, audit, users, groups, defaultRole: config.security.default_role });
   groups.subscribe(roles);
+  const groupUnix = new GroupUnixService({ db, clock, audit, uidRanges: config.security.uid_ranges, defaultTaskUid: config.security.default_task.uid });
   const throttle = new LoginThrottle({
     maxFailuresPerUser: config.security.login_throttle.max_failures_per_user,
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,
@@ -142,6 +144,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       taskDefaults: { images: config.tasks.images, ports: config.tasks.ports },
       policy: () => policy.current,
       groups,
+      groupUnix,
       images: { whereIs: (image) => agents!.whereIs(image) },
     }),
     users,
@@ -197,7 +200,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     routers: [
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
-      groupRoutes(groups, roles, guards),
+      groupRoutes(groups, groupUnix, roles, guards),
       roleRoutes(roles, guards),
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),

@@ -4,13 +4,15 @@ import { enforce } from '../authz/decision.js';
 import { taskPolicies } from '../authz/tasks.js';
 import { DomainError, policyDenied } from '../errors.js';
 import { parseTaskConfig, type TaskDefaults } from '../tasks/task-config.js';
-import { defaultTaskStep, linkStep, resolveIdentity, type IdentityStep } from './identity.js';
+import { groupContribution, type GroupUnixDirectory } from './group-identity.js';
+import { defaultTaskStep, linkStep, resolveIdentity } from './identity.js';
 import { admitMounts } from './mount-policy.js';
 import type { Policy } from './policy.js';
 import { admitCapabilities, admitEnvironment, admitImage, admitPort, admitResources, checkNonRoot, type ImageCatalog } from './rules.js';
 
 /** The owner as admission needs them: their link (identity) and their default group. */
 export interface AdmissionOwner {
+  id: number;
   username: string;
   agentUser: UnixIdentity | null;
   defaultGroup: { id: number; path: string } | null;
@@ -44,8 +46,6 @@ export interface GroupDirectory {
  * A bad config is a 400; a refusal a 403 POLICY_DENIED naming the rule and the layer.
  */
 export class Admission {
-  private readonly identityChain: ReadonlyArray<IdentityStep<AdmissionOwner>>;
-
   constructor(
     private readonly deps: {
       defaultTask: UnixIdentity;
@@ -53,16 +53,18 @@ export class Admission {
       /** The policy in force (a reload replaces it). */
       policy: () => Policy;
       groups: GroupDirectory;
+      /** The gids, uid ranges and shared directories of groups. */
+      groupUnix: GroupUnixDirectory;
       images: ImageCatalog;
     },
-  ) {
-    this.identityChain = [linkStep, defaultTaskStep(deps.defaultTask)];
-  }
+  ) {}
 
   async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
     const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
     const group = await this.pickGroup(actor, owner, request.group ?? config.group);
-    const { runAs, sources } = resolveIdentity(this.identityChain, owner);
+    // The chain: the owner's groups (the task's group's range first), the link, security.default_task.
+    const fromGroups = await groupContribution(this.deps.groupUnix, owner, actor.groups.map((g) => g.id), group?.id ?? null);
+    const { runAs, sources } = resolveIdentity([fromGroups.step, linkStep, defaultTaskStep(this.deps.defaultTask)], owner);
     const policy = this.deps.policy().for({ username: owner.username, groups: actor.groups.map((g) => g.path) });
     const subject = { username: owner.username, runAs, group: group?.path ?? null };
 
@@ -76,6 +78,8 @@ export class Admission {
       runAs,
       identitySources: sources,
       bindMounts: admitMounts(config.bind_mounts, policy, subject, { defaultMounts: config.default_mounts !== false }),
+      // Resolved by the agent under its --shared-root; files made there stay writable for the group.
+      ...(fromGroups.sharedDirs.length > 0 ? { sharedDirs: fromGroups.sharedDirs, umask: '0002' } : {}),
       resources: admitResources(config.resources, policy, actor),
       ports: admitPort(config.port, policy),
       confinement: { ...FLOOR_CONFINEMENT, capabilities: admitCapabilities(config.cap_add ?? [], policy), hostNamespaces: [], devices: [] },
