@@ -235,18 +235,19 @@ export class DockerExecutor implements Executor {
 }
 
 /**
- * The task's HOME: `/home/<user>`. When the image's own passwd gives this very user and uid that
- * home (jupyter's /home/jovyan), the image made it for them and it is kept; otherwise a tmpfs owned
- * by the task's uid is mounted there, so that HOME is a writable directory in any image.
+ * The task's HOME. When the image's own passwd has this very account (name and uid), its home is
+ * kept: the image made it for them (busybox's /root, jupyter's /home/jovyan). Otherwise HOME is
+ * `/home/<user>`, a tmpfs owned by the task's uid, so that it is a writable directory in any image.
  */
 function homeOf(passwd: string, runAs: TaskRunSpec['runAs']): { path: string; tmpfs: boolean } {
-  // The master checked the name; a name that is not a Unix name never becomes a path here.
-  const home = `/home/${UNIX_NAME_PATTERN.test(runAs.user) ? runAs.user : `uid-${runAs.uid}`}`;
-  const imageMadeIt = passwd
+  const own = passwd
     .split('\n')
     .map((line) => line.split(':'))
-    .some((fields) => fields[0] === runAs.user && fields[2] === String(runAs.uid) && fields[5] === home);
-  return { path: home, tmpfs: !imageMadeIt };
+    .find((fields) => fields[0] === runAs.user && fields[2] === String(runAs.uid));
+  const imageHome = own?.[5];
+  if (imageHome && imageHome.startsWith('/') && !['/', '/home', '/nonexistent'].includes(imageHome)) return { path: imageHome, tmpfs: false };
+  // The master checked the name; a name that is not a Unix name never becomes a path here.
+  return { path: `/home/${UNIX_NAME_PATTERN.test(runAs.user) ? runAs.user : `uid-${runAs.uid}`}`, tmpfs: true };
 }
 
 /**
