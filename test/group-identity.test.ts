@@ -238,6 +238,18 @@ withDocker("alice's uid is the same after a master restart and in a second group
   ]);
 });
 
+test.serial('removing a member stops the mount and the gid from their next task on; the files stay', async (t) => {
+  const plan = (who: string) =>
+    api<{ runSpec: Task['runSpec'] }>(m.url, 'POST', '/tasks/dry-run', { token: tokens[who]!, body: { kind: 'command', config: { entrypoint: ['true'] } } });
+  t.deepEqual((await plan('bob')).body.runSpec.sharedDirs, [{ group: GROUP, gid: 5001, containerPath: SHARED }]);
+  await admin.run(['-u', 'admin', 'group', 'remove-member', GROUP, 'bob'], { env: { YARD_PASSWORD: '' } });
+  const after = (await plan('bob')).body.runSpec;
+  t.is(after.sharedDirs, undefined);
+  t.deepEqual(after.runAs.supplementaryGroups, []);
+  t.is((await create('bob', ['true'], inGroup)).status, 403);
+  if (IMAGE) t.is(readFileSync(path.join(sharedRoot, GROUP, 'a.txt'), 'utf8'), 'from-alice\nfrom-bob\n');
+});
+
 withDocker('turning shared_dir off: the next task has no mount; the files are still on the host', async (t) => {
   await admin.json(['-u', 'admin', 'group', 'set', GROUP, '--shared-dir', 'off'], { env: { YARD_PASSWORD: '' } });
   const next = await run(t, 'alice', `test -e ${SHARED} && echo mounted || echo not-mounted`, inGroup);
