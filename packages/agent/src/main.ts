@@ -78,8 +78,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const agent = new Agent(new MasterClient(master, name, token), executor, logger, {
     labels,
-    floor: { ...floorContext(workDir), ...(sharedRoot ? { sharedRoots: [...new Set([path.resolve(values['shared-root'] ?? process.env.YARD_AGENT_SHARED_ROOT!), sharedRoot])] } : {}) },
-    ...(sharedRoot ? { sharedRoot } : {}),
+    floor: { ...floorContext(workDir), ...(sharedRoot ? { sharedRoots: sharedRoot.spellings } : {}) },
+    ...(sharedRoot ? { sharedRoot: sharedRoot.real } : {}),
   });
   const stop = () => {
     logger.info('stopping; running tasks keep running and are picked up when the agent starts again');
@@ -127,13 +127,17 @@ function floorContext(workDir: string): FloorContext {
   return { agentDirs: withReal(workDir), engineSockets: withReal(socket) };
 }
 
-/** The real path of --shared-root, which must be a directory already (an NFS mount that is missing must not become a local directory). */
-function resolveSharedRoot(given: string | undefined): string | undefined {
+/**
+ * --shared-root's real path (where shared directories are made) and both its spellings (what the
+ * floor refuses). It must be a directory already: an NFS mount that is missing must not quietly
+ * become a local directory.
+ */
+function resolveSharedRoot(given: string | undefined): { real: string; spellings: string[] } | undefined {
   if (!given) return undefined;
   try {
     const real = realpathSync(given);
     if (!statSync(real).isDirectory()) fail(`--shared-root ${given} is not a directory`, 2);
-    return real;
+    return { real, spellings: [...new Set([path.resolve(given), real])] };
   } catch (error) {
     fail(`--shared-root ${given} cannot be used: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (create or mount it first)`, 2);
   }
