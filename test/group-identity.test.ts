@@ -123,6 +123,11 @@ test.serial('yard group set gives the group a gid, an automatic uid range and a 
   const taken = await admin.run(['-u', 'admin', 'group', 'set', 'other', '--gid', '5001'], { env: { YARD_PASSWORD: '' } });
   t.is(taken.code, 1);
   t.is(taken.stderr.trim(), 'Error: gid 5001 is already the gid of group research/vision');
+  for (const body of [{}, { gid: 0 }, { gid: -1 }, { gid: 'x' }, { unixGroup: 'bad name' }, { uidRange: { start: 0, size: 10 } }, { uidRange: { start: 5, size: 0 } }, { uidRange: 'next' }, { sharedDir: 'yes' }, { shell: '/bin/sh' }]) {
+    const bad = await api(m.url, 'PATCH', '/groups/other/unix', { token: tokens.admin, body });
+    t.is(bad.status, 400, JSON.stringify(body));
+    t.is(bad.body.error.code, 'INVALID_INPUT', JSON.stringify(body));
+  }
   const noGid = await api(m.url, 'PATCH', '/groups/other/unix', { token: tokens.admin, body: { uidRange: 'auto' } });
   t.is(noGid.status, 400);
   t.regex(noGid.body.error.message, /needs a gid/);
