@@ -5,7 +5,7 @@ import { taskPolicies } from '../authz/tasks.js';
 import { DomainError, policyDenied } from '../errors.js';
 import { parseTaskConfig, type TaskDefaults } from '../tasks/task-config.js';
 import { groupContribution, type GroupUnixDirectory } from './group-identity.js';
-import { defaultTaskStep, linkStep, resolveIdentity } from './identity.js';
+import { defaultTaskStep, linkStep, resolveIdentity, type IdentityStep } from './identity.js';
 import { admitMounts } from './mount-policy.js';
 import type { Policy } from './policy.js';
 import { admitCapabilities, admitEnvironment, admitImage, admitPort, admitResources, checkNonRoot, type ImageCatalog } from './rules.js';
@@ -33,6 +33,9 @@ export interface Admitted {
   runSpec: RunSpec;
 }
 
+/** What the identity chain sees: the owner, and the group the task is created in (for a group's own identity). */
+export type IdentitySubject = AdmissionOwner & { group: { id: number; path: string } | null };
+
 /** Whether a group exists, for telling a missing group (404) from one the caller is not in (403). */
 export interface GroupDirectory {
   exists(path: string): Promise<boolean>;
@@ -46,6 +49,8 @@ export interface GroupDirectory {
  * A bad config is a 400; a refusal a 403 POLICY_DENIED naming the rule and the layer.
  */
 export class Admission {
+  private readonly identityChain: ReadonlyArray<IdentityStep<IdentitySubject>>;
+
   constructor(
     private readonly deps: {
       defaultTask: UnixIdentity;
@@ -56,15 +61,19 @@ export class Admission {
       /** The gids, uid ranges and shared directories of groups. */
       groupUnix: GroupUnixDirectory;
       images: ImageCatalog;
+      /** Sources that go before the link (a group's UID range or fixed identity, issue 13). */
+      identitySteps?: ReadonlyArray<IdentityStep<IdentitySubject>>;
     },
-  ) {}
+  ) {
+    this.identityChain = [...(deps.identitySteps ?? []), linkStep, defaultTaskStep(deps.defaultTask)];
+  }
 
   async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
     const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
     const group = await this.pickGroup(actor, owner, request.group ?? config.group);
-    // The chain: the owner's groups (the task's group's range first), the link, security.default_task.
+    // The owner's groups go first (group-identity.ts: the task's group's range, every group's gid), then the chain.
     const fromGroups = await groupContribution(this.deps.groupUnix, owner, actor.groups.map((g) => g.id), group?.id ?? null);
-    const { runAs, sources } = resolveIdentity([fromGroups.step, linkStep, defaultTaskStep(this.deps.defaultTask)], owner);
+    const { runAs, sources } = resolveIdentity([fromGroups.step, ...this.identityChain], { ...owner, group });
     const policy = this.deps.policy().for({ username: owner.username, groups: actor.groups.map((g) => g.path) });
     const subject = { username: owner.username, runAs, group: group?.path ?? null };
 
