@@ -168,7 +168,7 @@ test.serial('a linked user whose uid lies outside the range is refused with the 
   const plan = await erin.run(['-u', 'erin', 'command', 'run', '--dry-run', '--group', GROUP, '--', 'true'], { env: { YARD_PASSWORD: 'pw' } });
   t.is(plan.code, 0, plan.stderr);
   t.regex(plan.stdout, /Runs as:\s+erin:erin \(1000005000:2000\)/);
-  t.regex(plan.stdout, /Identity from:\s+agent-user link/);
+  t.regex(plan.stdout, /Identity from:\s+the agent-user link/);
   t.regex(plan.stdout, /Groups:\s+research-vision \(5001\) \[from the task's group\]/);
   t.regex(plan.stdout, /Shared dirs:\s+<shared_root>\/research\/vision -> \/shared\/research\/vision/);
   const alice = new Terminal(m.url);
