@@ -43,7 +43,8 @@ export class Agent {
     private readonly client: MasterClient,
     private readonly executor: Executor,
     private readonly logger: Logger,
-    private readonly options: { labels?: Record<string, string>; floor: FloorContext },
+    /** `sharedRoot`: the real path of --shared-root, where groups' shared directories live (unset: none here). */
+    private readonly options: { labels?: Record<string, string>; floor: FloorContext; sharedRoot?: string },
   ) {
     this.floor = options.floor;
   }
@@ -204,7 +205,7 @@ export class Agent {
   }
 
   private async launch(tracked: Tracked, spec: TaskRunSpec): Promise<void> {
-    const guarded = await guardSpec(spec, this.floor).catch((error: unknown) => ({
+    const guarded = await guardSpec(spec, this.floor, this.options.sharedRoot).catch((error: unknown) => ({
       ok: false as const,
       message: `the agent could not check the task's mounts: ${(error as Error).message}`,
     }));

@@ -1,5 +1,6 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { checkFloor, normalizePath, type FloorContext, type RunBindMount, type TaskRunSpec } from '@trainyard/shared';
+import { sharedDirMounts } from './shared-dirs.js';
 
 export type Guarded = { ok: true; spec: TaskRunSpec } | { ok: false; message: string };
 
@@ -7,9 +8,10 @@ export type Guarded = { ok: true; spec: TaskRunSpec } | { ok: false; message: st
  * The agent's own check of a spec before it creates anything, whatever the master said: the
  * floor on the spec as received, then on its real paths (symlinks followed), each of which must
  * exist (a missing host path is never created) and stay in the directory it was admitted under.
- * The spec it returns mounts the real paths it checked.
+ * The spec it returns mounts the real paths it checked, and then the groups' shared directories
+ * (`sharedDirs`, under `sharedRoot`, the real path of --shared-root), which no task mount may reach.
  */
-export async function guardSpec(spec: TaskRunSpec, context: FloorContext): Promise<Guarded> {
+export async function guardSpec(spec: TaskRunSpec, context: FloorContext, sharedRoot?: string): Promise<Guarded> {
   const refuse = (message: string): Guarded => ({ ok: false, message: `refused by the agent before anything started: ${message}` });
   const asReceived = checkFloor(spec, context);
   if (asReceived.length > 0) return refuse(asReceived.map((v) => v.message).join('; '));
@@ -39,5 +41,7 @@ export async function guardSpec(spec: TaskRunSpec, context: FloorContext): Promi
       .filter(Boolean);
     return refuse(`${links.length > 0 ? `${links.join(', ')} on this machine: ` : ''}${described.join('; ')}`);
   }
-  return { ok: true, spec: realSpec };
+  const shared = sharedDirMounts(sharedRoot, spec.sharedDirs ?? []);
+  if ('refused' in shared) return refuse(shared.refused);
+  return { ok: true, spec: { ...realSpec, bindMounts: [...resolved, ...shared.mounts] } };
 }

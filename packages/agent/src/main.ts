@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,9 @@ uid:gid its owner is linked to (or the master's default_task).
   --work-dir PATH       the agent's state: identity files, process runs, task homes (default ./agent-data,
                         outside the master's 0700 data/: the process executor's tasks must reach it);
                         no task may mount it
+  --shared-root PATH    where groups' shared directories live (env YARD_AGENT_SHARED_ROOT; such as an NFS
+                        mount at /shared): <PATH>/<group path>, made root:<gid> mode 2770 when first needed;
+                        it must exist; no task may mount it by host path. Unset: tasks that need one fail here
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
 
@@ -41,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
         name: { type: 'string' },
         executor: { type: 'string' },
         'work-dir': { type: 'string' },
+        'shared-root': { type: 'string' },
         label: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -67,12 +71,17 @@ export async function main(argv: string[]): Promise<void> {
   }
   const workDir = path.resolve(values['work-dir'] ?? 'agent-data');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const sharedRoot = resolveSharedRoot(values['shared-root'] ?? process.env.YARD_AGENT_SHARED_ROOT);
   const executor = await chooseExecutor(values.executor ?? 'auto', name, workDir, logger);
   logger.info(`using the ${executor.describe()}`);
   // One plain line for people starting it by hand (the rest is structured log).
   console.error(`yard-agent ${name}: running tasks with the ${executor.describe()}`);
 
-  const agent = new Agent(new MasterClient(master, name, token), executor, logger, { labels, floor: floorContext(workDir) });
+  const agent = new Agent(new MasterClient(master, name, token), executor, logger, {
+    labels,
+    floor: { ...floorContext(workDir), ...(sharedRoot ? { sharedRoots: sharedRoot.spellings } : {}) },
+    ...(sharedRoot ? { sharedRoot: sharedRoot.real } : {}),
+  });
   const stop = () => {
     logger.info('stopping; running tasks keep running and are picked up when the agent starts again');
     agent.stop();
@@ -117,6 +126,22 @@ function floorContext(workDir: string): FloorContext {
     }
   };
   return { agentDirs: withReal(workDir), engineSockets: withReal(socket) };
+}
+
+/**
+ * --shared-root's real path (where shared directories are made) and both its spellings (what the
+ * floor refuses). It must be a directory already: an NFS mount that is missing must not quietly
+ * become a local directory.
+ */
+function resolveSharedRoot(given: string | undefined): { real: string; spellings: string[] } | undefined {
+  if (!given) return undefined;
+  try {
+    const real = realpathSync(given);
+    if (!statSync(real).isDirectory()) fail(`--shared-root ${given} is not a directory`, 2);
+    return { real, spellings: [...new Set([path.resolve(given), real])] };
+  } catch (error) {
+    fail(`--shared-root ${given} cannot be used: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (create or mount it first)`, 2);
+  }
 }
 
 function readToken(file: string | undefined): string {

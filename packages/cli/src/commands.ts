@@ -22,6 +22,7 @@ import GroupDelete from './commands/group/delete.js';
 import GroupList from './commands/group/list.js';
 import GroupRemoveMember from './commands/group/remove-member.js';
 import GroupRename from './commands/group/rename.js';
+import GroupSet from './commands/group/set.js';
 import GroupShow from './commands/group/show.js';
 import NotebookDescribe from './commands/notebook/describe.js';
 import NotebookKill from './commands/notebook/kill.js';
@@ -96,6 +97,7 @@ export const COMMANDS = {
   'group:list': GroupList,
   'group:remove-member': GroupRemoveMember,
   'group:rename': GroupRename,
+  'group:set': GroupSet,
   'group:show': GroupShow,
   'notebook:describe': NotebookDescribe,
   'notebook:kill': NotebookKill,

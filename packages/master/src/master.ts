@@ -23,6 +23,7 @@ import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
+import { GroupUnixService } from './groups/group-unix-service.js';
 import { createApp } from './http/app.js';
 import { upgradeHandler } from './http/upgrade.js';
 import { InteractiveService } from './interactive/interactive-service.js';
@@ -112,6 +113,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   groups = new GroupService({ db, clock, audit, users });
   roles = new RoleService({ db, clock, audit, users, groups, defaultRole: config.security.default_role });
   groups.subscribe(roles);
+  const groupUnix = new GroupUnixService({ db, clock, audit, uidRanges: config.security.uid_ranges, defaultTaskUid: config.security.default_task.uid });
   const throttle = new LoginThrottle({
     maxFailuresPerUser: config.security.login_throttle.max_failures_per_user,
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,
@@ -147,6 +149,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       taskDefaults: { images: config.tasks.images, ports: config.tasks.ports },
       policy: () => policy.current,
       groups,
+      groupUnix,
       images: { whereIs: (image) => agents!.whereIs(image) },
     }),
     users,
@@ -208,7 +211,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     routers: [
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
-      groupRoutes(groups, roles, guards),
+      groupRoutes(groups, groupUnix, roles, guards),
       roleRoutes(roles, guards),
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),

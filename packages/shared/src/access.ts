@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { NAME_PATTERN, type Capability, type SessionKind } from './constants.js';
 import { groupPathSchema } from './group-path.js';
 import { textSchema } from './text.js';
-import { usernameSchema, type User } from './users.js';
+import { unixIdSchema, unixNameSchema, usernameSchema, type User } from './users.js';
 
 export { groupPathSchema };
 
@@ -25,6 +25,35 @@ export const createGroupSchema = z.strictObject({ path: groupPathSchema });
 export const renameGroupSchema = z.strictObject({ path: groupPathSchema });
 export const groupPathParamSchema = z.strictObject({ path: groupPathSchema });
 export const memberSchema = z.strictObject({ username: usernameSchema });
+
+/** A block of uids `[start, start + size)`. */
+export interface UidRange {
+  start: number;
+  size: number;
+}
+
+/**
+ * `yard group set PATH --gid N --unix-group NAME --uid-range auto|START/SIZE --shared-dir on|off`:
+ * only the fields given change; `null` clears a gid (with its name). A range is `auto` (the next
+ * block of security.uid_ranges) or explicit; once set it never changes.
+ */
+export const groupUnixSchema = z
+  .strictObject({
+    gid: unixIdSchema('gid').refine((gid) => gid > 0, 'gid 0 is root\'s group: give a group its own gid').nullable().optional(),
+    unixGroup: unixNameSchema('unix group').nullable().optional(),
+    uidRange: z
+      .union([
+        z.literal('auto'),
+        z.strictObject({
+          start: unixIdSchema('uid range start').refine((n) => n > 0, 'a uid range cannot start at 0 (root)'),
+          size: z.number({ error: 'uid range size must be a number' }).int().min(1, 'uid range size must be at least 1').max(1_000_000, 'uid range size must be at most 1000000'),
+        }),
+      ], { error: 'uid range must be "auto" or {start, size}' })
+      .optional(),
+    sharedDir: z.boolean({ error: 'sharedDir must be true or false' }).optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), 'nothing to change: give gid, unixGroup, uidRange or sharedDir');
+export type GroupUnixRequest = z.input<typeof groupUnixSchema>;
 export const memberParamsSchema = z.strictObject({ path: groupPathSchema, username: usernameSchema });
 
 export const createRoleSchema = z.strictObject({
@@ -82,10 +111,19 @@ export interface Group {
   memberCount: number;
   subgroupCount: number;
   createdAt: string;
+  /** The Unix group its members' tasks get (supplementary, or primary in its uid range), and its name there. */
+  gid: number | null;
+  unixGroup: string | null;
+  /** The uids of the group's tasks (a linked user's uid must lie in it; unlinked members get one of their own). */
+  uidRange: UidRange | null;
+  /** `<shared_root>/<path>` on the agents, mounted at `/shared/<path>` in members' tasks. */
+  sharedDir: boolean;
 }
 
 export interface GroupDetail extends Group {
   members: string[];
+  /** The uids given to unlinked members from the group's range, each for good. */
+  allocatedUids: Array<{ username: string; uid: number }>;
   subgroups: string[];
   /** Roles given to this group (its direct members hold them). */
   roles: RoleAssignment[];

@@ -4,7 +4,7 @@
  * clients call), and `YardClient` (client.ts) takes a name and returns the endpoint's response type.
  * No zod here: only type imports, so that clients that load this start fast.
  */
-import type { ApiTokenInfo, AuditEntry, CreatedApiToken, Group, GroupDetail, Role, RoleAssignment, RoleDetail, SessionListItem, UserAccess } from './access.js';
+import type { ApiTokenInfo, AuditEntry, CreatedApiToken, Group, GroupDetail, GroupUnixRequest, Role, RoleAssignment, RoleDetail, SessionListItem, UserAccess } from './access.js';
 import type {
   Agent,
   AgentLogsRequest,
@@ -61,6 +61,7 @@ export const ENDPOINTS = {
   'groups.get': { method: 'GET', path: '/groups/:path' },
   'groups.rename': { method: 'PATCH', path: '/groups/:path' },
   'groups.delete': { method: 'DELETE', path: '/groups/:path' },
+  'groups.setUnix': { method: 'PATCH', path: '/groups/:path/unix' },
   'groups.addMember': { method: 'POST', path: '/groups/:path/members' },
   'groups.removeMember': { method: 'DELETE', path: '/groups/:path/members/:username' },
 
@@ -143,6 +144,7 @@ export interface EndpointTypes {
   'groups.get': { response: GroupDetail };
   'groups.rename': { body: { path: string }; response: Group };
   'groups.delete': { response: { path: string; deleted: true; members: string[] } };
+  'groups.setUnix': { body: GroupUnixRequest; response: GroupDetail };
   'groups.addMember': { body: { username: string }; response: Group };
   'groups.removeMember': { response: Group };
 

@@ -52,6 +52,10 @@ export const ERROR_STATUS = {
   PASSWORD_MANAGED_ELSEWHERE: 409,
   ILLEGAL_TRANSITION: 409,
   LEASE_INVALID: 409,
+  /** A gid or Unix group name another group already has. */
+  UNIX_ID_TAKEN: 409,
+  /** A uid range that overlaps one handed out before (to any group, deleted ones included), or a change to a set range. */
+  UID_RANGE_CONFLICT: 409,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

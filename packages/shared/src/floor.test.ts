@@ -114,3 +114,14 @@ test('a mount must lie in the directory it was admitted under', (t) => {
   t.deepEqual(rules('/scratch/alice/../bob', '/scratch/alice'), ['floor.allowed_root']);
   t.deepEqual(rules('/scratch/alice2', '/scratch/alice'), ['floor.allowed_root']);
 });
+
+test("the agent's shared root, what lies in it and what holds it are refused: groups' shared directories come only through admission", (t) => {
+  const context: FloorContext = { sharedRoots: ['/shared'] };
+  for (const path of ['/shared', '/shared/research/vision', '/shared/research/../x', '/']) {
+    const rules = rulesFor(path, '/data', context);
+    t.true(rules.includes(path === '/' ? 'floor.host_root' : 'floor.shared_root'), `${path}: ${rules.join(',')}`);
+  }
+  t.deepEqual(rulesFor('/srv', '/data', { sharedRoots: ['/srv/shared'] }), ['floor.shared_root'], 'a directory holding it');
+  t.deepEqual(rulesFor('/sharedx', '/data', context), [], 'a sibling with the same prefix is not beneath');
+  t.deepEqual(rulesFor('/shared', '/data'), [], 'an agent without --shared-root has none');
+});

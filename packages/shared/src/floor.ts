@@ -32,6 +32,7 @@ export const FLOOR_RULES = [
   'floor.engine_socket',
   'floor.engine_state',
   'floor.agent_state',
+  'floor.shared_root',
   'floor.allowed_root',
   'floor.identity_files',
   'floor.capability',
@@ -128,6 +129,11 @@ export interface FloorContext {
   engineSockets?: readonly string[];
   /** The agent's state and work directories (their real paths too, where they differ). */
   agentDirs?: readonly string[];
+  /**
+   * The agent's `--shared-root` (groups' shared directories): no task mount may reach it; the
+   * shared directories come only through admission (`RunSpec.sharedDirs`).
+   */
+  sharedRoots?: readonly string[];
   /** How many GPUs the machine has (the agent knows; the master does not check). */
   gpuCount?: number;
 }
@@ -209,6 +215,11 @@ export function hostPathViolation(hostPath: string, context: FloorContext = {}):
   const agentDirs = (context.agentDirs ?? []).map((d) => normalizePath(d)).filter((d) => d !== undefined);
   const agentDir = agentDirs.find((d) => overlaps(path, d));
   if (agentDir) return refused('floor.agent_state', `it is, holds or lies in the agent's own directory ${agentDir}`);
+  const sharedRoots = (context.sharedRoots ?? []).map((d) => normalizePath(d)).filter((d) => d !== undefined);
+  const sharedRoot = sharedRoots.find((d) => overlaps(path, d));
+  if (sharedRoot) {
+    return refused('floor.shared_root', `it is, holds or lies in the groups' shared directories ${sharedRoot}, which members get only through their groups (yard group set --shared-dir on)`);
+  }
   return undefined;
 }
 

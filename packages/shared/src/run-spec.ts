@@ -12,13 +12,14 @@ export const PULL_POLICIES = ['never', 'if_missing', 'always'] as const;
 export type PullPolicy = (typeof PULL_POLICIES)[number];
 
 /**
- * Where a field of the run identity came from, first match wins: the owner's agent-user link, then
- * `security.default_task`. (Later sources, such as a group's UID range, go first in the chain.)
+ * Where a field of the run identity came from, first match wins: the task's group (its uid range
+ * and gid, and the gids of the owner's groups), then the owner's agent-user link, then
+ * `security.default_task`.
  */
-export type IdentitySource = 'link' | 'default_task' | (string & {});
+export type IdentitySource = 'group' | 'link' | 'default_task' | (string & {});
 /** A source in words, as `describe`, the web UI and refusals name it ("the agent-user link"). */
 export function describeIdentitySource(source: IdentitySource): string {
-  const words: Record<string, string> = { link: 'the agent-user link', default_task: 'security.default_task', legacy: 'the identity stored before 0.3' };
+  const words: Record<string, string> = { group: "the task's group", link: 'the agent-user link', default_task: 'security.default_task', legacy: 'the identity stored before 0.3' };
   return words[source] ?? source;
 }
 
@@ -30,8 +31,25 @@ export interface RunIdentity extends UnixIdentity {
   supplementaryGroups: Array<{ gid: number; name: string }>;
 }
 
-/** Why a bind mount is there: the task asked for it, or the policy's `mounts.always` / `mounts.default` added it. */
-export type MountSource = 'task' | 'always' | 'default';
+/**
+ * Why a bind mount is there: the task asked for it, or the policy's `mounts.always` / `mounts.default`
+ * added it, or (on the agent only) it is a group's shared directory (`RunSpec.sharedDirs`).
+ */
+export type MountSource = 'task' | 'always' | 'default' | 'group_shared';
+
+/**
+ * A group's shared directory, named symbolically: the master does not know where agents keep them.
+ * The agent resolves it to `<shared_root>/<group>` (its `--shared-root`), creates it when first
+ * needed as root:<gid> mode 2770, and mounts it at `containerPath` (`/shared/<group>`).
+ */
+export interface RunSharedDir {
+  group: string;
+  gid: number;
+  containerPath: string;
+}
+
+/** Where a group's shared directory appears in its members' tasks. */
+export const sharedDirContainerPath = (group: string) => `/shared/${group}`;
 
 /** A host directory or file the task sees, as admitted by the master. */
 export interface RunBindMount {
@@ -70,6 +88,10 @@ export interface RunSpec {
   /** Which source set each field of `runAs`. */
   identitySources: Record<IdentityField, IdentitySource>;
   bindMounts: RunBindMount[];
+  /** Shared directories of the owner's groups (absent in specs stored before 0009-group-identity). */
+  sharedDirs?: RunSharedDir[];
+  /** The umask of the task's processes, as octal text ("0002" with shared directories); unset: the image's. */
+  umask?: string;
   resources: RunResources;
   ports: RunPort[];
   /** How the container is confined; the agent refuses anything looser than the floor. */

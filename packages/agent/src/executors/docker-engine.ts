@@ -8,12 +8,16 @@ export interface ContainerEngine {
   version(): Promise<string>;
   /** The local image's id, or undefined when it is not on this machine. */
   imageId(image: string): Promise<string | undefined>;
+  /** The image's own ENTRYPOINT (empty when it has none). */
+  imageEntrypoint(imageId: string): Promise<string[]>;
   /** Every tag and digest of the images on this machine. */
   imageReferences(): Promise<string[]>;
   pull(image: string): Promise<void>;
   create(options: Docker.ContainerCreateOptions): Promise<string>;
   /** A file from a container's file system (for a container never started: the image's own). */
   readFile(containerId: string, path: string): Promise<string | undefined>;
+  /** Whether a path exists in a container's file system (links followed by the engine as it resolves it). */
+  exists(containerId: string, path: string): Promise<boolean>;
   start(containerId: string): Promise<void>;
   logs(containerId: string, follow: boolean): Promise<Readable>;
   wait(containerId: string): Promise<number>;
@@ -54,6 +58,11 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
         throw error;
       }
     },
+    async imageEntrypoint(imageId) {
+      const entrypoint = (await docker.getImage(imageId).inspect()).Config?.Entrypoint as string[] | string | null | undefined;
+      if (!entrypoint) return [];
+      return typeof entrypoint === 'string' ? ['/bin/sh', '-c', entrypoint] : entrypoint;
+    },
     async imageReferences() {
       const images = await docker.listImages();
       return images.flatMap((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])]).filter((ref) => !ref.startsWith('<none>'));
@@ -89,6 +98,15 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
         extract.on('error', reject);
         archive.pipe(extract);
       });
+    },
+    async exists(containerId, path) {
+      try {
+        await docker.getContainer(containerId).infoArchive({ path });
+        return true;
+      } catch (error) {
+        if (isStatus(error, 404)) return false;
+        throw error;
+      }
     },
     async start(containerId) {
       await docker.getContainer(containerId).start();

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import path from 'node:path';
-import { crashPoint, proxyPath, type TaskRunSpec } from '@trainyard/shared';
+import { crashPoint, proxyPath, UNIX_NAME_PATTERN, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
 import { LineBuffer } from '../line-buffer.js';
 import type { ContainerEngine } from './docker-engine.js';
@@ -13,9 +13,8 @@ const LABEL_TASK = 'trainyard.task';
 const LABEL_LEASE = 'trainyard.lease';
 /** Throwaway containers that read an image's account files: never started, never mounted. */
 const LABEL_PROBE = 'trainyard.identity-probe';
-const HOME = '/tmp';
-
-type AccountFiles = { passwd: string; group: string };
+/** The image's account files, and whether it has a shell to set the umask with. */
+type ImageAccounts = { passwd: string; group: string; shell: boolean; entrypoint: string[] };
 
 /**
  * Runs each task in a container as the task's uid:gid (and supplementary groups), with every
@@ -27,7 +26,7 @@ type AccountFiles = { passwd: string; group: string };
 export class DockerExecutor implements Executor {
   readonly name = 'docker' as const;
   /** Per image id: its files as read from a container of that image with no mounts at all. */
-  private readonly accounts = new Map<string, AccountFiles>();
+  private readonly accounts = new Map<string, ImageAccounts>();
   private readonly identityRoot: string;
 
   constructor(
@@ -75,18 +74,20 @@ export class DockerExecutor implements Executor {
     let id: string | undefined;
     try {
       const base = await this.imageAccounts(imageId);
-      const files = withIdentity(base.passwd, base.group, runAs, HOME);
+      const home = homeOf(base.passwd, runAs);
+      const files = withIdentity(base.passwd, base.group, runAs, home.path);
       mkdirSync(identityDir, { recursive: true, mode: 0o755 });
       writeFileSync(path.join(identityDir, 'passwd'), files.passwd, { mode: 0o644 });
       writeFileSync(path.join(identityDir, 'group'), files.group, { mode: 0o644 });
+      const command = withUmask(spec, base, hooks);
       id = await engine.create({
         name: `yard-task-${name}`,
         Image: imageId,
-        Cmd: spec.entrypoint,
+        ...command,
         User: `${runAs.uid}:${runAs.gid}`,
         Env: [
           ...Object.entries(spec.environment).map(([k, v]) => `${k}=${v}`),
-          `HOME=${HOME}`,
+          `HOME=${home.path}`,
           `USER=${runAs.user}`,
           `LOGNAME=${runAs.user}`,
           ...interactiveEnvironment(spec).map(([k, v]) => `${k}=${v}`),
@@ -102,6 +103,8 @@ export class DockerExecutor implements Executor {
             bind(path.join(identityDir, 'passwd'), '/etc/passwd', true),
             bind(path.join(identityDir, 'group'), '/etc/group', true),
           ],
+          // A home of its own, owned by the task's uid, in any image (one the image made for this uid is kept).
+          ...(home.tmpfs ? { Tmpfs: { [home.path]: `uid=${runAs.uid},gid=${runAs.gid},mode=0700` } } : {}),
           // Every capability dropped, then only those the policy admitted (the agent's floor check refused any other).
           CapDrop: ['ALL'],
           ...(spec.confinement.capabilities.length > 0 ? { CapAdd: spec.confinement.capabilities } : {}),
@@ -132,7 +135,7 @@ export class DockerExecutor implements Executor {
    * An image's own /etc/passwd and /etc/group, read from a container of that image that has no
    * mounts and is never started, once per image id (an image id names fixed content).
    */
-  private async imageAccounts(imageId: string): Promise<AccountFiles> {
+  private async imageAccounts(imageId: string): Promise<ImageAccounts> {
     const cached = this.accounts.get(imageId);
     if (cached) return cached;
     const probe = await this.engine.create({
@@ -144,8 +147,13 @@ export class DockerExecutor implements Executor {
       HostConfig: { CapDrop: ['ALL'], NetworkMode: 'none' },
     });
     try {
-      const [passwd, group] = await Promise.all([this.engine.readFile(probe, '/etc/passwd'), this.engine.readFile(probe, '/etc/group')]);
-      const files = { passwd: passwd ?? '', group: group ?? '' };
+      const [passwd, group, shell, entrypoint] = await Promise.all([
+        this.engine.readFile(probe, '/etc/passwd'),
+        this.engine.readFile(probe, '/etc/group'),
+        this.engine.exists(probe, '/bin/sh'),
+        this.engine.imageEntrypoint(imageId),
+      ]);
+      const files = { passwd: passwd ?? '', group: group ?? '', shell, entrypoint };
       this.accounts.set(imageId, files);
       return files;
     } finally {
@@ -285,6 +293,41 @@ export function connectTcp(host: string, port: number): Promise<Socket> {
     });
     socket.once('error', reject);
   });
+}
+
+/**
+ * The task's HOME. When the image's own passwd has this very account (name and uid), its home is
+ * kept: the image made it for them (busybox's /root, jupyter's /home/jovyan). Otherwise HOME is
+ * `/home/<user>`, a tmpfs owned by the task's uid, so that it is a writable directory in any image.
+ */
+function homeOf(passwd: string, runAs: TaskRunSpec['runAs']): { path: string; tmpfs: boolean } {
+  const own = passwd
+    .split('\n')
+    .map((line) => line.split(':'))
+    .find((fields) => fields[0] === runAs.user && fields[2] === String(runAs.uid));
+  const imageHome = own?.[5];
+  if (imageHome && imageHome.startsWith('/') && !['/', '/home', '/nonexistent'].includes(imageHome)) return { path: imageHome, tmpfs: false };
+  // The master checked the name; a name that is not a Unix name never becomes a path here.
+  return { path: `/home/${UNIX_NAME_PATTERN.test(runAs.user) ? runAs.user : `uid-${runAs.uid}`}`, tmpfs: true };
+}
+
+/**
+ * Docker has no umask option: a spec that asks for one (group shared directories: 0002, so that
+ * files stay writable for the group) runs its command under the image's `/bin/sh`, which sets it and
+ * `exec`s the command as the image would have run it (its ENTRYPOINT kept in front). An image
+ * without /bin/sh runs with its own umask, and the task's log says so.
+ */
+function withUmask(spec: TaskRunSpec, image: ImageAccounts, hooks: RunHooks): { Cmd: string[]; Entrypoint?: string[] } {
+  if (!spec.umask) return { Cmd: spec.entrypoint };
+  if (!/^0?[0-7]{3}$/.test(spec.umask)) {
+    hooks.output('system', `[trainyard] umask ${spec.umask} is not an octal umask: the image's own is kept`);
+    return { Cmd: spec.entrypoint };
+  }
+  if (!image.shell) {
+    hooks.output('system', `[trainyard] the image has no /bin/sh to set umask ${spec.umask} with: files in shared directories may not be writable for the group`);
+    return { Cmd: spec.entrypoint };
+  }
+  return { Entrypoint: ['/bin/sh', '-c', `umask ${spec.umask} && exec "$@"`, 'sh'], Cmd: [...image.entrypoint, ...spec.entrypoint] };
 }
 
 const runName = (taskId: number, leaseId: string) => `${taskId}-${leaseId.slice(0, 8)}`;

@@ -132,6 +132,7 @@ export class ProcessExecutor implements Executor {
       if (moved) {
         return { refused: `this agent cannot map ${moved.hostPath} to ${moved.containerPath} without mount namespaces; use the same path on both sides or the docker executor` };
       }
+      if (umaskOf(spec)) return { command: '/bin/sh', args: ['-c', `umask ${umaskOf(spec)} && exec "$@"`, 'sh', ...spec.entrypoint], uid: runAs.uid, gid: runAs.gid };
       const [command, ...args] = spec.entrypoint as [string, ...string[]];
       return { command, args, uid: runAs.uid, gid: runAs.gid };
     }
@@ -154,6 +155,7 @@ export class ProcessExecutor implements Executor {
       // Last, so that no task mount can cover them.
       `mount --bind -o ro ${quote(files.passwd)} /etc/passwd`,
       `mount --bind -o ro ${quote(files.group)} /etc/group`,
+      ...(umaskOf(spec) ? [`umask ${umaskOf(spec)}`] : []),
       `exec setpriv --reuid=${runAs.uid} --regid=${runAs.gid} ${groupsOption(runAs.supplementaryGroups)} --no-new-privs --inh-caps=-all --bounding-set=-all ` +
         '--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked -- "$@"',
     ].join('\n');
@@ -286,6 +288,9 @@ export class ProcessExecutor implements Executor {
     }
   }
 }
+
+/** The spec's umask when it is one (the agent trusts no shell text from the master). */
+const umaskOf = (spec: TaskRunSpec) => (spec.umask && /^0?[0-7]{3}$/.test(spec.umask) ? spec.umask : undefined);
 
 /** setpriv's supplementary groups: exactly the spec's, or none. */
 const groupsOption = (groups: ReadonlyArray<{ gid: number }>) => (groups.length > 0 ? `--groups=${groups.map((g) => g.gid).join(',')}` : '--clear-groups');

@@ -24,6 +24,9 @@ export function groupsTable(groups: Group[]): string {
     { header: 'PATH', get: (g) => g.path },
     { header: 'MEMBERS', get: (g) => g.memberCount },
     { header: 'SUBGROUPS', get: (g) => g.subgroupCount },
+    { header: 'GID', get: (g) => (g.gid === null ? '-' : `${g.gid} (${g.unixGroup})`) },
+    { header: 'UID RANGE', get: (g) => (g.uidRange ? `${g.uidRange.start}/${g.uidRange.size}` : '-') },
+    { header: 'SHARED', get: (g) => (g.sharedDir ? 'on' : 'off') },
     { header: 'CREATED', get: (g) => formatTime(g.createdAt) },
   ]);
 }
@@ -36,6 +39,10 @@ export function describeGroup(group: GroupDetail): string {
     ['Subgroups', group.subgroups.join(', ')],
     ['Roles', group.roles.map((a) => withScope(a.role, a.scope)).join(', ')],
     ['Scoped here', group.scopedHere.map((a) => `${a.role} held by ${holder(a)}`).join(', ')],
+    ['Unix group', group.gid === null ? null : `${group.unixGroup} (gid ${group.gid})`],
+    ['Uid range', group.uidRange && `${group.uidRange.start}/${group.uidRange.size} (${group.uidRange.start}-${group.uidRange.start + group.uidRange.size - 1})`],
+    ['Member uids', group.allocatedUids.map((u) => `${u.username}=${u.uid}`).join(', ')],
+    ['Shared dir', group.sharedDir ? `on: <shared_root>/${group.path} at /shared/${group.path}` : 'off'],
     ['Created', formatTime(group.createdAt)],
   ]);
 }

@@ -72,7 +72,7 @@ function runSpecRows(spec: RunSpec): Rows {
     ['Runs as', formatIdentity(spec.runAs)],
     ['Identity from', identity],
     ...(spec.runAs.supplementaryGroups.length > 0
-      ? [['Groups', spec.runAs.supplementaryGroups.map((g) => `${g.name} (${g.gid})`).join(', ')] as [string, string]]
+      ? [['Groups', `${spec.runAs.supplementaryGroups.map((g) => `${g.name} (${g.gid})`).join(', ')} [from ${source('supplementaryGroups')}]`] as [string, string]]
       : []),
     ['Image', `${spec.image} (pull: ${spec.pull})`],
     ['Entrypoint', JSON.stringify(spec.entrypoint)],
@@ -80,6 +80,10 @@ function runSpecRows(spec: RunSpec): Rows {
     ...spec.bindMounts.map((m, i): [string, string] => [
       i === 0 ? 'Bind mounts' : '',
       `${m.hostPath} -> ${m.containerPath}${m.readOnly ? ' (ro)' : ''} [${m.source === 'task' ? `admitted by ${m.rule}` : `added by ${m.rule}`}]`,
+    ]),
+    ...(spec.sharedDirs ?? []).map((d, i): [string, string] => [
+      i === 0 ? 'Shared dirs' : '',
+      `<shared_root>/${d.group} -> ${d.containerPath} (group ${d.gid}, setgid, umask ${spec.umask ?? 'of the image'}) [group ${d.group}]`,
     ]),
     ['Environment', Object.keys(spec.environment).sort().join(', ')],
     ['Ports', spec.ports.map((p) => `${p.container}${p.name ? ` (${p.name})` : ''}`).join(', ')],

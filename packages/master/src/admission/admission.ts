@@ -4,6 +4,7 @@ import { enforce } from '../authz/decision.js';
 import { taskPolicies } from '../authz/tasks.js';
 import { DomainError, policyDenied } from '../errors.js';
 import { parseTaskConfig, type TaskDefaults } from '../tasks/task-config.js';
+import { groupContribution, type GroupUnixDirectory } from './group-identity.js';
 import { defaultTaskStep, linkStep, resolveIdentity, type IdentityStep } from './identity.js';
 import { admitMounts } from './mount-policy.js';
 import type { Policy } from './policy.js';
@@ -11,6 +12,7 @@ import { admitCapabilities, admitEnvironment, admitImage, admitPort, admitResour
 
 /** The owner as admission needs them: their link (identity) and their default group. */
 export interface AdmissionOwner {
+  id: number;
   username: string;
   agentUser: UnixIdentity | null;
   defaultGroup: { id: number; path: string } | null;
@@ -56,6 +58,8 @@ export class Admission {
       /** The policy in force (a reload replaces it). */
       policy: () => Policy;
       groups: GroupDirectory;
+      /** The gids, uid ranges and shared directories of groups. */
+      groupUnix: GroupUnixDirectory;
       images: ImageCatalog;
       /** Sources that go before the link (a group's UID range or fixed identity, issue 13). */
       identitySteps?: ReadonlyArray<IdentityStep<IdentitySubject>>;
@@ -67,7 +71,9 @@ export class Admission {
   async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
     const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
     const group = await this.pickGroup(actor, owner, request.group ?? config.group);
-    const { runAs, sources } = resolveIdentity(this.identityChain, { ...owner, group });
+    // The owner's groups go first (group-identity.ts: the task's group's range, every group's gid), then the chain.
+    const fromGroups = await groupContribution(this.deps.groupUnix, owner, actor.groups.map((g) => g.id), group?.id ?? null);
+    const { runAs, sources } = resolveIdentity([fromGroups.step, ...this.identityChain], { ...owner, group });
     const policy = this.deps.policy().for({ username: owner.username, groups: actor.groups.map((g) => g.path) });
     const subject = { username: owner.username, runAs, group: group?.path ?? null };
 
@@ -81,6 +87,8 @@ export class Admission {
       runAs,
       identitySources: sources,
       bindMounts: admitMounts(config.bind_mounts, policy, subject, { defaultMounts: config.default_mounts !== false }),
+      // Resolved by the agent under its --shared-root; files made there stay writable for the group.
+      ...(fromGroups.sharedDirs.length > 0 ? { sharedDirs: fromGroups.sharedDirs, umask: '0002' } : {}),
       resources: admitResources(config.resources, policy, actor),
       ports: admitPort(config.port, policy),
       confinement: { ...FLOOR_CONFINEMENT, capabilities: admitCapabilities(config.cap_add ?? [], policy), hostNamespaces: [], devices: [] },

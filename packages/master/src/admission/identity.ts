@@ -14,9 +14,10 @@ export interface ResolvedIdentity {
 
 /**
  * Resolves who a task runs as, field by field: each field comes from the first step of the chain
- * that gives it. Today the chain is the owner's agent-user link, then security.default_task (which
- * gives every field); a group's UID range or fixed identity will go first. Nothing in the task's
- * own config takes part.
+ * that gives it. The chain (admission.ts): the owner's groups (group-identity.ts: the task's
+ * group's uid range and gid, every group's gid as a supplementary group), then the owner's
+ * agent-user link, then security.default_task (which gives every field). Nothing in the task's own
+ * config takes part.
  */
 export function resolveIdentity<S>(chain: ReadonlyArray<IdentityStep<S>>, subject: S): ResolvedIdentity {
   const runAs: Partial<RunIdentity> = {};

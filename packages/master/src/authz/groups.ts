@@ -7,6 +7,8 @@ export const groupPolicies = {
   create: needs('groups.create', 'change_config', 'create groups'),
   rename: needs('groups.rename', 'change_config', 'rename groups'),
   delete: needs('groups.delete', 'change_config', 'delete groups'),
+  /** gid, Unix group name, uid range and shared directory: what members' tasks run as and with. */
+  setUnix: needs('groups.set_unix', 'change_config', "set groups' Unix identity"),
   addMember: needs('groups.add_member', 'change_config', 'add members to groups'),
   removeMember: needs('groups.remove_member', 'change_config', 'remove members from groups'),
 };

@@ -148,6 +148,9 @@ const authSchema = z
     }
   });
 
+/** Uids below this belong to machines' own accounts; no group's range starts there. */
+const MIN_UID_RANGE_BASE = 65536;
+
 /**
  * `master.yaml`: one schema, every default here. Unknown keys are errors, so a typo
  * stops the master instead of being silently ignored.
@@ -193,6 +196,30 @@ export const masterConfigSchema = z.strictObject({
           window: durationSchema.default(15 * 60 * 1000),
         })
         .prefault({}),
+      /**
+       * Where `yard group set --uid-range auto` takes groups' uid ranges from: blocks of `size`
+       * uids from `base` up (OpenShift's defaults). Above every uid a machine's own accounts use.
+       */
+      uid_ranges: z
+        .strictObject({
+          base: z
+            .number()
+            .int()
+            .min(MIN_UID_RANGE_BASE, `must be at least ${MIN_UID_RANGE_BASE}: lower uids belong to machines' own accounts (and nobody, 65534)`)
+            .max(4_000_000_000),
+          size: z.number().int().min(1).max(1_000_000),
+        })
+        .prefault({ base: 1_000_000_000, size: 10_000 }),
+    })
+    .superRefine((security, ctx) => {
+      const { uid } = security.default_task;
+      if (uid >= security.uid_ranges.base) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['uid_ranges', 'base'],
+          message: `must lie above security.default_task's uid ${uid}: tasks of people outside any group run as it, and a group's uid range must never hold it`,
+        });
+      }
     })
     .prefault({}),
   agents: z

@@ -116,6 +116,31 @@ export interface GroupsTable {
   parent_id: number | null;
   created_at: number;
   updated_at: number;
+  /** Unique where set; `unix_group` names it inside tasks. */
+  unix_gid: Generated<number | null>;
+  unix_group: Generated<string | null>;
+  /** Both or neither; recorded in uid_ranges too. */
+  uid_range_start: Generated<number | null>;
+  uid_range_size: Generated<number | null>;
+  shared_dir: Generated<number>;
+}
+
+/** Every uid range ever handed out; kept after its group is deleted, so none is ever reused. */
+export interface UidRangesTable {
+  id: Generated<number>;
+  start: number;
+  size: number;
+  group_id: number | null;
+  group_path: string;
+  created_at: number;
+}
+
+/** The uid an unlinked member was given from a group's range: stable once given. */
+export interface GroupUidsTable {
+  group_id: number;
+  user_id: number;
+  uid: number;
+  created_at: number;
 }
 
 export interface GroupMembersTable {
@@ -180,6 +205,8 @@ export interface Database {
   audit_log: AuditLogTable;
   groups: GroupsTable;
   group_members: GroupMembersTable;
+  group_uids: GroupUidsTable;
+  uid_ranges: UidRangesTable;
   roles: RolesTable;
   role_capabilities: RoleCapabilitiesTable;
   role_assignments: RoleAssignmentsTable;

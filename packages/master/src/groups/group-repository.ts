@@ -8,6 +8,15 @@ export interface GroupRecord {
   parentId: number | null;
   createdAt: number;
   updatedAt: number;
+  unix: GroupUnix;
+}
+
+/** A group's Unix identity (0009-group-identity): each part optional. */
+export interface GroupUnix {
+  gid: number | null;
+  unixGroup: string | null;
+  uidRange: { start: number; size: number } | null;
+  sharedDir: boolean;
 }
 
 export interface GroupListRecord extends GroupRecord {
@@ -67,6 +76,37 @@ export const groupRepository = {
       .executeTakeFirst();
     await db.updateTable('groups').set({ path, parent_id: parentId, updated_at: now }).where('id', '=', group.id).execute();
     return Number(moved.numUpdatedRows);
+  },
+
+  async findByIds(db: Executor, ids: number[]): Promise<GroupRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await db.selectFrom('groups').selectAll().where('id', 'in', ids).orderBy('path').execute();
+    return rows.map(toRecord);
+  },
+
+  /** The group holding a gid or Unix group name, for telling which group a clash is with. */
+  async findByUnix(db: Executor, unix: { gid?: number; unixGroup?: string }): Promise<GroupRecord | undefined> {
+    let query = db.selectFrom('groups').selectAll();
+    if (unix.gid !== undefined) query = query.where('unix_gid', '=', unix.gid);
+    else if (unix.unixGroup !== undefined) query = query.where('unix_group', '=', unix.unixGroup);
+    else return undefined;
+    const row = await query.executeTakeFirst();
+    return row && toRecord(row);
+  },
+
+  async setUnix(db: Executor, id: number, unix: GroupUnix, now: number): Promise<void> {
+    await db
+      .updateTable('groups')
+      .set({
+        unix_gid: unix.gid,
+        unix_group: unix.unixGroup,
+        uid_range_start: unix.uidRange?.start ?? null,
+        uid_range_size: unix.uidRange?.size ?? null,
+        shared_dir: unix.sharedDir ? 1 : 0,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .execute();
   },
 
   async delete(db: Executor, id: number): Promise<void> {
@@ -130,5 +170,17 @@ export const groupRepository = {
 };
 
 function toRecord(row: GroupRow): GroupRecord {
-  return { id: row.id, path: row.path, parentId: row.parent_id, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    path: row.path,
+    parentId: row.parent_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    unix: {
+      gid: row.unix_gid,
+      unixGroup: row.unix_group,
+      uidRange: row.uid_range_start === null || row.uid_range_size === null ? null : { start: row.uid_range_start, size: row.uid_range_size },
+      sharedDir: row.shared_dir === 1,
+    },
+  };
 }

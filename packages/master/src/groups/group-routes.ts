@@ -1,15 +1,20 @@
 import type Router from '@koa/router';
-import { createGroupSchema, groupPathParamSchema, memberParamsSchema, memberSchema, renameGroupSchema, type GroupDetail } from '@trainyard/shared';
+import { createGroupSchema, groupPathParamSchema, groupUnixSchema, memberParamsSchema, memberSchema, renameGroupSchema, type GroupDetail } from '@trainyard/shared';
 import { groupPolicies } from '../authz/groups.js';
 import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
 import type { RoleService } from '../roles/role-service.js';
 import type { GroupService } from './group-service.js';
+import type { GroupUnixService } from './group-unix-service.js';
 
 /** Groups by path; a path with "/" travels URL-encoded in one segment (`/groups/research%2Fvision`). */
-export function groupRoutes(groups: GroupService, roles: RoleService, guards: Guards): Router<AppState> {
+export function groupRoutes(groups: GroupService, unix: GroupUnixService, roles: RoleService, guards: Guards): Router<AppState> {
   const routes = new Routes(guards);
+  const detail = async (path: string): Promise<GroupDetail> => {
+    const group = await groups.show(path);
+    return { ...group, ...(await roles.ofGroup(group.id)) };
+  };
 
   routes.on('groups.list', groupPolicies.list, async (ctx) => {
     ctx.body = { items: await groups.list(), next: null };
@@ -21,9 +26,13 @@ export function groupRoutes(groups: GroupService, roles: RoleService, guards: Gu
   });
 
   routes.on('groups.get', groupPolicies.show, async (ctx) => {
-    const group = await groups.show(validate(groupPathParamSchema, ctx.params).path);
-    const body: GroupDetail = { ...group, ...(await roles.ofGroup(group.id)) };
-    ctx.body = body;
+    ctx.body = await detail(validate(groupPathParamSchema, ctx.params).path);
+  });
+
+  routes.on('groups.setUnix', groupPolicies.setUnix, async (ctx, actor) => {
+    const { path } = validate(groupPathParamSchema, ctx.params);
+    await unix.set(actor, path, validate(groupUnixSchema, ctx.state.body));
+    ctx.body = await detail(path);
   });
 
   routes.on('groups.rename', groupPolicies.rename, async (ctx, actor) => {

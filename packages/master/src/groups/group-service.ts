@@ -5,6 +5,7 @@ import type { Db, Executor } from '../db/database.js';
 import { DomainError } from '../errors.js';
 import type { UserService } from '../users/user-service.js';
 import { groupRepository, type GroupRecord, type GroupListRecord } from './group-repository.js';
+import { uidRepository } from './uid-repository.js';
 
 /** The roles domain follows group changes through this (groups never import roles). */
 export interface GroupListener {
@@ -53,12 +54,16 @@ export class GroupService {
   }
 
   /** A group with its members and subgroups (the roles domain adds what is assigned to it). */
-  async show(path: string): Promise<Group & { members: string[]; subgroups: string[] }> {
+  async show(path: string): Promise<Group & { members: string[]; subgroups: string[]; allocatedUids: Array<{ username: string; uid: number }> }> {
     const { db } = this.deps;
     const [group] = await groupRepository.list(db, path);
     if (!group) throw groupNotFound(path);
-    const [members, subgroups] = await Promise.all([groupRepository.memberNames(db, group.id), groupRepository.subgroupPaths(db, group.id)]);
-    return { ...toGroup(group), members, subgroups };
+    const [members, subgroups, allocatedUids] = await Promise.all([
+      groupRepository.memberNames(db, group.id),
+      groupRepository.subgroupPaths(db, group.id),
+      uidRepository.allocated(db, group.id),
+    ]);
+    return { ...toGroup(group), members, subgroups, allocatedUids };
   }
 
   async create(actor: AuditActor, path: string): Promise<Group> {
@@ -216,5 +221,9 @@ function toGroup(group: GroupListRecord): Group {
     memberCount: group.memberCount,
     subgroupCount: group.subgroupCount,
     createdAt: toIso(group.createdAt),
+    gid: group.unix.gid,
+    unixGroup: group.unix.unixGroup,
+    uidRange: group.unix.uidRange,
+    sharedDir: group.unix.sharedDir,
   };
 }

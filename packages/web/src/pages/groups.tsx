@@ -86,6 +86,12 @@ export function GroupPage(props: { path: string }) {
             <dd class="group-roles">{group.roles.map((r) => `${r.role}${r.scope ? ` (scope ${r.scope})` : ''}`).join(', ') || '-'}</dd>
             <dt>Scoped to it</dt>
             <dd>{group.scopedHere.map((r) => `${r.role} held by ${r.user ?? r.group}`).join(', ') || '-'}</dd>
+            <dt>Unix group</dt>
+            <dd>{group.gid === null ? '-' : `${group.unixGroup} (gid ${group.gid})`}</dd>
+            <dt>Uid range</dt>
+            <dd>{group.uidRange ? `${group.uidRange.start}-${group.uidRange.start + group.uidRange.size - 1}` : '-'}</dd>
+            <dt>Shared directory</dt>
+            <dd>{group.sharedDir ? `on, at /shared/${group.path}` : 'off'}</dd>
           </dl>
           <h2>Members</h2>
           <form class="inline" onSubmit={addMember} aria-label="Add member">
