@@ -28,6 +28,9 @@ import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
 import { Site } from './http/site.js';
 import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
+import { quotaRoutes } from './quotas/quota-routes.js';
+import { QuotaService } from './quotas/quota-service.js';
+import { RuntimeLimits } from './quotas/runtime-limits.js';
 import { roleRoutes } from './roles/role-routes.js';
 import { RoleService } from './roles/role-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -72,6 +75,7 @@ export interface Master {
     agentTokens: AgentTokenService;
     scheduler: Scheduler;
     policy: PolicyStore;
+    quotas: QuotaService;
   };
   close(): Promise<void>;
 }
@@ -132,6 +136,15 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // Admission asks the agents domain which images the agents have; it is built after the tasks service.
   let scheduler: Scheduler | undefined;
   let agents: AgentService | undefined;
+  const quotas = new QuotaService({
+    db,
+    clock,
+    audit,
+    users,
+    groups,
+    fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
+    onChanged: () => scheduler?.capacityChanged(),
+  });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   const tasks = new TaskService({
     db,
@@ -147,6 +160,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     users,
     groups,
     audit,
+    quotas,
+    onRunEnded: (task, endedAt) => void quotas.chargeRun(task, endedAt).catch((error: unknown) => logger.error({ err: error, taskId: task.id }, 'fair-share usage not recorded')),
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
@@ -165,11 +180,14 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     logger,
     tasks,
     agents,
+    quotas,
     options: {
       leaseTimeoutMs: config.agents.lease_timeout,
       killGraceMs: config.agents.kill_grace,
+      policy: config.scheduler.policy,
     },
   });
+  const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
 
   await roles.syncBuiltins().catch(async (error: unknown) => {
@@ -202,6 +220,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
       policyRoutes(policy, { users, groups }, guards),
+      quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
       agentRoutes(agents, agentTokens, guards),
       agentApiRoutes({ agents, scheduler, reports }, guards),
@@ -232,7 +251,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const monitor = setInterval(() => {
     if (monitoring) return;
     monitoring = true;
-    Promise.all([agents.markLost(), scheduler.expireLeases()])
+    Promise.all([agents.markLost(), scheduler.expireLeases(), runtimeLimits.sweep()])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
       .finally(() => (monitoring = false));
   }, options.monitorIntervalMs ?? 1000);
@@ -242,7 +261,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas },
     async close() {
       clearInterval(monitor);
       await new Promise<void>((resolve) => {

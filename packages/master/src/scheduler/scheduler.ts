@@ -4,17 +4,24 @@ import type { AgentRecord } from '../agents/agent-repository.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { Clock } from '../clock.js';
 import type { TaskRow } from '../db/schema.js';
+import type { QuotaService } from '../quotas/quota-service.js';
+import type { ActiveLoad, TaskLoad } from '../quotas/quota-repository.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
+import type { TaskWithOwner } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { fits, freeCapacity } from './fit.js';
 
 export interface SchedulerOptions {
   leaseTimeoutMs: number;
   killGraceMs: number;
+  /** `fair_share`: owners with less recent usage first, then the oldest task; `fifo`: the oldest task. */
+  policy: 'fifo' | 'fair_share';
 }
 
-// How far down the queue one assignment looks for a task that fits.
+// How far down the queue one assignment looks for a task that fits: each owner's oldest tasks, so
+// that one owner's long queue (held back by a quota, say) never hides everyone else's.
 const QUEUE_SCAN = 200;
+const QUEUE_SCAN_PER_OWNER = 20;
 
 /** Why a waiting poll woke: work offered in a round, a kill for this agent, its time up, or a newer poll. */
 type Wake = { kind: 'offer'; round: number } | { kind: 'kill' } | { kind: 'timeout' } | { kind: 'replaced' };
@@ -46,6 +53,8 @@ export class Scheduler {
       tasks: TaskService;
       /** Which agents may take work, and what they have (the agents domain). */
       agents: Pick<AgentService, 'requireAlive'>;
+      /** Quotas (the gate every assignment passes) and fair-share usage. */
+      quotas: Pick<QuotaService, 'anyQuota' | 'activeLoads' | 'gate' | 'scores'>;
       options: SchedulerOptions;
     },
   ) {}
@@ -171,20 +180,53 @@ export class Scheduler {
     return run;
   }
 
+  /**
+   * One assignment decision, inside the one-at-a-time section: the quota snapshot (the gate), the
+   * order, the check and the assignment. Quota use grows only through assignments, all made here one
+   * at a time, so nothing can use the room the gate saw between its snapshot and the assignment.
+   * Tasks passed over get their pending reason, written only when it changed.
+   */
   private async assignNextNow(agent: AgentRecord): Promise<TaskRow | undefined> {
     const { tasks, logger } = this.deps;
     const held = await tasks.activeOnAgent(agent.id);
     const free = freeCapacity(agent.resources, held.map((t) => runSpecOf(t).resources));
-    for (const candidate of await tasks.queued(QUEUE_SCAN)) {
+    const queue = await this.dispatchOrder();
+    for (const { task: candidate, load } of queue.items) {
       const spec = runSpecOf(candidate);
-      if (!fits(spec.resources, free) || !hasImage(agent, spec)) continue;
+      const reason = queue.gate.blocked(load) ?? (!fits(spec.resources, free) || !hasImage(agent, spec) ? 'NO_AGENT_FITS' : null);
+      if (reason !== null) {
+        if (reason !== candidate.pending_reason) await tasks.setPendingReason(candidate.id, reason);
+        continue;
+      }
       const assigned = await tasks.assign(candidate, agent.id);
       if (!assigned) continue;
+      queue.gate.charge(load);
       logger.info({ taskId: candidate.id, agent: agent.id, leaseId: assigned.lease_id }, 'task assigned');
       crashPoint('master:after-assign');
       return assigned;
     }
     return undefined;
+  }
+
+  /**
+   * The queue's head in the order the scheduler tries it, with the quota gate and each owner's
+   * fair-share score (`yard queue` shows the same). Under fair_share, owners with less decayed
+   * usage come first, then the oldest task; one owner alone is plain age order.
+   */
+  async dispatchOrder(): Promise<{ items: Array<{ task: TaskWithOwner; load: TaskLoad; usage: number }>; gate: Awaited<ReturnType<QuotaService['gate']>> }> {
+    const { tasks, quotas, options } = this.deps;
+    const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_OWNER, QUEUE_SCAN);
+    const fair = options.policy === 'fair_share' && new Set(candidates.map((c) => c.owner_id)).size > 1;
+    const loads: ActiveLoad[] | undefined = fair || (await quotas.anyQuota()) ? await quotas.activeLoads() : undefined;
+    const gate = await quotas.gate(loads ?? []);
+    const scores = fair ? await quotas.scores(loads ?? []) : undefined;
+    const items = candidates.map((task) => {
+      const r = runSpecOf(task).resources;
+      const load: TaskLoad = { ownerId: task.owner_id, groupId: task.group_id, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus };
+      return { task, load, usage: scores?.get(task.owner_id)?.score ?? 0 };
+    });
+    if (fair) items.sort((a, b) => a.usage - b.usage || a.task.id - b.task.id);
+    return { items, gate };
   }
 
   /** The lease's spec: the task's stored run spec, as admission made it. */

@@ -83,6 +83,32 @@ export const taskRepository = {
     return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
   },
 
+  /**
+   * Each owner's oldest queued tasks (at most `perOwner`), oldest first: so that one owner's long
+   * queue, held back by a quota, never hides the others' tasks from the scheduler.
+   */
+  queuedHeads(db: Executor, perOwner: number, limit: number): Promise<TaskWithOwner[]> {
+    const ranked = db
+      .selectFrom('tasks')
+      .selectAll('tasks')
+      .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy('owner_id').orderBy('id')).as('rank_in_owner'))
+      .where('state', '=', 'QUEUED')
+      .as('q');
+    return db
+      .selectFrom(ranked)
+      .innerJoin('users', 'users.id', 'q.owner_id')
+      .selectAll('q')
+      .select('users.username as owner')
+      .where('q.rank_in_owner', '<=', perOwner)
+      .orderBy('q.id')
+      .limit(limit)
+      .execute() as Promise<TaskWithOwner[]>;
+  },
+
+  async setPendingReason(db: Executor, id: number, reason: string | null): Promise<void> {
+    await db.updateTable('tasks').set({ pending_reason: reason }).where('id', '=', id).where('state', '=', 'QUEUED').execute();
+  },
+
   /** Assignments never acknowledged since before `before`. */
   unacknowledgedSince(db: Executor, before: number): Promise<TaskRow[]> {
     return db
