@@ -42,7 +42,7 @@ export class Agent {
     private readonly client: MasterClient,
     private readonly executor: Executor,
     private readonly logger: Logger,
-    private readonly options: { labels?: Record<string, string>; floor: FloorContext },
+    private readonly options: { labels?: Record<string, string>; floor: FloorContext; /** Test mode: report this many fake GPUs. */ fakeGpus?: number },
   ) {
     this.floor = options.floor;
   }
@@ -69,7 +69,7 @@ export class Agent {
   }
 
   private async register(): Promise<void> {
-    const { resources, notes } = await detectResources();
+    const { resources, notes } = await detectResources(this.options.fakeGpus);
     for (const note of notes) this.logger.info(note);
     this.floor = { ...this.options.floor, gpuCount: resources.gpus.length };
     for (;;) {
