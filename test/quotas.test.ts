@@ -16,7 +16,7 @@ const tokens: Record<string, string> = {};
 
 test.before(async () => {
   const dir = tempDir('yard-quotas-');
-  m = await startTestMaster({ agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') }, tasks: { runtime_warning: '3s' } }, dir);
+  m = await startTestMaster({ agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') }, tasks: { runtime_warning: '4s' } }, dir);
   admin = await loginToken(m.url, 'admin');
   for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina']) {
     await api(m.url, 'POST', '/users', { token: admin, body: { username: name, password: 'pw' } });
@@ -168,7 +168,8 @@ test.serial('lowering a limit kills nothing; max_runtime kills a long task with 
     t.regex(k.message ?? '', /^RUNTIME_LIMIT/);
   }
   const lines = (await api<TaskLogPage>(m.url, 'GET', `/tasks/${running[0]!.id}/logs?limit=1000`, { token: admin })).body.items.map((l) => l.line);
-  t.true(lines.some((l) => /will be killed in/.test(l) || /RUNTIME_LIMIT/.test(l)), lines.join('\n'));
+  t.true(lines.some((l) => /will be killed in \d+s: quota 'frank-limits' allows 5s/.test(l)), lines.join('\n'));
+  t.true(lines.some((l) => /killing the task: RUNTIME_LIMIT/.test(l)), lines.join('\n'));
   await kill(third.id);
 });
 
