@@ -1,7 +1,8 @@
 import path from 'node:path';
 import test from 'ava';
-import type { Agent, Page, Quota, QuotaUsage, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
+import type { Agent, Page, QueueView, Quota, QuotaUsage, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
+import { Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
@@ -206,4 +207,45 @@ test.serial('hostile input: negative or absurd limits, unknown resources, missin
   t.is((await api(m.url, 'GET', '/quota-usage', { token: tokens.gina })).status, 200, 'your own needs nothing');
   const audit = (await api<Page<{ action: string }>>(m.url, 'GET', '/audit?limit=200', { token: admin })).body.items.map((e) => e.action);
   for (const action of ['quota.create', 'quota.update', 'quota.assign']) t.true(audit.includes(action), action);
+});
+
+test.serial('the CLI: quota create, assign, list, show, set, unassign, delete; REASON in lists, describe and the queue', async (t) => {
+  const term = new Terminal(m.url);
+  const yard = (args: string[]) => term.run(['-u', 'admin', ...args], { env: { YARD_PASSWORD: '' } });
+  const created = await yard(['quota', 'create', 'cli-one', '--max-running', '0', '--memory', '8GiB', '--max-runtime', '2h']);
+  t.is(created.code, 0, created.stderr);
+  t.regex(created.stdout, /max_running=0 memory=8Gi max_runtime=2h/);
+  t.is((await yard(['quota', 'assign', 'cli-one', '--user', 'gina'])).code, 0);
+  t.regex((await yard(['quota', 'list'])).stdout, /cli-one\s+max_running=0 memory=8Gi max_runtime=2h\s+no\s+gina/);
+
+  const waiting = await submitOk('gina', 'true');
+  await waitFor('the reason', async () => (await getTask(waiting.id)).pendingReason === 'QUOTA_RUNNING_USER');
+  const gina = new Terminal(m.url);
+  t.is((await gina.run(['user', 'login', 'gina', '--password-stdin'], { input: 'pw\n' })).code, 0);
+  const list = (await gina.run(['task', 'list'])).stdout;
+  t.regex(list.split('\n')[0]!, /REASON$/);
+  t.regex(list, new RegExp(`^${waiting.id}\\s.*QUOTA_RUNNING_USER$`, 'm'));
+  t.regex((await gina.run(['task', 'describe', String(waiting.id)])).stdout, /Waiting for:\s+QUOTA_RUNNING_USER: the owner's quota on running tasks is in use/);
+  const queue = await gina.json<QueueView>(['queue']);
+  t.deepEqual(queue.items.filter((i) => i.id === waiting.id).map((i) => [i.owner, i.pendingReason]), [['gina', 'QUOTA_RUNNING_USER']]);
+  const shown = (await gina.run(['quota', 'show'])).stdout;
+  t.regex(shown, /cli-one\s+user\s+running\s+0\s+0/);
+  t.regex(shown, /cli-one\s+user\s+memory\s+0\s+8Gi/);
+  t.regex(shown, /Fair-share usage of user gina/);
+  const others = await gina.run(['quota', 'show', 'alice']);
+  t.is(others.code, 1);
+  t.regex(others.stderr, /gina may not see the quota usage of alice/);
+
+  // Raising the limit lets it start at once.
+  t.is((await yard(['quota', 'set', 'cli-one', '--max-running', 'none'])).code, 0);
+  t.is((await ended(waiting.id)).state, 'COMPLETED');
+
+  const bad = await yard(['quota', 'create', 'bad', '--max-running', '-1']);
+  t.not(bad.code, 0);
+  t.notRegex(bad.stderr, /\n\s+at /, 'no stack trace');
+  const missing = await yard(['quota', 'set', 'nope', '--gpus', '1']);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /quota 'nope' does not exist/);
+  t.regex((await yard(['quota', 'unassign', 'cli-one', '--user', 'gina'])).stdout, /Took quota cli-one from user gina/);
+  t.regex((await yard(['quota', 'delete', 'cli-one'])).stdout, /Deleted quota cli-one/);
 });

@@ -125,3 +125,4 @@ export * from './api.js';
 export * from './byte-size.js';
 export * from './errors.js';
 export * from './web-pages.js';
+export * from './quotas.js';

@@ -14,4 +14,3 @@ export * from './run-spec.js';
 export * from './policy.js';
 export * from './plain-data.js';
 export * from './text.js';
-export * from './quotas.js';
