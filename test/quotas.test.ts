@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { chromium } from 'playwright-core';
 import type { Agent, Page, QueueView, Quota, QuotaUsage, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
@@ -248,4 +250,45 @@ test.serial('the CLI: quota create, assign, list, show, set, unassign, delete; R
   t.regex(missing.stderr, /quota 'nope' does not exist/);
   t.regex((await yard(['quota', 'unassign', 'cli-one', '--user', 'gina'])).stdout, /Took quota cli-one from user gina/);
   t.regex((await yard(['quota', 'delete', 'cli-one'])).stdout, /Deleted quota cli-one/);
+});
+
+const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
+if (!existsSync(CHROMIUM)) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the quotas page test is NOT running.\n`);
+
+(existsSync(CHROMIUM) ? test.serial : test.skip)('the web UI: an admin makes and assigns a quota on the quotas page; the user sees it in My usage and why a task waits', async (t) => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  t.teardown(() => browser.close());
+  const signedIn = async (username: string, password: string) => {
+    const page = await (await browser.newContext({ baseURL: m.url })).newPage();
+    await page.goto('/login');
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/experiments$/);
+    return page;
+  };
+  const page = await signedIn('admin', '');
+  await page.getByRole('link', { name: 'Quotas', exact: true }).click();
+  const form = page.getByRole('form', { name: 'Create quota' });
+  await form.getByPlaceholder('quota name').fill('web-zero');
+  await form.getByPlaceholder('max running').fill('0');
+  await form.getByPlaceholder('memory (64GiB)').fill('1GiB');
+  await form.getByRole('button', { name: 'Create quota' }).click();
+  await page.locator('tr[data-quota="web-zero"]').waitFor();
+  const assign = page.getByRole('form', { name: 'Assign web-zero' });
+  await assign.getByPlaceholder('user, or group:PATH').fill('gina');
+  await assign.getByRole('button', { name: 'Assign' }).click();
+  await page.locator('tr[data-quota="web-zero"] .holder', { hasText: 'gina' }).waitFor();
+  t.regex(await page.locator('tr[data-quota="web-zero"]').innerText(), /max_running=0 memory=1Gi/);
+
+  const waiting = await submitOk('gina', 'true');
+  const user = await signedIn('gina', 'pw');
+  t.is(await user.getByRole('link', { name: 'Quotas', exact: true }).count(), 0, 'no Quotas tab without see_status or change_config');
+  await user.getByRole('link', { name: 'Commands' }).click();
+  await user.locator(`tr[data-task-id="${waiting.id}"] .pending-reason`, { hasText: 'QUOTA_RUNNING_USER' }).waitFor({ timeout: 20_000 });
+  await user.goto('/account/usage');
+  await user.locator('tr[data-quota="web-zero"][data-resource="running"]').waitFor();
+  t.regex(await user.locator('tr[data-quota="web-zero"][data-resource="memory"]').innerText(), /memory\s+0\s+1Gi/);
+  await kill(waiting.id);
+  await api(m.url, 'DELETE', '/quotas/web-zero', { token: admin });
 });

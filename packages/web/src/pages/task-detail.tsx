@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MeResponse, Task } from '@trainyard/shared';
-import { isTerminal } from '@trainyard/shared/constants';
+import { explainPendingReason, isTerminal } from '@trainyard/shared/constants';
 import { holds } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -57,6 +57,14 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
           <dl class="facts">
             <dt>State</dt>
             <dd class="task-state">{task.state}{task.killRequested && task.state !== 'KILLED' ? ' (stopping)' : ''}</dd>
+            {task.pendingReason && (
+              <>
+                <dt>Waiting for</dt>
+                <dd class="pending-reason">
+                  {task.pendingReason}: {explainPendingReason(task.pendingReason)}
+                </dd>
+              </>
+            )}
             <dt>Owner</dt>
             <dd>{task.owner}</dd>
             <dt>Runs as</dt>
