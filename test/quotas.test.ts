@@ -292,3 +292,17 @@ if (!existsSync(CHROMIUM)) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the 
   await kill(waiting.id);
   await api(m.url, 'DELETE', '/quotas/web-zero', { token: admin });
 });
+
+test.serial('every quota command and queue has --help with an example', async (t) => {
+  const term = new Terminal('http://127.0.0.1:1');
+  const commands = [['quota', 'create'], ['quota', 'set'], ['quota', 'delete'], ['quota', 'list'], ['quota', 'show'], ['quota', 'assign'], ['quota', 'unassign'], ['queue']];
+  for (let i = 0; i < commands.length; i += 4) {
+    const batch = commands.slice(i, i + 4);
+    const helps = await Promise.all(batch.map((command) => term.run([...command, '--help'])));
+    helps.forEach((help, j) => {
+      const name = batch[j]!.join(' ');
+      t.is(help.code, 0, name);
+      t.regex(help.stdout, /EXAMPLES\n\s+\$ yard /, name);
+    });
+  }
+});
