@@ -148,6 +148,20 @@ export const quotaRepository = {
       .execute();
   },
 
+  /**
+   * How many unfinished (queued or active) tasks one owner has, or one group: an index-only count
+   * (`tasks_queued_by_owner`, `tasks_unfinished_by_group`), for max_submitted on every submission.
+   */
+  async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }): Promise<number> {
+    const row = await db
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('state', 'in', UNFINISHED)
+      .where('ownerId' in principal ? 'owner_id' : 'group_id', '=', 'ownerId' in principal ? principal.ownerId : principal.groupId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+
   /** Running tasks with when their current run began, for max_runtime. */
   running(db: Executor): Promise<Array<{ id: number; ownerId: number; groupId: number | null; runStart: number; killRequested: boolean }>> {
     return db

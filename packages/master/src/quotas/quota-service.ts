@@ -264,18 +264,19 @@ export class QuotaService {
     const group = task.groupId === null ? undefined : rules.byGroup.get(task.groupId);
     for (const quota of group?.quotas ?? []) covering.push({ quota, whose: `group ${group!.path}'s`, principal: { groupId: task.groupId! } });
     for (const { quota, whose, principal } of covering) {
-      if (quota.maxSubmitted === null && !quota.denyOnLimit) continue;
-      const loads = await quotaRepository.unfinishedLoads(trx, principal);
-      if (quota.maxSubmitted !== null && loads.length + 1 > quota.maxSubmitted) {
-        throw new DomainError(
-          'QUOTA_EXCEEDED',
-          `refused by quota '${quota.name}' (${whose}): ${loads.length} of max_submitted ${quota.maxSubmitted} tasks already queued or running; wait for some to end`,
-          { details: { quota: quota.name, resource: 'submitted', used: loads.length, limit: quota.maxSubmitted } },
-        );
+      if (quota.maxSubmitted !== null) {
+        const submitted = await quotaRepository.unfinishedCount(trx, principal);
+        if (submitted + 1 > quota.maxSubmitted) {
+          throw new DomainError(
+            'QUOTA_EXCEEDED',
+            `refused by quota '${quota.name}' (${whose}): ${submitted} of max_submitted ${quota.maxSubmitted} tasks already queued or running; wait for some to end`,
+            { details: { quota: quota.name, resource: 'submitted', used: submitted, limit: quota.maxSubmitted } },
+          );
+        }
       }
       if (!quota.denyOnLimit) continue;
       const use = emptyUse();
-      for (const load of loads) add(use, load);
+      for (const load of await quotaRepository.unfinishedLoads(trx, principal)) add(use, load);
       const hit = over(quota, use, task);
       if (hit) {
         throw new DomainError(

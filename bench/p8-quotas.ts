@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { load } from './lib/load.js';
+import { login, ROOT, startMaster, tempDir } from './lib/processes.js';
+import { percentile, round } from './stats.js';
+
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * P8: quotas on the hot paths. 100 users in 10 groups, every user covered by a user quota
+ * (max_running, max_submitted) and every group by a group quota (max_running, cpu); the scheduler
+ * under fair_share. Figures: submit -> assignment received with `agents` simulated agents at `rate`
+ * tasks a second spread over the 100 users (as P2), then submissions a second through the API with 50
+ * connections (as P3, one of the users: each submission counts against both quotas).
+ */
+export async function p8(options: { agents: number; workers: number; rate: number; seconds: number }) {
+  const master = await startMaster(tempDir(), { scheduler: { policy: 'fair_share' } });
+  const agentToken = readFileSync(master.tokenFile, 'utf8').trim();
+  const admin = await login(master.url);
+  const call = async (token: string, method: string, route: string, body?: unknown) => {
+    const response = await fetch(`${master.url}/api/v1${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
+    return response.json() as Promise<any>;
+  };
+
+  await call(admin, 'POST', '/quotas', { name: 'per-user', maxRunning: 5, maxSubmitted: 1_000_000 });
+  const users: Array<{ name: string; group: string; token: string }> = [];
+  for (let g = 0; g < 10; g++) {
+    const group = `team${g}`;
+    await call(admin, 'POST', '/groups', { path: group });
+    await call(admin, 'POST', '/quotas', { name: `${group}-share`, maxRunning: 40, cpu: 400 });
+    await call(admin, 'POST', `/quotas/${group}-share/assignments`, { group });
+  }
+  for (let u = 0; u < 100; u++) {
+    const name = `user${String(u).padStart(3, '0')}`;
+    const group = `team${u % 10}`;
+    await call(admin, 'POST', '/users', { username: name, password: 'bench-pw' });
+    await call(admin, 'POST', `/groups/${group}/members`, { username: name });
+    await call(admin, 'POST', '/quotas/per-user/assignments', { user: name });
+    users.push({ name, group, token: await login(master.url, name, 'bench-pw') });
+  }
+
+  const assignedAt = new Map<number, number>();
+  const perWorker = Math.ceil(options.agents / options.workers);
+  const workers = Array.from({ length: options.workers }, (_, w) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'bench', 'lib', 'agent-sim-worker.ts'), JSON.stringify({ url: master.url, token: agentToken, count: perWorker, prefix: `q${w}` })],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+    );
+    child.on('message', (m: { taskId?: number; at?: number }) => {
+      if (m.taskId !== undefined) assignedAt.set(m.taskId, m.at!);
+    });
+    return child;
+  });
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await call(admin, 'GET', '/agents')).items.length < perWorker * options.workers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 2000));
+
+    const submittedAt = new Map<number, number>();
+    const total = options.rate * options.seconds;
+    const started = now();
+    for (let i = 0; i < total; i++) {
+      const wait = started + (i * 1000) / options.rate - now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const user = users[i % users.length]!;
+      const at = now();
+      const task = await call(user.token, 'POST', '/tasks', { kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], group: user.group } });
+      submittedAt.set(task.id, at);
+    }
+    const rssMb = master.rssMb();
+    const waitAll = Date.now() + 15_000;
+    while (assignedAt.size < total && Date.now() < waitAll) await new Promise((r) => setTimeout(r, 100));
+    const latencies = [...submittedAt].filter(([id]) => assignedAt.has(id)).map(([id, at]) => assignedAt.get(id)! - at);
+    const db = new Database(path.join(master.dir, 'bench.db'), { readonly: true });
+    const masterSide = (db.prepare('select assigned_at - created_at as ms from tasks where assigned_at is not null').all() as Array<{ ms: number }>).map((r) => r.ms);
+    db.close();
+    for (const w of workers) w.send('stop');
+
+    // Submissions a second: no agents now (as P3), one user whose every submission is counted against
+    // its user quota's and its group quota's max_submitted... and the rules of 100 users and 10 groups.
+    const user = users[0]!;
+    const request = {
+      url: `${master.url}/api/v1/tasks`,
+      connections: 50,
+      method: 'POST' as const,
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], group: user.group } }),
+    };
+    await load({ ...request, durationSeconds: 2 });
+    const submit = await load({ ...request, durationSeconds: options.seconds });
+    return {
+      agents: perWorker * options.workers,
+      tasks: total,
+      assigned: latencies.length,
+      p50Ms: round(percentile(latencies, 50)),
+      p99Ms: round(percentile(latencies, 99)),
+      masterSideP50Ms: percentile(masterSide, 50),
+      masterSideP99Ms: percentile(masterSide, 99),
+      rssMb,
+      submitsPerSecond: submit.requestsPerSecond,
+      submitP99Ms: submit.p99Ms,
+      submitErrors: submit.errors,
+    };
+  } finally {
+    await new Promise((r) => setTimeout(r, 200));
+    for (const w of workers) w.kill('SIGKILL');
+    await master.stop();
+  }
+}
