@@ -29,7 +29,7 @@ export async function p8(options: { agents: number; workers: number; rate: numbe
     return response.json() as Promise<any>;
   };
 
-  await call(admin, 'POST', '/quotas', { name: 'per-user', maxRunning: 5, maxSubmitted: 1_000_000 });
+  await call(admin, 'POST', '/quotas', { name: 'per-user', maxRunning: 5, maxSubmitted: 5000 });
   const users: Array<{ name: string; group: string; token: string }> = [];
   for (let g = 0; g < 10; g++) {
     const group = `team${g}`;
@@ -84,15 +84,17 @@ export async function p8(options: { agents: number; workers: number; rate: numbe
     db.close();
     for (const w of workers) w.send('stop');
 
-    // Submissions a second: no agents now (as P3), one user whose every submission is counted against
-    // its user quota's and its group quota's max_submitted... and the rules of 100 users and 10 groups.
-    const user = users[0]!;
+    // Submissions a second: no agents now (as P3); 50 connections cycling through the 100 users, each
+    // submission counted against its user quota's max_submitted and checked against its group's quota.
     const request = {
-      url: `${master.url}/api/v1/tasks`,
+      url: master.url,
       connections: 50,
-      method: 'POST' as const,
-      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], group: user.group } }),
+      requests: users.map((u) => ({
+        method: 'POST' as const,
+        path: '/api/v1/tasks',
+        headers: { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], group: u.group } }),
+      })),
     };
     await load({ ...request, durationSeconds: 2 });
     const submit = await load({ ...request, durationSeconds: options.seconds });

@@ -149,16 +149,19 @@ export const quotaRepository = {
   },
 
   /**
-   * How many unfinished (queued or active) tasks one owner has, or one group: an index-only count
-   * (`tasks_queued_by_owner`, `tasks_unfinished_by_group`), for max_submitted on every submission.
+   * How many unfinished (queued or active) tasks one owner has, or one group, counting no further
+   * than `upTo`: an index-only count (`tasks_queued_by_owner`, `tasks_unfinished_by_group`) of at
+   * most `upTo` entries, for max_submitted on every submission, however long the queue.
    */
-  async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }): Promise<number> {
-    const row = await db
+  async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }, upTo: number): Promise<number> {
+    const capped = db
       .selectFrom('tasks')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select('id')
       .where('state', 'in', UNFINISHED)
       .where('ownerId' in principal ? 'owner_id' : 'group_id', '=', 'ownerId' in principal ? principal.ownerId : principal.groupId)
-      .executeTakeFirstOrThrow();
+      .limit(upTo)
+      .as('capped');
+    const row = await db.selectFrom(capped).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);
   },
 

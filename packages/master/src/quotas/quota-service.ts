@@ -252,6 +252,17 @@ export class QuotaService {
   }
 
   /**
+   * Whether a submission by this owner in this group meets a quota that refuses at creation
+   * (max_submitted or deny_on_limit): if not, the task service stores it without the transaction.
+   */
+  async checksSubmission(ownerId: number, groupId: number | null): Promise<boolean> {
+    const rules = await this.currentRules();
+    if (!rules.any) return false;
+    const refusing = (q: QuotaRecord) => q.maxSubmitted !== null || q.denyOnLimit;
+    return (rules.byUser.get(ownerId) ?? []).some(refusing) || (groupId !== null && (rules.byGroup.get(groupId)?.quotas ?? []).some(refusing));
+  }
+
+  /**
    * At creation, inside the task service's transaction (one connection: nothing else runs between
    * this count and the insert): refuses a task over a `max_submitted`, or over any limit of a
    * `deny_on_limit` quota counting every unfinished task (queued ones would have to wait).
@@ -265,7 +276,7 @@ export class QuotaService {
     for (const quota of group?.quotas ?? []) covering.push({ quota, whose: `group ${group!.path}'s`, principal: { groupId: task.groupId! } });
     for (const { quota, whose, principal } of covering) {
       if (quota.maxSubmitted !== null) {
-        const submitted = await quotaRepository.unfinishedCount(trx, principal);
+        const submitted = await quotaRepository.unfinishedCount(trx, principal, quota.maxSubmitted);
         if (submitted + 1 > quota.maxSubmitted) {
           throw new DomainError(
             'QUOTA_EXCEEDED',

@@ -216,6 +216,7 @@ export class Scheduler {
   async dispatchOrder(): Promise<{ items: Array<{ task: TaskWithOwner; load: TaskLoad; usage: number }>; gate: Awaited<ReturnType<QuotaService['gate']>> }> {
     const { tasks, quotas, options } = this.deps;
     const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_OWNER, QUEUE_SCAN);
+    if (candidates.length === 0) return { items: [], gate: await quotas.gate([]) };
     const fair = options.policy === 'fair_share' && new Set(candidates.map((c) => c.owner_id)).size > 1;
     const loads: ActiveLoad[] | undefined = fair || (await quotas.anyQuota()) ? await quotas.activeLoads() : undefined;
     const gate = await quotas.gate(loads ?? []);

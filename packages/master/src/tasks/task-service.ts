@@ -43,7 +43,7 @@ export class TaskService {
       groups: GroupService;
       audit: AuditService;
       /** The quotas domain: refuses a task over max_submitted (or a deny_on_limit quota) inside the create transaction. */
-      quotas?: Pick<QuotaService, 'checkSubmission'>;
+      quotas?: Pick<QuotaService, 'checksSubmission' | 'checkSubmission'>;
       /** Called when a run ends (from RUNNING to an end or back to the queue): fair-share usage. */
       onRunEnded?: (task: TaskRow, endedAt: number) => void;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
@@ -78,13 +78,14 @@ export class TaskService {
       created_at: now,
       updated_at: now,
     };
-    // The quota count and the insert in one transaction: SQLite has one writer and Kysely one
-    // connection, so no other submission is counted or stored between them.
+    // Under a quota that refuses at creation, the count and the insert are one transaction: Kysely
+    // holds its one connection from BEGIN to COMMIT, so no other submission is counted or stored
+    // between them. Tasks no such quota covers are stored as before.
     const quotas = this.deps.quotas;
-    const row = quotas
+    const row = (await quotas?.checksSubmission(owner.id, group?.id ?? null))
       ? await db.transaction().execute(async (trx) => {
           const r = runSpec.resources;
-          await quotas.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus });
+          await quotas!.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus });
           return taskRepository.insert(trx, values);
         })
       : await taskRepository.insert(db, values);
