@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { load } from './lib/load.js';
-import { login, ROOT, startMaster, tempDir } from './lib/processes.js';
+import { login, startMaster, tempDir } from './lib/processes.js';
+import { measureDispatch, startSimAgents } from './lib/sim-agents.js';
 import { percentile, round } from './stats.js';
-
-const now = () => performance.timeOrigin + performance.now();
 
 /**
  * P8: quotas on the hot paths. 100 users in 10 groups, every user covered by a user quota
@@ -46,43 +43,20 @@ export async function p8(options: { agents: number; workers: number; rate: numbe
     users.push({ name, group, token: await login(master.url, name, 'bench-pw') });
   }
 
-  const assignedAt = new Map<number, number>();
-  const perWorker = Math.ceil(options.agents / options.workers);
-  const workers = Array.from({ length: options.workers }, (_, w) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'bench', 'lib', 'agent-sim-worker.ts'), JSON.stringify({ url: master.url, token: agentToken, count: perWorker, prefix: `q${w}` })],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
-    );
-    child.on('message', (m: { taskId?: number; at?: number }) => {
-      if (m.taskId !== undefined) assignedAt.set(m.taskId, m.at!);
-    });
-    return child;
-  });
+  const sims = startSimAgents(master, agentToken, { agents: options.agents, workers: options.workers, prefix: 'q' });
   try {
-    const deadline = Date.now() + 60_000;
-    while ((await call(admin, 'GET', '/agents')).items.length < perWorker * options.workers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-    await new Promise((r) => setTimeout(r, 2000));
-
-    const submittedAt = new Map<number, number>();
-    const total = options.rate * options.seconds;
-    const started = now();
-    for (let i = 0; i < total; i++) {
-      const wait = started + (i * 1000) / options.rate - now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const user = users[i % users.length]!;
-      const at = now();
-      const task = await call(user.token, 'POST', '/tasks', { kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], group: user.group } });
-      submittedAt.set(task.id, at);
-    }
+    await sims.ready(admin);
+    const { total, latencies, masterSide } = await measureDispatch(sims, path.join(master.dir, 'bench.db'), {
+      rate: options.rate,
+      seconds: options.seconds,
+      submit: async (i) => {
+        const user = users[i % users.length]!;
+        const task = await call(user.token, 'POST', '/tasks', { kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], group: user.group } });
+        return task.id as number;
+      },
+    });
     const rssMb = master.rssMb();
-    const waitAll = Date.now() + 15_000;
-    while (assignedAt.size < total && Date.now() < waitAll) await new Promise((r) => setTimeout(r, 100));
-    const latencies = [...submittedAt].filter(([id]) => assignedAt.has(id)).map(([id, at]) => assignedAt.get(id)! - at);
-    const db = new Database(path.join(master.dir, 'bench.db'), { readonly: true });
-    const masterSide = (db.prepare('select assigned_at - created_at as ms from tasks where assigned_at is not null').all() as Array<{ ms: number }>).map((r) => r.ms);
-    db.close();
-    for (const w of workers) w.send('stop');
+    sims.finish();
 
     // Submissions a second: no agents now (as P3); 50 connections cycling through the 100 users, each
     // submission counted against its user quota's max_submitted and checked against its group's quota.
@@ -99,7 +73,7 @@ export async function p8(options: { agents: number; workers: number; rate: numbe
     await load({ ...request, durationSeconds: 2 });
     const submit = await load({ ...request, durationSeconds: options.seconds });
     return {
-      agents: perWorker * options.workers,
+      agents: sims.count,
       tasks: total,
       assigned: latencies.length,
       p50Ms: round(percentile(latencies, 50)),
@@ -112,8 +86,8 @@ export async function p8(options: { agents: number; workers: number; rate: numbe
       submitErrors: submit.errors,
     };
   } finally {
-    await new Promise((r) => setTimeout(r, 200));
-    for (const w of workers) w.kill('SIGKILL');
+    sims.finish();
+    await sims.kill();
     await master.stop();
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Quotas and fair sharing (issue 14): named limits assigned to users (each user's own tasks) and to
  * groups (the aggregate of the tasks created in the group), and the pending reasons the scheduler
- * records for tasks that wait. Types only; the master validates requests (quotas/quota-schema.ts).
+ * records for tasks that wait. No zod here (the CLI and the web UI load it through constants); the
+ * master validates requests (quotas/quota-schema.ts).
  */
+import { formatByteSize } from './byte-size.js';
 
 /** What a quota can limit. `max_submitted` refuses at creation; the rest make tasks wait (or refuse, with deny_on_limit). */
 export const QUOTA_LIMITS = ['max_running', 'max_submitted', 'cpu', 'memory', 'gpus', 'max_runtime'] as const;
@@ -104,6 +106,34 @@ export const PENDING_REASONS = [
   'NO_AGENT_FITS',
 ] as const;
 export type PendingReasonCode = (typeof PENDING_REASONS)[number];
+
+/** "2h", "30m", "90s": a limit's duration as people write it. */
+export function formatLimitDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`;
+}
+
+/** "max_running=2 gpus=4 memory=64Gi max_runtime=2h": a quota's limits on one line (CLI and web UI). */
+export function formatQuotaLimits(q: QuotaLimits): string {
+  return [
+    q.maxRunning === null ? '' : `max_running=${q.maxRunning}`,
+    q.maxSubmitted === null ? '' : `max_submitted=${q.maxSubmitted}`,
+    q.cpu === null ? '' : `cpu=${q.cpu}`,
+    q.memory === null ? '' : `memory=${formatByteSize(q.memory)}`,
+    q.gpus === null ? '' : `gpus=${q.gpus}`,
+    q.maxRuntimeMs === null ? '' : `max_runtime=${formatLimitDuration(q.maxRuntimeMs)}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** One usage line's amount for people: memory as a size, max_runtime as a duration, '-' for none. */
+export function formatUsageAmount(line: Pick<QuotaUsageLine, 'resource'>, value: number | null): string {
+  if (value === null) return '-';
+  if (line.resource === 'memory') return formatByteSize(value);
+  if (line.resource === 'max_runtime') return formatLimitDuration(value);
+  return String(Math.round(value * 1000) / 1000);
+}
 
 /** `QUOTA_GPUS_GROUP:research`, `QUOTA_RUNNING_USER`. */
 export function quotaPendingReason(resource: DispatchResource, group: string | null): string {

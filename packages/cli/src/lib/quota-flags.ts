@@ -40,3 +40,12 @@ export function quotaRequestFrom(flags: LimitFlags, allowNone: boolean): QuotaRe
   if (flags['deny-on-limit'] !== undefined) request.denyOnLimit = flags['deny-on-limit'];
   return request;
 }
+
+/** `--user U` or `--group PATH`: who holds a quota. */
+export const quotaHolderFlags = {
+  user: Flags.string({ summary: 'This user (their own tasks).', exactlyOne: ['user', 'group'] }),
+  group: Flags.string({ summary: 'This group (the sum of the tasks created in it).', exactlyOne: ['user', 'group'] }),
+};
+
+/** "user alice", "group research". */
+export const holderName = (a: { user: string | null; group: string | null }) => (a.user !== null ? `user ${a.user}` : `group ${a.group}`);

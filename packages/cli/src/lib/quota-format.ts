@@ -1,46 +1,23 @@
-import type { Quota, QuotaUsage, QuotaUsageLine, QueueView } from '@trainyard/shared';
-import { formatByteSize } from '@trainyard/shared/constants';
+import type { Quota, QuotaUsage, QueueView } from '@trainyard/shared';
+import { formatQuotaLimits, formatUsageAmount } from '@trainyard/shared/constants';
 import { yesNo } from './format.js';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
-
-const seconds = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
-
-/** "max_running=2 gpus=4 memory=64Gi max_runtime=2h". */
-export function formatLimits(q: Quota): string {
-  return [
-    q.maxRunning === null ? '' : `max_running=${q.maxRunning}`,
-    q.maxSubmitted === null ? '' : `max_submitted=${q.maxSubmitted}`,
-    q.cpu === null ? '' : `cpu=${q.cpu}`,
-    q.memory === null ? '' : `memory=${formatByteSize(q.memory)}`,
-    q.gpus === null ? '' : `gpus=${q.gpus}`,
-    q.maxRuntimeMs === null ? '' : `max_runtime=${seconds(q.maxRuntimeMs)}`,
-  ]
-    .filter(Boolean)
-    .join(' ');
-}
 
 const holders = (q: Quota) => q.assignments.map((a) => (a.user !== null ? a.user : `group:${a.group}`)).join(', ');
 
 export function quotasTable(quotas: Quota[]): string {
   return renderTable(quotas, [
     { header: 'NAME', get: (q) => q.name },
-    { header: 'LIMITS', get: formatLimits },
+    { header: 'LIMITS', get: formatQuotaLimits },
     { header: 'DENY ON LIMIT', get: (q) => yesNo(q.denyOnLimit) },
     { header: 'ASSIGNED TO', get: holders },
   ]);
 }
 
 export function describeQuota(q: Quota): string {
-  return [`Quota ${q.name}: ${formatLimits(q) || 'no limits'}${q.denyOnLimit ? ' (deny_on_limit: refuses instead of queueing)' : ''}`, `Assigned to: ${holders(q) || '-'}`].join('\n');
+  return [`Quota ${q.name}: ${formatQuotaLimits(q) || 'no limits'}${q.denyOnLimit ? ' (deny_on_limit: refuses instead of queueing)' : ''}`, `Assigned to: ${holders(q) || '-'}`].join('\n');
 }
-
-const amount = (line: QuotaUsageLine, value: number | null) => {
-  if (value === null) return '-';
-  if (line.resource === 'memory') return formatByteSize(value);
-  if (line.resource === 'max_runtime') return seconds(value);
-  return String(Math.round(value * 1000) / 1000);
-};
 
 /** `yard quota show`: each quota covering the user or group, used and limit per resource. */
 export function usageTable(usage: QuotaUsage): string {
@@ -53,8 +30,8 @@ export function usageTable(usage: QuotaUsage): string {
           { header: 'QUOTA', get: (r) => r.q.quota },
           { header: 'VIA', get: (r) => r.q.via },
           { header: 'RESOURCE', get: (r) => r.line.resource },
-          { header: 'USED', get: (r) => amount(r.line, r.line.used) },
-          { header: 'LIMIT', get: (r) => amount(r.line, r.line.limit) + (r.q.denyOnLimit ? ' (deny)' : '') },
+          { header: 'USED', get: (r) => formatUsageAmount(r.line, r.line.used) },
+          { header: 'LIMIT', get: (r) => formatUsageAmount(r.line, r.line.limit) + (r.q.denyOnLimit ? ' (deny)' : '') },
         ]),
   ];
   if (usage.fairShare) {

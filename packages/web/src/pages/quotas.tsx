@@ -1,24 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { MeResponse, Quota, QuotaRequest, QuotaUsage, QuotaUsageLine } from '@trainyard/shared';
-import { formatByteSize } from '@trainyard/shared/constants';
+import type { MeResponse, Quota, QuotaRequest, QuotaUsage } from '@trainyard/shared';
+import { formatQuotaLimits, formatUsageAmount } from '@trainyard/shared/constants';
 import { can } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, Feedback, Page, useActions } from '../components.js';
-
-const duration = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
-
-function limits(q: Quota): string {
-  return [
-    q.maxRunning === null ? '' : `max_running=${q.maxRunning}`,
-    q.maxSubmitted === null ? '' : `max_submitted=${q.maxSubmitted}`,
-    q.cpu === null ? '' : `cpu=${q.cpu}`,
-    q.memory === null ? '' : `memory=${formatByteSize(q.memory)}`,
-    q.gpus === null ? '' : `gpus=${q.gpus}`,
-    q.maxRuntimeMs === null ? '' : `max_runtime=${duration(q.maxRuntimeMs)}`,
-  ]
-    .filter(Boolean)
-    .join(' ');
-}
 
 /** Form fields to a request: blank fields are left out (create) or, with `clear`, removed (edit: "none"). */
 function requestFrom(data: FormData): QuotaRequest {
@@ -94,7 +79,7 @@ export function QuotasPage(props: { me: MeResponse }) {
             {quotas.map((q) => (
               <tr key={q.name} data-quota={q.name}>
                 <td>{q.name}</td>
-                <td>{limits(q) || '-'}</td>
+                <td>{formatQuotaLimits(q) || '-'}</td>
                 <td>{q.denyOnLimit ? 'yes' : 'no'}</td>
                 <td>
                   {q.assignments.map((a) => (
@@ -152,9 +137,6 @@ export function QuotasPage(props: { me: MeResponse }) {
   );
 }
 
-const amount = (line: QuotaUsageLine, value: number | null) =>
-  value === null ? '-' : line.resource === 'memory' ? formatByteSize(value) : line.resource === 'max_runtime' ? duration(value) : String(value);
-
 /** Everyone: the quotas covering me (mine and my groups'), used against each limit, and my fair-share usage. */
 export function UsagePage(props: { me: MeResponse }) {
   const [usage, setUsage] = useState<QuotaUsage>();
@@ -184,9 +166,9 @@ export function UsagePage(props: { me: MeResponse }) {
                 <td>{q.quota}</td>
                 <td>{q.via}</td>
                 <td>{line.resource}</td>
-                <td>{amount(line, line.used)}</td>
+                <td>{formatUsageAmount(line, line.used)}</td>
                 <td>
-                  {amount(line, line.limit)}
+                  {formatUsageAmount(line, line.limit)}
                   {q.denyOnLimit ? ' (refuses beyond)' : ''}
                 </td>
               </tr>

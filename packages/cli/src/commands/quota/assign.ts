@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import type { QuotaAssignment } from '@trainyard/shared';
 import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
+import { holderName, quotaHolderFlags } from '../../lib/quota-flags.js';
 
 export default class QuotaAssign extends YardCommand<typeof QuotaAssign> {
   static override summary = 'Give a quota to a user (their own tasks) or a group (the sum of the tasks created in it) (change_config).';
@@ -12,16 +13,12 @@ export default class QuotaAssign extends YardCommand<typeof QuotaAssign> {
   static override targetsUser = true;
   static override baseFlags = targetUserBaseFlags;
   static override args = { quota: Args.string({ required: true, description: 'quota name' }) };
-  static override flags = {
-    user: Flags.string({ summary: 'This user.', exactlyOne: ['user', 'group'] }),
-    group: Flags.string({ summary: 'This group (path).', exactlyOne: ['user', 'group'] }),
-  };
+  static override flags = quotaHolderFlags;
 
   async run(): Promise<QuotaAssignment> {
     const { user, group } = this.flags;
     const a = await (await this.session()).call('quotas.assign', { params: { name: this.args.quota }, body: { ...(user === undefined ? {} : { user }), ...(group === undefined ? {} : { group }) } });
-    const to = a.user !== null ? `user ${a.user}` : `group ${a.group}`;
-    this.log(`Assigned quota ${a.quota} to ${to}.`);
+    this.log(`Assigned quota ${a.quota} to ${holderName(a)}.`);
     return a;
   }
 }

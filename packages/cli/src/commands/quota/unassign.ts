@@ -1,6 +1,7 @@
-import { Args, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import type { QuotaAssignment } from '@trainyard/shared';
 import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
+import { holderName, quotaHolderFlags } from '../../lib/quota-flags.js';
 
 export default class QuotaUnassign extends YardCommand<typeof QuotaUnassign> {
   static override summary = 'Take a quota from a user or a group (change_config).';
@@ -12,16 +13,12 @@ export default class QuotaUnassign extends YardCommand<typeof QuotaUnassign> {
   static override targetsUser = true;
   static override baseFlags = targetUserBaseFlags;
   static override args = { quota: Args.string({ required: true, description: 'quota name' }) };
-  static override flags = {
-    user: Flags.string({ summary: 'This user.', exactlyOne: ['user', 'group'] }),
-    group: Flags.string({ summary: 'This group (path).', exactlyOne: ['user', 'group'] }),
-  };
+  static override flags = quotaHolderFlags;
 
   async run(): Promise<QuotaAssignment> {
     const { user, group } = this.flags;
     const a = await (await this.session()).call('quotas.unassign', { params: { name: this.args.quota }, query: { user, group } });
-    const to = a.user !== null ? `user ${a.user}` : `group ${a.group}`;
-    this.log(`Took quota ${a.quota} from ${to}.`);
+    this.log(`Took quota ${a.quota} from ${holderName(a)}.`);
     return a;
   }
 }
