@@ -4,7 +4,7 @@ import test from 'ava';
 import { chromium } from 'playwright-core';
 import type { Agent, Page, QueueView, Quota, QuotaUsage, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
-import { Terminal } from './helpers/cli.js';
+import { eachHelp, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
@@ -294,15 +294,9 @@ if (!existsSync(CHROMIUM)) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the 
 });
 
 test.serial('every quota command and queue has --help with an example', async (t) => {
-  const term = new Terminal('http://127.0.0.1:1');
   const commands = [['quota', 'create'], ['quota', 'set'], ['quota', 'delete'], ['quota', 'list'], ['quota', 'show'], ['quota', 'assign'], ['quota', 'unassign'], ['queue']];
-  for (let i = 0; i < commands.length; i += 4) {
-    const batch = commands.slice(i, i + 4);
-    const helps = await Promise.all(batch.map((command) => term.run([...command, '--help'])));
-    helps.forEach((help, j) => {
-      const name = batch[j]!.join(' ');
-      t.is(help.code, 0, name);
-      t.regex(help.stdout, /EXAMPLES\n\s+\$ yard /, name);
-    });
-  }
+  await eachHelp(commands, (name, help) => {
+    t.is(help.code, 0, name);
+    t.regex(help.stdout, /EXAMPLES\n\s+\$ yard /, name);
+  });
 });
