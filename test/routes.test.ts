@@ -33,7 +33,7 @@ function concretePath(route: RouteInfo, things: Record<string, string>): string 
     return encodeURIComponent(value);
   });
   // Routes about "yours, or someone else's with change_config" are walked on someone else's.
-  const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke'].includes(route.binding?.check ?? '');
+  const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke', 'quotas.usage'].includes(route.binding?.check ?? '');
   return (onOther ? `${concrete}?user=other` : concrete).slice(API_PREFIX.length);
 }
 
@@ -60,6 +60,7 @@ test('walking every route as a user without change_config: 403 with a reason on 
     'tasks:id': String(task.body.id),
     'sessions:id': String(otherSession),
     'agents:id': 'some-agent',
+    'quotas:name': 'some-quota',
     taskId: String(task.body.id),
   };
 
