@@ -74,6 +74,8 @@ export interface TasksTable {
   ended_at: number | null;
   /** Why a QUEUED task waits (a PENDING_REASONS code; migration 0008), written only when it changes. */
   pending_reason: string | null;
+  /** Why the master asked to kill it, when it was the master (`RUNTIME_LIMIT: ...`; migration 0008): its message once KILLED. */
+  kill_reason: string | null;
 }
 
 export interface TaskLogsTable {

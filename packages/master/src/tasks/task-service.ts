@@ -226,14 +226,14 @@ export class TaskService {
     if (isTerminal(state)) applyEvent(task.id, state, 'kill');
     const now = this.deps.clock.now();
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
-    // The reason (RUNTIME_LIMIT: ...) stays the task's message when it ends KILLED.
-    const message = options.reason ?? null;
+    // A reason (RUNTIME_LIMIT: ...) becomes the task's message when it ends KILLED.
+    const reason = options.reason === undefined ? {} : { kill_reason: options.reason };
     if (options.reason) await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] killing the task: ${options.reason}` }]);
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
-      await this.transition(task, 'kill', { kill_requested_at: now, lease_id: null, message });
+      await this.transition(task, 'kill', { kill_requested_at: now, lease_id: null, ...reason, ...(options.reason ? { message: options.reason } : {}) });
     } else if (task.kill_requested_at === null) {
-      await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now, message });
+      await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now, ...reason });
       this.deps.events.changed(task.id);
       if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
     }
@@ -343,8 +343,8 @@ export class TaskService {
       });
     }
     if (details.message) await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] ${details.message}` }]);
-    // A kill with a reason (RUNTIME_LIMIT) wrote it as the message; the agent's KILLED report has none.
-    const message = details.message ?? (outcome === 'KILLED' && task.kill_requested_at !== null ? task.message : null);
+    // A kill with a reason (RUNTIME_LIMIT) ends with it as the message; the agent's KILLED report has none.
+    const message = details.message ?? (outcome === 'KILLED' ? task.kill_reason : null);
     return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message });
   }
 

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * Quotas (issue 14): named limits (null: no limit on that resource), their assignments to users or
- * groups, each task's pending reason (why it waits, while QUEUED), and each user's fair-share usage
+ * groups, each task's pending reason (why it waits, while QUEUED) and kill reason (max_runtime), and each user's fair-share usage
  * (decayed CPU- and GPU-seconds, as of `updated_at`). Tables and columns of its own only, so that it
  * lands in any order with the other branches' migrations.
  */
@@ -34,6 +34,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('quota_assignments_group').unique().on('quota_assignments').columns(['quota_id', 'group_id']).where('group_id', 'is not', null).execute();
 
   await db.schema.alterTable('tasks').addColumn('pending_reason', 'text').execute();
+  // Why the master killed a task (max_runtime), kept until the agent reports it KILLED.
+  await db.schema.alterTable('tasks').addColumn('kill_reason', 'text').execute();
   // The scheduler reads each owner's oldest queued tasks (fair share, and quotas that hold one owner back).
   await db.schema.createIndex('tasks_queued_by_owner').on('tasks').columns(['state', 'owner_id', 'id']).execute();
   // A group quota's max_submitted counts the group's unfinished tasks on every submission.
