@@ -18,10 +18,10 @@ export interface SchedulerOptions {
   policy: 'fifo' | 'fair_share';
 }
 
-// How far down the queue one assignment looks for a task that fits: each owner's oldest tasks, so
-// that one owner's long queue (held back by a quota, say) never hides everyone else's.
+// How far down the queue one assignment looks for a task that fits: the oldest tasks of each owner
+// in each group, so that one long queue (held back by a quota, say) never hides everyone else's.
 const QUEUE_SCAN = 200;
-const QUEUE_SCAN_PER_OWNER = 20;
+const QUEUE_SCAN_PER_HEAD = 20;
 
 /** Why a waiting poll woke: work offered in a round, a kill for this agent, its time up, or a newer poll. */
 type Wake = { kind: 'offer'; round: number } | { kind: 'kill' } | { kind: 'timeout' } | { kind: 'replaced' };
@@ -43,6 +43,12 @@ export class Scheduler {
   /** The last offer round each agent was tried in. */
   private readonly tried = new Map<string, number>();
   private round = 0;
+  /**
+   * The last decision found every queued task held back by a quota: nothing any agent could take,
+   * so an offer is not passed round the other agents (a quota frees room when a run ends, which
+   * offers work again).
+   */
+  private heldByQuotas = false;
   // Assignments run one at a time, so two polls never fill the same free capacity twice.
   private assigning: Promise<unknown> = Promise.resolve();
 
@@ -93,7 +99,7 @@ export class Scheduler {
         // Offered work: if nothing fits here, the next waiting agent gets its turn in this round.
         const next = await this.pendingActions(agentId);
         if (next.length > 0) return { actions: next };
-        if (await this.queueHasWork()) this.passOffer(woke.round);
+        if (!this.heldByQuotas && (await this.queueHasWork())) this.passOffer(woke.round);
       }
     }
   }
@@ -191,9 +197,13 @@ export class Scheduler {
     const held = await tasks.activeOnAgent(agent.id);
     const free = freeCapacity(agent.resources, held.map((t) => runSpecOf(t).resources));
     const queue = await this.dispatchOrder();
+    // Held by quotas: every task seen waits for a quota, and no task went unseen.
+    let allHeld = queue.items.length > 0 && queue.items.length < QUEUE_SCAN;
     for (const { task: candidate, load } of queue.items) {
       const spec = runSpecOf(candidate);
-      const reason = queue.gate.blocked(load) ?? (!fits(spec.resources, free) || !hasImage(agent, spec) ? 'NO_AGENT_FITS' : null);
+      const quotaReason = queue.gate.blocked(load);
+      const reason = quotaReason ?? (!fits(spec.resources, free) || !hasImage(agent, spec) ? 'NO_AGENT_FITS' : null);
+      if (quotaReason === null) allHeld = false;
       if (reason !== null) {
         if (reason !== candidate.pending_reason) await tasks.setPendingReason(candidate.id, reason);
         continue;
@@ -203,8 +213,10 @@ export class Scheduler {
       queue.gate.charge(load);
       logger.info({ taskId: candidate.id, agent: agent.id, leaseId: assigned.lease_id }, 'task assigned');
       crashPoint('master:after-assign');
+      this.heldByQuotas = false;
       return assigned;
     }
+    this.heldByQuotas = allHeld;
     return undefined;
   }
 
@@ -215,7 +227,7 @@ export class Scheduler {
    */
   async dispatchOrder(): Promise<{ items: Array<{ task: TaskWithOwner; load: TaskLoad; usage: number }>; gate: Awaited<ReturnType<QuotaService['gate']>> }> {
     const { tasks, quotas, options } = this.deps;
-    const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_OWNER, QUEUE_SCAN);
+    const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_HEAD, QUEUE_SCAN);
     if (candidates.length === 0) return { items: [], gate: await quotas.gate([]) };
     const fair = options.policy === 'fair_share' && new Set(candidates.map((c) => c.owner_id)).size > 1;
     const loads: ActiveLoad[] | undefined = fair || (await quotas.anyQuota()) ? await quotas.activeLoads() : undefined;

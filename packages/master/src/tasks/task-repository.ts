@@ -84,14 +84,14 @@ export const taskRepository = {
   },
 
   /**
-   * Each owner's oldest queued tasks (at most `perOwner`), oldest first: so that one owner's long
-   * queue, held back by a quota, never hides the others' tasks from the scheduler.
+   * The oldest queued tasks of each owner in each group (at most `perHead` of each), oldest first:
+   * so that one owner's long queue, or one group's, held back by a quota, never hides the rest.
    */
-  queuedHeads(db: Executor, perOwner: number, limit: number): Promise<TaskWithOwner[]> {
+  queuedHeads(db: Executor, perHead: number, limit: number): Promise<TaskWithOwner[]> {
     const ranked = db
       .selectFrom('tasks')
       .selectAll('tasks')
-      .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy('owner_id').orderBy('id')).as('rank_in_owner'))
+      .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy(['owner_id', 'group_id']).orderBy('id')).as('rank_in_head'))
       .where('state', '=', 'QUEUED')
       .as('q');
     return db
@@ -99,7 +99,7 @@ export const taskRepository = {
       .innerJoin('users', 'users.id', 'q.owner_id')
       .selectAll('q')
       .select('users.username as owner')
-      .where('q.rank_in_owner', '<=', perOwner)
+      .where('q.rank_in_head', '<=', perHead)
       .orderBy('q.id')
       .limit(limit)
       .execute() as Promise<TaskWithOwner[]>;

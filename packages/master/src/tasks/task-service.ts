@@ -129,9 +129,9 @@ export class TaskService {
     return taskRepository.queued(this.deps.db, limit);
   }
 
-  /** Each owner's oldest queued tasks (at most `perOwner` each, `limit` in all), oldest first: what the scheduler orders. */
-  queuedHeads(perOwner: number, limit: number): Promise<TaskWithOwner[]> {
-    return taskRepository.queuedHeads(this.deps.db, perOwner, limit);
+  /** The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest first: what the scheduler orders. */
+  queuedHeads(perHead: number, limit: number): Promise<TaskWithOwner[]> {
+    return taskRepository.queuedHeads(this.deps.db, perHead, limit);
   }
 
   /** Records why a queued task waits; the caller writes only a reason that changed. */
