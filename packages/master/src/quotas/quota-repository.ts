@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { QuotaLimits } from '@trainyard/shared';
+import { compileOnce } from '../db/compile-once.js';
 import type { Executor } from '../db/database.js';
 import type { QuotaRow } from '../db/schema.js';
 
@@ -62,6 +63,18 @@ const gpusOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.gpus'), 
 
 // A restarted task keeps its first started_at; its current run began after its last assignment.
 const runStart = sql<number>`max(coalesce(started_at, 0), coalesce(assigned_at, 0))`;
+
+/** Counts a principal's unfinished tasks, no further than `upTo`; compiled once (it runs on every covered submission). */
+const countUnfinished = (column: 'owner_id' | 'group_id') =>
+  compileOnce(
+    (db: Executor, id: number, upTo: number) =>
+      db
+        .selectFrom(db.selectFrom('tasks').select('id').where('state', 'in', UNFINISHED).where(column, '=', id).limit(upTo).as('capped'))
+        .select((eb) => eb.fn.countAll<number>().as('n')),
+    [-4_800_011, -4_800_013] as const,
+  );
+const unfinishedOfOwner = countUnfinished('owner_id');
+const unfinishedInGroup = countUnfinished('group_id');
 
 export const quotaRepository = {
   async list(db: Executor): Promise<QuotaRecord[]> {
@@ -154,15 +167,8 @@ export const quotaRepository = {
    * most `upTo` entries, for max_submitted on every submission, however long the queue.
    */
   async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }, upTo: number): Promise<number> {
-    const capped = db
-      .selectFrom('tasks')
-      .select('id')
-      .where('state', 'in', UNFINISHED)
-      .where('ownerId' in principal ? 'owner_id' : 'group_id', '=', 'ownerId' in principal ? principal.ownerId : principal.groupId)
-      .limit(upTo)
-      .as('capped');
-    const row = await db.selectFrom(capped).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    return Number(row.n);
+    const rows = 'ownerId' in principal ? await unfinishedOfOwner(db, principal.ownerId, upTo) : await unfinishedInGroup(db, principal.groupId, upTo);
+    return Number(rows[0]!.n);
   },
 
   /** Running tasks with when their current run began, for max_runtime. */
