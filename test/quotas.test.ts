@@ -21,7 +21,7 @@ test.before(async () => {
   const dir = tempDir('yard-quotas-');
   m = await startTestMaster({ agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') }, tasks: { runtime_warning: '4s' } }, dir);
   admin = await loginToken(m.url, 'admin');
-  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina']) {
+  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hal', 'ivy']) {
     await api(m.url, 'POST', '/users', { token: admin, body: { username: name, password: 'pw' } });
     tokens[name] = await loginToken(m.url, name, 'pw');
   }
@@ -174,6 +174,18 @@ test.serial('lowering a limit kills nothing; max_runtime kills a long task with 
   t.true(lines.some((l) => /will be killed in \d+s: quota 'frank-limits' allows 5s/.test(l)), lines.join('\n'));
   t.true(lines.some((l) => /killing the task: RUNTIME_LIMIT/.test(l)), lines.join('\n'));
   await kill(third.id);
+});
+
+test.serial("a long queue held back by a quota hides no one else's task from the scheduler", async (t) => {
+  await quota({ name: 'hal-held', maxRunning: 0 });
+  await assign('hal-held', { user: 'hal' });
+  // More than the scheduler reads by id (200): ivy's task comes after all of them.
+  const held = await Promise.all(Array.from({ length: 210 }, () => submitOk('hal', 'true')));
+  const ivys = await submitOk('ivy', 'true');
+  t.is((await ended(ivys.id)).state, 'COMPLETED');
+  t.is((await getTask(held[0]!.id)).pendingReason, 'QUOTA_RUNNING_USER');
+  await Promise.all(held.map((h) => kill(h.id)));
+  await api(m.url, 'DELETE', '/quotas/hal-held', { token: admin });
 });
 
 test.serial('hostile input: negative or absurd limits, unknown resources, missing principals: clear 4xx', async (t) => {

@@ -163,7 +163,7 @@ export const quotaRepository = {
 
   /**
    * How many unfinished (queued or active) tasks one owner has, or one group, counting no further
-   * than `upTo`: an index-only count (`tasks_queued_by_owner`, `tasks_unfinished_by_group`) of at
+   * than `upTo`: an index-only count (`tasks_queued_heads`, `tasks_unfinished_by_group`) of at
    * most `upTo` entries, for max_submitted on every submission, however long the queue.
    */
   async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }, upTo: number): Promise<number> {

@@ -36,8 +36,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('tasks').addColumn('pending_reason', 'text').execute();
   // Why the master killed a task (max_runtime), kept until the agent reports it KILLED.
   await db.schema.alterTable('tasks').addColumn('kill_reason', 'text').execute();
-  // The scheduler reads each owner's oldest queued tasks (fair share, and quotas that hold one owner back).
-  await db.schema.createIndex('tasks_queued_by_owner').on('tasks').columns(['state', 'owner_id', 'id']).execute();
+  // The scheduler reads the oldest queued tasks of each owner in each group (fair share, and quotas
+  // that hold one back); max_submitted counts an owner's unfinished tasks.
+  await db.schema.createIndex('tasks_queued_heads').on('tasks').columns(['state', 'owner_id', 'group_id', 'id']).execute();
   // A group quota's max_submitted counts the group's unfinished tasks on every submission.
   await db.schema.createIndex('tasks_unfinished_by_group').on('tasks').columns(['group_id', 'state']).execute();
 
