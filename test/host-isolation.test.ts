@@ -4,7 +4,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import type { Agent, Page, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
+import type { Agent, Page, RunBindMount, RunSpec, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
@@ -31,7 +31,14 @@ test.before(async () => {
   m = await startTestMaster(
     {
       agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
-      policy: { system: { mounts: { available: [{ host_path: `${scratch}/{user}` }] } } },
+      policy: {
+        system: {
+          mounts: { available: [{ host_path: `${scratch}/{user}` }] },
+          images: { allow: ['trainyard/busybox:.*', 'busybox:.*', 'trainyard/not-here:.*'] },
+          capabilities: { add: ['NET_RAW'] },
+          resources: { max: { gpus: 1 } },
+        },
+      },
     },
     dir,
   );
@@ -86,6 +93,15 @@ function snapshot(dir: string): string {
   return hash.digest('hex');
 }
 
+const mount = (hostPath: string, containerPath: string, allowedRoot: string): RunBindMount => ({
+  hostPath,
+  containerPath,
+  readOnly: false,
+  allowedRoot,
+  source: 'task',
+  rule: 'forged',
+});
+
 const FORBIDDEN_PATHS: Array<[string, string]> = [
   ['/', 'floor.host_root'],
   ['/etc', 'policy.system.mounts.available'],
@@ -94,15 +110,36 @@ const FORBIDDEN_PATHS: Array<[string, string]> = [
   ['/proc', 'floor.system_path'],
 ];
 
-test.serial('the default account, an unlinked and a linked user cannot mount /, /etc, /root, the engine socket or /proc: 403 naming the rule, nothing started', async (t) => {
+/** Everything else a task might ask for to get out, as `[what, config, rule]`; `who` is the one asking. */
+const escapes = (who: 'yard' | 'unlinked' | 'linked'): Array<[string, Record<string, unknown>, string]> => {
+  const other = who === 'linked' ? 'unlinked' : 'linked';
+  return [
+    ...FORBIDDEN_PATHS.map(([hostPath, rule]): [string, Record<string, unknown>, string] => [
+      `mount ${hostPath}`,
+      { bind_mounts: [{ host_path: hostPath, container_path: '/host' }] },
+      rule,
+    ]),
+    [`another user's directory`, { bind_mounts: [{ host_path: path.join(scratch, other), container_path: '/host' }] }, 'policy.system.mounts.available'],
+    [`a .. path out of its own`, { bind_mounts: [{ host_path: `${scratch}/${who}/../${other}`, container_path: '/host' }] }, 'policy.system.mounts.available'],
+    ['cap_add: SYS_ADMIN', { cap_add: ['SYS_ADMIN'] }, 'floor.capability'],
+    ['cap_add: not admitted', { cap_add: ['SYS_NICE'] }, 'policy.system.capabilities.add'],
+    ['env LD_PRELOAD', { environment: { LD_PRELOAD: '/tmp/evil.so' } }, 'policy.system.env.deny'],
+    ['an image outside the allowlist', { image: 'evil:latest' }, 'policy.system.images.allow'],
+    ['more GPUs than max', { resources: { gpus: 2 } }, 'policy.system.resources.max.gpus'],
+    // Only an engine says which images it has (the process executor runs any "image").
+    ...(IMAGE ? [['a non-local image with pull: never', { image: 'trainyard/not-here:1' }, 'policy.system.images.pull'] as [string, Record<string, unknown>, string]] : []),
+  ];
+};
+
+test.serial('the escape matrix: the default account, an unlinked and a linked user each get a 403 naming the rule, and nothing starts', async (t) => {
   const before = await taskCount();
   for (const who of ['yard', 'unlinked', 'linked'] as const) {
-    for (const [hostPath, rule] of FORBIDDEN_PATHS) {
-      const result = await command(tokens[who], { entrypoint: ['cat', '/host/etc/shadow'], bind_mounts: [{ host_path: hostPath, container_path: '/host' }] });
-      t.is(result.status, 403, `${who} ${hostPath}: ${JSON.stringify(result.body)}`);
+    for (const [what, config, rule] of escapes(who)) {
+      const result = await command(tokens[who], { entrypoint: ['cat', '/host/etc/shadow'], ...config });
+      t.is(result.status, 403, `${who}, ${what}: ${JSON.stringify(result.body)}`);
       t.is(result.body.error.code, 'POLICY_DENIED');
-      t.true(result.body.error.message.includes(rule), `${who} ${hostPath}: ${result.body.error.message}`);
-      t.is(result.body.error.details.rule, rule);
+      t.true(result.body.error.message.includes(rule), `${who}, ${what}: ${result.body.error.message}`);
+      t.is(result.body.error.details.rule, rule, `${who}, ${what}`);
       t.is(result.body.error.details.layer, rule.startsWith('floor.') ? 'floor' : 'system');
     }
   }
@@ -143,37 +180,56 @@ test.serial('an allowed directory cannot be mounted over /etc (it stays byte-ide
   t.is(snapshot(own), before, 'running a task with the mount changed nothing in it either');
 });
 
+test.serial('an admitted capability is the only one the task gets (the process executor drops even that, and says so)', async (t) => {
+  const created = await command(tokens.yard, { entrypoint: ['sh', '-c', 'grep CapBnd /proc/self/status'], cap_add: ['net_raw'] });
+  t.is(created.status, 201, JSON.stringify(created.body));
+  t.deepEqual(created.body.runSpec.confinement.capabilities, ['NET_RAW']);
+  const done = await ended(created.body.id);
+  t.is(done.state, 'COMPLETED', `${done.message}\n${agent.output()}`);
+  const lines = await logs(created.body.id);
+  if (IMAGE) {
+    // CAP_NET_RAW is bit 13: the bounding set holds it and nothing else.
+    t.true(lines.some((l) => /^CapBnd:\s+0000000000002000$/.test(l)), lines.join('\n'));
+  } else {
+    t.true(lines.some((l) => /^CapBnd:\s+0000000000000000$/.test(l)), lines.join('\n'));
+    t.true(lines.some((l) => l.includes('the process executor drops every capability: NET_RAW')), lines.join('\n'));
+  }
+});
+
 test.serial('the agent refuses a spec that breaks the floor even from the master: FAILED with the reason, nothing started', async (t) => {
   await api(m.url, 'PATCH', `/agents/${AGENT}`, { token: tokens.admin, body: { enabled: false } });
+  // What a compromised master could hand the agent, written straight into the stored run specs.
+  const forged: Array<[string, (spec: RunSpec) => RunSpec]> = [
+    ['floor.host_root', (spec) => ({ ...spec, bindMounts: [mount('/', '/host', '/')] })],
+    ['floor.engine_socket', (spec) => ({ ...spec, bindMounts: [mount('/var/run/docker.sock', '/var/run/docker.sock', '/var/run')] })],
+    ['floor.identity_files', (spec) => ({ ...spec, bindMounts: [mount(path.join(scratch, 'yard'), '/etc', path.join(scratch, 'yard'))] })],
+    ['floor.capability', (spec) => ({ ...spec, confinement: { ...spec.confinement, capabilities: ['SYS_ADMIN'] } })],
+    ['floor.privileged', (spec) => ({ ...spec, confinement: { ...spec.confinement, privileged: true } })],
+    ['floor.host_namespace', (spec) => ({ ...spec, confinement: { ...spec.confinement, hostNamespaces: ['pid'] } })],
+    ['floor.device', (spec) => ({ ...spec, confinement: { ...spec.confinement, devices: ['/dev/mem'] } })],
+  ];
   const ids: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < forged.length; i++) {
     const created = await command(tokens.yard, { entrypoint: ['sh', '-c', 'echo ran-marker'] });
     t.is(created.status, 201);
     ids.push(created.body.id);
   }
-  // What a compromised master could hand the agent, written straight into its database.
-  const forged = [
-    { host_path: '/', container_path: '/host', read_only: false, allowed_root: '/' },
-    { host_path: '/var/run/docker.sock', container_path: '/var/run/docker.sock', read_only: false, allowed_root: '/var/run' },
-    { host_path: path.join(scratch, 'yard'), container_path: '/etc', read_only: false, allowed_root: path.join(scratch, 'yard') },
-  ];
   const db = new Database(m.dbPath);
   try {
     ids.forEach((id, i) => {
-      const row = db.prepare('select config from tasks where id = ?').get(id) as { config: string };
-      const config = JSON.parse(row.config) as Record<string, unknown>;
-      db.prepare('update tasks set config = ? where id = ?').run(JSON.stringify({ ...config, bind_mounts: [forged[i]] }), id);
+      const row = db.prepare('select run_spec from tasks where id = ?').get(id) as { run_spec: string };
+      db.prepare('update tasks set run_spec = ? where id = ?').run(JSON.stringify(forged[i]![1](JSON.parse(row.run_spec) as RunSpec)), id);
     });
   } finally {
     db.close();
   }
   await api(m.url, 'PATCH', `/agents/${AGENT}`, { token: tokens.admin, body: { enabled: true } });
-  const rules = ['floor.host_root', 'floor.engine_socket', 'floor.identity_files'];
   for (const [i, id] of ids.entries()) {
     const done = await ended(id);
+    const rule = forged[i]![0];
     t.is(done.state, 'FAILED', JSON.stringify(done));
     t.regex(done.message ?? '', /^refused by the agent before anything started: /);
-    t.true(done.message!.includes(rules[i]!), done.message!);
+    t.true(done.message!.includes(rule), `${rule}: ${done.message!}`);
     t.is(done.startedAt, null, 'never started');
     t.false((await logs(id)).includes('ran-marker'));
   }

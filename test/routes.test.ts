@@ -33,7 +33,7 @@ function concretePath(route: RouteInfo, things: Record<string, string>): string 
     return encodeURIComponent(value);
   });
   // Routes about "yours, or someone else's with change_config" are walked on someone else's.
-  const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke', 'quotas.usage'].includes(route.binding?.check ?? '');
+  const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke', 'policy.show', 'quotas.usage'].includes(route.binding?.check ?? '');
   return (onOther ? `${concrete}?user=other` : concrete).slice(API_PREFIX.length);
 }
 

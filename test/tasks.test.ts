@@ -126,7 +126,7 @@ test('a config that picks its own user, uid or gid, or asks for privileges, is r
     ['privileged: true\n', /privileged: tasks run with every capability dropped/],
     ['docker_args: ["--user=0:0"]\n', /docker_args\[0\]: "--user"-style overrides are not allowed/],
     ['runtime: {options: "--user 0"}\n', /runtime\.options: "--user"-style overrides are not allowed/],
-    ['cap_add: [SYS_ADMIN]\n', /cap_add: tasks run with every capability dropped/],
+    ['cap_add: [SYS_ADMIN]\n', /capability SYS_ADMIN refused by floor\.capability/],
   ] as const) {
     const base = 'name: x\nimage: busybox:latest\nentrypoint: id\n';
     const result = await alice.run(['experiment', 'create', writeConfig(alice, 'bad.yaml', base + extra)]);
@@ -226,7 +226,6 @@ test('hostile configs are clear 400s and store nothing', async (t) => {
     ['negative memory', { kind: 'experiment', config: { ...base, resources: { memory: '-4Gi' } } }, /not a memory size/],
     ['relative host path', { kind: 'experiment', config: { ...base, bind_mounts: [{ host_path: 'data', container_path: '/data' }] } }, /host_path must be an absolute path/],
     ['relative container path', { kind: 'experiment', config: { ...base, bind_mounts: [{ host_path: '/data', container_path: 'data' }] } }, /container_path must be an absolute path/],
-    ['dot-dot path', { kind: 'experiment', config: { ...base, bind_mounts: [{ host_path: '/data/../etc', container_path: '/d' }] } }, /must not contain "\.\."/],
     ['unknown key', { kind: 'experiment', config: { ...base, gpus: 8 } }, /unknown key: gpus/],
     ['missing image', { kind: 'experiment', config: { name: 'x', entrypoint: 'true' } }, /image/],
     ['YAML bomb', { kind: 'experiment', config: bomb }, /alias|larger than/i],

@@ -33,15 +33,17 @@ test.after.always(() => m?.stop());
 
 test('the file went through every migration since 0.1.0, in order', async (t) => {
   const applied = m.master.database.sqlite.prepare('select name from kysely_migration order by timestamp, name').pluck().all();
-  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends']);
+  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas']);
 });
 
 test('every user is there as 0.1.0 left them, and admins are still admins', async (t) => {
   const users = (await api<Page<User>>(m.url, 'GET', '/users?limit=500', { token: admin })).body.items;
   t.deepEqual(
-    users.map(({ roles: _roles, groups: _groups, auth: _auth, ...user }) => user),
+    users.map(({ roles: _roles, groups: _groups, auth: _auth, defaultGroup: _default, ...user }) => user),
     manifest.users,
   );
+  // 0007-admission: nobody has a default group yet.
+  t.deepEqual([...new Set(users.map((u) => u.defaultGroup))], [null]);
   // 0006-auth-backends: everyone from before keeps Trainyard's own password.
   t.deepEqual([...new Set(users.map((u) => u.auth))], ['internal']);
   for (const user of users) {
@@ -82,7 +84,20 @@ test('every task, its config, identity, state and logs are intact; agent tokens 
   for (const expected of manifest.tasks) {
     const { logs, ...task } = expected;
     const found = await api<Task>(m.url, 'GET', `/tasks/${task.id}`, { token: admin });
-    t.deepEqual(found.body, task, `task ${task.id}`);
+    const { group, runSpec, pendingReason, ...rest } = found.body;
+    t.deepEqual(rest, task, `task ${task.id}`);
+    // 0008-quotas: no task from before waits for anything.
+    t.is(pendingReason, null);
+    // 0007-admission: in no group, with the run spec its config and identity always meant.
+    t.is(group, null);
+    t.is(runSpec.image, task.config.image, `task ${task.id}`);
+    t.deepEqual(runSpec.entrypoint, task.config.entrypoint);
+    t.deepEqual(runSpec.environment, task.config.environment);
+    t.deepEqual(runSpec.runAs, { ...task.runAs, supplementaryGroups: [] });
+    t.is(runSpec.pull, 'never');
+    t.deepEqual(runSpec.confinement.capabilities, []);
+    t.is(runSpec.resources.gpus, (task.config.resources as { slots?: number }).slots ?? 0);
+    t.deepEqual(runSpec.bindMounts.map((b) => b.hostPath), task.config.bind_mounts.map((b) => b.host_path));
     const page = await api<TaskLogPage>(m.url, 'GET', `/tasks/${task.id}/logs?limit=5000`, { token: admin });
     t.deepEqual(page.body.items.map(({ seq, stream, line }) => ({ seq, stream, line })), logs, `logs of task ${task.id}`);
   }

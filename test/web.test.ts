@@ -187,6 +187,8 @@ if (haveBrowser) {
     await page.locator('table.tasks tbody tr', { hasText: 'alice-exp' }).getByRole('link').click();
     await page.locator('.run-as').waitFor();
     t.regex(await page.locator('.run-as').innerText(), /root:root \(0:0\)/);
+    t.is(await page.locator('.identity-sources').innerText(), 'uid: security.default_task, user: security.default_task, gid: security.default_task, group: security.default_task');
+    t.is(await page.locator('.run-spec .image').innerText(), 'busybox:latest (pull: never)');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'task-detail.png') });
     await page.getByRole('button', { name: 'Kill' }).click();
     await page.locator('.task-state', { hasText: 'KILLED' }).waitFor();

@@ -32,7 +32,8 @@ export interface TestMaster {
 export async function startTestMaster(
   config: MasterConfigInput = {},
   dir?: string,
-  options: { hasher?: PasswordHasher } = {},
+  /** configFile: a master.yaml whose `policy` section `yard policy reload` re-reads (write it with the same policy as `config`). */
+  options: { hasher?: PasswordHasher; configFile?: string } = {},
 ): Promise<TestMaster> {
   const workDir = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'yard-test-')));
   const dbPath = config.db?.path ?? path.join(workDir, 'trainyard.db');

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '@trainyard/shared/logger';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { DomainError } from './errors.js';
 import { MasterStartError, startMaster } from './master.js';
 
 const USAGE = `usage: yard-master [--config PATH]
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const logger = createLogger({ level: config.log.level, format: config.log.format });
-  const master = await startMaster({ config, logger }).catch((error: unknown) => {
+  const master = await startMaster({ config, configFile: configPath, logger }).catch((error: unknown) => {
     // Settings only checkable at start (a certificate, secrets and files master.yaml names) fail like the file itself.
     if (error instanceof MasterStartError || error instanceof ConfigError) console.error(`yard-master: refusing to start: ${error.message}`);
     else logger.fatal({ err: error }, 'master failed to start');
@@ -51,6 +52,13 @@ export async function main(argv: string[]): Promise<void> {
     await master.close();
     process.exit(0);
   };
+  // SIGHUP re-reads master.yaml's policy section only; an invalid one keeps the policy in force.
+  // The store logs (and audits) what changed, what needs a restart, or what is wrong.
+  process.on('SIGHUP', () => {
+    master.services.policy.reload({ system: 'SIGHUP' }).catch((error: unknown) => {
+      if (!(error instanceof DomainError)) logger.error({ err: error }, 'policy reload on SIGHUP failed');
+    });
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

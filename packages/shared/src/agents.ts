@@ -43,7 +43,7 @@ export const registerAgentSchema = z.strictObject({
   resources: agentResourcesSchema,
   labels: z.record(textSchema('label name', 64), textSchema('label value', 256)).default({}),
   version: textSchema('version', 64).default('unknown'),
-  /** Left out (agents before 0.3): unknown, as if the agent had none. */
+  /** Left out (agents before 0.3): not known, so treated as null (the agent fails a task whose image it lacks). */
   images: agentImagesSchema.optional(),
 });
 export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;

@@ -16,6 +16,12 @@ export type PullPolicy = (typeof PULL_POLICIES)[number];
  * `security.default_task`. (Later sources, such as a group's UID range, go first in the chain.)
  */
 export type IdentitySource = 'link' | 'default_task' | (string & {});
+/** A source in words, as `describe`, the web UI and refusals name it ("the agent-user link"). */
+export function describeIdentitySource(source: IdentitySource): string {
+  const words: Record<string, string> = { link: 'the agent-user link', default_task: 'security.default_task', legacy: 'the identity stored before 0.3' };
+  return words[source] ?? source;
+}
+
 export const IDENTITY_FIELDS = ['uid', 'user', 'gid', 'group', 'supplementaryGroups'] as const;
 export type IdentityField = (typeof IDENTITY_FIELDS)[number];
 

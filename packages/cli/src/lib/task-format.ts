@@ -1,5 +1,5 @@
 import type { RunSpec, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
-import { explainPendingReason, formatByteSize } from '@trainyard/shared/constants';
+import { describeIdentitySource, explainPendingReason, formatByteSize } from '@trainyard/shared/constants';
 import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
 import { renderTable } from './table.js';
@@ -64,12 +64,10 @@ export function describePlan(plan: TaskPlan): string {
   ]);
 }
 
-const SOURCES: Record<string, string> = { link: 'agent-user link', default_task: 'security.default_task', legacy: 'before 0.3' };
-
 /** What the agent executes: identity with where each part came from, image, mounts, resources, ports, confinement. */
 function runSpecRows(spec: RunSpec): Rows {
   const s = spec.identitySources;
-  const source = (field: keyof RunSpec['identitySources']) => SOURCES[s[field]] ?? s[field];
+  const source = (field: keyof RunSpec['identitySources']) => describeIdentitySource(s[field]);
   const sameSource = s.uid === s.user && s.uid === s.gid && s.uid === s.group;
   const identity = sameSource ? source('uid') : `uid: ${source('uid')}, user: ${source('user')}, gid: ${source('gid')}, group: ${source('group')}`;
   const { resources: r } = spec;

@@ -31,6 +31,9 @@ export interface Admitted {
   runSpec: RunSpec;
 }
 
+/** What the identity chain sees: the owner, and the group the task is created in (for a group's own identity). */
+export type IdentitySubject = AdmissionOwner & { group: { id: number; path: string } | null };
+
 /** Whether a group exists, for telling a missing group (404) from one the caller is not in (403). */
 export interface GroupDirectory {
   exists(path: string): Promise<boolean>;
@@ -44,7 +47,7 @@ export interface GroupDirectory {
  * A bad config is a 400; a refusal a 403 POLICY_DENIED naming the rule and the layer.
  */
 export class Admission {
-  private readonly identityChain: ReadonlyArray<IdentityStep<AdmissionOwner>>;
+  private readonly identityChain: ReadonlyArray<IdentityStep<IdentitySubject>>;
 
   constructor(
     private readonly deps: {
@@ -54,15 +57,17 @@ export class Admission {
       policy: () => Policy;
       groups: GroupDirectory;
       images: ImageCatalog;
+      /** Sources that go before the link (a group's UID range or fixed identity, issue 13). */
+      identitySteps?: ReadonlyArray<IdentityStep<IdentitySubject>>;
     },
   ) {
-    this.identityChain = [linkStep, defaultTaskStep(deps.defaultTask)];
+    this.identityChain = [...(deps.identitySteps ?? []), linkStep, defaultTaskStep(deps.defaultTask)];
   }
 
   async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
     const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
     const group = await this.pickGroup(actor, owner, request.group ?? config.group);
-    const { runAs, sources } = resolveIdentity(this.identityChain, owner);
+    const { runAs, sources } = resolveIdentity(this.identityChain, { ...owner, group });
     const policy = this.deps.policy().for({ username: owner.username, groups: actor.groups.map((g) => g.path) });
     const subject = { username: owner.username, runAs, group: group?.path ?? null };
 

@@ -47,10 +47,3 @@ export const defaultTaskStep = (identity: UnixIdentity): IdentityStep<unknown> =
   source: 'default_task',
   provide: () => ({ ...identity, supplementaryGroups: [] }),
 });
-
-/** "the agent-user link", "security.default_task": a source in words. */
-export function describeSource(source: IdentitySource): string {
-  if (source === 'link') return 'the agent-user link';
-  if (source === 'default_task') return 'security.default_task';
-  return source;
-}

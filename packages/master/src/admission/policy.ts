@@ -140,7 +140,7 @@ const BUILT_IN: RuleValues = {
   require_non_root: false,
   'capabilities.add': [],
   'env.set': {},
-  'env.deny': [],
+  'env.deny': ['LD_PRELOAD', 'LD_AUDIT'],
   'resources.default.gpus': null,
   'resources.default.cpu': null,
   'resources.default.memory': null,

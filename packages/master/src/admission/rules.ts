@@ -1,5 +1,6 @@
 import {
   capabilityViolation,
+  describeIdentitySource,
   formatByteSize,
   normalizeCapability,
   normalizeImage,
@@ -13,7 +14,6 @@ import {
 } from '@trainyard/shared';
 import type { Actor } from '../authz/actor.js';
 import { policyDenied } from '../errors.js';
-import { describeSource } from './identity.js';
 import { fillTemplate, type TemplateSubject } from './mount-policy.js';
 import type { EffectivePolicy, PortEntry } from './policy.js';
 
@@ -63,7 +63,7 @@ export function checkNonRoot(runAs: RunIdentity, sources: Record<IdentityField, 
   const rule = policy.get('require_non_root');
   if (!rule.value || runAs.uid !== 0) return;
   throw policyDenied(
-    `task refused by ${rule.name}: ${owner}'s task would run as uid 0 (root), from ${describeSource(sources.uid)}; ` +
+    `task refused by ${rule.name}: ${owner}'s task would run as uid 0 (root), from ${describeIdentitySource(sources.uid)}; ` +
       `an admin links ${owner} to a non-root agent user (yard user link-with-agent-user ${owner} ...) ` +
       'or sets a non-root security.default_task in master.yaml',
     rule.name,

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { MeResponse, Task } from '@trainyard/shared';
-import { explainPendingReason, isTerminal } from '@trainyard/shared/constants';
+import type { MeResponse, RunSpec, Task } from '@trainyard/shared';
+import { describeIdentitySource, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
 import { holds } from '../access.js';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -67,6 +67,8 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             )}
             <dt>Owner</dt>
             <dd>{task.owner}</dd>
+            <dt>Group</dt>
+            <dd>{task.group ?? '-'}</dd>
             <dt>Runs as</dt>
             <dd class="run-as">
               {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})
@@ -77,9 +79,8 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dd>{task.exitCode ?? '-'}</dd>
             <dt>Started</dt>
             <dd>{formatTime(task.startedAt)}</dd>
-            <dt>Image</dt>
-            <dd>{task.config.image}</dd>
           </dl>
+          <RunSpecFacts spec={task.runSpec} />
           {canKill && (
             <button class="danger" onClick={kill}>
               Kill
@@ -90,5 +91,59 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
       <h2>Logs</h2>
       <pre class="logs">{lines.join('\n') || '(no output yet)'}</pre>
     </Page>
+  );
+}
+
+/** The run spec admission stored: what the agent executes, and where its identity came from. */
+function RunSpecFacts(props: { spec: RunSpec }) {
+  const { spec } = props;
+  const s = spec.identitySources;
+  const source = (field: keyof RunSpec['identitySources']) => describeIdentitySource(s[field]);
+  const r = spec.resources;
+  return (
+    <>
+      <h2>Run spec</h2>
+      <dl class="facts run-spec">
+        <dt>Identity from</dt>
+        <dd class="identity-sources">
+          uid: {source('uid')}, user: {source('user')}, gid: {source('gid')}, group: {source('group')}
+        </dd>
+        <dt>Groups</dt>
+        <dd>{spec.runAs.supplementaryGroups.map((g) => `${g.name} (${g.gid})`).join(', ') || '-'}</dd>
+        <dt>Image</dt>
+        <dd class="image">
+          {spec.image} (pull: {spec.pull})
+        </dd>
+        <dt>Entrypoint</dt>
+        <dd>
+          <code>{JSON.stringify(spec.entrypoint)}</code>
+        </dd>
+        <dt>Resources</dt>
+        <dd class="resources">
+          {[`gpus=${r.gpus}`, r.cpu ? `cpu=${r.cpu}` : '', r.memory ? `memory=${formatByteSize(r.memory)}` : ''].filter(Boolean).join(' ')}
+        </dd>
+        <dt>Bind mounts</dt>
+        <dd>
+          {spec.bindMounts.length === 0 ? (
+            '-'
+          ) : (
+            <ul class="mounts">
+              {spec.bindMounts.map((m) => (
+                <li>
+                  {m.hostPath} → {m.containerPath}
+                  {m.readOnly ? ' (read-only)' : ''} [{m.source === 'task' ? 'admitted by' : 'added by'} {m.rule}]
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+        <dt>Environment</dt>
+        <dd>{Object.keys(spec.environment).sort().join(', ') || '-'}</dd>
+        <dt>Ports</dt>
+        <dd>{spec.ports.map((p) => `${p.container}${p.name ? ` (${p.name})` : ''}`).join(', ') || '-'}</dd>
+        <dt>Capabilities</dt>
+        <dd>{spec.confinement.capabilities.length > 0 ? `all dropped but ${spec.confinement.capabilities.join(', ')}` : 'all dropped'}</dd>
+      </dl>
+    </>
   );
 }
