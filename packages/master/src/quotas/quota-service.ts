@@ -244,7 +244,7 @@ export class QuotaService {
         const group = rules.byGroup.get(groupId);
         for (const quota of group?.quotas ?? []) await report(quota, `group ${group!.path}`, { groupId });
       }
-      const score = (await this.scores([])).get(who.userId);
+      const score = (await this.scores(await quotaRepository.activeLoads(db))).get(who.userId);
       return { user: who.username, group: null, quotas, fairShare: score ?? { cpuSeconds: 0, gpuSeconds: 0, score: 0 } };
     }
     for (const quota of rules.byGroup.get(who.groupId)?.quotas ?? []) await report(quota, `group ${who.path}`, { groupId: who.groupId });
