@@ -271,7 +271,7 @@ export class QuotaService {
     const rules = await this.currentRules(trx);
     if (!rules.any) return;
     const covering: Array<{ quota: QuotaRecord; whose: string; principal: { ownerId: number } | { groupId: number } }> = [];
-    for (const quota of rules.byUser.get(task.ownerId) ?? []) covering.push({ quota, whose: 'your', principal: { ownerId: task.ownerId } });
+    for (const quota of rules.byUser.get(task.ownerId) ?? []) covering.push({ quota, whose: 'yours', principal: { ownerId: task.ownerId } });
     const group = task.groupId === null ? undefined : rules.byGroup.get(task.groupId);
     for (const quota of group?.quotas ?? []) covering.push({ quota, whose: `group ${group!.path}'s`, principal: { groupId: task.groupId! } });
     for (const { quota, whose, principal } of covering) {
