@@ -70,13 +70,17 @@ export function quotaRoutes(
 
   routes.on('queue', quotaPolicies.queue, async (ctx) => {
     const order = await deps.scheduler.dispatchOrder();
+    const owners = new Map<number, string>();
+    for (const { task } of order.items) {
+      if (!owners.has(task.owner_id)) owners.set(task.owner_id, (await deps.users.requireById(task.owner_id)).username);
+    }
     const view: QueueView = {
       policy: deps.policy,
       items: order.items.map(({ task, load, usage }, index) => ({
         position: index + 1,
         id: task.id,
         name: task.name,
-        owner: task.owner,
+        owner: owners.get(task.owner_id)!,
         group: task.group_path,
         createdAt: toIso(task.created_at),
         usage: Math.round(usage),

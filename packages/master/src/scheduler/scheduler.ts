@@ -7,7 +7,6 @@ import type { TaskRow } from '../db/schema.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { ActiveLoad, TaskLoad } from '../quotas/quota-repository.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
-import type { TaskWithOwner } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { fits, freeCapacity } from './fit.js';
 
@@ -199,8 +198,7 @@ export class Scheduler {
     const queue = await this.dispatchOrder();
     // Held by quotas: every task seen waits for a quota, and no task went unseen.
     let allHeld = queue.items.length > 0 && queue.items.length < QUEUE_SCAN;
-    for (const { task: candidate, load } of queue.items) {
-      const spec = runSpecOf(candidate);
+    for (const { task: candidate, spec, load } of queue.items) {
       const quotaReason = queue.gate.blocked(load);
       const reason = quotaReason ?? (!fits(spec.resources, free) || !hasImage(agent, spec) ? 'NO_AGENT_FITS' : null);
       if (quotaReason === null) allHeld = false;
@@ -225,7 +223,7 @@ export class Scheduler {
    * fair-share score (`yard queue` shows the same). Under fair_share, owners with less decayed
    * usage come first, then the oldest task; one owner alone is plain age order.
    */
-  async dispatchOrder(): Promise<{ items: Array<{ task: TaskWithOwner; load: TaskLoad; usage: number }>; gate: Awaited<ReturnType<QuotaService['gate']>> }> {
+  async dispatchOrder(): Promise<{ items: Array<{ task: TaskRow; spec: RunSpec; load: TaskLoad; usage: number }>; gate: Awaited<ReturnType<QuotaService['gate']>> }> {
     const { tasks, quotas, options } = this.deps;
     const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_HEAD, QUEUE_SCAN);
     if (candidates.length === 0) return { items: [], gate: await quotas.gate([]) };
@@ -234,9 +232,10 @@ export class Scheduler {
     const gate = await quotas.gate(loads ?? []);
     const scores = fair ? await quotas.scores(loads ?? []) : undefined;
     const items = candidates.map((task) => {
-      const r = runSpecOf(task).resources;
+      const spec = runSpecOf(task);
+      const r = spec.resources;
       const load: TaskLoad = { ownerId: task.owner_id, groupId: task.group_id, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus };
-      return { task, load, usage: scores?.get(task.owner_id)?.score ?? 0 };
+      return { task, spec, load, usage: scores?.get(task.owner_id)?.score ?? 0 };
     });
     if (fair) items.sort((a, b) => a.usage - b.usage || a.task.id - b.task.id);
     return { items, gate };

@@ -89,8 +89,8 @@ export const taskRepository = {
    * queue shorter than `limit` is read whole, in id order; a longer one with a window over the index
    * `tasks_queued_heads` (state, owner, group, id), which needs no sort.
    */
-  async queuedHeads(db: Executor, perHead: number, limit: number): Promise<TaskWithOwner[]> {
-    const all = await withOwner(db).where('tasks.state', '=', 'QUEUED').orderBy('tasks.id').limit(limit).execute();
+  async queuedHeads(db: Executor, perHead: number, limit: number): Promise<TaskRow[]> {
+    const all = await db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
     if (all.length < limit) return all;
     const ranked = db
       .selectFrom('tasks')
@@ -98,15 +98,7 @@ export const taskRepository = {
       .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy(['owner_id', 'group_id']).orderBy('id')).as('rank_in_head'))
       .where('state', '=', 'QUEUED')
       .as('q');
-    return db
-      .selectFrom(ranked)
-      .innerJoin('users', 'users.id', 'q.owner_id')
-      .selectAll('q')
-      .select('users.username as owner')
-      .where('q.rank_in_head', '<=', perHead)
-      .orderBy('q.id')
-      .limit(limit)
-      .execute() as Promise<TaskWithOwner[]>;
+    return db.selectFrom(ranked).selectAll('q').where('q.rank_in_head', '<=', perHead).orderBy('q.id').limit(limit).execute() as Promise<TaskRow[]>;
   },
 
   async setPendingReason(db: Executor, id: number, reason: string | null): Promise<void> {

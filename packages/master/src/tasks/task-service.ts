@@ -130,7 +130,7 @@ export class TaskService {
   }
 
   /** The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest first: what the scheduler orders. */
-  queuedHeads(perHead: number, limit: number): Promise<TaskWithOwner[]> {
+  queuedHeads(perHead: number, limit: number): Promise<TaskRow[]> {
     return taskRepository.queuedHeads(this.deps.db, perHead, limit);
   }
 
