@@ -97,6 +97,11 @@ test("fair_share: bob's newer task starts before alice's older one, since alice 
   const usage = async () => (await api<QuotaUsage>(c.m.url, 'GET', '/quota-usage', { token: c.tokens.alice })).body.fairShare!;
   const before = await usage();
   t.true(before.cpuSeconds > 1, JSON.stringify(before));
+  // Written to the database by the monitor (once a second), so that a restart keeps it.
+  const stored = await waitFor('alice usage to be written', () =>
+    c.m.master.database.sqlite.prepare('select cpu_seconds from user_usage join users on users.id = user_id where username = ?').pluck().get('alice') as number | undefined,
+  );
+  t.true(stored > 1);
   c.m.clock.advance(3600_000);
   const after = await usage();
   t.true(Math.abs(after.cpuSeconds / before.cpuSeconds - 0.5) < 0.01, `${before.cpuSeconds} -> ${after.cpuSeconds}`);

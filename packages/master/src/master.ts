@@ -251,7 +251,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const monitor = setInterval(() => {
     if (monitoring) return;
     monitoring = true;
-    Promise.all([agents.markLost(), scheduler.expireLeases(), runtimeLimits.sweep()])
+    Promise.all([agents.markLost(), scheduler.expireLeases(), runtimeLimits.sweep(), quotas.flushUsage()])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
       .finally(() => (monitoring = false));
   }, options.monitorIntervalMs ?? 1000);
@@ -264,6 +264,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas },
     async close() {
       clearInterval(monitor);
+      await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -114,6 +114,8 @@ const mapGet = <K>(map: Map<K, Use>, key: K): Use => {
 export class QuotaService {
   private rules: { value: Rules; at: number } | undefined;
   private usage: Map<number, { cpu: number; gpu: number; at: number }> | undefined;
+  /** Users whose usage changed since the last flush. */
+  private readonly dirty = new Set<number>();
 
   constructor(
     private readonly deps: {
@@ -396,7 +398,25 @@ export class QuotaService {
       at: now,
     };
     usage.set(ownerId, next);
-    await quotaRepository.saveUsage(this.deps.db, ownerId, next.cpu, next.gpu, now);
+    this.dirty.add(ownerId);
+  }
+
+  /**
+   * Writes the usage charged since the last flush (the master's monitor calls it every second, and
+   * close once more): one write a second instead of one per ended run on the dispatch path. A crash
+   * forgets at most that second's charges, which fair share can afford (it is not billing).
+   */
+  async flushUsage(): Promise<void> {
+    if (this.dirty.size === 0 || !this.usage) return;
+    const users = [...this.dirty];
+    this.dirty.clear();
+    const usage = this.usage;
+    await this.deps.db.transaction().execute(async (trx) => {
+      for (const userId of users) {
+        const u = usage.get(userId)!;
+        await quotaRepository.saveUsage(trx, userId, u.cpu, u.gpu, u.at);
+      }
+    });
   }
 
   private decay(elapsedMs: number): number {
