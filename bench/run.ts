@@ -10,6 +10,7 @@ import { p2 } from './p2-dispatch.js';
 import { p3 } from './p3-submit.js';
 import { p4 } from './p4-cli.js';
 import { p7 } from './p7-task-start.js';
+import { p8 } from './p8-quotas.js';
 import { p9 } from './p9-proxy.js';
 import { round } from './stats.js';
 
@@ -127,6 +128,23 @@ if (want('P7')) {
       met: r7.yardMs <= 1.2 * r7.directMs + ALLOWANCE_MS,
     });
   }
+}
+
+if (want('P8')) {
+  const agents = quick ? 100 : 200;
+  log(`P8: quotas: 100 users in 10 groups, all covered; ${agents} simulated agents, 20 submissions a second; then submissions/s`);
+  const r8 = await p8({ agents, workers: 2, rate: 20, seconds });
+  report.P8 = r8;
+  rows.push({
+    id: 'P8',
+    figure: `dispatch and submit under quotas, ${r8.agents} agents`,
+    value:
+      `submit->assigned p50 ${r8.p50Ms} ms, p99 ${r8.p99Ms} ms (master's own share: p50 ${r8.masterSideP50Ms}, p99 ${r8.masterSideP99Ms} ms); ` +
+      `${r8.assigned}/${r8.tasks} assigned; ${Math.round(r8.submitsPerSecond)} submissions/s (p99 ${r8.submitP99Ms} ms, ${r8.submitErrors} errors; ` +
+      `the same without the quotas: ${Math.round(r8.withoutQuotasPerSecond)}/s, p99 ${r8.withoutQuotasP99Ms} ms)`,
+    goal: 'as P2 and P3: p50 <= 20 ms, p99 <= 100 ms, >= 2000/s',
+    met: r8.p50Ms <= 20 && r8.p99Ms <= 100 && r8.assigned === r8.tasks && r8.submitsPerSecond >= 2000 && r8.submitErrors === 0,
+  });
 }
 
 if (want('P9')) {

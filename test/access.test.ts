@@ -2,7 +2,7 @@ import test from 'ava';
 import Database from 'better-sqlite3';
 import type { AuditEntry, GroupDetail, MeResponse, Page, RoleDetail, SessionListItem, Task, UserAccess } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
-import { Terminal, type RunResult } from './helpers/cli.js';
+import { eachHelp, Terminal, type RunResult } from './helpers/cli.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // One master for the file; the tests run in order and the last one reads the audit log they left.
@@ -418,21 +418,14 @@ test.serial('the audit log shows each admin change above, in order, with actor a
 });
 
 test('every new command has --help with an example', async (t) => {
-  const term = new Terminal('http://127.0.0.1:1');
   const commands = [
     ['group', 'create'], ['group', 'delete'], ['group', 'rename'], ['group', 'list'], ['group', 'show'], ['group', 'add-member'], ['group', 'remove-member'],
     ['role', 'create'], ['role', 'edit'], ['role', 'delete'], ['role', 'list'], ['role', 'show'], ['role', 'assign'], ['role', 'unassign'],
     ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['audit', 'list'], ['user', 'show'], ['user', 'sessions'], ['task', 'delete'],
   ];
-  // A few at a time: each is a whole CLI start.
-  for (let i = 0; i < commands.length; i += 4) {
-    const batch = commands.slice(i, i + 4);
-    const helps = await Promise.all(batch.map((command) => term.run([...command, '--help'])));
-    helps.forEach((help, j) => {
-      const name = batch[j]!.join(' ');
-      t.is(help.code, 0, name);
-      t.regex(help.stdout, /EXAMPLES\n\s+\$ yard /, name);
-      t.regex(help.stdout, /-u, --(user|as)=<value>/, name);
-    });
-  }
+  await eachHelp(commands, (name, help) => {
+    t.is(help.code, 0, name);
+    t.regex(help.stdout, /EXAMPLES\n\s+\$ yard /, name);
+    t.regex(help.stdout, /-u, --(user|as)=<value>/, name);
+  });
 });

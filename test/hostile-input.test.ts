@@ -302,7 +302,7 @@ test.serial('a wrong method on a known path is 405 with Allow; unknown paths are
     t.regex(response.headers.get('content-type') ?? '', /application\/json/, path);
     t.is(((await response.json()) as any).error.code, 'NOT_FOUND', path);
   }
-  for (const path of ['/', '/login', '/experiments', '/shells/3', '/users', '/account/password', '/agents', '/groups', '/groups/research/vision', '/roles', '/roles/operator']) {
+  for (const path of ['/', '/login', '/experiments', '/shells/3', '/users', '/account/password', '/agents', '/groups', '/groups/research/vision', '/roles', '/roles/operator', '/quotas', '/account/usage']) {
     const response = await fetch(`${m.url}${path}`);
     t.is(response.status, 200, path);
     t.regex(response.headers.get('content-type') ?? '', /text\/html/, path);

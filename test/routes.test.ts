@@ -34,7 +34,7 @@ function concretePath(route: RouteInfo, things: Record<string, string>): string 
     return encodeURIComponent(value);
   });
   // Routes about "yours, or someone else's with change_config" are walked on someone else's.
-  const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke', 'policy.show'].includes(route.binding?.check ?? '');
+  const onOther = ['sessions.list', 'tokens.list', 'tokens.revoke', 'policy.show', 'quotas.usage'].includes(route.binding?.check ?? '');
   if (!route.path.startsWith(API_PREFIX)) return concrete;
   return (onOther ? `${concrete}?user=other` : concrete).slice(API_PREFIX.length);
 }
@@ -62,6 +62,7 @@ test('walking every route as a user without change_config: 403 with a reason on 
     'tasks:id': String(task.body.id),
     'sessions:id': String(otherSession),
     'agents:id': 'some-agent',
+    'quotas:name': 'some-quota',
     taskId: String(task.body.id),
     streamId: '0123456789abcdef0123456789abcdef',
     'proxy:id': String(task.body.id),

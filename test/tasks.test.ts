@@ -54,8 +54,8 @@ test('lists show your own tasks; -a shows everyone\'s, for every kind; --json ca
   t.is((await bob.run(['command', 'run', '--', 'true'])).code, 0);
 
   const table = await alice.run(['experiment', 'list']);
-  t.regex(table.stdout.split('\n')[0]!, /^ID\s+OWNER\s+KIND\s+STATE\s+NAME\s+RUN AS\s+AGENT\s+STARTED$/);
-  t.regex(table.stdout, new RegExp(`^${expId}\\s+alice\\s+experiment\\s+QUEUED\\s+mnist\\s+root:root \\(0:0\\)\\s+-\\s+-$`, 'm'));
+  t.regex(table.stdout.split('\n')[0]!, /^ID\s+OWNER\s+KIND\s+STATE\s+NAME\s+RUN AS\s+AGENT\s+STARTED\s+REASON$/);
+  t.regex(table.stdout, new RegExp(`^${expId}\\s+alice\\s+experiment\\s+QUEUED\\s+mnist\\s+root:root \\(0:0\\)\\s+-\\s+-\\s+-$`, 'm'));
 
   const expected: Record<string, { alice: number; bob: number }> = {
     experiment: { alice: 1, bob: 0 },

@@ -10,6 +10,7 @@ const result = await autocannon({
   method: input.method ?? 'GET',
   headers: input.headers,
   body: input.body,
+  ...(input.requests ? { requests: input.requests } : {}),
 });
 console.log(
   JSON.stringify({

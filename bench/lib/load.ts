@@ -17,6 +17,8 @@ export interface LoadOptions {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** Requests each connection cycles through (autocannon's `requests`), e.g. one per user. */
+  requests?: Array<{ method?: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }>;
 }
 
 /** autocannon from a separate process, so the load generator does not share the measured event loop. */

@@ -79,3 +79,13 @@ export class Terminal {
     return path.join(this.configDir, 'yard', 'tokens.json');
   }
 }
+
+/** Runs `--help` of each command (a few at a time: each is a whole CLI start) and hands each answer to `check`. */
+export async function eachHelp(commands: string[][], check: (name: string, help: RunResult) => void): Promise<void> {
+  const term = new Terminal('http://127.0.0.1:1');
+  for (let i = 0; i < commands.length; i += 4) {
+    const batch = commands.slice(i, i + 4);
+    const helps = await Promise.all(batch.map((command) => term.run([...command, '--help'])));
+    helps.forEach((help, j) => check(batch[j]!.join(' '), help));
+  }
+}

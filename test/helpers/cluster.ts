@@ -102,13 +102,16 @@ export interface AgentProcess extends Proc {
 
 export function startAgent(
   master: { url: string; tokenFile: string },
-  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv },
+  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv; fakeGpus?: number },
 ): AgentProcess {
   const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'yard-agent-'));
   const proc = startProcess(
-    [AGENT_BIN, '--master', master.url, '--token-file', options.tokenFile ?? master.tokenFile, '--name', options.name, '--executor', options.executor, '--work-dir', workDir],
+    [
+      AGENT_BIN, '--master', master.url, '--token-file', options.tokenFile ?? master.tokenFile, '--name', options.name, '--executor', options.executor, '--work-dir', workDir,
+      ...(options.fakeGpus === undefined ? [] : ['--fake-gpus', String(options.fakeGpus)]),
+    ],
     workDir,
-    options.env,
+    options.fakeGpus === undefined ? options.env : { ...options.env, YARD_TEST_FAKE_GPUS: '1' },
   );
   return { ...proc, name: options.name };
 }

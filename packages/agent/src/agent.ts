@@ -44,7 +44,13 @@ export class Agent {
     private readonly executor: Executor,
     private readonly logger: Logger,
     /** `sharedRoot`: the real path of --shared-root, where groups' shared directories live (unset: none here). */
-    private readonly options: { labels?: Record<string, string>; floor: FloorContext; sharedRoot?: string },
+    private readonly options: {
+      labels?: Record<string, string>;
+      floor: FloorContext;
+      sharedRoot?: string;
+      /** Test mode: report this many fake GPUs. */
+      fakeGpus?: number;
+    },
   ) {
     this.floor = options.floor;
   }
@@ -71,7 +77,7 @@ export class Agent {
   }
 
   private async register(): Promise<void> {
-    const { resources, notes } = await detectResources();
+    const { resources, notes } = await detectResources(this.options.fakeGpus);
     for (const note of notes) this.logger.info(note);
     this.floor = { ...this.options.floor, gpuCount: resources.gpus.length };
     for (;;) {

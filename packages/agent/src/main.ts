@@ -29,6 +29,8 @@ uid:gid its owner is linked to (or the master's default_task).
                         it must exist; no task may mount it by host path. Unset: tasks that need one fail here
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
+  --fake-gpus N         TESTS ONLY: report N fake GPUs (FAKE-0..) instead of detecting them; refused
+                        unless YARD_TEST_FAKE_GPUS=1, and only with the process executor
 
 Example:
   yard-agent --master http://10.0.0.5:8080 --token-file /etc/trainyard/agent.token`;
@@ -47,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
         'shared-root': { type: 'string' },
         label: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'fake-gpus': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -69,6 +72,7 @@ export async function main(argv: string[]): Promise<void> {
     if (!key || rest.length === 0) fail(`--label '${label}' must look like KEY=VALUE`, 2);
     labels[key] = rest.join('=');
   }
+  const fakeGpus = fakeGpuCount(values['fake-gpus'], values.executor);
   const workDir = path.resolve(values['work-dir'] ?? 'agent-data');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const sharedRoot = resolveSharedRoot(values['shared-root'] ?? process.env.YARD_AGENT_SHARED_ROOT);
@@ -77,10 +81,15 @@ export async function main(argv: string[]): Promise<void> {
   // One plain line for people starting it by hand (the rest is structured log).
   console.error(`yard-agent ${name}: running tasks with the ${executor.describe()}`);
 
+  if (fakeGpus !== undefined) {
+    logger.warn(`TEST MODE: reporting ${fakeGpus} FAKE GPUs (FAKE-0..); nothing here is a real GPU`);
+    console.error(`yard-agent ${name}: TEST MODE, ${fakeGpus} fake GPUs`);
+  }
   const agent = new Agent(new MasterClient(master, name, token), executor, logger, {
     labels,
     floor: { ...floorContext(workDir), ...(sharedRoot ? { sharedRoots: sharedRoot.spellings } : {}) },
     ...(sharedRoot ? { sharedRoot: sharedRoot.real } : {}),
+    ...(fakeGpus === undefined ? {} : { fakeGpus }),
   });
   const stop = () => {
     logger.info('stopping; running tasks keep running and are picked up when the agent starts again');
@@ -110,6 +119,19 @@ async function chooseExecutor(kind: string, agentId: string, workDir: string, lo
     logger.info(`${why}; falling back to the process executor`);
     return new ProcessExecutor(workDir);
   }
+}
+
+/**
+ * `--fake-gpus N`: a test mode that makes the master schedule GPU tasks (quotas, fit) on machines
+ * without GPUs. Refused unless YARD_TEST_FAKE_GPUS=1 is set, and only with the process executor, so
+ * that no real cluster reports GPUs it does not have by accident.
+ */
+function fakeGpuCount(value: string | undefined, executor: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (process.env.YARD_TEST_FAKE_GPUS !== '1') fail('--fake-gpus is a test mode: it needs YARD_TEST_FAKE_GPUS=1 in the environment', 2);
+  if (executor !== 'process') fail('--fake-gpus works only with --executor process', 2);
+  if (!/^\d{1,3}$/.test(value)) fail(`--fake-gpus '${value}' must be a number of GPUs (0-999)`, 2);
+  return Number(value);
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';

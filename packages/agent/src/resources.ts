@@ -3,8 +3,13 @@ import os from 'node:os';
 import type { AgentResources } from '@trainyard/shared';
 
 /** CPUs and memory from the OS; GPUs from nvidia-smi when it is installed and answers, else none. */
-export async function detectResources(): Promise<{ resources: AgentResources; notes: string[] }> {
+export async function detectResources(fakeGpus?: number): Promise<{ resources: AgentResources; notes: string[] }> {
   const notes: string[] = [];
+  if (fakeGpus !== undefined) {
+    // Test mode (--fake-gpus, see main.ts): GPUs that exist only for the scheduler.
+    const gpus = Array.from({ length: fakeGpus }, (_, index) => ({ index, uuid: `FAKE-${index}`, name: `FAKE-${index} (test mode)`, memoryBytes: 0 }));
+    return { resources: { cpus: os.cpus().length, memoryBytes: os.totalmem(), gpus }, notes: [`TEST MODE: ${fakeGpus} fake GPUs`] };
+  }
   const gpus = await detectGpus().catch((error: unknown) => {
     notes.push(`no GPUs detected (${(error as Error).message})`);
     return [];

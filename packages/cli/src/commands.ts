@@ -32,6 +32,14 @@ import NotebookOpen from './commands/notebook/open.js';
 import NotebookStart from './commands/notebook/start.js';
 import PolicyReload from './commands/policy/reload.js';
 import PolicyShow from './commands/policy/show.js';
+import QueueCommand from './commands/queue.js';
+import QuotaAssign from './commands/quota/assign.js';
+import QuotaCreate from './commands/quota/create.js';
+import QuotaDelete from './commands/quota/delete.js';
+import QuotaList from './commands/quota/list.js';
+import QuotaSet from './commands/quota/set.js';
+import QuotaShow from './commands/quota/show.js';
+import QuotaUnassign from './commands/quota/unassign.js';
 import RoleAssign from './commands/role/assign.js';
 import RoleCreate from './commands/role/create.js';
 import RoleDelete from './commands/role/delete.js';
@@ -107,6 +115,14 @@ export const COMMANDS = {
   'notebook:start': NotebookStart,
   'policy:reload': PolicyReload,
   'policy:show': PolicyShow,
+  queue: QueueCommand,
+  'quota:assign': QuotaAssign,
+  'quota:create': QuotaCreate,
+  'quota:delete': QuotaDelete,
+  'quota:list': QuotaList,
+  'quota:set': QuotaSet,
+  'quota:show': QuotaShow,
+  'quota:unassign': QuotaUnassign,
   'role:assign': RoleAssign,
   'role:create': RoleCreate,
   'role:delete': RoleDelete,

@@ -34,6 +34,9 @@ import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
 import { Site } from './http/site.js';
 import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
+import { quotaRoutes } from './quotas/quota-routes.js';
+import { QuotaService } from './quotas/quota-service.js';
+import { RuntimeLimits } from './quotas/runtime-limits.js';
 import { roleRoutes } from './roles/role-routes.js';
 import { RoleService } from './roles/role-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -78,6 +81,7 @@ export interface Master {
     agentTokens: AgentTokenService;
     scheduler: Scheduler;
     policy: PolicyStore;
+    quotas: QuotaService;
   };
   close(): Promise<void>;
 }
@@ -139,6 +143,15 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // Admission asks the agents domain which images the agents have; it is built after the tasks service.
   let scheduler: Scheduler | undefined;
   let agents: AgentService | undefined;
+  const quotas = new QuotaService({
+    db,
+    clock,
+    audit,
+    users,
+    groups,
+    fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
+    onChanged: () => scheduler?.capacityChanged(),
+  });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   const tasks = new TaskService({
     db,
@@ -155,6 +168,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     users,
     groups,
     audit,
+    quotas,
+    onRunEnded: (task, endedAt) => void quotas.chargeRun(task, endedAt).catch((error: unknown) => logger.error({ err: error, taskId: task.id }, 'fair-share usage not recorded')),
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
@@ -177,11 +192,14 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     tasks,
     agents,
     streams: broker,
+    quotas,
     options: {
       leaseTimeoutMs: config.agents.lease_timeout,
       killGraceMs: config.agents.kill_grace,
+      policy: config.scheduler.policy,
     },
   });
+  const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
 
   await roles.syncBuiltins().catch(async (error: unknown) => {
@@ -216,6 +234,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
       policyRoutes(policy, { users, groups }, guards),
+      quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
       agentRoutes(agents, agentTokens, guards),
       agentApiRoutes({ agents, scheduler, reports }, guards),
@@ -251,7 +270,13 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     if (monitoring) return;
     monitoring = true;
     const idleTimeout = config.tasks.idle_timeout;
-    Promise.all([agents.markLost(), scheduler.expireLeases(), idleTimeout ? interactive.stopIdle(idleTimeout) : undefined])
+    Promise.all([
+      agents.markLost(),
+      scheduler.expireLeases(),
+      runtimeLimits.sweep(),
+      quotas.flushUsage(),
+      idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
+    ])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
       .finally(() => (monitoring = false));
   }, options.monitorIntervalMs ?? 1000);
@@ -261,10 +286,11 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas },
     async close() {
       clearInterval(monitor);
       interactive.close();
+      await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -15,6 +15,7 @@ const nameSchema = (what: string) =>
 
 export const roleNameSchema = nameSchema('role name');
 export const tokenNameSchema = nameSchema('token name');
+export const quotaNameSchema = nameSchema('quota name');
 
 /** Unknown names get their own code, so that a script can tell a typo from a malformed body. */
 export const capabilitySchema = z.string({ error: 'a capability must be a string' }).trim().toLowerCase();

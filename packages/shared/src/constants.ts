@@ -126,3 +126,4 @@ export * from './byte-size.js';
 export * from './run-spec.js';
 export * from './errors.js';
 export * from './web-pages.js';
+export * from './quotas.js';

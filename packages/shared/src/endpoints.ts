@@ -25,6 +25,7 @@ import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
 import type { Capability, TaskKind, TaskState } from './constants.js';
 import type { Page } from './pagination.js';
 import type { PolicyReload, PolicyView } from './policy.js';
+import type { Quota, QuotaAssignment, QuotaRequest, QuotaUsage, QueueView } from './quotas.js';
 import type { CreateTaskRequest, Task, TaskLogPage, TaskPlan, TaskSummary } from './tasks.js';
 import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
 
@@ -81,6 +82,16 @@ export const ENDPOINTS = {
 
   'policy.show': { method: 'GET', path: '/policy' },
   'policy.reload': { method: 'POST', path: '/policy/reload' },
+
+  'quotas.list': { method: 'GET', path: '/quotas' },
+  'quotas.create': { method: 'POST', path: '/quotas' },
+  'quotas.get': { method: 'GET', path: '/quotas/:name' },
+  'quotas.update': { method: 'PATCH', path: '/quotas/:name' },
+  'quotas.delete': { method: 'DELETE', path: '/quotas/:name' },
+  'quotas.assign': { method: 'POST', path: '/quotas/:name/assignments' },
+  'quotas.unassign': { method: 'DELETE', path: '/quotas/:name/assignments' },
+  'quotas.usage': { method: 'GET', path: '/quota-usage' },
+  queue: { method: 'GET', path: '/queue' },
 
   'tasks.list': { method: 'GET', path: '/tasks' },
   'tasks.create': { method: 'POST', path: '/tasks' },
@@ -164,6 +175,16 @@ export interface EndpointTypes {
 
   'policy.show': { query: { user?: string; group?: string }; response: PolicyView };
   'policy.reload': { response: PolicyReload };
+
+  'quotas.list': { response: { items: Quota[] } };
+  'quotas.create': { body: QuotaRequest; response: Quota };
+  'quotas.get': { response: Quota };
+  'quotas.update': { body: QuotaRequest; response: Quota };
+  'quotas.delete': { response: { name: string; deleted: true } };
+  'quotas.assign': { body: { user?: string; group?: string }; response: QuotaAssignment };
+  'quotas.unassign': { query: { user?: string; group?: string }; response: QuotaAssignment };
+  'quotas.usage': { query: { user?: string; group?: string }; response: QuotaUsage };
+  queue: { response: QueueView };
 
   'tasks.list': { query: PageQuery & { kind?: TaskKind; all?: boolean }; response: Page<TaskSummary> };
   'tasks.create': { body: CreateTaskRequest; response: Task };

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   AGENT_NOT_FOUND: 404,
   GROUP_NOT_FOUND: 404,
   ROLE_NOT_FOUND: 404,
+  QUOTA_NOT_FOUND: 404,
   TOKEN_NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
   ASSIGNMENT_NOT_FOUND: 404,
@@ -35,6 +36,9 @@ export const ERROR_STATUS = {
   USER_EXISTS: 409,
   GROUP_EXISTS: 409,
   ROLE_EXISTS: 409,
+  QUOTA_EXISTS: 409,
+  /** Over a quota's max_submitted, or over a deny_on_limit quota: the message names the quota, used and limit. */
+  QUOTA_EXCEEDED: 409,
   TOKEN_EXISTS: 409,
   ASSIGNMENT_EXISTS: 409,
   MEMBER_EXISTS: 409,

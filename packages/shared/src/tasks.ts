@@ -221,6 +221,8 @@ export interface TaskSummary {
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** Why a QUEUED task waits (PENDING_REASONS, e.g. `QUOTA_RUNNING_USER`, `QUOTA_GPUS_GROUP:research`); null otherwise. */
+  pendingReason: string | null;
 }
 
 export interface Task extends TaskSummary {

@@ -26,6 +26,8 @@ export type WebPage =
   | { page: 'roles' }
   | { page: 'role'; name: string }
   | { page: 'agents' }
+  | { page: 'quotas' }
+  | { page: 'usage' }
   | { page: 'change-password' };
 
 /** Which page a path (without its query) shows, or undefined when the UI has no such page. */
@@ -39,8 +41,10 @@ export function matchWebPage(path: string): WebPage | undefined {
   if (first === 'login' && second === undefined) return { page: 'login' };
   if (first === 'users' && second === undefined) return { page: 'users' };
   if (first === 'agents' && second === undefined) return { page: 'agents' };
+  if (first === 'quotas' && second === undefined) return { page: 'quotas' };
   if (first === 'roles') return second === undefined ? { page: 'roles' } : rolePage(second);
   if (first === 'account' && second === 'password') return { page: 'change-password' };
+  if (first === 'account' && second === 'usage') return { page: 'usage' };
   const kind = Object.hasOwn(TASK_SECTIONS, first) ? TASK_SECTIONS[first] : undefined;
   if (!kind) return undefined;
   if (second === undefined) return { page: 'tasks', section: first, kind };

@@ -1,5 +1,5 @@
 import type { RunSpec, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
-import { describeIdentitySource, formatByteSize } from '@trainyard/shared/constants';
+import { describeIdentitySource, explainPendingReason, formatByteSize } from '@trainyard/shared/constants';
 import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
 import { renderTable } from './table.js';
@@ -24,6 +24,8 @@ export function tasksTable(tasks: TaskSummary[]): string {
     { header: 'RUN AS', get: runAs },
     { header: 'AGENT', get: (t) => t.agent },
     { header: 'STARTED', get: (t) => formatTime(t.startedAt) },
+    // Why a queued task waits (QUOTA_RUNNING_USER, NO_AGENT_FITS...): last, so the columns before keep their places.
+    { header: 'REASON', get: (t) => t.pendingReason },
   ]);
 }
 
@@ -38,6 +40,7 @@ export function describeTask(task: Task): string {
     ['Owner', task.owner],
     ['Group', task.group],
     ['State', task.state + (task.killRequested && task.state !== 'KILLED' ? ' (kill requested)' : '')],
+    ...(task.pendingReason ? [['Waiting for', `${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`] as [string, string]] : []),
     ['Agent', task.agent],
     ['Exit code', task.exitCode],
     ['Restarts', `${task.restarts} of ${c.max_restarts}`],

@@ -266,6 +266,25 @@ export const masterConfigSchema = z.strictObject({
       idle_timeout: durationSchema.optional(),
       /** How long an agent has to dial back a stream the master asked for (a proxied connection, a shell). */
       dial_timeout: durationSchema.default(15_000),
+      /** How long before a quota's max_runtime kills a task its log says so. */
+      runtime_warning: durationSchema.default(5 * 60 * 1000),
+    })
+    .prefault({}),
+  scheduler: z
+    .strictObject({
+      /**
+       * Which queued task an agent gets: `fair_share` prefers owners with less recent usage (then the
+       * oldest task), `fifo` takes the oldest task that fits. Quotas apply either way.
+       */
+      policy: z.enum(['fifo', 'fair_share']).default('fair_share'),
+      fair_share: z
+        .strictObject({
+          /** Usage counts half as much after this long (Slurm's PriorityDecayHalfLife). */
+          half_life: durationSchema.default(7 * 24 * 3600 * 1000),
+          /** What one GPU-second weighs against one CPU-second. */
+          gpu_weight: z.number().min(0).max(1_000_000).default(10),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** The admission policy: what tasks may ask for (see admission/policy-schema.ts). */

@@ -8,6 +8,7 @@ import * as agents from './migrations/0003-agents.js';
 import * as accessModel from './migrations/0005-access-model.js';
 import * as authBackends from './migrations/0006-auth-backends.js';
 import * as admission from './migrations/0007-admission.js';
+import * as quotas from './migrations/0008-quotas.js';
 import * as groupIdentity from './migrations/0009-group-identity.js';
 import type { Database } from './schema.js';
 
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-access-model': accessModel,
   '0006-auth-backends': authBackends,
   '0007-admission': admission,
+  '0008-quotas': quotas,
   '0009-group-identity': groupIdentity,
 };
 

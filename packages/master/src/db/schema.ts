@@ -72,6 +72,10 @@ export interface TasksTable {
   updated_at: number;
   started_at: number | null;
   ended_at: number | null;
+  /** Why a QUEUED task waits (a PENDING_REASONS code; migration 0008), written only when it changes. */
+  pending_reason: string | null;
+  /** Why the master asked to kill it, when it was the master (`RUNTIME_LIMIT: ...`; migration 0008): its message once KILLED. */
+  kill_reason: string | null;
 }
 
 export interface TaskLogsTable {
@@ -198,12 +202,47 @@ export interface AuditLogTable {
   details: string;
 }
 
+/** A named set of limits (null: none on that resource); migration 0008. */
+export interface QuotasTable {
+  id: Generated<number>;
+  name: string;
+  max_running: number | null;
+  max_submitted: number | null;
+  cpu: number | null;
+  memory: number | null;
+  gpus: number | null;
+  max_runtime_ms: number | null;
+  deny_on_limit: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A quota given to a user (their own tasks) or a group (the aggregate of the tasks created in it): exactly one. */
+export interface QuotaAssignmentsTable {
+  id: Generated<number>;
+  quota_id: number;
+  user_id: number | null;
+  group_id: number | null;
+  created_at: number;
+}
+
+/** A user's fair-share usage as of `updated_at` (decayed with the half-life when read or added to). */
+export interface UserUsageTable {
+  user_id: number;
+  cpu_seconds: number;
+  gpu_seconds: number;
+  updated_at: number;
+}
+
 export interface Database {
   agent_tokens: AgentTokensTable;
   agents: AgentsTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   groups: GroupsTable;
+  quotas: QuotasTable;
+  quota_assignments: QuotaAssignmentsTable;
+  user_usage: UserUsageTable;
   group_members: GroupMembersTable;
   group_uids: GroupUidsTable;
   uid_ranges: UidRangesTable;
@@ -227,3 +266,4 @@ export type GroupRow = Selectable<GroupsTable>;
 export type RoleRow = Selectable<RolesTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
+export type QuotaRow = Selectable<QuotasTable>;

@@ -4,6 +4,8 @@ import type { AgentRecord } from '../agents/agent-repository.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { Clock } from '../clock.js';
 import type { TaskRow } from '../db/schema.js';
+import type { QuotaService } from '../quotas/quota-service.js';
+import type { ActiveLoad, TaskLoad } from '../quotas/quota-repository.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { fits, freeCapacity } from './fit.js';
@@ -11,10 +13,14 @@ import { fits, freeCapacity } from './fit.js';
 export interface SchedulerOptions {
   leaseTimeoutMs: number;
   killGraceMs: number;
+  /** `fair_share`: owners with less recent usage first, then the oldest task; `fifo`: the oldest task. */
+  policy: 'fifo' | 'fair_share';
 }
 
-// How far down the queue one assignment looks for a task that fits.
+// How far down the queue one assignment looks for a task that fits: the oldest tasks of each owner
+// in each group, so that one long queue (held back by a quota, say) never hides everyone else's.
 const QUEUE_SCAN = 200;
+const QUEUE_SCAN_PER_HEAD = 20;
 
 /** Why a waiting poll woke: work offered in a round, a kill for this agent, its time up, or a newer poll. */
 type Wake = { kind: 'offer'; round: number } | { kind: 'kill' } | { kind: 'timeout' } | { kind: 'replaced' };
@@ -36,6 +42,12 @@ export class Scheduler {
   /** The last offer round each agent was tried in. */
   private readonly tried = new Map<string, number>();
   private round = 0;
+  /**
+   * The last decision found every queued task held back by a quota: nothing any agent could take,
+   * so an offer is not passed round the other agents (a quota frees room when a run ends, which
+   * offers work again).
+   */
+  private heldByQuotas = false;
   // Assignments run one at a time, so two polls never fill the same free capacity twice.
   private assigning: Promise<unknown> = Promise.resolve();
 
@@ -48,6 +60,8 @@ export class Scheduler {
       agents: Pick<AgentService, 'requireAlive'>;
       /** Streams the master wants the agent to dial back (the interactive domain's broker). */
       streams?: { take(agentId: string): AgentAction[] };
+      /** Quotas (the gate every assignment passes) and fair-share usage. */
+      quotas: Pick<QuotaService, 'anyQuota' | 'activeLoads' | 'gate' | 'scores'>;
       options: SchedulerOptions;
     },
   ) {}
@@ -86,7 +100,7 @@ export class Scheduler {
         // Offered work: if nothing fits here, the next waiting agent gets its turn in this round.
         const next = await this.pendingActions(agentId);
         if (next.length > 0) return { actions: next };
-        if (await this.queueHasWork()) this.passOffer(woke.round);
+        if (!this.heldByQuotas && (await this.queueHasWork())) this.passOffer(woke.round);
       }
     }
   }
@@ -174,20 +188,60 @@ export class Scheduler {
     return run;
   }
 
+  /**
+   * One assignment decision, inside the one-at-a-time section: the quota snapshot (the gate), the
+   * order, the check and the assignment. Quota use grows only through assignments, all made here one
+   * at a time, so nothing can use the room the gate saw between its snapshot and the assignment.
+   * Tasks passed over get their pending reason, written only when it changed.
+   */
   private async assignNextNow(agent: AgentRecord): Promise<TaskRow | undefined> {
     const { tasks, logger } = this.deps;
     const held = await tasks.activeOnAgent(agent.id);
     const free = freeCapacity(agent.resources, held.map((t) => runSpecOf(t).resources));
-    for (const candidate of await tasks.queued(QUEUE_SCAN)) {
-      const spec = runSpecOf(candidate);
-      if (!fits(spec.resources, free) || !hasImage(agent, spec)) continue;
+    const queue = await this.dispatchOrder();
+    // Held by quotas: every task seen waits for a quota, and no task went unseen.
+    let allHeld = queue.items.length > 0 && queue.items.length < QUEUE_SCAN;
+    for (const { task: candidate, spec, load } of queue.items) {
+      const quotaReason = queue.gate.blocked(load);
+      const reason = quotaReason ?? (!fits(spec.resources, free) || !hasImage(agent, spec) ? 'NO_AGENT_FITS' : null);
+      if (quotaReason === null) allHeld = false;
+      if (reason !== null) {
+        if (reason !== candidate.pending_reason) await tasks.setPendingReason(candidate.id, reason);
+        continue;
+      }
       const assigned = await tasks.assign(candidate, agent.id);
       if (!assigned) continue;
+      queue.gate.charge(load);
       logger.info({ taskId: candidate.id, agent: agent.id, leaseId: assigned.lease_id }, 'task assigned');
       crashPoint('master:after-assign');
+      this.heldByQuotas = false;
       return assigned;
     }
+    this.heldByQuotas = allHeld;
     return undefined;
+  }
+
+  /**
+   * The queue's head in the order the scheduler tries it, with the quota gate and each owner's
+   * fair-share score (`yard queue` shows the same). Under fair_share, owners with less decayed
+   * usage come first, then the oldest task; one owner alone is plain age order.
+   */
+  async dispatchOrder(): Promise<{ items: Array<{ task: TaskRow; spec: RunSpec; load: TaskLoad; usage: number }>; gate: Awaited<ReturnType<QuotaService['gate']>> }> {
+    const { tasks, quotas, options } = this.deps;
+    const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_HEAD, QUEUE_SCAN);
+    if (candidates.length === 0) return { items: [], gate: await quotas.gate([]) };
+    const fair = options.policy === 'fair_share' && new Set(candidates.map((c) => c.owner_id)).size > 1;
+    const loads: ActiveLoad[] | undefined = fair || (await quotas.anyQuota()) ? await quotas.activeLoads() : undefined;
+    const gate = await quotas.gate(loads ?? []);
+    const scores = fair ? await quotas.scores(loads ?? []) : undefined;
+    const items = candidates.map((task) => {
+      const spec = runSpecOf(task);
+      const r = spec.resources;
+      const load: TaskLoad = { ownerId: task.owner_id, groupId: task.group_id, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus };
+      return { task, spec, load, usage: scores?.get(task.owner_id)?.score ?? 0 };
+    });
+    if (fair) items.sort((a, b) => a.usage - b.usage || a.task.id - b.task.id);
+    return { items, gate };
   }
 
   /** The lease's spec: the task's stored run spec, as admission made it. */

@@ -20,6 +20,7 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     createdAt: toIso(row.created_at),
     startedAt: isoOrNull(row.started_at),
     endedAt: isoOrNull(row.ended_at),
+    pendingReason: row.state === 'QUEUED' ? row.pending_reason : null,
   };
 }
 

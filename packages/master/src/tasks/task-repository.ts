@@ -88,6 +88,28 @@ export const taskRepository = {
     return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
   },
 
+  /**
+   * The oldest queued tasks of each owner in each group (at most `perHead` of each), oldest first:
+   * so that one owner's long queue, or one group's, held back by a quota, never hides the rest. A
+   * queue shorter than `limit` is read whole, in id order; a longer one with a window over the index
+   * `tasks_queued_heads` (state, owner, group, id), which needs no sort.
+   */
+  async queuedHeads(db: Executor, perHead: number, limit: number): Promise<TaskRow[]> {
+    const all = await db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+    if (all.length < limit) return all;
+    const ranked = db
+      .selectFrom('tasks')
+      .selectAll('tasks')
+      .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy(['owner_id', 'group_id']).orderBy('id')).as('rank_in_head'))
+      .where('state', '=', 'QUEUED')
+      .as('q');
+    return db.selectFrom(ranked).selectAll('q').where('q.rank_in_head', '<=', perHead).orderBy('q.id').limit(limit).execute() as Promise<TaskRow[]>;
+  },
+
+  async setPendingReason(db: Executor, id: number, reason: string | null): Promise<void> {
+    await db.updateTable('tasks').set({ pending_reason: reason }).where('id', '=', id).where('state', '=', 'QUEUED').execute();
+  },
+
   /** Assignments never acknowledged since before `before`. */
   unacknowledgedSince(db: Executor, before: number): Promise<TaskRow[]> {
     return db

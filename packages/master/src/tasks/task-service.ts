@@ -13,7 +13,7 @@ import {
   type TaskState,
   type TaskSummary,
 } from '@trainyard/shared';
-import type { Updateable } from 'kysely';
+import type { Insertable, Updateable } from 'kysely';
 import type { Admission, AdmissionRequest } from '../admission/admission.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Actor } from '../authz/actor.js';
@@ -24,6 +24,7 @@ import type { Db } from '../db/database.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { GroupService } from '../groups/group-service.js';
+import type { QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
 import type { TaskEvents } from './task-events.js';
 import { toTask, toTaskSummary } from './task-mapper.js';
@@ -41,6 +42,10 @@ export class TaskService {
       users: UserService;
       groups: GroupService;
       audit: AuditService;
+      /** The quotas domain: refuses a task over max_submitted (or a deny_on_limit quota) inside the create transaction. */
+      quotas?: Pick<QuotaService, 'checksSubmission' | 'checkSubmission'>;
+      /** Called when a run ends (from RUNNING to an end or back to the queue): fair-share usage. */
+      onRunEnded?: (task: TaskRow, endedAt: number) => void;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
       onQueued?: (taskId: number) => void;
       /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
@@ -56,7 +61,7 @@ export class TaskService {
     const { owner, admitted } = await this.admit(actor, request);
     const { config, group, runSpec } = admitted;
     const now = clock.now();
-    const row = await taskRepository.insert(db, {
+    const values: Insertable<TasksTable> = {
       kind: request.kind,
       owner_id: owner.id,
       state: 'QUEUED',
@@ -72,7 +77,18 @@ export class TaskService {
       restarts: 0,
       created_at: now,
       updated_at: now,
-    });
+    };
+    // Under a quota that refuses at creation, the count and the insert are one transaction: Kysely
+    // holds its one connection from BEGIN to COMMIT, so no other submission is counted or stored
+    // between them. Tasks no such quota covers are stored as before.
+    const quotas = this.deps.quotas;
+    const row = (await quotas?.checksSubmission(owner.id, group?.id ?? null))
+      ? await db.transaction().execute(async (trx) => {
+          const r = runSpec.resources;
+          await quotas!.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus });
+          return taskRepository.insert(trx, values);
+        })
+      : await taskRepository.insert(db, values);
     crashPoint('master:after-submit');
     this.deps.onQueued?.(row.id);
     return toTask({ ...row, owner: owner.username });
@@ -111,6 +127,16 @@ export class TaskService {
   /** The oldest QUEUED tasks, in order: what the scheduler looks through for one that fits. */
   queued(limit: number): Promise<TaskRow[]> {
     return taskRepository.queued(this.deps.db, limit);
+  }
+
+  /** The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest first: what the scheduler orders. */
+  queuedHeads(perHead: number, limit: number): Promise<TaskRow[]> {
+    return taskRepository.queuedHeads(this.deps.db, perHead, limit);
+  }
+
+  /** Records why a queued task waits; the caller writes only a reason that changed. */
+  async setPendingReason(taskId: number, reason: string | null): Promise<void> {
+    await taskRepository.setPendingReason(this.deps.db, taskId, reason);
   }
 
   /** The tasks an agent holds (ASSIGNED, PULLING or RUNNING), oldest first. */
@@ -200,22 +226,19 @@ export class TaskService {
    * A queued task ends as KILLED at once; one on an agent is marked, and the agent stops it
    * (SIGTERM, then SIGKILL) and reports KILLED. Killing an ended task is a conflict.
    */
-  async kill(task: TaskWithOwner, reason?: string): Promise<Task> {
+  async kill(task: TaskWithOwner, options: { reason?: string } = {}): Promise<Task> {
     const state = task.state as TaskState;
     if (isTerminal(state)) applyEvent(task.id, state, 'kill');
     const now = this.deps.clock.now();
-    if (reason) {
-      // Kept as the task's message when the agent reports it KILLED (finishRun).
-      await taskRepository.update(this.deps.db, task.id, { state }, { message: reason, updated_at: now });
-      await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] stopping: ${reason}` }]);
-      task = { ...task, message: reason };
-    }
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
+    // A reason (RUNTIME_LIMIT: ..., idle for ...) becomes the task's message when it ends KILLED.
+    const reason = options.reason === undefined ? {} : { kill_reason: options.reason };
+    if (options.reason) await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] stopping: ${options.reason}` }]);
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
-      await this.transition(task, 'kill', { kill_requested_at: now, lease_id: null });
+      await this.transition(task, 'kill', { kill_requested_at: now, lease_id: null, ...reason, ...(options.reason ? { message: options.reason } : {}) });
     } else if (task.kill_requested_at === null) {
-      await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now });
+      await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now, ...reason });
       this.deps.events.changed(task.id);
       if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
     }
@@ -234,10 +257,13 @@ export class TaskService {
     const changes: Updateable<TasksTable> = { ...extra, state: to, updated_at: now };
     if (to === 'RUNNING' && task.started_at === null) changes.started_at = now;
     if (isTerminal(to)) changes.ended_at = now;
+    // A pending reason says why a queued task waits: it goes when the task leaves the queue.
+    if (from === 'QUEUED') changes.pending_reason = null;
     if (!(await taskRepository.update(this.deps.db, task.id, { state: from, leaseId: task.lease_id }, changes))) {
       throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
     }
     this.deps.events.changed(task.id);
+    if (from === 'RUNNING' && to !== 'RUNNING') this.deps.onRunEnded?.(task, now);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
     if (to === 'QUEUED') this.deps.onQueued?.(task.id);
     return { ...task, ...changes } as T;
@@ -322,9 +348,9 @@ export class TaskService {
       });
     }
     if (details.message) await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] ${details.message}` }]);
-    // A kill with a reason (idle shutdown) keeps it as the message.
-    const kept = outcome === 'KILLED' && task.kill_requested_at !== null ? task.message : null;
-    return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message: details.message ?? kept });
+    // A kill with a reason (RUNTIME_LIMIT) ends with it as the message; the agent's KILLED report has none.
+    const message = details.message ?? (outcome === 'KILLED' ? task.kill_reason : null);
+    return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message });
   }
 
   /**

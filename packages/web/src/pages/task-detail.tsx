@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MeResponse, RunSpec, ServiceStatus, Task } from '@trainyard/shared';
-import { describeIdentitySource, formatByteSize, isTerminal } from '@trainyard/shared/constants';
+import { describeIdentitySource, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { holds } from '../access.js';
 import { api } from '../api.js';
@@ -80,6 +80,14 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
           <dl class="facts">
             <dt>State</dt>
             <dd class="task-state">{task.state}{task.killRequested && task.state !== 'KILLED' ? ' (stopping)' : ''}</dd>
+            {task.pendingReason && (
+              <>
+                <dt>Waiting for</dt>
+                <dd class="pending-reason">
+                  {task.pendingReason}: {explainPendingReason(task.pendingReason)}
+                </dd>
+              </>
+            )}
             <dt>Owner</dt>
             <dd>{task.owner}</dd>
             <dt>Group</dt>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { TaskSummary } from '@trainyard/shared';
-import { TASK_SECTIONS } from '@trainyard/shared/constants';
+import { explainPendingReason, TASK_SECTIONS } from '@trainyard/shared/constants';
 import { proxyPath, SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -54,7 +54,15 @@ export function TaskListPage(props: { section: string }) {
                   <Link href={`/${props.section}/${t.id}`}>{t.id}</Link>
                 </td>
                 <td>{t.owner}</td>
-                <td class={`state state-${t.state.toLowerCase()}`}>{t.state}</td>
+                <td class={`state state-${t.state.toLowerCase()}`}>
+                  {t.state}
+                  {t.pendingReason && (
+                    <span class="pending-reason" title={explainPendingReason(t.pendingReason)}>
+                      {' '}
+                      ({t.pendingReason})
+                    </span>
+                  )}
+                </td>
                 <td>{t.name}</td>
                 <td>
                   {t.runAs.user}:{t.runAs.group} ({t.runAs.uid}:{t.runAs.gid})

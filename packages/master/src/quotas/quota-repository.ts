@@ -1,0 +1,200 @@
+import { sql } from 'kysely';
+import type { QuotaLimits } from '@trainyard/shared';
+import { compileOnce } from '../db/compile-once.js';
+import type { Executor } from '../db/database.js';
+import type { QuotaRow } from '../db/schema.js';
+
+export interface QuotaRecord extends QuotaLimits {
+  id: number;
+  name: string;
+  denyOnLimit: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface QuotaAssignmentRecord {
+  quotaId: number;
+  quota: string;
+  userId: number | null;
+  user: string | null;
+  groupId: number | null;
+  group: string | null;
+}
+
+/** What one task holds or asks for, as the quotas count it. */
+export interface TaskLoad {
+  ownerId: number;
+  groupId: number | null;
+  cpu: number;
+  memory: number;
+  gpus: number;
+}
+
+/** A task holding a slot, with when its current run began (its assignment; a restart keeps its first started_at). */
+export interface ActiveLoad extends TaskLoad {
+  runStart: number;
+}
+
+/** The columns of a quota's limits, for inserts and updates. */
+export type QuotaColumns = Pick<QuotaRow, 'max_running' | 'max_submitted' | 'cpu' | 'memory' | 'gpus' | 'max_runtime_ms'>;
+
+const toRecord = (row: QuotaRow): QuotaRecord => ({
+  id: row.id,
+  name: row.name,
+  maxRunning: row.max_running,
+  maxSubmitted: row.max_submitted,
+  cpu: row.cpu,
+  memory: row.memory,
+  gpus: row.gpus,
+  maxRuntimeMs: row.max_runtime_ms,
+  denyOnLimit: row.deny_on_limit === 1,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+// The task states that hold a slot on an agent, and those that count as submitted.
+const ACTIVE = ['ASSIGNED', 'PULLING', 'RUNNING'] as const;
+const UNFINISHED = ['QUEUED', ...ACTIVE] as const;
+
+/** CPUs a task counts for: what it asked, or 1 when it named none (it still uses one). */
+const cpuOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.cpu'), 1)`;
+const memoryOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.memory'), 0)`;
+const gpusOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.gpus'), 0)`;
+
+// A restarted task keeps its first started_at; its current run began after its last assignment.
+const runStart = sql<number>`max(coalesce(started_at, 0), coalesce(assigned_at, 0))`;
+
+/** Counts a principal's unfinished tasks, no further than `upTo`; compiled once (it runs on every covered submission). */
+const countUnfinished = (column: 'owner_id' | 'group_id') =>
+  compileOnce(
+    (db: Executor, id: number, upTo: number) =>
+      db
+        .selectFrom(db.selectFrom('tasks').select('id').where('state', 'in', UNFINISHED).where(column, '=', id).limit(upTo).as('capped'))
+        .select((eb) => eb.fn.countAll<number>().as('n')),
+    [-4_800_011, -4_800_013] as const,
+  );
+const unfinishedOfOwner = countUnfinished('owner_id');
+const unfinishedInGroup = countUnfinished('group_id');
+
+export const quotaRepository = {
+  async list(db: Executor): Promise<QuotaRecord[]> {
+    return (await db.selectFrom('quotas').selectAll().orderBy('name').execute()).map(toRecord);
+  },
+
+  async findByName(db: Executor, name: string): Promise<QuotaRecord | undefined> {
+    const row = await db.selectFrom('quotas').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toRecord(row);
+  },
+
+  async insert(db: Executor, name: string, limits: Partial<QuotaColumns>, denyOnLimit: boolean, now: number): Promise<void> {
+    await db
+      .insertInto('quotas')
+      .values({ name, ...limits, deny_on_limit: denyOnLimit ? 1 : 0, created_at: now, updated_at: now })
+      .execute();
+  },
+
+  async update(db: Executor, id: number, changes: Partial<QuotaColumns> & { deny_on_limit?: number }, now: number): Promise<void> {
+    await db.updateTable('quotas').set({ ...changes, updated_at: now }).where('id', '=', id).execute();
+  },
+
+  async delete(db: Executor, id: number): Promise<void> {
+    await db.deleteFrom('quotas').where('id', '=', id).execute();
+  },
+
+  /** Every assignment with its quota's, user's and group's names. */
+  async assignments(db: Executor, quotaId?: number): Promise<QuotaAssignmentRecord[]> {
+    let query = db
+      .selectFrom('quota_assignments as a')
+      .innerJoin('quotas as q', 'q.id', 'a.quota_id')
+      .leftJoin('users as u', 'u.id', 'a.user_id')
+      .leftJoin('groups as g', 'g.id', 'a.group_id')
+      .select(['a.quota_id as quotaId', 'q.name as quota', 'a.user_id as userId', 'u.username as user', 'a.group_id as groupId', 'g.path as group']);
+    if (quotaId !== undefined) query = query.where('a.quota_id', '=', quotaId);
+    return query.orderBy('q.name').orderBy('u.username').orderBy('g.path').execute();
+  },
+
+  async assign(db: Executor, quotaId: number, principal: { userId: number } | { groupId: number }, now: number): Promise<boolean> {
+    const existing = await db
+      .selectFrom('quota_assignments')
+      .select('id')
+      .where('quota_id', '=', quotaId)
+      .where('userId' in principal ? 'user_id' : 'group_id', '=', 'userId' in principal ? principal.userId : principal.groupId)
+      .executeTakeFirst();
+    if (existing) return false;
+    await db
+      .insertInto('quota_assignments')
+      .values({
+        quota_id: quotaId,
+        user_id: 'userId' in principal ? principal.userId : null,
+        group_id: 'groupId' in principal ? principal.groupId : null,
+        created_at: now,
+      })
+      .execute();
+    return true;
+  },
+
+  async unassign(db: Executor, quotaId: number, principal: { userId: number } | { groupId: number }): Promise<boolean> {
+    const result = await db
+      .deleteFrom('quota_assignments')
+      .where('quota_id', '=', quotaId)
+      .where('userId' in principal ? 'user_id' : 'group_id', '=', 'userId' in principal ? principal.userId : principal.groupId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  },
+
+  /** What every task holding a slot on an agent (assigned, pulling, running) asks for: few rows, bounded by the cluster. */
+  activeLoads(db: Executor): Promise<ActiveLoad[]> {
+    return db
+      .selectFrom('tasks')
+      .select(['owner_id as ownerId', 'group_id as groupId', cpuOf.as('cpu'), memoryOf.as('memory'), gpusOf.as('gpus'), runStart.as('runStart')])
+      .where('state', 'in', ACTIVE)
+      .execute();
+  },
+
+  /** The unfinished (queued or active) tasks of one owner, or created in one group, with what they ask for. */
+  unfinishedLoads(db: Executor, principal: { ownerId: number } | { groupId: number }): Promise<Array<TaskLoad & { state: string }>> {
+    return db
+      .selectFrom('tasks')
+      .select(['state', 'owner_id as ownerId', 'group_id as groupId', cpuOf.as('cpu'), memoryOf.as('memory'), gpusOf.as('gpus')])
+      .where('state', 'in', UNFINISHED)
+      .where('ownerId' in principal ? 'owner_id' : 'group_id', '=', 'ownerId' in principal ? principal.ownerId : principal.groupId)
+      .execute();
+  },
+
+  /**
+   * How many unfinished (queued or active) tasks one owner has, or one group, counting no further
+   * than `upTo`: an index-only count (`tasks_queued_heads`, `tasks_unfinished_by_group`) of at
+   * most `upTo` entries, for max_submitted on every submission, however long the queue.
+   */
+  async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }, upTo: number): Promise<number> {
+    const rows = 'ownerId' in principal ? await unfinishedOfOwner(db, principal.ownerId, upTo) : await unfinishedInGroup(db, principal.groupId, upTo);
+    return Number(rows[0]!.n);
+  },
+
+  /** Running tasks with when their current run began, for max_runtime. */
+  running(db: Executor): Promise<Array<{ id: number; ownerId: number; groupId: number | null; runStart: number; killRequested: boolean }>> {
+    return db
+      .selectFrom('tasks')
+      .select([
+        'id',
+        'owner_id as ownerId',
+        'group_id as groupId',
+        runStart.as('runStart'),
+        sql<boolean>`kill_requested_at is not null`.as('killRequested'),
+      ])
+      .where('state', '=', 'RUNNING')
+      .execute();
+  },
+
+  async usage(db: Executor): Promise<Array<{ userId: number; cpuSeconds: number; gpuSeconds: number; updatedAt: number }>> {
+    return db.selectFrom('user_usage').select(['user_id as userId', 'cpu_seconds as cpuSeconds', 'gpu_seconds as gpuSeconds', 'updated_at as updatedAt']).execute();
+  },
+
+  async saveUsage(db: Executor, userId: number, cpuSeconds: number, gpuSeconds: number, at: number): Promise<void> {
+    await db
+      .insertInto('user_usage')
+      .values({ user_id: userId, cpu_seconds: cpuSeconds, gpu_seconds: gpuSeconds, updated_at: at })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet({ cpu_seconds: cpuSeconds, gpu_seconds: gpuSeconds, updated_at: at }))
+      .execute();
+  },
+};
