@@ -255,6 +255,27 @@ test.serial('removing a member stops the mount and the gid from their next task 
   if (IMAGE) t.is(readFileSync(path.join(sharedRoot, GROUP, 'a.txt'), 'utf8'), 'from-alice\nfrom-bob\n');
 });
 
+test.serial('a task that mounts a shared directory waits for an agent with a --shared-root (NO_AGENT_FITS); others run on one without', async (t) => {
+  await agent?.kill('SIGKILL');
+  agent = undefined;
+  const plain = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: 'gidentity-plain', executor: 'process' });
+  t.teardown(() => plain.kill('SIGKILL'));
+  const shared = await create('alice', ['true'], inGroup);
+  t.is(shared.status, 201, JSON.stringify(shared.body));
+  t.true((shared.body.runSpec.sharedDirs ?? []).length > 0);
+  // carol's task (no shared directory) runs on the plain agent: it polls, and passes alice's over.
+  const other = await create('carol', ['true']);
+  t.is((await ended(other.body.id)).state, 'COMPLETED', plain.output());
+  const waiting = await waitFor('alice\'s task to wait with a reason', async () => {
+    const task = (await api<Task>(m.url, 'GET', `/tasks/${shared.body.id}`, { token: tokens.admin })).body;
+    return task.pendingReason === 'NO_AGENT_FITS' ? task : undefined;
+  });
+  t.is(waiting.state, 'QUEUED');
+  t.is((await api<Task>(m.url, 'POST', `/tasks/${shared.body.id}/kill`, { token: tokens.alice! })).status, 200);
+  await plain.kill('SIGKILL');
+  if (IMAGE) startTheAgent();
+});
+
 withDocker('turning shared_dir off: the next task has no mount; the files are still on the host', async (t) => {
   await admin.json(['-u', 'admin', 'group', 'set', GROUP, '--shared-dir', 'off'], { env: { YARD_PASSWORD: '' } });
   const next = await run(t, 'alice', `test -e ${SHARED} && echo mounted || echo not-mounted`, inGroup);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { AGENT_ID_PATTERN, type FloorContext } from '@trainyard/shared';
+import { AGENT_ID_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
 import { createLogger } from '@trainyard/shared/logger';
 import { Agent } from './agent.js';
 import { dockerEngine } from './executors/docker-engine.js';
@@ -70,12 +70,14 @@ export async function main(argv: string[]): Promise<void> {
   for (const label of values.label ?? []) {
     const [key, ...rest] = label.split('=');
     if (!key || rest.length === 0) fail(`--label '${label}' must look like KEY=VALUE`, 2);
+    if (key.startsWith(RESERVED_LABEL_PREFIX)) fail(`--label '${label}': labels starting with ${RESERVED_LABEL_PREFIX} are the agent's own`, 2);
     labels[key] = rest.join('=');
   }
   const fakeGpus = fakeGpuCount(values['fake-gpus'], values.executor);
   const workDir = path.resolve(values['work-dir'] ?? 'agent-data');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const sharedRoot = resolveSharedRoot(values['shared-root'] ?? process.env.YARD_AGENT_SHARED_ROOT);
+  if (sharedRoot) labels[SHARED_ROOT_LABEL] = 'yes';
   const executor = await chooseExecutor(values.executor ?? 'auto', name, workDir, logger);
   logger.info(`using the ${executor.describe()}`);
   // One plain line for people starting it by hand (the rest is structured log).

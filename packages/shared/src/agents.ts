@@ -39,6 +39,14 @@ export type LeaseRef = z.infer<typeof leaseRefSchema>;
 export const agentImagesSchema = z.array(z.string().min(1).max(512)).max(10_000).nullable();
 export type AgentImages = z.output<typeof agentImagesSchema>;
 
+/**
+ * Labels under `trainyard.` are the agent's own, never given by `--label`: `trainyard.shared-root: yes`
+ * says the agent has a `--shared-root`, so the scheduler sends it tasks that mount a group's shared
+ * directory (elsewhere they wait as NO_AGENT_FITS rather than fail).
+ */
+export const RESERVED_LABEL_PREFIX = 'trainyard.';
+export const SHARED_ROOT_LABEL = 'trainyard.shared-root';
+
 export const registerAgentSchema = z.strictObject({
   executor: z.enum(EXECUTORS),
   resources: agentResourcesSchema,

@@ -143,7 +143,7 @@ export function quotaPendingReason(resource: DispatchResource, group: string | n
 
 /** A pending reason in words, for `describe` and the web UI. */
 export function explainPendingReason(reason: string): string {
-  if (reason === 'NO_AGENT_FITS') return 'no agent has the room (or the image) for it right now';
+  if (reason === 'NO_AGENT_FITS') return 'no agent has the room (or the image, or the --shared-root its group directories need) for it right now';
   const match = /^QUOTA_(RUNNING|CPU|MEMORY|GPUS)_(USER|GROUP)(?::(.+))?$/.exec(reason);
   if (!match) return reason;
   const what = { RUNNING: 'running tasks', CPU: 'CPUs', MEMORY: 'memory', GPUS: 'GPUs' }[match[1] as 'RUNNING'];

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { crashPoint, type AgentAction, type PollResponse, type RunSpec, type TaskKind, type TaskRunSpec } from '@trainyard/shared';
+import { crashPoint, SHARED_ROOT_LABEL, type AgentAction, type PollResponse, type RunSpec, type TaskKind, type TaskRunSpec } from '@trainyard/shared';
 import type { AgentRecord } from '../agents/agent-repository.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { Clock } from '../clock.js';
@@ -203,7 +203,7 @@ export class Scheduler {
     let allHeld = queue.items.length > 0 && queue.items.length < QUEUE_SCAN;
     for (const { task: candidate, spec, load } of queue.items) {
       const quotaReason = queue.gate.blocked(load);
-      const reason = quotaReason ?? (!fits(spec.resources, free) || !hasImage(agent, spec) ? 'NO_AGENT_FITS' : null);
+      const reason = quotaReason ?? (!fits(spec.resources, free) || !hasImage(agent, spec) || !hasSharedRoot(agent, spec) ? 'NO_AGENT_FITS' : null);
       if (quotaReason === null) allHeld = false;
       if (reason !== null) {
         if (reason !== candidate.pending_reason) await tasks.setPendingReason(candidate.id, reason);
@@ -252,3 +252,6 @@ export class Scheduler {
 
 /** A task that may not pull goes only to an agent that has its image (or runs any; or never said which it has). */
 const hasImage = (agent: AgentRecord, spec: RunSpec) => spec.pull !== 'never' || agent.images === null || agent.images.includes(spec.image);
+
+/** A task that mounts a group's shared directory goes only to an agent with a --shared-root. */
+const hasSharedRoot = (agent: AgentRecord, spec: RunSpec) => !spec.sharedDirs?.length || agent.labels[SHARED_ROOT_LABEL] === 'yes';
