@@ -230,6 +230,31 @@ test.serial('ports: notebooks and tensorboards get their kind\'s port; a command
   refusedBy(t, await command('alice', { port: 9000 }, { dryRun: true }), 'policy.system.ports.allow', 'system', /port 9000 refused: not in policy\.system\.ports\.allow \(8888, 6006\)/);
 });
 
+test.serial('a TensorBoard mounts its experiments\' log directories (their mount at /runs) read-only at /runs/<id>, as the policy allows its owner', async (t) => {
+  const logs = path.join(scratch, 'alice', 'run1');
+  const experiment = await api<Task>(m.url, 'POST', '/tasks', {
+    token: tokens.alice!,
+    body: { kind: 'experiment', config: { name: 'logged', image: 'busybox:latest', entrypoint: 'true', bind_mounts: [{ host_path: logs, container_path: '/runs' }] } },
+  });
+  t.is(experiment.status, 201, JSON.stringify(experiment.body));
+  const unlogged = await api<Task>(m.url, 'POST', '/tasks', { token: tokens.alice!, body: { kind: 'experiment', config: { name: 'bare', image: 'busybox:latest', entrypoint: 'true' } } });
+  const board = (who: string) =>
+    api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', {
+      token: tokens[who]!,
+      body: { kind: 'tensorboard', config: { image: 'busybox:latest', experiment_ids: [experiment.body.id, unlogged.body.id] } },
+    });
+  const mine = await board('alice');
+  t.is(mine.status, 200, JSON.stringify(mine.body));
+  t.deepEqual(
+    mine.body.runSpec.bindMounts.filter((b) => b.containerPath.startsWith('/runs')).map((b) => ({ hostPath: b.hostPath, containerPath: b.containerPath, readOnly: b.readOnly })),
+    [{ hostPath: logs, containerPath: `/runs/${experiment.body.id}`, readOnly: true }],
+    'the experiment without a /runs mount adds nothing',
+  );
+  t.is((await board('bob')).status, 403, 'bob may not read alice\'s experiment');
+  // The admin may read it, but the policy lets the admin mount only their own scratch directory.
+  refusedBy(t, await board('admin'), 'policy.system.mounts.available', 'system');
+});
+
 test.serial('reloading a broken policy keeps the old one and says what is wrong; a good one takes effect and is audited', async (t) => {
   const term = new Terminal(m.url);
   const asAdmin = { env: { YARD_PASSWORD: '' } };

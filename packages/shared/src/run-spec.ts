@@ -7,6 +7,12 @@
 import type { Confinement } from './floor.js';
 import type { UnixIdentity } from './users.js';
 
+/**
+ * Where experiments write their TensorBoard logs: a bind mount an experiment has at this container
+ * path is what a TensorBoard naming it mounts, read-only, at `<this>/<experiment id>` (its logdir).
+ */
+export const EXPERIMENT_LOG_DIR = '/runs';
+
 /** When an agent pulls the image: never (only images already on it run), when it lacks it, or every time. */
 export const PULL_POLICIES = ['never', 'if_missing', 'always'] as const;
 export type PullPolicy = (typeof PULL_POLICIES)[number];

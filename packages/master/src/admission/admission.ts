@@ -1,4 +1,4 @@
-import { checkFloor, FLOOR_CONFINEMENT, type RunSpec, type TaskConfig, type TaskKind, type UnixIdentity } from '@trainyard/shared';
+import { checkFloor, FLOOR_CONFINEMENT, type BindMountRequest, type RunSpec, type TaskConfig, type TaskKind, type UnixIdentity } from '@trainyard/shared';
 import type { Actor } from '../authz/actor.js';
 import { enforce } from '../authz/decision.js';
 import { taskPolicies } from '../authz/tasks.js';
@@ -24,6 +24,11 @@ export interface AdmissionRequest {
   config: unknown;
   /** `--group`: wins over the config's `group:` and the owner's default group. */
   group?: string;
+  /**
+   * Set by the master, never by a request: a TensorBoard's read-only mounts of its experiments' log
+   * directories, admitted like the task's own bind mounts (the owner's policy decides).
+   */
+  logMounts?: BindMountRequest[];
 }
 
 /** What a task is admitted with: its config as asked, the group it is created in, and the run spec the agent executes. */
@@ -86,7 +91,7 @@ export class Admission {
       environment: admitEnvironment(config.environment, policy, subject),
       runAs,
       identitySources: sources,
-      bindMounts: admitMounts(config.bind_mounts, policy, subject, { defaultMounts: config.default_mounts !== false }),
+      bindMounts: admitMounts([...config.bind_mounts, ...(request.logMounts ?? [])], policy, subject, { defaultMounts: config.default_mounts !== false }),
       // Resolved by the agent under its --shared-root; files made there stay writable for the group.
       ...(fromGroups.sharedDirs.length > 0 ? { sharedDirs: fromGroups.sharedDirs, umask: '0002' } : {}),
       resources: admitResources(config.resources, policy, actor),

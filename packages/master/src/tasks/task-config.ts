@@ -1,5 +1,6 @@
 import {
   CONTROL_CHARACTER,
+  EXPERIMENT_LOG_DIR,
   IDENTITY_KEYS,
   MAX_CONFIG_BYTES,
   PRIVILEGE_KEYS,
@@ -30,7 +31,7 @@ const DEFAULT_ENTRYPOINTS: Partial<Record<TaskKind, (port: number | undefined) =
       "--ServerApp.token='' --ServerApp.password='' --ServerApp.allow_remote_access=True",
   ],
   // TensorBoard wants its prefix without the trailing slash.
-  tensorboard: (port) => ['/bin/sh', '-c', `exec tensorboard --logdir /runs --bind_all${port ? ` --port ${port}` : ''} --path_prefix "\${TRAINYARD_PROXY_PATH%/}"`],
+  tensorboard: (port) => ['/bin/sh', '-c', `exec tensorboard --logdir ${EXPERIMENT_LOG_DIR} --bind_all${port ? ` --port ${port}` : ''} --path_prefix "\${TRAINYARD_PROXY_PATH%/}"`],
   shell: () => ['sleep', 'infinity'],
 };
 

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import {
   crashPoint,
   encodeCursor,
+  EXPERIMENT_LOG_DIR,
   isTerminal,
+  type BindMountRequest,
   type KnownTask,
   type Page,
   type Task,
@@ -27,7 +29,7 @@ import type { GroupService } from '../groups/group-service.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
 import type { TaskEvents } from './task-events.js';
-import { toTask, toTaskSummary } from './task-mapper.js';
+import { runSpecOf, toTask, toTaskSummary } from './task-mapper.js';
 import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
 import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
@@ -113,8 +115,12 @@ export class TaskService {
       throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot start tasks`);
     }
     const admitted = await this.deps.admission.admit(actor, owner, request);
-    if (admitted.config.experiment_ids) await this.checkExperiments(actor, admitted.config.experiment_ids);
-    return { owner, admitted };
+    const experiments = admitted.config.experiment_ids;
+    if (!experiments) return { owner, admitted };
+    // A TensorBoard reads its experiments' logs: admitted again with their log directories as read-only mounts.
+    const logMounts = await this.experimentLogMounts(actor, experiments);
+    if (logMounts.length === 0) return { owner, admitted };
+    return { owner, admitted: await this.deps.admission.admit(actor, owner, { ...request, logMounts }) };
   }
 
   async list(filter: Omit<TaskListFilter, 'limit'> & { limit: number }): Promise<Page<TaskSummary>> {
@@ -401,13 +407,22 @@ export class TaskService {
   }
 
   /** A tensorboard reads its experiments: the creator must be allowed to read each one. */
-  private async checkExperiments(actor: Actor, ids: number[]): Promise<void> {
+  /**
+   * The experiments a TensorBoard names, each one the caller may read, as read-only mounts of the host
+   * directory each experiment had at EXPERIMENT_LOG_DIR (/runs), seen at /runs/<id>. An experiment
+   * with no such mount contributes nothing (its describe shows where its logs went, if anywhere).
+   */
+  private async experimentLogMounts(actor: Actor, ids: number[]): Promise<BindMountRequest[]> {
+    const mounts: BindMountRequest[] = [];
     for (const id of ids) {
       const task = await taskRepository.findById(this.deps.db, id);
       if (!task || task.kind !== 'experiment') {
         throw new DomainError('INVALID_TASK_CONFIG', `experiment ${id} does not exist`);
       }
       enforce(taskPolicies.read.check(actor, await this.target(id)));
+      const logs = runSpecOf(task).bindMounts.find((m) => m.containerPath === EXPERIMENT_LOG_DIR);
+      if (logs) mounts.push({ host_path: logs.hostPath, container_path: `${EXPERIMENT_LOG_DIR}/${id}`, read_only: true });
     }
+    return mounts;
   }
 }
