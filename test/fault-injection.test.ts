@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import type { CrashPoint, Page, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
@@ -172,6 +172,7 @@ test.serial('afterwards no run is left on either agent', async (t) => {
   }
   await useAgent('process');
   const runsDir = path.join(workDirs.process, 'runs');
-  await waitFor('the process agent to remove its runs', () => !existsSync(runsDir) || execFileSync('ls', [runsDir], { encoding: 'utf8' }).trim() === '', 15_000);
-  t.pass();
+  const runsLeft = () => (existsSync(runsDir) ? readdirSync(runsDir) : []);
+  await waitFor('the process agent to remove its runs', () => runsLeft().length === 0, 15_000);
+  t.deepEqual(runsLeft(), []);
 });
