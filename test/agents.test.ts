@@ -309,6 +309,34 @@ test.serial('an assignment nobody acknowledges expires back to the queue and run
   t.is(((await late.json()) as { error: { code: string } }).error.code, 'LEASE_INVALID');
 });
 
+test.serial('a heartbeat listed before an acknowledgement never ends the lease, however late it arrives; one listed after it does', async (t) => {
+  const { master } = await cluster(t);
+  const admin = await loginToken(master.url, 'admin');
+  const token = readFileSync(master.tokenFile, 'utf8').trim();
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const call = async <T>(method: string, suffix: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${master.url}/api/v1/agents/slow${suffix}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    t.is(response.status, 200, `${method} ${suffix}`);
+    return (await response.json()) as T;
+  };
+  const registered = await call<{ at: number }>('POST', '/register', { executor: 'process', resources: { cpus: 2, memoryBytes: 2 ** 31, gpus: [] } });
+  const task = await runTask(master.url, admin, 'command', { entrypoint: ['true'] });
+  const { actions } = await call<{ actions: Array<{ spec: { leaseId: string } }> }>('GET', '/work?wait=5');
+  const leaseId = actions[0]!.spec.leaseId;
+  await call('POST', `/tasks/${task.id}/ack`, { leaseId });
+  // Past every heartbeat interval: only the order of events may decide.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // Its list was taken when the agent had heard only the registration: the lease may postdate it.
+  const stale = await call<{ at: number }>('POST', '/heartbeat', { running: [], listedAfter: registered.at });
+  t.is((await getTask(master.url, admin, task.id)).state, 'ASSIGNED');
+  t.true(stale.at > registered.at);
+  // Listed after an answer that came after the acknowledgement: the lease is really gone.
+  await call('POST', '/heartbeat', { running: [], listedAfter: stale.at });
+  const released = await getTask(master.url, admin, task.id);
+  t.is(released.state, 'QUEUED', JSON.stringify(released));
+  t.true((await allLogs(master.url, admin, task.id)).includes('[trainyard] agent slow no longer holds the task; it never started; queued again'));
+});
+
 test.serial('forged and revoked agent tokens get 401 and no work', async (t) => {
   const { master } = await cluster(t);
   const admin = await loginToken(master.url, 'admin');

@@ -4,7 +4,7 @@ import { finished, type Executor, type Run, type RunHooks, type RunOutcome } fro
 import { guardSpec } from './floor-guard.js';
 import { LogShipper } from './log-shipper.js';
 import { MasterError, type MasterClient } from './master-client.js';
-import { serveStream } from './streams.js';
+import { serveStream, type StreamDialer } from './streams.js';
 import { detectResources } from './resources.js';
 
 interface Tracked {
@@ -34,6 +34,11 @@ export class Agent {
   private stopping = false;
   private readonly abort = new AbortController();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /**
+   * The latest master clock heard in an answer. A heartbeat lists the leases tracked after it
+   * was heard and says so, and the master ends as missing only leases acknowledged before it.
+   */
+  private masterAt: number | undefined;
   /** What the master was last told of this machine's images (JSON), so that a heartbeat says it only when it changed. */
   private imagesSent: string | undefined;
   /** The floor's context, with this machine's GPU count once known. */
@@ -91,6 +96,7 @@ export class Agent {
           images,
         });
         this.imagesSent = JSON.stringify(images);
+        this.heard(response.at);
         this.logger.info({ agent: this.client.id, resources, executor: this.executor.describe() }, 'registered with the master');
         await this.reconcileAfterRegister(response.known);
         clearInterval(this.heartbeatTimer);
@@ -105,11 +111,14 @@ export class Agent {
   }
 
   private async heartbeat(): Promise<void> {
+    // Read together, before any await: every lease acknowledged before `listedAfter` is in `running`.
+    const listedAfter = this.masterAt;
     const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
     try {
       const images = await this.executor.images().catch(() => undefined);
       const changed = images !== undefined && JSON.stringify(images) !== this.imagesSent;
-      const { known } = await this.client.heartbeat(running, changed ? images : undefined);
+      const { known, at } = await this.client.heartbeat(running, listedAfter, changed ? images : undefined);
+      this.heard(at);
       if (changed) this.imagesSent = JSON.stringify(images);
       await this.stopUnwanted(known);
     } catch (error) {
@@ -183,7 +192,7 @@ export class Agent {
       // Never awaited: the poll goes on while the stream is served.
       const tracked = this.tracked.get(action.taskId);
       const run = tracked && tracked.leaseId === action.leaseId && !tracked.ending ? tracked.run : undefined;
-      void serveStream(action, run, () => this.client.dialStream(action.streamId), this.logger);
+      void serveStream(action, run, this.dialer, this.logger);
       return;
     }
     if (action.type === 'kill') {
@@ -257,6 +266,16 @@ export class Agent {
   /** Gives back an acknowledged lease under which nothing started: the master queues the task again. */
   private async release(k: KnownTask, reason: string): Promise<void> {
     await this.retry(() => this.client.release(k.taskId, { leaseId: k.leaseId, reason }), 'release');
+  }
+
+  private readonly dialer: StreamDialer = {
+    tunnel: (streamId) => this.client.dialTunnel(streamId),
+    webSocket: (streamId) => this.client.dialStream(streamId),
+    failed: (streamId, message) => this.client.streamFailed(streamId, message),
+  };
+
+  private heard(at: number): void {
+    this.masterAt = Math.max(this.masterAt ?? 0, at);
   }
 
   private track(taskId: number, leaseId: string, logOffset: number): Tracked {

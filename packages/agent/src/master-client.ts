@@ -1,6 +1,9 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
-import { API_PREFIX, endpointPath } from '@trainyard/shared';
+import { API_PREFIX, endpointPath, TUNNEL_UPGRADE } from '@trainyard/shared';
 import type {
   AgentLogsRequest,
   CallArgs,
@@ -31,6 +34,7 @@ export class UnreachableError extends Error {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const DIAL_TIMEOUT_MS = 15_000;
 
 /** The agent's side of /api/v1/agents/:id/...: every call with the agent token, through the shared client. */
 export class MasterClient {
@@ -46,26 +50,63 @@ export class MasterClient {
     this.client = new YardClient({ baseUrl: this.origin, token });
   }
 
-  /** Dials back the stream the master asked for (an `open` action): a WebSocket, outbound like every call. */
+  /**
+   * Dials back a stream to a task's port (an `open` action): an upgrade to `trainyard-tcp`,
+   * outbound like every call, after which the connection carries the service's bytes as they are.
+   */
+  dialTunnel(streamId: string): Promise<Socket> {
+    const url = `${this.origin}${this.streamPath(streamId)}`;
+    return new Promise((resolve, reject) => {
+      const request = (url.startsWith('https:') ? https : http).request(url, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${this.token}`, connection: 'Upgrade', upgrade: TUNNEL_UPGRADE },
+        timeout: DIAL_TIMEOUT_MS,
+      });
+      request.on('upgrade', (_response, socket, head) => {
+        socket.setTimeout(0);
+        socket.setNoDelay(true);
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      request.on('response', (response) => {
+        response.resume();
+        reject(new Error(`the master answered HTTP ${response.statusCode} instead of opening the stream`));
+      });
+      request.on('timeout', () => request.destroy(new Error('the master did not answer in time')));
+      request.on('error', reject);
+      request.end();
+    });
+  }
+
+  /** Dials back a shell's stream (an `open` action for a command): a WebSocket, outbound like every call. */
   dialStream(streamId: string): WebSocket {
-    const url = `${this.origin.replace(/^http/, 'ws')}${API_PREFIX}${endpointPath('agent.stream', { params: { id: this.agentId, streamId } })}`;
+    const url = `${this.origin.replace(/^http/, 'ws')}${this.streamPath(streamId)}`;
     return new WebSocket(url, {
       headers: { authorization: `Bearer ${this.token}` },
       perMessageDeflate: false,
-      handshakeTimeout: 15_000,
+      handshakeTimeout: DIAL_TIMEOUT_MS,
       // A zero mask, which ws then skips applying: masking protects caching proxies from what a
-      // browser's page sends; the agent is no browser, and XOR-ing every byte of a download in
-      // JavaScript halved its speed (bench P9).
+      // browser's page sends; the agent is no browser, and XOR-ing every byte in JavaScript is slow.
       generateMask: (mask: Buffer) => void mask.fill(0),
     });
+  }
+
+  /** Tells the master that a stream it asked for cannot be connected, and why. */
+  streamFailed(streamId: string, message: string) {
+    return this.call('agent.streamFailed', { params: { id: this.agentId, streamId }, body: { message: message.slice(0, 1024) } });
+  }
+
+  private streamPath(streamId: string): string {
+    return `${API_PREFIX}${endpointPath('agent.stream', { params: { id: this.agentId, streamId } })}`;
   }
 
   register(body: RegisterAgentRequest) {
     return this.call('agent.register', { params: this.params(), body });
   }
   /** `images`: sent when the machine's images changed since the master was last told. */
-  heartbeat(running: LeaseRef[], images?: string[] | null) {
-    return this.call('agent.heartbeat', { params: this.params(), body: { running, ...(images === undefined ? {} : { images }) } });
+  heartbeat(running: LeaseRef[], listedAfter: number | undefined, images?: string[] | null) {
+    const body = { running, ...(listedAfter === undefined ? {} : { listedAfter }), ...(images === undefined ? {} : { images }) };
+    return this.call('agent.heartbeat', { params: this.params(), body });
   }
   poll(waitSeconds: number, signal?: AbortSignal) {
     return this.call('agent.poll', { params: this.params(), query: { wait: waitSeconds } }, { ...(signal ? { signal } : {}), timeoutMs: (waitSeconds + 30) * 1000 });

@@ -1,34 +1,86 @@
 import type { Duplex } from 'node:stream';
-import { createWebSocketStream, WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import { SHELL_CHANNEL, type AgentAction, type ShellControl } from '@trainyard/shared';
 import type { Logger } from 'pino';
 import type { Run } from './executors/executor.js';
 
 type OpenAction = Extract<AgentAction, { type: 'open' }>;
+type ExecTarget = Extract<OpenAction['target'], { kind: 'exec' }>;
 
 const DIAL_TIMEOUT_MS = 15_000;
 
 /**
- * One stream the master asked for: the agent dials back a WebSocket to the master (outbound, like
- * every call it makes; no port of the agent is ever opened) and pipes it to the task's port, or to
- * a command run inside the task (a shell). One WebSocket per connection keeps flow control simple:
- * each side pauses the other while it is behind.
+ * One stream the master asked for: the agent dials back to the master (outbound, like every call
+ * it makes; no port of the agent is ever opened) and connects it to the task's port (raw bytes
+ * after an upgrade to `trainyard-tcp`) or to a command run inside the task (a shell, over a
+ * WebSocket). One connection per stream keeps flow control TCP's own.
  */
-export async function serveStream(action: OpenAction, run: Run | undefined, dial: () => WebSocket, logger: Logger): Promise<void> {
-  const ws = dial();
+export async function serveStream(action: OpenAction, run: Run | undefined, dial: StreamDialer, logger: Logger): Promise<void> {
+  if (action.target.kind === 'port') await servePort(action, action.target.port, run, dial, logger);
+  else await serveShell(action, action.target, run, dial, logger);
+}
+
+export interface StreamDialer {
+  tunnel(streamId: string): Promise<Duplex>;
+  webSocket(streamId: string): WebSocket;
+  /** The stream cannot be connected: the master answers whoever waits for it with `message`. */
+  failed(streamId: string, message: string): Promise<unknown>;
+}
+
+/**
+ * The task's port: the service is connected first, so that a port that cannot be reached is a
+ * 502 saying why for the user rather than a stream that closes at once.
+ */
+async function servePort(action: OpenAction, port: number, run: Run | undefined, dial: StreamDialer, logger: Logger): Promise<void> {
+  let service: Duplex | undefined;
+  try {
+    if (!run) throw new Error(`task ${action.taskId} does not run on this agent under that lease`);
+    if (!run.connect) throw new Error('this executor cannot reach a task port');
+    service = await run.connect(port);
+  } catch (error) {
+    const message = (error as Error).message;
+    logger.info({ taskId: action.taskId, err: message }, 'a stream could not be connected');
+    await dial.failed(action.streamId, `task ${action.taskId}'s port ${port}: ${message}`).catch(() => undefined);
+    return;
+  }
+  let master: Duplex;
+  try {
+    master = await dial.tunnel(action.streamId);
+  } catch (error) {
+    logger.warn({ taskId: action.taskId, err: (error as Error).message }, 'could not dial back the master for a stream');
+    service.destroy();
+    return;
+  }
+  splice(master, service);
+}
+
+/** Bytes both ways; either side ending ends the other's writing, either closing or failing closes both. */
+function splice(a: Duplex, b: Duplex): void {
+  a.pipe(b);
+  b.pipe(a);
+  const end = () => {
+    a.destroy();
+    b.destroy();
+  };
+  for (const side of [a, b]) {
+    side.on('close', end);
+    side.on('error', end);
+  }
+}
+
+async function serveShell(action: OpenAction, target: ExecTarget, run: Run | undefined, dial: StreamDialer, logger: Logger): Promise<void> {
+  const ws = dial.webSocket(action.streamId);
   // A connection reset after the stream opened ends it (closing the task's end); it is no error of the agent's.
   ws.on('error', (error) => logger.debug({ taskId: action.taskId, err: error.message }, 'a stream broke'));
   // Listening from the start: the master sends as soon as the stream is up, possibly in the very
-  // packet that opens it, and what it sends must be held while the task's end is connected.
-  const stream = action.target.kind === 'port' ? createWebSocketStream(ws) : undefined;
+  // packet that opens it, and what it sends must be held while the command is started.
   const early: Array<{ data: Buffer; binary: boolean }> = [];
   const hold = (data: Buffer, binary: boolean) => early.push({ data, binary });
-  if (!stream) ws.on('message', hold);
+  ws.on('message', hold);
   try {
     await opened(ws);
   } catch (error) {
     logger.warn({ taskId: action.taskId, err: (error as Error).message }, 'could not dial back the master for a stream');
-    stream?.destroy();
     ws.terminate();
     return;
   }
@@ -37,20 +89,15 @@ export async function serveStream(action: OpenAction, run: Run | undefined, dial
     return;
   }
   try {
-    if (action.target.kind === 'port') {
-      if (!run.connect) throw new Error('this executor cannot reach a task port');
-      pipe(stream!, ws, await run.connect(action.target.port));
-    } else {
-      if (!run.exec) throw new Error('this executor cannot run a command in a task');
-      await shell(ws, run, action.target, () => {
-        ws.off('message', hold);
-        return early;
-      });
-    }
+    if (!run.exec) throw new Error('this executor cannot run a command in a task');
+    await shell(ws, run, target, () => {
+      ws.off('message', hold);
+      return early;
+    });
   } catch (error) {
     logger.info({ taskId: action.taskId, err: (error as Error).message }, 'a stream could not be connected');
     if (ws.readyState === WebSocket.OPEN) {
-      if (action.target.kind === 'exec') ws.send(JSON.stringify({ type: 'error', message: (error as Error).message } satisfies ShellControl));
+      ws.send(JSON.stringify({ type: 'error', message: (error as Error).message } satisfies ShellControl));
       ws.close(1011, (error as Error).message.slice(0, 120));
     }
   }
@@ -74,54 +121,11 @@ function opened(ws: WebSocket): Promise<void> {
   });
 }
 
-/**
- * Bytes both ways between the master's WebSocket (as a stream) and a TCP connection to the task.
- * Towards the master, what the task wrote in one turn of the event loop goes as one message (a
- * download's many 64 KiB reads cost a fraction of the frames), and reading pauses while the
- * WebSocket has more than a few batches unsent.
- */
-function pipe(stream: Duplex, ws: WebSocket, socket: Duplex): void {
-  stream.pipe(socket);
-  let batch: Buffer[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (batch.length === 0 || ws.readyState !== WebSocket.OPEN) return;
-    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
-    batch = [];
-    ws.send(data, { binary: true }, () => {
-      if (ws.bufferedAmount < HIGH_WATER && socket.isPaused()) socket.resume();
-    });
-    if (ws.bufferedAmount >= HIGH_WATER) socket.pause();
-  };
-  socket.on('data', (chunk: Buffer) => {
-    batch.push(chunk);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  });
-  socket.on('end', () => {
-    flush();
-    stream.end();
-  });
-  const end = () => {
-    stream.destroy();
-    socket.destroy();
-  };
-  stream.on('close', end);
-  socket.on('close', end);
-  stream.on('error', end);
-  socket.on('error', end);
-}
-
-const HIGH_WATER = 1024 * 1024;
-
 /** The shell protocol (shared/interactive.ts) between the master's WebSocket and a command in the task. */
 async function shell(
   ws: WebSocket,
   run: Run,
-  target: Extract<OpenAction['target'], { kind: 'exec' }>,
+  target: ExecTarget,
   held: () => Array<{ data: Buffer; binary: boolean }>,
 ): Promise<void> {
   const session = await run.exec!({ command: target.command, tty: target.tty, ...(target.cols ? { cols: target.cols } : {}), ...(target.rows ? { rows: target.rows } : {}) });

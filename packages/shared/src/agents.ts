@@ -59,6 +59,12 @@ export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;
 
 export const heartbeatSchema = z.strictObject({
   running: z.array(leaseRefSchema).max(10_000).default([]),
+  /**
+   * The master's `at` from the last answer the agent had received before it listed `running`.
+   * Every lease acknowledged before that moment was tracked before the list was taken, so the
+   * master ends only those as missing; without it, nothing is ended.
+   */
+  listedAfter: z.number().int().nonnegative().optional(),
   /** Sent when the agent's images changed since it last said. */
   images: agentImagesSchema.optional(),
 });
@@ -93,6 +99,12 @@ export const releaseSchema = z.strictObject({
   reason: z.string().max(1024),
 });
 export type ReleaseRequest = z.input<typeof releaseSchema>;
+
+/** A stream the agent was asked for and could not connect (the task's port refused, no such run...): why. */
+export const streamFailureSchema = z.strictObject({
+  message: z.string().min(1).max(1024),
+});
+export type StreamFailureRequest = z.input<typeof streamFailureSchema>;
 
 export const agentTaskParamsSchema = z.strictObject({
   id: agentIdSchema,
@@ -134,10 +146,14 @@ export interface KnownTask {
 export interface RegisterAgentResponse {
   heartbeatIntervalMs: number;
   known: KnownTask[];
+  /** The master's clock when it answered: echoed as a heartbeat's `listedAfter`. */
+  at: number;
 }
 
 export interface HeartbeatResponse {
   known: KnownTask[];
+  /** The master's clock when it answered: echoed as the next heartbeat's `listedAfter`. */
+  at: number;
 }
 
 export const AGENT_STATES = ['alive', 'lost'] as const;

@@ -15,6 +15,7 @@ import type {
   PollResponse,
   RegisterAgentRequest,
   RegisterAgentResponse,
+  StreamFailureRequest,
   ReleaseRequest,
   ReportStateRequest,
   TaskRunSpec,
@@ -116,8 +117,10 @@ export const ENDPOINTS = {
   // What agents call, with their agent token.
   'agent.register': { method: 'POST', path: '/agents/:id/register' },
   'agent.heartbeat': { method: 'POST', path: '/agents/:id/heartbeat' },
-  /** A WebSocket the agent dials back for one stream the master asked for (`open` action). */
+  /** The connection the agent dials back for one stream the master asked for (`open` action): an upgrade to `trainyard-tcp` (a port) or a WebSocket (a shell). */
   'agent.stream': { method: 'GET', path: '/agents/:id/streams/:streamId' },
+  /** The agent could not connect a stream it was asked for: the master answers the waiting user with why. */
+  'agent.streamFailed': { method: 'POST', path: '/agents/:id/streams/:streamId/failure' },
   'agent.poll': { method: 'GET', path: '/agents/:id/work' },
   'agent.ack': { method: 'POST', path: '/agents/:id/tasks/:taskId/ack' },
   'agent.release': { method: 'POST', path: '/agents/:id/tasks/:taskId/release' },
@@ -205,13 +208,14 @@ export interface EndpointTypes {
   'agentTokens.revoke': { response: AgentTokenInfo };
 
   'agent.register': { body: RegisterAgentRequest; response: RegisterAgentResponse };
-  'agent.heartbeat': { body: { running: LeaseRef[]; images?: string[] | null }; response: HeartbeatResponse };
+  'agent.heartbeat': { body: { running: LeaseRef[]; listedAfter?: number; images?: string[] | null }; response: HeartbeatResponse };
   'agent.poll': { query: { wait: number }; response: PollResponse };
   'agent.ack': { body: { leaseId: string }; response: TaskRunSpec };
   'agent.release': { body: ReleaseRequest; response: { state: TaskState } };
   'agent.state': { body: ReportStateRequest; response: { state: TaskState } };
   'agent.logs': { body: AgentLogsRequest; response: { received: number } };
   'agent.stream': { response: never };
+  'agent.streamFailed': { body: StreamFailureRequest; response: Record<string, never> };
 }
 
 /** `/users/:username/access` -> `{username: string | number}`. */

@@ -18,6 +18,15 @@ export type StreamTarget =
   | { kind: 'port'; port: number }
   | { kind: 'exec'; command: string[]; tty: boolean; cols?: number; rows?: number };
 
+/**
+ * The upgrade an agent dials back with for a stream to a task's port: after the master's `101`,
+ * the connection carries the service's bytes as they are, with no framing to parse on either side
+ * (bench P9). A shell's stream is a WebSocket instead: it needs messages (resize, exit code).
+ */
+export const TUNNEL_UPGRADE = 'trainyard-tcp';
+/** The upgrade the master expects for a stream to `target`. */
+export const streamUpgrade = (target: StreamTarget): string => (target.kind === 'port' ? TUNNEL_UPGRADE : 'websocket');
+
 /** A task's service as the master sees it: where it is served, and whether it answered. */
 export interface ServiceStatus {
   taskId: number;

@@ -80,7 +80,7 @@ export class AgentService implements ImageCatalog {
     await this.noteImages(id, body.images ?? null);
     logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
     this.deps.onCapacityChanged?.();
-    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id) };
+    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id), at: clock.now() };
   }
 
   /**
@@ -108,27 +108,28 @@ export class AgentService implements ImageCatalog {
    * what the master believes runs there (the agent stops anything else), and an acknowledged
    * lease the agent no longer holds ends here: queued again if it never started, else LOST.
    */
-  async heartbeat(id: string, running: LeaseRef[], images?: AgentImages): Promise<HeartbeatResponse> {
+  async heartbeat(id: string, running: LeaseRef[], listedAfter: number | undefined, images?: AgentImages): Promise<HeartbeatResponse> {
     const { db, clock, tasks } = this.deps;
     await this.requireAlive(id);
     const now = clock.now();
     await agentRepository.update(db, id, { lastHeartbeatAt: now, ...(images === undefined ? {} : { images }) });
     if (images !== undefined) await this.noteImages(id, images);
-    await this.endMissingRuns(id, running, now);
-    return { known: await tasks.knownOn(id) };
+    if (listedAfter !== undefined) await this.endMissingRuns(id, running, listedAfter);
+    return { known: await tasks.knownOn(id), at: clock.now() };
   }
 
   /**
-   * Leases acknowledged a while ago that the agent does not list. The agent tracks a lease before
-   * it acknowledges it, so a heartbeat sent after an acknowledgement lists it; the grace covers a
-   * heartbeat sent before the acknowledgement that arrives after it.
+   * Leases the agent does not list although it must have. The agent tracks a lease before it
+   * sends the acknowledgement, and took its list after it heard the master's `listedAfter`: a
+   * lease acknowledged before that was tracked when the list was taken. One acknowledged later
+   * may be missing only because the list is older than it, however slow the heartbeat was, so
+   * it is judged by a later heartbeat. (No grace by the clock: a busy machine outlasts any.)
    */
-  private async endMissingRuns(id: string, running: LeaseRef[], now: number): Promise<void> {
+  private async endMissingRuns(id: string, running: LeaseRef[], listedAfter: number): Promise<void> {
     const { logger, tasks } = this.deps;
     const held = new Set(running.map((r) => `${r.taskId}:${r.leaseId}`));
-    const graceMs = 2 * this.deps.timings.heartbeatIntervalMs;
     for (const task of await tasks.activeOnAgent(id)) {
-      if (task.lease_acked_at === null || task.lease_acked_at > now - graceMs || held.has(`${task.id}:${task.lease_id}`)) continue;
+      if (task.lease_acked_at === null || task.lease_acked_at >= listedAfter || held.has(`${task.id}:${task.lease_id}`)) continue;
       const message = `agent ${id} no longer holds the task`;
       logger.warn({ taskId: task.id, agent: id, state: task.state }, message);
       await settle(task.id, logger, () =>

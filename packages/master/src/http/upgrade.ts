@@ -33,11 +33,14 @@ export function upgradeHandler(app: (req: http.IncomingMessage, res: http.Server
   };
 }
 
-/** The request's upgrade, taken from the response (which will never be written): undefined for a plain request. */
-export function takeUpgrade(ctx: AppContext | RouteContext): { socket: Duplex; head: Buffer } | undefined {
+/**
+ * The request's upgrade to `protocol`, taken from the response (which will never be written):
+ * undefined for a plain request or an upgrade to anything else.
+ */
+export function takeUpgrade(ctx: AppContext | RouteContext, protocol = 'websocket'): { socket: Duplex; head: Buffer } | undefined {
   const req = ctx.req as UpgradeRequest;
   const upgrade = req[UPGRADE];
-  if (!upgrade || ctx.get('upgrade').toLowerCase() !== 'websocket') return undefined;
+  if (!upgrade || ctx.get('upgrade').toLowerCase() !== protocol) return undefined;
   delete req[UPGRADE];
   upgrade.res.detachSocket(upgrade.socket as Socket);
   upgrade.res.removeAllListeners('finish');
@@ -52,4 +55,16 @@ const server = new WebSocketServer({ noServer: true, perMessageDeflate: false, m
 /** Accepts a taken upgrade as a WebSocket (ours: the agent's stream, the CLI's shell). */
 export function acceptWebSocket(ctx: AppContext | RouteContext, upgrade: { socket: Duplex; head: Buffer }): Promise<WebSocket> {
   return new Promise((resolve) => server.handleUpgrade(ctx.req, upgrade.socket, upgrade.head, resolve));
+}
+
+/**
+ * Accepts a taken upgrade to a plain byte stream (`protocol`, the agent's `trainyard-tcp`): after
+ * the 101 the socket is the stream itself, nothing framed, nothing parsed.
+ */
+export function acceptTunnel(upgrade: { socket: Duplex; head: Buffer }, protocol: string): Duplex {
+  const { socket, head } = upgrade;
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+  if (head.length > 0) socket.unshift(head);
+  (socket as Socket).setNoDelay?.(true);
+  return socket;
 }

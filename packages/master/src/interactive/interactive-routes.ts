@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { WebSocket, type RawData } from 'ws';
-import { agentIdSchema, proxyPath, taskIdParamSchema, type ShellControl } from '@trainyard/shared';
+import { agentIdSchema, proxyPath, streamFailureSchema, taskIdParamSchema, type ShellControl } from '@trainyard/shared';
 import { z } from 'zod';
 import { agentPolicies } from '../authz/agents.js';
 import { Routes, type Guards } from '../authz/routes.js';
@@ -8,7 +8,7 @@ import { taskPolicies } from '../authz/tasks.js';
 import type { AgentService } from '../agents/agent-service.js';
 import { DomainError } from '../errors.js';
 import type { AppState, RouteContext } from '../http/app-state.js';
-import { acceptWebSocket, takeUpgrade } from '../http/upgrade.js';
+import { acceptTunnel, acceptWebSocket, takeUpgrade } from '../http/upgrade.js';
 import { validate } from '../http/validate.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { InteractiveService } from './interactive-service.js';
@@ -78,7 +78,7 @@ export function interactiveRoutes(
       const origin = ctx.get('origin');
       if (origin && !ctx.state.site.isOwnOrigin(origin, ctx.state.client)) throw new DomainError('FORBIDDEN', `a WebSocket from ${origin} may not open a shell`);
       // The agent's end first: a task that cannot be reached is an HTTP error, not a WebSocket that closes at once.
-      const remote = await interactive.dial(run, {
+      const remote = await interactive.dialShell(run, {
         kind: 'exec',
         command: query.command ?? LOGIN_SHELL,
         tty: query.tty,
@@ -108,10 +108,22 @@ export function interactiveRoutes(
       return { ...(await agents.binding(id)), streamId };
     },
     handle: async (ctx, { id, streamId }) => {
-      if (!broker.expects(id, streamId)) throw new DomainError('NOT_FOUND', `no stream ${streamId} is waiting for agent ${id}`);
-      const upgrade = takeUpgrade(ctx);
-      if (!upgrade) throw needsUpgrade(`GET ${ctx.path}`);
-      broker.accept(id, streamId, await acceptWebSocket(ctx, upgrade));
+      const expected = broker.expects(id, streamId);
+      if (!expected) throw new DomainError('NOT_FOUND', `no stream ${streamId} is waiting for agent ${id}`);
+      const upgrade = takeUpgrade(ctx, expected);
+      if (!upgrade) throw new DomainError('INVALID_INPUT', `GET ${ctx.path} must come with Upgrade: ${expected} for this stream`);
+      broker.accept(id, streamId, expected === 'websocket' ? await acceptWebSocket(ctx, upgrade) : acceptTunnel(upgrade, expected));
+    },
+  });
+
+  api.on('agent.streamFailed', agentPolicies.bound, {
+    target: async (ctx) => {
+      const { id, streamId } = validate(streamParams, ctx.params);
+      return { ...(await agents.binding(id)), streamId };
+    },
+    handle: async (ctx, { id, streamId }) => {
+      broker.fail(id, streamId, validate(streamFailureSchema, ctx.state.body).message);
+      ctx.body = {};
     },
   });
 

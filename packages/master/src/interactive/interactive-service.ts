@@ -9,7 +9,6 @@ import type { TaskWithOwner } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { DomainError } from '../errors.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
-import { streamSocket } from './stream-socket.js';
 import type { TunnelBroker } from './tunnel-broker.js';
 
 /** Where a task's live run is: the agent that holds it and the lease it runs under. */
@@ -90,8 +89,13 @@ export class InteractiveService {
     return port;
   }
 
-  /** A stream the task's agent dials back, connected to `target`. */
-  dial(run: LiveRun, target: StreamTarget): Promise<WebSocket> {
+  /** A connection the task's agent dials back to the task's port: the service's bytes, as they are. */
+  dialPort(run: LiveRun, port: number): Promise<Duplex> {
+    return this.deps.broker.open(run.agentId, { id: run.taskId, leaseId: run.leaseId }, { kind: 'port', port });
+  }
+
+  /** A WebSocket the task's agent dials back to a command it runs in the task (the shell protocol). */
+  dialShell(run: LiveRun, target: Extract<StreamTarget, { kind: 'exec' }>): Promise<WebSocket> {
     return this.deps.broker.open(run.agentId, { id: run.taskId, leaseId: run.leaseId }, target);
   }
 
@@ -104,8 +108,8 @@ export class InteractiveService {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: FREE_SOCKET_MS });
     // Node's pool accepts a connection handed over later through the callback.
     (agent as unknown as { createConnection: unknown }).createConnection = (_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
-      this.dial(run, { kind: 'port', port }).then(
-        (ws) => callback(null, streamSocket(ws)),
+      this.dialPort(run, port).then(
+        (socket) => callback(null, poolable(socket)),
         (error: Error) => callback(error),
       );
       return undefined;
@@ -186,4 +190,14 @@ export class InteractiveService {
     for (const { agent } of this.pools.values()) agent.destroy();
     this.pools.clear();
   }
+}
+
+/**
+ * A dialled-back connection for the pool. It is the master's TCP (or TLS) socket to the agent,
+ * with every method the pool calls; only closing differs: the service ending its side ends the
+ * agent's pipe, so ours is ended too (no half-open connection for the pool to reuse).
+ */
+function poolable(socket: Duplex): Duplex {
+  socket.on('end', () => socket.destroy());
+  return socket;
 }

@@ -9,7 +9,6 @@ import { DomainError } from '../errors.js';
 import type { AppContext, AppState } from '../http/app-state.js';
 import { takeUpgrade } from '../http/upgrade.js';
 import type { TaskService } from '../tasks/task-service.js';
-import { streamSocket } from './stream-socket.js';
 import type { InteractiveService, LiveRun } from './interactive-service.js';
 
 const PROXIED = /^\/proxy\/(\d{1,12})(\/.*)$/;
@@ -106,7 +105,7 @@ async function passUpgrade(
   const { socket, head } = upgrade;
   let stream: Duplex;
   try {
-    stream = streamSocket(await interactive.dial(run, { kind: 'port', port: port }));
+    stream = await interactive.dialPort(run, port);
   } catch (error) {
     socket.end(`HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${(error as Error).message}\n`);
     return;

@@ -1,22 +1,30 @@
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { AgentAction, StreamTarget } from '@trainyard/shared';
+import { streamUpgrade, type AgentAction, type StreamTarget } from '@trainyard/shared';
 import { DomainError } from '../errors.js';
 
 type OpenAction = Extract<AgentAction, { type: 'open' }>;
+type PortTarget = Extract<StreamTarget, { kind: 'port' }>;
+type ExecTarget = Extract<StreamTarget, { kind: 'exec' }>;
+/** A dialled-back stream: the raw connection for a port, a WebSocket for a shell. */
+export type Dialled = Duplex | WebSocket;
 
 interface Pending {
   agentId: string;
-  resolve(ws: WebSocket): void;
+  /** The upgrade the agent must dial back with (`streamUpgrade`): a port's bytes raw, a shell's as messages. */
+  upgrade: string;
+  resolve(stream: Dialled): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
 }
 
 /**
  * Streams the master asks agents to dial back. `open` queues an `open` action for the task's agent
- * (its long poll is woken, as for a kill) and resolves with the WebSocket the agent dials back to
- * `/agents/:id/streams/:streamId`; the agent pipes it to the task's port or a command inside it. So
- * agents only ever connect out, and may sit behind NAT.
+ * (its long poll is woken, as for a kill) and resolves with the connection the agent dials back to
+ * `/agents/:id/streams/:streamId`; the agent pipes it to the task's port (raw bytes after an
+ * upgrade to `trainyard-tcp`) or a command inside it (a WebSocket). So agents only ever connect
+ * out, and may sit behind NAT.
  */
 export class TunnelBroker {
   private readonly pending = new Map<string, Pending>();
@@ -31,16 +39,18 @@ export class TunnelBroker {
     },
   ) {}
 
-  open(agentId: string, task: { id: number; leaseId: string }, target: StreamTarget): Promise<WebSocket> {
+  open(agentId: string, task: { id: number; leaseId: string }, target: PortTarget): Promise<Duplex>;
+  open(agentId: string, task: { id: number; leaseId: string }, target: ExecTarget): Promise<WebSocket>;
+  open(agentId: string, task: { id: number; leaseId: string }, target: StreamTarget): Promise<Dialled> {
     const streamId = randomBytes(16).toString('hex');
-    return new Promise((resolve, reject) => {
+    return new Promise<Dialled>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(streamId);
         this.drop(agentId, streamId);
         reject(new DomainError('BAD_GATEWAY', `agent ${agentId} did not connect back for task ${task.id} within ${this.deps.dialTimeoutMs / 1000} s: is it running and able to reach the master?`));
       }, this.deps.dialTimeoutMs);
       timer.unref();
-      this.pending.set(streamId, { agentId, resolve, reject, timer });
+      this.pending.set(streamId, { agentId, upgrade: streamUpgrade(target), resolve, reject, timer });
       const list = this.queued.get(agentId) ?? [];
       list.push({ type: 'open', streamId, taskId: task.id, leaseId: task.leaseId, target });
       this.queued.set(agentId, list);
@@ -55,21 +65,32 @@ export class TunnelBroker {
     return list;
   }
 
-  /** Whether `streamId` is a stream this agent was asked for (checked before the upgrade is accepted). */
-  expects(agentId: string, streamId: string): boolean {
-    return this.pending.get(streamId)?.agentId === agentId;
+  /** The upgrade `streamId` must come with, if it is a stream this agent was asked for (checked before the upgrade is accepted). */
+  expects(agentId: string, streamId: string): string | undefined {
+    const pending = this.pending.get(streamId);
+    return pending?.agentId === agentId ? pending.upgrade : undefined;
   }
 
-  /** The agent dialled back: hand its WebSocket to whoever asked. */
-  accept(agentId: string, streamId: string, ws: WebSocket): void {
+  /** The agent dialled back (with the upgrade `expects` named): hand its connection to whoever asked. */
+  accept(agentId: string, streamId: string, stream: Dialled): void {
     const pending = this.pending.get(streamId);
     if (!pending || pending.agentId !== agentId) {
-      ws.close(1008, 'no such stream');
+      if ('terminate' in stream) stream.terminate();
+      else stream.destroy();
       return;
     }
     this.pending.delete(streamId);
     clearTimeout(pending.timer);
-    pending.resolve(ws);
+    pending.resolve(stream);
+  }
+
+  /** The agent could not connect the stream: whoever asked gets a 502 saying why. */
+  fail(agentId: string, streamId: string, message: string): void {
+    const pending = this.pending.get(streamId);
+    if (!pending || pending.agentId !== agentId) throw new DomainError('NOT_FOUND', `no stream ${streamId} is waiting for agent ${agentId}`);
+    this.pending.delete(streamId);
+    clearTimeout(pending.timer);
+    pending.reject(new DomainError('BAD_GATEWAY', `agent ${agentId} could not connect the stream: ${message}`));
   }
 
   private drop(agentId: string, streamId: string): void {
