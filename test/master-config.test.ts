@@ -74,4 +74,11 @@ test('a moved key says where it went; a policy the floor would always refuse nam
   t.throws(() => parseConfig({ policy: { groups: { research: { priority: 1, capabilities: { add: ['SYS_ADMIN'] } } } } }), {
     message: /policy\.groups\.research\.capabilities\.add\.0: capability SYS_ADMIN refused by floor\.capability/,
   });
+  // Tasks' services need an origin that is not the master's own.
+  t.throws(() => parseConfig({ listen: { port: 8080, services_port: 8080 } }), { message: /listen\.services_port: must differ from listen\.port/ });
+  t.throws(() => parseConfig({ http: { public_url: 'https://yard.example.com', services_url: 'https://yard.example.com' } }), {
+    message: /http\.services_url: https:\/\/yard\.example\.com is also in http\.public_url/,
+  });
+  t.throws(() => parseConfig({ http: { services_url: 'https://yard.example.com:8443' } }), { message: /http\.services_url: set http\.public_url too/ });
+  t.is(parseConfig({ http: { public_url: 'https://yard.example.com', services_url: 'https://yard.example.com:8443/' } }).http.services_url, 'https://yard.example.com:8443');
 });

@@ -29,6 +29,7 @@ import { upgradeHandler } from './http/upgrade.js';
 import { InteractiveService } from './interactive/interactive-service.js';
 import { interactiveRoutes } from './interactive/interactive-routes.js';
 import { loginRedirect, serviceProxy } from './interactive/service-proxy.js';
+import { ServicesOrigin } from './interactive/services-origin.js';
 import { TunnelBroker } from './interactive/tunnel-broker.js';
 import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
@@ -217,15 +218,16 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     user: requireUser(new ActorResolver({ sessions, tokens, roles })),
     agent: requireAgent(agentTokens),
   };
-  const opened = interactiveRoutes({ tasks, agents, interactive, broker }, guards);
+  const services = new ServicesOrigin({ url: config.http.services_url, publicOrigins: config.http.public_url, ownPort: config.listen.services_port !== undefined });
+  const opened = interactiveRoutes({ tasks, agents, interactive, broker, services }, guards);
   const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
     webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
-    site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host }),
+    site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url }),
     checkDatabase: database.check,
     guards,
-    early: { middleware: [loginRedirect(), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
+    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
     routers: [
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
@@ -243,26 +245,26 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   });
 
   const callback = app.callback();
-  const server = serve(callback);
-  // WebSockets (the proxy's, shells, agents' streams) go through the same chain: see http/upgrade.ts.
-  server.on('upgrade', upgradeHandler(callback));
-  server.keepAliveTimeout = 65_000;
-  // Long polls hold requests for up to a minute.
-  server.requestTimeout = 120_000;
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
+  const server = configureServer(serve(callback), callback, logger);
+  // Tasks' services on a port of their own: the same app, each request marked as the services origin's.
+  const servicesServer = config.listen.services_port === undefined ? undefined : configureServer(serve(services.mark(callback)), services.mark(callback), logger);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.listen.port, config.listen.host, () => resolve());
-    });
+    await listen(server, config.listen.host, config.listen.port);
+    if (servicesServer) await listen(servicesServer, config.listen.host, config.listen.services_port!);
   } catch (error) {
+    server.close();
+    servicesServer?.close();
     await database.close();
-    throw listenError(error as NodeJS.ErrnoException, config.listen);
+    const port = server.listening ? config.listen.services_port! : config.listen.port;
+    throw listenError(error as NodeJS.ErrnoException, { host: config.listen.host, port }, server.listening ? 'listen.services_port' : 'listen.port / YARD_PORT');
   }
   const { port } = server.address() as AddressInfo;
+  const servicesPort = servicesServer ? (servicesServer.address() as AddressInfo).port : undefined;
+  services.bound({ main: port, services: servicesPort });
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${port}`;
-  logger.info({ url, db: config.db.path }, 'master listening');
+  const servicesUrl = servicesPort === undefined ? config.http.services_url : `${config.listen.tls ? 'https' : 'http'}://${host}:${servicesPort}`;
+  logger.info({ url, db: config.db.path, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
 
   // Lost agents and unacknowledged leases are found by looking, not by waiting for a request.
   let monitoring = false;
@@ -291,10 +293,16 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       clearInterval(monitor);
       interactive.close();
       await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all(
+        [server, servicesServer].map(
+          (each) =>
+            each &&
+            new Promise<void>((resolve) => {
+              each.close(() => resolve());
+              each.closeAllConnections();
+            }),
+        ),
+      );
       await database.close();
     },
   };
@@ -323,10 +331,28 @@ export class MasterStartError extends Error {
   override name = 'MasterStartError';
 }
 
-function listenError(error: NodeJS.ErrnoException, listen: { host: string; port: number }): Error {
+/** The settings every listener of the master shares: upgrades through the app, long polls, client errors. */
+function configureServer<S extends http.Server>(server: S, callback: (req: http.IncomingMessage, res: http.ServerResponse) => void, logger: Logger): S {
+  // WebSockets (the proxy's, shells, agents' streams) go through the same chain: see http/upgrade.ts.
+  server.on('upgrade', upgradeHandler(callback));
+  server.keepAliveTimeout = 65_000;
+  // Long polls hold requests for up to a minute.
+  server.requestTimeout = 120_000;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
+  return server;
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
+function listenError(error: NodeJS.ErrnoException, listen: { host: string; port: number }, key = 'listen.port / YARD_PORT'): Error {
   const where = `${listen.host}:${listen.port}`;
   if (error.code === 'EADDRINUSE') {
-    return new MasterStartError(`cannot listen on ${where}: the port is in use (another master, or another program); stop it or choose another listen.port / YARD_PORT`);
+    return new MasterStartError(`cannot listen on ${where}: the port is in use (another master, or another program); stop it or choose another ${key}`);
   }
   if (error.code === 'EACCES') return new MasterStartError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
   if (error.code === 'EADDRNOTAVAIL') return new MasterStartError(`cannot listen on ${where}: this machine has no such address (listen.host / YARD_HOST)`);

@@ -7,6 +7,8 @@ import type { TaskKind, TaskState } from './constants.js';
 /** Where the master serves a task's service: `/proxy/<task id>/` (the service's own base URL). */
 export const PROXY_PREFIX = '/proxy';
 export const proxyPath = (taskId: number): string => `${PROXY_PREFIX}/${taskId}/`;
+/** A path served by the proxy: `/proxy/<id>` and everything beneath it. */
+export const PROXIED_PATH = /^\/proxy\/\d{1,12}(\/|$)/;
 
 /** The kinds whose task serves HTTP on its port, opened through the proxy. */
 export const SERVICE_KINDS: readonly TaskKind[] = ['notebook', 'tensorboard'];
@@ -32,8 +34,13 @@ export interface ServiceStatus {
   taskId: number;
   kind: TaskKind;
   state: TaskState;
-  /** The proxy path (`/proxy/12/`); the CLI and the web UI prefix the master's URL. */
+  /** The proxy path (`/proxy/12/`), on `origin`. */
   path: string;
+  /**
+   * The origin tasks' services are served on (`listen.services_port`, `http.services_url`), or
+   * null when it is the master's own: the CLI and the web UI prefix the master's URL then.
+   */
+  origin: string | null;
   /** The container port it listens on. */
   port: number | null;
   /** True once the service answered an HTTP request through the agent's stream. */

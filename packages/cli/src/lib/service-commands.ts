@@ -30,7 +30,7 @@ export abstract class ServiceStartCommand extends TaskCreateCommand<typeof Servi
     if (!('id' in created) || !this.flags.wait) return created;
     const session = await this.session();
     const status = await waitForService(session, created, this.flags.timeout * 1000, (line) => process.stderr.write(`${line}\n`));
-    const url = `${this.master}${status.path}`;
+    const url = `${status.origin ?? this.master}${status.path}`;
     this.log(`${kind} ${created.id} is ready: ${url}`);
     if (this.flags.open) await openBrowser(url);
     return { ...(await session.call('tasks.get', { params: { id: created.id } })), url };
@@ -53,7 +53,7 @@ export abstract class ServiceOpenCommand extends YardCommand<typeof ServiceOpenC
     const session = await this.session();
     const status = await session.call('tasks.service', { params: { id: this.args.id }, query: { probe: true } });
     if (isTerminal(status.state)) throw new CommandFailure('GONE', `${status.kind} ${status.taskId} has ended (${status.state}): start a new one`);
-    const url = `${this.master}${status.path}`;
+    const url = `${status.origin ?? this.master}${status.path}`;
     if (!status.ready) process.stderr.write(`${status.kind} ${status.taskId} does not answer yet (${status.message ?? status.state}); its URL:\n`);
     this.log(url);
     if (this.flags.browser ?? (process.stdout.isTTY === true && !this.jsonEnabled())) await openBrowser(url);

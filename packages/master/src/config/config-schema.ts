@@ -160,6 +160,12 @@ export const masterConfigSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      /**
+       * A second port, on the same host and with the same TLS, that serves only tasks' services
+       * (`/proxy/<id>/`): their own origin, so a notebook's scripts cannot use the viewer's session
+       * on the master's API. Unset: services are served on the master's own origin.
+       */
+      services_port: z.number().int().min(0).max(65535).optional(),
       /** HTTPS (HTTP/1.1 over TLS) with these PEM files, relative to master.yaml; plain HTTP without. */
       tls: z
         .strictObject({
@@ -305,6 +311,12 @@ export const masterConfigSchema = z.strictObject({
       trust_proxy: oneOrMany(z.string().min(1).refine(isProxyAddress, 'must be an IP address, a CIDR such as "10.0.0.0/8", or one of loopback, linklocal, uniquelocal')).default([]),
       /** The built web UI (packages/web/dist by default); relative to master.yaml. */
       web_root: z.string().min(1).optional(),
+      /**
+       * Where browsers reach tasks' services when that is not `listen.services_port` on the host
+       * they reach the master by (a reverse proxy forwarding this origin to the master). Its host
+       * must get the master's session cookie: the master's host name with another port.
+       */
+      services_url: publicUrlSchema.optional(),
     })
     .prefault({}),
   /** Where passwords are checked besides Trainyard's own store (each user names one). */
@@ -319,6 +331,19 @@ export const masterConfigSchema = z.strictObject({
 });
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
+
+/** What one section cannot say alone: the services origin is never the master's own. */
+export function checkServicesOrigin(config: MasterConfig, issue: (path: string, message: string) => void): void {
+  const url = config.http.services_url;
+  if (config.listen.services_port !== undefined && config.listen.services_port !== 0 && config.listen.services_port === config.listen.port) {
+    issue('listen.services_port', 'must differ from listen.port: tasks\' services need an origin of their own');
+  }
+  if (url === undefined) return;
+  if (config.http.public_url.includes(url)) issue('http.services_url', `${url} is also in http.public_url: tasks' services need an origin of their own`);
+  if (config.listen.services_port === undefined && config.http.public_url.length === 0) {
+    issue('http.services_url', 'set http.public_url too (where the master itself is reached), so that the services origin can send browsers to its login page');
+  }
+}
 export type MasterConfigInput = z.input<typeof masterConfigSchema>;
 export type AuthConfig = MasterConfig['auth'];
 export type LdapConfig = NonNullable<AuthConfig['ldap']>;

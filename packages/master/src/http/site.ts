@@ -22,6 +22,8 @@ export interface SiteOptions {
   trustProxy: string[];
   /** `listen.host`: when it is a name rather than an address, requests may use it too. */
   listenHost: string;
+  /** `http.services_url`: its host name is answered too (never one of the site's own origins). */
+  servicesOrigin?: string | undefined;
 }
 
 /**
@@ -44,7 +46,8 @@ export class Site {
     this.trust = options.trustProxy.length > 0 ? proxyAddr.compile(options.trustProxy) : undefined;
     this.publicOrigins = new Set(options.publicOrigins);
     const urls = options.publicOrigins.map((origin) => new URL(origin));
-    this.allowedNames = new Set([...urls.map((url) => normalizeHostname(url.hostname)), normalizeHostname(options.listenHost)]);
+    const services = options.servicesOrigin === undefined ? [] : [normalizeHostname(new URL(options.servicesOrigin).hostname)];
+    this.allowedNames = new Set([...urls.map((url) => normalizeHostname(url.hostname)), normalizeHostname(options.listenHost), ...services]);
     this.httpsNames = new Set(urls.filter((url) => url.protocol === 'https:').map((url) => normalizeHostname(url.hostname)));
   }
 

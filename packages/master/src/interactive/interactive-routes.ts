@@ -12,6 +12,7 @@ import { acceptTunnel, acceptWebSocket, takeUpgrade } from '../http/upgrade.js';
 import { validate } from '../http/validate.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { InteractiveService } from './interactive-service.js';
+import type { ServicesOrigin } from './services-origin.js';
 import type { TunnelBroker } from './tunnel-broker.js';
 
 const streamParams = z.strictObject({ id: agentIdSchema, streamId: z.string().regex(/^[0-9a-f]{32}$/, 'not a stream id') });
@@ -46,10 +47,10 @@ const needsUpgrade = (what: string) => new DomainError('INVALID_INPUT', `${what}
  * WebSocket (users), and the streams agents dial back (agents).
  */
 export function interactiveRoutes(
-  deps: { tasks: TaskService; agents: AgentService; interactive: InteractiveService; broker: TunnelBroker },
+  deps: { tasks: TaskService; agents: AgentService; interactive: InteractiveService; broker: TunnelBroker; services: ServicesOrigin },
   guards: Guards,
 ): { api: Router<AppState>; root: Router<AppState> } {
-  const { tasks, agents, interactive, broker } = deps;
+  const { tasks, agents, interactive, broker, services } = deps;
   const api = new Routes(guards);
   const root = new Routes(guards);
   const task = (ctx: RouteContext) => tasks.target(validate(taskIdParamSchema, ctx.params).id);
@@ -58,7 +59,7 @@ export function interactiveRoutes(
     target: task,
     handle: async (ctx, _actor, target) => {
       const probe = ctx.query.probe === 'true';
-      ctx.body = await interactive.status(target.task, probe);
+      ctx.body = await interactive.status(target.task, probe, services.origin(ctx.state.client));
     },
   });
 

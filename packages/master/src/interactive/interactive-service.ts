@@ -118,12 +118,12 @@ export class InteractiveService {
     return agent;
   }
 
-  /** Where the task's service is served and whether it answered; `probe` asks it now (GET of its base path). */
-  async status(task: TaskWithOwner, probe: boolean): Promise<ServiceStatus> {
+  /** Where the task's service is served (on `origin`, null: the master's own) and whether it answered; `probe` asks it now (GET of its base path). */
+  async status(task: TaskWithOwner, probe: boolean, origin: string | null): Promise<ServiceStatus> {
     const kind = task.kind as TaskKind;
     const state = task.state as TaskState;
     const port = runSpecOf(task).ports[0]?.container ?? null;
-    const base = { taskId: task.id, kind, state, path: proxyPath(task.id), port };
+    const base = { taskId: task.id, kind, state, path: proxyPath(task.id), origin, port };
     if (isTerminal(state)) return { ...base, ready: false, message: `the task has ended (${state})` };
     if (port === null) return { ...base, ready: false, message: SERVICE_KINDS.includes(kind) ? 'the task serves no port' : `a ${kind} serves no web page` };
     if (state !== 'RUNNING' || !task.agent_id || !task.lease_id) return { ...base, ready: false, message: `the task is ${state}` };

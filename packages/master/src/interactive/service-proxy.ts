@@ -10,6 +10,7 @@ import type { AppContext, AppState } from '../http/app-state.js';
 import { takeUpgrade } from '../http/upgrade.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { InteractiveService, LiveRun } from './interactive-service.js';
+import type { ServicesOrigin } from './services-origin.js';
 
 const PROXIED = /^\/proxy\/(\d{1,12})(\/.*)$/;
 
@@ -41,15 +42,20 @@ export function serviceProxy(deps: { tasks: TaskService; interactive: Interactiv
   };
 }
 
-/** Browsers without a session go to the login page and come back; API clients get the 401. */
-export function loginRedirect(): Middleware<AppState> {
+/**
+ * Browsers without a session go to the login page and come back; API clients get the 401. From
+ * the services origin the login page is the master's: it sends the browser back to the master's
+ * proxy path, which sends it on to the services origin.
+ */
+export function loginRedirect(services: ServicesOrigin): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next();
     } catch (error) {
       const browser = ctx.method === 'GET' && ctx.accepts(['json', 'html']) === 'html' && !ctx.get('upgrade');
       if (!(error instanceof DomainError) || error.code !== 'UNAUTHENTICATED' || !browser || !ctx.path.startsWith('/proxy/')) throw error;
-      ctx.redirect(`/login?redirect=${encodeURIComponent(ctx.originalUrl)}`);
+      const login = services.enabled && services.isServicesRequest(ctx) ? `${services.mainOrigin(ctx.state.client)}/login` : '/login';
+      ctx.redirect(`${login}?redirect=${encodeURIComponent(ctx.originalUrl)}`);
     }
   };
 }

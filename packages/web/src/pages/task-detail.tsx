@@ -106,14 +106,14 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
               <>
                 <dt>URL</dt>
                 <dd class="service-url">
-                  {window.location.origin}/proxy/{task.id}/
+                  {service?.origin ?? window.location.origin}/proxy/{task.id}/
                   {task.state === 'RUNNING' && !service?.ready && ' (waiting for the service to answer)'}
                 </dd>
               </>
             )}
           </dl>
           {serves && task.state === 'RUNNING' && service?.ready && (
-            <a class="button" href={service.path} target="_blank" rel="noopener">
+            <a class="button" href={`${service.origin ?? ''}${service.path}`} target="_blank" rel="noopener">
               Open
             </a>
           )}
