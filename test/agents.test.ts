@@ -337,6 +337,28 @@ test.serial('a heartbeat listed before an acknowledgement never ends the lease, 
   t.true((await allLogs(master.url, admin, task.id)).includes('[trainyard] agent slow no longer holds the task; it never started; queued again'));
 });
 
+test.serial("process executor: a notebook whose port another task serves there waits (NO_AGENT_FITS) instead of failing, and runs once the port is free", async (t) => {
+  const { master } = await cluster(t, { policy: { system: { ports: { allow: ['1024-65535'] } } } });
+  const admin = await loginToken(master.url, 'admin');
+  const agent = startAgent(master, { name: 'ports', executor: 'process' });
+  t.teardown(() => agent.kill('SIGKILL'));
+  const port = await freePort();
+  const serve = { entrypoint: [process.execPath, '-e', "require('http').createServer((q, s) => s.end('ok')).listen(process.env.TRAINYARD_PORT)"], port };
+  const first = await runTask(master.url, admin, 'notebook', serve);
+  await waitFor(`task ${first.id} to run\n${agent.output()}`, async () => (await getTask(master.url, admin, first.id)).state === 'RUNNING');
+  const second = await runTask(master.url, admin, 'notebook', serve);
+  const waiting = await waitFor('the second notebook to be passed over', async () => {
+    const task = await getTask(master.url, admin, second.id);
+    return task.pendingReason === 'NO_AGENT_FITS' && task;
+  });
+  t.is(waiting.state, 'QUEUED');
+  t.is((await api(master.url, 'POST', `/tasks/${first.id}/kill`, { token: admin })).status, 200);
+  await waitFor(`task ${second.id} to run`, async () => (await getTask(master.url, admin, second.id)).state === 'RUNNING');
+  t.false((await allLogs(master.url, admin, second.id)).some((l) => l.includes('EADDRINUSE')));
+  t.is((await api(master.url, 'POST', `/tasks/${second.id}/kill`, { token: admin })).status, 200);
+  t.is((await ended(master.url, admin, second.id)).state, 'KILLED');
+});
+
 test.serial('forged and revoked agent tokens get 401 and no work', async (t) => {
   const { master } = await cluster(t);
   const admin = await loginToken(master.url, 'admin');

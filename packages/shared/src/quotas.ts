@@ -92,7 +92,7 @@ export interface QueueView {
 /**
  * Why a queued task waits, as the scheduler records it: `QUOTA_<RESOURCE>_USER` (the owner's own
  * quota), `QUOTA_<RESOURCE>_GROUP:<path>` (the group's aggregate), `NO_AGENT_FITS` (no agent has
- * the room or the image right now). Stable codes: scripts may match them.
+ * the room, the image, a shared root it needs, or, on the process executor, its port free right now). Stable codes: scripts may match them.
  */
 export const PENDING_REASONS = [
   'QUOTA_RUNNING_USER',

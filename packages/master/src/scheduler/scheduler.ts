@@ -8,7 +8,7 @@ import type { QuotaService } from '../quotas/quota-service.js';
 import type { ActiveLoad, TaskLoad } from '../quotas/quota-repository.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
 import type { TaskService } from '../tasks/task-service.js';
-import { fits, freeCapacity } from './fit.js';
+import { fits, freeCapacity, portsFree } from './fit.js';
 
 export interface SchedulerOptions {
   leaseTimeoutMs: number;
@@ -197,13 +197,16 @@ export class Scheduler {
   private async assignNextNow(agent: AgentRecord): Promise<TaskRow | undefined> {
     const { tasks, logger } = this.deps;
     const held = await tasks.activeOnAgent(agent.id);
-    const free = freeCapacity(agent.resources, held.map((t) => runSpecOf(t).resources));
+    const heldSpecs = held.map((t) => runSpecOf(t));
+    const free = freeCapacity(agent.resources, heldSpecs.map((s) => s.resources));
+    const heldPorts = heldSpecs.map((s) => s.ports);
     const queue = await this.dispatchOrder();
     // Held by quotas: every task seen waits for a quota, and no task went unseen.
     let allHeld = queue.items.length > 0 && queue.items.length < QUEUE_SCAN;
     for (const { task: candidate, spec, load } of queue.items) {
       const quotaReason = queue.gate.blocked(load);
-      const reason = quotaReason ?? (!fits(spec.resources, free) || !hasImage(agent, spec) || !hasSharedRoot(agent, spec) ? 'NO_AGENT_FITS' : null);
+      const fitsHere = fits(spec.resources, free) && hasImage(agent, spec) && hasSharedRoot(agent, spec) && portsFree(agent.executor, spec.ports, heldPorts);
+      const reason = quotaReason ?? (fitsHere ? null : 'NO_AGENT_FITS');
       if (quotaReason === null) allHeld = false;
       if (reason !== null) {
         if (reason !== candidate.pending_reason) await tasks.setPendingReason(candidate.id, reason);
