@@ -54,6 +54,11 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
+  // The agent leaves running tasks running (a restarted agent adopts them): end the notebook first.
+  if (notebook) {
+    await api(m.url, 'POST', `/tasks/${notebook}/kill`, { token: tokens.admin });
+    await waitFor('the notebook to end', async () => (await api(m.url, 'GET', `/tasks/${notebook}`, { token: tokens.admin })).body.state === 'KILLED').catch(() => undefined);
+  }
   await agent?.kill('SIGTERM');
   await m?.stop();
 });
