@@ -80,7 +80,7 @@ export class AgentService implements ImageCatalog {
     await this.noteImages(id, body.images ?? null);
     logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
     this.deps.onCapacityChanged?.();
-    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id), at: clock.now() };
+    return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id), at: now };
   }
 
   /**
@@ -115,7 +115,7 @@ export class AgentService implements ImageCatalog {
     await agentRepository.update(db, id, { lastHeartbeatAt: now, ...(images === undefined ? {} : { images }) });
     if (images !== undefined) await this.noteImages(id, images);
     if (listedAfter !== undefined) await this.endMissingRuns(id, running, listedAfter);
-    return { known: await tasks.knownOn(id), at: clock.now() };
+    return { known: await tasks.knownOn(id), at: now };
   }
 
   /**

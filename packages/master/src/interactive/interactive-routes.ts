@@ -54,6 +54,11 @@ export function interactiveRoutes(
   const api = new Routes(guards);
   const root = new Routes(guards);
   const task = (ctx: RouteContext) => tasks.target(validate(taskIdParamSchema, ctx.params).id);
+  /** An agent's stream: the agent's binding (for `agents.bound`) and the stream's id. */
+  const stream = async (ctx: RouteContext) => {
+    const { id, streamId } = validate(streamParams, ctx.params);
+    return { ...(await agents.binding(id)), streamId };
+  };
 
   api.on('tasks.service', taskPolicies.read, {
     target: task,
@@ -104,10 +109,7 @@ export function interactiveRoutes(
   });
 
   api.on('agent.stream', agentPolicies.bound, {
-    target: async (ctx) => {
-      const { id, streamId } = validate(streamParams, ctx.params);
-      return { ...(await agents.binding(id)), streamId };
-    },
+    target: stream,
     handle: async (ctx, { id, streamId }) => {
       const expected = broker.expects(id, streamId);
       if (!expected) throw new DomainError('NOT_FOUND', `no stream ${streamId} is waiting for agent ${id}`);
@@ -118,10 +120,7 @@ export function interactiveRoutes(
   });
 
   api.on('agent.streamFailed', agentPolicies.bound, {
-    target: async (ctx) => {
-      const { id, streamId } = validate(streamParams, ctx.params);
-      return { ...(await agents.binding(id)), streamId };
-    },
+    target: stream,
     handle: async (ctx, { id, streamId }) => {
       broker.fail(id, streamId, validate(streamFailureSchema, ctx.state.body).message);
       ctx.body = {};

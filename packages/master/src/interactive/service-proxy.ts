@@ -54,7 +54,7 @@ export function loginRedirect(services: ServicesOrigin): Middleware<AppState> {
     } catch (error) {
       const browser = ctx.method === 'GET' && ctx.accepts(['json', 'html']) === 'html' && !ctx.get('upgrade');
       if (!(error instanceof DomainError) || error.code !== 'UNAUTHENTICATED' || !browser || !ctx.path.startsWith('/proxy/')) throw error;
-      const login = services.enabled && services.isServicesRequest(ctx) ? `${services.mainOrigin(ctx.state.client)}/login` : '/login';
+      const login = services.isServicesRequest(ctx) ? `${services.mainOrigin(ctx.state.client)}/login` : '/login';
       ctx.redirect(`${login}?redirect=${encodeURIComponent(ctx.originalUrl)}`);
     }
   };

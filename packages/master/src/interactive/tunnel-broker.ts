@@ -73,24 +73,29 @@ export class TunnelBroker {
 
   /** The agent dialled back (with the upgrade `expects` named): hand its connection to whoever asked. */
   accept(agentId: string, streamId: string, stream: Dialled): void {
-    const pending = this.pending.get(streamId);
-    if (!pending || pending.agentId !== agentId) {
+    const pending = this.claim(agentId, streamId);
+    if (!pending) {
       if ('terminate' in stream) stream.terminate();
       else stream.destroy();
       return;
     }
-    this.pending.delete(streamId);
-    clearTimeout(pending.timer);
     pending.resolve(stream);
   }
 
   /** The agent could not connect the stream: whoever asked gets a 502 saying why. */
   fail(agentId: string, streamId: string, message: string): void {
+    const pending = this.claim(agentId, streamId);
+    if (!pending) throw new DomainError('NOT_FOUND', `no stream ${streamId} is waiting for agent ${agentId}`);
+    pending.reject(new DomainError('BAD_GATEWAY', `agent ${agentId} could not connect the stream: ${message}`));
+  }
+
+  /** The stream this agent was asked for, no longer waited for (its timer stopped); undefined if there is none. */
+  private claim(agentId: string, streamId: string): Pending | undefined {
     const pending = this.pending.get(streamId);
-    if (!pending || pending.agentId !== agentId) throw new DomainError('NOT_FOUND', `no stream ${streamId} is waiting for agent ${agentId}`);
+    if (!pending || pending.agentId !== agentId) return undefined;
     this.pending.delete(streamId);
     clearTimeout(pending.timer);
-    pending.reject(new DomainError('BAD_GATEWAY', `agent ${agentId} could not connect the stream: ${message}`));
+    return pending;
   }
 
   private drop(agentId: string, streamId: string): void {
