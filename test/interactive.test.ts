@@ -131,6 +131,63 @@ test.serial('through /proxy/<id>/ the owner gets the page, and the service never
   t.deepEqual(await counted.json(), { bytes: body.length });
 });
 
+test.serial('HTTP through the proxy as the service framed it (chunks, HEAD, 304, a body to the end of the connection, chunked uploads), on kept-alive connections; a broken answer is a 502 or a cut connection', async (t) => {
+  const auth = { authorization: `Bearer ${tokens.nora}` };
+  const chunked = await fetch(proxied(notebook, 'chunked'), { headers: auth });
+  t.is(chunked.status, 200);
+  t.is(await chunked.text(), 'one,two,three');
+
+  const head = await fetch(proxied(notebook, 'bytes?n=12345'), { method: 'HEAD', headers: auth });
+  t.is(head.status, 200);
+  t.is(head.headers.get('content-length'), '12345', 'HEAD: the length of the body GET would have, and no body');
+  t.is(await head.text(), '');
+
+  const notModified = await fetch(proxied(notebook, 'not-modified'), { headers: auth });
+  t.is(notModified.status, 304);
+  t.is(notModified.headers.get('etag'), '"v1"');
+
+  const untilClose = await fetch(proxied(notebook, 'until-close'), { headers: auth });
+  t.is(untilClose.status, 200);
+  t.is(await untilClose.text(), 'the body ends where the connection does');
+
+  // A chunked upload (no length): Node decodes it, the proxy chunks it again for the service.
+  const parts = [Buffer.alloc(100_000, 1), Buffer.alloc(3, 2)];
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const part = parts.shift();
+      if (part) controller.enqueue(part);
+      else controller.close();
+    },
+  });
+  const upload = await fetch(proxied(notebook, 'count'), { method: 'POST', headers: auth, body: stream, duplex: 'half' } as RequestInit);
+  t.deepEqual(await upload.json(), { bytes: 100_003 });
+
+  // One request after another goes over one connection to the service (dialled back once), and
+  // each of the service's cookies stays a header of its own.
+  const connections: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const echo = await fetch(proxied(notebook, 'echo'), { headers: auth });
+    t.deepEqual(
+      echo.headers.getSetCookie().map((c) => c.split('=')[0]),
+      ['service_cookie', 'second'],
+    );
+    connections.push(((await echo.json()) as { connection: number }).connection);
+  }
+  t.is(new Set(connections).size, 1, `the service saw connections ${connections.join(', ')}`);
+
+  const notHttp = await fetch(proxied(notebook, 'not-http'), { headers: auth });
+  t.is(notHttp.status, 502);
+  const error = (await notHttp.json()) as { error: { code: string; message: string } };
+  t.is(error.error.code, 'BAD_GATEWAY');
+  t.regex(error.error.message, /not HTTP/);
+
+  // The head went out before the service broke off: the user's connection is cut, so that the
+  // truncated body cannot pass for the whole one.
+  const truncated = await fetch(proxied(notebook, 'truncated'), { headers: auth });
+  t.is(truncated.status, 200);
+  await t.throwsAsync(truncated.text());
+});
+
 test.serial('a WebSocket through the proxy: round trip for the owner (cookie session), its upgrade stripped of the cookie; 403 for another user', async (t) => {
   const login = await fetch(`${m.url}/api/v1/auth/login`, {
     method: 'POST',

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { SHELL_CHANNEL, type AgentAction, type ShellControl } from '@trainyard/shared';
 import type { Logger } from 'pino';
+import type { TcpConnection } from './executors/connect-tcp.js';
 import type { Run } from './executors/executor.js';
 
 type OpenAction = Extract<AgentAction, { type: 'open' }>;
@@ -32,7 +33,7 @@ export interface StreamDialer {
  * 502 saying why for the user rather than a stream that closes at once.
  */
 async function servePort(action: OpenAction, port: number, run: Run | undefined, dial: StreamDialer, logger: Logger): Promise<void> {
-  let service: Duplex | undefined;
+  let service: TcpConnection | undefined;
   try {
     if (!run) throw new Error(`task ${action.taskId} does not run on this agent under that lease`);
     if (!run.connect) throw new Error('this executor cannot reach a task port');
@@ -48,21 +49,21 @@ async function servePort(action: OpenAction, port: number, run: Run | undefined,
     master = await dial.tunnel(action.streamId);
   } catch (error) {
     logger.warn({ taskId: action.taskId, err: (error as Error).message }, 'could not dial back the master for a stream');
-    service.destroy();
+    service.socket.destroy();
     return;
   }
   splice(master, service);
 }
 
 /** Bytes both ways; either side ending ends the other's writing, either closing or failing closes both. */
-function splice(a: Duplex, b: Duplex): void {
-  a.pipe(b);
-  b.pipe(a);
+function splice(master: Duplex, service: TcpConnection): void {
+  master.pipe(service.socket);
+  service.pipeTo(master);
   const end = () => {
-    a.destroy();
-    b.destroy();
+    master.destroy();
+    service.socket.destroy();
   };
-  for (const side of [a, b]) {
+  for (const side of [master, service.socket]) {
     side.on('close', end);
     side.on('error', end);
   }

@@ -1,10 +1,10 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type Socket } from 'node:net';
 import path from 'node:path';
 import { crashPoint, proxyPath, UNIX_NAME_PATTERN, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
 import { LineBuffer } from '../line-buffer.js';
 import type { ContainerEngine } from './docker-engine.js';
+import { connectTcp } from './connect-tcp.js';
 import { DockerFrameParser } from './docker-frames.js';
 import { finished, type ExecRequest, type ExecSession, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
 
@@ -281,18 +281,6 @@ export function interactiveEnvironment(spec: TaskRunSpec): Array<[string, string
     ['TRAINYARD_PROXY_PATH', proxyPath(spec.taskId)],
     ...(port === undefined ? [] : [['TRAINYARD_PORT', String(port)] as [string, string]]),
   ];
-}
-
-/** A TCP connection, once it is established (or the reason it could not be). */
-export function connectTcp(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, noDelay: true });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { AgentReportedState, ExecutorName, TaskRunSpec } from '@trainyard/shared';
+import type { TcpConnection } from './connect-tcp.js';
 
 export type OutputStream = 'stdout' | 'stderr' | 'system';
 
@@ -28,7 +29,7 @@ export interface Run {
    * A TCP connection to the task's port, from this machine: the container's own address on its
    * network (Docker; nothing is published on the host), or 127.0.0.1 (process executor).
    */
-  connect?(port: number): Promise<Duplex>;
+  connect?(port: number): Promise<TcpConnection>;
   /** Runs a command inside the task, as the task's uid:gid, with a terminal or plain pipes. */
   exec?(request: ExecRequest): Promise<ExecSession>;
 }

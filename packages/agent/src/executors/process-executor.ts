@@ -20,7 +20,8 @@ import {
   type ShimJob,
   type ShimReply,
 } from '../shim/run-files.js';
-import { interactiveEnvironment, connectTcp } from './docker-executor.js';
+import { connectTcp } from './connect-tcp.js';
+import { interactiveEnvironment } from './docker-executor.js';
 import { execInRun } from './exec-process.js';
 import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
 

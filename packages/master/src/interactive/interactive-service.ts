@@ -1,4 +1,3 @@
-import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -9,6 +8,8 @@ import type { TaskWithOwner } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { DomainError } from '../errors.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
+import { exchange } from './http-exchange.js';
+import { ServiceConnections } from './service-connections.js';
 import type { TunnelBroker } from './tunnel-broker.js';
 
 /** Where a task's live run is: the agent that holds it and the lease it runs under. */
@@ -19,7 +20,6 @@ export interface LiveRun {
 }
 
 const PROBE_TIMEOUT_MS = 10_000;
-const FREE_SOCKET_MS = 4000;
 
 /**
  * Connections to running tasks' services and shells, through streams their agents dial back
@@ -28,7 +28,7 @@ const FREE_SOCKET_MS = 4000;
  * each task was last used (idle shutdown).
  */
 export class InteractiveService {
-  private readonly pools = new Map<number, { leaseId: string; agent: http.Agent }>();
+  private readonly pools = new Map<number, { leaseId: string; connections: ServiceConnections }>();
   private readonly answered = new Set<string>();
   private readonly lastUsed = new Map<number, number>();
   private readonly openSessions = new Map<number, number>();
@@ -99,23 +99,14 @@ export class InteractiveService {
     return this.deps.broker.open(run.agentId, { id: run.taskId, leaseId: run.leaseId }, target);
   }
 
-  /** The task's keep-alive pool: each new connection is a stream its agent dials back to the service's port. */
-  pool(run: LiveRun, port: number): http.Agent {
+  /** The task's keep-alive connections: each new one is a stream its agent dials back to the service's port. */
+  connections(run: LiveRun, port: number): ServiceConnections {
     const existing = this.pools.get(run.taskId);
-    if (existing && existing.leaseId === run.leaseId) return existing.agent;
-    existing?.agent.destroy();
-    // Idle connections close after 4 s, before a service's own keep-alive timeout (Node's default is 5 s) could race a reuse.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: FREE_SOCKET_MS });
-    // Node's pool accepts a connection handed over later through the callback.
-    (agent as unknown as { createConnection: unknown }).createConnection = (_options: unknown, callback: (error: Error | null, socket?: Duplex) => void) => {
-      this.dialPort(run, port).then(
-        (socket) => callback(null, poolable(socket)),
-        (error: Error) => callback(error),
-      );
-      return undefined;
-    };
-    this.pools.set(run.taskId, { leaseId: run.leaseId, agent });
-    return agent;
+    if (existing && existing.leaseId === run.leaseId) return existing.connections;
+    existing?.connections.close();
+    const connections = new ServiceConnections(() => this.dialPort(run, port));
+    this.pools.set(run.taskId, { leaseId: run.leaseId, connections });
+    return connections;
   }
 
   /** Where the task's service is served (on `origin`, null: the master's own) and whether it answered; `probe` asks it now (GET of its base path). */
@@ -135,21 +126,27 @@ export class InteractiveService {
     return { ...base, ready: answer === true, message: answer === true ? null : answer };
   }
 
-  /** One GET of the service's base path through the pool: true when it answered at all, else why not. */
-  private probe(run: LiveRun, port: number): Promise<true | string> {
-    return new Promise((resolve) => {
-      const request = http.request(
-        { agent: this.pool(run, port), method: 'GET', path: proxyPath(run.taskId), headers: { host: 'localhost', 'user-agent': 'trainyard-probe' }, timeout: PROBE_TIMEOUT_MS },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve(true));
-          response.on('error', () => resolve(true));
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('no answer in time')));
-      request.on('error', (error) => resolve(`the service does not answer yet (${error.message})`));
-      request.end();
-    });
+  /** One GET of the service's base path: true when it answered at all, else why not. */
+  private async probe(run: LiveRun, port: number): Promise<true | string> {
+    const connections = this.connections(run, port);
+    let stream: Duplex | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      stream = await connections.acquire();
+      const lent = stream;
+      // Its answer is not wanted, only that there is one: the connection is closed after the head.
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
+        const request = { method: 'GET', path: proxyPath(run.taskId), headers: { host: 'localhost', 'user-agent': 'trainyard-probe' } };
+        exchange(lent, request, { head: () => resolve(), body: () => undefined, end: () => undefined }).catch(reject);
+      });
+      return true;
+    } catch (error) {
+      return `the service does not answer yet (${(error as Error).message})`;
+    } finally {
+      clearTimeout(timer);
+      if (stream) connections.release(stream, false);
+    }
   }
 
   /** Proxied traffic or a shell: the task is in use now. */
@@ -179,7 +176,7 @@ export class InteractiveService {
 
   /** Drops what is kept for a task that ended. */
   forget(taskId: number): void {
-    this.pools.get(taskId)?.agent.destroy();
+    this.pools.get(taskId)?.connections.close();
     this.pools.delete(taskId);
     this.lastUsed.delete(taskId);
     this.openSessions.delete(taskId);
@@ -187,17 +184,7 @@ export class InteractiveService {
   }
 
   close(): void {
-    for (const { agent } of this.pools.values()) agent.destroy();
+    for (const { connections } of this.pools.values()) connections.close();
     this.pools.clear();
   }
-}
-
-/**
- * A dialled-back connection for the pool. It is the master's TCP (or TLS) socket to the agent,
- * with every method the pool calls; only closing differs: the service ending its side ends the
- * agent's pipe, so ours is ended too (no half-open connection for the pool to reuse).
- */
-function poolable(socket: Duplex): Duplex {
-  socket.on('end', () => socket.destroy());
-  return socket;
 }

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
 import { SESSION_COOKIE } from '@trainyard/shared';
@@ -9,8 +9,13 @@ import { DomainError } from '../errors.js';
 import type { AppContext, AppState } from '../http/app-state.js';
 import { takeUpgrade } from '../http/upgrade.js';
 import type { TaskService } from '../tasks/task-service.js';
+import { exchange, requestHead } from './http-exchange.js';
 import type { InteractiveService, LiveRun } from './interactive-service.js';
+import type { ServiceConnections } from './service-connections.js';
 import type { ServicesOrigin } from './services-origin.js';
+
+/** How much of an answer may wait in the master for the user's connection before the service's is paused. */
+const UNSENT_BYTES = 256 * 1024;
 
 const PROXIED = /^\/proxy\/(\d{1,12})(\/.*)$/;
 
@@ -38,7 +43,7 @@ export function serviceProxy(deps: { tasks: TaskService; interactive: Interactiv
     if (ctx.get('upgrade')) refuseForeignOrigin(ctx);
     const upgrade = takeUpgrade(ctx);
     if (upgrade) return passUpgrade(ctx, upgrade, interactive, run, port);
-    await forward(ctx, interactive.pool(run, port));
+    await forward(ctx, interactive.connections(run, port));
   };
 }
 
@@ -71,33 +76,72 @@ function refuseForeignOrigin(ctx: AppContext): void {
   }
 }
 
-/** Streams the request to the service over a pooled stream and its answer back; neither is held whole. */
-function forward(ctx: AppContext, pool: http.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const upstream = http.request({ agent: pool, method: ctx.method, path: ctx.url, headers: forwardedHeaders(ctx, false) });
-    upstream.on('response', (answer) => {
-      ctx.respond = false;
-      const headers = { ...answer.headers };
-      for (const name of Object.keys(headers)) if (HOP_BY_HOP.has(name)) delete headers[name];
-      // A service may not set (or overwrite) the master's session cookie.
-      const setCookie = answer.headers['set-cookie']?.filter((c) => !c.trimStart().startsWith(`${SESSION_COOKIE}=`));
-      if (setCookie) headers['set-cookie'] = setCookie;
-      ctx.res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
-      answer.pipe(ctx.res);
-      answer.on('error', () => ctx.res.destroy());
-      ctx.res.on('close', () => {
-        if (!answer.complete) answer.destroy();
-        resolve();
-      });
+/**
+ * Streams the request to the service over a kept-alive connection and its answer back as it
+ * comes; neither is held whole. Until the answer's head is sent a failure is a 502 saying why;
+ * after it, the user's connection is cut (a truncated body must not look complete).
+ */
+async function forward(ctx: AppContext, connections: ServiceConnections): Promise<void> {
+  let stream: Duplex;
+  try {
+    stream = await connections.acquire();
+  } catch (error) {
+    throw new DomainError('BAD_GATEWAY', `the task's service did not answer: ${(error as Error).message}`);
+  }
+  const res = ctx.res;
+  // The user went away: the connection is closed, which ends the exchange.
+  const gone = () => {
+    if (!res.writableFinished) stream.destroy();
+  };
+  res.on('close', gone);
+  try {
+    const request = { method: ctx.method, path: ctx.url, headers: forwardedHeaders(ctx, false), body: ctx.req };
+    const { reusable } = await exchange(stream, request, {
+      head: (status, message, rawHeaders) => {
+        // A head Node refuses to send (a header with invalid characters) throws here: still a 502.
+        res.writeHead(status, message, answerHeaders(rawHeaders));
+        ctx.respond = false;
+      },
+      body: (chunk) => {
+        // Not paused at every chunk the user's socket has not taken yet: each pause is two syscalls.
+        if (res.write(chunk) || res.writableLength < UNSENT_BYTES) return undefined;
+        return new Promise((resolve) => res.once('drain', resolve));
+      },
+      end: () => res.end(),
     });
-    upstream.on('error', (error) => {
-      if (ctx.respond === false) ctx.res.destroy();
-      else reject(new DomainError('BAD_GATEWAY', `the task's service did not answer: ${error.message}`));
-      resolve();
-    });
-    ctx.req.on('aborted', () => upstream.destroy());
-    ctx.req.pipe(upstream);
-  });
+    connections.release(stream, reusable);
+  } catch (error) {
+    connections.release(stream, false);
+    if (ctx.respond !== false) throw new DomainError('BAD_GATEWAY', `the task's service did not answer: ${(error as Error).message}`);
+    res.destroy();
+  } finally {
+    res.off('close', gone);
+  }
+}
+
+/**
+ * The answer's headers as the user gets them: without hop-by-hop headers (and those its
+ * Connection header names), and without any Set-Cookie for the master's session cookie (a service
+ * may not set or overwrite it). A repeated header is joined as Node does (Set-Cookie stays a list).
+ */
+function answerHeaders(raw: string[]): http.OutgoingHttpHeaders {
+  const named = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === 'connection') for (const token of raw[i + 1]!.split(',')) named.add(token.trim().toLowerCase());
+  }
+  const headers: http.OutgoingHttpHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    if (name === 'set-cookie') {
+      if (!value.trimStart().startsWith(`${SESSION_COOKIE}=`)) headers[name] = [...((headers[name] as string[] | undefined) ?? []), value];
+      continue;
+    }
+    const before = headers[name];
+    headers[name] = before === undefined ? value : `${String(before)}, ${value}`;
+  }
+  return headers;
 }
 
 /** A WebSocket (Jupyter's kernels): the request goes to the service as it came (less our credentials), then bytes both ways. */
@@ -117,11 +161,7 @@ async function passUpgrade(
     return;
   }
   const closed = interactive.sessionOpened(run.taskId);
-  const lines = [`${ctx.method} ${ctx.url} HTTP/1.1`];
-  for (const [name, value] of Object.entries(forwardedHeaders(ctx, true))) {
-    for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
-  }
-  stream.write(`${lines.join('\r\n')}\r\n\r\n`);
+  stream.write(requestHead({ method: ctx.method, path: ctx.url, headers: forwardedHeaders(ctx, true) }));
   if (head.length > 0) stream.write(head);
   socket.pipe(stream).pipe(socket);
   const end = () => {
