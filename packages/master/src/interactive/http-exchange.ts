@@ -35,7 +35,8 @@ export function exchange(stream: Duplex, request: ServiceRequest, sink: AnswerSi
     let informational = false;
     let keepAlive = false;
     let finished = false;
-    let bodySent = request.body === undefined;
+    const framing = bodyFraming(request);
+    let bodySent = framing === 'none';
     const settle = (error?: Error) => {
       if (finished) return;
       finished = true;
@@ -102,29 +103,31 @@ export function exchange(stream: Duplex, request: ServiceRequest, sink: AnswerSi
     stream.on('close', onClose);
     stream.on('error', onClose);
 
-    stream.write(requestHead(request));
-    if (request.body) sendBody(request.body, stream, request.headers).then(() => (bodySent = true), () => stream.destroy());
+    stream.write(requestHead(request, framing));
+    if (request.body && framing !== 'none') sendBody(request.body, stream, framing).then(() => (bodySent = true), () => stream.destroy());
   });
 }
 
-/** The request line and headers, and the body's framing: its length as given, or chunks when it has none. */
-export function requestHead(request: ServiceRequest): string {
+/** How the body goes to the service: none; as it is, under its Content-Length; or re-chunked (it came chunked, and Node decoded it). */
+function bodyFraming(request: ServiceRequest): 'none' | 'length' | 'chunked' {
+  const body = request.body;
+  if (!body || (body.headers['content-length'] === undefined && body.headers['transfer-encoding'] === undefined)) return 'none';
+  return request.headers['content-length'] === undefined ? 'chunked' : 'length';
+}
+
+/** The request line and headers, and `transfer-encoding: chunked` when the body is sent in chunks. */
+export function requestHead(request: ServiceRequest, framing: 'none' | 'length' | 'chunked' = 'none'): string {
   const lines = [`${request.method} ${request.path} HTTP/1.1`];
   for (const [name, value] of Object.entries(request.headers)) {
     for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
   }
-  if (request.body && request.headers['content-length'] === undefined && hasBody(request.body)) lines.push('transfer-encoding: chunked');
+  if (framing === 'chunked') lines.push('transfer-encoding: chunked');
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-function hasBody(body: IncomingMessage): boolean {
-  return body.headers['content-length'] !== undefined || body.headers['transfer-encoding'] !== undefined;
-}
-
-/** Streams the user's body on: as it is under a Content-Length, re-chunked when it came chunked (Node decoded it). */
-async function sendBody(body: IncomingMessage, stream: Duplex, headers: OutgoingHttpHeaders): Promise<void> {
-  if (!hasBody(body)) return;
-  const chunked = headers['content-length'] === undefined;
+/** Streams the user's body on, as `framing` says. */
+async function sendBody(body: IncomingMessage, stream: Duplex, framing: 'length' | 'chunked'): Promise<void> {
+  const chunked = framing === 'chunked';
   for await (const chunk of body as AsyncIterable<Buffer>) {
     if (chunk.length === 0) continue;
     if (chunked) stream.write(`${chunk.length.toString(16)}\r\n`);

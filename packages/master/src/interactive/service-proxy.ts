@@ -82,12 +82,9 @@ function refuseForeignOrigin(ctx: AppContext): void {
  * after it, the user's connection is cut (a truncated body must not look complete).
  */
 async function forward(ctx: AppContext, connections: ServiceConnections): Promise<void> {
-  let stream: Duplex;
-  try {
-    stream = await connections.acquire();
-  } catch (error) {
-    throw new DomainError('BAD_GATEWAY', `the task's service did not answer: ${(error as Error).message}`);
-  }
+  const stream = await connections.acquire().catch((error: Error) => {
+    throw badGateway(error);
+  });
   const res = ctx.res;
   // The user went away: the connection is closed, which ends the exchange.
   const gone = () => {
@@ -112,11 +109,15 @@ async function forward(ctx: AppContext, connections: ServiceConnections): Promis
     connections.release(stream, reusable);
   } catch (error) {
     connections.release(stream, false);
-    if (ctx.respond !== false) throw new DomainError('BAD_GATEWAY', `the task's service did not answer: ${(error as Error).message}`);
+    if (ctx.respond !== false) throw badGateway(error as Error);
     res.destroy();
   } finally {
     res.off('close', gone);
   }
+}
+
+function badGateway(error: Error): DomainError {
+  return new DomainError('BAD_GATEWAY', `the task's service did not answer: ${error.message}`);
 }
 
 /**
