@@ -308,5 +308,7 @@ test.serial('SIGHUP re-reads the policy of a running master; a broken file keeps
   rewrite({ system: { resources: { max: { gpus: 5 } } } });
   master.child.kill('SIGHUP');
   await waitFor('the new policy', async () => (await maxGpus()) === 5);
+  // The log line can reach this process's pipe after the new policy answers: waited for, still required.
+  await waitFor('the master to log the reload', () => /policy reloaded/.test(master.output()));
   t.regex(master.output(), /policy reloaded/);
 });
