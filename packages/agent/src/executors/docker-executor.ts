@@ -11,6 +11,12 @@ import { finished, type ExecRequest, type ExecSession, type Executor, type Exist
 const LABEL_AGENT = 'trainyard.agent';
 const LABEL_TASK = 'trainyard.task';
 const LABEL_LEASE = 'trainyard.lease';
+/**
+ * The agent's own notices about the run (JSON list), shown ahead of the container's output: a
+ * restarted agent replays them with it, so the lines the master already has (its log offset
+ * counts these too) are skipped from the right place.
+ */
+const LABEL_NOTICES = 'trainyard.notices';
 /** Throwaway containers that read an image's account files: never started, never mounted. */
 const LABEL_PROBE = 'trainyard.identity-probe';
 /** The image's account files, and whether it has a shell to set the umask with. */
@@ -50,6 +56,11 @@ export class DockerExecutor implements Executor {
 
   async start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run> {
     const { engine } = this;
+    const notices: string[] = [];
+    const notice = (line: string) => {
+      notices.push(line);
+      hooks.output('system', line);
+    };
     let imageId = spec.pull === 'always' ? undefined : await engine.imageId(spec.image);
     if (!imageId) {
       if (spec.pull === 'never') {
@@ -59,7 +70,7 @@ export class DockerExecutor implements Executor {
         });
       }
       await hooks.state('PULLING');
-      hooks.output('system', `[trainyard] pulling ${spec.image}`);
+      notice(`[trainyard] pulling ${spec.image}`);
       try {
         await engine.pull(spec.image);
         imageId = await engine.imageId(spec.image);
@@ -79,7 +90,7 @@ export class DockerExecutor implements Executor {
       mkdirSync(identityDir, { recursive: true, mode: 0o755 });
       writeFileSync(path.join(identityDir, 'passwd'), files.passwd, { mode: 0o644 });
       writeFileSync(path.join(identityDir, 'group'), files.group, { mode: 0o644 });
-      const command = withUmask(spec, base, hooks);
+      const command = withUmask(spec, base, notice);
       id = await engine.create({
         name: `yard-task-${name}`,
         Image: imageId,
@@ -92,7 +103,12 @@ export class DockerExecutor implements Executor {
           `LOGNAME=${runAs.user}`,
           ...interactiveEnvironment(spec).map(([k, v]) => `${k}=${v}`),
         ],
-        Labels: { [LABEL_AGENT]: this.agentId, [LABEL_TASK]: String(spec.taskId), [LABEL_LEASE]: spec.leaseId },
+        Labels: {
+          [LABEL_AGENT]: this.agentId,
+          [LABEL_TASK]: String(spec.taskId),
+          [LABEL_LEASE]: spec.leaseId,
+          ...(notices.length > 0 ? { [LABEL_NOTICES]: JSON.stringify(notices) } : {}),
+        },
         Tty: false,
         // Said, not published: nothing listens on the agent's network (the master reaches the port through the agent).
         ...(spec.ports.length > 0 ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p.container}/tcp`, {}])) } : {}),
@@ -126,7 +142,8 @@ export class DockerExecutor implements Executor {
     }
     crashPoint('agent:after-start');
     // Output flows from now on; the outcome is reported only after RUNNING (once `start` returned).
-    const run = this.follow(id, identityDir, hooks, 0);
+    // The notices were shown as they happened.
+    const run = this.follow(id, identityDir, hooks, notices, notices.length);
     await hooks.state('RUNNING');
     return run;
   }
@@ -173,7 +190,7 @@ export class DockerExecutor implements Executor {
         leaseId,
         // The engine's "created": never started. Its wait would answer 0 as if it had run.
         started: c.state !== 'created',
-        adopt: (hooks: RunHooks, skipLines: number) => Promise.resolve(this.follow(c.id, identityDir, hooks, skipLines)),
+        adopt: (hooks: RunHooks, skipLines: number) => Promise.resolve(this.follow(c.id, identityDir, hooks, noticesOf(c.labels), skipLines)),
         discard: async () => {
           await this.engine.stop(c.id, 1).catch(() => undefined);
           await this.engine.remove(c.id);
@@ -223,11 +240,15 @@ export class DockerExecutor implements Executor {
     };
   }
 
-  /** Streams a container's output from the start (skipping what was sent) and waits for it; `cleanup` removes it. */
-  private follow(id: string, identityDir: string, hooks: RunHooks, skipLines: number): Run {
+  /**
+   * Streams the run's notices and its container's output from the start, skipping the first
+   * `skipLines` of them (sent already), and waits for it; `cleanup` removes it.
+   */
+  private follow(id: string, identityDir: string, hooks: RunHooks, notices: string[], skipLines: number): Run {
     const { engine } = this;
     let stopped = false;
-    let skip = skipLines;
+    for (const line of notices.slice(skipLines)) hooks.output('system', line);
+    let skip = Math.max(0, skipLines - notices.length);
     const emit = (stream: 'stdout' | 'stderr') => (line: string) => {
       if (skip > 0) skip--;
       else hooks.output(stream, line);
@@ -305,17 +326,27 @@ function homeOf(passwd: string, runAs: TaskRunSpec['runAs']): { path: string; tm
  * `exec`s the command as the image would have run it (its ENTRYPOINT kept in front). An image
  * without /bin/sh runs with its own umask, and the task's log says so.
  */
-function withUmask(spec: TaskRunSpec, image: ImageAccounts, hooks: RunHooks): { Cmd: string[]; Entrypoint?: string[] } {
+function withUmask(spec: TaskRunSpec, image: ImageAccounts, notice: (line: string) => void): { Cmd: string[]; Entrypoint?: string[] } {
   if (!spec.umask) return { Cmd: spec.entrypoint };
   if (!/^0?[0-7]{3}$/.test(spec.umask)) {
-    hooks.output('system', `[trainyard] umask ${spec.umask} is not an octal umask: the image's own is kept`);
+    notice(`[trainyard] umask ${spec.umask} is not an octal umask: the image's own is kept`);
     return { Cmd: spec.entrypoint };
   }
   if (!image.shell) {
-    hooks.output('system', `[trainyard] the image has no /bin/sh to set umask ${spec.umask} with: files in shared directories may not be writable for the group`);
+    notice(`[trainyard] the image has no /bin/sh to set umask ${spec.umask} with: files in shared directories may not be writable for the group`);
     return { Cmd: spec.entrypoint };
   }
   return { Entrypoint: ['/bin/sh', '-c', `umask ${spec.umask} && exec "$@"`, 'sh'], Cmd: [...image.entrypoint, ...spec.entrypoint] };
+}
+
+/** The notices a container's label keeps; none when it has no such label (or one that is not a list of lines). */
+function noticesOf(labels: Record<string, string>): string[] {
+  try {
+    const notices: unknown = JSON.parse(labels[LABEL_NOTICES] ?? '[]');
+    return Array.isArray(notices) ? notices.filter((line): line is string => typeof line === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 const runName = (taskId: number, leaseId: string) => `${taskId}-${leaseId.slice(0, 8)}`;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { containerPathViolation, crashPoint, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
-import { OutputTail } from '../shim/output-tail.js';
+import { OutputTail, SYSTEM_TAG } from '../shim/output-tail.js';
 import {
   isAlive,
   readJson,
@@ -83,15 +83,16 @@ export class ProcessExecutor implements Executor {
     }
     mkdirSync(home, { recursive: true });
     chownSync(home, runAs.uid, runAs.gid);
-    if (spec.resources.cpu || spec.resources.memory) {
-      hooks.output('system', '[trainyard] the process executor does not enforce cpu or memory limits');
-    }
+    const notices: string[] = [];
+    if (spec.resources.cpu || spec.resources.memory) notices.push('[trainyard] the process executor does not enforce cpu or memory limits');
     if (spec.confinement.capabilities.length > 0) {
-      hooks.output('system', `[trainyard] the process executor drops every capability: ${spec.confinement.capabilities.join(', ')} (admitted by the policy) is not given`);
+      notices.push(`[trainyard] the process executor drops every capability: ${spec.confinement.capabilities.join(', ')} (admitted by the policy) is not given`);
     }
-    if (!this.namespaces && runAs.supplementaryGroups.length > 0) {
-      hooks.output('system', '[trainyard] without mount namespaces the process executor gives no supplementary groups');
-    }
+    if (!this.namespaces && runAs.supplementaryGroups.length > 0) notices.push('[trainyard] without mount namespaces the process executor gives no supplementary groups');
+    // The run's own notices open its output file, ahead of the task's lines: the file is the one
+    // record of everything the run shows, so a restarted agent that skips the lines the master
+    // has (its log offset counts these too) resumes at the right task line.
+    writeFileSync(files.output, notices.map((line) => `${SYSTEM_TAG}${line}\n`).join(''), { mode: 0o600 });
     const job: ShimJob = {
       dir: files.dir,
       ...launch,
@@ -116,6 +117,7 @@ export class ProcessExecutor implements Executor {
       const status = readJson<RunStatus>(files.status);
       const why = status && 'error' in status ? status.error : reply?.type === 'error' ? reply.message : 'its shim ended before starting it';
       rmSync(files.dir, { recursive: true, force: true });
+      for (const line of notices) hooks.output('system', line);
       return finished({ state: 'FAILED', message: why });
     }
     crashPoint('agent:after-start');

@@ -4,6 +4,9 @@ import type { OutputStream } from '../executors/executor.js';
 import { readJson, type RunFiles, type RunStatus } from './run-files.js';
 
 const POLL_MS = 250;
+/** A line of the output file that is the agent's own notice, not the task's (see run-files.ts). */
+export const SYSTEM_TAG = 's';
+const STREAMS: Record<string, OutputStream> = { o: 'stdout', e: 'stderr', [SYSTEM_TAG]: 'system' };
 const CHUNK = 64 * 1024;
 
 /**
@@ -94,6 +97,6 @@ export class OutputTail {
       this.skip--;
       return;
     }
-    this.emit(record.startsWith('e') ? 'stderr' : 'stdout', record.slice(1));
+    this.emit(STREAMS[record[0] ?? 'o'] ?? 'stdout', record.slice(1));
   }
 }

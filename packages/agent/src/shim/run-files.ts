@@ -15,7 +15,10 @@ export interface RunFiles {
   shim: string;
   /** The task's pid and start time, once it was spawned: the run started. */
   child: string;
-  /** One line per output line: "o" (stdout) or "e" (stderr), then the text. */
+  /**
+   * One line per output line: "o" (stdout) or "e" (stderr), then the text. The agent writes its
+   * own notices about the run first ("s"), before the shim appends the task's.
+   */
   output: string;
   /** The task's end, written atomically once its output is complete. */
   status: string;
