@@ -321,6 +321,52 @@ test.serial('oversized headers get 431, broken HTTP 400 and a missing Host 421, 
   t.is((await fetch(`${m.url}/healthz`)).status, 200, 'the master still serves');
 });
 
+test.serial('ambiguous requests are 400 with the error body, never "the first one wins": two Hosts, two Authorizations, two lengths, a length with chunks, an unknown transfer coding', async (t) => {
+  const { host } = new URL(m.url);
+  const exchange = (text: string) => rawExchange(m.url, text);
+  const before = userCount();
+  const create = (headers: string) => {
+    const body = JSON.stringify({ username: 'smuggled', password: 'pw' });
+    return `POST /api/v1/users HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\n${headers}Connection: close\r\n\r\n${body}`;
+  };
+  const cases: Array<[string, string, RegExp]> = [
+    // RFC 9112 3.2: "A server MUST respond with a 400 to any HTTP/1.1 request message that lacks a Host header field and to any
+    // request message that contains more than one Host header field line or a Host header field with an invalid field value."
+    ['two Hosts, the first ours', `GET /api/v1/me HTTP/1.1\r\nHost: ${host}\r\nHost: rebind.attacker.example\r\nAuthorization: Bearer ${admin}\r\nConnection: close\r\n\r\n`, /2 Host headers/],
+    ['two Hosts, the same', `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, /2 Host headers/],
+    ['an empty Host and ours', `GET /api/v1/me HTTP/1.1\r\nHost:\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, /2 Host headers/],
+    ['a Host that is no host', `GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1, evil.example\r\nConnection: close\r\n\r\n`, /Host header .* is not a host/],
+    ['two Authorizations', `GET /api/v1/me HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${admin}\r\nAuthorization: Bearer yard_forged\r\nConnection: close\r\n\r\n`, /2 Authorization headers/],
+    ['two Content-Types', create('Content-Type: text/plain\r\nContent-Length: 41\r\n'), /2 Content-Type headers/],
+    ['two Content-Lengths', create('Content-Length: 41\r\nContent-Length: 10\r\n'), /not valid HTTP\/1\.1 \(HPE_UNEXPECTED_CONTENT_LENGTH\)/],
+    ['a list as the length', create('Content-Length: 41, 41\r\n'), /not valid HTTP\/1\.1 \(HPE_INVALID_CONTENT_LENGTH\)/],
+    ['a length and chunks', create('Content-Length: 41\r\nTransfer-Encoding: chunked\r\n'), /not valid HTTP\/1\.1 \(HPE_INVALID_TRANSFER_ENCODING\)/],
+    ['a coding other than chunked', create('Transfer-Encoding: gzip\r\n'), /not valid HTTP\/1\.1 \(HPE_INVALID_TRANSFER_ENCODING\)/],
+    ['chunked twice', create('Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n'), /not valid HTTP\/1\.1 \(HPE_INVALID_TRANSFER_ENCODING\)/],
+    ['a folded header', `GET /api/v1/me HTTP/1.1\r\nHost: ${host}\r\nX-A: b\r\n c\r\nConnection: close\r\n\r\n`, /not valid HTTP\/1\.1/],
+  ];
+  for (const [what, text, reason] of cases) {
+    const answer = await exchange(text);
+    const message = await expectError(t, Promise.resolve(answer), 400, 'INVALID_INPUT');
+    t.regex(message, reason, what);
+    t.regex(answer.raw, /\r\nconnection: close\r\n/i, `${what}: the connection is closed after it`);
+  }
+  // A WebSocket upgrade is a request like any other.
+  const upgrade = await exchange(`GET /api/v1/tasks/1/shell HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  await expectError(t, Promise.resolve(upgrade), 400, 'INVALID_INPUT');
+  t.is(userCount(), before, 'nothing was created');
+
+  // An absolute URI names the host (RFC 9112 3.2.2: the Host header is then ignored), so it is the one checked.
+  const absolute = await exchange(`GET http://rebind.attacker.example/api/v1/me HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${admin}\r\nConnection: close\r\n\r\n`);
+  t.regex(await expectError(t, Promise.resolve(absolute), 421, 'HOST_NOT_ALLOWED'), /rebind\.attacker\.example/);
+  const ours = await exchange(`GET http://${host}/api/v1/me HTTP/1.1\r\nHost: rebind.attacker.example\r\nAuthorization: Bearer ${admin}\r\nConnection: close\r\n\r\n`);
+  t.is(ours.status, 200, ours.raw);
+  t.is(ours.body.user.username, 'admin');
+  const notHttp = await exchange(`GET ftp://${host}/api/v1/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  await expectError(t, Promise.resolve(notHttp), 400, 'INVALID_INPUT');
+  t.is((await fetch(`${m.url}/healthz`)).status, 200, 'the master still serves');
+});
+
 test.serial('a Host that is not this master (DNS rebinding) is refused; loopback names and IP addresses are fine', async (t) => {
   const { port } = new URL(m.url);
   const login = { username: 'yard', password: '', cookie: true };

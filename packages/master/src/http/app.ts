@@ -9,13 +9,14 @@ import { jsonBody } from './json-body.js';
 import { noRoute } from './no-route.js';
 import { opsRoutes } from './ops-routes.js';
 import { requestContext } from './request-context.js';
+import { requestFraming } from './request-framing.js';
 import { siteGuard } from './site-guard.js';
 import type { Site } from './site.js';
 import { webUi } from './web-ui.js';
 
 /**
- * The Koa chain, outermost first: request id and access log, the one error mapper, health and
- * readiness, the Host check, body parsing, API routes, the web UI's files and pages, and the
+ * The Koa chain, outermost first: request id and access log, the one error mapper, the refusal
+ * of ambiguous requests, health and readiness, the Host check, body parsing, API routes, the web UI's files and pages, and the
  * JSON 404/405 for everything else. Each piece does one thing. Returns the app and its route table.
  */
 export function createApp(options: {
@@ -32,6 +33,7 @@ export function createApp(options: {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
+  app.use(requestFraming());
   // Outside the API, before the Host check and body parsing, each bound to its own (open) check too.
   const ops = opsRoutes(options.guards, options.checkDatabase);
   app.use(ops.routes());

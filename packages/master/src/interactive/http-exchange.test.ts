@@ -105,3 +105,23 @@ test('no answer, half an answer, or no HTTP: the exchange fails, saying so', asy
   const ssh = await rawService(t, 'SSH-2.0-OpenSSH_9.6\r\n\r\n');
   await t.throwsAsync(exchange(ssh.socket, get, collector().sink), { message: /not HTTP\/1\.1/ });
 });
+
+test('an answer whose length could be read two ways never reaches the user: a length with chunks, two lengths, a length that is no number, a coding other than chunked', async (t) => {
+  // Relayed, each would let a service put bytes of its choosing on the user's kept-alive
+  // connection as the answer to their next request (the master re-frames the body it parsed).
+  for (const [answer, reason] of [
+    ['HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', /both Content-Length and Transfer-Encoding/],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n', /both Content-Length and Transfer-Encoding/],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello', /2 Content-Length headers/],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 5, 3\r\n\r\nhello', /Content-Length "5, 3" is not a number/],
+    ['HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello', /Content-Length "\+5" is not a number/],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', /Transfer-Encoding "gzip, chunked"/],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', /2 Transfer-Encoding headers/],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nhello', /not HTTP\/1\.1/],
+  ] as const) {
+    const s = await rawService(t, answer);
+    const { got, sink } = collector();
+    await t.throwsAsync(exchange(s.socket, get, sink), { message: reason }, answer);
+    t.is(got.heads.length, 0, `nothing was handed on: ${answer}`);
+  }
+});

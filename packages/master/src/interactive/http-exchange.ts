@@ -54,6 +54,8 @@ export function exchange(stream: Duplex, request: ServiceRequest, sink: AnswerSi
       informational = info.statusCode >= 100 && info.statusCode < 200;
       if (informational) return 0;
       if (info.upgrade) throw new Error(`the service switched protocols (HTTP ${info.statusCode}) on a request that asked for none`);
+      const ambiguous = framingAmbiguity(info.headers);
+      if (ambiguous) throw new Error(ambiguous);
       keepAlive = info.shouldKeepAlive;
       sink.head(info.statusCode, info.statusMessage, info.headers);
       // An answer to HEAD has the headers of a body but none follows.
@@ -106,6 +108,31 @@ export function exchange(stream: Duplex, request: ServiceRequest, sink: AnswerSi
     stream.write(requestHead(request, framing));
     if (request.body && framing !== 'none') sendBody(request.body, stream, framing).then(() => (bodySent = true), () => stream.destroy());
   });
+}
+
+/**
+ * Why an answer's framing could be read two ways, if it can. The body is relayed as this parser
+ * framed it, under the service's Content-Length: were that length not the body's, the user's
+ * kept-alive connection would carry bytes of the service's choosing as the answer to their next
+ * request. So an answer passes only with at most one Content-Length of digits alone, or one
+ * Transfer-Encoding that is `chunked`, never both (RFC 9112 6.1, 6.3).
+ */
+function framingAmbiguity(rawHeaders: string[]): string | undefined {
+  const lengths: string[] = [];
+  const codings: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (name === 'content-length') lengths.push(rawHeaders[i + 1]!);
+    else if (name === 'transfer-encoding') codings.push(rawHeaders[i + 1]!);
+  }
+  if (lengths.length > 0 && codings.length > 0) return 'it has both Content-Length and Transfer-Encoding';
+  if (lengths.length > 1) return `it has ${lengths.length} Content-Length headers`;
+  if (codings.length > 1) return `it has ${codings.length} Transfer-Encoding headers`;
+  if (lengths.length === 1 && !/^\d+$/.test(lengths[0]!.trim())) return `its Content-Length ${JSON.stringify(lengths[0])} is not a number`;
+  if (codings.length === 1 && codings[0]!.trim().toLowerCase() !== 'chunked') {
+    return `its Transfer-Encoding ${JSON.stringify(codings[0])} is not chunked, the only coding the proxy relays`;
+  }
+  return undefined;
 }
 
 /** How the body goes to the service: none; as it is, under its Content-Length; or re-chunked (it came chunked, and Node decoded it). */
