@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { api, loginToken } from './helpers/api.js';
 import { ROOT } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
+import { rawExchange } from './helpers/raw-http.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
@@ -98,6 +99,19 @@ test.serial('the master serves the UI for page paths and JSON errors for unknown
   t.is(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
 });
 
+test.serial("the proxy's login redirect names only a path of this site, as a browser resolves it", async (t) => {
+  const { host } = new URL(m.url);
+  const location = async (target: string) => {
+    const answer = await rawExchange(m.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: text/html\r\nConnection: close\r\n\r\n`);
+    t.is(answer.status, 302, `${target}: ${answer.raw}`);
+    return String(answer.headers.location);
+  };
+  t.is(await location('/proxy/7/tree?x=1'), `/login?redirect=${encodeURIComponent('/proxy/7/tree?x=1')}`);
+  for (const evil of ['/proxy/7/../..//evil.example', '/proxy/7/..\\..\\/evil.example', '/proxy/7/%2e%2e/%2e%2e//evil.example']) {
+    t.is(await location(evil), '/login', `${evil}: no way back that leaves the site`);
+  }
+});
+
 async function newPage(): Promise<Page> {
   const context = await browser!.newContext({ baseURL: m.url, viewport: { width: 1200, height: 720 } });
   return context.newPage();
@@ -128,12 +142,18 @@ if (haveBrowser) {
     await page.getByRole('alert').waitFor();
     t.regex(await page.getByRole('alert').innerText(), /task 123 does not exist/, 'API errors show in the page');
 
-    for (const evil of ['https://evil.example/x', '//evil.example/x', '/\\evil.example']) {
+    // Each resolves, as a browser reads it, to another host: /.//x and /..//x to the path //x, /./\\x too
+    // (a backslash is a slash in http URLs), /\t/x once the tab is dropped, %2e%2e is a dot segment.
+    for (const evil of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', '/.//evil.example', '/..//evil.example/x', '/./\\evil.example', '/\t/evil.example', '/%2e%2e//evil.example', '/proxy/1/../..//evil.example']) {
       const other = await newPage();
       await other.goto(`/login?redirect=${encodeURIComponent(evil)}`);
       await signIn(other, 'alice');
-      await other.waitForURL(/\/experiments$/);
-      t.is(new URL(other.url()).origin, m.url, `${evil} is not followed`);
+      // Signed in, the page goes on: to the experiments page, or off this site.
+      await other.waitForURL((url) => url.origin !== m.url || url.pathname === '/experiments').catch(async (error: Error) => {
+        throw new Error(`${evil}: signed in, the page stayed at ${other.url()} (${(await other.getByRole('alert').allInnerTexts()).join('; ')}): ${error.message}`);
+      });
+      t.is(new URL(other.url()).origin, m.url, `${evil} is not followed: the browser went to ${other.url()}`);
+      t.is(new URL(other.url()).pathname, '/experiments', evil);
       await other.context().close();
     }
     await page.context().close();

@@ -126,4 +126,5 @@ export * from './byte-size.js';
 export * from './run-spec.js';
 export * from './errors.js';
 export * from './web-pages.js';
+export * from './same-origin-path.js';
 export * from './quotas.js';

@@ -1,5 +1,6 @@
 import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
 import type { CallArgs, EndpointName, EndpointResponse } from '@trainyard/shared';
+import { sameOriginPath } from '@trainyard/shared/constants';
 
 export { ApiError };
 
@@ -18,13 +19,7 @@ export async function api<K extends EndpointName>(name: K, ...args: CallArgs<K>)
   }
 }
 
-/** Only paths on this site: `/x` yes; `//evil.example`, `/\evil`, `https://...` no. */
+/** Only paths on this site, as the browser resolves them (see sameOriginPath); anything else: home. */
 export function safeRedirect(target: string | null): string {
-  if (!target || !target.startsWith('/') || target.startsWith('//') || target.startsWith('/\\')) return '/';
-  try {
-    const url = new URL(target, window.location.origin);
-    return url.origin === window.location.origin ? url.pathname + url.search + url.hash : '/';
-  } catch {
-    return '/';
-  }
+  return sameOriginPath(target, window.location.origin) ?? '/';
 }

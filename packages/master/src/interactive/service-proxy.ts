@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Middleware } from 'koa';
-import { SESSION_COOKIE } from '@trainyard/shared';
+import { SESSION_COOKIE, sameOriginPath } from '@trainyard/shared';
 import { enforce } from '../authz/decision.js';
 import type { Guards } from '../authz/routes.js';
 import { taskPolicies } from '../authz/tasks.js';
@@ -60,7 +60,9 @@ export function loginRedirect(services: ServicesOrigin): Middleware<AppState> {
       const browser = ctx.method === 'GET' && ctx.accepts(['json', 'html']) === 'html' && !ctx.get('upgrade');
       if (!(error instanceof DomainError) || error.code !== 'UNAUTHENTICATED' || !browser || !ctx.path.startsWith('/proxy/')) throw error;
       const login = services.isServicesRequest(ctx) ? `${services.mainOrigin(ctx.state.client)}/login` : '/login';
-      ctx.redirect(`${login}?redirect=${encodeURIComponent(ctx.originalUrl)}`);
+      // Only a path that stays on this site once a browser resolves it (`/proxy/1/../..//evil.example` does not).
+      const back = sameOriginPath(ctx.originalUrl, `${ctx.state.client.protocol}://${ctx.state.client.host}`);
+      ctx.redirect(back === undefined ? login : `${login}?redirect=${encodeURIComponent(back)}`);
     }
   };
 }
