@@ -154,6 +154,49 @@ test.serial('two groups\' ranges never overlap, including after one is deleted a
   t.deepEqual(explicit.uidRange, { start: 2_000_000_000, size: 500 });
 });
 
+test.serial("a uid a group's range gave one member cannot be linked to anyone else (409 naming the uid, its owner and the group); the range skips linked uids", async (t) => {
+  const yard = (...args: string[]) => admin.run(['-u', 'admin', ...args], { env: { YARD_PASSWORD: '' }, input: 'pw\n' });
+  const must = async (...args: string[]) => {
+    const result = await yard(...args);
+    if (result.code !== 0) throw new Error(`yard ${args.join(' ')}: ${result.stderr}`);
+    return result;
+  };
+  // A group of its own, so that the uids the other tests expect stay as they are.
+  await must('group', 'create', 'linkcheck');
+  const group = JSON.parse((await must('group', 'set', 'linkcheck', '--gid', '5010', '--uid-range', 'auto', '--json')).stdout) as GroupDetail;
+  const start = group.uidRange!.start;
+  for (const name of ['frank', 'gina', 'hank']) {
+    await must('user', 'create', name, '--password-stdin');
+    await must('group', 'add-member', 'linkcheck', name);
+  }
+  const planAs = async (who: string) => {
+    const person = new Terminal(m.url);
+    return person.json<{ runSpec: Task['runSpec'] }>(['-u', who, 'command', 'run', '--dry-run', '--group', 'linkcheck', '--', 'true'], { env: { YARD_PASSWORD: 'pw' } });
+  };
+  t.is((await planAs('frank')).runSpec.runAs.uid, start, "frank's uid from the range");
+
+  const link = (who: string, uid: number) => yard('user', 'link-with-agent-user', who, '--agent-uid', String(uid), '--agent-user', who, '--agent-gid', '5010', '--agent-group', 'linkcheck');
+  const refused = await link('gina', start);
+  t.is(refused.code, 1);
+  t.is(
+    refused.stderr.trim(),
+    `Error: uid ${start} is frank's: the uid range of group linkcheck gave it to them, and gina's tasks would run as frank; link gina to another uid`,
+  );
+  t.is((await api(m.url, 'GET', '/users/gina', { token: tokens.admin })).body.agentUser, null, 'gina stays unlinked');
+  const api409 = await api(m.url, 'PUT', '/users/gina/agent-user', { token: tokens.admin, body: { uid: start, user: 'gina', gid: 5010, group: 'linkcheck' } });
+  t.is(api409.status, 409);
+  t.is(api409.body.error.code, 'UNIX_ID_TAKEN');
+  // The owner may be linked to their own uid.
+  t.is((await link('frank', start)).code, 0);
+  await must('user', 'unlink-agent-user', 'frank');
+
+  // The other order: a uid linked first is skipped when the range gives the next member theirs.
+  t.is((await link('gina', start + 1)).code, 0);
+  t.is((await planAs('gina')).runSpec.runAs.uid, start + 1);
+  t.is((await planAs('hank')).runSpec.runAs.uid, start + 2, 'the range skipped the uid linked to gina');
+  t.is((await link('frank', start + 2)).code, 1, "and hank's uid is his");
+});
+
 test.serial('a linked user whose uid lies outside the range is refused with the uid and the range; the dry run shows where each field comes from', async (t) => {
   const refused = await create('dave', ['true'], inGroup);
   t.is(refused.status, 403);

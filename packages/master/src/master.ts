@@ -105,6 +105,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const audit = new AuditService({ db, clock });
   let roles: RoleService | undefined;
   let groups: GroupService | undefined;
+  let groupUnix: GroupUnixService | undefined;
   const users = new UserService({
     db,
     clock,
@@ -114,11 +115,12 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     passwordMinLength: config.security.password_policy.min_length,
     access: () => roles!,
     groups: () => groups!,
+    uids: () => groupUnix!,
   });
   groups = new GroupService({ db, clock, audit, users });
   roles = new RoleService({ db, clock, audit, users, groups, defaultRole: config.security.default_role });
   groups.subscribe(roles);
-  const groupUnix = new GroupUnixService({ db, clock, audit, uidRanges: config.security.uid_ranges, defaultTaskUid: config.security.default_task.uid });
+  groupUnix = new GroupUnixService({ db, clock, audit, uidRanges: config.security.uid_ranges, defaultTaskUid: config.security.default_task.uid });
   const throttle = new LoginThrottle({
     maxFailuresPerUser: config.security.login_throttle.max_failures_per_user,
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,

@@ -56,7 +56,7 @@ export const ERROR_STATUS = {
   PASSWORD_MANAGED_ELSEWHERE: 409,
   ILLEGAL_TRANSITION: 409,
   LEASE_INVALID: 409,
-  /** A gid or Unix group name another group already has. */
+  /** A gid or Unix group name another group already has, or a uid a group's range gave another member. */
   UNIX_ID_TAKEN: 409,
   /** A uid range that overlaps one handed out before (to any group, deleted ones included), or a change to a set range. */
   UID_RANGE_CONFLICT: 409,

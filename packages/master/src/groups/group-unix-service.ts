@@ -92,6 +92,15 @@ export class GroupUnixService {
     });
   }
 
+  /**
+   * The member a group's range gave `uid` to, if one was: the users domain asks before it links
+   * anyone to a uid, so that an allocated uid stays its owner's (the allocation in turn skips
+   * linked uids, see `uidFor`).
+   */
+  async uidOwner(db: Executor, uid: number): Promise<{ userId: number; username: string; groupPath: string } | undefined> {
+    return uidRepository.owner(db, uid);
+  }
+
   /** The range a request asks for: the next block of security.uid_ranges, or an explicit one no recorded range touches. */
   private async range(trx: Executor, group: GroupRecord, requested: 'auto' | UidRange): Promise<UidRange> {
     const current = group.unix.uidRange;

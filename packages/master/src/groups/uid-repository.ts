@@ -62,6 +62,18 @@ export const uidRepository = {
     return row !== undefined;
   },
 
+  /** Who was given `uid` from a group's range, and by which group (names read for the message). */
+  async owner(db: Executor, uid: number): Promise<{ userId: number; username: string; groupPath: string } | undefined> {
+    const row = await db
+      .selectFrom('group_uids as g')
+      .innerJoin('users as u', 'u.id', 'g.user_id')
+      .innerJoin('groups as gr', 'gr.id', 'g.group_id')
+      .select(['g.user_id', 'u.username', 'gr.path'])
+      .where('g.uid', '=', uid)
+      .executeTakeFirst();
+    return row && { userId: row.user_id, username: row.username, groupPath: row.path };
+  },
+
   async insertUid(db: Executor, groupId: number, userId: number, uid: number, now: number): Promise<void> {
     await db.insertInto('group_uids').values({ group_id: groupId, user_id: userId, uid, created_at: now }).execute();
   },

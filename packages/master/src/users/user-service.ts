@@ -42,6 +42,12 @@ export interface GroupMembershipPort {
   membership(db: Executor, path: string, userId: number): Promise<{ id: number; member: boolean } | undefined>;
 }
 
+/** What the users domain asks the groups domain about uids (wired in master.ts). */
+export interface UidOwnerPort {
+  /** The member a group's uid range gave `uid` to, and that group; undefined when no range gave it. */
+  uidOwner(db: Executor, uid: number): Promise<{ userId: number; username: string; groupPath: string } | undefined>;
+}
+
 /** Other domains that keep per-user state (sessions, tokens) and must follow a user's changes. */
 export interface UserListener {
   userDeactivated?(trx: Executor, user: UserRecord): Promise<void>;
@@ -64,6 +70,8 @@ export class UserService {
       access: () => UserAccessPort;
       /** Likewise the groups service, for default groups. */
       groups: () => GroupMembershipPort;
+      /** And the groups' Unix identities, for uids their ranges gave. */
+      uids: () => UidOwnerPort;
     },
   ) {}
 
@@ -187,6 +195,7 @@ export class UserService {
     const { db, clock, audit } = this.deps;
     try {
       return await db.transaction().execute(async (trx) => {
+        if (link) await this.assertUidFree(trx, username, undefined, link.uid);
         const user = await userRepository.insert(trx, { username, passwordHash: NO_PASSWORD, active: true, auth, agentUser: link, now: clock.now() });
         await this.deps.access().userCreated(trx, null, user, { admin: false });
         await audit.record(trx, null, {
@@ -262,6 +271,7 @@ export class UserService {
     const { db, clock, audit } = this.deps;
     return db.transaction().execute(async (trx) => {
       const before = await this.require(username, trx);
+      if (link) await this.assertUidFree(trx, before.username, before.id, link.uid);
       const user = await userRepository.update(trx, before.id, { agentUser: link, now: clock.now() });
       await audit.record(trx, actor, {
         action: link ? 'user.link' : 'user.unlink',
@@ -271,6 +281,20 @@ export class UserService {
       });
       return this.presentOne(user, trx);
     });
+  }
+
+  /**
+   * A uid a group's range gave one member is theirs for good (files on shared disks carry it):
+   * linking anyone else to it would run their tasks as that member.
+   */
+  private async assertUidFree(trx: Executor, username: string, userId: number | undefined, uid: number): Promise<void> {
+    const owner = await this.deps.uids().uidOwner(trx, uid);
+    if (owner && owner.userId !== userId) {
+      throw new DomainError(
+        'UNIX_ID_TAKEN',
+        `uid ${uid} is ${owner.username}'s: the uid range of group ${owner.groupPath} gave it to them, and ${username}'s tasks would run as ${owner.username}; link ${username} to another uid`,
+      );
+    }
   }
 
   /** The group the user's tasks go to when they name none: one they are a direct member of, or none. */
