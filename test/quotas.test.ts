@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { chromium } from 'playwright-core';
 import type { Agent, Page, QueueView, Quota, QuotaUsage, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
+import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser } from './helpers/browser.js';
 import { eachHelp, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
@@ -264,12 +263,12 @@ test.serial('the CLI: quota create, assign, list, show, set, unassign, delete; R
   t.regex((await yard(['quota', 'delete', 'cli-one'])).stdout, /Deleted quota cli-one/);
 });
 
-const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
-if (!existsSync(CHROMIUM)) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the quotas page test is NOT running.\n`);
+if (!haveChromium) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the quotas page test is NOT running.\n`);
 
-(existsSync(CHROMIUM) ? test.serial : test.skip)('the web UI: an admin makes and assigns a quota on the quotas page; the user sees it in My usage and why a task waits', async (t) => {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
+(haveChromium ? test.serial : test.skip)('the web UI: an admin makes and assigns a quota on the quotas page; the user sees it in My usage and why a task waits', async (t) => {
+  const chrome = await launchBrowser([m.url]);
+  t.teardown(() => chrome.close());
+  const { browser } = chrome;
   const signedIn = async (username: string, password: string) => {
     const page = await (await browser.newContext({ baseURL: m.url })).newPage();
     await page.goto('/login');
@@ -303,6 +302,7 @@ if (!existsSync(CHROMIUM)) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the 
   t.regex(await user.locator('tr[data-quota="web-zero"][data-resource="memory"]').innerText(), /memory\s+0\s+1Gi/);
   await kill(waiting.id);
   await api(m.url, 'DELETE', '/quotas/web-zero', { token: admin });
+  failOnConsoleErrors(t, chrome);
 });
 
 test.serial('every quota command and queue has --help with an example', async (t) => {

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import test from 'ava';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser } from './helpers/browser.js';
 import { Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor } from './helpers/cluster.js';
 import { createUsers } from './helpers/fixtures.js';
@@ -12,7 +12,6 @@ import { httpRequest, type RawResponse } from './helpers/raw-http.js';
 import { startTestMaster } from './helpers/test-master.js';
 import { makeSelfSignedCertificate } from './helpers/tls.js';
 
-const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
 const dir = tempDir('yard-tls-');
 const certificate = makeSelfSignedCertificate(dir);
 // The CLI and the agent this file starts trust the test certificate as a user's would: through
@@ -135,13 +134,13 @@ test('behind a trusted TLS proxy the web login works, cookies are Secure, and co
   });
   t.is(forged.status, 403, 'X-Forwarded-* from an untrusted peer are ignored');
 
-  if (!existsSync(CHROMIUM)) {
+  if (!haveChromium) {
     console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the browser login through the proxy is NOT tested\n`);
     return;
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
-  const context = await browser.newContext({ baseURL: proxy.url, ignoreHTTPSErrors: true });
+  const chrome = await launchBrowser([proxy.url]);
+  t.teardown(() => chrome.close());
+  const context = await chrome.browser.newContext({ baseURL: proxy.url, ignoreHTTPSErrors: true });
   const page = await context.newPage();
   await page.goto('/login');
   await page.getByLabel('Username').fill('alice');
@@ -151,6 +150,7 @@ test('behind a trusted TLS proxy the web login works, cookies are Secure, and co
   t.is(await page.getByLabel('User menu').innerText(), 'alice');
   const [browserCookie] = (await context.cookies()).filter((c) => c.name === 'yard_session');
   t.true(browserCookie?.secure, 'the browser holds a Secure cookie');
+  failOnConsoleErrors(t, chrome);
 });
 
 test('behind a bare proxy, http.public_url makes the web login work and its cookies Secure', async (t) => {

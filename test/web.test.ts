@@ -1,36 +1,34 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import test from 'ava';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { api, loginToken } from './helpers/api.js';
+import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser, namespaceUnavailable, type TestBrowser } from './helpers/browser.js';
 import { ROOT } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
 import { rawExchange } from './helpers/raw-http.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
-const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
-const haveBrowser = existsSync(CHROMIUM);
+const haveBrowser = haveChromium;
 if (!haveBrowser) {
   console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the browser tests of the web UI are NOT running (npm test installs Debian's chromium where it can).\n`);
 }
 
 let m: TestMaster;
-let browser: Browser | undefined;
+let chrome: TestBrowser | undefined;
 
 test.before(async () => {
   m = await startTestMaster();
   await createUsers(m.url, ['alice', 'bob', 'carol']);
-  if (haveBrowser) {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  }
+  if (haveBrowser) chrome = await launchBrowser([m.url]);
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
+// A page that logs a console error (its own CSP refusing something, a script error) fails its test.
+test.afterEach((t) => failOnConsoleErrors(t, chrome));
 test.after.always(async () => {
-  await browser?.close();
+  await chrome?.close();
   await m?.stop();
 });
 
@@ -94,6 +92,11 @@ test.serial('the master serves the UI for page paths and JSON errors for unknown
   t.regex(page.headers.get('content-type') ?? '', /text\/html/);
   t.regex(await page.text(), /<div id="app">/);
   t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  // The page's icon is a file of the site, which that policy allows (a data: icon was refused: a console error on every page).
+  t.regex(await page.text(), /<link rel="icon" href="\/favicon\.svg"/);
+  const icon = await fetch(`${m.url}/favicon.svg`);
+  t.is(icon.status, 200);
+  t.regex(icon.headers.get('content-type') ?? '', /image\/svg\+xml/);
   const missing = await fetch(`${m.url}/api/v1/nope`);
   t.is(missing.status, 404);
   t.is(((await missing.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
@@ -113,7 +116,7 @@ test.serial("the proxy's login redirect names only a path of this site, as a bro
 });
 
 async function newPage(): Promise<Page> {
-  const context = await browser!.newContext({ baseURL: m.url, viewport: { width: 1200, height: 720 } });
+  const context = await chrome!.browser.newContext({ baseURL: m.url, viewport: { width: 1200, height: 720 } });
   return context.newPage();
 }
 
@@ -124,6 +127,20 @@ async function signIn(page: Page, username: string, password = 'pw') {
 }
 
 if (haveBrowser) {
+  // Where it cannot be isolated, launchBrowser said so loudly; this check is then skipped.
+  (namespaceUnavailable() ? test.skip : test.serial)('the browser has a network of its own: it reaches the master through the relay, and nothing else on this machine', async (t) => {
+    t.true(chrome!.isolated);
+    const elsewhere = http.createServer((_req, res) => res.end('not for the browser'));
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => elsewhere.close());
+    const page = await newPage();
+    t.is((await page.goto('/login'))?.status(), 200);
+    const { port } = elsewhere.address() as import('node:net').AddressInfo;
+    const error = await page.goto(`http://127.0.0.1:${port}/`).then(() => 'loaded', (e: Error) => e.message);
+    t.regex(error, /ERR_CONNECTION_REFUSED/, 'a server the test did not relay is not on the browser\'s loopback');
+    await page.context().close();
+  });
+
   test.serial('with yard deactivated, a page sends you to log in and back to where you were going; no open redirect', async (t) => {
     const admin = await loginToken(m.url, 'admin');
     t.is((await api(m.url, 'PATCH', '/users/yard', { token: admin, body: { active: false } })).status, 200);
