@@ -50,9 +50,14 @@ export async function p9(options: { runs: number }) {
       body: JSON.stringify({ kind: 'notebook', config: { entrypoint: [process.execPath, SERVER], port } }),
     });
     const { id } = (await created.json()) as { id: number };
+    // The service's own origin (listen.services_port): the master's /proxy/ path only redirects there.
+    let origin: string;
     for (;;) {
-      const status = (await (await fetch(`${master.url}/api/v1/tasks/${id}/service?probe=true`, { headers })).json()) as { ready: boolean };
-      if (status.ready) break;
+      const status = (await (await fetch(`${master.url}/api/v1/tasks/${id}/service?probe=true`, { headers })).json()) as { ready: boolean; origin: string | null };
+      if (status.ready) {
+        origin = status.origin ?? master.url;
+        break;
+      }
       await new Promise((r) => setTimeout(r, 300));
     }
     const relayed = await relay(await relay(port, relays), relays);
@@ -60,7 +65,7 @@ export async function p9(options: { runs: number }) {
     const direct: number[] = [];
     const viaRelays: number[] = [];
     for (let i = 0; i < options.runs + 1; i++) {
-      const proxied = await download(`${master.url}/proxy/${id}/bytes?n=${BYTES}`, { authorization: headers.authorization });
+      const proxied = await download(`${origin}/proxy/${id}/bytes?n=${BYTES}`, { authorization: headers.authorization });
       const straight = await download(`http://127.0.0.1:${port}/proxy/${id}/bytes?n=${BYTES}`);
       const bare = await download(`http://127.0.0.1:${relayed}/proxy/${id}/bytes?n=${BYTES}`);
       // The first of each warms up (the stream's dial-back, the JIT).

@@ -29,14 +29,23 @@ const connectHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : h
 const url = `${tls ? 'https' : 'http'}://${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${port}`;
 
 // Another cluster on this port would answer the health check below, and the new agent would join
-// it: find out first, and stop.
-const busy = await new Promise((resolve) => {
-  const probe = net.createServer();
-  probe.once('error', (error) => resolve(error.code));
-  probe.listen(port, host, () => probe.close(() => resolve(undefined)));
-});
-if (busy === 'EADDRINUSE') {
+// it: find out first, and stop. The same for the port of tasks' services (listen.services_port,
+// listen.port + 1 by default), which the master would otherwise fail on after a start.
+const inUse = (probePort) =>
+  new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (error) => resolve(error.code === 'EADDRINUSE'));
+    probe.listen(probePort, host, () => probe.close(() => resolve(false)));
+  });
+if (await inUse(port)) {
   fail(`${host}:${port} is already in use (another Trainyard cluster, or another program): stop it, or choose another port with YARD_PORT or listen.port in ${configFile}`);
+}
+const servicesPort = config.listen.services_port;
+if (servicesPort && (await inUse(servicesPort))) {
+  fail(
+    `${host}:${servicesPort}, the port of tasks' services (listen.services_port; listen.port + 1 unless set), is already in use ` +
+      `(another Trainyard cluster, or another program): stop it, or choose another with listen.services_port in ${configFile}`,
+  );
 }
 
 const children = [];
@@ -86,4 +95,8 @@ if (!config.agents.token_file) {
     '--work-dir', path.join(root, 'agent-data'),
   ]);
 }
-console.error(`[cluster] master on ${url}; in another terminal try: npx yard user list`);
+console.error(
+  `[cluster] master on ${url}` +
+    (servicesPort ? `, tasks' services (notebooks) on ${url.replace(/:\d+$/, `:${servicesPort}`)}` : '') +
+    '; in another terminal try: npx yard user list',
+);

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { spawn as spawnPty } from 'node-pty';
-import { chromium } from 'playwright-core';
 import { WebSocket } from 'ws';
 import type { ServiceStatus, Task } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
+import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser } from './helpers/browser.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
 import { FAST_AGENTS, freePort, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
@@ -18,7 +18,6 @@ import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 const WEB_IMAGE = process.env.YARD_TEST_WEB_IMAGE;
 const executor = WEB_IMAGE ? 'docker' : 'process';
 if (!WEB_IMAGE) console.error('\n!!! NO WEB SERVICE IMAGE (YARD_TEST_WEB_IMAGE): the proxy and shell tests run on the process executor only.\n');
-const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
 const SERVER = path.join(ROOT, 'test', 'fixtures', 'web-service', 'server.mjs');
 const YARD = path.join(ROOT, 'packages', 'cli', 'bin', 'run.js');
 const AGENT = `interactive-${executor}`;
@@ -32,6 +31,8 @@ let nora: Terminal;
 let notebook: number;
 /** What `yard notebook start` printed. */
 let startOutput: { stdout: string; stderr: string };
+/** Where tasks' services are served: an origin of their own (listen.services_port, by default). */
+let services: string;
 
 test.before(async () => {
   dir = tempDir('yard-interactive-');
@@ -68,6 +69,9 @@ test.before(async () => {
   if (started.code !== 0) throw new Error(`notebook start failed (${started.code}): ${started.stderr}${started.stdout}\n${agent.output()}`);
   notebook = Number(/Created notebook (\d+)/.exec(started.stdout)?.[1]);
   startOutput = started;
+  const status = await nora.json<ServiceStatus>(['notebook', 'open', String(notebook), '--no-browser']);
+  if (!status.origin) throw new Error('the services are on the master\'s own origin: listen.services_port should give them one by default');
+  services = status.origin;
 });
 
 test.after.always(async () => {
@@ -79,7 +83,7 @@ test.after.always(async () => {
   await m?.stop();
 });
 
-const proxied = (id: number, rest = '') => `${m.url}/proxy/${id}/${rest}`;
+const proxied = (id: number, rest = '') => `${services}/proxy/${id}/${rest}`;
 
 test.serial('yard notebook start waits with progress lines until the service answers, then prints its URL; open prints it again', async (t) => {
   t.true(Number.isInteger(notebook) && notebook > 0);
@@ -195,8 +199,9 @@ test.serial('a WebSocket through the proxy: round trip for the owner (cookie ses
     body: JSON.stringify({ username: 'nora', password: 'pw', cookie: true }),
   });
   const session = /yard_session=([^;]*)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
+  // As a page of the services origin opens it (Jupyter's kernels).
   const ws = new WebSocket(proxied(notebook, 'api/kernels/1/channels').replace('http', 'ws'), {
-    headers: { cookie: `yard_session=${session}; kernel=k1`, origin: m.url },
+    headers: { cookie: `yard_session=${session}; kernel=k1`, origin: services },
   });
   const messages: string[] = [];
   ws.on('message', (data) => messages.push(data.toString()));
@@ -240,19 +245,23 @@ test.serial('another user gets 403 in the error shape; no session: API clients 4
   t.is(anonymous.status, 401);
   const browserLike = await fetch(proxied(notebook, 'tree?x=1'), { headers: { accept: 'text/html,*/*;q=0.8' }, redirect: 'manual' });
   t.is(browserLike.status, 302);
-  t.is(browserLike.headers.get('location'), `/login?redirect=${encodeURIComponent(`/proxy/${notebook}/tree?x=1`)}`);
+  t.is(browserLike.headers.get('location'), `${m.url}/login?redirect=${encodeURIComponent(`/proxy/${notebook}/tree?x=1`)}`, "the master's login page");
+  // The master's own origin sends every /proxy/ path on to the services origin.
+  const onMaster = await fetch(`${m.url}/proxy/${notebook}/tree?x=1`, { headers: { authorization: `Bearer ${tokens.nora}` }, redirect: 'manual' });
+  t.is(onMaster.status, 307);
+  t.is(onMaster.headers.get('location'), proxied(notebook, 'tree?x=1'));
   // The entry without the trailing slash leads to the service's base URL.
-  const entry = await fetch(`${m.url}/proxy/${notebook}`, { headers: { authorization: `Bearer ${tokens.nora}` }, redirect: 'manual' });
+  const entry = await fetch(`${services}/proxy/${notebook}`, { headers: { authorization: `Bearer ${tokens.nora}` }, redirect: 'manual' });
   t.is(entry.status, 302);
   t.is(entry.headers.get('location'), `/proxy/${notebook}/`);
 
-  if (!existsSync(CHROMIUM)) {
-    t.log(`!!! NO CHROMIUM at ${CHROMIUM}: the browser round trip through the login page did not run`);
+  if (!haveChromium) {
+    console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the browser round trip through the login page did NOT run\n`);
     return;
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const chrome = await launchBrowser([m.url, services]);
   try {
-    const page = await browser.newPage();
+    const page = await chrome.browser.newPage();
     await page.goto(proxied(notebook, 'tree'));
     await page.waitForURL(/\/login\?redirect=/);
     await page.getByLabel('Username').fill('nora');
@@ -268,10 +277,11 @@ test.serial('another user gets 403 in the error shape; no session: API clients 4
     await page.goto(`${m.url}/notebooks/${notebook}`);
     const pageOpen = page.locator('a.button', { hasText: 'Open' });
     await pageOpen.waitFor();
-    t.is(await pageOpen.getAttribute('href'), `/proxy/${notebook}/`);
-    t.regex((await page.locator('.service-url').textContent()) ?? '', new RegExp(`/proxy/${notebook}/`));
+    t.is(await pageOpen.getAttribute('href'), proxied(notebook));
+    t.is((await page.locator('.service-url').textContent())?.trim(), proxied(notebook));
+    failOnConsoleErrors(t, chrome);
   } finally {
-    await browser.close();
+    await chrome.close();
   }
 });
 

@@ -81,4 +81,17 @@ test('a moved key says where it went; a policy the floor would always refuse nam
   });
   t.throws(() => parseConfig({ http: { services_url: 'https://yard.example.com:8443' } }), { message: /http\.services_url: set http\.public_url too/ });
   t.is(parseConfig({ http: { public_url: 'https://yard.example.com', services_url: 'https://yard.example.com:8443/' } }).http.services_url, 'https://yard.example.com:8443');
+  // Safe by default: tasks' services get a port of their own, the master's + 1 (any free one next to port 0).
+  t.is(parseConfig({}).listen.services_port, 8081);
+  t.is(parseConfig({ listen: { port: 9000 } }).listen.services_port, 9001);
+  t.is(parseConfig({ listen: { port: 0 } }).listen.services_port, 0);
+  t.is(parseConfig({ listen: { port: 9000, services_port: 7000 } }).listen.services_port, 7000);
+  t.throws(() => parseConfig({ listen: { port: 65535 } }), { message: /listen\.services_port: .*65535 has no port after it/ });
+  // Behind a reverse proxy the services' origin is its; turning the services origin off is said in so many words.
+  t.is(parseConfig({ http: { public_url: 'https://yard.example.com', services_url: 'https://yard.example.com:8443' } }).listen.services_port, undefined);
+  const unsafe = parseConfig({ http: { unsafe_services_on_master_origin: true } });
+  t.is(unsafe.listen.services_port, undefined);
+  t.throws(() => parseConfig({ listen: { services_port: 8081 }, http: { unsafe_services_on_master_origin: true } }), {
+    message: /http\.unsafe_services_on_master_origin: cannot be set with listen\.services_port/,
+  });
 });

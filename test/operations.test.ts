@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import { stringify } from 'yaml';
@@ -90,6 +91,24 @@ test('`npm start` on a busy port refuses with a message and a non-zero exit, and
   t.not(start.code, 0);
   t.regex(start.stderr, /127\.0\.0\.1:\d+ is already in use \(another Trainyard cluster, or another program\)/);
   t.deepEqual(await other.master.services.agents.list(), [], 'no agent joined the cluster already there');
+});
+
+test("`npm start` refuses too when the port of tasks' services is taken, naming listen.services_port", async (t) => {
+  const dir = tempDir('yard-busy-services-');
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const servicesPort = (taken.address() as net.AddressInfo).port;
+  const config = path.join(dir, 'master.yaml');
+  // listen.port + 1 is the default; here the taken port is named, which a fixed port cannot guarantee to be free.
+  writeFileSync(config, stringify({ listen: { port: await freePort(), services_port: servicesPort }, db: { path: './trainyard.db' }, agents: { token_file: './agent.token' } }));
+  const start = await runProcess(process.execPath, [path.join(ROOT, 'scripts', 'start-cluster.mjs')], {
+    env: { YARD_CONFIG: config, YARD_EXECUTOR: 'process' },
+    timeoutMs: 30_000,
+  });
+  t.not(start.code, 0);
+  t.regex(start.stderr, new RegExp(`127\\.0\\.0\\.1:${servicesPort}, the port of tasks' services \\(listen\\.services_port; listen\\.port \\+ 1 unless set\\), is already in use`));
+  t.false(existsSync(path.join(dir, 'trainyard.db')), 'no master started');
 });
 
 test('the master logs JSON lines when its output is not a terminal, and human-readable lines with log.format: pretty', async (t) => {

@@ -1,83 +1,141 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { chromium } from 'playwright-core';
 import { WebSocket } from 'ws';
-import type { ServiceStatus } from '@trainyard/shared';
+import type { ServiceStatus, Task } from '@trainyard/shared';
 import { api } from './helpers/api.js';
+import { CHROMIUM, haveChromium, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
 import { FAST_AGENTS, freePort, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
-// Tasks' services on an origin of their own (listen.services_port): the master's origin sends
-// /proxy/ on to it, it serves nothing else, and a notebook's scripts there cannot use the session
-// of whoever opened it on the master's API. The real master, a real agent (process executor: the
-// origins are the master's business), the real CLI, and Chromium for what only a browser enforces.
-const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
+// Tasks' services on an origin of their own, by default (issue 21: with the services origin off by
+// default, a notebook's script could create an admin with the session of the admin who opened it):
+// the master's origin sends /proxy/ on to it, it serves nothing else, and a notebook's scripts there
+// cannot use the session of whoever opened it on the master's API. The real master in its default
+// configuration (listen.services_port unset: port + 1, any free port next to port 0), a real agent
+// (process executor: the origins are the master's business), the real CLI, and Chromium for what
+// only a browser enforces, driving a page whose own script tries the attack.
 const SERVER = path.join(ROOT, 'test', 'fixtures', 'web-service', 'server.mjs');
 
-let m: TestMaster;
-let agent: AgentProcess;
-let tokens: Record<string, string>;
-let nora: Terminal;
-let notebook: number;
-let services: string;
-let started: { stdout: string; stderr: string };
+/**
+ * A notebook's page whose own script, once loaded, tries what a hostile notebook would with the
+ * session of whoever opened it: make `mallory` an admin through the API, on the origin it was
+ * served from and on the master's (named in `?master=`), and read who is signed in. It shows what
+ * each attempt got in `#result`.
+ */
+const ATTACK_SERVER = `
+import http from 'node:http';
+const page = \`<!doctype html><meta charset="utf-8"><title>a notebook</title><h1 id="service">a notebook</h1><pre id="result">running</pre>
+<script>
+(async () => {
+  const master = new URLSearchParams(location.search).get('master') || location.origin;
+  const body = JSON.stringify({ username: 'mallory', password: 'pw', admin: true });
+  const send = (url, type) => fetch(url, { method: 'POST', credentials: 'include', headers: { 'content-type': type }, body })
+    .then((r) => 'answered ' + r.status, (e) => 'blocked: ' + e.name);
+  const result = {
+    here: await send('/api/v1/users', 'application/json'),
+    masterJson: await send(master + '/api/v1/users', 'application/json'),
+    masterSimple: await send(master + '/api/v1/users', 'text/plain'),
+    readMe: await fetch(master + '/api/v1/me', { credentials: 'include' }).then((r) => r.text(), (e) => 'blocked: ' + e.name),
+  };
+  document.getElementById('result').textContent = JSON.stringify(result);
+})();
+</script>\`;
+http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page)).listen(Number(process.env.TRAINYARD_PORT), '127.0.0.1');
+`;
 
-test.before(async () => {
-  const dir = tempDir('yard-services-origin-');
-  const servicesPort = await freePort();
-  services = `http://127.0.0.1:${servicesPort}`;
-  m = await startTestMaster(
-    {
-      listen: { services_port: servicesPort },
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
-      policy: { system: { ports: { allow: ['1024-65535'] } } },
-    },
-    dir,
-  );
-  tokens = await createUsers(m.url, ['nora']);
-  agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: 'services-origin', executor: 'process' });
+interface Cluster {
+  m: TestMaster;
+  agent: AgentProcess;
+  tokens: Record<string, string>;
+  nora: Terminal;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** A master (`config` beside the test's own), a process agent, and nora logged in with the CLI. */
+async function cluster(name: string, config: Parameters<typeof startTestMaster>[0] = {}): Promise<Cluster> {
+  const dir = tempDir(`yard-${name}-`);
+  const m = await startTestMaster({ ...config, agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') }, policy: { system: { ports: { allow: ['1024-65535'] } } } }, dir);
+  const tokens = await createUsers(m.url, ['nora']);
+  const agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name, executor: 'process' });
   await waitFor(`the agent to register\n${agent.output()}`, async () => {
     const agents = await api(m.url, 'GET', '/agents', { token: tokens.admin });
-    return agents.body.items.some((a: { id: string; state: string }) => a.id === 'services-origin' && a.state === 'alive');
+    return agents.body.items.some((a: { id: string; state: string }) => a.id === name && a.state === 'alive');
   });
-  nora = new Terminal(m.url);
+  const nora = new Terminal(m.url);
   const login = await nora.run(['user', 'login', 'nora'], { env: { YARD_PASSWORD: 'pw' } });
   if (login.code !== 0) throw new Error(`login: ${login.stderr}`);
-  const config = path.join(dir, 'notebook.yaml');
-  writeFileSync(config, `entrypoint: ["${process.execPath}", "${SERVER}"]\nport: ${await freePort()}\n`);
-  started = await nora.run(['notebook', 'start', '-c', config, '--timeout', '120'], { timeoutMs: 150_000 });
-  if (started.code !== 0) throw new Error(`notebook start failed (${started.code}): ${started.stderr}${started.stdout}\n${agent.output()}`);
-  notebook = Number(/Created notebook (\d+)/.exec(started.stdout)?.[1]);
+  return {
+    m,
+    agent,
+    tokens,
+    nora,
+    dir,
+    async stop() {
+      // The agent leaves running tasks running (a restarted agent adopts them): end them first.
+      const running = (await api<{ items: Task[] }>(m.url, 'GET', '/tasks?all=true', { token: tokens.admin })).body.items.filter((task) => task.state === 'RUNNING');
+      for (const task of running) await api(m.url, 'POST', `/tasks/${task.id}/kill`, { token: tokens.admin });
+      for (const task of running) {
+        await waitFor('the notebook to end', async () => (await api(m.url, 'GET', `/tasks/${task.id}`, { token: tokens.admin })).body.state === 'KILLED').catch(() => undefined);
+      }
+      await agent.kill('SIGTERM');
+      await m.stop();
+    },
+  };
+}
+
+/** Starts a notebook running `script` (a file in the cluster's dir) as nora; its id and what the CLI printed. */
+async function startNotebook(c: Cluster, entrypoint: string[]): Promise<{ id: number; stdout: string }> {
+  const config = path.join(c.dir, `notebook-${Date.now()}.yaml`);
+  writeFileSync(config, `entrypoint: ${JSON.stringify(entrypoint)}\nport: ${await freePort()}\n`);
+  const started = await c.nora.run(['notebook', 'start', '-c', config, '--timeout', '120'], { timeoutMs: 150_000 });
+  if (started.code !== 0) throw new Error(`notebook start failed (${started.code}): ${started.stderr}${started.stdout}\n${c.agent.output()}`);
+  return { id: Number(/Created notebook (\d+)/.exec(started.stdout)?.[1]), stdout: started.stdout };
+}
+
+let c: Cluster;
+let notebook: number;
+let services: string;
+let started: { id: number; stdout: string };
+
+test.before(async () => {
+  // The default configuration: nothing about services at all.
+  c = await cluster('services-origin');
+  started = await startNotebook(c, [process.execPath, SERVER]);
+  notebook = started.id;
+  const status = await c.nora.json<ServiceStatus>(['notebook', 'open', String(notebook), '--no-browser']);
+  // Null: served on the master's own origin (what the tests below must show is not the default).
+  services = status.origin ?? c.m.url;
 });
 
 test.after.always(async () => {
-  // The agent leaves running tasks running (a restarted agent adopts them): end the notebook first.
-  if (notebook) {
-    await api(m.url, 'POST', `/tasks/${notebook}/kill`, { token: tokens.admin });
-    await waitFor('the notebook to end', async () => (await api(m.url, 'GET', `/tasks/${notebook}`, { token: tokens.admin })).body.state === 'KILLED').catch(() => undefined);
-  }
-  await agent?.kill('SIGTERM');
-  await m?.stop();
+  await c?.stop();
 });
 
-test.serial('the CLI prints the services origin URL; the master sends /proxy/ there (307) and the services origin serves nothing else', async (t) => {
+test.serial('by default the CLI prints the services origin URL (the master\'s port + 1, any free one next to port 0); the master sends /proxy/ there (307) and the services origin serves nothing else', async (t) => {
+  const { m, nora, tokens } = c;
+  t.truthy(services, 'the service status names an origin of its own');
+  t.not(new URL(services).port, new URL(m.url).port);
+  t.regex(readFileSync(m.logFile, 'utf8'), new RegExp(`"services":"${services}"`), 'the master logs where the services are');
   const url = `${services}/proxy/${notebook}/`;
   t.true(started.stdout.includes(`notebook ${notebook} is ready: ${url}`), started.stdout);
   const status = await nora.json<ServiceStatus & { url: string }>(['notebook', 'open', String(notebook), '--no-browser']);
   t.like(status, { origin: services, path: `/proxy/${notebook}/`, url, ready: true });
 
   const bearer = { authorization: `Bearer ${tokens.nora}` };
-  const sent = await fetch(`${m.url}/proxy/${notebook}/tree?x=1`, { headers: bearer, redirect: 'manual' });
-  t.is(sent.status, 307);
-  t.is(sent.headers.get('location'), `${services}/proxy/${notebook}/tree?x=1`);
+  for (const method of ['GET', 'POST']) {
+    const sent = await fetch(`${m.url}/proxy/${notebook}/tree?x=1`, { method, headers: bearer, redirect: 'manual' });
+    t.is(sent.status, 307, `${method}: the master's origin never serves a task's content`);
+    t.is(sent.headers.get('location'), `${services}/proxy/${notebook}/tree?x=1`);
+  }
   const page = await fetch(`${services}/proxy/${notebook}/`, { headers: bearer });
   t.is(page.status, 200);
   t.regex(await page.text(), /yard test service/);
 
-  for (const elsewhere of ['/api/v1/me', '/', '/login', '/proxy/']) {
+  for (const elsewhere of ['/api/v1/me', '/api/v1/users', '/', '/login', '/proxy/']) {
     const refused = await fetch(`${services}${elsewhere}`, { headers: bearer, redirect: 'manual' });
     t.is(refused.status, 404, elsewhere);
     const body = (await refused.json()) as { error: { code: string; message: string } };
@@ -101,51 +159,95 @@ test.serial('the CLI prints the services origin URL; the master sends /proxy/ th
   t.is(browserLike.headers.get('location'), `${m.url}/login?redirect=${encodeURIComponent(`/proxy/${notebook}/tree`)}`);
 });
 
-const BROWSER_TEST = "in a browser: the login page leads back to the services origin; a notebook's script there cannot use the viewer's session on the API";
-if (!existsSync(CHROMIUM)) {
-  console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the browser checks of the services origin do NOT run (npm test installs Debian's chromium where it can).\n`);
-  test.skip(BROWSER_TEST, () => {});
-} else test.serial(BROWSER_TEST, async (t) => {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-  try {
-    // An admin opens nora's notebook: signs in through the master's login page and comes back to it.
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${services}/proxy/${notebook}/tree`);
-    await page.waitForURL(/\/login\?redirect=/);
-    t.true(page.url().startsWith(`${m.url}/login`));
-    await page.getByLabel('Username').fill('admin');
-    await page.getByRole('button', { name: /sign in/i }).click();
-    await page.waitForURL(`${services}/proxy/${notebook}/tree`);
-    t.is(await page.locator('#service').textContent(), 'yard test service');
-
-    // What the notebook's own scripts could try with the admin's session, from the services origin.
-    const attempt = await page.evaluate(async (master) => {
-      const read = await fetch(`${master}/api/v1/me`, { credentials: 'include' }).then(
-        async (response) => `read ${response.status} ${await response.text()}`,
-        (error: Error) => `blocked: ${error.name}`,
-      );
-      const write = await fetch(`${master}/api/v1/users`, {
-        method: 'POST',
-        credentials: 'include',
-        headers: { 'content-type': 'text/plain' },
-        body: JSON.stringify({ username: 'planted', password: 'pw', admin: true }),
-      }).then(
-        (response) => `wrote ${response.status}`,
-        (error: Error) => `blocked: ${error.name}`,
-      );
-      return { read, write };
-    }, m.url);
-    t.is(attempt.read, 'blocked: TypeError', 'no CORS: the answer cannot be read');
-    t.is(attempt.write, 'blocked: TypeError');
-    t.is((await api(m.url, 'GET', '/users/planted', { token: tokens.admin })).status, 404, 'the master refused the foreign Origin: no user was made');
-
-    // The same session works on the master's own pages (the cookie is the master's, not the service's).
-    const own = await context.newPage();
-    await own.goto(`${m.url}/`);
-    const me = await own.evaluate(async () => (await fetch('/api/v1/me', { credentials: 'include' })).json());
-    t.is((me as { user?: { username: string } }).user?.username, 'admin', JSON.stringify(me));
-  } finally {
-    await browser.close();
+test.serial("the API refuses what a notebook's script would send with the opener's cookie: a change from the services origin, read or written from there", async (t) => {
+  const { m } = c;
+  const login = await fetch(`${m.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: m.url },
+    body: JSON.stringify({ username: 'admin', password: '', cookie: true }),
+  });
+  const cookie = `yard_session=${/yard_session=([^;]*)/.exec(login.headers.get('set-cookie') ?? '')?.[1]}`;
+  const planted = JSON.stringify({ username: 'mallory', password: 'pw', admin: true });
+  // What the browser sends for a notebook's script: the admin's cookie (same host, so same site), the services Origin.
+  for (const [type, status, reason] of [
+    ['application/json', 403, /cross-site request refused/],
+    // The kind of body a script may send cross-origin without asking first: never even read.
+    ['text/plain', 415, /application\/json/],
+  ] as const) {
+    const refused = await fetch(`${m.url}/api/v1/users`, { method: 'POST', headers: { cookie, origin: services, 'content-type': type }, body: planted });
+    t.is(refused.status, status, type);
+    t.regex(((await refused.json()) as { error: { message: string } }).error.message, reason);
+    t.is(refused.headers.get('access-control-allow-origin'), null, 'no CORS: a script could not read the answer either');
   }
+  const onServices = await fetch(`${services}/api/v1/users`, { method: 'POST', headers: { cookie, origin: services, 'content-type': 'application/json' }, body: planted });
+  t.is(onServices.status, 404, 'the services origin has no API');
+  t.is((await api(m.url, 'GET', '/users/mallory', { token: c.tokens.admin })).status, 404, 'no user was made');
+});
+
+if (!haveChromium) {
+  console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the browser checks of the services origin do NOT run (npm test installs Debian's chromium where it can).\n`);
+}
+const inBrowser = haveChromium ? test.serial : test.skip;
+
+/**
+ * An admin signs in through the master's login page on the way to a notebook's page, which the
+ * task serves through the proxy; the page's own script tries to make `mallory` an admin. What it
+ * got, the console errors the page logged, and whether mallory exists.
+ */
+async function adminOpens(cl: Cluster, chrome: TestBrowser, origin: string, id: number) {
+  const page = await (await chrome.browser.newContext()).newPage();
+  await page.goto(`${origin}/proxy/${id}/?master=${encodeURIComponent(cl.m.url)}`);
+  await page.waitForURL(/\/login\?redirect=/);
+  const loginUrl = page.url();
+  await page.getByLabel('Username').fill('admin');
+  await page.getByRole('button', { name: /sign in/i }).click();
+  await page.waitForURL((url) => url.pathname === `/proxy/${id}/`);
+  await page.locator('#result', { hasNotText: 'running' }).waitFor();
+  const result = JSON.parse((await page.locator('#result').textContent())!) as Record<string, string>;
+  const mallory = await api(cl.m.url, 'GET', '/users/mallory', { token: cl.tokens.admin });
+  return { page, loginUrl, result, mallory, errors: chrome.takeErrors() };
+}
+
+inBrowser("in a browser, default config: a notebook's own script cannot act with the session of the admin who opens it", async (t) => {
+  const attack = path.join(c.dir, 'attack.mjs');
+  writeFileSync(attack, ATTACK_SERVER);
+  const { id } = await startNotebook(c, [process.execPath, attack]);
+  const chrome = await launchBrowser([c.m.url, services]);
+  t.teardown(() => chrome.close());
+  // The admin follows a link to the notebook on the master's own origin: the master sends it on.
+  const opened = await adminOpens(c, chrome, c.m.url, id);
+  t.true(opened.loginUrl.startsWith(`${c.m.url}/login`));
+  t.is(new URL(opened.page.url()).origin, services, 'the page runs on the services origin');
+  t.is(opened.mallory.status, 404, `no user was made: ${JSON.stringify(opened.result)}`);
+  t.deepEqual(opened.result, {
+    here: 'answered 404',
+    masterJson: 'blocked: TypeError',
+    masterSimple: 'blocked: TypeError',
+    readMe: 'blocked: TypeError',
+  });
+  // The only console errors are the browser's own refusals of the cross-origin requests (CORS, and the failed loads they make).
+  t.true(opened.errors.length > 0 && opened.errors.every((e) => /blocked by CORS policy|Failed to load resource: net::ERR_FAILED$/.test(e)), opened.errors.join('\n'));
+
+  // The same session works on the master's own pages (the cookie is the master's, not the service's).
+  const own = await opened.page.context().newPage();
+  await own.goto(`${c.m.url}/`);
+  const me = await own.evaluate(async () => (await fetch('/api/v1/me', { credentials: 'include' })).json());
+  t.is((me as { user?: { username: string } }).user?.username, 'admin', JSON.stringify(me));
+  t.deepEqual(chrome.takeErrors(), []);
+});
+
+inBrowser('in a browser, what http.unsafe_services_on_master_origin risks: the same page creates an admin with the session of the admin who opens it', async (t) => {
+  const unsafe = await cluster('services-unsafe', { http: { unsafe_services_on_master_origin: true } });
+  t.teardown(() => unsafe.stop());
+  const attack = path.join(unsafe.dir, 'attack.mjs');
+  writeFileSync(attack, ATTACK_SERVER);
+  const { id } = await startNotebook(unsafe, [process.execPath, attack]);
+  t.is((await unsafe.nora.json<ServiceStatus>(['notebook', 'open', String(id), '--no-browser'])).origin, null, 'served on the master\'s own origin');
+  t.regex(readFileSync(unsafe.m.logFile, 'utf8'), /http\.unsafe_services_on_master_origin: tasks' services are served on the master's own origin/);
+  const chrome = await launchBrowser([unsafe.m.url]);
+  t.teardown(() => chrome.close());
+  const opened = await adminOpens(unsafe, chrome, unsafe.m.url, id);
+  t.is(opened.result.here, 'answered 201', JSON.stringify(opened.result));
+  t.is(opened.mallory.status, 200);
+  t.true(opened.mallory.body.admin, 'mallory is an admin: this is the attack the services origin stops');
 });

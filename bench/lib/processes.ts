@@ -36,7 +36,8 @@ export interface BenchMaster {
 export async function startMaster(dir: string, config: Record<string, unknown> = {}): Promise<BenchMaster> {
   const port = await freePort();
   const yaml = {
-    listen: { host: '127.0.0.1', port },
+    // Tasks' services on a port of their own, any free one (port + 1 may be taken).
+    listen: { host: '127.0.0.1', port, services_port: 0 },
     db: { path: './bench.db' },
     log: { level: 'warn' },
     ...config,

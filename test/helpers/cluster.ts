@@ -83,7 +83,8 @@ export async function spawnMaster(
 ): Promise<MasterProcess> {
   const tokenFile = path.join(dir, 'agent.token');
   const yaml = {
-    listen: { host: '127.0.0.1', port },
+    // Tasks' services on any free port (port + 1, the default, may be another test's).
+    listen: { host: '127.0.0.1', port, services_port: 0 },
     db: { path: './trainyard.db' },
     log: { level: 'info' },
     ...config,

@@ -39,9 +39,11 @@ export async function startTestMaster(
   const dbPath = config.db?.path ?? path.join(workDir, 'trainyard.db');
   const logFile = path.join(workDir, 'master.log');
   const clock = new TestClock();
+  // A fixed port (a restart test): the services' default, port + 1, may be another test's: take any free one.
+  const fixedPort = (config.listen?.port ?? 0) !== 0 && config.http?.services_url === undefined && !config.http?.unsafe_services_on_master_origin;
   const full = parseConfig({
     ...config,
-    listen: { host: '127.0.0.1', port: 0, ...config.listen },
+    listen: { host: '127.0.0.1', port: 0, ...(fixedPort ? { services_port: 0 } : {}), ...config.listen },
     db: { path: dbPath, ...config.db },
     security: {
       ...config.security,

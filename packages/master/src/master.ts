@@ -267,6 +267,18 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${port}`;
   const servicesUrl = servicesPort === undefined ? config.http.services_url : `${config.listen.tls ? 'https' : 'http'}://${host}:${servicesPort}`;
   logger.info({ url, db: config.db.path, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
+  if (config.http.unsafe_services_on_master_origin) {
+    logger.warn(
+      "http.unsafe_services_on_master_origin: tasks' services are served on the master's own origin, so a notebook's scripts can call the API " +
+        'with the session of whoever opens it (an admin opening a user\'s notebook runs that user\'s code as admin)',
+    );
+  } else if (config.http.public_url.length > 0 && config.http.services_url === undefined) {
+    logger.warn(
+      { services: `<the host people reach>:${servicesPort}` },
+      "http.public_url is set but http.services_url is not: browsers are sent to listen.services_port on the master's host name for tasks' services; " +
+        'if a reverse proxy serves the master, give the services an origin there too (the same host name, another port) and set http.services_url',
+    );
+  }
 
   // Lost agents and unacknowledged leases are found by looking, not by waiting for a request.
   let monitoring = false;

@@ -3,7 +3,7 @@ import { isTerminal } from '@trainyard/shared/constants';
 import type { ServiceStatus, Task, TaskKind, TaskPlan, TaskState } from '@trainyard/shared';
 import { CommandFailure, YardCommand } from '../base-command.js';
 import type { Session } from './session.js';
-import { TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from './task-commands.js';
+import { serviceUrl, TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from './task-commands.js';
 
 const POLL_MS = 1000;
 
@@ -30,7 +30,7 @@ export abstract class ServiceStartCommand extends TaskCreateCommand<typeof Servi
     if (!('id' in created) || !this.flags.wait) return created;
     const session = await this.session();
     const status = await waitForService(session, created, this.flags.timeout * 1000, (line) => process.stderr.write(`${line}\n`));
-    const url = `${status.origin ?? this.master}${status.path}`;
+    const url = serviceUrl(status, this.master);
     this.log(`${kind} ${created.id} is ready: ${url}`);
     if (this.flags.open) await openBrowser(url);
     return { ...(await session.call('tasks.get', { params: { id: created.id } })), url };
@@ -53,7 +53,7 @@ export abstract class ServiceOpenCommand extends YardCommand<typeof ServiceOpenC
     const session = await this.session();
     const status = await session.call('tasks.service', { params: { id: this.args.id }, query: { probe: true } });
     if (isTerminal(status.state)) throw new CommandFailure('GONE', `${status.kind} ${status.taskId} has ended (${status.state}): start a new one`);
-    const url = `${status.origin ?? this.master}${status.path}`;
+    const url = serviceUrl(status, this.master);
     if (!status.ready) process.stderr.write(`${status.kind} ${status.taskId} does not answer yet (${status.message ?? status.state}); its URL:\n`);
     this.log(url);
     if (this.flags.browser ?? (process.stdout.isTTY === true && !this.jsonEnabled())) await openBrowser(url);

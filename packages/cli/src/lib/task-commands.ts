@@ -43,6 +43,9 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
   }
 }
 
+/** Where a task's service is opened: its own origin (the services origin), else the master's. */
+export const serviceUrl = (status: Pick<ServiceStatus, 'origin' | 'path'>, master: string): string => `${status.origin ?? master}${status.path}`;
+
 /** `yard <kind> describe ID` */
 export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescribeCommand> {
   static override args = { id: idArg };
@@ -54,7 +57,7 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
     if (!SERVICE_KINDS.includes(task.kind)) return task;
     // A notebook's or TensorBoard's service: where it is served, and whether it answers now.
     const status = await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } });
-    const url = `${this.master}${status.path}`;
+    const url = serviceUrl(status, this.master);
     this.log(`URL:        ${url} (${status.ready ? 'answers' : (status.message ?? 'not answering')})`);
     return { ...task, service: { ...status, url } };
   }

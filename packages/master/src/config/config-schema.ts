@@ -163,7 +163,9 @@ export const masterConfigSchema = z.strictObject({
       /**
        * A second port, on the same host and with the same TLS, that serves only tasks' services
        * (`/proxy/<id>/`): their own origin, so a notebook's scripts cannot use the viewer's session
-       * on the master's API. Unset: services are served on the master's own origin.
+       * on the master's API. Unset: `port` + 1 (any free port when `port` is 0), unless
+       * `http.services_url` says where a reverse proxy serves them, or an admin turned the services
+       * origin off (`http.unsafe_services_on_master_origin`). See `resolveServicesOrigin`.
        */
       services_port: z.number().int().min(0).max(65535).optional(),
       /** HTTPS (HTTP/1.1 over TLS) with these PEM files, relative to master.yaml; plain HTTP without. */
@@ -317,6 +319,13 @@ export const masterConfigSchema = z.strictObject({
        * must get the master's session cookie: the master's host name with another port.
        */
       services_url: publicUrlSchema.optional(),
+      /**
+       * UNSAFE: serve tasks' services on the master's own origin, the old default. A notebook's
+       * scripts then run as the master's pages: whoever opens someone's notebook (an admin) lets
+       * that notebook's code call the API with their session (create users, change roles, run
+       * tasks as them). Only for a cluster where people never open notebooks that are not their own.
+       */
+      unsafe_services_on_master_origin: z.boolean().default(false),
     })
     .prefault({}),
   /** Where passwords are checked besides Trainyard's own store (each user names one). */
@@ -332,15 +341,33 @@ export const masterConfigSchema = z.strictObject({
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
 
-/** What one section cannot say alone: the services origin is never the master's own. */
-export function checkServicesOrigin(config: MasterConfig, issue: (path: string, message: string) => void): void {
-  const url = config.http.services_url;
-  if (config.listen.services_port !== undefined && config.listen.services_port !== 0 && config.listen.services_port === config.listen.port) {
+/**
+ * What one section cannot say alone: where tasks' services are served, never on the master's own
+ * origin unless the admin says so. Fills in `listen.services_port`'s default: `port` + 1, or 0 (any
+ * free port) when `port` is 0, unless `http.services_url` names a reverse proxy's origin or
+ * `http.unsafe_services_on_master_origin` turns the services origin off.
+ */
+export function resolveServicesOrigin(config: MasterConfig, issue: (path: string, message: string) => void): void {
+  const { listen, http } = config;
+  const url = http.services_url;
+  if (http.unsafe_services_on_master_origin) {
+    if (listen.services_port !== undefined) issue('http.unsafe_services_on_master_origin', 'cannot be set with listen.services_port: choose one');
+    if (url !== undefined) issue('http.unsafe_services_on_master_origin', 'cannot be set with http.services_url: choose one');
+    return;
+  }
+  if (listen.services_port === undefined && url === undefined) {
+    if (listen.port === 65535) {
+      issue('listen.services_port', "tasks' services are served on listen.port + 1 unless this says where: 65535 has no port after it");
+      return;
+    }
+    listen.services_port = listen.port === 0 ? 0 : listen.port + 1;
+  }
+  if (listen.services_port !== undefined && listen.services_port !== 0 && listen.services_port === listen.port) {
     issue('listen.services_port', 'must differ from listen.port: tasks\' services need an origin of their own');
   }
   if (url === undefined) return;
-  if (config.http.public_url.includes(url)) issue('http.services_url', `${url} is also in http.public_url: tasks' services need an origin of their own`);
-  if (config.listen.services_port === undefined && config.http.public_url.length === 0) {
+  if (http.public_url.includes(url)) issue('http.services_url', `${url} is also in http.public_url: tasks' services need an origin of their own`);
+  if (listen.services_port === undefined && http.public_url.length === 0) {
     issue('http.services_url', 'set http.public_url too (where the master itself is reached), so that the services origin can send browsers to its login page');
   }
 }

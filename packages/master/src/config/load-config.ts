@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseYaml, YamlError } from '@trainyard/shared/yaml';
 import type { z } from 'zod';
 import { policySchema, type PolicyConfig } from '../admission/policy-schema.js';
-import { checkServicesOrigin, masterConfigSchema, type MasterConfig, type MasterConfigInput } from './config-schema.js';
+import { masterConfigSchema, resolveServicesOrigin, type MasterConfig, type MasterConfigInput } from './config-schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -58,7 +58,7 @@ export function parseConfig(raw: unknown, source = 'config'): MasterConfig {
   const result = masterConfigSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`invalid ${source}:\n${describeIssues(result.error)}`);
   const issues: string[] = [];
-  checkServicesOrigin(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
+  resolveServicesOrigin(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
   if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);
   return result.data;
 }
