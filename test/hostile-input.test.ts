@@ -351,6 +351,13 @@ test.serial('ambiguous requests are 400 with the error body, never "the first on
     t.regex(message, reason, what);
     t.regex(answer.raw, /\r\nconnection: close\r\n/i, `${what}: the connection is closed after it`);
   }
+  // Two session cookies: one a page on another port of this host set for a narrower path (sent first). Neither is taken,
+  // and the narrower ones are cleared with the refusal.
+  const twoSessions = await httpRequest(`${m.url}/api/v1/me`, { headers: { cookie: `yard_session=yard_planted; theme=dark; yard_session=${admin}` } });
+  t.regex(await expectError(t, Promise.resolve(twoSessions), 400, 'INVALID_INPUT'), /2 yard_session cookies/);
+  const cleared = (twoSessions.headers['set-cookie'] ?? []).map((c) => /path=([^;]*)/.exec(c)?.[1]).sort();
+  t.deepEqual(cleared, ['/api', '/api/', '/api/v1', '/api/v1/', '/api/v1/me', '/api/v1/me/'], 'every narrower path the planted cookie may have');
+  t.true((twoSessions.headers['set-cookie'] ?? []).every((c) => /^yard_session=;/.test(c) && /expires=Thu, 01 Jan 1970/i.test(c)));
   // A WebSocket upgrade is a request like any other.
   const upgrade = await exchange(`GET /api/v1/tasks/1/shell HTTP/1.1\r\nHost: ${host}\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
   await expectError(t, Promise.resolve(upgrade), 400, 'INVALID_INPUT');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import test from 'ava';
 import { WebSocket } from 'ws';
 import type { ServiceStatus, Task } from '@trainyard/shared';
-import { api } from './helpers/api.js';
+import { api, loginToken } from './helpers/api.js';
 import { CHROMIUM, haveChromium, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
@@ -30,7 +30,14 @@ import http from 'node:http';
 const page = \`<!doctype html><meta charset="utf-8"><title>a notebook</title><h1 id="service">a notebook</h1><pre id="result">running</pre>
 <script>
 (async () => {
-  const master = new URLSearchParams(location.search).get('master') || location.origin;
+  const params = new URLSearchParams(location.search);
+  const master = params.get('master') || location.origin;
+  if (params.get('toss')) {
+    // Cookies are per host, not per port: a cookie for a narrower path is sent to the master first.
+    document.cookie = 'yard_session=' + params.get('toss') + '; path=/api';
+    document.getElementById('result').textContent = JSON.stringify({ tossed: true });
+    return;
+  }
   const body = JSON.stringify({ username: 'mallory', password: 'pw', admin: true });
   const send = (url, type) => fetch(url, { method: 'POST', credentials: 'include', headers: { 'content-type': type }, body })
     .then((r) => 'answered ' + r.status, (e) => 'blocked: ' + e.name);
@@ -250,4 +257,33 @@ inBrowser('in a browser, what http.unsafe_services_on_master_origin risks: the s
   t.is(opened.result.here, 'answered 201', JSON.stringify(opened.result));
   t.is(opened.mallory.status, 200);
   t.true(opened.mallory.body.admin, 'mallory is an admin: this is the attack the services origin stops');
+});
+
+inBrowser("in a browser: a notebook's script cannot make the master take a session of its choosing (a yard_session cookie of its own, for a narrower path)", async (t) => {
+  const attack = path.join(c.dir, 'toss.mjs');
+  writeFileSync(attack, ATTACK_SERVER);
+  const { id } = await startNotebook(c, [process.execPath, attack]);
+  const chrome = await launchBrowser([c.m.url, services]);
+  t.teardown(() => chrome.close());
+  const opened = await adminOpens(c, chrome, services, id);
+  // nora's own session: with it planted, the admin's pages would act as nora (and show nora's data as the admin's).
+  const noraSession = await loginToken(c.m.url, 'nora', 'pw');
+  await opened.page.goto(`${services}/proxy/${id}/?toss=${encodeURIComponent(noraSession)}`);
+  await opened.page.locator('#result', { hasText: 'tossed' }).waitFor();
+  const own = await opened.page.context().newPage();
+  await own.goto(`${c.m.url}/login`);
+  const me = () => own.evaluate(async () => {
+    const response = await fetch('/api/v1/me', { credentials: 'include' });
+    return { status: response.status, body: (await response.json()) as { user?: { username: string }; error?: { code: string; message: string } } };
+  });
+  const first = await me();
+  t.is(first.status, 400, JSON.stringify(first.body));
+  t.is(first.body.error?.code, 'INVALID_INPUT');
+  t.regex(first.body.error?.message ?? '', /2 yard_session cookies/);
+  t.not(first.body.user?.username, 'nora', 'never as the planted session');
+  // The master cleared the planted cookie as it refused it: the admin's own session goes on.
+  const after = await me();
+  t.is(after.status, 200);
+  t.is(after.body.user?.username, 'admin');
+  chrome.takeErrors();
 });

@@ -1,8 +1,8 @@
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
-import { SESSION_COOKIE } from '@trainyard/shared';
 import type { ActorResolver } from '../authz/actor-resolver.js';
 import { DomainError } from '../errors.js';
+import { sessionCookieOf } from '../sessions/session-cookie.js';
 import type { AppState, RouteContext } from './app-state.js';
 
 /**
@@ -13,7 +13,7 @@ import type { AppState, RouteContext } from './app-state.js';
 export function requireUser(resolver: ActorResolver): Middleware<AppState> {
   return async (ctx, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
-    const cookie = match ? undefined : ctx.cookies.get(SESSION_COOKIE);
+    const cookie = match ? undefined : sessionCookieOf(ctx);
     if (cookie) refuseCrossSite(ctx);
     ctx.state.actor = await resolver.resolve(match?.[1] ?? cookie, cookie ? 'cookie' : 'session');
     await next();
