@@ -215,12 +215,18 @@ async function adminOpens(cl: Cluster, chrome: TestBrowser, origin: string, id: 
   return { page, loginUrl, result, mallory, errors: chrome.takeErrors() };
 }
 
-inBrowser("in a browser, default config: a notebook's own script cannot act with the session of the admin who opens it", async (t) => {
-  const attack = path.join(c.dir, 'attack.mjs');
+/** nora's notebook serving the attack page, and a browser that reaches `origins`. */
+async function attackPage(t: import('ava').ExecutionContext, cl: Cluster, origins: string[]): Promise<{ id: number; chrome: TestBrowser }> {
+  const attack = path.join(cl.dir, `attack-${Date.now()}.mjs`);
   writeFileSync(attack, ATTACK_SERVER);
-  const { id } = await startNotebook(c, [process.execPath, attack]);
-  const chrome = await launchBrowser([c.m.url, services]);
+  const { id } = await startNotebook(cl, [process.execPath, attack]);
+  const chrome = await launchBrowser(origins);
   t.teardown(() => chrome.close());
+  return { id, chrome };
+}
+
+inBrowser("in a browser, default config: a notebook's own script cannot act with the session of the admin who opens it", async (t) => {
+  const { id, chrome } = await attackPage(t, c, [c.m.url, services]);
   // The admin follows a link to the notebook on the master's own origin: the master sends it on.
   const opened = await adminOpens(c, chrome, c.m.url, id);
   t.true(opened.loginUrl.startsWith(`${c.m.url}/login`));
@@ -246,13 +252,9 @@ inBrowser("in a browser, default config: a notebook's own script cannot act with
 inBrowser('in a browser, what http.unsafe_services_on_master_origin risks: the same page creates an admin with the session of the admin who opens it', async (t) => {
   const unsafe = await cluster('services-unsafe', { http: { unsafe_services_on_master_origin: true } });
   t.teardown(() => unsafe.stop());
-  const attack = path.join(unsafe.dir, 'attack.mjs');
-  writeFileSync(attack, ATTACK_SERVER);
-  const { id } = await startNotebook(unsafe, [process.execPath, attack]);
+  const { id, chrome } = await attackPage(t, unsafe, [unsafe.m.url]);
   t.is((await unsafe.nora.json<ServiceStatus>(['notebook', 'open', String(id), '--no-browser'])).origin, null, 'served on the master\'s own origin');
   t.regex(readFileSync(unsafe.m.logFile, 'utf8'), /http\.unsafe_services_on_master_origin: tasks' services are served on the master's own origin/);
-  const chrome = await launchBrowser([unsafe.m.url]);
-  t.teardown(() => chrome.close());
   const opened = await adminOpens(unsafe, chrome, unsafe.m.url, id);
   t.is(opened.result.here, 'answered 201', JSON.stringify(opened.result));
   t.is(opened.mallory.status, 200);
@@ -260,11 +262,7 @@ inBrowser('in a browser, what http.unsafe_services_on_master_origin risks: the s
 });
 
 inBrowser("in a browser: a notebook's script cannot make the master take a session of its choosing (a yard_session cookie of its own, for a narrower path)", async (t) => {
-  const attack = path.join(c.dir, 'toss.mjs');
-  writeFileSync(attack, ATTACK_SERVER);
-  const { id } = await startNotebook(c, [process.execPath, attack]);
-  const chrome = await launchBrowser([c.m.url, services]);
-  t.teardown(() => chrome.close());
+  const { id, chrome } = await attackPage(t, c, [c.m.url, services]);
   const opened = await adminOpens(c, chrome, services, id);
   // nora's own session: with it planted, the admin's pages would act as nora (and show nora's data as the admin's).
   const noraSession = await loginToken(c.m.url, 'nora', 'pw');

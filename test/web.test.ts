@@ -90,10 +90,11 @@ test.serial('the master serves the UI for page paths and JSON errors for unknown
   const page = await fetch(`${m.url}/experiments/123`);
   t.is(page.status, 200);
   t.regex(page.headers.get('content-type') ?? '', /text\/html/);
-  t.regex(await page.text(), /<div id="app">/);
+  const html = await page.text();
+  t.regex(html, /<div id="app">/);
   t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
   // The page's icon is a file of the site, which that policy allows (a data: icon was refused: a console error on every page).
-  t.regex(await page.text(), /<link rel="icon" href="\/favicon\.svg"/);
+  t.regex(html, /<link rel="icon" href="\/favicon\.svg"/);
   const icon = await fetch(`${m.url}/favicon.svg`);
   t.is(icon.status, 200);
   t.regex(icon.headers.get('content-type') ?? '', /image\/svg\+xml/);
@@ -103,15 +104,22 @@ test.serial('the master serves the UI for page paths and JSON errors for unknown
 });
 
 test.serial("the proxy's login redirect names only a path of this site, as a browser resolves it", async (t) => {
-  const { host } = new URL(m.url);
+  const exchange = (base: string, target: string) => {
+    const { host } = new URL(base);
+    return rawExchange(base, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: text/html\r\nConnection: close\r\n\r\n`);
+  };
+  // The master's origin sends /proxy/ paths on to the services origin, whose proxy sends browsers without a session to log in.
+  const onMaster = await exchange(m.url, '/proxy/7/tree');
+  t.is(onMaster.status, 307, onMaster.raw);
+  const services = new URL(String(onMaster.headers.location)).origin;
   const location = async (target: string) => {
-    const answer = await rawExchange(m.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: text/html\r\nConnection: close\r\n\r\n`);
+    const answer = await exchange(services, target);
     t.is(answer.status, 302, `${target}: ${answer.raw}`);
     return String(answer.headers.location);
   };
-  t.is(await location('/proxy/7/tree?x=1'), `/login?redirect=${encodeURIComponent('/proxy/7/tree?x=1')}`);
+  t.is(await location('/proxy/7/tree?x=1'), `${m.url}/login?redirect=${encodeURIComponent('/proxy/7/tree?x=1')}`);
   for (const evil of ['/proxy/7/../..//evil.example', '/proxy/7/..\\..\\/evil.example', '/proxy/7/%2e%2e/%2e%2e//evil.example']) {
-    t.is(await location(evil), '/login', `${evil}: no way back that leaves the site`);
+    t.is(await location(evil), `${m.url}/login`, `${evil}: no way back that leaves the site`);
   }
 });
 

@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { ROOT } from './cli.js';
+// @ts-expect-error: a plain script (it runs with bare node inside the namespace), without types.
+import { splice } from './netns-relay.mjs';
 
 /** Debian's chromium, or where YARD_CHROMIUM says (`bash scripts/browser.sh` prints it). */
 export const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
@@ -136,18 +138,7 @@ export function namespaceUnavailable(): string | undefined {
 
 /** The test's side of a relay: each connection on the Unix socket is carried to the server. */
 function relayTo(socketPath: string, host: string, port: number): Promise<net.Server> {
-  const server = net.createServer((inner) => {
-    const outer = net.connect(port, host);
-    inner.pipe(outer).pipe(inner);
-    const end = () => {
-      inner.destroy();
-      outer.destroy();
-    };
-    for (const side of [inner, outer]) {
-      side.on('error', end);
-      side.on('close', end);
-    }
-  });
+  const server = net.createServer((inner) => splice(inner, net.connect(port, host)));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => resolve(server));
