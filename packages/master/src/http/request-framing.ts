@@ -13,7 +13,7 @@ import type { AppState } from './app-state.js';
 const SINGLE_HEADERS = ['host', 'authorization', 'content-type'];
 
 /** RFC 3986's host (an IP literal in brackets, or a name or IPv4 address) with an optional port. */
-const HOST_SYNTAX = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
+const HOST_SYNTAX = /^(?:\[[0-9A-Za-z:.%]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /**
