@@ -127,3 +127,5 @@ export * from './run-spec.js';
 export * from './errors.js';
 export * from './web-pages.js';
 export * from './quotas.js';
+export * from './task-status.js';
+export * from './version.js';
