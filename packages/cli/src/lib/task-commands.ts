@@ -73,14 +73,17 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
   }
 }
 
-/** What `yard <kind> kill` returns with --json: per id, the task as it is now or why it could not be killed. */
+/** What `yard <kind> kill A B` returns with --json: per id, the task as it is now or why it could not be killed. */
 export interface KillResult {
   id: number;
   task?: Task;
   error?: { code: string; message: string };
 }
 
-/** `yard <kind> kill ID...`: each id in turn, each reported; exits 1 if any could not be killed. */
+/**
+ * `yard <kind> kill ID...`: each id in turn, each reported; exits 1 if any could not be killed.
+ * With --json one id gives the task (as before), several a list of results (as kubectl does).
+ */
 export abstract class TaskKillCommand extends YardCommand<typeof TaskKillCommand> {
   static override description =
     'A queued task ends KILLED at once. One on an agent shows as KILLING (its state until the agent has stopped it: ' +
@@ -90,18 +93,23 @@ export abstract class TaskKillCommand extends YardCommand<typeof TaskKillCommand
   // More ids after the first (`experiment kill 4 5`).
   static override strict = false;
 
-  async run(): Promise<KillResult[]> {
+  async run(): Promise<Task | KillResult[]> {
+    const ids = taskIds(this.positionals, (message) => this.error(message, { exit: 2 }));
     const session = await this.session();
+    const kill = async (id: number) => {
+      const task = await session.call('tasks.kill', { params: { id } });
+      this.log(
+        task.state === 'KILLED'
+          ? `Killed ${task.kind} ${task.id}.`
+          : `Killing ${task.kind} ${task.id} (${task.state}; it ends KILLED once its agent has stopped it).`,
+      );
+      return task;
+    };
+    if (ids.length === 1) return kill(ids[0]!);
     const results: KillResult[] = [];
-    for (const id of taskIds(this.positionals, (message) => this.error(message, { exit: 2 }))) {
+    for (const id of ids) {
       try {
-        const task = await session.call('tasks.kill', { params: { id } });
-        results.push({ id, task });
-        this.log(
-          task.state === 'KILLED'
-            ? `Killed ${task.kind} ${task.id}.`
-            : `Killing ${task.kind} ${task.id} (${task.state}; it ends KILLED once its agent has stopped it).`,
-        );
+        results.push({ id, task: await kill(id) });
       } catch (error) {
         // One refusal does not stop the rest; the master's reason is said for each.
         if (!(error instanceof ApiError)) throw error;
@@ -142,9 +150,11 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
     const session = await this.session();
     if (!this.flags.follow) return printLogs(session, this.args.id, print);
     const id = this.args.id;
+    // `yard command logs 12` speaks of command 12, `yard task logs 12` of task 12.
+    const label = `${this.id?.split(':')[0] ?? 'task'} ${id}`;
     const result = await interruptible(
-      () => `stopped following task ${id}; it keeps going`,
-      () => followTask(session, id, print, new StatusReporter(`task ${id}`)),
+      () => `stopped following ${label}; it keeps going`,
+      () => followTask(session, id, print, new StatusReporter(label)),
     );
     await this.endedWith(id, session);
     return result;
@@ -183,6 +193,10 @@ export function sayEnded(task: Task): void {
 
 /** Shared by every command that creates a task: post (or plan), print what runs as whom, maybe follow. */
 export abstract class TaskCreateCommand<T extends typeof Command> extends YardCommand<T> {
+  // oclif's help gathers static properties up the class chain only while each class has some of
+  // its own: without one here, `notebook start --help` (one class further down) lost the global flags.
+  static override baseFlags = YardCommand.baseFlags;
+
   protected async submit(request: CreateTaskRequest, flags: { follow: boolean; 'dry-run': boolean }): Promise<Task | TaskPlan> {
     const session = await this.session();
     if (flags['dry-run']) {
