@@ -76,6 +76,7 @@ test.serial('carol holds operate_others scoped to research/vision: she kills dav
   const killDave = await carol.run(['task', 'kill', String(davesTask.id)]);
   t.is(killDave.code, 0, killDave.stderr);
   t.regex(killDave.stdout, new RegExp(`Killed command ${davesTask.id}`));
+  expectedAudit.push({ action: 'task.kill', target: `task ${davesTask.id}` });
 
   const killErin = await carol.run(['task', 'kill', String(erinsTask.id)]);
   t.is(killErin.code, 1);
@@ -95,6 +96,9 @@ test.serial('carol holds operate_others scoped to research/vision: she kills dav
 
   const adminKill = await asAdmin(['task', 'kill', String(erinsTask.id)]);
   t.regex(adminKill.stdout, new RegExp(`Killed command ${erinsTask.id}`));
+  expectedAudit.push({ action: 'task.kill', target: `task ${erinsTask.id}` });
+  const kills = (await api<Page<AuditEntry>>(m.url, 'GET', '/audit?limit=20', { token: adminToken })).body.items.filter((e) => e.action === 'task.kill');
+  t.deepEqual(kills.map((e) => [e.actor, e.target]), [['admin', String(erinsTask.id)], ['carol', String(davesTask.id)]], 'kills are audited with who asked; a refused one is not');
 });
 
 test.serial('frank (research, which holds see_status) sees agents; gina, only in research/vision, does not: no inheritance', async (t) => {
@@ -176,7 +180,7 @@ test.serial('delete_tasks: only ended tasks, the task and its logs go; without i
   t.regex(String(running), /task \d+ is QUEUED: kill it and let it end before deleting it/);
   await asAdmin(['task', 'kill', String(task.id)]);
   await asAdmin(['task', 'delete', String(task.id)]);
-  expectedAudit.push({ action: 'task.delete', target: `task ${task.id}` });
+  expectedAudit.push({ action: 'task.kill', target: `task ${task.id}` }, { action: 'task.delete', target: `task ${task.id}` });
   t.is((await api(m.url, 'GET', `/tasks/${task.id}`, { token: adminToken })).status, 404);
   const db = new Database(m.dbPath, { readonly: true });
   try {
@@ -421,7 +425,7 @@ test('every new command has --help with an example', async (t) => {
   const commands = [
     ['group', 'create'], ['group', 'delete'], ['group', 'rename'], ['group', 'list'], ['group', 'show'], ['group', 'add-member'], ['group', 'remove-member'],
     ['role', 'create'], ['role', 'edit'], ['role', 'delete'], ['role', 'list'], ['role', 'show'], ['role', 'assign'], ['role', 'unassign'],
-    ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['audit', 'list'], ['user', 'show'], ['user', 'sessions'], ['task', 'delete'],
+    ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['audit', 'list'], ['user', 'show'], ['user', 'sessions'], ['task', 'delete'], ['task', 'wait'],
   ];
   await eachHelp(commands, (name, help) => {
     t.is(help.code, 0, name);

@@ -130,7 +130,7 @@ for (const executor of executors) {
     t.truthy(done.endedAt);
 
     const failing = await term.run(['command', 'run', '--image', image, '-f', '--', 'sh', '-c', 'echo bye; exit 3']);
-    t.is(failing.code, 1, 'a failed task makes --follow exit non-zero');
+    t.is(failing.code, 3, '--follow exits with the task\'s own exit code');
     t.regex(failing.stderr, /ended: FAILED \(exit code 3\)/);
     const list = await term.json<Page<Task>>(['command', 'list']);
     t.is(list.items[0]!.state, 'FAILED');

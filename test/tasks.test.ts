@@ -48,9 +48,10 @@ test('lists show your own tasks; -a shows everyone\'s, for every kind; --json ca
   const expId = exp.items[0]!.id;
   t.is((await alice.run(['command', 'run', '--image', 'busybox:latest', '--', 'sh', '-c', 'echo hi'])).code, 0);
   t.is((await alice.run(['tensorboard', 'start', String(expId), '--image', 'busybox:latest', '--no-wait'])).code, 0);
-  t.is((await alice.run(['shell', 'start', '--image', 'busybox:latest'])).code, 0);
+  // No agent here: --no-wait returns once the shell is created (shell start waits until it runs).
+  t.is((await alice.run(['shell', 'start', '--image', 'busybox:latest', '--no-wait'])).code, 0);
   t.is((await bob.run(['notebook', 'start', '--image', 'busybox:latest', '--no-wait'])).code, 0);
-  t.is((await bob.run(['shell', 'start'])).code, 0);
+  t.is((await bob.run(['shell', 'start', '--no-wait'])).code, 0);
   t.is((await bob.run(['command', 'run', '--', 'true'])).code, 0);
 
   const table = await alice.run(['experiment', 'list']);

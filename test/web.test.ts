@@ -3,6 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import test from 'ava';
 import type { Page } from 'playwright-core';
+import type { Task } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser, namespaceUnavailable, type TestBrowser } from './helpers/browser.js';
 import { ROOT } from './helpers/cli.js';
@@ -237,6 +238,44 @@ if (haveBrowser) {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'task-detail.png') });
     await page.getByRole('button', { name: 'Kill' }).click();
     await page.locator('.task-state', { hasText: 'KILLED' }).waitFor();
+    await page.context().close();
+  });
+
+  test.serial('a kill under way shows as KILLING with who asked, on the task page and in the list, until the agent reports it KILLED', async (t) => {
+    const token = await loginToken(m.url, 'carol', 'pw');
+    const created = await api<Task>(m.url, 'POST', '/tasks', { token, body: { kind: 'command', config: { name: 'carol-run', image: 'busybox:latest', entrypoint: ['sleep', '600'] } } });
+    const id = created.body.id;
+    // What an agent reports, through the master's own service (the one writer of task states): it runs.
+    const tasks = m.master.services.tasks;
+    const assigned = await tasks.transition(await tasks.require(id), 'assign', { agent_id: 'web-agent', lease_id: 'web-lease' });
+    await tasks.transition(assigned, 'start');
+
+    const page = await newPage();
+    await page.goto('/login');
+    await signIn(page, 'carol');
+    await page.waitForURL(/\/experiments$/);
+    await page.goto(`/commands/${id}`);
+    await page.locator('.task-state', { hasText: 'RUNNING' }).waitFor();
+    await page.getByRole('button', { name: 'Kill' }).click();
+    // At once: the agent has not said anything yet, and the stored state is still RUNNING.
+    await page.locator('.task-state', { hasText: 'KILLING' }).waitFor();
+    t.regex(await page.locator('.task-state').innerText(), /^KILLING \(still RUNNING until its agent has stopped it\)$/);
+    t.regex(await page.locator('.kill-request').innerText(), /^carol at \S/);
+    t.is(await page.getByRole('button', { name: 'Kill' }).count(), 0, 'no second kill to offer');
+    t.is((await tasks.require(id)).state, 'RUNNING');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'task-killing.png') });
+
+    await page.goto('/commands');
+    const row = page.locator(`tr[data-task-id="${id}"]`);
+    await row.waitFor();
+    t.regex(await row.locator('td.state').innerText(), /^KILLING \(by carol\)$/);
+
+    await page.goto(`/commands/${id}`);
+    await page.locator('.task-state', { hasText: 'KILLING' }).waitFor();
+    await tasks.finishRun(await tasks.require(id), 'KILLED', { exitCode: 143 });
+    // The page follows the task: the agent's report ends it KILLED; who asked stays.
+    await page.locator('.task-state', { hasText: 'KILLED' }).waitFor();
+    t.regex(await page.locator('.kill-request').innerText(), /^carol at /);
     await page.context().close();
   });
 

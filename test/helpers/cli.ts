@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const YARD = path.join(ROOT, 'packages', 'cli', 'bin', 'run.js');
+export const YARD = path.join(ROOT, 'packages', 'cli', 'bin', 'run.js');
 
 export interface RunResult {
   code: number;
@@ -19,24 +19,67 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-/** Runs a real process to completion; stdin is closed (or fed `input`), as for a script. */
-export function runProcess(command: string, args: string[], options: RunOptions & { cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key];
-    const child = spawn(command, args, { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+/** A real process still running: its output so far, and its end. */
+export interface LiveProcess {
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `pattern` in stderr (rejects if the process ends first or `timeoutMs` passes). */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  signal(signal: NodeJS.Signals): void;
+  done: Promise<RunResult>;
+}
+
+/** Starts a real process; stdin is closed (or fed `input`), as for a script. */
+export function startProcess(command: string, args: string[], options: RunOptions & { cwd?: string } = {}): LiveProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key];
+  const child = spawn(command, args, { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const watchers = new Set<() => void>();
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const watcher of watchers) watcher();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const done = new Promise<RunResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
   });
+  child.stdin.end(options.input ?? '');
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    signal: (signal) => void child.kill(signal),
+    done,
+    waitForStderr(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(stderr);
+          if (!match) return;
+          stop();
+          resolve(match);
+        };
+        const stop = () => {
+          clearTimeout(limit);
+          watchers.delete(check);
+        };
+        const limit = setTimeout(() => (stop(), reject(new Error(`no ${pattern} on stderr within ${timeoutMs} ms: ${stderr}`))), timeoutMs);
+        watchers.add(check);
+        void done.then((result) => (stop(), reject(new Error(`the process ended (${result.code}) before ${pattern} on stderr: ${stderr}`))));
+        check();
+      });
+    },
+  };
+}
+
+/** Runs a real process to completion; stdin is closed (or fed `input`), as for a script. */
+export function runProcess(command: string, args: string[], options: RunOptions & { cwd?: string } = {}): Promise<RunResult> {
+  return startProcess(command, args, options).done;
 }
 
 /**
@@ -50,7 +93,12 @@ export class Terminal {
   constructor(readonly master: string) {}
 
   run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-    return runProcess(process.execPath, [YARD, ...args], {
+    return this.start(args, options).done;
+  }
+
+  /** Starts `yard ARGS` and returns at once: for what a test must see while it runs (stderr as it comes, a signal). */
+  start(args: string[], options: RunOptions = {}): LiveProcess {
+    return startProcess(process.execPath, [YARD, ...args], {
       ...options,
       env: {
         HOME: this.home,
@@ -59,6 +107,7 @@ export class Terminal {
         YARD_TOKEN_STORE: 'file',
         YARD_PASSWORD: undefined,
         YARD_USER: undefined,
+        YARD_REQUEST_TIMEOUT: undefined,
         DEBUG: undefined,
         ...options.env,
       },

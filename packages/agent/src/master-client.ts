@@ -151,6 +151,7 @@ function describe(error: TransportError): string {
     const cause = error.cause as { cause?: Error; message?: string } | undefined;
     return `master unreachable: ${cause?.cause?.message ?? cause?.message ?? String(error.cause)}`;
   }
+  if (error.kind === 'timeout') return `master did not answer within ${(error.timeoutMs ?? 0) / 1000} s`;
   // A proxy or a master on its way down: try again later.
   return error.kind === 'not_json' ? `master sent HTTP ${error.status} that is not JSON` : `master answered HTTP ${error.status}`;
 }

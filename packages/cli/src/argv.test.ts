@@ -6,6 +6,8 @@ test('global flags before the command move after it', (t) => {
   t.deepEqual(hoistGlobalFlags(['--user=admin', '--json', 'user', 'list']), ['user', 'list', '-u', 'admin', '--json']);
   t.deepEqual(hoistGlobalFlags(['--user', 'admin', 'role', 'assign', 'op', '--user', 'carol']), ['role', 'assign', 'op', '--user', 'carol', '-u', 'admin']);
   t.deepEqual(hoistGlobalFlags(['-uadmin', '-m', 'http://x:1', 'user', 'whoami']), ['user', 'whoami', '-uadmin', '-m', 'http://x:1']);
+  t.deepEqual(hoistGlobalFlags(['--request-timeout', '5s', 'task', 'list']), ['task', 'list', '--request-timeout', '5s']);
+  t.deepEqual(hoistGlobalFlags(['--request-timeout=0', 'task', 'wait', '3']), ['task', 'wait', '3', '--request-timeout=0']);
 });
 
 test('flags stay before a `--` so the command after it is untouched', (t) => {

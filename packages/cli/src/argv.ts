@@ -1,5 +1,5 @@
 /** Global flags that take a value, and those that do not. */
-const WITH_VALUE = new Set(['-m', '--master', '-u', '--user']);
+const WITH_VALUE = new Set(['-m', '--master', '-u', '--user', '--request-timeout']);
 const BOOLEAN = new Set(['--json']);
 
 /**

@@ -1,6 +1,9 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { ApiError, describeCause, TransportError, YardClient } from '@trainyard/shared/client';
-import { PromptError } from './lib/prompt.js';
+import { ApiError, DEFAULT_REQUEST_TIMEOUT_MS, describeCause, formatSeconds, TransportError, YardClient, type AnswerInfo } from '@trainyard/shared/client';
+import { API_VERSION, formatVersion, versionsConflict, type MasterVersion } from '@trainyard/shared/constants';
+import { parseDurationMs } from './lib/duration.js';
+import { EXIT } from './lib/exit-status.js';
+import { InterruptedError, PromptError } from './lib/prompt.js';
 import { ConfigFileError } from './lib/config-file.js';
 import { escapeText } from './lib/escape.js';
 import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
@@ -22,6 +25,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** `user` (-u/--user) is "act as"; commands that target a user swap it for `as` (-u/--as): see targetUserBaseFlags. */
   static override baseFlags: {
     master: Interfaces.OptionFlag<string>;
+    'request-timeout': Interfaces.OptionFlag<string>;
     user?: Interfaces.OptionFlag<string | undefined>;
     as?: Interfaces.OptionFlag<string | undefined>;
   } = {
@@ -30,6 +34,14 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       env: 'YARD_MASTER',
       default: 'http://127.0.0.1:8080',
       summary: 'URL of the Trainyard master.',
+      helpGroup: 'GLOBAL',
+    }),
+    // Not --timeout: the commands that wait for a task have their own (how long to wait for it).
+    'request-timeout': Flags.string({
+      env: 'YARD_REQUEST_TIMEOUT',
+      default: `${DEFAULT_REQUEST_TIMEOUT_MS / 1000}s`,
+      summary: 'Give up on a request the master has not answered in this long (30s, 2m, 500ms; 0: never).',
+      description: 'Long polls (following logs, waiting for a task) are held open on purpose and get their own bounded wait on top.',
       helpGroup: 'GLOBAL',
     }),
     user: Flags.string({
@@ -48,14 +60,20 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
 
   protected flags!: CommandFlags<T>;
   protected args!: CommandArgs<T>;
+  /** Every positional argument, in order: the ids of `kill 4 5` (a command with `strict = false`). */
+  protected positionals: unknown[] = [];
   private settingsCache?: Settings;
   private storeCache?: TokenStore;
   private sessionCache?: Session;
+  private requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  /** The master's last answer in this command (for an answer yard does not understand), and whether a version skew was said. */
+  private lastAnswer?: AnswerInfo;
+  private skewSaid = false;
 
   public override async init(): Promise<void> {
     await super.init();
     const ctor = this.ctor as typeof YardCommand;
-    const { args, flags } = await this.parse({
+    const { args, flags, argv } = await this.parse({
       flags: ctor.flags,
       baseFlags: ctor.baseFlags,
       enableJsonFlag: ctor.enableJsonFlag,
@@ -64,7 +82,9 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     });
     this.flags = flags as CommandFlags<T>;
     this.args = args as CommandArgs<T>;
+    this.positionals = argv;
     this.flags.master = normalizeMaster(this.flags.master);
+    this.requestTimeoutMs = parseRequestTimeout(this.flags['request-timeout']);
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
   }
 
@@ -86,11 +106,66 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     return (this.storeCache ??= await openTokenStore());
   }
 
+  /** This yard's release and the API version it speaks. */
+  protected get ownVersion(): MasterVersion {
+    return { version: this.config.version, apiVersion: API_VERSION };
+  }
+
   /** An unauthenticated client (login). */
   protected anonymousClient(): YardClient {
     warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
-    // Sent as User-Agent: `yard user sessions` shows it as the session's client.
-    return new YardClient({ baseUrl: this.master, headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` } });
+    return new YardClient({
+      baseUrl: this.master,
+      // Sent as User-Agent: `yard user sessions` shows it as the session's client.
+      headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` },
+      requestTimeoutMs: this.requestTimeoutMs,
+      onAnswer: (answer) => this.noteAnswer(answer),
+    });
+  }
+
+  /** Every answer names the master's version: a difference that matters is said once, on stderr. */
+  private noteAnswer(answer: AnswerInfo): void {
+    this.lastAnswer = answer;
+    if (this.skewSaid || !answer.master || !versionsConflict(this.ownVersion, answer.master)) return;
+    this.skewSaid = true;
+    process.stderr.write(
+      `Warning: this yard is ${formatVersion(this.ownVersion)} and the master at ${this.master} is ${formatVersion(answer.master)}: ` +
+        "some answers may not be understood; use a yard of the master's version\n",
+    );
+  }
+
+  /**
+   * An error no part of yard expected (a TypeError reading an answer): when the master answered in
+   * this command, the likely cause is an answer of another shape, from a master of another version.
+   * Said as such, with both versions, instead of a stack trace (DEBUG=1 keeps the trace).
+   */
+  private async describeUnexpected(error: Error): Promise<KnownError | undefined> {
+    const answer = this.lastAnswer;
+    if (!answer || !(error instanceof TypeError || error instanceof RangeError)) return undefined;
+    if (process.env.DEBUG) process.stderr.write(`${error.stack ?? String(error)}\n`);
+    const master = answer.master ?? (await this.askVersion());
+    const mine = `${this.ownVersion.version}, API ${this.ownVersion.apiVersion}`;
+    const theirs = master ? `the master is ${formatVersion(master)}` : 'the master does not say its version (it is older than GET /api/v1/version, or not a Trainyard master)';
+    const bug = master !== undefined && master.version === this.ownVersion.version && master.apiVersion === this.ownVersion.apiVersion;
+    return {
+      code: 'BAD_RESPONSE',
+      exit: EXIT.ERROR,
+      message:
+        `the master at ${this.master} answered ${answer.method} ${answer.path} in a shape this yard (${mine}) does not understand; ${theirs}` +
+        (bug ? ': the same version, so this is a bug in yard (DEBUG=1 shows where; please report it)' : ''),
+      ...(bug ? {} : { hint: "use a yard of the master's version" }),
+    };
+  }
+
+  /** `GET /api/v1/version`, for an error message: undefined when the master cannot or will not say. */
+  private async askVersion(): Promise<MasterVersion | undefined> {
+    try {
+      const answer: unknown = await new YardClient({ baseUrl: this.master, requestTimeoutMs: 5000 }).call('version');
+      const v = answer as Partial<MasterVersion> | null;
+      return v && typeof v.version === 'string' && Number.isInteger(v.apiVersion) ? { version: v.version, apiVersion: v.apiVersion! } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The API as whoever this command acts as (-u, else the logged-in user, else the default account). */
@@ -107,10 +182,18 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
    * bug and keeps oclif's handling (its stack shows with DEBUG set).
    */
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    const known = describeKnownError(error);
+    if (error instanceof InterruptedError) {
+      // Ctrl-C at a prompt: what a shell expects of an interrupted program, and nothing more.
+      process.stderr.write('\n');
+      this.exit(EXIT.INTERRUPTED);
+    }
+    const known = describeKnownError(error, this.requestTimeoutMs) ?? (await this.describeUnexpected(error));
     if (!known) return super.catch(error);
+    // The master refused something of a master of another version: say so beside its reason.
+    const skew = this.lastAnswer?.master && versionsConflict(this.ownVersion, this.lastAnswer.master) && error instanceof ApiError;
+    const hint = known.hint ?? (skew ? `the master is ${formatVersion(this.lastAnswer!.master!)}, this yard ${formatVersion(this.ownVersion)}` : undefined);
     if (this.jsonEnabled()) this.logJson({ error: { code: known.code, message: known.message } });
-    else process.stderr.write(`Error: ${escapeText(known.message)}${known.hint ? `\nHint: ${known.hint}` : ''}\n`);
+    else process.stderr.write(`Error: ${escapeText(known.message)}${hint ? `\nHint: ${hint}` : ''}\n`);
     this.exit(known.exit);
   }
 }
@@ -129,14 +212,23 @@ export const targetUserBaseFlags = (() => {
   };
 })();
 
-/** A command's own failure with a stable code, printed like the master's errors. */
+/** A command's own failure with a stable code, printed like the master's errors; exits `exit` (1 unless said). */
 export class CommandFailure extends Error {
   override name = 'CommandFailure';
   constructor(
     readonly code: string,
     message: string,
+    readonly exit: number = EXIT.ERROR,
   ) {
     super(message);
+  }
+}
+
+/** A task that was waited for ended without getting there: said as a failure, exiting with the task's exit status. */
+export class TaskEndedFailure extends CommandFailure {
+  override name = 'TaskEndedFailure';
+  constructor(message: string, exit: number) {
+    super('TASK_ENDED', message, exit);
   }
 }
 
@@ -147,10 +239,10 @@ interface KnownError {
   hint?: string;
 }
 
-function describeKnownError(error: Error & { oclif?: { exit?: number } }): KnownError | undefined {
+function describeKnownError(error: Error & { oclif?: { exit?: number } }, requestTimeoutMs: number): KnownError | undefined {
   if (error instanceof ApiError) return { code: error.code, message: error.message, exit: 1 };
-  if (error instanceof TransportError) return { ...describeTransportError(error), exit: 1 };
-  if (error instanceof CommandFailure) return { code: error.code, message: error.message, exit: 1 };
+  if (error instanceof TransportError) return { ...describeTransportError(error, requestTimeoutMs), exit: 1 };
+  if (error instanceof CommandFailure) return { code: error.code, message: error.message, exit: error.exit };
   if (error instanceof NotLoggedInError) return { code: 'NOT_LOGGED_IN', message: error.message, exit: 1 };
   if (error instanceof PromptError) return { code: 'NO_INPUT', message: error.message, exit: 1 };
   if (error instanceof ConfigFileError) return { code: 'CONFIG_FILE', message: error.message, exit: 1 };
@@ -182,7 +274,16 @@ export function transportReason(error: TransportError): string {
 }
 
 /** No usable answer from the master, in words that say what to check. */
-function describeTransportError(error: TransportError): { code: string; message: string } {
+function describeTransportError(error: TransportError, requestTimeoutMs: number): { code: string; message: string } {
+  if (error.kind === 'timeout') {
+    const longPoll = error.timeoutMs !== undefined && error.timeoutMs > requestTimeoutMs ? ` (a long poll: ${formatSeconds(error.timeoutMs - requestTimeoutMs)} of it on purpose)` : '';
+    return {
+      code: 'TIMEOUT',
+      message:
+        `the master at ${error.baseUrl} accepted the request but did not answer within ${formatSeconds(error.timeoutMs ?? requestTimeoutMs)}${longPoll}: ` +
+        'is it overloaded or stuck? Allow longer with --request-timeout or YARD_REQUEST_TIMEOUT',
+    };
+  }
   if (error.kind === 'unreachable') {
     const reason = transportReason(error);
     if (UNTRUSTED_CERTIFICATE.has(reason)) {
@@ -213,6 +314,13 @@ function oneLine(message: string): string {
     .map((line) => line.trim())
     .filter((line) => line && !noise.some((re) => re.test(line)))
     .join('; ');
+}
+
+/** `--request-timeout`: `30s`, `2m`, `500ms`, or seconds as a number; 0 for none. */
+function parseRequestTimeout(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new Errors.CLIError(`--request-timeout: '${value}' is not a duration such as 30s, 2m or 500ms (0: never)`, { exit: 2 });
+  return ms;
 }
 
 function normalizeMaster(value: string): string {

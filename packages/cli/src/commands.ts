@@ -58,6 +58,7 @@ import TaskDescribe from './commands/task/describe.js';
 import TaskKill from './commands/task/kill.js';
 import TaskList from './commands/task/list.js';
 import TaskLogs from './commands/task/logs.js';
+import TaskWait from './commands/task/wait.js';
 import TensorboardDescribe from './commands/tensorboard/describe.js';
 import TensorboardKill from './commands/tensorboard/kill.js';
 import TensorboardList from './commands/tensorboard/list.js';
@@ -141,6 +142,7 @@ export const COMMANDS = {
   'task:kill': TaskKill,
   'task:list': TaskList,
   'task:logs': TaskLogs,
+  'task:wait': TaskWait,
   'tensorboard:describe': TensorboardDescribe,
   'tensorboard:kill': TensorboardKill,
   'tensorboard:list': TensorboardList,

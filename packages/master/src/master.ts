@@ -52,6 +52,7 @@ import { tokenRoutes } from './tokens/token-routes.js';
 import { TokenService } from './tokens/token-service.js';
 import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 import { userRoutes } from './users/user-routes.js';
+import { versionRoutes } from './http/version-routes.js';
 import { UserService } from './users/user-service.js';
 
 export interface MasterOptions {
@@ -231,6 +232,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     guards,
     early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
     routers: [
+      versionRoutes(guards),
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
       groupRoutes(groups, groupUnix, roles, guards),

@@ -4,9 +4,13 @@
  * starts fast. Failures are one of two classes: `ApiError` when the master answered with its error
  * body, `TransportError` when there was no usable answer (each caller words that for its people).
  */
-import { API_PREFIX } from './api.js';
+import { API_PREFIX, API_VERSION_HEADER, VERSION_HEADER } from './api.js';
 import { ENDPOINTS, endpointPath, type CallArgs, type EndpointName, type EndpointResponse, type HttpMethod } from './endpoints.js';
 import { isErrorBody, type ErrorBody, type ErrorCode } from './errors.js';
+import type { MasterVersion } from './version.js';
+
+/** How long a request may take before the client gives up, unless its caller says otherwise (the CLI's --request-timeout). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** The master answered with `{"error": {...}}`. */
 /** For clients that build a URL themselves (WebSockets): the API's prefix, a call's path, the error body's shape. */
@@ -25,26 +29,45 @@ export class ApiError extends Error {
 }
 
 /**
- * No usable answer: `unreachable` (the request failed, timed out or was aborted: `cause` says how),
- * `not_json` (an answer that is not JSON), `http` (an error status without the master's error body,
- * e.g. from a proxy).
+ * No usable answer: `unreachable` (the request failed or was aborted: `cause` says how), `timeout`
+ * (no whole answer within `timeoutMs`: the master accepted the connection and kept quiet, or the
+ * network dropped it), `not_json` (an answer that is not JSON), `http` (an error status without the
+ * master's error body, e.g. from a proxy).
  */
 export class TransportError extends Error {
   override name = 'TransportError';
   constructor(
-    readonly kind: 'unreachable' | 'not_json' | 'http',
+    readonly kind: 'unreachable' | 'timeout' | 'not_json' | 'http',
     readonly status: number,
     readonly baseUrl: string,
     override readonly cause?: unknown,
+    /** For `timeout`: how long the client waited. */
+    readonly timeoutMs?: number,
   ) {
     super(
       kind === 'unreachable'
         ? `cannot reach the master at ${baseUrl}: ${describeCause(cause)}`
-        : kind === 'not_json'
-          ? `the master at ${baseUrl} sent HTTP ${status} that is not JSON`
-          : `the master at ${baseUrl} answered HTTP ${status}`,
+        : kind === 'timeout'
+          ? `the master at ${baseUrl} did not answer within ${formatSeconds(timeoutMs ?? 0)}`
+          : kind === 'not_json'
+            ? `the master at ${baseUrl} sent HTTP ${status} that is not JSON`
+            : `the master at ${baseUrl} answered HTTP ${status}`,
     );
   }
+}
+
+/** `30 s`, `1.5 s`. */
+export const formatSeconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
+
+/** What the client saw of one answer: for callers that name the master's version when an answer puzzles them. */
+export interface AnswerInfo {
+  endpoint: EndpointName;
+  method: HttpMethod;
+  /** The path asked for, without the query. */
+  path: string;
+  status: number;
+  /** From the master's version headers; undefined when it sent none (a master from before them, or not a master). */
+  master?: MasterVersion;
 }
 
 /** The network-level reason for a failed request: `ECONNREFUSED`, or the error's message. */
@@ -62,6 +85,13 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** The web UI sends its session cookie. */
   credentials?: 'include' | 'omit' | 'same-origin';
+  /**
+   * Give up on a request after this long (0 or undefined: never). A long poll (a `wait` in its
+   * query, seconds) gets its wait on top: it is held open on purpose, for a bounded time.
+   */
+  requestTimeoutMs?: number;
+  /** Told of every answer that came (any status), before it is parsed. */
+  onAnswer?: (answer: AnswerInfo) => void;
 }
 
 export class YardClient {
@@ -77,10 +107,13 @@ export class YardClient {
     const { baseUrl, token, headers, credentials } = this.options;
     const parts: { params?: Record<string, string | number>; query?: unknown; body?: unknown } = input ?? {};
     const body = parts.body;
-    const url = `${baseUrl}${definition.root ? '' : API_PREFIX}${endpointPath(name, parts)}`;
-    const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)].filter(
+    const path = `${definition.root ? '' : API_PREFIX}${endpointPath(name, parts)}`;
+    const url = `${baseUrl}${path}`;
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeout(parts.query);
+    const signals = [options.signal, timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)].filter(
       (s): s is AbortSignal => s !== undefined,
     );
+    const timedOut = (error: unknown) => timeoutMs !== undefined && (error as { name?: string } | undefined)?.name === 'TimeoutError';
     let response: Response;
     try {
       response = await fetch(url, {
@@ -96,9 +129,18 @@ export class YardClient {
         ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
       });
     } catch (error) {
+      if (timedOut(error)) throw new TransportError('timeout', 0, baseUrl, error, timeoutMs);
       throw new TransportError('unreachable', 0, baseUrl, error);
     }
-    const text = await response.text().catch(() => '');
+    this.options.onAnswer?.({ endpoint: name, method: definition.method, path: path.split('?')[0]!, status: response.status, ...masterVersionOf(response.headers) });
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      // The head came and the body did not (in time): as good as no answer.
+      if (timedOut(error)) throw new TransportError('timeout', response.status, baseUrl, error, timeoutMs);
+      throw new TransportError('unreachable', response.status, baseUrl, error);
+    }
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -112,4 +154,19 @@ export class YardClient {
     // The master's answer for this endpoint: its type is the contract in endpoints.ts.
     return json as EndpointResponse<K>;
   }
+
+  /** The client's request timeout, plus a long poll's own `wait` (seconds) when the query has one. */
+  private defaultTimeout(query: unknown): number | undefined {
+    const base = this.options.requestTimeoutMs;
+    if (!base) return undefined;
+    const wait = typeof query === 'object' && query !== null ? Number((query as { wait?: unknown }).wait ?? 0) : 0;
+    return base + (Number.isFinite(wait) && wait > 0 ? wait * 1000 : 0);
+  }
+}
+
+/** The master's release and API version from an answer's headers, when it sent them. */
+function masterVersionOf(headers: Headers): { master?: MasterVersion } {
+  const version = headers.get(VERSION_HEADER);
+  const api = Number(headers.get(API_VERSION_HEADER));
+  return version && Number.isInteger(api) && api > 0 ? { master: { version, apiVersion: api } } : {};
 }

@@ -128,3 +128,5 @@ export * from './errors.js';
 export * from './web-pages.js';
 export * from './same-origin-path.js';
 export * from './quotas.js';
+export * from './task-status.js';
+export * from './version.js';

@@ -29,6 +29,7 @@ import type { PolicyReload, PolicyView } from './policy.js';
 import type { Quota, QuotaAssignment, QuotaRequest, QuotaUsage, QueueView } from './quotas.js';
 import type { CreateTaskRequest, Task, TaskLogPage, TaskPlan, TaskSummary } from './tasks.js';
 import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
+import type { MasterVersion } from './version.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -42,6 +43,8 @@ export interface EndpointDefinition {
 export const ENDPOINTS = {
   health: { method: 'GET', path: HEALTH_PATH, root: true },
   ready: { method: 'GET', path: READY_PATH, root: true },
+  /** The master's release and API version; no auth. */
+  version: { method: 'GET', path: '/version' },
 
   'auth.login': { method: 'POST', path: '/auth/login' },
   'auth.logout': { method: 'POST', path: '/auth/logout' },
@@ -137,6 +140,7 @@ type AssignmentRequest = { user?: string; group?: string; scope?: string };
 export interface EndpointTypes {
   health: { response: { status: 'ok' } };
   ready: { response: { status: 'ready' } };
+  version: { response: MasterVersion };
 
   'auth.login': { body: LoginRequest; response: LoginResponse };
   'auth.logout': { body: { all?: boolean }; response: void };
@@ -192,11 +196,12 @@ export interface EndpointTypes {
   'tasks.list': { query: PageQuery & { kind?: TaskKind; all?: boolean }; response: Page<TaskSummary> };
   'tasks.create': { body: CreateTaskRequest; response: Task };
   'tasks.plan': { body: CreateTaskRequest; response: TaskPlan };
-  'tasks.get': { response: Task };
+  /** With `wait` and `seen` (a `taskStatusKey`): held until the task's status differs, it ends, or `wait` seconds pass. */
+  'tasks.get': { query: { wait?: number; seen?: string }; response: Task };
   'tasks.update': { body: { name?: string; description?: string }; response: Task };
   'tasks.kill': { response: Task };
   'tasks.delete': { response: { id: number; deleted: true } };
-  'tasks.logs': { query: { after?: number; limit?: number; wait?: number }; response: TaskLogPage };
+  'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string }; response: TaskLogPage };
   'tasks.service': { query: { probe?: boolean }; response: ServiceStatus };
   'tasks.shell': { query: ShellQuery; response: never };
   'tasks.proxy': { response: never };
@@ -237,7 +242,10 @@ export type EndpointInput<K extends EndpointName> = ([ParamNames<(typeof ENDPOIN
 
 export interface CallOptions {
   signal?: AbortSignal;
-  /** Abort after this long (the agent's calls); none by default. */
+  /**
+   * Abort after this long; default: the client's `requestTimeoutMs`, plus the `wait` seconds of a
+   * long poll (its own bounded wait).
+   */
   timeoutMs?: number;
 }
 

@@ -79,7 +79,7 @@ export interface QueueEntry {
   owner: string;
   group: string | null;
   createdAt: string;
-  /** The owner's fair-share score (decayed GPU- and CPU-seconds, weighted); 0 under fifo. */
+  /** The owner's fair-share score (decayed CPU-seconds + gpu_weight x GPU-seconds, rounded), as `quota show` gives it; shown under fifo too. */
   usage: number;
   pendingReason: string | null;
 }

@@ -198,11 +198,22 @@ export const taskIdParamSchema = z.strictObject({
   id: z.coerce.number({ error: 'task id must be a number' }).int('task id must be a whole number').positive('task id must be positive').max(Number.MAX_SAFE_INTEGER),
 });
 
+/** What a client last saw of a task's status (`taskStatusKey`): a long poll answers once the task's differs. */
+const seenSchema = z.string().max(300, 'seen: at most 300 characters').optional();
+
 export const logQuerySchema = z.strictObject({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
   /** Seconds to hold the request open when there is nothing new yet (for `logs -f`). */
   wait: z.coerce.number().int().min(0).max(60).default(0),
+  /** With `wait`: answer also as soon as the task's status key is no longer this (it started, its pending reason changed, a kill was asked). */
+  seen: seenSchema,
+});
+
+/** `GET /tasks/:id`: with `wait` and `seen`, a long poll that answers once the task's status key differs from `seen` (or it ended). */
+export const taskGetQuerySchema = z.strictObject({
+  wait: z.coerce.number({ error: 'wait must be a number of seconds' }).int().min(0).max(60).default(0),
+  seen: seenSchema,
 });
 
 /** What lists show of a task: no config, which may hold paths and environment values. */
@@ -223,6 +234,19 @@ export interface TaskSummary {
   endedAt: string | null;
   /** Why a QUEUED task waits (PENDING_REASONS, e.g. `QUOTA_RUNNING_USER`, `QUOTA_GPUS_GROUP:research`); null otherwise. */
   pendingReason: string | null;
+  /**
+   * A kill was asked (it stays once the task ended): when, by whom and why. The state stays what
+   * it is until the agent reports the task KILLED; lists show such a task as KILLING (`displayState`).
+   */
+  killRequest: KillRequest | null;
+}
+
+export interface KillRequest {
+  at: string;
+  /** The user who asked; null when the master itself did (`reason` says why: RUNTIME_LIMIT, idle). */
+  by: string | null;
+  /** The master's reason (`RUNTIME_LIMIT: ...`, `idle for 4h...`); null for a user's kill. */
+  reason: string | null;
 }
 
 export interface Task extends TaskSummary {
@@ -247,6 +271,10 @@ export interface TaskLogPage {
   /** Pass as `after` to get what comes next. */
   next: number;
   state: TaskState;
+  /** The task's status with the page, so that a follower can say why it waits (`taskStatusKey`). */
+  pendingReason: string | null;
+  agent: string | null;
+  killRequest: KillRequest | null;
   /** True once the task has ended and every line has been served. */
   done: boolean;
 }

@@ -13,7 +13,8 @@ export async function api<K extends EndpointName>(name: K, ...args: CallArgs<K>)
     return await client.call(name, ...args);
   } catch (error) {
     if (error instanceof TransportError) {
-      throw new Error(error.kind === 'unreachable' ? 'The master cannot be reached. Is it running?' : `The master answered HTTP ${error.status}.`);
+      if (error.kind === 'unreachable' || error.kind === 'timeout') throw new Error('The master cannot be reached. Is it running?');
+      throw new Error(`The master answered HTTP ${error.status}.`);
     }
     throw error;
   }

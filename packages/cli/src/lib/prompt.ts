@@ -4,6 +4,24 @@ export class PromptError extends Error {
   override name = 'PromptError';
 }
 
+/** Ctrl-C at a prompt: yard exits 130, as a shell expects of an interrupted program, with no trace. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/** @inquirer's prompts reject with ExitPromptError on Ctrl-C (its own class, matched by name: it is loaded lazily). */
+async function interruptible<T>(prompt: Promise<T>): Promise<T> {
+  try {
+    return await prompt;
+  } catch (error) {
+    if ((error as Error | undefined)?.name === 'ExitPromptError') throw new InterruptedError();
+    throw error;
+  }
+}
+
 const interactive = () => process.stdin.isTTY === true && process.stderr.isTTY === true;
 
 /** Reads a password with echo off; `confirm` asks twice (when setting a new one). */
@@ -12,9 +30,9 @@ export async function promptPassword(message: string, options: { confirm?: boole
     throw new PromptError(`${message.replace(/:\s*$/, '')}: no terminal to ask on; use --password-stdin or YARD_PASSWORD`);
   }
   const { default: password } = await import('@inquirer/password');
-  const first = await password({ message, mask: false }, { output: process.stderr });
+  const first = await interruptible(password({ message, mask: false }, { output: process.stderr }));
   if (options.confirm) {
-    const again = await password({ message: 'Repeat it:', mask: false }, { output: process.stderr });
+    const again = await interruptible(password({ message: 'Repeat it:', mask: false }, { output: process.stderr }));
     if (again !== first) throw new PromptError('the two passwords do not match');
   }
   return first;
@@ -24,7 +42,9 @@ export async function promptLine(message: string): Promise<string> {
   if (!interactive()) throw new PromptError(`${message.replace(/:\s*$/, '')}: no terminal to ask on`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return (await rl.question(`${message} `)).trim();
+    // Without a listener, readline only pauses on Ctrl-C and the question never ends.
+    const interrupted = new Promise<never>((_, reject) => rl.once('SIGINT', () => reject(new InterruptedError())));
+    return (await Promise.race([rl.question(`${message} `), interrupted])).trim();
   } finally {
     rl.close();
   }

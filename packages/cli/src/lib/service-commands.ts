@@ -1,8 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { isTerminal } from '@trainyard/shared/constants';
-import type { ServiceStatus, Task, TaskKind, TaskPlan, TaskState } from '@trainyard/shared';
-import { CommandFailure, YardCommand } from '../base-command.js';
+import type { ServiceStatus, Task, TaskKind, TaskPlan } from '@trainyard/shared';
+import { CommandFailure, TaskEndedFailure, YardCommand } from '../base-command.js';
+import { EXIT, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
+import { interruptible, StatusReporter, waitUntilRunning } from './task-watch.js';
 import { serviceUrl, TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from './task-commands.js';
 
 const POLL_MS = 1000;
@@ -11,7 +13,7 @@ const POLL_MS = 1000;
 export const serviceStartFlags = {
   ...taskStartFlags,
   wait: Flags.boolean({ summary: 'Wait until the service answers and print its URL (--no-wait: return once created).', default: true, allowNo: true }),
-  timeout: Flags.integer({ summary: 'Give up waiting after this many seconds (the task keeps running).', default: 600, min: 1 }),
+  timeout: Flags.integer({ summary: `Give up waiting after this many seconds (the task keeps running; exit ${EXIT.TIMEOUT}).`, default: 600, min: 1 }),
   open: Flags.boolean({ summary: 'Open the URL in a browser once the service answers.', default: false }),
 };
 
@@ -29,7 +31,10 @@ export abstract class ServiceStartCommand extends TaskCreateCommand<typeof Servi
     const created = await this.submit(taskRequest(kind, config, this.flags), { ...this.flags, follow: false });
     if (!('id' in created) || !this.flags.wait) return created;
     const session = await this.session();
-    const status = await waitForService(session, created, this.flags.timeout * 1000, (line) => process.stderr.write(`${line}\n`));
+    const status = await interruptible(
+      () => `stopped waiting for ${kind} ${created.id}; it keeps going (\`yard ${kind} kill ${created.id}\` stops it)`,
+      () => waitForService(session, created, this.flags.timeout * 1000, (line) => process.stderr.write(`${line}\n`)),
+    );
     const url = serviceUrl(status, this.master);
     this.log(`${kind} ${created.id} is ready: ${url}`);
     if (this.flags.open) await openBrowser(url);
@@ -61,41 +66,41 @@ export abstract class ServiceOpenCommand extends YardCommand<typeof ServiceOpenC
   }
 }
 
-const PROGRESS: Partial<Record<TaskState, string>> = {
-  QUEUED: 'waiting for an agent',
-  ASSIGNED: 'starting',
-  PULLING: 'pulling the image',
-  RUNNING: 'waiting for the service to answer',
-};
-
 /**
- * Follows a new service until it answers (progress lines as its state changes), ends (a failure
- * with its message) or `timeoutMs` passes (a failure; the task keeps running).
+ * Follows a new service until it answers: first until its task runs (saying why it waits, as that
+ * changes), then probing the service once a second. A task that ends first is a failure with its
+ * message and its exit status; `timeoutMs` passing is one with EXIT.TIMEOUT (the task keeps running).
  */
 export async function waitForService(session: Session, task: Task, timeoutMs: number, progress: (line: string) => void): Promise<ServiceStatus> {
   const deadline = Date.now() + timeoutMs;
-  let said = '';
+  await waitUntilRunning(session, task, timeoutMs, new StatusReporter(`${task.kind} ${task.id}`, progress));
+  let said = false;
   for (;;) {
     const status = await session.call('tasks.service', { params: { id: task.id }, query: { probe: true } });
     if (status.ready) return status;
     if (isTerminal(status.state)) {
       const ended = await session.call('tasks.get', { params: { id: task.id } });
-      throw new CommandFailure('TASK_ENDED', `${task.kind} ${task.id} ended (${ended.state}) before its service answered${ended.message ? `: ${ended.message}` : ''}; see \`yard ${task.kind} logs ${task.id}\``);
-    }
-    const line = PROGRESS[status.state];
-    if (line && line !== said) {
-      progress(`${task.kind} ${task.id}: ${line}...`);
-      said = line;
-    }
-    if (Date.now() > deadline) {
-      throw new CommandFailure(
-        'SERVICE_TIMEOUT',
-        `${task.kind} ${task.id} did not answer within ${Math.round(timeoutMs / 1000)} s (${status.state}: ${status.message ?? 'no answer'}); ` +
-          `it keeps running: see \`yard ${task.kind} logs ${task.id}\`, try \`yard ${task.kind} open ${task.id}\` later, or \`yard ${task.kind} kill ${task.id}\``,
+      throw new TaskEndedFailure(
+        `${task.kind} ${task.id} ended (${ended.state}) before its service answered${ended.message ? `: ${ended.message}` : ''}; see \`yard ${task.kind} logs ${task.id}\``,
+        exitStatusOf(ended),
       );
     }
+    if (status.state === 'RUNNING' && !said) {
+      progress(`${task.kind} ${task.id}: waiting for the service to answer...`);
+      said = true;
+    }
+    if (Date.now() > deadline) throw serviceTimeout(task, timeoutMs, `${status.state}: ${status.message ?? 'no answer'}`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+function serviceTimeout(task: Task, timeoutMs: number, where: string): CommandFailure {
+  return new CommandFailure(
+    'SERVICE_TIMEOUT',
+    `${task.kind} ${task.id} did not answer within ${Math.round(timeoutMs / 1000)} s (${where}); ` +
+      `it keeps running: see \`yard ${task.kind} logs ${task.id}\`, try \`yard ${task.kind} open ${task.id}\` later, or \`yard ${task.kind} kill ${task.id}\``,
+    EXIT.TIMEOUT,
+  );
 }
 
 /** The system's browser (the `open` package: xdg-open and friends); a failure to launch is a note, not an error. */

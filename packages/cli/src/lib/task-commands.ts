@@ -1,5 +1,6 @@
 import { Args, Flags, type Command } from '@oclif/core';
-import { isTerminal } from '@trainyard/shared/constants';
+import { describeKillRequest } from '@trainyard/shared/constants';
+import { ApiError } from '@trainyard/shared/client';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import type {
   CreateTaskRequest,
@@ -15,10 +16,22 @@ import type {
 import { YardCommand } from '../base-command.js';
 import { ConfigFileError, readConfigText } from './config-file.js';
 import { escapeText, terminalSafeLine } from './escape.js';
+import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
 import { describePlan, describeTask, runAs, tasksTable } from './task-format.js';
+import { followTask, interruptible, StatusReporter } from './task-watch.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
+
+/** The task ids of a command that takes several (`kill 4 5`, `task wait 12 13`), each once, in order. */
+export function taskIds(argv: unknown[], fail: (message: string) => never): number[] {
+  const ids = argv.map((value) => {
+    const id = Number(value);
+    if (!Number.isSafeInteger(id) || id < 1) fail(`'${String(value)}' is not a task id (a positive whole number)`);
+    return id;
+  });
+  return [...new Set(ids)];
+}
 
 /** `yard <kind> list`: your tasks of one kind, or everyone's with -a. */
 export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand> {
@@ -63,22 +76,68 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
   }
 }
 
-/** `yard <kind> kill ID` */
-export abstract class TaskKillCommand extends YardCommand<typeof TaskKillCommand> {
-  static override args = { id: idArg };
+/** What `yard <kind> kill A B` returns with --json: per id, the task as it is now or why it could not be killed. */
+export interface KillResult {
+  id: number;
+  task?: Task;
+  error?: { code: string; message: string };
+}
 
-  async run(): Promise<Task> {
-    const task = await (await this.session()).call('tasks.kill', { params: { id: this.args.id } });
-    this.log(task.state === 'KILLED' ? `Killed ${task.kind} ${task.id}.` : `Stopping ${task.kind} ${task.id} (it was ${task.state}).`);
-    return task;
+/**
+ * `yard <kind> kill ID...`: each id in turn, each reported; exits 1 if any could not be killed.
+ * With --json one id gives the task (as before), several a list of results (as kubectl does).
+ */
+export abstract class TaskKillCommand extends YardCommand<typeof TaskKillCommand> {
+  static override description =
+    'A queued task ends KILLED at once. One on an agent shows as KILLING (its state until the agent has stopped it: ' +
+    'SIGTERM, then SIGKILL after agents.kill_grace) and then ends KILLED; `describe` says who asked. Several ids are ' +
+    'killed one by one, each reported; yard exits 1 if any of them could not be.';
+  static override args = { id: idArg };
+  // More ids after the first (`experiment kill 4 5`).
+  static override strict = false;
+
+  async run(): Promise<Task | KillResult[]> {
+    const ids = taskIds(this.positionals, (message) => this.error(message, { exit: 2 }));
+    const session = await this.session();
+    const kill = async (id: number) => {
+      const task = await session.call('tasks.kill', { params: { id } });
+      this.log(
+        task.state === 'KILLED'
+          ? `Killed ${task.kind} ${task.id}.`
+          : `Killing ${task.kind} ${task.id} (${task.state}; it ends KILLED once its agent has stopped it).`,
+      );
+      return task;
+    };
+    if (ids.length === 1) return kill(ids[0]!);
+    const results: KillResult[] = [];
+    for (const id of ids) {
+      try {
+        results.push({ id, task: await kill(id) });
+      } catch (error) {
+        // One refusal does not stop the rest; the master's reason is said for each.
+        if (!(error instanceof ApiError)) throw error;
+        results.push({ id, error: { code: error.code, message: error.message } });
+        process.stderr.write(`Error: ${escapeText(error.message)}\n`);
+      }
+    }
+    if (results.some((r) => r.error)) process.exitCode = EXIT.ERROR;
+    return results;
   }
 }
 
 /** `yard <kind> logs ID [-f]` */
 export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand> {
+  static override description =
+    'With -f it follows until the task ends: a task that waits (queued, pulling its image) says why on stderr, and again ' +
+    'each time that changes; yard then exits with the task\'s exit status.\n\n' +
+    EXIT_STATUS_HELP;
   static override args = { id: idArg };
   static override flags = {
-    follow: Flags.boolean({ char: 'f', summary: 'Keep printing new lines until the task ends.', default: false }),
+    follow: Flags.boolean({
+      char: 'f',
+      summary: 'Keep printing new lines until the task ends; say why it waits meanwhile; exit with its exit status.',
+      default: false,
+    }),
     raw: Flags.boolean({
       summary: 'Print the lines exactly as the task wrote them.',
       description: 'Without it, colours, tabs and carriage returns pass and other control sequences are shown escaped.',
@@ -88,36 +147,59 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
 
   async run(): Promise<{ items: TaskLogLine[]; state: string }> {
     const show = this.flags.raw ? (text: string) => text : terminalSafeLine;
-    const result = await followLogs(await this.session(), this.args.id, this.flags.follow, (line) => {
+    const print = (line: TaskLogLine) => {
       if (!this.jsonEnabled()) this.log(show(line.line));
-    });
+    };
+    const session = await this.session();
+    if (!this.flags.follow) return printLogs(session, this.args.id, print);
+    const id = this.args.id;
+    // `yard command logs 12` speaks of command 12, `yard task logs 12` of task 12.
+    const label = `${this.id?.split(':')[0] ?? 'task'} ${id}`;
+    const result = await interruptible(
+      () => `stopped following ${label}; it keeps going`,
+      () => followTask(session, id, print, new StatusReporter(label)),
+    );
+    await this.endedWith(id, session);
     return result;
+  }
+
+  /** Says how the followed task ended and exits with its status (see exit-status.ts). */
+  private async endedWith(id: number, session: Session): Promise<void> {
+    const task = await session.call('tasks.get', { params: { id } });
+    sayEnded(task);
+    process.exitCode = exitStatusOf(task);
   }
 }
 
-/** Prints a task's logs from the start; with `follow`, until it ends. */
-export async function followLogs(
-  session: Session,
-  id: number,
-  follow: boolean,
-  print: (line: TaskLogLine) => void,
-): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
+/** Prints the lines a task has so far, and returns. */
+async function printLogs(session: Session, id: number, print: (line: TaskLogLine) => void): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
   const items: TaskLogLine[] = [];
   let after = 0;
   for (;;) {
-    const wait = follow ? 20 : 0;
-    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000, wait } });
+    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000 } });
     for (const line of page.items) {
       items.push(line);
       print(line);
     }
     after = page.next;
-    if (page.done || (!follow && page.items.length === 0)) return { items, state: page.state };
+    if (page.done || page.items.length === 0) return { items, state: page.state };
   }
+}
+
+/** `command 12 ended: FAILED (exit code 7)`, on stderr, with who killed it when it was killed. */
+export function sayEnded(task: Task): void {
+  const code = task.exitCode === null ? '' : ` (exit code ${task.exitCode})`;
+  const killed = task.state === 'KILLED' && task.killRequest ? `, killed by ${describeKillRequest(task.killRequest)}` : '';
+  const why = task.state !== 'KILLED' && task.state !== 'COMPLETED' && task.message ? `: ${task.message}` : '';
+  process.stderr.write(`${task.kind} ${task.id} ended: ${task.state}${code}${escapeText(killed + why)}\n`);
 }
 
 /** Shared by every command that creates a task: post (or plan), print what runs as whom, maybe follow. */
 export abstract class TaskCreateCommand<T extends typeof Command> extends YardCommand<T> {
+  // oclif's help gathers static properties up the class chain only while each class has some of
+  // its own: without one here, `notebook start --help` (one class further down) lost the global flags.
+  static override baseFlags = YardCommand.baseFlags;
+
   protected async submit(request: CreateTaskRequest, flags: { follow: boolean; 'dry-run': boolean }): Promise<Task | TaskPlan> {
     const session = await this.session();
     if (flags['dry-run']) {
@@ -129,12 +211,21 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
     const group = task.group ? ` in group ${task.group}` : '';
     this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)})${group}; it runs as ${runAs(task)}. State: ${task.state}.`);
     if (!flags.follow) return task;
-    const { state } = await followLogs(session, task.id, true, (line) => {
-      if (!this.jsonEnabled()) this.log(terminalSafeLine(line.line));
-    });
+    await interruptible(
+      () => `stopped following ${task.kind} ${task.id}; it keeps going (\`yard ${task.kind} kill ${task.id}\` stops it)`,
+      () =>
+        followTask(
+          session,
+          task.id,
+          (line) => {
+            if (!this.jsonEnabled()) this.log(terminalSafeLine(line.line));
+          },
+          new StatusReporter(`${task.kind} ${task.id}`),
+        ),
+    );
     const final = await session.call('tasks.get', { params: { id: task.id } });
-    process.stderr.write(`${task.kind} ${task.id} ended: ${state}${final.exitCode === null ? '' : ` (exit code ${final.exitCode})`}\n`);
-    if (isTerminal(state) && state !== 'COMPLETED') process.exitCode = 1;
+    sayEnded(final);
+    process.exitCode = exitStatusOf(final);
     return final;
   }
 
@@ -166,7 +257,11 @@ export const admissionFlags = {
     summary: "With the policy's default mounts (--no-default-mounts: without them; the ones it always adds stay).",
     allowNo: true,
   }),
-  follow: Flags.boolean({ char: 'f', summary: 'Print its logs until it ends.', default: false }),
+  follow: Flags.boolean({
+    char: 'f',
+    summary: 'Print its logs until it ends, saying why it waits meanwhile (stderr); exit with its exit status.',
+    default: false,
+  }),
 };
 
 /** Flags every task-starting command shares. */

@@ -1,5 +1,5 @@
 import type { RunSpec, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
-import { describeIdentitySource, explainPendingReason, formatByteSize } from '@trainyard/shared/constants';
+import { describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
 import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
 import { renderTable } from './table.js';
@@ -19,7 +19,8 @@ export function tasksTable(tasks: TaskSummary[]): string {
     { header: 'ID', get: (t) => t.id },
     { header: 'OWNER', get: (t) => t.owner },
     { header: 'KIND', get: (t) => t.kind },
-    { header: 'STATE', get: (t) => t.state },
+    // KILLING while a kill is under way (the stored state stays until the agent reports it stopped).
+    { header: 'STATE', get: displayState },
     { header: 'NAME', get: (t) => t.name },
     { header: 'RUN AS', get: runAs },
     { header: 'AGENT', get: (t) => t.agent },
@@ -31,6 +32,8 @@ export function tasksTable(tasks: TaskSummary[]): string {
 
 type Rows = Array<[string, string | number | null | undefined]>;
 
+const killing = (task: TaskSummary) => task.killRequest !== null && !isTerminal(task.state);
+
 export function describeTask(task: Task): string {
   const c = task.config;
   return renderRows([
@@ -39,8 +42,10 @@ export function describeTask(task: Task): string {
     ['Name', task.name],
     ['Owner', task.owner],
     ['Group', task.group],
-    ['State', task.state + (task.killRequested && task.state !== 'KILLED' ? ' (kill requested)' : '')],
+    ['State', killing(task) ? `KILLING (${task.state} until its agent reports it stopped)` : task.state],
     ...(task.pendingReason ? [['Waiting for', `${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`] as [string, string]] : []),
+    ...(task.killRequest ? [['Kill asked by', `${describeKillRequest(task.killRequest)} at ${formatTime(task.killRequest.at)}`] as [string, string]] : []),
+    ...(task.message ? [['Message', task.message] as [string, string]] : []),
     ['Agent', task.agent],
     ['Exit code', task.exitCode],
     ['Restarts', `${task.restarts} of ${c.max_restarts}`],

@@ -76,6 +76,8 @@ export interface TasksTable {
   pending_reason: string | null;
   /** Why the master asked to kill it, when it was the master (`RUNTIME_LIMIT: ...`; migration 0008): its message once KILLED. */
   kill_reason: string | null;
+  /** Who asked for the kill: a user's name; null for the master itself (then kill_reason says why) or a kill from before migration 0021. */
+  kill_requested_by: string | null;
 }
 
 export interface TaskLogsTable {

@@ -60,7 +60,7 @@ export class InteractiveService {
       if (sessions > 0 || now - since < timeoutMs) continue;
       const reason = `idle for ${ms(timeoutMs, { long: true })} (no proxied traffic and no shell session; tasks.idle_timeout)`;
       this.deps.logger.info({ taskId: id }, `stopping: ${reason}`);
-      await this.deps.tasks.kill(await this.deps.tasks.require(id), { reason });
+      await this.deps.tasks.kill(await this.deps.tasks.require(id), { system: 'idle shutdown' }, { reason });
       this.forget(id);
       stopped.push(id);
     }

@@ -70,20 +70,23 @@ export function quotaRoutes(
 
   routes.on('queue', quotaPolicies.queue, async (ctx) => {
     const order = await deps.scheduler.dispatchOrder();
+    // The owners' usage from the same source as `quota show`: the scheduler computes scores only
+    // when it orders by them (fair_share with several owners queued), which showed 0 otherwise.
+    const usage = await quotas.fairShareUsage();
     const owners = new Map<number, string>();
     for (const { task } of order.items) {
       if (!owners.has(task.owner_id)) owners.set(task.owner_id, (await deps.users.requireById(task.owner_id)).username);
     }
     const view: QueueView = {
       policy: deps.policy,
-      items: order.items.map(({ task, load, usage }, index) => ({
+      items: order.items.map(({ task, load }, index) => ({
         position: index + 1,
         id: task.id,
         name: task.name,
         owner: owners.get(task.owner_id)!,
         group: task.group_path,
         createdAt: toIso(task.created_at),
-        usage: Math.round(usage),
+        usage: Math.round(usage.get(task.owner_id)?.score ?? 0),
         // The quotas as they stand now; else what the last scheduling pass found (no agent fits).
         pendingReason: order.gate.blocked(load) ?? (task.pending_reason?.startsWith('QUOTA_') ? null : task.pending_reason),
       })),

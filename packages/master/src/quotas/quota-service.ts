@@ -246,7 +246,7 @@ export class QuotaService {
         const group = rules.byGroup.get(groupId);
         for (const quota of group?.quotas ?? []) await report(quota, `group ${group!.path}`, { groupId });
       }
-      const score = (await this.scores(await quotaRepository.activeLoads(db))).get(who.userId);
+      const score = (await this.fairShareUsage()).get(who.userId);
       return { user: who.username, group: null, quotas, fairShare: score ?? { cpuSeconds: 0, gpuSeconds: 0, score: 0 } };
     }
     for (const quota of rules.byGroup.get(who.groupId)?.quotas ?? []) await report(quota, `group ${who.path}`, { groupId: who.groupId });
@@ -354,6 +354,14 @@ export class QuotaService {
       if (q) byGroup.set(id, q);
     }
     return { byUser, byGroup };
+  }
+
+  /**
+   * Every user's fair-share usage now, running tasks included: the one figure `yard quota show`
+   * (per user) and `yard queue` (per owner, whatever the policy and however many owners queue) show.
+   */
+  async fairShareUsage(): Promise<Map<number, { cpuSeconds: number; gpuSeconds: number; score: number }>> {
+    return this.scores(await quotaRepository.activeLoads(this.deps.db));
   }
 
   /**

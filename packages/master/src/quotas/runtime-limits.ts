@@ -32,7 +32,7 @@ export class RuntimeLimits {
       if (elapsed >= limit) {
         const reason = `RUNTIME_LIMIT: ran ${seconds(elapsed)}, past the max_runtime of ${seconds(limit)} of quota '${quota.name}'`;
         logger.info({ taskId: run.id, quota: quota.name }, 'task past its max_runtime; killing it');
-        await tasks.kill(await tasks.require(run.id), { reason });
+        await tasks.kill(await tasks.require(run.id), { system: 'runtime limit' }, { reason });
         continue;
       }
       const key = `${run.id}:${run.runStart}`;

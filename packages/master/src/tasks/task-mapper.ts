@@ -1,4 +1,4 @@
-import type { RunSpec, Task, TaskConfig, TaskKind, TaskState, TaskSummary } from '@trainyard/shared';
+import type { KillRequest, RunSpec, Task, TaskConfig, TaskKind, TaskState, TaskSummary } from '@trainyard/shared';
 import type { TaskRow } from '../db/schema.js';
 import { toIso } from '../clock.js';
 import type { TaskWithOwner } from './task-repository.js';
@@ -21,7 +21,14 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     startedAt: isoOrNull(row.started_at),
     endedAt: isoOrNull(row.ended_at),
     pendingReason: row.state === 'QUEUED' ? row.pending_reason : null,
+    killRequest: killRequestOf(row),
   };
+}
+
+/** When a kill was asked, by whom (null: the master, whose reason it then is) and why. */
+export function killRequestOf(row: Pick<TaskRow, 'kill_requested_at' | 'kill_requested_by' | 'kill_reason'>): KillRequest | null {
+  if (row.kill_requested_at === null) return null;
+  return { at: toIso(row.kill_requested_at), by: row.kill_requested_by, reason: row.kill_reason };
 }
 
 export function toTask(row: TaskWithOwner): Task {

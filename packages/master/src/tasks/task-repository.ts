@@ -47,6 +47,18 @@ export const taskRepository = {
     return Number(result.numUpdatedRows) === 1;
   },
 
+  /** Marks a kill asked of a task still in `state` that no kill was asked of yet; false when it moved on or one was. */
+  async requestKill(db: Executor, id: number, state: TaskState, changes: Updateable<TasksTable>): Promise<boolean> {
+    const result = await db
+      .updateTable('tasks')
+      .set(changes)
+      .where('id', '=', id)
+      .where('state', '=', state)
+      .where('kill_requested_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
   /** Deletes a task (its logs cascade) if it has ended; false if it has not. */
   async deleteEnded(db: Executor, id: number): Promise<boolean> {
     const result = await db.deleteFrom('tasks').where('id', '=', id).where('state', 'in', TERMINAL_STATES).executeTakeFirst();

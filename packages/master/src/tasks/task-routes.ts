@@ -5,6 +5,7 @@ import {
   logQuerySchema,
   patchTaskSchema,
   taskIdParamSchema,
+  taskGetQuerySchema,
   taskListQuerySchema,
 } from '@trainyard/shared';
 import { Routes, type Guards } from '../authz/routes.js';
@@ -46,7 +47,8 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
   routes.on('tasks.get', taskPolicies.read, {
     target: task,
     handle: async (ctx, _actor, target) => {
-      ctx.body = toTask(target.task);
+      const query = validate(taskGetQuerySchema, ctx.query);
+      ctx.body = query.wait > 0 ? await tasks.watch(target.task, query.wait, query.seen) : toTask(target.task);
     },
   });
 
@@ -59,8 +61,8 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
 
   routes.on('tasks.kill', taskPolicies.kill, {
     target: task,
-    handle: async (ctx, _actor, target) => {
-      ctx.body = await tasks.kill(target.task);
+    handle: async (ctx, actor, target) => {
+      ctx.body = await tasks.kill(target.task, actor);
     },
   });
 
@@ -75,7 +77,7 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
     target: task,
     handle: async (ctx, _actor, target) => {
       const query = validate(logQuerySchema, ctx.query);
-      ctx.body = await tasks.logs(target.id, query.after, query.limit, query.wait);
+      ctx.body = await tasks.logs(target.id, query.after, query.limit, query.wait, query.seen);
     },
   });
 

@@ -4,6 +4,7 @@ import {
   encodeCursor,
   EXPERIMENT_LOG_DIR,
   isTerminal,
+  taskStatusKey,
   type BindMountRequest,
   type KnownTask,
   type Page,
@@ -17,12 +18,12 @@ import {
 } from '@trainyard/shared';
 import type { Insertable, Updateable } from 'kysely';
 import type { Admission, AdmissionRequest } from '../admission/admission.js';
-import type { AuditService } from '../audit/audit-service.js';
+import type { AuditActor, AuditService, SystemActor } from '../audit/audit-service.js';
 import type { Actor } from '../authz/actor.js';
 import { enforce } from '../authz/decision.js';
 import { taskPolicies, type TaskTarget } from '../authz/tasks.js';
 import { toIso, type Clock } from '../clock.js';
-import type { Db } from '../db/database.js';
+import type { Db, Executor } from '../db/database.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { GroupService } from '../groups/group-service.js';
@@ -140,9 +141,25 @@ export class TaskService {
     return taskRepository.queuedHeads(this.deps.db, perHead, limit);
   }
 
-  /** Records why a queued task waits; the caller writes only a reason that changed. */
+  /** Records why a queued task waits; the caller writes only a reason that changed. Waiting clients hear of it. */
   async setPendingReason(taskId: number, reason: string | null): Promise<void> {
     await taskRepository.setPendingReason(this.deps.db, taskId, reason);
+    this.deps.events.changed(taskId);
+  }
+
+  /**
+   * `GET /tasks/:id?wait=S&seen=KEY`: the task once its status key (`taskStatusKey`: state,
+   * pending reason, agent, kill) is no longer `seen`, it ended, or `waitSeconds` passed; without
+   * `seen`, at once. Waiting clients (`-f`, `yard task wait`) say why a task waits as it changes.
+   */
+  async watch(task: TaskWithOwner, waitSeconds: number, seen: string | undefined): Promise<Task> {
+    let current = toTask(task);
+    const deadline = Date.now() + waitSeconds * 1000;
+    while (seen !== undefined && taskStatusKey(current) === seen && !isTerminal(current.state) && Date.now() < deadline) {
+      await this.deps.events.waitForChange(task.id, deadline - Date.now());
+      current = toTask(await this.require(task.id));
+    }
+    return current;
   }
 
   /** The tasks an agent holds (ASSIGNED, PULLING or RUNNING), oldest first. */
@@ -229,24 +246,43 @@ export class TaskService {
   }
 
   /**
-   * A queued task ends as KILLED at once; one on an agent is marked, and the agent stops it
-   * (SIGTERM, then SIGKILL) and reports KILLED. Killing an ended task is a conflict.
+   * A queued task ends as KILLED at once; one on an agent is marked (who asked, and the master's
+   * reason), and the agent stops it (SIGTERM, then SIGKILL) and reports KILLED: the state stays
+   * what it is until then, lists show it as KILLING. Killing an ended task is a conflict; asking
+   * again while a kill is under way changes nothing. Each kill that took effect is in the audit log
+   * (`task.kill`), with the user who asked or the part of the master that did.
    */
-  async kill(task: TaskWithOwner, options: { reason?: string } = {}): Promise<Task> {
+  async kill(task: TaskWithOwner, by: AuditActor | SystemActor, options: { reason?: string } = {}): Promise<Task> {
     const state = task.state as TaskState;
     if (isTerminal(state)) applyEvent(task.id, state, 'kill');
-    const now = this.deps.clock.now();
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
+    if (!neverStarted && task.kill_requested_at !== null) return toTask(await this.require(task.id));
+    const now = this.deps.clock.now();
+    const user = 'system' in by ? null : by.username;
     // A reason (RUNTIME_LIMIT: ..., idle for ...) becomes the task's message when it ends KILLED.
-    const reason = options.reason === undefined ? {} : { kill_reason: options.reason };
-    if (options.reason) await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] stopping: ${options.reason}` }]);
+    const request = { kill_requested_at: now, kill_requested_by: user, ...(options.reason === undefined ? {} : { kill_reason: options.reason }) };
+    const audit = (trx: Executor) =>
+      this.deps.audit.record(trx, by, {
+        action: 'task.kill',
+        targetType: 'task',
+        target: String(task.id),
+        details: { kind: task.kind, name: task.name, owner: task.owner, state, ...(options.reason ? { reason: options.reason } : {}) },
+      });
+    // Before the change: a follower that sees the task end has the line already.
+    await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] ${options.reason ? `stopping: ${options.reason}` : `kill requested by ${user}`}` }]);
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
-      await this.transition(task, 'kill', { kill_requested_at: now, lease_id: null, ...reason, ...(options.reason ? { message: options.reason } : {}) });
-    } else if (task.kill_requested_at === null) {
-      await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now, ...reason });
-      this.deps.events.changed(task.id);
-      if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
+      await this.transition(task, 'kill', { ...request, lease_id: null, ...(options.reason ? { message: options.reason } : {}) }, audit);
+    } else {
+      const requested = await this.deps.db.transaction().execute(async (trx) => {
+        if (!(await taskRepository.requestKill(trx, task.id, state, { ...request, updated_at: now }))) return false;
+        await audit(trx);
+        return true;
+      });
+      if (requested) {
+        this.deps.events.changed(task.id);
+        if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
+      }
     }
     return toTask(await this.require(task.id));
   }
@@ -255,8 +291,9 @@ export class TaskService {
    * The one writer of task states: applies `event` to the task as read (the state machine says
    * where it leads), guarded against racing writers by its state and lease. Ending states stamp
    * ended_at, RUNNING stamps started_at; the scheduler hears of queued tasks and freed capacity.
+   * `within` writes what must go with the change (an audit entry) in its transaction.
    */
-  async transition<T extends TaskRow>(task: T, event: TaskEvent, extra: Updateable<TasksTable> = {}): Promise<T> {
+  async transition<T extends TaskRow>(task: T, event: TaskEvent, extra: Updateable<TasksTable> = {}, within?: (trx: Executor) => Promise<void>): Promise<T> {
     const from = task.state as TaskState;
     const to = applyEvent(task.id, from, event);
     const now = this.deps.clock.now();
@@ -265,9 +302,14 @@ export class TaskService {
     if (isTerminal(to)) changes.ended_at = now;
     // A pending reason says why a queued task waits: it goes when the task leaves the queue.
     if (from === 'QUEUED') changes.pending_reason = null;
-    if (!(await taskRepository.update(this.deps.db, task.id, { state: from, leaseId: task.lease_id }, changes))) {
-      throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
-    }
+    const write = async (db: Executor) => {
+      if (!(await taskRepository.update(db, task.id, { state: from, leaseId: task.lease_id }, changes))) {
+        throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
+      }
+      await within?.(db);
+    };
+    if (within) await this.deps.db.transaction().execute(write);
+    else await write(this.deps.db);
     this.deps.events.changed(task.id);
     if (from === 'RUNNING' && to !== 'RUNNING') this.deps.onRunEnded?.(task, now);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
@@ -380,8 +422,11 @@ export class TaskService {
     return seq;
   }
 
-  /** Lines after `after`, in order; with `waitSeconds`, holds until there is something new or the task ends. */
-  async logs(taskId: number, after: number, limit: number, waitSeconds: number): Promise<TaskLogPage> {
+  /**
+   * Lines after `after`, in order, with the task's status; with `waitSeconds`, holds until there
+   * is something new, the task ends or (given `seen`) its status key is no longer `seen`.
+   */
+  async logs(taskId: number, after: number, limit: number, waitSeconds: number, seen?: string): Promise<TaskLogPage> {
     const read = async (): Promise<TaskLogPage> => {
       // State first: lines written before the task ended are then sure to be in the read after it.
       const task = await this.require(taskId);
@@ -392,14 +437,15 @@ export class TaskService {
         line: r.line,
         time: toIso(r.created_at),
       }));
-      const state = task.state as TaskState;
+      const { state, pendingReason, agent, killRequest } = toTaskSummary(task);
       const next = items.at(-1)?.seq ?? after;
       // Done only once the task ended and a read after that found nothing more.
-      return { items, next, state, done: isTerminal(state) && rows.length === 0 };
+      return { items, next, state, pendingReason, agent, killRequest, done: isTerminal(state) && rows.length === 0 };
     };
     let page = await read();
     const deadline = Date.now() + waitSeconds * 1000;
-    while (page.items.length === 0 && !page.done && Date.now() < deadline) {
+    const unchanged = () => seen === undefined || taskStatusKey(page) === seen;
+    while (page.items.length === 0 && !page.done && unchanged() && Date.now() < deadline) {
       await this.deps.events.waitForChange(taskId, deadline - Date.now());
       page = await read();
     }

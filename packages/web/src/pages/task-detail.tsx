@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MeResponse, RunSpec, ServiceStatus, Task } from '@trainyard/shared';
-import { describeIdentitySource, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
+import { describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal, taskStatusKey } from '@trainyard/shared/constants';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { holds } from '../access.js';
 import { api } from '../api.js';
@@ -20,14 +20,18 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
     setLines([]);
     const follow = async () => {
       try {
-        setTask(await api('tasks.get', { params }));
+        const first = await api('tasks.get', { params });
+        setTask(first);
+        let seen = taskStatusKey(first);
         for (;;) {
-          const page = await api('tasks.logs', { params, query: { after: cursor.current, wait: 20 } });
+          const page = await api('tasks.logs', { params, query: { after: cursor.current, wait: 20, ...(seen ? { seen } : {}) } });
           if (!live) return;
           cursor.current = page.next;
           if (page.items.length > 0) setLines((old) => [...old, ...page.items.map((l) => l.line)]);
           if (page.done) break;
-          if (page.state !== task?.state) setTask(await api('tasks.get', { params }));
+          // The page carries the status: a new state, pending reason or kill refreshes the facts.
+          if (taskStatusKey(page) !== seen) setTask(await api('tasks.get', { params }));
+          seen = taskStatusKey(page);
         }
         if (live) setTask(await api('tasks.get', { params }));
       } catch (err) {
@@ -63,7 +67,7 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
   }, [props.id, serves, task?.state]);
 
   // Scoped operate_others may or may not cover this owner: offer it, and show the master's reason if not.
-  const canKill = task && !isTerminal(task.state) && (holds(props.me, 'operate_others') || task.owner === props.me.user.username);
+  const canKill = task && !isTerminal(task.state) && task.killRequest === null && (holds(props.me, 'operate_others') || task.owner === props.me.user.username);
   const kill = async () => {
     try {
       setTask(await api('tasks.kill', { params }));
@@ -79,7 +83,25 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
         <>
           <dl class="facts">
             <dt>State</dt>
-            <dd class="task-state">{task.state}{task.killRequested && task.state !== 'KILLED' ? ' (stopping)' : ''}</dd>
+            {/* KILLING while a kill is under way: the stored state stays until the agent reports the task stopped. */}
+            <dd class={`task-state state-${displayState(task).toLowerCase()}`}>
+              {displayState(task)}
+              {displayState(task) === 'KILLING' && <span class="stored-state"> (still {task.state} until its agent has stopped it)</span>}
+            </dd>
+            {task.killRequest && (
+              <>
+                <dt>Kill asked by</dt>
+                <dd class="kill-request">
+                  {describeKillRequest(task.killRequest)} at {formatTime(task.killRequest.at)}
+                </dd>
+              </>
+            )}
+            {task.message && (
+              <>
+                <dt>Message</dt>
+                <dd class="task-message">{task.message}</dd>
+              </>
+            )}
             {task.pendingReason && (
               <>
                 <dt>Waiting for</dt>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { TaskSummary } from '@trainyard/shared';
-import { explainPendingReason, TASK_SECTIONS } from '@trainyard/shared/constants';
+import { describeKillRequest, displayState, explainPendingReason, TASK_SECTIONS } from '@trainyard/shared/constants';
 import { proxyPath, SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { api } from '../api.js';
 import { ErrorBanner, formatTime, Page } from '../components.js';
@@ -54,8 +54,14 @@ export function TaskListPage(props: { section: string }) {
                   <Link href={`/${props.section}/${t.id}`}>{t.id}</Link>
                 </td>
                 <td>{t.owner}</td>
-                <td class={`state state-${t.state.toLowerCase()}`}>
-                  {t.state}
+                <td class={`state state-${displayState(t).toLowerCase()}`}>
+                  {displayState(t)}
+                  {displayState(t) === 'KILLING' && t.killRequest && (
+                    <span class="kill-request" title={`still ${t.state} until its agent has stopped it`}>
+                      {' '}
+                      (by {describeKillRequest(t.killRequest)})
+                    </span>
+                  )}
                   {t.pendingReason && (
                     <span class="pending-reason" title={explainPendingReason(t.pendingReason)}>
                       {' '}

@@ -4,7 +4,7 @@ import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
 import { auditTable } from '../../lib/access-format.js';
 
 export default class AuditList extends YardCommand<typeof AuditList> {
-  static override summary = 'Show the audit log, newest first: who changed users, groups, roles, links and tokens (change_config).';
+  static override summary = 'Show the audit log, newest first: who changed users, groups, roles, links and tokens, and who killed tasks (change_config).';
   static override examples = [
     '<%= config.bin %> -u admin audit list --since 1d',
     '<%= config.bin %> -u admin audit list --user carol --json',

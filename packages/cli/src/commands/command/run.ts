@@ -1,13 +1,19 @@
 import type { Task, TaskPlan } from '@trainyard/shared';
 import { trailingArgs } from '../../argv.js';
+import { EXIT_STATUS_HELP } from '../../lib/exit-status.js';
 import { TaskCreateCommand, taskRequest, taskStartFlags, withOverrides } from '../../lib/task-commands.js';
 
 export default class CommandRun extends TaskCreateCommand<typeof CommandRun> {
   static override summary = 'Run a command in a container on the cluster.';
-  static override description = 'Everything after `--` is the command, run as your linked agent user (or security.default_task).';
+  static override description =
+    'Everything after `--` is the command, run as your linked agent user (or security.default_task). With -f its output ' +
+    'follows on stdout; why it waits (queued: QUOTA_RUNNING_USER..., NO_AGENT_FITS..., pulling the image) goes to stderr, ' +
+    'and yard exits with its exit status.\n\n' +
+    EXIT_STATUS_HELP;
   static override examples = [
     "<%= config.bin %> command run -- python train.py --epochs 3",
     "<%= config.bin %> command run --image busybox:latest -f -- sh -c 'id; hostname'",
+    "<%= config.bin %> command run -f -- sh -c 'exit 7'; echo $?   # 7",
   ];
   static override strict = false;
   static override flags = taskStartFlags;

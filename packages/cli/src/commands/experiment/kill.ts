@@ -1,6 +1,6 @@
 import { TaskKillCommand } from '../../lib/task-commands.js';
 
 export default class ExperimentKill extends TaskKillCommand {
-  static override summary = 'Kill an experiment (owner or admin).';
-  static override examples = ['<%= config.bin %> experiment kill 12'];
+  static override summary = 'Kill one or more experiments (owner, or operate_others).';
+  static override examples = ['<%= config.bin %> experiment kill 12', '<%= config.bin %> experiment kill 12 13 14'];
 }

@@ -1,3 +1,4 @@
+import { EXIT_STATUS_HELP } from '../../lib/exit-status.js';
 import { ServiceStartCommand } from '../../lib/service-commands.js';
 
 export default class TensorboardStart extends ServiceStartCommand {
@@ -5,7 +6,9 @@ export default class TensorboardStart extends ServiceStartCommand {
   static override summary = 'Start a TensorBoard on one or more of your experiments, wait until it answers, and print its URL.';
   static override description =
     "It mounts each experiment's log directory read-only under /runs/<experiment id>. The URL goes through the master " +
-    '(/proxy/ID/): only you, holders of operate_others for you, and admins can open it.';
+    '(/proxy/ID/): only you, holders of operate_others for you, and admins can open it. While it waits, why goes to stderr, ' +
+    'and again each time it changes.\n\n' +
+    EXIT_STATUS_HELP;
   static override examples = ['<%= config.bin %> tensorboard start 12', '<%= config.bin %> tensorboard start 12 14 15 --open'];
   static override strict = false;
 
