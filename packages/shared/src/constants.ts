@@ -137,3 +137,4 @@ export * from './errors.js';
 export * from './web-pages.js';
 export * from './same-origin-path.js';
 export * from './quotas.js';
+export * from './usage-format.js';
