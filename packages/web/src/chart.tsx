@@ -55,7 +55,8 @@ export function Chart(props: ChartProps) {
       height: props.height ?? 220,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      // Bars start at their bucket's time: the scale runs to the end of the last bucket, so it shows whole.
+      scales: { x: { time: true, ...(props.bars && props.times.length > 1 ? { range: (_u: uPlot, min: number, max: number) => [min, max + (props.times[1]! - props.times[0]!)] as uPlot.Range.MinMax } : {}) }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
         { stroke: '#3d4452', grid: { stroke: '#e6e8ec' } },
         { stroke: '#3d4452', grid: { stroke: '#e6e8ec' }, size: 56, values: (_u, values) => values.map((v) => `${+v.toFixed(2)}`) },
@@ -69,10 +70,13 @@ export function Chart(props: ChartProps) {
             stroke: color,
             width: 1.5,
             fill: props.stacked || props.bars ? `${color}cc` : `${color}22`,
-            ...(props.bars ? { paths: uPlot.paths.bars!({ size: [0.8, 40], align: 1 }), points: { show: false } } : { points: { show: props.times.length < 3 } }),
+            // Samples hold until the next one: steps, never lines that invent values between them.
+            ...(props.bars
+              ? { paths: uPlot.paths.bars!({ size: [0.8, 40], align: 1 }), points: { show: false } }
+              : { paths: uPlot.paths.stepped!({ align: 1 }), points: { show: props.times.length < 3 } }),
           };
         }),
-        ...lines.map((s) => ({ label: s.label, stroke: s.color ?? '#1d2330', width: 2, dash: [6, 4], points: { show: false } })),
+        ...lines.map((s) => ({ label: s.label, stroke: s.color ?? '#1d2330', width: 2, dash: [6, 4], points: { show: false }, paths: uPlot.paths.stepped!({ align: 1 }) })),
       ],
     };
     plot.current?.destroy();

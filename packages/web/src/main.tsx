@@ -105,7 +105,7 @@ function App() {
           {adminSections.map((s) => tab(s))}
         </nav>
         <details class="user-menu">
-          <summary aria-label="User menu">{me.user.username}</summary>
+          <summary aria-label={`${me.user.username} (user menu)`}>{me.user.username}</summary>
           <div class="menu">
             <Link href="/account/usage">My quotas</Link>
             <Link href="/account/password">Change password</Link>

@@ -109,7 +109,7 @@ export function GroupPage(props: { path: string }) {
           </dl>
           <h2>Members</h2>
           <form class="inline" onSubmit={addMember} aria-label="Add member">
-            <input name="username" placeholder="user name" required />
+            <input name="username" aria-label="User name" placeholder="user name" required />
             <button type="submit">Add member</button>
           </form>
           <table class="members">
@@ -126,7 +126,7 @@ export function GroupPage(props: { path: string }) {
           </table>
           <h2>Rename or delete</h2>
           <form class="inline" onSubmit={rename} aria-label="Rename group">
-            <input name="path" defaultValue={group.path} required size={32} />
+            <input name="path" aria-label="New path" defaultValue={group.path} required size={32} />
             <button type="submit">Rename</button>
           </form>
           <button class="danger" onClick={remove}>

@@ -118,7 +118,7 @@ export function OverviewPage(_props: { me: MeResponse }) {
           {overview.running.byUser.length === 0 ? (
             <p class="empty">Nothing is running.</p>
           ) : (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0}>
               <table class="running-by-user">
                 <thead>
                   <tr>
@@ -150,7 +150,7 @@ export function OverviewPage(_props: { me: MeResponse }) {
               {overview.agents.length === 0 ? (
                 <p class="empty">No agents have registered.</p>
               ) : (
-                <div class="table-wrap">
+                <div class="table-wrap" tabIndex={0}>
                   <table class="agent-capacity">
                     <thead>
                       <tr>

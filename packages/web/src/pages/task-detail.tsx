@@ -185,7 +185,7 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
         </>
       )}
       <h2>Logs</h2>
-      <form class="toolbar" aria-label="Logs" onSubmit={(e) => e.preventDefault()}>
+      <form class="toolbar" aria-label="Log options" onSubmit={(e) => e.preventDefault()}>
         <label class="field inline search">
           <span class="field-label">Search</span>
           <input type="search" name="log-search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="text in a line" />

@@ -102,7 +102,7 @@ export function TaskListPage(props: { section: string }) {
 
   return (
     <Page title={title}>
-      <form class="toolbar filters" aria-label="Filter tasks" onSubmit={(e) => e.preventDefault()}>
+      <form class="toolbar filters" aria-label="List options" onSubmit={(e) => e.preventDefault()}>
         <label class="field inline search">
           <span class="field-label">Filter</span>
           <input type="search" name="filter" placeholder="name, * and ? as wildcards" value={text} onInput={(e) => setText(e.currentTarget.value)} />
@@ -125,7 +125,7 @@ export function TaskListPage(props: { section: string }) {
         <p class="empty">{pageIndex === 0 && !name && states.length === 0 ? `No ${props.section} yet.` : `No ${props.section} match.`}</p>
       )}
       {page && page.items.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table class="tasks">
             <thead>
               <tr>

@@ -58,7 +58,7 @@ export function UsageReportPage(_props: { me: MeResponse }) {
         )
       }
     >
-      <form class="toolbar" aria-label="Usage period" onSubmit={(e) => e.preventDefault()}>
+      <form class="toolbar" aria-label="Report options" onSubmit={(e) => e.preventDefault()}>
         <label class="field inline">
           <span class="field-label">Period</span>
           <select name="period" value={period} onChange={(e) => setPeriod(e.currentTarget.value)}>
@@ -100,7 +100,7 @@ export function UsageReportPage(_props: { me: MeResponse }) {
       )}
       {report && report.rows.length === 0 && <p class="empty">No runs in this period.</p>}
       {report && report.rows.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table class="usage-report">
             <thead>
               <tr>

@@ -73,7 +73,7 @@ export function UsersPage(props: { me: MeResponse }) {
       }
     >
       <Feedback error={error} notice={notice} />
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0}>
       <table class="users">
         <thead>
           <tr>
