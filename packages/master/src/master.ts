@@ -54,6 +54,9 @@ import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher
 import { userRoutes } from './users/user-routes.js';
 import { versionRoutes } from './http/version-routes.js';
 import { UserService } from './users/user-service.js';
+import { ClusterService } from './usage/cluster-service.js';
+import { usageRoutes } from './usage/usage-routes.js';
+import { UsageService } from './usage/usage-service.js';
 
 export interface MasterOptions {
   config: MasterConfig;
@@ -84,6 +87,8 @@ export interface Master {
     scheduler: Scheduler;
     policy: PolicyStore;
     quotas: QuotaService;
+    usage: UsageService;
+    cluster: ClusterService;
   };
   close(): Promise<void>;
 }
@@ -156,6 +161,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
     onChanged: () => scheduler?.capacityChanged(),
   });
+  // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote.
+  const usage = new UsageService({ db, clock, users });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   const tasks = new TaskService({
     db,
@@ -173,7 +180,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     groups,
     audit,
     quotas,
-    onRunEnded: (task, endedAt) => void quotas.chargeRun(task, endedAt).catch((error: unknown) => logger.error({ err: error, taskId: task.id }, 'fair-share usage not recorded')),
+    ledger: usage,
+    onRunEnded: (run) => void quotas.chargeRun(run).catch((error: unknown) => logger.error({ err: error, taskId: run.taskId }, 'fair-share usage not recorded')),
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
@@ -205,6 +213,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
+  const cluster = new ClusterService({ db, clock, agents, tasks });
 
   await roles.syncBuiltins().catch(async (error: unknown) => {
     await database.close();
@@ -242,6 +251,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       policyRoutes(policy, { users, groups }, guards),
       quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
+      usageRoutes({ usage, cluster, users }, guards),
       agentRoutes(agents, agentTokens, guards),
       agentApiRoutes({ agents, scheduler, reports }, guards),
       opened.api,
@@ -293,6 +303,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       scheduler.expireLeases(),
       runtimeLimits.sweep(),
       quotas.flushUsage(),
+      cluster.sampleIfDue(),
       idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
     ])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
@@ -304,7 +315,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas, usage, cluster },
     async close() {
       clearInterval(monitor);
       interactive.close();
