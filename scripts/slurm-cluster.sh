@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Test set-up for the Slurm resource manager: a real single-node Slurm cluster on this machine.
+#   up    install Debian's slurm-wlm, slurmrestd, slurm-wlm-jwt-plugin and munge if needed (root only),
+#         then start munged, slurmctld, slurmd and slurmrestd from a state directory (about a second),
+#         unless a cluster started there already answers; prints the environment for the tests on stdout
+#   down  stop what `up` started, by the pids it recorded
+# Fails (exit 1, the reason on stderr) when no cluster can be had; the tests then say so loudly.
+#
+# The traps (see /work/shared/design/deps.md, "Slurm for tests"), each handled below:
+# - munged's socket directory must be 0755 ("Socket is inaccessible" otherwise);
+# - slurmrestd refuses to run as root: it runs as the unprivileged `slurm` user (else `nobody`);
+# - SLURM_JWT must never be left set for scontrol/sbatch (they then fail): only slurmrestd gets it;
+# - a job for a user the node does not know loops PENDING: that check is the client's, not Slurm's;
+# - finished jobs stay visible for MinJobAge seconds (300 here) and then 404 through the API.
+# The node has a fake GPU (gres.conf File=/dev/null), 2 CPUs and 2000 MB whatever the machine has
+# (SlurmdParameters=config_overrides), so that tests can fill it.
+set -uo pipefail
+STATE=${YARD_SLURM_STATE:-/tmp/trainyard-slurm}
+PARTITION=trainyard
+log() { echo "[slurm] $*" >&2; }
+fail() { log "$*"; exit 1; }
+
+PACKAGES=(slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge)
+
+install_packages() {
+  local missing=() package
+  for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    fail "missing ${missing[*]}, and cannot install them (need root and apt-get)"
+  fi
+  log "installing ${missing[*]} from Debian (about 40 s)"
+  # No service of the packages may start on its own (this script starts its own, from $STATE).
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >"$STATE/apt.log" 2>&1
+  local status=$?
+  [ -n "$made_policy" ] && rm -f "$policy"
+  [ $status = 0 ] || fail "apt-get failed: $(tail -n 3 "$STATE/apt.log")"
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Scheduler commands read only $STATE/slurm.conf, and never with SLURM_JWT set.
+slurm() { env -u SLURM_JWT SLURM_CONF="$STATE/slurm.conf" "$@"; }
+
+node_state() { slurm timeout 10 sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n 1; }
+
+rest_answers() {
+  local port; port=$(cat "$STATE/rest.port" 2>/dev/null) || return 1
+  # 401 without a token: slurmrestd is there and checks JWTs.
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/slurm/v0.0.38/ping")" = 401 ]
+}
+
+running() {
+  alive "$STATE/munged.pid" && alive "$STATE/slurmctld.pid" && alive "$STATE/slurmd.pid" && alive "$STATE/slurmrestd.pid" \
+    && [ "$(node_state)" != "" ] && rest_answers
+}
+
+print_env() {
+  echo "YARD_TEST_SLURM_REST_URL=http://127.0.0.1:$(cat "$STATE/rest.port")"
+  echo "YARD_TEST_SLURM_JWT_KEY_FILE=$STATE/jwt.key"
+  echo "YARD_TEST_SLURM_PARTITION=$PARTITION"
+  echo "YARD_TEST_SLURM_CONF=$STATE/slurm.conf"
+  echo "YARD_TEST_SLURM_NODE=$NODE"
+}
+
+# A port nothing listens on (a race with other programs is possible, and then slurm fails loudly).
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
+  done
+  return 1
+}
+
+# The unprivileged user slurmrestd runs as: Debian's `slurm` (made by its packages), else `nobody`.
+rest_user() { if getent passwd slurm >/dev/null; then echo slurm; else echo nobody; fi; }
+
+write_config() {
+  local ctld_port slurmd_port
+  ctld_port=$(free_port) && slurmd_port=$(free_port) || fail "no free port for slurmctld/slurmd"
+  cat >"$STATE/slurm.conf" <<EOF
+# A single-node test cluster made by scripts/slurm-cluster.sh; everything lives in $STATE.
+ClusterName=trainyard
+SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$STATE/munge/munge.socket
+CredType=cred/munge
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$STATE/jwt.key
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/slurmd
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd.pid
+SlurmctldLogFile=$STATE/slurmctld.log
+SlurmdLogFile=$STATE/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$STATE/jobcomp.txt
+MpiDefault=none
+SwitchType=switch/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+ReturnToService=2
+# Finished jobs stay visible through the API this long (seconds), then answer "invalid job id".
+MinJobAge=300
+# Seconds between SIGTERM and SIGKILL when Slurm ends a job (scancel, time limit).
+KillWait=10
+GresTypes=gpu
+SlurmdParameters=config_overrides
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 Gres=gpu:1 State=UNKNOWN
+PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+  cat >"$STATE/gres.conf" <<EOF
+# A fake GPU: a job asking gpu:1 gets CUDA_VISIBLE_DEVICES=0 (a bare Count=1 leaves the node INVAL).
+NodeName=$NODE Name=gpu File=/dev/null
+EOF
+}
+
+start_munge() {
+  mkdir -p "$STATE/munge"
+  chown munge: "$STATE/munge" && chmod 0755 "$STATE/munge"
+  [ -f "$STATE/munge/munge.key" ] || runuser -u munge -- mungekey --create --keyfile="$STATE/munge/munge.key" >/dev/null 2>&1 \
+    || fail "mungekey could not make a key"
+  runuser -u munge -- munged --key-file="$STATE/munge/munge.key" --socket="$STATE/munge/munge.socket" \
+    --pid-file="$STATE/munge/munged.pid" --log-file="$STATE/munge/munged.log" --seed-file="$STATE/munge/munged.seed" \
+    || fail "munged did not start: $(tail -n 3 "$STATE/munge/munged.log" 2>/dev/null)"
+  for _ in $(seq 1 50); do [ -S "$STATE/munge/munge.socket" ] && break; sleep 0.1; done
+  cp "$STATE/munge/munged.pid" "$STATE/munged.pid"
+}
+
+start_rest() {
+  local port user
+  port=$(free_port) || fail "no free port for slurmrestd"
+  user=$(rest_user)
+  echo "$port" >"$STATE/rest.port"
+  # SLURM_JWT=daemon: slurmrestd takes each request's token and passes it on; only it has the variable.
+  # setpriv execs (runuser would stay as its parent): the pid recorded is slurmrestd's own.
+  nohup setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups env SLURM_CONF="$STATE/slurm.conf" SLURM_JWT=daemon \
+    slurmrestd -a rest_auth/jwt -s openapi/v0.0.38 "127.0.0.1:$port" >"$STATE/slurmrestd.log" 2>&1 &
+  echo $! >"$STATE/slurmrestd.pid"
+  for _ in $(seq 1 100); do rest_answers && return 0; alive "$STATE/slurmrestd.pid" || break; sleep 0.1; done
+  fail "slurmrestd (as $user) does not answer on 127.0.0.1:$port: $(tail -n 5 "$STATE/slurmrestd.log")"
+}
+
+up() {
+  mkdir -p "$STATE" && chmod 0755 "$STATE"
+  NODE=$(hostname -s)
+  if running; then print_env; return 0; fi
+  [ "$(id -u)" = 0 ] || fail "starting a Slurm cluster needs root (slurmd runs jobs as their users)"
+  install_packages
+  for tool in munged mungekey slurmctld slurmd slurmrestd sinfo curl runuser setpriv; do
+    command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing after the install"
+  done
+  [ -f /usr/lib/x86_64-linux-gnu/slurm-wlm/auth_jwt.so ] || ls /usr/lib/*/slurm-wlm/auth_jwt.so >/dev/null 2>&1 \
+    || fail "Slurm's JWT plugin (slurm-wlm-jwt-plugin) is missing"
+  down 2>/dev/null
+  rm -rf "$STATE/ctld" "$STATE/slurmd" && mkdir -p "$STATE/ctld" "$STATE/slurmd"
+  [ -f "$STATE/jwt.key" ] || (umask 077 && head -c 32 /dev/urandom >"$STATE/jwt.key")
+  chmod 0600 "$STATE/jwt.key"
+  write_config
+  start_munge
+  slurm slurmctld -i >>"$STATE/slurmctld.out" 2>&1 || fail "slurmctld did not start: $(tail -n 5 "$STATE/slurmctld.log")"
+  slurm slurmd >>"$STATE/slurmd.out" 2>&1 || fail "slurmd did not start: $(tail -n 5 "$STATE/slurmd.log")"
+  local state=
+  for _ in $(seq 1 100); do
+    state=$(node_state)
+    [ "$state" = idle ] && break
+    sleep 0.1
+  done
+  [ "$state" = idle ] || fail "the node is '${state:-unknown}', not idle, after 10 s: $(tail -n 5 "$STATE/slurmctld.log")"
+  start_rest
+  log "a single-node Slurm cluster runs from $STATE (partition $PARTITION, node $NODE)"
+  print_env
+}
+
+stop_pid() {
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$file"
+}
+
+down() {
+  stop_pid "$STATE/slurmrestd.pid"
+  stop_pid "$STATE/slurmd.pid"
+  stop_pid "$STATE/slurmctld.pid"
+  stop_pid "$STATE/munged.pid"
+  rm -f "$STATE/munge/munged.pid"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
