@@ -124,7 +124,8 @@ KillWait=10
 GresTypes=gpu
 SlurmdParameters=config_overrides
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 Gres=gpu:1 State=UNKNOWN
-PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+# Memory is allocated (CR_Core_Memory): a job that asks for none gets 100 MB per core, not the whole node.
+PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=100
 EOF
   cat >"$STATE/gres.conf" <<EOF
 # A fake GPU: a job asking gpu:1 gets CUDA_VISIBLE_DEVICES=0 (a bare Count=1 leaves the node INVAL).
