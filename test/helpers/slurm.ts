@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -71,6 +71,8 @@ export class UnixUsers {
   private readonly onExit = () => this.removeAll();
 
   constructor(private readonly prefix = 'yt') {
+    // The users must reach their homes in it (mkdtemp makes it 0700).
+    chmodSync(this.homes, 0o755);
     process.on('exit', this.onExit);
   }
 

@@ -1,0 +1,103 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, realpathSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { oneShotAgentId, type AgentResources } from '@trainyard/shared';
+import { Agent } from './agent.js';
+import type { RunOutcome } from './executors/executor.js';
+import { ProcessExecutor } from './executors/process-executor.js';
+import { MasterClient, MasterError } from './master-client.js';
+
+/** How long the task gets between SIGTERM and SIGKILL when Slurm ends the job (Slurm's own KillWait follows). */
+const OUTSIDE_GRACE_MS = 5000;
+
+/**
+ * `yard-agent --one-shot --task ID`: the agent a resource manager starts inside the job it
+ * submitted for one task (Slurm), already as the task's user. It registers as `task-<id>` with a
+ * token valid only for that task's lease (YARD_AGENT_TOKEN, put in the job's environment by the
+ * master), takes that lease, runs the task with the process executor as itself (no setuid: it
+ * checks that its uid and gid are the task's, and runs nothing otherwise), serves the proxy's
+ * and shells' streams, reports logs and states like any agent, and exits once the outcome is
+ * reported: with the task's exit status, so that Slurm's own record agrees. SIGTERM (scancel,
+ * the time limit, preemption) stops the task, which ends KILLED with Slurm's reason.
+ */
+export async function runOneShot(options: { master: string; token: string; taskId: number; workDir?: string; logger: Logger }): Promise<number> {
+  const { logger, taskId } = options;
+  const agentId = oneShotAgentId(taskId);
+  // Its own state for this one task, removed when it is over: the job's temporary directory by default.
+  const workDir = path.resolve(options.workDir ?? path.join(process.env.TMPDIR || os.tmpdir(), `yard-agent-${agentId}-${process.pid}`));
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const executor = new ProcessExecutor(workDir, { asItself: true });
+  const agent = new Agent(new MasterClient(options.master, agentId, options.token), executor, logger, {
+    floor: { agentDirs: [workDir, realpathSync(workDir)], engineSockets: [] },
+    oneShot: { taskId },
+    ...(process.env.SLURM_JOB_ID ? { resources: slurmAllocation() } : {}),
+  });
+  console.error(`yard-agent ${agentId}: one-shot agent for task ${taskId} as ${os.userInfo().username} (uid ${process.getuid?.()})`);
+  const endFromOutside = () => {
+    void outsideReason().then((reason) => {
+      logger.warn({ reason }, 'the job is being ended from outside Trainyard; stopping the task');
+      agent.endFromOutside(reason, OUTSIDE_GRACE_MS);
+    });
+  };
+  process.on('SIGTERM', endFromOutside);
+  process.on('SIGINT', endFromOutside);
+  try {
+    await agent.run();
+  } catch (error) {
+    if (error instanceof MasterError && (error.status === 401 || error.status === 403)) {
+      console.error(`yard-agent ${agentId}: the master does not accept this one-shot agent (${error.message}); nothing was run`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return exitStatus(agent.outcome);
+}
+
+/**
+ * What the Slurm job was given (its cores, memory and GPUs on this node), which is what the task
+ * may use, rather than the whole machine's.
+ */
+function slurmAllocation(): AgentResources {
+  const env = process.env;
+  const cpus = Number(env.SLURM_CPUS_ON_NODE) || 1;
+  const memoryMb = Number(env.SLURM_MEM_PER_NODE) || Math.floor(os.totalmem() / 2 ** 20);
+  const indexes = (env.SLURM_JOB_GPUS ?? env.CUDA_VISIBLE_DEVICES ?? '').split(',').filter((i) => /^\d+$/.test(i));
+  return {
+    cpus,
+    memoryBytes: memoryMb * 2 ** 20,
+    gpus: indexes.map((index) => ({ index: Number(index), name: `GPU ${index} (allocated by Slurm)` })),
+  };
+}
+
+/** The job's exit status: the task's own (0-255), 1 for any other ending, as if Slurm had run the task itself. */
+function exitStatus(outcome: RunOutcome | undefined): number {
+  if (!outcome) return 1;
+  if (outcome.state === 'COMPLETED') return 0;
+  return outcome.exitCode !== undefined && outcome.exitCode > 0 && outcome.exitCode < 256 ? outcome.exitCode : 1;
+}
+
+/**
+ * Why the job is being ended, in Slurm's words where it can say (scontrol, when this runs in a
+ * Slurm job whose node has Slurm's commands): its time limit is `RUNTIME_LIMIT`, like
+ * Trainyard's own max_runtime; anything else names Slurm's state and reason.
+ */
+async function outsideReason(): Promise<string> {
+  const jobId = process.env.SLURM_JOB_ID;
+  if (!jobId) return 'the one-shot agent was stopped (SIGTERM) before its task ended';
+  const fields = await new Promise<Record<string, string>>((resolve) => {
+    execFile('scontrol', ['show', 'job', '-o', jobId], { timeout: 3000 }, (error, stdout) => {
+      if (error) return resolve({});
+      resolve(Object.fromEntries(stdout.trim().split(/\s+/).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])));
+    });
+  });
+  const { JobState: state, Reason: reason, TimeLimit: limit } = fields;
+  if (reason === 'TimeLimit' || state === 'TIMEOUT') return `RUNTIME_LIMIT: the Slurm job ${jobId} reached its time limit${limit ? ` (${limit})` : ''}`;
+  if (state === 'PREEMPTED' || reason === 'Preemption') return `the Slurm job ${jobId} was preempted`;
+  if (state === 'NODE_FAIL' || reason === 'NodeDown') return `the Slurm job ${jobId} lost its node`;
+  const said = state ? ` (Slurm: ${state}${reason && reason !== 'None' ? `, ${reason}` : ''})` : '';
+  return `the Slurm job ${jobId} was cancelled outside Trainyard${said}`;
+}
