@@ -16,8 +16,8 @@ interface Tracked {
   killGraceMs?: number;
   /** The run ended and its outcome is being reported: nothing more to stop. */
   ending?: boolean;
-  /** Why the run was stopped from outside the master (a one-shot agent's job ended by Slurm): its outcome's message. */
-  endedBecause?: string;
+  /** Why the run was stopped from outside the master (a one-shot agent's job ended by Slurm): its outcome's message, once known. */
+  endedBecause?: Promise<string>;
 }
 
 const POLL_WAIT_SECONDS = 25;
@@ -61,7 +61,14 @@ export class Agent {
        * A one-shot agent (inside a Slurm job): it runs only this task, and `run` returns once the
        * task's outcome is reported (see `outcome`).
        */
-      oneShot?: { taskId: number };
+      oneShot?: {
+        taskId: number;
+        /**
+         * Whether the job is being ended from outside (Slurm's signal may kill the task before the
+         * agent hears its own): asked before a run that did not complete is reported; the reason, or undefined.
+         */
+        endedOutside?: () => Promise<string | undefined>;
+      };
       /** What this agent has, when it knows better than the machine (a one-shot agent: its job's allocation). */
       resources?: AgentResources;
     },
@@ -266,7 +273,12 @@ export class Agent {
     }
     tracked.ending = true;
     // Ended from outside (Slurm's SIGTERM reached the task too): KILLED, saying why, whatever its exit.
-    if (tracked.endedBecause && outcome.state !== 'COMPLETED') outcome = { ...outcome, state: 'KILLED', message: tracked.endedBecause };
+    const outside = this.options.oneShot?.endedOutside;
+    if (!tracked.endedBecause && outside && (outcome.state === 'FAILED' || outcome.state === 'LOST')) {
+      const reason = await outside().catch(() => undefined);
+      if (reason) tracked.endedBecause = Promise.resolve(reason);
+    }
+    if (tracked.endedBecause && outcome.state !== 'COMPLETED') outcome = { ...outcome, state: 'KILLED', message: await tracked.endedBecause };
     crashPoint('agent:after-exit');
     await tracked.shipper.flush();
     await this.retry(() =>
@@ -287,17 +299,19 @@ export class Agent {
 
   /**
    * A one-shot agent's job is being ended from outside the master (Slurm's scancel, time limit,
-   * preemption: SIGTERM): its task stops within `graceMs` and ends KILLED with `reason`. Before
+   * preemption: SIGTERM): its task stops within `graceMs` and ends KILLED with `reason`. Marked at
+   * once, before the reason is known: Slurm's signal reaches the task at the same moment. Before
    * the task started, the agent simply stops (its lease is given back when it expires).
    */
-  endFromOutside(reason: string, graceMs: number): void {
-    const running = [...this.tracked.values()].filter((t) => !t.ending);
-    if (running.length === 0) {
+  endFromOutside(reason: Promise<string>, graceMs: number): void {
+    // A run being reported already (Slurm's signal reached the task first) finishes its report, then the agent stops.
+    if (this.tracked.size === 0) {
       this.stop();
       return;
     }
-    for (const tracked of running) {
-      tracked.endedBecause = reason;
+    for (const tracked of this.tracked.values()) {
+      tracked.endedBecause ??= reason;
+      if (tracked.ending) continue;
       if (tracked.run) void tracked.run.stop(graceMs);
       else tracked.killGraceMs = graceMs;
     }

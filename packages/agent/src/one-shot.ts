@@ -28,18 +28,19 @@ export async function runOneShot(options: { master: string; token: string; taskI
   // Its own state for this one task, removed when it is over: the job's temporary directory by default.
   const workDir = path.resolve(options.workDir ?? path.join(process.env.TMPDIR || os.tmpdir(), `yard-agent-${agentId}-${process.pid}`));
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const executor = new ProcessExecutor(workDir, { asItself: true });
+  /** Why the job was ended from outside, once a SIGTERM came. */
+  let terminated: Promise<string> | undefined;
+  const executor = new ProcessExecutor(workDir, { asItself: true, environment: jobEnvironment() });
   const agent = new Agent(new MasterClient(options.master, agentId, options.token), executor, logger, {
     floor: { agentDirs: [workDir, realpathSync(workDir)], engineSockets: [] },
-    oneShot: { taskId },
+    oneShot: { taskId, endedOutside: () => terminated ?? slurmEnding() },
     ...(process.env.SLURM_JOB_ID ? { resources: slurmAllocation() } : {}),
   });
   console.error(`yard-agent ${agentId}: one-shot agent for task ${taskId} as ${os.userInfo().username} (uid ${process.getuid?.()})`);
   const endFromOutside = () => {
-    void outsideReason().then((reason) => {
-      logger.warn({ reason }, 'the job is being ended from outside Trainyard; stopping the task');
-      agent.endFromOutside(reason, OUTSIDE_GRACE_MS);
-    });
+    terminated ??= slurmEnding().then((reason) => reason ?? (process.env.SLURM_JOB_ID ? `the Slurm job ${process.env.SLURM_JOB_ID} was ended (SIGTERM)` : 'the one-shot agent was stopped (SIGTERM) before its task ended'));
+    void terminated.then((why) => logger.warn({ reason: why }, 'the job is being ended from outside Trainyard; stopping the task'));
+    agent.endFromOutside(terminated, OUTSIDE_GRACE_MS);
   };
   process.on('SIGTERM', endFromOutside);
   process.on('SIGINT', endFromOutside);
@@ -58,13 +59,23 @@ export async function runOneShot(options: { master: string; token: string; taskI
 }
 
 /**
+ * What Slurm tells the job's processes about their allocation: SLURM_* (the job id, cores, nodes)
+ * and the GPUs it was given (CUDA_VISIBLE_DEVICES and its kin), passed on to the task and never
+ * replaced by the task's own variables.
+ */
+function jobEnvironment(): Record<string, string> {
+  const passed = /^(SLURM_\w+|SLURMD_NODENAME|CUDA_VISIBLE_DEVICES|GPU_DEVICE_ORDINAL|ROCR_VISIBLE_DEVICES|ZE_AFFINITY_MASK|TMPDIR)$/;
+  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => passed.test(entry[0]) && entry[1] !== undefined));
+}
+
+/**
  * What the Slurm job was given (its cores, memory and GPUs on this node), which is what the task
  * may use, rather than the whole machine's.
  */
 function slurmAllocation(): AgentResources {
   const env = process.env;
   const cpus = Number(env.SLURM_CPUS_ON_NODE) || 1;
-  const memoryMb = Number(env.SLURM_MEM_PER_NODE) || Math.floor(os.totalmem() / 2 ** 20);
+  const memoryMb = Number(env.SLURM_MEM_PER_NODE) || Number(env.SLURM_MEM_PER_CPU) * cpus || Math.floor(os.totalmem() / 2 ** 20);
   const indexes = (env.SLURM_JOB_GPUS ?? env.CUDA_VISIBLE_DEVICES ?? '').split(',').filter((i) => /^\d+$/.test(i));
   return {
     cpus,
@@ -81,13 +92,13 @@ function exitStatus(outcome: RunOutcome | undefined): number {
 }
 
 /**
- * Why the job is being ended, in Slurm's words where it can say (scontrol, when this runs in a
- * Slurm job whose node has Slurm's commands): its time limit is `RUNTIME_LIMIT`, like
- * Trainyard's own max_runtime; anything else names Slurm's state and reason.
+ * Whether Slurm is ending this job, and why, in its words (scontrol, on a node with Slurm's
+ * commands): its time limit is `RUNTIME_LIMIT`, like Trainyard's own max_runtime; anything else
+ * names Slurm's state and reason. Undefined outside a Slurm job, or while the job still runs.
  */
-async function outsideReason(): Promise<string> {
+async function slurmEnding(): Promise<string | undefined> {
   const jobId = process.env.SLURM_JOB_ID;
-  if (!jobId) return 'the one-shot agent was stopped (SIGTERM) before its task ended';
+  if (!jobId) return undefined;
   const fields = await new Promise<Record<string, string>>((resolve) => {
     execFile('scontrol', ['show', 'job', '-o', jobId], { timeout: 3000 }, (error, stdout) => {
       if (error) return resolve({});
@@ -95,9 +106,11 @@ async function outsideReason(): Promise<string> {
     });
   });
   const { JobState: state, Reason: reason, TimeLimit: limit } = fields;
+  if (!state || state === 'RUNNING' || state === 'SUSPENDED') return undefined;
   if (reason === 'TimeLimit' || state === 'TIMEOUT') return `RUNTIME_LIMIT: the Slurm job ${jobId} reached its time limit${limit ? ` (${limit})` : ''}`;
   if (state === 'PREEMPTED' || reason === 'Preemption') return `the Slurm job ${jobId} was preempted`;
   if (state === 'NODE_FAIL' || reason === 'NodeDown') return `the Slurm job ${jobId} lost its node`;
-  const said = state ? ` (Slurm: ${state}${reason && reason !== 'None' ? `, ${reason}` : ''})` : '';
-  return `the Slurm job ${jobId} was cancelled outside Trainyard${said}`;
+  // scancel leaves the job COMPLETING with no reason while its processes are signalled, then CANCELLED.
+  if (state === 'CANCELLED' || (state === 'COMPLETING' && (!reason || reason === 'None'))) return `the Slurm job ${jobId} was cancelled outside Trainyard (scancel)`;
+  return `the Slurm job ${jobId} was ended by Slurm (${state}${reason && reason !== 'None' ? `, ${reason}` : ''})`;
 }

@@ -53,7 +53,11 @@ export class ProcessExecutor implements Executor {
      * user and never changes identity; it runs a task only if its own uid and gid are the task's,
      * with the user's own HOME (as a login on the node would) and the groups the node gives.
      */
-    private readonly options: { asItself?: boolean } = {},
+    private readonly options: {
+      asItself?: boolean;
+      /** Variables every task gets after its own, which it cannot replace (a Slurm job's SLURM_*, CUDA_VISIBLE_DEVICES). */
+      environment?: Record<string, string>;
+    } = {},
   ) {
     this.runsDir = path.join(workDir, 'runs');
     mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
@@ -120,6 +124,7 @@ export class ProcessExecutor implements Executor {
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
         ...spec.environment,
+        ...this.options.environment,
         HOME: home,
         USER: runAs.user,
         LOGNAME: runAs.user,
