@@ -56,9 +56,10 @@ rest_answers() {
   [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/slurm/v0.0.38/ping")" = 401 ]
 }
 
+# All four daemons alive, the node usable (idle, or running jobs), slurmrestd answering.
 running() {
   alive "$STATE/munged.pid" && alive "$STATE/slurmctld.pid" && alive "$STATE/slurmd.pid" && alive "$STATE/slurmrestd.pid" \
-    && [ "$(node_state)" != "" ] && rest_answers
+    && [[ "$(node_state)" =~ ^(idle|mixed|allocated|completing)$ ]] && rest_answers
 }
 
 print_env() {
