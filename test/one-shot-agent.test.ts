@@ -207,6 +207,56 @@ function registerTests() {
     await waitFor(`no process of ${alice.name} left`, () => processesOf(alice) === '', 10_000);
   });
 
+  test.serial('kill -9 of the one-shot agent (its job died): the task ends LOST once it is silent, and the agent is forgotten, not kept as lost', async (t) => {
+    const { id, agent } = await runningSleeper();
+    agent.child.kill('SIGKILL');
+    const ended = await until(id, 'to be lost', (x) => x.state === 'LOST', 20_000);
+    t.is(ended.message, `agent task-${id} stopped responding`);
+    const agents = (await api<{ items: Agent[] }>(m.url, 'GET', '/agents', { token: tokens.admin })).body.items;
+    t.false(agents.some((a) => a.id === `task-${id}`), JSON.stringify(agents));
+    // (Its task's processes outlived it here, with no Slurm to end the job: they go with the test's users.)
+    t.is((await api(m.url, 'POST', `/tasks/${id}/kill`, { token: tokens.alice })).status, 409, 'ended already');
+  });
+
+  test.serial('the master restarts while a one-shot agent runs: the agent waits for it, and the task ends once, COMPLETED', async (t) => {
+    const restartDir = tempDir('yard-one-shot-restart-');
+    const port = await freePort();
+    const config = { listen: { port }, agents: { ...FAST_AGENTS, lease_timeout: '60s' } };
+    let master = await startTestMaster(config, restartDir);
+    try {
+      const names = await createUsers(master.url, ['carol']);
+      const carol = users.create();
+      await api(master.url, 'PUT', '/users/carol/agent-user', { token: names.admin, body: { uid: carol.uid, user: carol.name, gid: carol.gid, group: carol.name } });
+      const created = await api<Task>(master.url, 'POST', '/tasks', { token: names.carol, body: { kind: 'command', config: { entrypoint: ['sh', '-c', 'echo before; sleep 3; echo after'] } } });
+      const id = created.body.id;
+      const placement = (await master.master.services.oneShotAgents.place(id))!;
+      const child = spawn(process.execPath, [AGENT_BIN, '--one-shot', '--task', String(id), '--master', master.url], {
+        uid: carol.uid, gid: carol.gid, cwd: carol.home, env: { PATH: process.env.PATH, HOME: carol.home, YARD_AGENT_TOKEN: placement.token }, stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const read = async () => (await api<Task>(master.url, 'GET', `/tasks/${id}`, { token: names.admin })).body;
+      await waitFor('the task to run', async () => (await read()).state === 'RUNNING');
+      await master.stop();
+      // Down while the task ends (its sleep is gone), then back on the same port and database.
+      const sleeping = () => {
+        try {
+          return execFileSync('pgrep', ['-u', String(carol.uid), '-x', 'sleep']).length > 0;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor('the task to end while the master is down', () => !sleeping());
+      master = await startTestMaster(config, restartDir);
+      t.is(await exited, 0);
+      const ended = await read();
+      t.like(ended, { state: 'COMPLETED', exitCode: 0, restarts: 0 });
+      const lines = (await api<TaskLogPage>(master.url, 'GET', `/tasks/${id}/logs`, { token: names.admin })).body.items.filter((l) => l.stream === 'stdout').map((l) => l.line);
+      t.deepEqual(lines, ['before', 'after'], 'every line once');
+    } finally {
+      await master.stop();
+    }
+  });
+
   test.serial("a one-shot token is good for its own task only: no other agent id, no other task, no other work, not listed, and nothing after its task", async (t) => {
     await linkedUser('alice');
     const first = await create('alice', 'command', { entrypoint: ['true'] });

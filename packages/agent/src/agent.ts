@@ -317,6 +317,18 @@ export class Agent {
     }
   }
 
+  /**
+   * A one-shot agent leaving while its run still goes (the master took its lease away, or would not
+   * hear it): the run is stopped and waited for, so that nothing of it outlives the job.
+   */
+  async stopRuns(graceMs: number): Promise<void> {
+    for (const tracked of this.tracked.values()) {
+      if (!tracked.run) continue;
+      await tracked.run.stop(graceMs).catch(() => undefined);
+      await Promise.race([tracked.run.done.catch(() => undefined), sleep(graceMs + 2000)]);
+    }
+  }
+
   /** Gives back an acknowledged lease under which nothing started: the master queues the task again. */
   private async release(k: KnownTask, reason: string): Promise<void> {
     await this.retry(() => this.client.release(k.taskId, { leaseId: k.leaseId, reason }), 'release');

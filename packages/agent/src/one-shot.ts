@@ -53,6 +53,7 @@ export async function runOneShot(options: { master: string; token: string; taskI
     }
     throw error;
   } finally {
+    await agent.stopRuns(OUTSIDE_GRACE_MS);
     rmSync(workDir, { recursive: true, force: true });
   }
   return exitStatus(agent.outcome);

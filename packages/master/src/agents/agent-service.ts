@@ -212,28 +212,31 @@ export class AgentService implements ImageCatalog {
     if (clock.now() - this.startedAt < this.deps.timings.lostTimeoutMs) return;
     const silent = await agentRepository.silentSince(db, clock.now() - this.deps.timings.lostTimeoutMs);
     for (const agent of silent) {
-      if (await this.forgetEndedOneShot(agent)) continue;
+      const held = await tasks.activeOnAgent(agent.id);
+      if (isOneShot(agent) && held.length === 0) {
+        await this.forgetOneShot(agent, 'one-shot agent done: its task ended and its job is gone');
+        continue;
+      }
       await agentRepository.update(db, agent.id, { state: 'lost' });
       logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
-      for (const task of await tasks.activeOnAgent(agent.id)) {
+      for (const task of held) {
         const message = `agent ${agent.id} stopped responding`;
         const neverAcknowledged = task.state === 'ASSIGNED' && task.lease_acked_at === null;
         await settle(task.id, logger, () => (neverAcknowledged ? tasks.release(task, message) : tasks.finishRun(task, 'LOST', { message })));
       }
+      // Its token died with the lease: a one-shot agent can never register again, so nothing of it is kept.
+      if (isOneShot(agent)) await this.forgetOneShot(agent, 'lost one-shot agent forgotten');
     }
   }
 
   /**
-   * A one-shot agent that went quiet after its task left it (the job ended) is not lost, it is
-   * done: its record goes, with its task's tokens. One that still holds its task is lost like any.
+   * A one-shot agent that went quiet is not kept as lost: done when its task had left it (the job
+   * ended), or lost with its task (ended above). Its record goes, with its task's tokens.
    */
-  private async forgetEndedOneShot(agent: AgentRecord): Promise<boolean> {
-    const { db, tasks, logger } = this.deps;
-    if (!isOneShot(agent) || (await tasks.activeOnAgent(agent.id)).length > 0) return false;
-    await agentRepository.remove(db, agent.id);
+  private async forgetOneShot(agent: AgentRecord, why: string): Promise<void> {
+    await agentRepository.remove(this.deps.db, agent.id);
     await this.deps.tokens?.forgetTask(Number(agent.labels[ONE_SHOT_LABEL]));
-    logger.info({ agent: agent.id }, 'one-shot agent done: its task ended and its job is gone');
-    return true;
+    this.deps.logger.info({ agent: agent.id }, why);
   }
 }
 
