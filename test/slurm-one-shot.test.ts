@@ -111,15 +111,19 @@ function registerTests(cluster: TestSlurm) {
 
   test('a task in a Slurm job runs as its user: its logs and exit code reach the master, and the job ends with its status', async (t) => {
     const created = await create('command', {
-      entrypoint: ['sh', '-c', 'id; echo "job=$SLURM_JOB_ID cpus=$SLURM_CPUS_ON_NODE gpus=$CUDA_VISIBLE_DEVICES token=${YARD_AGENT_TOKEN:-none}"; exit 4'],
+      entrypoint: ['sh', '-c', 'id; echo "job=$SLURM_JOB_ID cpus=$SLURM_CPUS_ON_NODE gpus=$CUDA_VISIBLE_DEVICES token=${YARD_AGENT_TOKEN:-none} greeting=$GREETING"; exit 4'],
       resources: { cpu: 1, memory: '64Mi', gpus: 1 },
+      environment: { GREETING: 'hi', CUDA_VISIBLE_DEVICES: '0,1,2,3' },
     });
     const { jobId, output } = await submit(created);
     const ended = await until(created.id, 'to end', (x) => x.state === 'FAILED');
     t.is(ended.exitCode, 4);
     const printed = await logs(created.id);
     t.true(printed.includes(`stdout: uid=${alice.uid}(${alice.name}) gid=${alice.gid}(${alice.name})`), printed);
-    t.true(printed.includes(`stdout: job=${jobId} cpus=1 gpus=0 token=none`), `Slurm's allocation (its one fake GPU), never the agent's token:\n${printed}`);
+    t.true(
+      printed.includes(`stdout: job=${jobId} cpus=1 gpus=0 token=none greeting=hi`),
+      `the task's variables, Slurm's allocation over the task's own claim (its one fake GPU), never the agent's token:\n${printed}`,
+    );
     const job = await jobEnded(jobId);
     t.like(job, { state: 'FAILED', exit: { status: 4, signal: null }, user: { name: alice.name, uid: alice.uid } });
     t.regex(output(), new RegExp(`one-shot agent for task ${created.id} as ${alice.name}`));

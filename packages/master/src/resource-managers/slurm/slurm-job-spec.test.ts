@@ -54,11 +54,11 @@ test('the pool sets partition and account; name and comment tie the job to its t
   t.is(taskOfSlurmJob({ name: 'trainyard-task-x-1' }), undefined);
 });
 
-test('the environment is all the job gets (--export=NONE): a clean PATH, the task variables, then the launcher variables, which no task variable replaces', (t) => {
-  const { job } = slurmJobFor(spec({ environment: { EPOCHS: '3', YARD_AGENT_TOKEN: 'forged', PATH: '/opt/conda/bin:/usr/bin' } }), pool, launch);
-  t.deepEqual(job.environment, { PATH: '/not/the/task/path', EPOCHS: '3', YARD_AGENT_TOKEN: 'yard_agent_x' });
+test("the environment is all the job gets (--export=NONE): a clean PATH and the launcher's variables; the task's own reach the task through its agent, never the agent itself", (t) => {
+  const { job } = slurmJobFor(spec({ environment: { EPOCHS: '3', YARD_AGENT_TOKEN: 'forged', PATH: '/opt/conda/bin', LD_PRELOAD: '/x.so' } }), pool, launch);
+  t.deepEqual(job.environment, { PATH: '/not/the/task/path', YARD_AGENT_TOKEN: 'yard_agent_x' });
   const plain = slurmJobFor(spec(), { ...pool, path: '/cluster/bin:/usr/bin' }, { command: ['x'], environment: {} }).job.environment;
-  t.deepEqual(plain, { PATH: '/cluster/bin:/usr/bin', EPOCHS: '3' });
+  t.deepEqual(plain, { PATH: '/cluster/bin:/usr/bin' });
   t.deepEqual(slurmJobFor(spec(), pool, { command: ['x'], environment: {} }).job.environment.PATH, '/usr/local/bin:/usr/bin:/bin');
 });
 
@@ -73,7 +73,7 @@ test("the job starts in the pool's job directory and writes its own output there
 test("the batch script sets the user's HOME from the node's passwd and execs the launcher, every word quoted", (t) => {
   const { script } = slurmJobFor(spec(), pool, launch);
   t.true(script.startsWith('#!/bin/sh\n'));
-  t.true(script.includes('HOME=$(getent passwd "$(id -u)" | cut -d: -f6)'));
+  t.true(script.includes('\nHOME=$(getent passwd "$(id -u)" | cut -d: -f6)\nexport HOME\n'), script);
   t.true(script.trimEnd().endsWith(`exec '/opt/trainyard/bin/yard-agent' '--one-shot' 'it'\\''s'`), script);
 });
 

@@ -25,7 +25,7 @@ export const DEFAULT_JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** What the job runs: the one-shot agent, bound to this task (see docs/architecture.md, "Slurm"). */
 export interface SlurmLaunch {
   command: string[];
-  /** The launcher's own variables (master URL, its per-task token): set last, so no task variable replaces them. */
+  /** The launcher's own variables (its per-task token). */
   environment: Record<string, string>;
 }
 
@@ -48,9 +48,11 @@ export function taskOfSlurmJob(job: { name: string }): { taskId: number; leaseId
  * rounded up; unset: Slurm's one), memory -> memory_per_node (MiB, rounded up; unset: the
  * partition's default), gpus -> the `gpu:N` gres, max_runtime -> time_limit (minutes, rounded up;
  * unset: the partition's). The pool sets partition and account. The environment is the job's
- * whole environment, as `--export=NONE` gives it (a clean PATH; the script sets the user's HOME
- * from the node's passwd), plus the task's variables and the launcher's own. Slurm never
- * requeues it: a restart is Trainyard's decision.
+ * whole environment, as `--export=NONE` gives it: a clean PATH (the script sets the user's HOME
+ * from the node's passwd) and the launcher's own variables. The task's variables reach the task
+ * through the one-shot agent (they are in its spec), not through the job: a task's PATH or
+ * LD_PRELOAD must not decide how the agent itself is found and run. Slurm never requeues it: a
+ * restart is Trainyard's decision.
  */
 export function slurmJobFor(spec: TaskRunSpec, pool: SlurmPoolSettings, launch: SlurmLaunch, limits: { maxRuntimeMs?: number } = {}): SlurmJobSubmission {
   if (!path.isAbsolute(pool.jobDir)) throw new Error(`the Slurm pool '${pool.name}' needs an absolute job directory, not '${pool.jobDir}'`);
@@ -70,7 +72,7 @@ export function slurmJobFor(spec: TaskRunSpec, pool: SlurmPoolSettings, launch: 
       ...(memory ? { memory_per_node: Math.max(1, Math.ceil(memory / MIB)) } : {}),
       ...(gpus > 0 ? { gres: `gpu:${gpus}` } : {}),
       ...(limits.maxRuntimeMs ? { time_limit: Math.max(1, Math.ceil(limits.maxRuntimeMs / 60_000)) } : {}),
-      environment: { PATH: pool.path ?? DEFAULT_JOB_PATH, ...spec.environment, ...launch.environment },
+      environment: { PATH: pool.path ?? DEFAULT_JOB_PATH, ...launch.environment },
       current_working_directory: pool.jobDir,
       standard_output: path.join(pool.jobDir, `${name}.out`),
       requeue: false,
@@ -82,14 +84,14 @@ const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The batch script: the user's HOME from the node's own passwd (Slurm sets none with an explicit
- * environment) unless the task set one, then the launcher in the script's place, so that Slurm's
- * signals (scancel, the time limit) reach it.
+ * environment), then the launcher in the script's place, so that Slurm's signals (scancel, the
+ * time limit) reach it.
  */
 function batchScript(command: string[]): string {
   return [
     '#!/bin/sh',
     '# Submitted by Trainyard: the one-shot agent of one task (see `yard task describe`).',
-    '[ -n "$HOME" ] || HOME=$(getent passwd "$(id -u)" | cut -d: -f6)',
+    'HOME=$(getent passwd "$(id -u)" | cut -d: -f6)',
     'export HOME',
     `exec ${command.map(quote).join(' ')}`,
     '',
