@@ -12,11 +12,14 @@
 # - SLURM_JWT must never be left set for scontrol/sbatch (they then fail): only slurmrestd gets it;
 # - a job for a user the node does not know loops PENDING: that check is the client's, not Slurm's;
 # - finished jobs stay visible for MinJobAge seconds (300 here) and then 404 through the API.
-# The node has a fake GPU (gres.conf File=/dev/null), 2 CPUs and 2000 MB whatever the machine has
-# (SlurmdParameters=config_overrides), so that tests can fill it.
+# The node has a fake GPU (gres.conf File=/dev/null), 8 CPUs and 4000 MB whatever the machine has
+# (SlurmdParameters=config_overrides: the test jobs mostly sleep, so test files share it without
+# waiting), and a second partition capped at one CPU on it, which a test fills to see Slurm's
+# pending reasons without holding up anyone else's jobs.
 set -uo pipefail
 STATE=${YARD_SLURM_STATE:-/tmp/trainyard-slurm}
 PARTITION=trainyard
+SMALL_PARTITION=trainyard-small
 log() { echo "[slurm] $*" >&2; }
 fail() { log "$*"; exit 1; }
 
@@ -66,6 +69,7 @@ print_env() {
   echo "YARD_TEST_SLURM_REST_URL=http://127.0.0.1:$(cat "$STATE/rest.port")"
   echo "YARD_TEST_SLURM_JWT_KEY_FILE=$STATE/jwt.key"
   echo "YARD_TEST_SLURM_PARTITION=$PARTITION"
+  echo "YARD_TEST_SLURM_SMALL_PARTITION=$SMALL_PARTITION"
   echo "YARD_TEST_SLURM_CONF=$STATE/slurm.conf"
   echo "YARD_TEST_SLURM_NODE=$NODE"
 }
@@ -124,9 +128,10 @@ MinJobAge=300
 KillWait=10
 GresTypes=gpu
 SlurmdParameters=config_overrides
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 Gres=gpu:1 State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=8 RealMemory=4000 Gres=gpu:1 State=UNKNOWN
 # Memory is allocated (CR_Core_Memory): a job that asks for none gets 100 MB per core, not the whole node.
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=100
+PartitionName=$SMALL_PARTITION Nodes=$NODE MaxCPUsPerNode=1 MaxTime=INFINITE State=UP DefMemPerCPU=100
 EOF
   cat >"$STATE/gres.conf" <<EOF
 # A fake GPU: a job asking gpu:1 gets CUDA_VISIBLE_DEVICES=0 (a bare Count=1 leaves the node INVAL).

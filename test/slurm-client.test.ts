@@ -67,9 +67,10 @@ function registerTests(cluster: TestSlurm) {
   });
 
   /** Submits `script` (sh) as `user` through the mapping, as the Slurm manager will; the job id. */
-  async function submit(user: UnixUser, script: string, changes: Partial<TaskRunSpec> = {}, options: { maxRuntimeMs?: number; hold?: boolean; as?: string } = {}) {
+  async function submit(user: UnixUser, script: string, changes: Partial<TaskRunSpec> = {}, options: { maxRuntimeMs?: number; hold?: boolean; as?: string; partition?: string } = {}) {
     const spec = runSpec(user, changes);
-    const submission = slurmJobFor(spec, { name: 'test', partition: cluster.partition, jobDir }, { command: ['/bin/sh', '-c', script], environment: {} }, options);
+    const pool = { name: 'test', partition: options.partition ?? cluster.partition, jobDir };
+    const submission = slurmJobFor(spec, pool, { command: ['/bin/sh', '-c', script], environment: {} }, options);
     if (options.hold) submission.job.hold = true;
     const id = await client.submit(options.as ?? user.name, submission);
     submitted.push(id);
@@ -139,33 +140,36 @@ function registerTests(cluster: TestSlurm) {
     t.true(job.endedAt! - job.startedAt! >= 60_000, JSON.stringify(job));
   });
 
-  test.serial("a full partition: the next job waits with Slurm's reason (Resources, then Priority), and capacity shows the node in use", async (t) => {
-    const filler = await submit(alice, 'sleep 300', { resources: { cpu: 2, gpus: 1, memory: 64 * 1024 * 1024 } });
+  test("a full partition: the next job waits with Slurm's reason (Resources, then Priority); capacity shows what is allocated", async (t) => {
+    // The small partition allows one CPU on the node: one job fills it, and other tests' jobs (in the big one) go on.
+    const small = { partition: cluster.smallPartition };
+    const filler = await submit(alice, 'sleep 300', {}, small);
     await until(filler.id, `job ${filler.id} to run`, (job) => job.state === 'RUNNING', 60_000);
-    const second = await submit(alice, 'true');
-    const third = await submit(alice, 'true');
-    const waiting = await until(second.id, 'a pending reason', (job) => job.state === 'PENDING' && job.reason !== null);
-    t.true(['Resources', 'Priority'].includes(waiting.reason!), waiting.reason!);
-    t.like(await until(third.id, 'a pending reason', (job) => job.reason !== null), { state: 'PENDING', reason: 'Priority' });
+    const second = await submit(alice, 'true', {}, small);
+    const third = await submit(alice, 'true', {}, small);
+    t.like(await until(second.id, 'a pending reason', (job) => job.reason !== null), { state: 'PENDING', reason: 'Resources' });
+    const waiting = await until(third.id, 'a pending reason', (job) => job.reason !== null);
+    t.like(waiting, { state: 'PENDING', reason: 'Priority' });
     t.is(waiting.startedAt, null, 'a pending job has not started (Slurm only estimates when it will)');
     t.is(waiting.node, null);
+    const squeue = slurmCommand(cluster, 'squeue', ['-h', '-o', '%i %T %r', '-j', String(third.id)]);
+    t.is(squeue.trim(), `${third.id} PENDING Priority`, 'squeue agrees with the API');
 
     const [node] = (await client.nodes()).filter((n) => n.name === cluster.node);
-    t.like(node, { cpus: 2, allocatedCpus: 2, gpus: 1, allocatedGpus: 1, memory: 2000 });
-    t.true(node!.partitions.includes(cluster.partition));
-    const partition = await client.partition(cluster.partition);
-    t.like(partition, { name: cluster.partition, state: 'UP', nodes: [cluster.node], totalCpus: 2, totalNodes: 1, maxTimeMinutes: null });
-    t.like(partitionCapacity(partition!, await client.nodes()), { nodes: 1, usableNodes: 1, cpus: 2, allocatedCpus: 2, gpus: 1, allocatedGpus: 1 });
+    t.like(node, { cpus: 8, gpus: 1, memory: 4000 });
+    t.true(node!.allocatedCpus >= 1 && node!.allocatedMemory >= 64, JSON.stringify(node));
+    t.deepEqual([...node!.partitions].sort(), [cluster.partition, cluster.smallPartition].sort());
+    const partition = await client.partition(cluster.smallPartition);
+    t.like(partition, { name: cluster.smallPartition, state: 'UP', nodes: [cluster.node], totalNodes: 1, maxTimeMinutes: null });
+    t.like(partitionCapacity(partition!, await client.nodes()), { nodes: 1, usableNodes: 1, cpus: 8, gpus: 1 });
     t.is(await client.partition('no-such-partition'), undefined);
 
     const mine = await client.jobs({ namePrefix: 'trainyard-task-' });
     for (const id of [filler.id, second.id, third.id]) t.true(mine.some((j) => j.id === id), `job ${id} listed by its name`);
     t.false(mine.some((j) => !j.name.startsWith('trainyard-task-')));
-    const squeue = slurmCommand(cluster, 'squeue', ['-h', '-o', '%i %T %r', '-j', String(third.id)]);
-    t.is(squeue.trim(), `${third.id} PENDING Priority`, "squeue agrees with the API");
 
     await client.cancel(filler.id);
-    t.is((await ended(second.id, 60_000)).state, 'COMPLETED', 'the waiting job runs once the node is free');
+    t.is((await ended(second.id, 60_000)).state, 'COMPLETED', 'the waiting job runs once the partition has room');
   });
 
   test('a held job does not run until released; the identity Slurm resolved can be checked before', async (t) => {

@@ -13,6 +13,8 @@ export interface TestSlurm {
   /** The HS256 key slurmctld verifies JWTs with (root-only). */
   jwtKeyFile: string;
   partition: string;
+  /** A partition capped at one CPU on the node: one job fills it, whatever else runs (Slurm's pending reasons). */
+  smallPartition: string;
   /** slurm.conf, for squeue/scontrol/sbatch run by a test (never with SLURM_JWT set). */
   conf: string;
   node: string;
@@ -22,6 +24,7 @@ const ENV = {
   restUrl: 'YARD_TEST_SLURM_REST_URL',
   jwtKeyFile: 'YARD_TEST_SLURM_JWT_KEY_FILE',
   partition: 'YARD_TEST_SLURM_PARTITION',
+  smallPartition: 'YARD_TEST_SLURM_SMALL_PARTITION',
   conf: 'YARD_TEST_SLURM_CONF',
   node: 'YARD_TEST_SLURM_NODE',
 } as const;
