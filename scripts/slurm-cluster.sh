@@ -23,7 +23,9 @@ SMALL_PARTITION=trainyard-small
 log() { echo "[slurm] $*" >&2; }
 fail() { log "$*"; exit 1; }
 
-PACKAGES=(slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge)
+# podman, uidmap (newuidmap for rootless user namespaces), fuse-overlayfs, slirp4netns and runc: jobs
+# of pools with `container: podman`; busybox-static: the small image those tests run.
+PACKAGES=(slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge podman uidmap fuse-overlayfs slirp4netns runc busybox-static)
 
 install_packages() {
   local missing=() package
@@ -72,6 +74,24 @@ print_env() {
   echo "YARD_TEST_SLURM_SMALL_PARTITION=$SMALL_PARTITION"
   echo "YARD_TEST_SLURM_CONF=$STATE/slurm.conf"
   echo "YARD_TEST_SLURM_NODE=$NODE"
+  [ -f "$STATE/busybox-rootfs.tar" ] && echo "YARD_TEST_SLURM_IMAGE_TAR=$STATE/busybox-rootfs.tar"
+}
+
+# A busybox root file system as a tar, for tests to `podman import` into a user's storage (nothing can be pulled here).
+busybox_tar() {
+  local root="$STATE/busybox-rootfs"
+  [ -f "$STATE/busybox-rootfs.tar" ] && return 0
+  command -v busybox >/dev/null 2>&1 || { log "no busybox: the podman tests will not run"; return 0; }
+  rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+  chmod 1777 "$root/tmp"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  tar -C "$root" -cf "$STATE/busybox-rootfs.tar" . && chmod 0644 "$STATE/busybox-rootfs.tar"
+  rm -rf "$root"
 }
 
 # A port nothing listens on (a race with other programs is possible, and then slurm fails loudly).
@@ -168,7 +188,13 @@ start_rest() {
 up() {
   mkdir -p "$STATE" && chmod 0755 "$STATE"
   NODE=$(hostname -s)
-  if running; then print_env; return 0; fi
+  if running; then
+    # A cluster from an earlier run: what the tests need besides it is still made sure of.
+    [ "$(id -u)" = 0 ] && install_packages
+    busybox_tar
+    print_env
+    return 0
+  fi
   [ "$(id -u)" = 0 ] || fail "starting a Slurm cluster needs root (slurmd runs jobs as their users)"
   install_packages
   for tool in munged mungekey slurmctld slurmd slurmrestd sinfo curl runuser setpriv; do
@@ -192,6 +218,7 @@ up() {
   done
   [ "$state" = idle ] || fail "the node is '${state:-unknown}', not idle, after 10 s: $(tail -n 5 "$STATE/slurmctld.log")"
   start_rest
+  busybox_tar
   log "a single-node Slurm cluster runs from $STATE (partition $PARTITION, node $NODE)"
   print_env
 }

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -13,7 +13,7 @@ import { api } from './helpers/api.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, freePort, tempDir, waitFor } from './helpers/cluster.js';
 import { createUsers } from './helpers/fixtures.js';
-import { slurmCommand, testSlurm, UnixUsers, type TestSlurm, type UnixUser } from './helpers/slurm.js';
+import { importImage, podmanMissing, slurmCommand, TEST_PODMAN_ARGS, testSlurm, UnixUsers, type TestSlurm, type UnixUser } from './helpers/slurm.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // The one-shot agent inside real Slurm jobs (issue 22), submitted with the slurmrestd client the
@@ -40,22 +40,28 @@ function registerTests(cluster: TestSlurm) {
   let tokens: Record<string, string>;
   let pool: SlurmPoolSettings;
   let alice: UnixUser;
+  /** Where tasks may mount `<scratch>/<owner>` (policy.system.mounts.available). */
+  let scratch: string;
 
   test.before(async () => {
     const dir = tempDir('yard-slurm-one-shot-');
     const jobDir = mkdtempSync(path.join(os.tmpdir(), 'yard-slurm-jobs-'));
     chmodSync(jobDir, 0o1777);
     pool = { name: 'hpc', partition: cluster.partition, jobDir };
+    scratch = mkdtempSync(path.join(os.tmpdir(), 'yard-slurm-scratch-'));
+    chmodSync(scratch, 0o755);
     m = await startTestMaster(
       {
         // A job may wait in Slurm's queue behind other tests' jobs: its lease must outlive that (the seam will not expire Slurm's leases).
         agents: { ...FAST_AGENTS, lease_timeout: '10m' },
-        policy: { system: { ports: { allow: ['1024-65535'] } } },
+        policy: { system: { ports: { allow: ['1024-65535'] }, mounts: { available: [{ host_path: `${scratch}/{user}` }] } } },
       },
       dir,
     );
     tokens = await createUsers(m.url, ['alice']);
     alice = users.create();
+    mkdirSync(path.join(scratch, 'alice'), { mode: 0o700 });
+    chownSync(path.join(scratch, 'alice'), alice.uid, alice.gid);
     const linked = await api(m.url, 'PUT', '/users/alice/agent-user', { token: tokens.admin, body: { uid: alice.uid, user: alice.name, gid: alice.gid, group: alice.name } });
     if (linked.status !== 200) throw new Error(JSON.stringify(linked.body));
   });
@@ -65,7 +71,7 @@ function registerTests(cluster: TestSlurm) {
     // The jobs' processes go with their user.
     users.removeAll();
     await m?.stop();
-    rmSync(pool?.jobDir ?? '/nonexistent', { recursive: true, force: true });
+    for (const made of [pool?.jobDir, scratch]) if (made) rmSync(made, { recursive: true, force: true });
   });
 
   const create = async (kind: string, config: Record<string, unknown>) => {
@@ -96,13 +102,16 @@ function registerTests(cluster: TestSlurm) {
    * placement (lease + one-shot token), the job (the one-shot agent as the batch script) submitted
    * as the task's user.
    */
-  async function submit(created: Task, limits: { maxRuntimeMs?: number } = {}): Promise<{ jobId: number; output: () => string }> {
-    checkSlurmSpec(created.runSpec, { name: pool.name, container: 'none' });
+  async function submit(created: Task, limits: { maxRuntimeMs?: number } = {}, container: 'none' | 'podman' = 'none'): Promise<{ jobId: number; output: () => string }> {
+    checkSlurmSpec(created.runSpec, { name: pool.name, container });
     await checkSlurmUser(created.runSpec.runAs, pool, getentUsers());
     const placement = await m.master.services.oneShotAgents.place(created.id);
     if (!placement) throw new Error(`task ${created.id} could not be placed`);
     const spec: TaskRunSpec = { ...created.runSpec, taskId: created.id, leaseId: placement.leaseId, kind: created.kind, name: created.name };
-    const launch = oneShotLaunch({ taskId: created.id, token: placement.token }, { agentCommand: [process.execPath, AGENT_BIN], masterUrl: m.url });
+    const launch = oneShotLaunch(
+      { taskId: created.id, token: placement.token },
+      { agentCommand: [process.execPath, AGENT_BIN], masterUrl: m.url, container: container === 'podman' ? { kind: 'podman', podmanArgs: TEST_PODMAN_ARGS } : { kind: 'none' } },
+    );
     const submission = slurmJobFor(spec, pool, launch, limits);
     const jobId = await client.submit(spec.runAs.user, submission);
     jobs.push(jobId);
@@ -128,6 +137,63 @@ function registerTests(cluster: TestSlurm) {
     t.like(job, { state: 'FAILED', exit: { status: 4, signal: null }, user: { name: alice.name, uid: alice.uid } });
     t.regex(output(), new RegExp(`one-shot agent for task ${created.id} as ${alice.name}`));
   });
+
+  test('a file the task writes to an allowed host directory belongs to its uid:gid on the host', async (t) => {
+    const own = path.join(scratch, 'alice');
+    const created = await create('command', { entrypoint: ['sh', '-c', `echo written > ${own}/none.txt`], bind_mounts: [{ host_path: own, container_path: own }] });
+    await submit(created);
+    await until(created.id, 'to complete', (x) => x.state === 'COMPLETED');
+    const written = statSync(path.join(own, 'none.txt'));
+    t.deepEqual([written.uid, written.gid], [alice.uid, alice.gid]);
+  });
+
+  const podman = podmanMissing(cluster);
+  if (podman) console.error(`\n!!! NO ROOTLESS PODMAN: the Slurm tests with container: podman are NOT running (${podman}).\n`);
+  (podman ? test.skip : test)(
+    'container: podman: the task runs in its image as its uid:gid, its files in a mount belong to them on the host, its exit code and its service come through',
+    async (t) => {
+      t.timeout(180_000);
+      const image = 'localhost/trainyard-busybox:test';
+      importImage(alice, cluster.imageTar!, image);
+      const own = path.join(scratch, 'alice');
+      const created = await create('command', {
+        image,
+        entrypoint: ['sh', '-c', 'id; cat /etc/os-release 2>/dev/null || echo "no os-release: busybox"; echo in-image > /data/podman.txt; exit 5'],
+        bind_mounts: [{ host_path: own, container_path: '/data' }],
+      });
+      t.throws(() => checkSlurmSpec(created.runSpec, { name: pool.name, container: 'none' }), { message: /slurm\.mount_paths/ }, 'without a container, /data could not be mounted there');
+      await submit(created, {}, 'podman');
+      const ended = await until(created.id, 'to end', (x) => x.state === 'FAILED', 120_000);
+      t.is(ended.exitCode, 5);
+      const printed = await logs(created.id);
+      t.true(printed.includes(`stdout: uid=${alice.uid}(${alice.name}) gid=${alice.gid}`), printed);
+      t.true(printed.includes('stdout: no os-release: busybox'), `the image's file system, not the node's:\n${printed}`);
+      const written = statSync(path.join(own, 'podman.txt'));
+      t.deepEqual([written.uid, written.gid], [alice.uid, alice.gid]);
+
+      const port = await freePort();
+      const service = await create('notebook', {
+        image,
+        // Served under its base URL, as the proxy passes the path on.
+        entrypoint: ['sh', '-c', 'mkdir -p "/tmp/www$TRAINYARD_PROXY_PATH" && echo hello-from-podman > "/tmp/www${TRAINYARD_PROXY_PATH}index.html" && exec httpd -f -p "$TRAINYARD_PORT" -h /tmp/www'],
+        port,
+      });
+      await submit(service, {}, 'podman');
+      await until(service.id, 'to run', (x) => x.state === 'RUNNING', 120_000);
+      const page = await waitFor('the service through the proxy', async () => {
+        const response = await fetch(`${m.url}/proxy/${service.id}/index.html`, { headers: { authorization: `Bearer ${tokens.alice}` } });
+        return response.status === 200 ? response.text() : undefined;
+      });
+      t.is(page.trim(), 'hello-from-podman');
+      const terminal = new Terminal(m.url);
+      t.is((await terminal.run(['user', 'login', 'alice'], { env: { YARD_PASSWORD: 'pw' } })).code, 0);
+      const shell = await terminal.run(['shell', 'open', String(service.id), '--', 'sh', '-c', 'id -u; ls /tmp/www']);
+      t.is(shell.code, 0, shell.stderr);
+      t.is(shell.stdout.replace(/\r/g, ''), `${alice.uid}\nproxy\n`, 'a shell in the container, as the user');
+      t.is((await api(m.url, 'POST', `/tasks/${service.id}/kill`, { token: tokens.alice })).status, 200);
+      await until(service.id, 'to be killed', (x) => x.state === 'KILLED');
+    },
+  );
 
   test("a task that would run as root is refused before anything is submitted, naming the rule", async (t) => {
     const created = await create('command', { entrypoint: ['true'] });

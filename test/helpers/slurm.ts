@@ -18,6 +18,8 @@ export interface TestSlurm {
   /** slurm.conf, for squeue/scontrol/sbatch run by a test (never with SLURM_JWT set). */
   conf: string;
   node: string;
+  /** A busybox root file system (tar) for `podman import`; unset when busybox is not installed. */
+  imageTar?: string;
 }
 
 const ENV = {
@@ -45,7 +47,35 @@ export function testSlurm(what: string): TestSlurm | undefined {
     console.error(`\n!!! NO SLURM: ${what} are NOT running (${why}).\n`);
     return undefined;
   }
-  return Object.fromEntries(Object.entries(ENV).map(([key, name]) => [key, process.env[name]!])) as unknown as TestSlurm;
+  const cluster = Object.fromEntries(Object.entries(ENV).map(([key, name]) => [key, process.env[name]!])) as unknown as TestSlurm;
+  return process.env.YARD_TEST_SLURM_IMAGE_TAR ? { ...cluster, imageTar: process.env.YARD_TEST_SLURM_IMAGE_TAR } : cluster;
+}
+
+/**
+ * podman's options for the test machine: its cgroups are hybrid (v1 controllers), which crun
+ * refuses; runc with cgroupfs runs rootless without a systemd user session, as inside a Slurm job.
+ */
+export const TEST_PODMAN_ARGS = ['--runtime=runc', '--cgroup-manager=cgroupfs'];
+
+/** Why rootless podman cannot be used here, or undefined when it can. */
+export function podmanMissing(cluster: TestSlurm): string | undefined {
+  if (!cluster.imageTar) return 'no busybox image (YARD_TEST_SLURM_IMAGE_TAR): busybox-static is missing';
+  try {
+    execFileSync('podman', ['--version'], { stdio: 'ignore' });
+    execFileSync('newuidmap', ['--help'], { stdio: 'ignore' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'podman or newuidmap (uidmap) is not installed';
+  }
+  return undefined;
+}
+
+/** Imports an image into `user`'s own rootless podman storage, as that user (what an admin or the user does on a node). */
+export function importImage(user: UnixUser, tar: string, name: string): void {
+  execFileSync('runuser', ['-u', user.name, '--', 'env', `HOME=${user.home}`, 'podman', ...TEST_PODMAN_ARGS, 'import', '--quiet', tar, name], {
+    cwd: user.home,
+    stdio: 'pipe',
+    timeout: 120_000,
+  });
 }
 
 /** A command of Slurm's (squeue, scontrol, sbatch) against the test cluster, as root; its stdout. */
@@ -104,6 +134,8 @@ export class UnixUsers {
       } catch {
         // None left: pkill exits 1.
       }
+      // Rootless podman's state outside the home, when there is no XDG_RUNTIME_DIR (as in Slurm jobs).
+      for (const dir of [`podman-run-${user.uid}`, `containers-user-${user.uid}`, `run-${user.uid}`]) rmSync(path.join(os.tmpdir(), dir), { recursive: true, force: true });
       try {
         retrying(() => execFileSync('userdel', ['-r', '-f', user.name], { stdio: 'pipe' }));
       } catch (error) {
@@ -120,7 +152,10 @@ export class UnixUsers {
   }
 }
 
-/** A uid in 61000-64999 (above Debian's dynamic ranges' usual use) that no account or group has yet. */
+/**
+ * A uid in 50000-59999 that no account or group has yet: below UID_MAX, so that useradd gives the
+ * user subordinate ids (/etc/subuid) for rootless podman.
+ */
 function freeUid(): number {
   const taken = new Set<number>();
   for (const file of ['/etc/passwd', '/etc/group']) {
@@ -130,7 +165,7 @@ function freeUid(): number {
     }
   }
   for (;;) {
-    const uid = 61_000 + Math.floor(Math.random() * 4000);
+    const uid = 50_000 + Math.floor(Math.random() * 10_000);
     if (!taken.has(uid)) return uid;
   }
 }

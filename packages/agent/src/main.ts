@@ -38,6 +38,8 @@ One-shot mode (what the master starts inside a Slurm job; not for people to run)
   --one-shot            run exactly one task, as this process's own user, then exit with its status
   --task ID             the task; the token (YARD_AGENT_TOKEN, or --token-file) is valid only for it
                         --work-dir defaults to a fresh directory under $TMPDIR, removed at the end
+  --container KIND      none (default: the task runs on the node itself) or podman (rootless, in its image)
+  --podman-arg ARG      an option before every podman command (repeatable), e.g. --cgroup-manager=cgroupfs
 
 Example:
   yard-agent --master http://10.0.0.5:8080 --token-file /etc/trainyard/agent.token`;
@@ -59,6 +61,8 @@ export async function main(argv: string[]): Promise<void> {
         'fake-gpus': { type: 'string' },
         'one-shot': { type: 'boolean' },
         task: { type: 'string' },
+        container: { type: 'string' },
+        'podman-arg': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -81,9 +85,21 @@ export async function main(argv: string[]): Promise<void> {
     for (const option of ['name', 'executor', 'shared-root', 'label', 'fake-gpus'] as const) {
       if (values[option] !== undefined) fail(`--${option} does not go with --one-shot (a one-shot agent is task-<id>, runs processes as its own user, and has no labels)`, 2);
     }
-    process.exit(await runOneShot({ master, token, taskId, logger, ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}) }));
+    const container = values.container ?? 'none';
+    if (container !== 'none' && container !== 'podman') fail(`--container must be none or podman, not '${container}'`, 2);
+    if (values['podman-arg'] && container !== 'podman') fail('--podman-arg goes only with --container podman', 2);
+    process.exit(
+      await runOneShot({
+        master,
+        token,
+        taskId,
+        logger,
+        container: container === 'podman' ? { kind: 'podman', globalArgs: values['podman-arg'] ?? [] } : { kind: 'none' },
+        ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}),
+      }),
+    );
   }
-  if (values.task !== undefined) fail('--task goes only with --one-shot', 2);
+  for (const option of ['task', 'container', 'podman-arg'] as const) if (values[option] !== undefined) fail(`--${option} goes only with --one-shot`, 2);
   const name = values.name ?? os.hostname().split('.')[0] ?? 'agent';
   if (!AGENT_ID_PATTERN.test(name)) fail(`--name '${name}' must be 1-64 letters, digits, ".", "_" or "-"`, 2);
   const labels: Record<string, string> = {};

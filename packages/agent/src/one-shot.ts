@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { oneShotAgentId, type AgentResources } from '@trainyard/shared';
 import { Agent } from './agent.js';
 import type { RunOutcome } from './executors/executor.js';
+import { PodmanExecutor } from './executors/podman-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
 import { MasterClient, MasterError } from './master-client.js';
 
@@ -16,13 +17,22 @@ const OUTSIDE_GRACE_MS = 5000;
  * `yard-agent --one-shot --task ID`: the agent a resource manager starts inside the job it
  * submitted for one task (Slurm), already as the task's user. It registers as `task-<id>` with a
  * token valid only for that task's lease (YARD_AGENT_TOKEN, put in the job's environment by the
- * master), takes that lease, runs the task with the process executor as itself (no setuid: it
- * checks that its uid and gid are the task's, and runs nothing otherwise), serves the proxy's
+ * master), takes that lease, runs the task as itself, on the node (the process executor) or in its
+ * image (rootless podman, `--container podman`), never changing identity (it checks that its uid
+ * and gid are the task's, and runs nothing otherwise), serves the proxy's
  * and shells' streams, reports logs and states like any agent, and exits once the outcome is
  * reported: with the task's exit status, so that Slurm's own record agrees. SIGTERM (scancel,
  * the time limit, preemption) stops the task, which ends KILLED with Slurm's reason.
  */
-export async function runOneShot(options: { master: string; token: string; taskId: number; workDir?: string; logger: Logger }): Promise<number> {
+export async function runOneShot(options: {
+  master: string;
+  token: string;
+  taskId: number;
+  /** none: the task runs on the node as a process of this user; podman: rootless, in its image. */
+  container: { kind: 'none' } | { kind: 'podman'; globalArgs: string[] };
+  workDir?: string;
+  logger: Logger;
+}): Promise<number> {
   const { logger, taskId } = options;
   const agentId = oneShotAgentId(taskId);
   // Its own state for this one task, removed when it is over: the job's temporary directory by default.
@@ -30,7 +40,11 @@ export async function runOneShot(options: { master: string; token: string; taskI
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   /** Why the job was ended from outside, once a SIGTERM came. */
   let terminated: Promise<string> | undefined;
-  const executor = new ProcessExecutor(workDir, { asItself: true, environment: jobEnvironment() });
+  const { container } = options;
+  const executor =
+    container.kind === 'podman'
+      ? new PodmanExecutor(workDir, { globalArgs: container.globalArgs, environment: jobEnvironment() })
+      : new ProcessExecutor(workDir, { asItself: true, environment: jobEnvironment() });
   const agent = new Agent(new MasterClient(options.master, agentId, options.token), executor, logger, {
     floor: { agentDirs: [workDir, realpathSync(workDir)], engineSockets: [] },
     oneShot: { taskId, endedOutside: () => terminated ?? slurmEnding() },

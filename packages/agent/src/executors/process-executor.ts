@@ -24,6 +24,7 @@ import { connectTcp } from './connect-tcp.js';
 import { interactiveEnvironment } from './docker-executor.js';
 import { execInRun } from './exec-process.js';
 import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
+import { notItself, ownHome } from './own-identity.js';
 
 const SHIM = fileURLToPath(new URL('../shim/task-shim.js', import.meta.url));
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -315,24 +316,6 @@ export class ProcessExecutor implements Executor {
       if ((shim && !isAlive(shim)) || Date.now() > deadline) return existsSync(files.child) || existsSync(files.status);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-  }
-}
-
-/** Why a one-shot agent must not run this task: it is not the task's uid and gid (the job ran as someone else). */
-function notItself(runAs: TaskRunSpec['runAs']): string | undefined {
-  const uid = process.getuid?.();
-  const gid = process.getgid?.();
-  if (uid === runAs.uid && gid === runAs.gid) return undefined;
-  return `the one-shot agent runs as uid ${uid} gid ${gid}, but the task must run as uid ${runAs.uid} (${runAs.user}) gid ${runAs.gid} (${runAs.group}); it runs nothing as anyone else (was the job submitted for another user?)`;
-}
-
-/** The running user's home from the node's passwd, when it is a directory. */
-function ownHome(): string | undefined {
-  try {
-    const home = os.userInfo().homedir;
-    return home && statSync(home).isDirectory() ? home : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -56,10 +56,16 @@ export class OneShotAgents {
  */
 export function oneShotLaunch(
   placement: Pick<OneShotPlacement, 'token'> & { taskId: number },
-  options: { agentCommand: string[]; masterUrl: string },
+  options: {
+    agentCommand: string[];
+    masterUrl: string;
+    /** The pool's `container`: none (on the node), or podman with the options its nodes need. */
+    container?: { kind: 'none' } | { kind: 'podman'; podmanArgs?: string[] };
+  },
 ): { command: string[]; environment: Record<string, string> } {
+  const container = options.container?.kind === 'podman' ? ['--container', 'podman', ...(options.container.podmanArgs ?? []).map((arg) => `--podman-arg=${arg}`)] : [];
   return {
-    command: [...options.agentCommand, '--one-shot', '--task', String(placement.taskId), '--master', options.masterUrl],
+    command: [...options.agentCommand, '--one-shot', '--task', String(placement.taskId), '--master', options.masterUrl, ...container],
     environment: { YARD_AGENT_TOKEN: placement.token },
   };
 }
