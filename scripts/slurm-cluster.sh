@@ -48,7 +48,16 @@ install_packages() {
   [ $status = 0 ] || fail "apt-get failed: $(tail -n 3 "$STATE/apt.log")"
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether the pid in FILE is still our DAEMON of this state directory: the program's name, and the
+# state directory in its command line or environment. A pid file outlives its process, and a
+# busy machine hands its pid to someone else: never signal that one.
+ours() {
+  local file=$1 daemon=$2 pid
+  [ -f "$file" ] && pid=$(cat "$file") && [ -n "$pid" ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$daemon" ] || return 1
+  tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "$STATE" && return 0
+  tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qx "SLURM_CONF=$STATE/slurm.conf"
+}
 
 # Scheduler commands read only $STATE/slurm.conf, and never with SLURM_JWT set.
 slurm() { env -u SLURM_JWT SLURM_CONF="$STATE/slurm.conf" "$@"; }
@@ -63,7 +72,7 @@ rest_answers() {
 
 # All four daemons alive, the node usable (idle, or running jobs), slurmrestd answering.
 running() {
-  alive "$STATE/munged.pid" && alive "$STATE/slurmctld.pid" && alive "$STATE/slurmd.pid" && alive "$STATE/slurmrestd.pid" \
+  ours "$STATE/munged.pid" munged && ours "$STATE/slurmctld.pid" slurmctld && ours "$STATE/slurmd.pid" slurmd && ours "$STATE/slurmrestd.pid" slurmrestd \
     && [[ "$(node_state)" =~ ^(idle|mixed|allocated|completing)$ ]] && rest_answers
 }
 
@@ -174,7 +183,7 @@ start_rest() {
   nohup setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups env SLURM_CONF="$STATE/slurm.conf" SLURM_JWT=daemon \
     slurmrestd -a rest_auth/jwt -s openapi/v0.0.38 "127.0.0.1:$port" >"$STATE/slurmrestd.log" 2>&1 &
   echo $! >"$STATE/slurmrestd.pid"
-  for _ in $(seq 1 100); do rest_answers && return 0; alive "$STATE/slurmrestd.pid" || break; sleep 0.1; done
+  for _ in $(seq 1 100); do rest_answers && return 0; ours "$STATE/slurmrestd.pid" slurmrestd || break; sleep 0.1; done
   fail "slurmrestd (as $user) does not answer on 127.0.0.1:$port: $(tail -n 5 "$STATE/slurmrestd.log")"
 }
 
@@ -216,22 +225,23 @@ up() {
   print_env
 }
 
+# Stops DAEMON by the pid in FILE, if that pid is still ours (see `ours`): SIGTERM, SIGKILL after 5 s.
 stop_pid() {
-  local file=$1 pid
-  [ -f "$file" ] || return 0
-  pid=$(cat "$file")
-  if kill "$pid" 2>/dev/null; then
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  local file=$1 daemon=$2 pid
+  if ours "$file" "$daemon"; then
+    pid=$(cat "$file")
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do ours "$file" "$daemon" || break; sleep 0.1; done
+    ours "$file" "$daemon" && kill -KILL "$pid" 2>/dev/null
   fi
   rm -f "$file"
 }
 
 down() {
-  stop_pid "$STATE/slurmrestd.pid"
-  stop_pid "$STATE/slurmd.pid"
-  stop_pid "$STATE/slurmctld.pid"
-  stop_pid "$STATE/munged.pid"
+  stop_pid "$STATE/slurmrestd.pid" slurmrestd
+  stop_pid "$STATE/slurmd.pid" slurmd
+  stop_pid "$STATE/slurmctld.pid" slurmctld
+  stop_pid "$STATE/munged.pid" munged
   rm -f "$STATE/munge/munged.pid"
 }
 
