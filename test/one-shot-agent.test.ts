@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import type { Agent, Task, TaskLogPage } from '@trainyard/shared';
@@ -55,6 +55,7 @@ function registerTests() {
     for (const agent of agents) if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill('SIGKILL');
     users.removeAll();
     await m?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** A Trainyard user linked to a fresh Unix user, so that its tasks run as that uid:gid. */
@@ -254,6 +255,7 @@ function registerTests() {
       t.deepEqual(lines, ['before', 'after'], 'every line once');
     } finally {
       await master.stop();
+      rmSync(restartDir, { recursive: true, force: true });
     }
   });
 

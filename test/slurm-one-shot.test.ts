@@ -42,9 +42,10 @@ function registerTests(cluster: TestSlurm) {
   let alice: UnixUser;
   /** Where tasks may mount `<scratch>/<owner>` (policy.system.mounts.available). */
   let scratch: string;
+  let dir: string;
 
   test.before(async () => {
-    const dir = tempDir('yard-slurm-one-shot-');
+    dir = tempDir('yard-slurm-one-shot-');
     const jobDir = mkdtempSync(path.join(os.tmpdir(), 'yard-slurm-jobs-'));
     chmodSync(jobDir, 0o1777);
     pool = { name: 'hpc', partition: cluster.partition, jobDir };
@@ -71,7 +72,7 @@ function registerTests(cluster: TestSlurm) {
     // The jobs' processes go with their user.
     users.removeAll();
     await m?.stop();
-    for (const made of [pool?.jobDir, scratch]) if (made) rmSync(made, { recursive: true, force: true });
+    for (const made of [pool?.jobDir, scratch, dir]) if (made) rmSync(made, { recursive: true, force: true });
   });
 
   const create = async (kind: string, config: Record<string, unknown>) => {
