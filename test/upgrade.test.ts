@@ -33,7 +33,7 @@ test.after.always(() => m?.stop());
 
 test('the file went through every migration since 0.1.0, in order', async (t) => {
   const applied = m.master.database.sqlite.prepare('select name from kysely_migration order by timestamp, name').pluck().all();
-  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0021-kill-requests', '0031-usage-ledger']);
+  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0021-kill-requests', '0022-task-agent-tokens', '0031-usage-ledger']);
 });
 
 test('every user is there as 0.1.0 left them, and admins are still admins', async (t) => {

@@ -11,6 +11,7 @@ import { agentApiRoutes } from './agents/agent-api-routes.js';
 import { agentRoutes } from './agents/agent-routes.js';
 import { AgentService } from './agents/agent-service.js';
 import { AgentTokenService } from './agents/agent-token-service.js';
+import { OneShotAgents } from './agents/one-shot-placement.js';
 import { requireAgent } from './agents/require-agent.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { AuditService } from './audit/audit-service.js';
@@ -84,6 +85,8 @@ export interface Master {
     tasks: TaskService;
     agents: AgentService;
     agentTokens: AgentTokenService;
+    /** For the resource-manager seam (issue 22): tasks leased to one-shot agents that run inside jobs (Slurm). */
+    oneShotAgents: OneShotAgents;
     scheduler: Scheduler;
     policy: PolicyStore;
     quotas: QuotaService;
@@ -186,7 +189,10 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
-  const agentTokens = new AgentTokenService({ db, clock, audit });
+  // One-shot agents' tokens are valid only while their task holds the lease they were minted for.
+  let oneShotAgents: OneShotAgents | undefined;
+  const agentTokens = new AgentTokenService({ db, clock, audit, leaseCurrent: (taskId, leaseId) => oneShotAgents!.leaseCurrent(taskId, leaseId) });
+  oneShotAgents = new OneShotAgents({ tasks, tokens: agentTokens });
   agents = new AgentService({
     db,
     clock,
@@ -194,6 +200,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     tasks,
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
     onCapacityChanged: () => scheduler?.capacityChanged(),
+    tokens: agentTokens,
   });
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
   const broker = new TunnelBroker({ wake: (agentId) => scheduler?.killRequested(agentId), dialTimeoutMs: config.tasks.dial_timeout });
@@ -315,7 +322,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas, usage, cluster },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, policy, quotas, usage, cluster },
     async close() {
       clearInterval(monitor);
       interactive.close();

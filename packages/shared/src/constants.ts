@@ -56,7 +56,8 @@ export const MAX_CONFIG_BYTES = 64 * 1024;
 export const AGENT_TOKEN_PREFIX = 'yard_agent_';
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const EXECUTORS = ['docker', 'process'] as const;
+/** podman: rootless, run by a one-shot agent as its own user (a Slurm pool's `container: podman`). */
+export const EXECUTORS = ['docker', 'process', 'podman'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 
 export const AGENT_REPORTED_STATES = ['PULLING', 'RUNNING', 'COMPLETED', 'FAILED', 'KILLED', 'LOST'] as const;

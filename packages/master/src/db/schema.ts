@@ -151,6 +151,9 @@ export interface AgentTokensTable {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Set for a one-shot agent's token (0022): valid only for this task while it holds `lease_id`. */
+  task_id: Generated<number | null>;
+  lease_id: Generated<string | null>;
 }
 
 export interface AgentsTable {
