@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import type { Agent, Task, TaskLogPage } from '@trainyard/shared';
-import { api } from './helpers/api.js';
+import { api, proxyFetch } from './helpers/api.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, freePort, tempDir, waitFor } from './helpers/cluster.js';
 import { createUsers } from './helpers/fixtures.js';
@@ -169,11 +169,11 @@ function registerTests() {
     const agent = startOneShot(bruno, id, token);
     await until(id, 'to run', (x) => x.state === 'RUNNING');
     const page = await waitFor(`the notebook through the proxy\n${agent.output()}`, async () => {
-      const response = await fetch(`${m.url}/proxy/${id}/`, { headers: { authorization: `Bearer ${tokens.bruno}` } });
+      const response = await proxyFetch(m.url, `/proxy/${id}/`, tokens.bruno);
       return response.status === 200 ? response.text() : undefined;
     });
     t.regex(page, /yard test service/);
-    const echo = (await (await fetch(`${m.url}/proxy/${id}/echo`, { headers: { authorization: `Bearer ${tokens.bruno}` } })).json()) as { url: string };
+    const echo = (await (await proxyFetch(m.url, `/proxy/${id}/echo`, tokens.bruno)).json()) as { url: string };
     t.is(echo.url, `/proxy/${id}/echo`);
 
     const terminal = new Terminal(m.url);

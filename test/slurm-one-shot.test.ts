@@ -9,7 +9,7 @@ import { SlurmJwt } from '../packages/master/src/resource-managers/slurm/slurm-j
 import { slurmJobFor, type SlurmPoolSettings } from '../packages/master/src/resource-managers/slurm/slurm-job-spec.js';
 import { checkSlurmSpec, checkSlurmUser, getentUsers } from '../packages/master/src/resource-managers/slurm/slurm-run-as.js';
 import { createSlurmRestClient, slurmJobEnded, type SlurmJob } from '../packages/master/src/resource-managers/slurm/slurmrestd-client.js';
-import { api } from './helpers/api.js';
+import { api, proxyFetch } from './helpers/api.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, freePort, tempDir, waitFor } from './helpers/cluster.js';
 import { createUsers } from './helpers/fixtures.js';
@@ -182,7 +182,7 @@ function registerTests(cluster: TestSlurm) {
       await submit(service, {}, 'podman');
       await until(service.id, 'to run', (x) => x.state === 'RUNNING', 120_000);
       const page = await waitFor('the service through the proxy', async () => {
-        const response = await fetch(`${m.url}/proxy/${service.id}/index.html`, { headers: { authorization: `Bearer ${tokens.alice}` } });
+        const response = await proxyFetch(m.url, `/proxy/${service.id}/index.html`, tokens.alice);
         return response.status === 200 ? response.text() : undefined;
       });
       t.is(page.trim(), 'hello-from-podman');
@@ -246,7 +246,7 @@ function registerTests(cluster: TestSlurm) {
     await submit(created);
     await until(created.id, 'to run', (x) => x.state === 'RUNNING');
     const page = await waitFor('the notebook through the proxy', async () => {
-      const response = await fetch(`${m.url}/proxy/${created.id}/`, { headers: { authorization: `Bearer ${tokens.alice}` } });
+      const response = await proxyFetch(m.url, `/proxy/${created.id}/`, tokens.alice);
       return response.status === 200 ? response.text() : undefined;
     });
     t.regex(page, /yard test service/);

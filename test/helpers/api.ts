@@ -29,3 +29,17 @@ export async function loginToken(base: string, username: string, password = ''):
   if (result.status !== 200) throw new Error(`login as ${username} failed: ${JSON.stringify(result.body)}`);
   return result.body.token;
 }
+
+/**
+ * A request to a task's service as a script would make it: `/proxy/<id>/...` on the master, which
+ * sends it on to the services origin (a 307, the default); the redirect is followed here with the
+ * same credentials, since fetch drops Authorization on a redirect to another origin.
+ */
+export async function proxyFetch(base: string, path: string, token: string): Promise<Response> {
+  const headers = { authorization: `Bearer ${token}` };
+  const first = await fetch(base + path, { headers, redirect: 'manual' });
+  const location = first.headers.get('location');
+  if (first.status !== 307 || !location) return first;
+  await first.body?.cancel();
+  return fetch(new URL(location, base), { headers });
+}
