@@ -29,6 +29,9 @@ up() {
     echo $! >"$STATE/dockerd.pid"
     for _ in $(seq 1 60); do answers && break; sleep 1; done
     answers || { log "dockerd did not answer in 60 s: $(tail -n 5 "$STATE/dockerd.log")"; return 1; }
+    # Only the run that started the engine stops it (`npm test` calls `down` only then): a second
+    # run beside it must not take the engine away from the first one's tests.
+    echo "YARD_ENGINE_STARTED=1"
   fi
   if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     log "importing $IMAGE from busybox-static"

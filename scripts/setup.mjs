@@ -159,7 +159,7 @@ if (mode === 'test') {
   step('running the whole test suite');
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
   const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...browserEnv, ...slurmEnv }, { exitOnFailure: false });
-  if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
+  if (engineEnv.YARD_ENGINE_STARTED) spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'slurm-cluster.sh'), 'down'], { stdio: 'inherit' });
   process.exit(status);
 } else if (mode === 'start') {
