@@ -97,7 +97,10 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
   const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
-  const database = await openDatabase(config.db.path);
+  const database = await openDatabase(config.db.url === undefined ? { path: config.db.path } : { url: config.db.url }, {
+    poolSize: config.db.pool_size,
+    onIdleError: (error) => logger.warn({ err: error }, 'a database connection failed while idle; the pool opens another'),
+  });
   const { db } = database;
 
   // The access model: users at the bottom; groups and roles look users up; sessions and tokens
@@ -264,7 +267,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${port}`;
   const servicesUrl = servicesPort === undefined ? config.http.services_url : `${config.listen.tls ? 'https' : 'http'}://${host}:${servicesPort}`;
-  logger.info({ url, db: config.db.path, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
+  logger.info({ url, db: database.label, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
 
   // Lost agents and unacknowledged leases are found by looking, not by waiting for a request.
   let monitoring = false;
