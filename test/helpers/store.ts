@@ -100,3 +100,8 @@ export async function breakStore(m: { master: import('@trainyard/master').Master
   });
   return () => admin((client) => client.query(`alter database ${name} allow_connections true`)).then(() => undefined);
 }
+
+/** One query on a PostgreSQL database of the test server (for what only PostgreSQL has: sequences, catalogs). */
+export function queryPostgres<R extends pg.QueryResultRow = any>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  return admin(async (client) => (await client.query<R>(text, values)).rows, url);
+}
