@@ -47,7 +47,9 @@ export async function startTestMaster(
   const dbPath = config.db?.path ?? path.join(workDir, 'trainyard.db');
   const logFile = path.join(workDir, 'master.log');
   const clock = new TestClock();
-  const store = config.db?.url === undefined ? await storeFor(workDir) : undefined;
+  // `db: {url: undefined}` asks for SQLite whatever the suite runs on (a test of the SQLite file itself).
+  const sqliteAsked = config.db !== undefined && 'url' in config.db && config.db.url === undefined;
+  const store = config.db?.url === undefined && !sqliteAsked ? await storeFor(workDir) : undefined;
   const full = parseConfig({
     ...config,
     listen: { host: '127.0.0.1', port: 0, ...config.listen },
