@@ -110,7 +110,7 @@ test.serial(`${TEST_STORE}: two admins demoting each other at the same moment: o
     for (let round = 0; round < 8; round++) {
       // Whoever is the admin now makes the other one an admin too; then each demotes the other.
       const [current] = await admins();
-      await must(api(m.url, 'PATCH', `/users/${current === 'admin' ? 'second' : 'admin'}`, { token: tokenOf[current!], body: { admin: true } }), 200);
+      await must(api(m.url, 'PATCH', `/users/${current === 'admin' ? 'second' : 'admin'}`, { token: tokenOf[current!]!, body: { admin: true } }), 200);
       t.deepEqual((await admins()).sort(), ['admin', 'second']);
       const answers = await Promise.all([
         api(m.url, 'PATCH', '/users/second', { token: admin, body: { admin: false } }),

@@ -1,12 +1,13 @@
 // The store itself: one migration history on SQLite and PostgreSQL, case-insensitive names on both,
 // and moving and keeping data (`yard-master db copy`, `yard-master db backup`).
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { openDatabase } from '@trainyard/master';
+import { loadConfig, openDatabase } from '@trainyard/master';
 import type { AuditEntry, Page, Task, TaskLogPage } from '@trainyard/shared';
+import { stringify } from 'yaml';
 import { api, loginToken } from './helpers/api.js';
 import { ROOT, runProcess } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
@@ -54,6 +55,25 @@ if (!pgUrl) {
     t.true(columns.filter((c) => /(^|_)at$/.test(c.column_name)).every((c) => c.data_type === 'bigint'), 'times are epoch milliseconds in bigint');
   });
 }
+
+test('db.url and YARD_DB_URL choose PostgreSQL; a bad URL or a server that does not answer stops the start with one line', async (t) => {
+  const dir = tempDir();
+  const file = path.join(dir, 'master.yaml');
+  writeFileSync(file, stringify({ db: { path: './here.db' } }));
+  t.is(loadConfig(file, {}).db.url, undefined);
+  t.is(loadConfig(file, {}).db.path, path.join(dir, 'here.db'));
+  t.is(loadConfig(file, { YARD_DB_URL: 'postgres://yard@db.example.org/yard' }).db.url, 'postgres://yard@db.example.org/yard');
+  writeFileSync(file, stringify({ db: { url: 'postgres://yard@db.example.org/yard' } }));
+  t.is(loadConfig(file, { YARD_DB: '/srv/yard.db' }).db.url, undefined, 'a file named in the environment wins over the URL');
+  writeFileSync(file, stringify({ db: { url: 'mysql://yard@db.example.org/yard' } }));
+  t.throws(() => loadConfig(file, {}), { message: /db\.url: must be a postgres:\/\/user:password@host:port\/database URL/ });
+
+  writeFileSync(file, stringify({ listen: { port: 0 }, db: { url: 'postgres://yard:secret@127.0.0.1:1/yard' } }));
+  const start = await yardMaster(['--config', file]);
+  t.is(start.code, 1);
+  t.regex(start.stderr, /^yard-master: refusing to start: cannot open the database postgres:\/\/yard@127\.0\.0\.1:1\/yard \(db\.url\): connect ECONNREFUSED/m);
+  t.notRegex(start.stderr, /secret/, 'the password is never printed');
+});
 
 test(`${TEST_STORE}: user, role and token names are one without regard to case`, async (t) => {
   const m = await startTestMaster();

@@ -19,7 +19,7 @@ import { ActorResolver } from './authz/actor-resolver.js';
 import type { Guards, RouteInfo } from './authz/routes.js';
 import { systemClock, type Clock } from './clock.js';
 import type { MasterConfig } from './config/config-schema.js';
-import { openDatabase, type OpenedDatabase } from './db/database.js';
+import { openDatabase, redactUrl, type OpenedDatabase } from './db/database.js';
 import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
@@ -97,9 +97,14 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
   const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
-  const database = await openDatabase(config.db.url === undefined ? { path: config.db.path } : { url: config.db.url }, {
+  const store = config.db.url === undefined ? { path: config.db.path } : { url: config.db.url };
+  const database = await openDatabase(store, {
     poolSize: config.db.pool_size,
     onIdleError: (error) => logger.warn({ err: error }, 'a database connection failed while idle; the pool opens another'),
+  }).catch((error: unknown) => {
+    // A server that does not answer, a wrong password, a missing database, a file it may not write: one line.
+    const where = store.url === undefined ? store.path : redactUrl(store.url);
+    throw new MasterStartError(`cannot open the database ${where} (db.${store.url === undefined ? 'path' : 'url'}): ${(error as Error).message}`);
   });
   const { db } = database;
 

@@ -85,7 +85,8 @@ async function migrate(opened: OpenedDatabase): Promise<void> {
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     await opened.close();
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed on ${opened.label}: ${String((error as Error)?.message ?? error)}`);
+    const message = String((error as Error | undefined)?.message ?? error);
+    throw new Error(failed ? `migration ${failed.migrationName} failed on ${opened.label}: ${message}` : message);
   }
 }
 
