@@ -112,7 +112,12 @@ export const quotaRepository = {
       .leftJoin('groups as g', 'g.id', 'a.group_id')
       .select(['a.quota_id as quotaId', 'q.name as quota', 'a.user_id as userId', 'u.username as user', 'a.group_id as groupId', 'g.path as group']);
     if (quotaId !== undefined) query = query.where('a.quota_id', '=', quotaId);
-    return query.orderBy('q.name').orderBy('u.username').orderBy('g.path').execute();
+    // Nulls first, spelled out: SQLite's default, not PostgreSQL's (group assignments, with no user, come first on both).
+    return query
+      .orderBy('q.name')
+      .orderBy('u.username', (ob) => ob.asc().nullsFirst())
+      .orderBy('g.path', (ob) => ob.asc().nullsFirst())
+      .execute();
   },
 
   /** False when the quota was assigned there already (the unique index decides, also between two masters). */
