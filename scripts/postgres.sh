@@ -43,11 +43,15 @@ free_port() {
 up() {
   local bin
   bin=$(find_bin) || { install || return 1; bin=$(find_bin) || { log "no initdb after the install"; return 1; }; }
-  id postgres >/dev/null 2>&1 || { log "no 'postgres' OS user (the package creates it)"; return 1; }
   local dir; dir=$(mktemp -d /tmp/trainyard-postgres-XXXXXX)
-  chown postgres: "$dir" && chmod 700 "$dir"
-  local as=(runuser -u postgres --)
-  [ "$(id -un)" = postgres ] && as=()
+  chmod 700 "$dir"
+  # PostgreSQL refuses to run as root: as root, as the package's postgres OS user; else as whoever runs this.
+  local as=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || { log "no 'postgres' OS user (Debian's package creates it)"; return 1; }
+    chown postgres: "$dir"
+    as=(runuser -u postgres --)
+  fi
   # Trust on 127.0.0.1 only (initdb's default pg_hba), a throwaway cluster; the C locale keeps
   # the ordering of text the same as SQLite's (byte order).
   "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
@@ -65,8 +69,8 @@ down() {
   local dir=${1:-}
   [ -n "$dir" ] && [ -d "$dir/data" ] || { log "usage: postgres.sh down DIR (the YARD_TEST_PG_DIR that up printed)"; return 1; }
   local bin; bin=$(find_bin) || return 1
-  local as=(runuser -u postgres --)
-  [ "$(id -un)" = postgres ] && as=()
+  local as=()
+  [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || log "pg_ctl stop failed (already stopped?)"
   rm -rf "$dir"
 }
