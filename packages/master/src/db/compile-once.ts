@@ -1,5 +1,5 @@
 import type { Compilable, CompiledQuery } from 'kysely';
-import type { Executor } from './database.js';
+import { preparedOnPostgres, type Executor } from './database.js';
 import { dialectOf, type DialectName } from './dialect.js';
 
 /**
@@ -18,7 +18,11 @@ export function compileOnce<Args extends readonly unknown[], Row>(
   return async (db, ...args) => {
     const dialect = dialectOf(db);
     let compiled = byDialect.get(dialect);
-    if (!compiled) byDialect.set(dialect, (compiled = build(db, ...placeholders).compile()));
+    if (!compiled) {
+      byDialect.set(dialect, (compiled = build(db, ...placeholders).compile()));
+      // The few queries every request runs: PostgreSQL parses and plans them once per connection.
+      if (dialect === 'postgres') preparedOnPostgres(compiled.sql);
+    }
     const parameters = compiled.parameters.map((p) => {
       const index = placeholders.indexOf(p);
       return index === -1 ? p : args[index];
