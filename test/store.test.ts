@@ -1,6 +1,6 @@
 // The store itself: one migration history on SQLite and PostgreSQL, case-insensitive names on both,
 // and moving and keeping data (`yard-master db copy`, `yard-master db backup`).
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -200,12 +200,15 @@ if (onPostgres) {
     t.regex(full.stderr, /^yard-master db: postgres:\/\/.* already holds data \(.*in users.*\): copy only into an empty database/m);
     t.notRegex(full.stderr, /at \w+ \(|\.js:\d+/, 'no stack trace');
 
+    // The committed fixture itself: a copy only reads its source, and must leave every byte of it as it was.
     const old = path.join(ROOT, 'test', 'fixtures', 'release-0.1.0.db');
+    const bytes = readFileSync(old);
     const empty = await createDatabase();
     t.teardown(() => dropDatabase(empty.name));
     const outdated = await yardMaster(['db', 'copy', '--from', old, '--to', empty.url]);
     t.is(outdated.code, 1);
     t.regex(outdated.stderr, /is from an older Trainyard \(it lacks migrations 0005-access-model, .*\): start this version's master on it once/);
+    t.true(readFileSync(old).equals(bytes), 'the source is untouched');
     const same = await yardMaster(['db', 'copy', '--from', m.dbUrl!, '--to', m.dbUrl!]);
     t.is(same.code, 1);
     t.regex(same.stderr, /--from and --to name the same database/);

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { MIGRATIONS, openDatabase, type DbTarget, type OpenedDatabase } from './database.js';
+import { MIGRATIONS, openDatabase, redactUrl, type DbTarget, type OpenedDatabase } from './database.js';
 import { dialectOf } from './dialect.js';
 
 /** Kysely's own bookkeeping, and SQLite's: never copied (the target has its own, up to date). */
@@ -42,7 +42,9 @@ interface TablePlan {
 export async function copyDatabase(from: DbTarget, to: DbTarget, options: { onProgress?: (line: string) => void } = {}): Promise<CopyReport> {
   const say = options.onProgress ?? (() => {});
   if (sameTarget(from, to)) throw new CopyRefused('--from and --to name the same database');
-  const source = await openDatabase(from, { migrate: false });
+  const source = await openDatabase(from, { readonly: true }).catch((error: unknown) => {
+    throw new CopyRefused(`cannot read ${from.url === undefined ? from.path : redactUrl(from.url)}: ${(error as Error).message}`);
+  });
   let target: OpenedDatabase | undefined;
   try {
     await requireCurrentSchema(source);
@@ -56,6 +58,7 @@ export async function copyDatabase(from: DbTarget, to: DbTarget, options: { onPr
     await (source.db as AnyDb)
       .transaction()
       .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
       .execute(async (src) => {
         await targetDb.transaction().execute(async (dst) => {
           for (const table of SEEDED_TABLES) await dst.deleteFrom(table).execute();

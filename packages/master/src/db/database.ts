@@ -39,6 +39,11 @@ export type DbTarget = { path: string; url?: undefined } | { url: string };
 export interface OpenOptions {
   /** Bring the schema up to date (default); `db copy` reads a source as it is. */
   migrate?: boolean;
+  /**
+   * Only read (`db copy`'s source): a SQLite file is opened read-only and must exist, and nothing
+   * in it changes, not even its journal mode or its permissions. Implies `migrate: false`.
+   */
+  readonly?: boolean;
   /** PostgreSQL: connections in the pool (`db.pool_size`). */
   poolSize?: number;
   /** PostgreSQL: an idle connection failed (the server restarted, a network cut); the pool replaces it. */
@@ -69,8 +74,8 @@ export function targetOf(value: string): DbTarget {
 /** Opens the store (creating a SQLite file if needed) and brings its schema up to date. */
 export async function openDatabase(target: DbTarget | string, options: OpenOptions = {}): Promise<OpenedDatabase> {
   const where = typeof target === 'string' ? { path: target } : target;
-  const opened = where.url === undefined ? openSqlite(where.path) : openPostgres(where.url, options);
-  if (options.migrate !== false) await migrate(opened);
+  const opened = where.url === undefined ? openSqlite(where.path, options.readonly ?? false) : openPostgres(where.url, options);
+  if (options.migrate !== false && !options.readonly) await migrate(opened);
   return opened;
 }
 
@@ -90,12 +95,14 @@ async function migrate(opened: OpenedDatabase): Promise<void> {
   }
 }
 
-function openSqlite(file: string): OpenedDatabase {
-  if (file !== ':memory:') createPrivately(file);
-  const sqlite = new SQLite(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
+function openSqlite(file: string, readonly: boolean): OpenedDatabase {
+  if (file !== ':memory:' && !readonly) createPrivately(file);
+  const sqlite = new SQLite(file, readonly ? { readonly: true, fileMustExist: true } : {});
+  if (!readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+  }
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const probe = sqlite.prepare('select count(*) from sqlite_schema').pluck();
