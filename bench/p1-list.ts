@@ -1,17 +1,27 @@
 import path from 'node:path';
 import { load, startServer, type LoadResult } from './lib/load.js';
 import { login, startMaster, tempDir, type BenchMaster } from './lib/processes.js';
-import { seedTasks } from './seed.js';
+import { seedTasks, seedTasksPostgres } from './seed.js';
 
-/** A master on a fresh database seeded with `tasks` tasks (owned by admin and yard). */
-export async function seededMaster(tasks: number): Promise<{ master: BenchMaster; dbPath: string; token: string }> {
+export interface Seeded {
+  master: BenchMaster;
+  /** The SQLite file, or (`pgUrl`) the PostgreSQL database the master uses. */
+  dbPath?: string;
+  pgUrl?: string;
+  token: string;
+}
+
+/** A master on a fresh database (SQLite in its dir, or the PostgreSQL database `pgUrl`) seeded with `tasks` tasks (owned by admin and yard). */
+export async function seededMaster(tasks: number, pgUrl?: string): Promise<Seeded> {
   const dir = tempDir();
-  const first = await startMaster(dir);
+  const config = pgUrl ? { db: { url: pgUrl } } : {};
+  const first = await startMaster(dir, config);
   await first.stop();
   const dbPath = path.join(dir, 'bench.db');
-  seedTasks(dbPath, tasks, [1, 2]);
-  const master = await startMaster(dir);
-  return { master, dbPath, token: await login(master.url) };
+  if (pgUrl) await seedTasksPostgres(pgUrl, tasks, [1, 2]);
+  else seedTasks(dbPath, tasks, [1, 2]);
+  const master = await startMaster(dir, config);
+  return { master, ...(pgUrl ? { pgUrl } : { dbPath }), token: await login(master.url) };
 }
 
 export const listLoad = (url: string, token: string, durationSeconds: number) =>
@@ -23,11 +33,11 @@ export interface P1Result {
   ratio: number;
 }
 
-/** P1: the list API under 50 connections vs a bare node:http server running the same SQL on the same file. */
-export async function p1(seeded: { master: BenchMaster; dbPath: string; token: string }, seconds: number): Promise<P1Result> {
+/** P1: the list API under 50 connections vs a bare node:http server running the same SQL on the same database. */
+export async function p1(seeded: Seeded, seconds: number): Promise<P1Result> {
   await listLoad(seeded.master.url, seeded.token, 2); // warm up
   const master = await listLoad(seeded.master.url, seeded.token, seconds);
-  const ceilingServer = await startServer('lib/ceiling-server.ts', { dbPath: seeded.dbPath, ownerId: 1 });
+  const ceilingServer = await startServer('lib/ceiling-server.ts', { dbPath: seeded.dbPath, pgUrl: seeded.pgUrl, ownerId: 1 });
   try {
     await load({ url: ceilingServer.url, connections: 50, durationSeconds: 2 });
     const ceiling = await load({ url: ceilingServer.url, connections: 50, durationSeconds: seconds });

@@ -1,9 +1,9 @@
 import { load } from './lib/load.js';
 import { login, startMaster, tempDir } from './lib/processes.js';
 
-/** P3: tasks created per second through the API (50 connections). */
-export async function p3(seconds: number) {
-  const master = await startMaster(tempDir());
+/** P3: tasks created per second through the API (50 connections), on a SQLite file or (`pgUrl`) a PostgreSQL database. */
+export async function p3(seconds: number, pgUrl?: string) {
+  const master = await startMaster(tempDir(), pgUrl ? { db: { url: pgUrl } } : {});
   try {
     const token = await login(master.url);
     const request = {

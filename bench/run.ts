@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchPostgres } from './lib/postgres.js';
 import { p1, p5, p6, seededMaster } from './p1-list.js';
 import { p2 } from './p2-dispatch.js';
 import { p3 } from './p3-submit.js';
@@ -39,6 +40,9 @@ const report: Record<string, unknown> = {
 
 log(`on ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}${quick ? ', quick mode' : ''}`);
 
+// P1 and P3 again on PostgreSQL, beside SQLite in the same run, where a PostgreSQL is at hand.
+const postgres = want('P1') || want('P3') ? await benchPostgres(log) : undefined;
+
 if (want('P1') || want('P5')) {
   log('P1/P5: seeding 100k tasks; list API vs bare node:http with the same SQL, 50 connections');
   const seeded = await seededMaster(100_000);
@@ -69,6 +73,27 @@ if (want('P1') || want('P5')) {
   }
 }
 
+if (want('P1') && postgres) {
+  log('P1 on PostgreSQL: seeding 100k tasks; list API vs bare node:http with the same SQL through a pg pool, 50 connections');
+  const seeded = await seededMaster(100_000, await postgres.createDatabase());
+  try {
+    const r1 = await p1(seeded, seconds);
+    const onSqlite = report.P1 as { master: { requestsPerSecond: number } } | undefined;
+    report['P1-postgres'] = { ...r1, vsSqlite: onSqlite ? r1.master.requestsPerSecond / onSqlite.master.requestsPerSecond : null };
+    rows.push({
+      id: 'P1',
+      figure: 'list API on PostgreSQL, 100k tasks, 50 conns',
+      value:
+        `${Math.round(r1.master.requestsPerSecond)} req/s (ceiling ${Math.round(r1.ceiling.requestsPerSecond)}), ratio ${round(r1.ratio)}, p50 ${r1.master.p50Ms} ms, p99 ${r1.master.p99Ms} ms` +
+        (onSqlite ? `; ${round(r1.master.requestsPerSecond / onSqlite.master.requestsPerSecond)}x SQLite's` : ''),
+      goal: 'ratio >= 0.6, p99 <= 20 ms',
+      met: r1.ratio >= 0.6 && r1.master.p99Ms <= 20,
+    });
+  } finally {
+    await seeded.master.stop();
+  }
+}
+
 if (want('P2')) {
   const agents = quick ? 200 : 1000;
   log(`P2: ${agents} simulated agents long-polling, 20 submissions a second`);
@@ -94,6 +119,18 @@ if (want('P3')) {
     goal: '>= 2000/s',
     met: r3.requestsPerSecond >= 2000 && r3.errors === 0,
   });
+  if (postgres) {
+    log('P3 on PostgreSQL: task submissions through the API, 50 connections');
+    const r3pg = await p3(seconds, await postgres.createDatabase());
+    report['P3-postgres'] = { ...r3pg, vsSqlite: r3pg.requestsPerSecond / r3.requestsPerSecond };
+    rows.push({
+      id: 'P3',
+      figure: 'task submissions on PostgreSQL',
+      value: `${Math.round(r3pg.requestsPerSecond)} tasks/s (p99 ${r3pg.p99Ms} ms, ${r3pg.errors} errors); ${round(r3pg.requestsPerSecond / r3.requestsPerSecond)}x SQLite's`,
+      goal: '>= 2000/s',
+      met: r3pg.requestsPerSecond >= 2000 && r3pg.errors === 0,
+    });
+  }
 }
 
 if (want('P4')) {
@@ -159,6 +196,8 @@ if (want('P9')) {
     met: r9.ratio >= 0.5,
   });
 }
+
+await postgres?.stop();
 
 const header = ['', 'figure', 'measured', 'goal', 'met'];
 const table = rows.map((r) => [r.id, r.figure, r.value, r.goal, r.met ? 'yes' : 'NO']);

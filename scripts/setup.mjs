@@ -156,12 +156,27 @@ if (mode === 'test') {
     ['up'],
     'NO SLURM: the slurmrestd client tests and the one-shot agent tests in Slurm jobs will NOT run',
   );
-  step('running the whole test suite');
+  const postgresEnv = testDependency(
+    'starting a throwaway PostgreSQL for the suite on PostgreSQL',
+    'postgres.sh',
+    ['up'],
+    'NO POSTGRESQL: the suite runs on SQLite only; it will NOT run on PostgreSQL',
+  );
+  const env = { ...authEnv, ...engineEnv, ...browserEnv, ...slurmEnv, ...postgresEnv };
+  // The whole suite on each store (README, "Tests"): SQLite, the embedded default, then PostgreSQL,
+  // where every test master gets a database of its own on the server started above.
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-  const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...browserEnv, ...slurmEnv }, { exitOnFailure: false });
+  step('running the whole test suite on SQLite');
+  const statuses = [run(process.execPath, [ava], { ...env, YARD_TEST_DB: 'sqlite' }, { exitOnFailure: false })];
+  if (postgresEnv.YARD_TEST_PG_URL) {
+    step('running the whole test suite on PostgreSQL');
+    statuses.push(run(process.execPath, [ava], { ...env, YARD_TEST_DB: 'postgres' }, { exitOnFailure: false }));
+    spawnSync('bash', [path.join(root, 'scripts', 'postgres.sh'), 'down', postgresEnv.YARD_TEST_PG_DIR], { stdio: 'inherit' });
+  }
   if (engineEnv.YARD_ENGINE_STARTED) spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'slurm-cluster.sh'), 'down'], { stdio: 'inherit' });
-  process.exit(status);
+  if (statuses.some((s) => s !== 0)) console.error(`[setup] failed on ${['SQLite', 'PostgreSQL'].filter((_, i) => statuses[i] !== 0).join(' and ')}`);
+  process.exit(statuses.find((s) => s !== 0) ?? 0);
 } else if (mode === 'start') {
   step('starting the cluster');
   const child = spawn(process.execPath, [path.join(root, 'scripts', 'start-cluster.mjs'), ...process.argv.slice(3)], {

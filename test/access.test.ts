@@ -1,8 +1,8 @@
 import test from 'ava';
-import Database from 'better-sqlite3';
 import type { AuditEntry, GroupDetail, MeResponse, Page, RoleDetail, SessionListItem, Task, UserAccess } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { eachHelp, Terminal, type RunResult } from './helpers/cli.js';
+import { countRows } from './helpers/store.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // One master for the file; the tests run in order and the last one reads the audit log they left.
@@ -182,12 +182,8 @@ test.serial('delete_tasks: only ended tasks, the task and its logs go; without i
   await asAdmin(['task', 'delete', String(task.id)]);
   expectedAudit.push({ action: 'task.kill', target: `task ${task.id}` }, { action: 'task.delete', target: `task ${task.id}` });
   t.is((await api(m.url, 'GET', `/tasks/${task.id}`, { token: adminToken })).status, 404);
-  const db = new Database(m.dbPath, { readonly: true });
-  try {
-    t.is((db.prepare('select count(*) as n from task_logs where task_id = ?').get(task.id) as { n: number }).n, 0);
-  } finally {
-    db.close();
-  }
+  const logs = await m.master.database.db.selectFrom('task_logs').select('seq').where('task_id', '=', task.id).execute();
+  t.is(logs.length, 0);
 });
 
 test.serial('sessions: listed with kind and client, one revoked by id, all ended with logout --all', async (t) => {
@@ -274,17 +270,8 @@ test.serial('personal API tokens: YARD_TOKEN and Bearer; refused after revoke, d
 });
 
 test.serial('hostile input: each a clear 4xx with a stable code, and nothing half-written', async (t) => {
-  const counts = () => {
-    const db = new Database(m.dbPath, { readonly: true });
-    try {
-      return ['groups', 'group_members', 'roles', 'role_assignments', 'role_capabilities', 'audit_log'].map(
-        (table) => (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n,
-      );
-    } finally {
-      db.close();
-    }
-  };
-  const before = counts();
+  const counts = () => Promise.all((['groups', 'group_members', 'roles', 'role_assignments', 'role_capabilities', 'audit_log'] as const).map((table) => countRows(m, table)));
+  const before = await counts();
   const post = (path: string, body: unknown) => api(m.url, 'POST', path, { token: adminToken, body });
   const expect = async (promise: Promise<{ status: number; body: any }>, status: number, code: string, message?: RegExp) => {
     const result = await promise;
@@ -346,7 +333,7 @@ test.serial('hostile input: each a clear 4xx with a stable code, and nothing hal
   await expect(api(m.url, 'DELETE', '/groups/research/members/erin', { token: adminToken }), 404, 'MEMBER_NOT_FOUND');
   await expect(post('/tokens', { name: 'x', expires: 'forever' }), 400, 'INVALID_INPUT', /not a duration/);
 
-  t.deepEqual(counts(), before, 'nothing was written');
+  t.deepEqual(await counts(), before, 'nothing was written');
 });
 
 test.serial('renaming moves the subtree and keeps scopes; deleting keeps members and their tasks; the last admin stays', async (t) => {

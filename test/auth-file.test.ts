@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
+import { openDatabase } from '@trainyard/master';
 import type { User } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
@@ -158,9 +158,11 @@ function registerTests() {
     await api(m.url, 'POST', '/users', { token: admin, body: { username: 'old', password: 'old-pw' } });
     await m.master.close();
     // Back to the schema of release 0.1 (before 0006-auth-backends).
-    const sqlite = new Database(m.dbPath);
-    sqlite.exec(`ALTER TABLE users DROP COLUMN auth; DELETE FROM kysely_migration WHERE name = '0006-auth-backends';`);
-    sqlite.close();
+    const store = await openDatabase(m.store, { migrate: false });
+    await store.db.schema.alterTable('users').dropColumn('auth').execute();
+    // Kysely's own table, not in the master's schema type.
+    await (store.db as any).deleteFrom('kysely_migration').where('name', '=', '0006-auth-backends').execute();
+    await store.close();
 
     const upgraded = await startTestMaster({}, m.dir);
     t.teardown(async () => {

@@ -98,9 +98,15 @@ test("fair_share: bob's newer task starts before alice's older one, since alice 
   const before = await usage();
   t.true(before.cpuSeconds > 1, JSON.stringify(before));
   // Written to the database by the monitor (once a second), so that a restart keeps it.
-  const stored = await waitFor('alice usage to be written', () =>
-    c.m.master.database.sqlite.prepare('select cpu_seconds from user_usage join users on users.id = user_id where username = ?').pluck().get('alice') as number | undefined,
-  );
+  const stored = await waitFor('alice usage to be written', async () => {
+    const row = await c.m.master.database.db
+      .selectFrom('user_usage')
+      .innerJoin('users', 'users.id', 'user_usage.user_id')
+      .select('cpu_seconds')
+      .where('username', '=', 'alice')
+      .executeTakeFirst();
+    return row?.cpu_seconds;
+  });
   t.true(stored > 1);
   c.m.clock.advance(3600_000);
   const after = await usage();

@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
 import type { Agent, Page, RunBindMount, RunSpec, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
@@ -214,14 +213,10 @@ test.serial('the agent refuses a spec that breaks the floor even from the master
     t.is(created.status, 201);
     ids.push(created.body.id);
   }
-  const db = new Database(m.dbPath);
-  try {
-    ids.forEach((id, i) => {
-      const row = db.prepare('select run_spec from tasks where id = ?').get(id) as { run_spec: string };
-      db.prepare('update tasks set run_spec = ? where id = ?').run(JSON.stringify(forged[i]![1](JSON.parse(row.run_spec) as RunSpec)), id);
-    });
-  } finally {
-    db.close();
+  const db = m.master.database.db;
+  for (const [i, id] of ids.entries()) {
+    const row = await db.selectFrom('tasks').select('run_spec').where('id', '=', id).executeTakeFirstOrThrow();
+    await db.updateTable('tasks').set({ run_spec: JSON.stringify(forged[i]![1](JSON.parse(row.run_spec) as RunSpec)) }).where('id', '=', id).execute();
   }
   await api(m.url, 'PATCH', `/agents/${AGENT}`, { token: tokens.admin, body: { enabled: true } });
   for (const [i, id] of ids.entries()) {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { api, loginToken } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { httpRequest, rawExchange } from './helpers/raw-http.js';
+import { countRows, onPostgres } from './helpers/store.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 let m: TestMaster;
@@ -22,16 +23,8 @@ test.before(async () => {
 });
 test.after.always(() => m?.stop());
 
-function rowCount(table: 'users' | 'tasks'): number {
-  const db = new Database(m.dbPath, { readonly: true });
-  try {
-    return (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
-const userCount = () => rowCount('users');
-const taskCount = () => rowCount('tasks');
+const userCount = () => countRows(m, 'users');
+const taskCount = () => countRows(m, 'tasks');
 
 async function expectError(
   t: import('ava').ExecutionContext,
@@ -50,7 +43,7 @@ async function expectError(
 }
 
 test.serial('malformed JSON, a body over the limit, and a non-JSON body are clear 4xx', async (t) => {
-  const before = userCount();
+  const before = await userCount();
   await expectError(t, api(m.url, 'POST', '/users', { token: admin, rawBody: '{"username": "x",' }), 400, 'INVALID_JSON');
   await expectError(
     t,
@@ -64,18 +57,18 @@ test.serial('malformed JSON, a body over the limit, and a non-JSON body are clea
     415,
     'UNSUPPORTED_MEDIA_TYPE',
   );
-  t.is(userCount(), before);
+  t.is(await userCount(), before);
   t.is((await fetch(`${m.url}/healthz`)).status, 200, 'the master still serves');
 });
 
 test.serial('bad usernames are refused with a message that says what a name may hold', async (t) => {
-  const before = userCount();
+  const before = await userCount();
   for (const username of ['a/b', 'with space', 'x'.repeat(200), "bob'; drop table users; --", '', '-leading', 42, null]) {
     const message = await expectError(t, api(m.url, 'POST', '/users', { token: admin, body: { username } }), 400, 'INVALID_INPUT');
     t.regex(message, /username/);
   }
   await expectError(t, api(m.url, 'POST', '/users', { token: admin, body: { username: 'ok', extra: 1 } }), 400, 'INVALID_INPUT');
-  t.is(userCount(), before, 'nothing was written');
+  t.is(await userCount(), before, 'nothing was written');
 });
 
 test.serial('uids and gids must be integers in 0..4294967294', async (t) => {
@@ -154,22 +147,18 @@ test.serial('the last active admin cannot be deactivated or demoted', async (t) 
 });
 
 test.serial('tokens are stored only as hashes', async (t) => {
-  const db = new Database(m.dbPath, { readonly: true });
-  try {
-    const rows = db.prepare('select token_hash from sessions').all() as Array<{ token_hash: string }>;
-    t.true(rows.length > 0);
-    t.false(rows.some((r) => r.token_hash === admin || r.token_hash.startsWith('yard_')));
-    const hashes = db.prepare('select password_hash from users').all() as Array<{ password_hash: string }>;
-    t.true(hashes.every((r) => r.password_hash.startsWith('$argon2id$')));
-  } finally {
-    db.close();
-  }
+  const db = m.master.database.db;
+  const rows = await db.selectFrom('sessions').select('token_hash').execute();
+  t.true(rows.length > 0);
+  t.false(rows.some((r) => r.token_hash === admin || r.token_hash.startsWith('yard_')));
+  const hashes = await db.selectFrom('users').select('password_hash').execute();
+  t.true(hashes.every((r) => r.password_hash.startsWith('$argon2id$')));
 });
 
 const command = (config: Record<string, unknown> | string) => ({ kind: 'command', config });
 
 test.serial('names and descriptions refuse control characters and bidirectional overrides, naming the rule', async (t) => {
-  const before = taskCount();
+  const before = await taskCount();
   for (const name of ['\u001b[2J\u001b]0;pwned\u0007', 'nul\u0000byte', 'line\nbreak', 'tab\there', 'c1\u009bcsi', 'evil\u202etxt.exe', 'iso\u2066late', 'del\u007f']) {
     const message = await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command({ name, entrypoint: ['true'] }) }), 400, 'INVALID_TASK_CONFIG');
     t.regex(message, /name must not contain control characters/);
@@ -180,7 +169,7 @@ test.serial('names and descriptions refuse control characters and bidirectional 
   t.regex((await expectError(t, Promise.resolve(described), 400, 'INVALID_TASK_CONFIG')), /description must not contain control characters/);
   const mount = { host_path: '/tmp/x\u001b', container_path: '/data' };
   await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command({ entrypoint: ['true'], bind_mounts: [mount] }) }), 400, 'INVALID_TASK_CONFIG');
-  t.is(taskCount(), before, 'nothing was stored');
+  t.is(await taskCount(), before, 'nothing was stored');
 
   const created = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ name: 'plain', entrypoint: ['printf', '\u001b[31m'] }) });
   t.is(created.status, 201);
@@ -193,15 +182,15 @@ test.serial('names and descriptions refuse control characters and bidirectional 
 test.serial('the CLI escapes control characters in what it prints: tables, describe, errors; logs keep colours only', async (t) => {
   // A name stored before names were checked, and log lines a task wrote.
   const created = await api(m.url, 'POST', '/tasks', { token: admin, body: command({ name: 'old', entrypoint: ['true'] }) });
-  const db = new Database(m.dbPath);
-  try {
-    db.prepare('update tasks set name = ? where id = ?').run('\u001b]0;pwned\u0007\u001b[2Jevil\u202etxt', created.body.id);
-    const insert = db.prepare("insert into task_logs (task_id, seq, stream, line, created_at) values (?, ?, 'stdout', ?, 0)");
-    insert.run(created.body.id, 1, '\u001b[31mred\u001b[0m 50%\r100%\tdone');
-    insert.run(created.body.id, 2, 'title\u001b]0;pwned\u0007 clear\u001b[2J bidi\u202e');
-  } finally {
-    db.close();
-  }
+  const db = m.master.database.db;
+  await db.updateTable('tasks').set({ name: '\u001b]0;pwned\u0007\u001b[2Jevil\u202etxt' }).where('id', '=', created.body.id).execute();
+  await db
+    .insertInto('task_logs')
+    .values([
+      { task_id: created.body.id, seq: 1, stream: 'stdout', line: '\u001b[31mred\u001b[0m 50%\r100%\tdone', created_at: 0 },
+      { task_id: created.body.id, seq: 2, stream: 'stdout', line: 'title\u001b]0;pwned\u0007 clear\u001b[2J bidi\u202e', created_at: 0 },
+    ])
+    .execute();
   const term = new Terminal(m.url);
   const list = await term.run(['task', 'list', '-a']);
   t.is(list.code, 0, list.stderr);
@@ -220,7 +209,7 @@ test.serial('the CLI escapes control characters in what it prints: tables, descr
 });
 
 test.serial('YAML: self-referencing aliases, alias bombs and duplicate keys are 400s, and master.yaml refuses them too', async (t) => {
-  const before = taskCount();
+  const before = await taskCount();
   const circular = await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('name: &a [*a]\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
   t.regex(circular, /refers to itself/);
   await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('environment: &e {A: *e}\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
@@ -229,7 +218,7 @@ test.serial('YAML: self-referencing aliases, alias bombs and duplicate keys are 
   await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command(`${bomb.join('\n')}\nentrypoint: ["true"]\n`) }), 400, 'INVALID_TASK_CONFIG');
   await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('name: a\nname: b\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
   await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, body: command('__proto__: {x: 1}\nentrypoint: ["true"]\n') }), 400, 'INVALID_TASK_CONFIG');
-  t.is(taskCount(), before);
+  t.is(await taskCount(), before);
 
   const { loadConfig, ConfigError } = await import('@trainyard/master');
   const { writeFileSync } = await import('node:fs');
@@ -253,7 +242,7 @@ test.serial('sizes read the same in task configs and master.yaml: K/M/G decimal,
 });
 
 test.serial('a 100k-deep JSON body is a 400, and __proto__, constructor and prototype keys are refused, not dropped', async (t) => {
-  const before = userCount();
+  const before = await userCount();
   const deep = '['.repeat(100_000) + ']'.repeat(100_000);
   const message = await expectError(t, api(m.url, 'POST', '/tasks', { token: admin, rawBody: deep }), 400, 'INVALID_INPUT');
   t.regex(message, /nests deeper than 64 levels/);
@@ -274,7 +263,7 @@ test.serial('a 100k-deep JSON body is a 400, and __proto__, constructor and prot
       'INVALID_INPUT',
     );
   }
-  t.is(userCount(), before);
+  t.is(await userCount(), before);
 });
 
 test.serial('a wrong method on a known path is 405 with Allow; unknown paths are JSON 404s; page paths serve the UI', async (t) => {
@@ -404,6 +393,9 @@ test.serial('a Host that is not this master (DNS rebinding) is refused; loopback
 test.serial('last: no hostile request got a 5xx; the database is intact and private (0600 file, 0700 directory)', async (t) => {
   t.true(statuses.length > 50, `${statuses.length} hostile requests`);
   t.deepEqual(statuses.filter((s) => s.status >= 500 || s.status < 400), []);
+  await m.master.database.check();
+  // The file's integrity and modes: a SQLite store's (PostgreSQL keeps its files itself).
+  if (onPostgres) return;
   const db = new Database(m.dbPath, { readonly: true });
   try {
     t.is(db.pragma('integrity_check', { simple: true }), 'ok');

@@ -7,6 +7,7 @@ import { createArgon2Hasher, type PasswordHasher } from '@trainyard/master';
 import { api } from './helpers/api.js';
 import { ROOT, runProcess, Terminal } from './helpers/cli.js';
 import { freePort, spawnMaster, tempDir } from './helpers/cluster.js';
+import { breakStore } from './helpers/store.js';
 import { startTestMaster } from './helpers/test-master.js';
 
 /** The real argon2 hasher, counting how many passwords it was asked to check. */
@@ -45,7 +46,8 @@ test('/readyz answers 503 NOT_READY when the database cannot be used, while /hea
   const m = await startTestMaster();
   t.teardown(() => m.stop());
   t.is((await fetch(`${m.url}/readyz`)).status, 200);
-  m.master.database.sqlite.close();
+  const repair = await breakStore(m);
+  t.teardown(repair);
   const ready = await fetch(`${m.url}/readyz`);
   t.is(ready.status, 503);
   const body = (await ready.json()) as { error: { code: string; message: string } };

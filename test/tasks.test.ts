@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import Database from 'better-sqlite3';
 import type { Page, Task, TaskSummary } from '@trainyard/shared';
 import { api } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { createUsers, experimentYaml } from './helpers/fixtures.js';
+import { countRows } from './helpers/store.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 async function fresh(t: { teardown(fn: () => Promise<void>): void }, config = {}) {
@@ -28,14 +28,7 @@ function writeConfig(term: Terminal, name: string, text: string): string {
   return file;
 }
 
-function taskCount(m: TestMaster): number {
-  const db = new Database(m.dbPath, { readonly: true });
-  try {
-    return (db.prepare('select count(*) as n from tasks').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
+const taskCount = (m: TestMaster) => countRows(m, 'tasks');
 
 test('lists show your own tasks; -a shows everyone\'s, for every kind; --json carries the owner', async (t) => {
   const m = await fresh(t);
@@ -143,7 +136,7 @@ test('a config that picks its own user, uid or gid, or asks for privileges, is r
   });
   t.is(direct.status, 400);
   t.is(direct.body.error.code, 'INVALID_TASK_CONFIG');
-  t.is(taskCount(m), 0);
+  t.is(await taskCount(m), 0);
 });
 
 test("only the owner or an admin may kill, describe, read the logs of, or change a task", async (t) => {
@@ -201,7 +194,7 @@ test("a deactivated user's tasks stay listed under -a; she can create no more", 
   t.regex(create.stderr, /session as 'alice' has ended/);
   const relogin = await alice.run(['user', 'login', 'alice', '--password-stdin'], { input: 'pw\n' });
   t.is(relogin.code, 1);
-  t.is(taskCount(m), 1);
+  t.is(await taskCount(m), 1);
 });
 
 test('hostile configs are clear 400s and store nothing', async (t) => {
@@ -246,7 +239,7 @@ test('hostile configs are clear 400s and store nothing', async (t) => {
   });
   t.is(huge.status, 413);
   t.is(huge.body.error.code, 'PAYLOAD_TOO_LARGE');
-  t.is(taskCount(m), 0, 'nothing stored');
+  t.is(await taskCount(m), 0, 'nothing stored');
   t.is((await fetch(`${m.url}/healthz`)).status, 200);
 
   // The CLI prints the same errors as one line.

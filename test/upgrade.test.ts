@@ -2,9 +2,11 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { openDatabase } from '@trainyard/master';
 import type { AgentTokenInfo, AuditEntry, MeResponse, Page, Task, TaskLogPage, User } from '@trainyard/shared';
 import { api } from './helpers/api.js';
-import { ROOT } from './helpers/cli.js';
+import { ROOT, runProcess } from './helpers/cli.js';
+import { onPostgres, queryPostgres, storeFor } from './helpers/store.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 /** What scripts/make-release-fixture.mjs recorded while release 0.1.0 wrote the file. */
@@ -21,19 +23,68 @@ const manifest = JSON.parse(readFileSync(path.join(FIXTURES, 'release-0.1.0.json
 
 let m: TestMaster;
 let admin: string;
+/** On PostgreSQL: the upgraded SQLite file that was copied, and what `db copy` printed. */
+let copied: { file: string; output: string } | undefined;
+const MASTER_BIN = path.join(ROOT, 'packages', 'master', 'bin', 'yard-master.js');
 
 test.before(async () => {
   // A copy: the committed file stays as release 0.1.0 wrote it.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'yard-upgrade-'));
-  copyFileSync(path.join(FIXTURES, 'release-0.1.0.db'), path.join(dir, 'trainyard.db'));
+  const file = path.join(dir, 'trainyard.db');
+  copyFileSync(path.join(FIXTURES, 'release-0.1.0.db'), file);
+  if (onPostgres) {
+    // On PostgreSQL, the old installation moves there the way an admin moves one: upgraded in place by
+    // this version's master, then `yard-master db copy` into the (empty) database of the test master.
+    const upgraded = await openDatabase({ path: file });
+    await upgraded.close();
+    const store = (await storeFor(dir))!;
+    const copy = await runProcess(process.execPath, [MASTER_BIN, 'db', 'copy', '--from', file, '--to', store.url]);
+    if (copy.code !== 0) throw new Error(`db copy failed: ${copy.stderr}`);
+    copied = { file, output: copy.stdout };
+  }
   m = await startTestMaster({}, dir);
   admin = manifest.sessions.find((s) => s.username === 'admin')!.token;
 });
 test.after.always(() => m?.stop());
 
 test('the file went through every migration since 0.1.0, in order', async (t) => {
-  const applied = m.master.database.sqlite.prepare('select name from kysely_migration order by timestamp, name').pluck().all();
-  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0021-kill-requests', '0022-task-agent-tokens', '0031-usage-ledger']);
+  const history = async (db: unknown) =>
+    ((await (db as any).selectFrom('kysely_migration').select('name').orderBy('timestamp').orderBy('name').execute()) as Array<{ name: string }>).map((r) => r.name);
+  const expected = ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0021-kill-requests', '0022-task-agent-tokens', '0031-usage-ledger'];
+  t.deepEqual(await history(m.master.database.db), expected);
+  if (copied) {
+    const file = await openDatabase({ path: copied.file }, { migrate: false });
+    t.teardown(() => file.close());
+    t.deepEqual(await history(file.db), expected, 'the SQLite file, before it was copied');
+  }
+});
+
+test('on PostgreSQL: db copy moved every row of every table, the audit log whole', async (t) => {
+  if (!copied) return t.pass('the suite runs on SQLite: the upgraded file is the store itself');
+  const file = await openDatabase({ path: copied.file }, { migrate: false });
+  t.teardown(() => file.close());
+  // What db copy reports (and checked in the target before it committed): every table's rows, as in the file.
+  for (const table of ['users', 'sessions', 'tasks', 'task_logs', 'audit_log', 'agent_tokens', 'agents', 'roles', 'role_assignments'] as const) {
+    const rows = Number((await file.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    t.true(rows > 0, table);
+    t.regex(copied.output, new RegExp(`^${table}\\s+${rows}$`, 'm'), table);
+  }
+  t.regex(copied.output, /every table's rows match/);
+  // The audit log entry by entry, as the API shows it (the master's own entries since its start come on top).
+  const audit = (await api<Page<AuditEntry>>(m.url, 'GET', '/audit?limit=500', { token: admin })).body.items;
+  const rows = await file.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').execute();
+  t.deepEqual(
+    audit.filter((e) => e.id <= rows[0]!.id).map((e) => [e.id, Date.parse(e.time), e.actor, e.action, e.targetType, e.target, e.details]),
+    rows.map((r) => [r.id, r.at, r.actor_name, r.action, r.target_type, r.target, JSON.parse(r.details)]),
+  );
+  // Ids go on where the file's left off: none is handed out twice.
+  const sequences = await (file.db as any).selectFrom('sqlite_sequence').select(['name', 'seq']).execute();
+  t.true(sequences.length > 5);
+  for (const { name, seq } of sequences as Array<{ name: string; seq: number }>) {
+    const [row] = await queryPostgres<{ last_value: string }>(m.dbUrl!, `select last_value from ${name}_id_seq`);
+    // At least there (the master has written sessions and audit entries since it started on the copy).
+    t.true(Number(row!.last_value) >= seq, `${name}: ${row!.last_value} < ${seq}`);
+  }
 });
 
 test('every user is there as 0.1.0 left them, and admins are still admins', async (t) => {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT } from './cli.js';
+import { dbConfigFor } from './store.js';
 
 const MASTER_BIN = path.join(ROOT, 'packages', 'master', 'bin', 'yard-master.js');
 const AGENT_BIN = path.join(ROOT, 'packages', 'agent', 'bin', 'yard-agent.js');
@@ -73,7 +74,8 @@ export interface MasterProcess extends Proc {
 
 /**
  * The master as its own process (so a test can kill -9 it), on a fixed port so that it can be
- * restarted where agents expect it, with its SQLite file and master.yaml in `dir`.
+ * restarted where agents expect it, with its SQLite file (or, on PostgreSQL, the database made for
+ * `dir`) and master.yaml in `dir`.
  */
 export async function spawnMaster(
   dir: string,
@@ -85,7 +87,7 @@ export async function spawnMaster(
   const yaml = {
     // Tasks' services on any free port (port + 1, the default, may be another test's).
     listen: { host: '127.0.0.1', port, services_port: 0 },
-    db: { path: './trainyard.db' },
+    db: await dbConfigFor(dir),
     log: { level: 'info' },
     ...config,
     agents: { ...FAST_AGENTS, token_file: './agent.token', ...(config.agents as object | undefined) },

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { parseConfig, startMaster, type Clock, type Master, type MasterConfigInput, type PasswordHasher } from '@trainyard/master';
+import { parseConfig, startMaster, type Clock, type DbTarget, type Master, type MasterConfigInput, type PasswordHasher } from '@trainyard/master';
+import { dropDatabase, storeFor } from './store.js';
 
 /** A clock tests move forward by hand, for expiry rules. */
 export class TestClock implements Clock {
@@ -20,14 +21,21 @@ export interface TestMaster {
   url: string;
   dir: string;
   clock: TestClock;
+  /** The SQLite file (on PostgreSQL: where it would be; the store is `dbUrl`). */
   dbPath: string;
+  /** The PostgreSQL database, when the suite runs on PostgreSQL (YARD_TEST_DB=postgres). */
+  dbUrl?: string;
+  /** The store as `openDatabase` takes it: the file, or the URL. */
+  store: DbTarget;
   logFile: string;
   stop(): Promise<void>;
 }
 
 /**
  * The real master, in this test process, on 127.0.0.1 with a random port and its own SQLite
- * file in a temp dir. Its log goes to a file there (printed paths help when a test fails).
+ * file in a temp dir, or (YARD_TEST_DB=postgres) its own PostgreSQL database, made for the dir and
+ * found again by a master restarted there. Its log goes to a file there (printed paths help when a
+ * test fails).
  */
 export async function startTestMaster(
   config: MasterConfigInput = {},
@@ -41,10 +49,13 @@ export async function startTestMaster(
   const clock = new TestClock();
   // A fixed port (a restart test): the services' default, port + 1, may be another test's: take any free one.
   const fixedPort = (config.listen?.port ?? 0) !== 0 && config.http?.services_url === undefined && !config.http?.unsafe_services_on_master_origin;
+  // `db: {url: undefined}` asks for SQLite whatever the suite runs on (a test of the SQLite file itself).
+  const sqliteAsked = config.db !== undefined && 'url' in config.db && config.db.url === undefined;
+  const store = config.db?.url === undefined && !sqliteAsked ? await storeFor(workDir) : undefined;
   const full = parseConfig({
     ...config,
     listen: { host: '127.0.0.1', port: 0, ...(fixedPort ? { services_port: 0 } : {}), ...config.listen },
-    db: { path: dbPath, ...config.db },
+    db: { path: dbPath, ...(store ? { url: store.url } : {}), ...config.db },
     security: {
       ...config.security,
       // Tests share 127.0.0.1; only the throttling test wants the address limit low.
@@ -60,10 +71,15 @@ export async function startTestMaster(
     dir: workDir,
     clock,
     dbPath,
+    ...(full.db.url === undefined ? {} : { dbUrl: full.db.url }),
+    store: full.db.url === undefined ? { path: dbPath } : { url: full.db.url },
     logFile,
     async stop() {
       await master.close();
-      if (!dir) await rm(workDir, { recursive: true, force: true });
+      if (!dir) {
+        await rm(workDir, { recursive: true, force: true });
+        if (store?.created) await dropDatabase(store.name);
+      }
     },
   };
 }

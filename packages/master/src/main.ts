@@ -1,15 +1,19 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '@trainyard/shared/logger';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { dbCommand } from './db/db-command.js';
 import { DomainError } from './errors.js';
 import { MasterStartError, startMaster } from './master.js';
 
 const USAGE = `usage: yard-master [--config PATH]
+       yard-master db copy|backup ...   (yard-master db --help)
 
 Starts the Trainyard master. Reads ./master.yaml, or the file named by --config or YARD_CONFIG.
-Env vars YARD_DB, YARD_HOST and YARD_PORT override the file.`;
+Env vars YARD_DB (a SQLite file), YARD_DB_URL (PostgreSQL), YARD_HOST and YARD_PORT override the file.`;
 
 export async function main(argv: string[]): Promise<void> {
+  // Moving and keeping the store: copy (to PostgreSQL, say) and backup.
+  if (argv[0] === 'db') return dbCommand(argv.slice(1));
   let configPath: string;
   try {
     const { values } = parseArgs({

@@ -20,7 +20,7 @@ import { ActorResolver } from './authz/actor-resolver.js';
 import type { Guards, RouteInfo } from './authz/routes.js';
 import { systemClock, type Clock } from './clock.js';
 import type { MasterConfig } from './config/config-schema.js';
-import { openDatabase, type OpenedDatabase } from './db/database.js';
+import { openDatabase, redactUrl, type OpenedDatabase } from './db/database.js';
 import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
@@ -106,7 +106,15 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
   const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
-  const database = await openDatabase(config.db.path);
+  const store = config.db.url === undefined ? { path: config.db.path } : { url: config.db.url };
+  const database = await openDatabase(store, {
+    poolSize: config.db.pool_size,
+    onIdleError: (error) => logger.warn({ err: error }, 'a database connection failed while idle; the pool opens another'),
+  }).catch((error: unknown) => {
+    // A server that does not answer, a wrong password, a missing database, a file it may not write: one line.
+    const where = store.url === undefined ? store.path : redactUrl(store.url);
+    throw new MasterStartError(`cannot open the database ${where} (db.${store.url === undefined ? 'path' : 'url'}): ${(error as Error).message}`);
+  });
   const { db } = database;
 
   // The access model: users at the bottom; groups and roles look users up; sessions and tokens
@@ -285,7 +293,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${port}`;
   const servicesUrl = servicesPort === undefined ? config.http.services_url : `${config.listen.tls ? 'https' : 'http'}://${host}:${servicesPort}`;
-  logger.info({ url, db: config.db.path, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
+  logger.info({ url, db: database.label, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
   if (config.http.unsafe_services_on_master_origin) {
     logger.warn(
       "http.unsafe_services_on_master_origin: tasks' services are served on the master's own origin, so a notebook's scripts can call the API " +

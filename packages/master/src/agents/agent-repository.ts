@@ -31,8 +31,12 @@ export const agentRepository = {
     return rows.map(toRecord);
   },
 
-  /** A registration: a new agent is enabled; re-registering keeps the admin's enabled/disabled choice. */
-  upsert(db: Executor, agent: Omit<AgentRecord, 'enabled'>): Promise<unknown> {
+  /**
+   * A registration: a new agent is enabled; re-registering keeps the admin's enabled/disabled choice.
+   * An id already bound to another token that is not revoked is left alone (false): one statement,
+   * so that two tokens registering one new id at once cannot both take it.
+   */
+  async upsert(db: Executor, agent: Omit<AgentRecord, 'enabled'>): Promise<boolean> {
     const changes = {
       token_id: agent.tokenId,
       executor: agent.executor,
@@ -43,11 +47,25 @@ export const agentRepository = {
       last_heartbeat_at: agent.lastHeartbeatAt,
       images: agent.images === null ? null : JSON.stringify(agent.images),
     };
-    return db
+    const result = await db
       .insertInto('agents')
       .values({ id: agent.id, ...changes, enabled: 1, registered_at: agent.registeredAt })
-      .onConflict((oc) => oc.column('id').doUpdateSet(changes))
-      .execute();
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet(changes)
+          .where((eb) =>
+            eb.or([
+              eb('agents.token_id', 'is', null),
+              ...(agent.tokenId === null ? [] : [eb('agents.token_id', '=', agent.tokenId)]),
+              eb.exists(
+                eb.selectFrom('agent_tokens').select('agent_tokens.id').whereRef('agent_tokens.id', '=', 'agents.token_id').where('agent_tokens.revoked_at', 'is not', null),
+              ),
+            ]),
+          ),
+      )
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   },
 
   update(

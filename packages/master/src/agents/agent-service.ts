@@ -62,18 +62,21 @@ export class AgentService implements ImageCatalog {
   ): Promise<RegisterAgentResponse> {
     const { db, clock, logger, tasks } = this.deps;
     body = await this.oneShotRegistration(id, body, oneShot);
-    const existing = await agentRepository.find(db, id);
-    if (existing && existing.tokenId !== null && existing.tokenId !== tokenId) {
-      const [owner] = await agentTokenRepository.list(db, existing.tokenId);
-      if (owner && owner.revoked_at === null) {
-        throw new DomainError(
-          'FORBIDDEN',
-          `agent '${id}' is registered with another agent token ('${owner.name}'); only that token may act for it (revoke it to move the agent to a new token)`,
-        );
+    const refuseIfBound = async () => {
+      const existing = await agentRepository.find(db, id);
+      if (existing && existing.tokenId !== null && existing.tokenId !== tokenId) {
+        const [owner] = await agentTokenRepository.list(db, existing.tokenId);
+        if (owner && owner.revoked_at === null) {
+          throw new DomainError(
+            'FORBIDDEN',
+            `agent '${id}' is registered with another agent token ('${owner.name}'); only that token may act for it (revoke it to move the agent to a new token)`,
+          );
+        }
       }
-    }
+    };
+    await refuseIfBound();
     const now = clock.now();
-    await agentRepository.upsert(db, {
+    const registered = await agentRepository.upsert(db, {
       id,
       tokenId,
       executor: body.executor,
@@ -85,6 +88,11 @@ export class AgentService implements ImageCatalog {
       lastHeartbeatAt: now,
       images: body.images ?? null,
     });
+    // Another token took the id between the check and the write (the write itself refuses that).
+    if (!registered) {
+      await refuseIfBound();
+      throw new DomainError('CONFLICT', `agent '${id}' changed while it was registering; try again`);
+    }
     // A one-shot agent has no images to speak of (the scheduler never places by them on it).
     if (!oneShot) await this.noteImages(id, body.images ?? null);
     logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');

@@ -181,6 +181,13 @@ export const masterConfigSchema = z.strictObject({
     .strictObject({
       /** Relative paths are resolved against the directory of master.yaml. */
       path: z.string().min(1).default('./data/trainyard.db'),
+      /** PostgreSQL instead of the SQLite file (env YARD_DB_URL); when set, `path` is not used. */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/i, 'must be a postgres://user:password@host:port/database URL')
+        .optional(),
+      /** PostgreSQL: how many connections the master keeps to the database. */
+      pool_size: z.number().int().min(2).max(500).default(10),
     })
     .prefault({}),
   security: z

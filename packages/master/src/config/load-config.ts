@@ -9,7 +9,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads, validates and resolves master.yaml; env vars YARD_DB, YARD_HOST, YARD_PORT win over the file. */
+/** Reads, validates and resolves master.yaml; env vars YARD_DB, YARD_DB_URL, YARD_HOST, YARD_PORT win over the file. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): MasterConfig {
   const config = parseConfig(applyEnv(readDocument(file), env), file);
   const dir = path.dirname(path.resolve(file));
@@ -84,7 +84,12 @@ function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
   const config = structuredClone(raw) as Record<string, Record<string, unknown> | undefined>;
   const section = (name: string) => (config[name] = { ...(config[name] ?? {}) });
-  if (env.YARD_DB) section('db').path = env.YARD_DB;
+  // A file named in the environment is the store even where master.yaml names a PostgreSQL URL.
+  if (env.YARD_DB) {
+    section('db').path = env.YARD_DB;
+    delete section('db').url;
+  }
+  if (env.YARD_DB_URL) section('db').url = env.YARD_DB_URL;
   if (env.YARD_HOST) section('listen').host = env.YARD_HOST;
   if (env.YARD_PORT) {
     const port = Number(env.YARD_PORT);

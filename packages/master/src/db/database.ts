@@ -1,7 +1,8 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type SqliteDatabase, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, type SqliteDatabase, type Transaction } from 'kysely';
+import pg from 'pg';
 import * as usersAndSessions from './migrations/0001-users-and-sessions.js';
 import * as tasks from './migrations/0002-tasks.js';
 import * as agents from './migrations/0003-agents.js';
@@ -13,14 +14,18 @@ import * as groupIdentity from './migrations/0009-group-identity.js';
 import * as killRequests from './migrations/0021-kill-requests.js';
 import * as taskAgentTokens from './migrations/0022-task-agent-tokens.js';
 import * as usageLedger from './migrations/0031-usage-ledger.js';
+import type { DialectName } from './dialect.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 /** The database or a transaction on it: what repositories take, so that callers choose. */
 export type Executor = Kysely<Database> | Transaction<Database>;
 
-/** Migrations in order; a new one is appended, never edited after it shipped. */
-const MIGRATIONS: Record<string, Migration> = {
+/**
+ * Migrations in order; a new one is appended, never edited after it shipped. One history for both
+ * stores: every column type comes from `column-types.ts` (see the rule there).
+ */
+export const MIGRATIONS: Record<string, Migration> = {
   '0001-users-and-sessions': usersAndSessions,
   '0002-tasks': tasks,
   '0003-agents': agents,
@@ -34,37 +39,161 @@ const MIGRATIONS: Record<string, Migration> = {
   '0031-usage-ledger': usageLedger,
 };
 
+/** Where the store is: a SQLite file (the embedded default) or a PostgreSQL URL (`db.url`). */
+export type DbTarget = { path: string; url?: undefined } | { url: string };
+
+export interface OpenOptions {
+  /** Bring the schema up to date (default); `db copy` reads a source as it is. */
+  migrate?: boolean;
+  /**
+   * Only read (`db copy`'s source): a SQLite file is opened read-only and must exist, and nothing
+   * in it changes, not even its journal mode or its permissions. Implies `migrate: false`.
+   */
+  readonly?: boolean;
+  /** PostgreSQL: connections in the pool (`db.pool_size`). */
+  poolSize?: number;
+  /** PostgreSQL: an idle connection failed (the server restarted, a network cut); the pool replaces it. */
+  onIdleError?: (error: Error) => void;
+}
+
 export interface OpenedDatabase {
   db: Db;
-  /** The raw handle, for the few hot paths that prepare their own statements. */
-  sqlite: SQLite.Database;
-  /** Reads from the file (its first page); throws when the database cannot be used. For /readyz. */
-  check(): void;
+  dialect: DialectName;
+  /** Where it is, for logs and messages: the file, or the URL without its password. */
+  label: string;
+  /** The raw SQLite handle (SQLite only), for `db backup` and the tests that break it on purpose. */
+  sqlite?: SQLite.Database;
+  /** Reads from the database; throws when it cannot be used. For /readyz. */
+  check(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Opens (creating if needed) the SQLite file in WAL mode and brings its schema up to date. */
-export async function openDatabase(file: string): Promise<OpenedDatabase> {
-  if (file !== ':memory:') createPrivately(file);
-  const sqlite = new SQLite(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
+/** A database named on a command line: a postgres:// URL, or else a SQLite file path. */
+export function targetOf(value: string): DbTarget {
+  return isPostgresUrl(value) ? { url: value } : { path: value };
+}
+
+/** Opens the store (creating a SQLite file if needed) and brings its schema up to date. */
+export async function openDatabase(target: DbTarget | string, options: OpenOptions = {}): Promise<OpenedDatabase> {
+  const where = typeof target === 'string' ? { path: target } : target;
+  const opened = where.url === undefined ? openSqlite(where.path, options.readonly ?? false) : openPostgres(where.url, options);
+  if (options.migrate !== false && !options.readonly) await migrate(opened);
+  return opened;
+}
+
+async function migrate(opened: OpenedDatabase): Promise<void> {
   // Branches add migrations in parallel (their numbers are fixed in advance), so a database made on
   // one branch may hold a later number than one it lacks: the missing one runs then, rather than
   // the start failing. Each migration changes tables and columns of its own, so the order they land
-  // in does not matter; a new one must keep it so.
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true });
+  // in does not matter; a new one must keep it so. On PostgreSQL they run in one transaction, under
+  // Kysely's migration lock: masters starting together migrate once.
+  const migrator = new Migrator({ db: opened.db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
-    await db.destroy();
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
+    await opened.close();
+    const message = String((error as Error | undefined)?.message ?? error);
+    throw new Error(failed ? `migration ${failed.migrationName} failed on ${opened.label}: ${message}` : message);
   }
+}
+
+function openSqlite(file: string, readonly: boolean): OpenedDatabase {
+  if (file !== ':memory:' && !readonly) createPrivately(file);
+  const sqlite = new SQLite(file, readonly ? { readonly: true, fileMustExist: true } : {});
+  if (!readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+  }
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const probe = sqlite.prepare('select count(*) from sqlite_schema').pluck();
-  return { db, sqlite, check: () => void probe.get(), close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    label: file,
+    sqlite,
+    check: async () => void probe.get(),
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * PostgreSQL through a pool of `pg` connections. Values come back as the repositories know them
+ * from SQLite: bigint (times in epoch milliseconds, ids, counts) and numeric (sums) as numbers,
+ * booleans as 1/0 (column-types.ts).
+ */
+function openPostgres(url: string, options: OpenOptions): OpenedDatabase {
+  const pool = new pg.Pool({
+    Client: PreparingClient,
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    // A database that does not answer fails the request (and /readyz) instead of hanging it.
+    connectionTimeoutMillis: 10_000,
+    types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
+  });
+  // Without a listener, an idle connection's error (a server restart) would end the process.
+  pool.on('error', (error) => options.onIdleError?.(error));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    label: redactUrl(url),
+    check: async () => void (await sql`select 1`.execute(db)),
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * The SQL of the queries that run on every request (compiled once: the session, the caller's grants),
+ * by the name each connection prepares it under. A statement sent without a name is parsed and
+ * planned anew every time (the grants query's plan alone took ~1 ms); a named one once per
+ * connection. Only these few, fixed texts: every distinct name stays prepared as long as its connection.
+ */
+const PREPARED = new Map<string, string>();
+
+export function preparedOnPostgres(sqlText: string): void {
+  if (!PREPARED.has(sqlText)) PREPARED.set(sqlText, `yard_${PREPARED.size + 1}`);
+}
+
+class PreparingClient extends pg.Client {
+  override query(config: any, values?: any, callback?: any): any {
+    const name = typeof config === 'string' && Array.isArray(values) ? PREPARED.get(config) : undefined;
+    return name ? super.query({ name, text: config, values }, callback) : super.query(config, values, callback);
+  }
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+const BOOL = 16;
+
+function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (oid === INT8) return toSafeInteger;
+  if (oid === NUMERIC) return Number;
+  if (oid === BOOL) return (value: string) => (value === 't' ? 1 : 0);
+  return pg.types.getTypeParser(oid, format ?? 'text');
+}
+
+function toSafeInteger(value: string): number {
+  const n = Number(value);
+  // Epoch milliseconds, ids and byte counts are far below 2^53; anything above would be silently wrong.
+  if (!Number.isSafeInteger(n)) throw new Error(`bigint ${value} read from PostgreSQL does not fit a JavaScript number`);
+  return n;
+}
+
+/** postgres://user:secret@host/db -> postgres://user@host/db, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
 }
 
 /**

@@ -2,7 +2,8 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 import type { AgentState, AuthBackendName, ExecutorName, RunOutcome, SessionKind, TaskKind, TaskLogLine, TaskState } from '@trainyard/shared';
 
 /**
- * Tables as SQLite stores them: timestamps are epoch milliseconds, booleans 0/1, JSON as text.
+ * Tables as both stores give them back (SQLite, PostgreSQL: column-types.ts and the pool's type
+ * parsers make them read alike): timestamps are epoch milliseconds, booleans 0/1, JSON as text.
  * Columns that only ever hold one of a set of values are typed as that union here, at the
  * boundary; repositories turn the rest (0/1, JSON) into domain types before anything else sees them.
  */

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Executor } from '../db/database.js';
+import { holdLock } from '../db/dialect.js';
 import type { GroupRow } from '../db/schema.js';
 
 export interface GroupRecord {
@@ -30,6 +31,11 @@ export interface GroupListRecord extends GroupRecord {
  * domain owns that table); nothing here writes outside groups and group_members.
  */
 export const groupRepository = {
+  /** Holds the tree of groups (creating, moving, deleting: paths and parents) until the transaction ends. */
+  lockTree(trx: Executor): Promise<void> {
+    return holdLock(trx, 'groupTree');
+  },
+
   async findByPath(db: Executor, path: string): Promise<GroupRecord | undefined> {
     const row = await db.selectFrom('groups').selectAll().where('path', '=', path).executeTakeFirst();
     return row && toRecord(row);

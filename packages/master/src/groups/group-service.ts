@@ -69,6 +69,7 @@ export class GroupService {
   async create(actor: AuditActor, path: string): Promise<Group> {
     const { db, clock, audit } = this.deps;
     await db.transaction().execute(async (trx) => {
+      await groupRepository.lockTree(trx);
       if (await groupRepository.findByPath(trx, path)) throw groupExists(path);
       const parent = await this.requireParent(trx, path);
       await groupRepository.insert(trx, { path, parentId: parent?.id ?? null, now: clock.now() });
@@ -81,6 +82,7 @@ export class GroupService {
   async rename(actor: AuditActor, path: string, newPath: string): Promise<Group> {
     const { db, clock, audit } = this.deps;
     await db.transaction().execute(async (trx) => {
+      await groupRepository.lockTree(trx);
       const group = await this.require(path, trx);
       if (newPath === path) return;
       if (newPath.startsWith(`${path}/`)) {
@@ -97,6 +99,7 @@ export class GroupService {
   async delete(actor: AuditActor, path: string): Promise<{ path: string; deleted: true; members: string[] }> {
     const { db, audit } = this.deps;
     return db.transaction().execute(async (trx) => {
+      await groupRepository.lockTree(trx);
       const group = await this.require(path, trx);
       const subgroups = await groupRepository.subgroupPaths(trx, group.id);
       if (subgroups.length > 0) {

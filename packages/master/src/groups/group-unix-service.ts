@@ -29,6 +29,9 @@ export class GroupUnixService {
   async set(actor: AuditActor, path: string, request: GroupUnixRequest): Promise<void> {
     const { db, clock, audit } = this.deps;
     await db.transaction().execute(async (trx) => {
+      // Gids and ranges are checked against every other group's and every range handed out: one
+      // change at a time, on every connection of every master.
+      await uidRepository.lockRanges(trx);
       const group = await groupRepository.findByPath(trx, path);
       if (!group) throw groupNotFound(path);
       const before = group.unix;
@@ -77,6 +80,8 @@ export class GroupUnixService {
     const range = group.uidRange;
     if (!range) throw new Error(`group ${group.path} has no uid range`);
     return db.transaction().execute(async (trx) => {
+      // One allocation in the group at a time: two new members never get the same uid, nor one member two.
+      await uidRepository.lockGroupUids(trx, group.id);
       const given = await uidRepository.uidOf(trx, group.id, userId);
       if (given !== undefined) return given;
       let uid = Math.max(range.start, ((await uidRepository.maxUid(trx, group.id)) ?? range.start - 1) + 1);

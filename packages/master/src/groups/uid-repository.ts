@@ -1,4 +1,5 @@
 import type { Executor } from '../db/database.js';
+import { holdLock } from '../db/dialect.js';
 
 export interface RecordedRange {
   start: number;
@@ -12,6 +13,16 @@ export interface RecordedRange {
  * members from their group's range. Written only by the groups domain.
  */
 export const uidRepository = {
+  /** Holds every range and gid handed out until the transaction ends (db/dialect.ts `holdLock`). */
+  lockRanges(trx: Executor): Promise<void> {
+    return holdLock(trx, 'uidRanges');
+  },
+
+  /** Holds the uids of one group's members until the transaction ends. */
+  lockGroupUids(trx: Executor, groupId: number): Promise<void> {
+    return holdLock(trx, 'groupUids', groupId);
+  },
+
   /** The first recorded range that shares a uid with `[start, start + size)`. */
   async overlapping(db: Executor, start: number, size: number): Promise<RecordedRange | undefined> {
     const row = await db

@@ -28,7 +28,7 @@ export function createApp(options: {
   early?: { middleware: Middleware<AppState>[]; routers: Router<AppState>[] };
   webRoot: string;
   site: Site;
-  checkDatabase: () => void;
+  checkDatabase: () => Promise<void>;
 }): { app: Koa<AppState>; routes: RouteInfo[] } {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));

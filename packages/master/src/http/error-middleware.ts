@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { ZodError } from 'zod';
 import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '@trainyard/shared';
+import { isUniqueViolation } from '../db/dialect.js';
 import { DomainError } from '../errors.js';
 import type { AppState } from './app-state.js';
 
@@ -17,6 +18,8 @@ export function errorMiddleware(): Middleware<AppState> {
       const body = toErrorBody(error, ctx.state.requestId);
       if (body.error.code === 'INTERNAL') {
         ctx.state.log.error({ err: error }, 'unexpected error');
+      } else if (isUniqueViolation(error)) {
+        ctx.state.log.warn({ err: error }, 'a write raced another one to the same name or id');
       }
       if (error instanceof DomainError && error.extra.retryAfterSeconds !== undefined) {
         ctx.set('Retry-After', String(error.extra.retryAfterSeconds));
@@ -50,6 +53,12 @@ function toErrorBody(error: unknown, requestId: string): ErrorBody {
         ...(error.extra.details ? { details: error.extra.details } : {}),
       },
     };
+  }
+  // Two requests raced past a service's check to the same unique name or id (the services check
+  // first and say which; this is the rare race between two masters' connections): the loser
+  // changed nothing, its transaction rolled back.
+  if (isUniqueViolation(error)) {
+    return { error: { code: 'CONFLICT', message: 'another request took the same name or id at the same moment; nothing was changed: look again and retry' } };
   }
   if (error instanceof ZodError) {
     const details = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));

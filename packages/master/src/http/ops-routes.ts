@@ -9,14 +9,14 @@ import type { AppState } from './app-state.js';
  * balancers and orchestrators: no auth and no Host check (probes often use an address or a
  * service name), nothing revealed but ok or why not.
  */
-export function opsRoutes(guards: Guards, checkDatabase: () => void): Router<AppState> {
+export function opsRoutes(guards: Guards, checkDatabase: () => Promise<void>): Router<AppState> {
   const routes = new Routes(guards);
   routes.on('health', publicPolicies.health, async (ctx) => {
     ctx.body = { status: 'ok' };
   });
   routes.on('ready', publicPolicies.ready, async (ctx) => {
     try {
-      checkDatabase();
+      await checkDatabase();
     } catch (error) {
       ctx.state.log.warn({ err: error }, 'not ready: the database cannot be read');
       throw new DomainError('NOT_READY', `not ready: the database cannot be read (${(error as Error).message})`);

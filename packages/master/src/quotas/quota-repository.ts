@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { QuotaLimits } from '@trainyard/shared';
 import { compileOnce } from '../db/compile-once.js';
 import type { Executor } from '../db/database.js';
+import { holdLock, jsonNumber } from '../db/dialect.js';
 import type { QuotaRow } from '../db/schema.js';
 
 export interface QuotaRecord extends QuotaLimits {
@@ -57,12 +58,13 @@ const ACTIVE = ['ASSIGNED', 'PULLING', 'RUNNING'] as const;
 const UNFINISHED = ['QUEUED', ...ACTIVE] as const;
 
 /** CPUs a task counts for: what it asked, or 1 when it named none (it still uses one). */
-const cpuOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.cpu'), 1)`;
-const memoryOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.memory'), 0)`;
-const gpusOf = sql<number>`coalesce(json_extract(run_spec, '$.resources.gpus'), 0)`;
+const cpuOf = (db: Executor) => sql<number>`coalesce(${jsonNumber(db, 'run_spec', ['resources', 'cpu'])}, 1)`;
+const memoryOf = (db: Executor) => sql<number>`coalesce(${jsonNumber(db, 'run_spec', ['resources', 'memory'])}, 0)`;
+const gpusOf = (db: Executor) => sql<number>`coalesce(${jsonNumber(db, 'run_spec', ['resources', 'gpus'])}, 0)`;
 
 // A restarted task keeps its first started_at; its current run began after its last assignment.
-const runStart = sql<number>`max(coalesce(started_at, 0), coalesce(assigned_at, 0))`;
+// (The larger of the two, spelled the same in both stores: SQLite's two-argument max() is PostgreSQL's greatest().)
+const runStart = sql<number>`case when coalesce(started_at, 0) > coalesce(assigned_at, 0) then coalesce(started_at, 0) else coalesce(assigned_at, 0) end`;
 
 /** Counts a principal's unfinished tasks, no further than `upTo`; compiled once (it runs on every covered submission). */
 const countUnfinished = (column: 'owner_id' | 'group_id') =>
@@ -110,18 +112,17 @@ export const quotaRepository = {
       .leftJoin('groups as g', 'g.id', 'a.group_id')
       .select(['a.quota_id as quotaId', 'q.name as quota', 'a.user_id as userId', 'u.username as user', 'a.group_id as groupId', 'g.path as group']);
     if (quotaId !== undefined) query = query.where('a.quota_id', '=', quotaId);
-    return query.orderBy('q.name').orderBy('u.username').orderBy('g.path').execute();
+    // Nulls first, spelled out: SQLite's default, not PostgreSQL's (group assignments, with no user, come first on both).
+    return query
+      .orderBy('q.name')
+      .orderBy('u.username', (ob) => ob.asc().nullsFirst())
+      .orderBy('g.path', (ob) => ob.asc().nullsFirst())
+      .execute();
   },
 
+  /** False when the quota was assigned there already (the unique index decides, also between two masters). */
   async assign(db: Executor, quotaId: number, principal: { userId: number } | { groupId: number }, now: number): Promise<boolean> {
-    const existing = await db
-      .selectFrom('quota_assignments')
-      .select('id')
-      .where('quota_id', '=', quotaId)
-      .where('userId' in principal ? 'user_id' : 'group_id', '=', 'userId' in principal ? principal.userId : principal.groupId)
-      .executeTakeFirst();
-    if (existing) return false;
-    await db
+    const result = await db
       .insertInto('quota_assignments')
       .values({
         quota_id: quotaId,
@@ -129,8 +130,9 @@ export const quotaRepository = {
         group_id: 'groupId' in principal ? principal.groupId : null,
         created_at: now,
       })
-      .execute();
-    return true;
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   },
 
   async unassign(db: Executor, quotaId: number, principal: { userId: number } | { groupId: number }): Promise<boolean> {
@@ -146,7 +148,7 @@ export const quotaRepository = {
   activeLoads(db: Executor): Promise<ActiveLoad[]> {
     return db
       .selectFrom('tasks')
-      .select(['owner_id as ownerId', 'group_id as groupId', cpuOf.as('cpu'), memoryOf.as('memory'), gpusOf.as('gpus'), runStart.as('runStart')])
+      .select(['owner_id as ownerId', 'group_id as groupId', cpuOf(db).as('cpu'), memoryOf(db).as('memory'), gpusOf(db).as('gpus'), runStart.as('runStart')])
       .where('state', 'in', ACTIVE)
       .execute();
   },
@@ -155,7 +157,7 @@ export const quotaRepository = {
   unfinishedLoads(db: Executor, principal: { ownerId: number } | { groupId: number }): Promise<Array<TaskLoad & { state: string }>> {
     return db
       .selectFrom('tasks')
-      .select(['state', 'owner_id as ownerId', 'group_id as groupId', cpuOf.as('cpu'), memoryOf.as('memory'), gpusOf.as('gpus')])
+      .select(['state', 'owner_id as ownerId', 'group_id as groupId', cpuOf(db).as('cpu'), memoryOf(db).as('memory'), gpusOf(db).as('gpus')])
       .where('state', 'in', UNFINISHED)
       .where('ownerId' in principal ? 'owner_id' : 'group_id', '=', 'ownerId' in principal ? principal.ownerId : principal.groupId)
       .execute();
@@ -169,6 +171,15 @@ export const quotaRepository = {
   async unfinishedCount(db: Executor, principal: { ownerId: number } | { groupId: number }, upTo: number): Promise<number> {
     const rows = 'ownerId' in principal ? await unfinishedOfOwner(db, principal.ownerId, upTo) : await unfinishedInGroup(db, principal.groupId, upTo);
     return Number(rows[0]!.n);
+  },
+
+  /**
+   * Holds the submissions of one owner, or of one group, until the transaction ends: what
+   * max_submitted and deny_on_limit count cannot change under the count (db/dialect.ts `holdLock`).
+   */
+  async lockSubmissions(trx: Executor, principal: { ownerId: number } | { groupId: number }): Promise<void> {
+    if ('ownerId' in principal) await holdLock(trx, 'userSubmissions', principal.ownerId);
+    else await holdLock(trx, 'groupSubmissions', principal.groupId);
   },
 
   /** Running tasks with when their current run began, for max_runtime. */

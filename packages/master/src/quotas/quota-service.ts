@@ -265,9 +265,11 @@ export class QuotaService {
   }
 
   /**
-   * At creation, inside the task service's transaction (one connection: nothing else runs between
-   * this count and the insert): refuses a task over a `max_submitted`, or over any limit of a
-   * `deny_on_limit` quota counting every unfinished task (queued ones would have to wait).
+   * At creation, inside the task service's transaction: refuses a task over a `max_submitted`, or
+   * over any limit of a `deny_on_limit` quota counting every unfinished task (queued ones would have
+   * to wait). The owner's submissions, then the group's, are locked first (`lockSubmissions`), so
+   * that no other submission is counted or stored between this count and the insert, on any
+   * connection of any master.
    */
   async checkSubmission(trx: Executor, task: TaskLoad): Promise<void> {
     const rules = await this.currentRules(trx);
@@ -276,6 +278,10 @@ export class QuotaService {
     for (const quota of rules.byUser.get(task.ownerId) ?? []) covering.push({ quota, whose: 'yours', principal: { ownerId: task.ownerId } });
     const group = task.groupId === null ? undefined : rules.byGroup.get(task.groupId);
     for (const quota of group?.quotas ?? []) covering.push({ quota, whose: `group ${group!.path}'s`, principal: { groupId: task.groupId! } });
+    // Always the owner before the group: two submissions never wait for each other's lock.
+    const refusing = covering.filter(({ quota }) => quota.maxSubmitted !== null || quota.denyOnLimit);
+    if (refusing.some((c) => 'ownerId' in c.principal)) await quotaRepository.lockSubmissions(trx, { ownerId: task.ownerId });
+    if (refusing.some((c) => 'groupId' in c.principal)) await quotaRepository.lockSubmissions(trx, { groupId: task.groupId! });
     for (const { quota, whose, principal } of covering) {
       if (quota.maxSubmitted !== null) {
         const submitted = await quotaRepository.unfinishedCount(trx, principal, quota.maxSubmitted);

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { CAPABILITIES, isCapability, type Capability } from '@trainyard/shared';
 import { compileOnce } from '../db/compile-once.js';
 import type { Executor } from '../db/database.js';
+import { holdLock } from '../db/dialect.js';
 import type { RoleRow } from '../db/schema.js';
 
 export interface RoleRecord {
@@ -58,6 +59,11 @@ export interface AssignmentFilter {
  * joins on users and groups (owned by those domains); this file writes only its three tables.
  */
 export const roleRepository = {
+  /** Holds the last-admin check until the transaction ends (db/dialect.ts `holdLock`). */
+  lockAdmins(trx: Executor): Promise<void> {
+    return holdLock(trx, 'admins');
+  },
+
   async findByName(db: Executor, name: string): Promise<RoleRecord | undefined> {
     return (await listRoles(db, name))[0];
   },

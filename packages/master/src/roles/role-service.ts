@@ -294,6 +294,9 @@ export class RoleService implements UserAccessPort, GroupListener {
   }
 
   async assertAdminRemains(trx: Executor, what: string): Promise<void> {
+    // Taken after this transaction's own change and before the count: two changes that each leave
+    // the other's admin in place (write skew) take turns, and the second counts what the first did.
+    await roleRepository.lockAdmins(trx);
     const role = await this.require(ADMIN_ROLE, trx);
     const holders = await roleRepository.holderIds(trx, role.id);
     if ((await this.deps.users.countActive(trx, holders)) === 0) {

@@ -1,6 +1,7 @@
 import type { SessionKind } from '@trainyard/shared';
 import { compileOnce } from '../db/compile-once.js';
 import type { Executor } from '../db/database.js';
+import { rowLock } from '../db/dialect.js';
 import type { SessionRow } from '../db/schema.js';
 
 export interface SessionRecord {
@@ -22,6 +23,15 @@ export interface SessionOwner {
 }
 
 export const sessionRepository = {
+  /**
+   * Whether the user is active with this password hash, holding their row against changes until
+   * the transaction ends (a deactivation or password change waits, then ends the session too).
+   */
+  async lockOwner(trx: Executor, userId: number, passwordHash: string): Promise<boolean> {
+    const query = trx.selectFrom('users').select('id').where('id', '=', userId).where('active', '=', 1).where('password_hash', '=', passwordHash);
+    return (await rowLock(trx, query, 'share').executeTakeFirst()) !== undefined;
+  },
+
   async insert(
     db: Executor,
     session: { tokenHash: string; userId: number; kind: SessionKind; client: string | null; address: string | null; now: number; expiresAt: number },

@@ -82,14 +82,20 @@ export class SessionService implements UserListener {
     const { db, clock, sessionTtlMs, users } = this.deps;
     const token = newToken();
     const now = clock.now();
-    const session = await sessionRepository.insert(db, {
-      tokenHash: hashToken(token),
-      userId: user.id,
-      kind,
-      client: cleanClient(from.client),
-      address: from.address,
-      now,
-      expiresAt: now + sessionTtlMs,
+    const session = await db.transaction().execute(async (trx) => {
+      // Only while the user is as the login found them (active, with the password that was checked):
+      // a deactivation or password change that ends the user's sessions cannot miss one opening
+      // beside it, on any connection, and a login that raced a password change fails.
+      if (!(await sessionRepository.lockOwner(trx, user.id, user.passwordHash))) throw INVALID_CREDENTIALS();
+      return sessionRepository.insert(trx, {
+        tokenHash: hashToken(token),
+        userId: user.id,
+        kind,
+        client: cleanClient(from.client),
+        address: from.address,
+        now,
+        expiresAt: now + sessionTtlMs,
+      });
     });
     return {
       token,

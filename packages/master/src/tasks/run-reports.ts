@@ -47,14 +47,8 @@ export class RunReports {
     batch: { leaseId: string; offset: number; lines: Array<{ stream: TaskLogLine['stream']; line: string }> },
   ): Promise<{ received: number }> {
     const { db, tasks } = this.deps;
-    const task = await findLeasedTask(db, agentId, taskId, batch.leaseId, { acknowledged: true });
-    const skip = task.log_offset - batch.offset;
-    if (skip < 0) {
-      // The agent sends batches one at a time, so a gap means it lost track: tell it where we are.
-      return { received: task.log_offset };
-    }
-    const fresh = batch.lines.slice(skip);
-    if (fresh.length > 0) await tasks.appendLogs(taskId, fresh, { logOffset: task.log_offset + fresh.length });
-    return { received: task.log_offset + fresh.length };
+    await findLeasedTask(db, agentId, taskId, batch.leaseId, { acknowledged: true });
+    // A gap (the agent lost track) stores nothing and answers where the master is.
+    return { received: await tasks.appendRunLogs(taskId, batch.leaseId, batch.offset, batch.lines) };
   }
 }

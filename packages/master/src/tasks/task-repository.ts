@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import { TERMINAL_STATES, type TaskKind, type TaskState } from '@trainyard/shared';
-import type { Database, TaskLogRow, TasksTable, TaskRow, TaskTimelineRow, TaskTimelineTable } from '../db/schema.js';
 import { globMatch } from '../db/glob.js';
+import { rowLock } from '../db/dialect.js';
+import type { Database, TaskLogRow, TasksTable, TaskRow, TaskTimelineRow, TaskTimelineTable } from '../db/schema.js';
 import type { Insertable, Updateable } from 'kysely';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -149,6 +150,20 @@ export const taskRepository = {
       .execute();
   },
 
+  /**
+   * Holds the task's row until the transaction ends: log lines are numbered from the last one
+   * stored, so two appends to one task (an agent's batch, a system line) take turns. Returns the
+   * lines received of the current run and its lease, or undefined when there is no such task.
+   */
+  lockForLogs(db: Executor, taskId: number): Promise<{ log_offset: number; lease_id: string | null } | undefined> {
+    return rowLock(db, db.selectFrom('tasks').select(['log_offset', 'lease_id']).where('id', '=', taskId)).executeTakeFirst();
+  },
+
+  async setLogOffset(db: Executor, taskId: number, offset: number): Promise<void> {
+    await db.updateTable('tasks').set({ log_offset: offset }).where('id', '=', taskId).execute();
+  },
+
+  /** Appends lines after the last one stored; call inside a transaction after `lockForLogs`. */
   async appendLogs(db: Executor, taskId: number, lines: Array<Pick<TaskLogRow, 'stream' | 'line' | 'created_at'>>): Promise<number> {
     const last = await db
       .selectFrom('task_logs')

@@ -90,9 +90,9 @@ export class TaskService {
       updated_at: now,
       queued_at: now,
     };
-    // Under a quota that refuses at creation, the count and the insert are one transaction: Kysely
-    // holds its one connection from BEGIN to COMMIT, so no other submission is counted or stored
-    // between them. The task's first timeline entry goes in with it.
+    // Under a quota that refuses at creation, the count and the insert are one transaction that
+    // holds the owner's (and group's) submissions locked (QuotaService.checkSubmission), so no other
+    // submission is counted or stored between them. The task's first timeline entry goes in with it.
     const quotas = this.deps.quotas;
     const checked = await quotas?.checksSubmission(owner.id, group?.id ?? null);
     const row = await db.transaction().execute(async (trx) => {
@@ -465,25 +465,39 @@ export class TaskService {
     return this.transition(task, OUTCOME_EVENTS[outcome], { exit_code: details.exitCode ?? null, message });
   }
 
-  /**
-   * Appends lines in order. `logOffset`, from agents, records in the same transaction how many
-   * lines of the current run have arrived, so that a resent batch is never stored twice.
-   */
-  async appendLogs(
-    taskId: number,
-    lines: Array<{ stream: TaskLogLine['stream']; line: string }>,
-    options: { logOffset?: number } = {},
-  ): Promise<number> {
+  /** Appends lines in order (the master's own: `[trainyard] ...`), under the task's row lock. */
+  async appendLogs(taskId: number, lines: Array<{ stream: TaskLogLine['stream']; line: string }>): Promise<number> {
     const now = this.deps.clock.now();
     const seq = await this.deps.db.transaction().execute(async (trx) => {
-      const last = await taskRepository.appendLogs(trx, taskId, lines.map((l) => ({ ...l, created_at: now })));
-      if (options.logOffset !== undefined) {
-        await trx.updateTable('tasks').set({ log_offset: options.logOffset }).where('id', '=', taskId).execute();
-      }
-      return last;
+      await taskRepository.lockForLogs(trx, taskId);
+      return taskRepository.appendLogs(trx, taskId, lines.map((l) => ({ ...l, created_at: now })));
     });
     if (lines.length > 0) this.deps.events.changed(taskId);
     return seq;
+  }
+
+  /**
+   * An agent's batch of a run's lines, `offset` lines into the run. Lines the master has already
+   * (a batch resent after a lost answer) are skipped, and how many arrived is recorded, in one
+   * transaction holding the task's row: two copies of a batch arriving at once are stored once.
+   * Returns how many lines of the run the master has; fewer than `offset` means a gap (the agent
+   * lost track), and nothing is stored.
+   */
+  async appendRunLogs(taskId: number, leaseId: string, offset: number, lines: Array<{ stream: TaskLogLine['stream']; line: string }>): Promise<number> {
+    const now = this.deps.clock.now();
+    const { received, appended } = await this.deps.db.transaction().execute(async (trx) => {
+      const task = await taskRepository.lockForLogs(trx, taskId);
+      if (!task || task.lease_id !== leaseId) throw leaseInvalid(taskId);
+      const skip = task.log_offset - offset;
+      if (skip < 0) return { received: task.log_offset, appended: 0 };
+      const fresh = lines.slice(skip);
+      if (fresh.length === 0) return { received: task.log_offset, appended: 0 };
+      await taskRepository.appendLogs(trx, taskId, fresh.map((l) => ({ ...l, created_at: now })));
+      await taskRepository.setLogOffset(trx, taskId, task.log_offset + fresh.length);
+      return { received: task.log_offset + fresh.length, appended: fresh.length };
+    });
+    if (appended > 0) this.deps.events.changed(taskId);
+    return received;
   }
 
   /**

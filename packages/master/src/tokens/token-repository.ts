@@ -1,4 +1,5 @@
 import type { Executor } from '../db/database.js';
+import { rowLock } from '../db/dialect.js';
 import type { ApiTokenRow } from '../db/schema.js';
 import type { SessionOwner } from '../sessions/session-repository.js';
 
@@ -12,6 +13,12 @@ export interface ApiTokenRecord {
 }
 
 export const tokenRepository = {
+  /** Whether the user is active, holding their row against a deactivation until the transaction ends. */
+  async lockActiveOwner(trx: Executor, userId: number): Promise<boolean> {
+    const query = trx.selectFrom('users').select('id').where('id', '=', userId).where('active', '=', 1);
+    return (await rowLock(trx, query, 'share').executeTakeFirst()) !== undefined;
+  },
+
   async insert(db: Executor, token: { userId: number; name: string; tokenHash: string; now: number; expiresAt: number | null }): Promise<ApiTokenRecord> {
     const row = await db
       .insertInto('api_tokens')

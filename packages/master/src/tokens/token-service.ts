@@ -4,6 +4,7 @@ import type { AuditActor, AuditService } from '../audit/audit-service.js';
 import { toIso, type Clock } from '../clock.js';
 import { parseDuration } from '../config/duration.js';
 import type { Db, Executor } from '../db/database.js';
+import { isUniqueViolation } from '../db/dialect.js';
 import { DomainError } from '../errors.js';
 import type { SessionOwner } from '../sessions/session-repository.js';
 import { hashToken } from '../sessions/session-tokens.js';
@@ -31,10 +32,13 @@ export class TokenService implements UserListener {
     }
     const token = API_TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const now = clock.now();
+    const exists = () => new DomainError('TOKEN_EXISTS', `you already have a token named '${name}': revoke it first, or pick another name`);
     const record = await db.transaction().execute(async (trx) => {
-      if (await tokenRepository.findByName(trx, actor.userId, name)) {
-        throw new DomainError('TOKEN_EXISTS', `you already have a token named '${name}': revoke it first, or pick another name`);
+      // The owner's row is held: a deactivation (which deletes their tokens) cannot miss this one.
+      if (!(await tokenRepository.lockActiveOwner(trx, actor.userId))) {
+        throw new DomainError('USER_INACTIVE', `user '${actor.username}' is deactivated and cannot create tokens`);
       }
+      if (await tokenRepository.findByName(trx, actor.userId, name)) throw exists();
       const created = await tokenRepository.insert(trx, {
         userId: actor.userId,
         name,
@@ -49,6 +53,9 @@ export class TokenService implements UserListener {
         details: { expiresAt: created.expiresAt === null ? null : toIso(created.expiresAt) },
       });
       return created;
+    }).catch((error: unknown) => {
+      // Two creates of one name at once: the unique index decides.
+      throw isUniqueViolation(error) ? exists() : error;
     });
     return { ...toInfo(record, actor.username), token };
   }

@@ -11,6 +11,7 @@ import type { AuditActor, AuditService } from '../audit/audit-service.js';
 import type { AuthBackends } from '../auth/auth-backends.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
+import { isUniqueViolation } from '../db/dialect.js';
 import { DomainError } from '../errors.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { userRepository, type UserRecord } from './user-repository.js';
@@ -334,8 +335,6 @@ export class UserService {
 
 const userExists = (username: string) => new DomainError('USER_EXISTS', `user '${username}' already exists`);
 export const userNotFound = (username: string) => new DomainError('USER_NOT_FOUND', `user '${username}' does not exist`);
-
-const isUniqueViolation = (error: unknown) => String((error as { code?: string }).code).startsWith('SQLITE_CONSTRAINT');
 
 /** The hash of a user whose password lives elsewhere: no argon2 string, so it never verifies. */
 const NO_PASSWORD = '!';

@@ -1,20 +1,23 @@
 import { sql, type Kysely } from 'kysely';
+import { columnTypes, prepareStore } from '../column-types.js';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  await prepareStore(db);
+  const t = columnTypes(db);
   await db.schema
     .createTable('users')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    // NOCASE: "Alice" and "alice" are one user.
-    .addColumn('username', sql`text collate nocase`, (c) => c.notNull().unique())
+    .addColumn(...t.id('id'))
+    // Case-insensitive: "Alice" and "alice" are one user.
+    .addColumn('username', t.nocaseText, (c) => c.notNull().unique())
     .addColumn('password_hash', 'text', (c) => c.notNull())
-    .addColumn('admin', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
-    .addColumn('agent_uid', 'integer')
+    .addColumn('admin', t.bool, (c) => c.notNull().defaultTo(t.no))
+    .addColumn('active', t.bool, (c) => c.notNull().defaultTo(t.yes))
+    .addColumn('agent_uid', t.int)
     .addColumn('agent_user', 'text')
-    .addColumn('agent_gid', 'integer')
+    .addColumn('agent_gid', t.int)
     .addColumn('agent_group', 'text')
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('updated_at', t.time, (c) => c.notNull())
     // A link is all four fields or none.
     .addCheckConstraint(
       'agent_link_complete',
@@ -24,13 +27,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('sessions')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn(...t.id('id'))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('kind', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('expires_at', 'integer', (c) => c.notNull())
-    .addColumn('last_used_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('expires_at', t.time, (c) => c.notNull())
+    .addColumn('last_used_at', t.time, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('sessions_by_user').on('sessions').column('user_id').execute();
   await db.schema.createIndex('sessions_by_expiry').on('sessions').column('expires_at').execute();

@@ -1,26 +1,28 @@
 import type { Kysely } from 'kysely';
+import { columnTypes } from '../column-types.js';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('tasks')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn(...t.id('id'))
     .addColumn('kind', 'text', (c) => c.notNull())
-    .addColumn('owner_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('owner_id', t.int, (c) => c.notNull().references('users.id'))
     .addColumn('state', 'text', (c) => c.notNull())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('config', 'text', (c) => c.notNull())
-    .addColumn('run_uid', 'integer', (c) => c.notNull())
+    .addColumn('run_uid', t.int, (c) => c.notNull())
     .addColumn('run_user', 'text', (c) => c.notNull())
-    .addColumn('run_gid', 'integer', (c) => c.notNull())
+    .addColumn('run_gid', t.int, (c) => c.notNull())
     .addColumn('run_group', 'text', (c) => c.notNull())
     .addColumn('agent_id', 'text')
-    .addColumn('exit_code', 'integer')
-    .addColumn('restarts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('kill_requested_at', 'integer')
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
-    .addColumn('started_at', 'integer')
-    .addColumn('ended_at', 'integer')
+    .addColumn('exit_code', t.int)
+    .addColumn('restarts', t.int, (c) => c.notNull().defaultTo(0))
+    .addColumn('kill_requested_at', t.time)
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('updated_at', t.time, (c) => c.notNull())
+    .addColumn('started_at', t.time)
+    .addColumn('ended_at', t.time)
     .execute();
   // One index per list query: newest first, filtered by kind and optionally by owner.
   await db.schema.createIndex('tasks_by_kind').on('tasks').columns(['kind', 'id']).execute();
@@ -31,11 +33,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('task_logs')
-    .addColumn('task_id', 'integer', (c) => c.notNull().references('tasks.id').onDelete('cascade'))
-    .addColumn('seq', 'integer', (c) => c.notNull())
+    .addColumn('task_id', t.int, (c) => c.notNull().references('tasks.id').onDelete('cascade'))
+    .addColumn('seq', t.int, (c) => c.notNull())
     .addColumn('stream', 'text', (c) => c.notNull())
     .addColumn('line', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('created_at', t.time, (c) => c.notNull())
     .addPrimaryKeyConstraint('task_logs_pk', ['task_id', 'seq'])
     .execute();
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { columnTypes } from '../column-types.js';
 
 // Written out, not imported: a migration must do the same thing forever, whatever the code says later.
 // (The master re-syncs the built-in roles' capabilities at every start.)
@@ -18,21 +19,22 @@ const ALL_CAPABILITIES = [
  * from. The `users.admin` flag becomes an assignment of the built-in `admin` role, in place.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('groups')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn(...t.id('id'))
     .addColumn('path', 'text', (c) => c.notNull().unique())
-    .addColumn('parent_id', 'integer', (c) => c.references('groups.id'))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('parent_id', t.int, (c) => c.references('groups.id'))
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('updated_at', t.time, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('groups_by_parent').on('groups').column('parent_id').execute();
 
   await db.schema
     .createTable('group_members')
-    .addColumn('group_id', 'integer', (c) => c.notNull().references('groups.id').onDelete('cascade'))
-    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn('group_id', t.int, (c) => c.notNull().references('groups.id').onDelete('cascade'))
+    .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('created_at', t.time, (c) => c.notNull())
     .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
     .execute();
   // Every request looks up the caller's groups by user.
@@ -40,17 +42,17 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('roles')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('name', sql`text collate nocase`, (c) => c.notNull().unique())
+    .addColumn(...t.id('id'))
+    .addColumn('name', t.nocaseText, (c) => c.notNull().unique())
     .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
-    .addColumn('builtin', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('builtin', t.bool, (c) => c.notNull().defaultTo(t.no))
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('updated_at', t.time, (c) => c.notNull())
     .execute();
 
   await db.schema
     .createTable('role_capabilities')
-    .addColumn('role_id', 'integer', (c) => c.notNull().references('roles.id').onDelete('cascade'))
+    .addColumn('role_id', t.int, (c) => c.notNull().references('roles.id').onDelete('cascade'))
     .addColumn('capability', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('role_capabilities_pk', ['role_id', 'capability'])
     .execute();
@@ -59,12 +61,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   // group, since an assignment that lost its scope must not silently become unscoped.
   await db.schema
     .createTable('role_assignments')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('role_id', 'integer', (c) => c.notNull().references('roles.id').onDelete('cascade'))
-    .addColumn('user_id', 'integer', (c) => c.references('users.id').onDelete('cascade'))
-    .addColumn('group_id', 'integer', (c) => c.references('groups.id').onDelete('cascade'))
-    .addColumn('scope_group_id', 'integer', (c) => c.references('groups.id').onDelete('cascade'))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn(...t.id('id'))
+    .addColumn('role_id', t.int, (c) => c.notNull().references('roles.id').onDelete('cascade'))
+    .addColumn('user_id', t.int, (c) => c.references('users.id').onDelete('cascade'))
+    .addColumn('group_id', t.int, (c) => c.references('groups.id').onDelete('cascade'))
+    .addColumn('scope_group_id', t.int, (c) => c.references('groups.id').onDelete('cascade'))
+    .addColumn('created_at', t.time, (c) => c.notNull())
     .addCheckConstraint('assignment_has_one_holder', sql`(user_id is null) <> (group_id is null)`)
     .execute();
   await db.schema.createIndex('role_assignments_by_user').on('role_assignments').columns(['user_id', 'role_id']).execute();
@@ -77,13 +79,13 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('api_tokens')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
-    .addColumn('name', sql`text collate nocase`, (c) => c.notNull())
+    .addColumn(...t.id('id'))
+    .addColumn('user_id', t.int, (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('name', t.nocaseText, (c) => c.notNull())
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('expires_at', 'integer')
-    .addColumn('last_used_at', 'integer')
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('expires_at', t.time)
+    .addColumn('last_used_at', t.time)
     .addUniqueConstraint('api_tokens_name_per_user', ['user_id', 'name'])
     .execute();
 
@@ -92,9 +94,9 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('audit_log')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('at', 'integer', (c) => c.notNull())
-    .addColumn('actor_id', 'integer', (c) => c.references('users.id').onDelete('set null'))
+    .addColumn(...t.id('id'))
+    .addColumn('at', t.time, (c) => c.notNull())
+    .addColumn('actor_id', t.int, (c) => c.references('users.id').onDelete('set null'))
     .addColumn('actor_name', 'text')
     .addColumn('action', 'text', (c) => c.notNull())
     .addColumn('target_type', 'text', (c) => c.notNull())

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { columnTypes } from '../column-types.js';
 
 /**
  * Admission: every task stores the run spec its agent executes (`run_spec`, JSON) and the group it
@@ -8,10 +9,11 @@ import type { Kysely } from 'kysely';
  * was off by default), every capability dropped, the old defaults' service ports.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema.alterTable('tasks').addColumn('run_spec', 'text').execute();
-  await db.schema.alterTable('tasks').addColumn('group_id', 'integer', (c) => c.references('groups.id').onDelete('set null')).execute();
+  await db.schema.alterTable('tasks').addColumn('group_id', t.int, (c) => c.references('groups.id').onDelete('set null')).execute();
   await db.schema.alterTable('tasks').addColumn('group_path', 'text').execute();
-  await db.schema.alterTable('users').addColumn('default_group_id', 'integer', (c) => c.references('groups.id').onDelete('set null')).execute();
+  await db.schema.alterTable('users').addColumn('default_group_id', t.int, (c) => c.references('groups.id').onDelete('set null')).execute();
   await db.schema.alterTable('agents').addColumn('images', 'text').execute();
 
   let after = 0;

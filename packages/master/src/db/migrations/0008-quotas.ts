@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { columnTypes } from '../column-types.js';
 
 /**
  * Quotas (issue 14): named limits (null: no limit on that resource), their assignments to users or
@@ -7,27 +8,28 @@ import { sql, type Kysely } from 'kysely';
  * lands in any order with the other branches' migrations.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('quotas')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn(...t.id('id'))
     .addColumn('name', 'text', (c) => c.notNull().unique())
-    .addColumn('max_running', 'integer')
-    .addColumn('max_submitted', 'integer')
-    .addColumn('cpu', 'real')
-    .addColumn('memory', 'integer')
-    .addColumn('gpus', 'integer')
-    .addColumn('max_runtime_ms', 'integer')
-    .addColumn('deny_on_limit', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('max_running', t.int)
+    .addColumn('max_submitted', t.int)
+    .addColumn('cpu', t.real)
+    .addColumn('memory', t.int)
+    .addColumn('gpus', t.int)
+    .addColumn('max_runtime_ms', t.int)
+    .addColumn('deny_on_limit', t.bool, (c) => c.notNull().defaultTo(t.no))
+    .addColumn('created_at', t.time, (c) => c.notNull())
+    .addColumn('updated_at', t.time, (c) => c.notNull())
     .execute();
   await db.schema
     .createTable('quota_assignments')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('quota_id', 'integer', (c) => c.notNull().references('quotas.id').onDelete('cascade'))
-    .addColumn('user_id', 'integer', (c) => c.references('users.id').onDelete('cascade'))
-    .addColumn('group_id', 'integer', (c) => c.references('groups.id').onDelete('cascade'))
-    .addColumn('created_at', 'integer', (c) => c.notNull())
+    .addColumn(...t.id('id'))
+    .addColumn('quota_id', t.int, (c) => c.notNull().references('quotas.id').onDelete('cascade'))
+    .addColumn('user_id', t.int, (c) => c.references('users.id').onDelete('cascade'))
+    .addColumn('group_id', t.int, (c) => c.references('groups.id').onDelete('cascade'))
+    .addColumn('created_at', t.time, (c) => c.notNull())
     .addCheckConstraint('quota_assignments_one_principal', sql`(user_id is null) <> (group_id is null)`)
     .execute();
   await db.schema.createIndex('quota_assignments_user').unique().on('quota_assignments').columns(['quota_id', 'user_id']).where('user_id', 'is not', null).execute();
@@ -44,9 +46,9 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('user_usage')
-    .addColumn('user_id', 'integer', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
-    .addColumn('cpu_seconds', 'real', (c) => c.notNull().defaultTo(0))
-    .addColumn('gpu_seconds', 'real', (c) => c.notNull().defaultTo(0))
-    .addColumn('updated_at', 'integer', (c) => c.notNull())
+    .addColumn('user_id', t.int, (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+    .addColumn('cpu_seconds', t.real, (c) => c.notNull().defaultTo(0))
+    .addColumn('gpu_seconds', t.real, (c) => c.notNull().defaultTo(0))
+    .addColumn('updated_at', t.time, (c) => c.notNull())
     .execute();
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { columnTypes } from '../column-types.js';
 
 /**
  * Agent tokens scoped to one task's lease (issue 22): the credential a resource manager hands the
@@ -7,7 +8,8 @@ import type { Kysely } from 'kysely';
  * so that branches adding migrations in parallel do not collide (the migrator allows any order).
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('agent_tokens').addColumn('task_id', 'integer').execute();
+  const t = columnTypes(db);
+  await db.schema.alterTable('agent_tokens').addColumn('task_id', t.int).execute();
   await db.schema.alterTable('agent_tokens').addColumn('lease_id', 'text').execute();
   await db.schema.createIndex('agent_tokens_by_task').on('agent_tokens').column('task_id').execute();
 }

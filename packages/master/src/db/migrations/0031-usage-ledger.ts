@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { columnTypes } from '../column-types.js';
 
 /**
  * The usage ledger (issue 25): one row per run (`usage_runs`), opened when the run starts and closed
@@ -10,27 +11,28 @@ import type { Kysely } from 'kysely';
  * that it lands in any order with the other branches' migrations. Times are epoch milliseconds.
  */
 export async function up(db: Kysely<any>): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('usage_runs')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('task_id', 'integer', (c) => c.notNull())
-    .addColumn('owner_id', 'integer', (c) => c.notNull())
+    .addColumn(...t.id('id'))
+    .addColumn('task_id', t.int, (c) => c.notNull())
+    .addColumn('owner_id', t.int, (c) => c.notNull())
     .addColumn('owner_name', 'text', (c) => c.notNull())
     .addColumn('group_path', 'text')
     .addColumn('pool', 'text', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('task_name', 'text', (c) => c.notNull())
-    .addColumn('cpu', 'real', (c) => c.notNull())
-    .addColumn('memory', 'bigint', (c) => c.notNull())
-    .addColumn('gpus', 'integer', (c) => c.notNull())
+    .addColumn('cpu', t.real, (c) => c.notNull())
+    .addColumn('memory', t.int, (c) => c.notNull())
+    .addColumn('gpus', t.int, (c) => c.notNull())
     .addColumn('agent_id', 'text')
-    .addColumn('queued_at', 'bigint', (c) => c.notNull())
-    .addColumn('started_at', 'bigint', (c) => c.notNull())
-    .addColumn('wait_ms', 'bigint', (c) => c.notNull())
+    .addColumn('queued_at', t.time, (c) => c.notNull())
+    .addColumn('started_at', t.time, (c) => c.notNull())
+    .addColumn('wait_ms', t.int, (c) => c.notNull())
     // Null while the run goes on.
-    .addColumn('ended_at', 'bigint')
+    .addColumn('ended_at', t.time)
     .addColumn('outcome', 'text')
-    .addColumn('exit_code', 'integer')
+    .addColumn('exit_code', t.int)
     .execute();
   // A report reads the runs that overlap its period: ended after its start (or still going).
   await db.schema.createIndex('usage_runs_by_end').on('usage_runs').columns(['ended_at', 'started_at']).execute();
@@ -40,33 +42,33 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('cluster_samples')
-    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn('at', t.time, (c) => c.notNull())
     .addColumn('pool', 'text', (c) => c.notNull())
-    .addColumn('agents', 'integer', (c) => c.notNull())
-    .addColumn('cpu_total', 'real', (c) => c.notNull())
-    .addColumn('cpu_allocated', 'real', (c) => c.notNull())
-    .addColumn('gpus_total', 'integer', (c) => c.notNull())
-    .addColumn('gpus_allocated', 'integer', (c) => c.notNull())
-    .addColumn('memory_total', 'bigint', (c) => c.notNull())
-    .addColumn('memory_allocated', 'bigint', (c) => c.notNull())
-    .addColumn('queued', 'integer', (c) => c.notNull())
-    .addColumn('oldest_queued_at', 'bigint')
-    .addColumn('running', 'integer', (c) => c.notNull())
+    .addColumn('agents', t.int, (c) => c.notNull())
+    .addColumn('cpu_total', t.real, (c) => c.notNull())
+    .addColumn('cpu_allocated', t.real, (c) => c.notNull())
+    .addColumn('gpus_total', t.int, (c) => c.notNull())
+    .addColumn('gpus_allocated', t.int, (c) => c.notNull())
+    .addColumn('memory_total', t.int, (c) => c.notNull())
+    .addColumn('memory_allocated', t.int, (c) => c.notNull())
+    .addColumn('queued', t.int, (c) => c.notNull())
+    .addColumn('oldest_queued_at', t.time)
+    .addColumn('running', t.int, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('cluster_samples_by_time').on('cluster_samples').columns(['at', 'pool']).execute();
 
   await db.schema
     .createTable('task_timeline')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('task_id', 'integer', (c) => c.notNull().references('tasks.id').onDelete('cascade'))
-    .addColumn('at', 'bigint', (c) => c.notNull())
+    .addColumn(...t.id('id'))
+    .addColumn('task_id', t.int, (c) => c.notNull().references('tasks.id').onDelete('cascade'))
+    .addColumn('at', t.time, (c) => c.notNull())
     .addColumn('event', 'text', (c) => c.notNull())
     .addColumn('state', 'text', (c) => c.notNull())
     .addColumn('detail', 'text')
     .execute();
   await db.schema.createIndex('task_timeline_by_task').on('task_timeline').columns(['task_id', 'id']).execute();
 
-  await db.schema.alterTable('tasks').addColumn('queued_at', 'bigint').execute();
+  await db.schema.alterTable('tasks').addColumn('queued_at', t.time).execute();
 
   // Runs going on as the ledger starts: opened now, from what the task holds (its current run began
   // at its last assignment: a restarted task keeps its first started_at).
