@@ -178,7 +178,7 @@ test.serial('a day of runs: each outcome is one ledger row, and yard usage --sin
   t.true(Math.abs(memory - 3) < 0.001, `alice held 1 GiB for 3 hours (her other run asked no memory): ${memory}`);
 
   // The ledger's outcomes: every way a run ends, the restart included.
-  const outcomes = m.master.database.sqlite.prepare('select outcome from usage_runs order by id').pluck().all();
+  const outcomes = (await m.master.database.db.selectFrom('usage_runs').select('outcome').orderBy('id').execute()).map((r) => r.outcome);
   t.deepEqual(outcomes, ['COMPLETED', 'FAILED', 'KILLED', 'REQUEUED', 'FAILED', 'LOST']);
 
   // By group, as a table: the runs charged to no group are a row of their own.
