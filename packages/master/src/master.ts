@@ -40,6 +40,9 @@ import { QuotaService } from './quotas/quota-service.js';
 import { RuntimeLimits } from './quotas/runtime-limits.js';
 import { roleRoutes } from './roles/role-routes.js';
 import { RoleService } from './roles/role-service.js';
+import { AgentChannel } from './resource-managers/agents/agent-channel.js';
+import { AgentsManager } from './resource-managers/agents/agents-manager.js';
+import { DEFAULT_POOL, Pools } from './resource-managers/pools.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LoginThrottle } from './sessions/login-throttle.js';
 import { sessionRoutes } from './sessions/session-routes.js';
@@ -81,6 +84,7 @@ export interface Master {
     agents: AgentService;
     agentTokens: AgentTokenService;
     scheduler: Scheduler;
+    pools: Pools;
     policy: PolicyStore;
     quotas: QuotaService;
   };
@@ -143,6 +147,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // The task and agent services tell the scheduler about queue and capacity changes; the scheduler is built after them.
   // Admission asks the agents domain which images the agents have; it is built after the tasks service.
   let scheduler: Scheduler | undefined;
+  let pools: Pools | undefined;
   let agents: AgentService | undefined;
   const quotas = new QuotaService({
     db,
@@ -172,7 +177,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     quotas,
     onRunEnded: (task, endedAt) => void quotas.chargeRun(task, endedAt).catch((error: unknown) => logger.error({ err: error, taskId: task.id }, 'fair-share usage not recorded')),
     onQueued: (id) => scheduler?.taskQueued(id),
-    onKillRequested: (agentId) => scheduler?.killRequested(agentId),
+    onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
   const agentTokens = new AgentTokenService({ db, clock, audit });
@@ -184,22 +189,17 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
     onCapacityChanged: () => scheduler?.capacityChanged(),
   });
+  // The agents' wire (long poll, leases), shared by the pools whose tasks run under agents that dial back.
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
-  const broker = new TunnelBroker({ wake: (agentId) => scheduler?.killRequested(agentId), dialTimeoutMs: config.tasks.dial_timeout });
-  const interactive = new InteractiveService({ broker, clock, logger, tasks });
-  scheduler = new Scheduler({
-    clock,
-    logger,
-    tasks,
-    agents,
-    streams: broker,
-    quotas,
-    options: {
-      leaseTimeoutMs: config.agents.lease_timeout,
-      killGraceMs: config.agents.kill_grace,
-      policy: config.scheduler.policy,
-    },
-  });
+  const broker = new TunnelBroker({ wake: (agentId) => channel.wake(agentId), dialTimeoutMs: config.tasks.dial_timeout });
+  const channel = new AgentChannel({ tasks, agents, streams: broker, killGraceMs: config.agents.kill_grace });
+  pools = new Pools(
+    [new AgentsManager(DEFAULT_POOL, { clock, logger, tasks, agents, channel, broker, leaseTimeoutMs: config.agents.lease_timeout })],
+    () => channel.close(),
+  );
+  const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
+  scheduler = new Scheduler({ logger, tasks, pools: () => pools!, quotas, options: { policy: config.scheduler.policy } });
+  await pools.start(scheduler);
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
 
@@ -239,7 +239,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
       agentRoutes(agents, agentTokens, guards),
-      agentApiRoutes({ agents, scheduler, reports }, guards),
+      agentApiRoutes({ agents, channel, reports }, guards),
       opened.api,
     ],
   });
@@ -274,7 +274,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     const idleTimeout = config.tasks.idle_timeout;
     Promise.all([
       agents.markLost(),
-      scheduler.expireLeases(),
+      pools.reconcile(),
       runtimeLimits.sweep(),
       quotas.flushUsage(),
       idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
@@ -288,10 +288,11 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, pools, policy, quotas },
     async close() {
       clearInterval(monitor);
       interactive.close();
+      await pools.close();
       await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
       await Promise.all(
         [server, servicesServer].map(

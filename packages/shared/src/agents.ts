@@ -161,6 +161,8 @@ export type AgentState = (typeof AGENT_STATES)[number];
 
 export interface Agent {
   id: string;
+  /** The pool it serves (`yard-agent --pool`; `default` unless it names one). */
+  pool: string;
   state: AgentState;
   enabled: boolean;
   executor: ExecutorName;

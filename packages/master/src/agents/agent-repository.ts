@@ -1,6 +1,7 @@
 import { normalizeImage, type AgentImages, type AgentResources, type AgentState, type ExecutorName } from '@trainyard/shared';
 import type { Executor } from '../db/database.js';
 import type { AgentRow, AgentTokenRow } from '../db/schema.js';
+import { DEFAULT_POOL } from '../resource-managers/pools.js';
 
 /** An agent as the rest of the master sees one: parsed resources and labels, a boolean, never 0/1 or JSON text. */
 export interface AgentRecord {
@@ -17,6 +18,8 @@ export interface AgentRecord {
   lastHeartbeatAt: number;
   /** The image references it has, normalised; null: it runs any (the process executor), or never said. */
   images: string[] | null;
+  /** The pool it serves (`yard-agent --pool`). */
+  pool: string;
 }
 
 export const agentRepository = {
@@ -31,7 +34,7 @@ export const agentRepository = {
   },
 
   /** A registration: a new agent is enabled; re-registering keeps the admin's enabled/disabled choice. */
-  upsert(db: Executor, agent: Omit<AgentRecord, 'enabled'>): Promise<unknown> {
+  upsert(db: Executor, agent: Omit<AgentRecord, 'enabled' | 'pool'>): Promise<unknown> {
     const changes = {
       token_id: agent.tokenId,
       executor: agent.executor,
@@ -86,6 +89,7 @@ function toRecord(row: AgentRow): AgentRecord {
     registeredAt: row.registered_at,
     lastHeartbeatAt: row.last_heartbeat_at,
     images: row.images === null ? null : (JSON.parse(row.images) as string[]).map(normalizeImage),
+    pool: DEFAULT_POOL,
   };
 }
 

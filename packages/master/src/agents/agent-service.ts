@@ -209,6 +209,7 @@ async function settle(taskId: number, logger: Logger, end: () => Promise<unknown
 function toAgent(agent: AgentRecord, runningTasks: number[]): Agent {
   return {
     id: agent.id,
+    pool: agent.pool,
     state: agent.state,
     enabled: agent.enabled,
     executor: agent.executor,

@@ -50,8 +50,8 @@ export class TaskService {
       onRunEnded?: (task: TaskRow, endedAt: number) => void;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
       onQueued?: (taskId: number) => void;
-      /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
-      onKillRequested?: (agentId: string) => void;
+      /** Called when a kill is asked of a task a pool holds (placed, not queued): its resource manager carries it out. */
+      onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
       onCapacityFreed?: () => void;
     },
@@ -246,7 +246,7 @@ export class TaskService {
     } else if (task.kill_requested_at === null) {
       await taskRepository.update(this.deps.db, task.id, { state }, { kill_requested_at: now, updated_at: now, ...reason });
       this.deps.events.changed(task.id);
-      if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
+      this.deps.onKillRequested?.(task);
     }
     return toTask(await this.require(task.id));
   }
