@@ -33,7 +33,7 @@ test.after.always(() => m?.stop());
 
 test('the file went through every migration since 0.1.0, in order', async (t) => {
   const applied = m.master.database.sqlite.prepare('select name from kysely_migration order by timestamp, name').pluck().all();
-  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity']);
+  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0011-pools']);
 });
 
 test('every user is there as 0.1.0 left them, and admins are still admins', async (t) => {
@@ -84,8 +84,10 @@ test('every task, its config, identity, state and logs are intact; agent tokens 
   for (const expected of manifest.tasks) {
     const { logs, ...task } = expected;
     const found = await api<Task>(m.url, 'GET', `/tasks/${task.id}`, { token: admin });
-    const { group, runSpec, pendingReason, ...rest } = found.body;
+    const { group, runSpec, pendingReason, pool, ...rest } = found.body;
     t.deepEqual(rest, task, `task ${task.id}`);
+    // 0011-pools: every task from before is in the default pool.
+    t.is(pool, 'default');
     // 0008-quotas: no task from before waits for anything.
     t.is(pendingReason, null);
     // 0007-admission: in no group, with the run spec its config and identity always meant.

@@ -41,8 +41,9 @@ import { RuntimeLimits } from './quotas/runtime-limits.js';
 import { roleRoutes } from './roles/role-routes.js';
 import { RoleService } from './roles/role-service.js';
 import { AgentChannel } from './resource-managers/agents/agent-channel.js';
-import { AgentsManager } from './resource-managers/agents/agents-manager.js';
-import { DEFAULT_POOL, Pools } from './resource-managers/pools.js';
+import { checkManagersBuilt, createManagers } from './resource-managers/managers.js';
+import { poolRoutes } from './resource-managers/pool-routes.js';
+import { Pools } from './resource-managers/pools.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LoginThrottle } from './sessions/login-throttle.js';
 import { sessionRoutes } from './sessions/session-routes.js';
@@ -101,6 +102,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
   const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
+  // A pool whose resource manager this build lacks would take tasks it could never run.
+  checkManagersBuilt(config.pools);
   const database = await openDatabase(config.db.path);
   const { db } = database;
 
@@ -145,7 +148,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   users.subscribe(tokens);
 
   // The task and agent services tell the scheduler about queue and capacity changes; the scheduler is built after them.
-  // Admission asks the agents domain which images the agents have; it is built after the tasks service.
+  // Admission asks the pools (their managers) where a task may go and which images their machines have; they are built after the tasks service.
   let scheduler: Scheduler | undefined;
   let pools: Pools | undefined;
   let agents: AgentService | undefined;
@@ -169,14 +172,14 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       policy: () => policy.current,
       groups,
       groupUnix,
-      images: { whereIs: (image) => agents!.whereIs(image) },
+      pools: { defaultPool: config.default_pool, names: () => pools!.names(), find: (name) => pools!.find(name) },
     }),
     users,
     groups,
     audit,
     quotas,
     onRunEnded: (task, endedAt) => void quotas.chargeRun(task, endedAt).catch((error: unknown) => logger.error({ err: error, taskId: task.id }, 'fair-share usage not recorded')),
-    onQueued: (id) => scheduler?.taskQueued(id),
+    onQueued: (task) => scheduler?.taskQueued(task),
     onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
@@ -188,18 +191,22 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     tasks,
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
     onCapacityChanged: () => scheduler?.capacityChanged(),
+    pools: () => pools!,
   });
   // The agents' wire (long poll, leases), shared by the pools whose tasks run under agents that dial back.
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
   const broker = new TunnelBroker({ wake: (agentId) => channel.wake(agentId), dialTimeoutMs: config.tasks.dial_timeout });
   const channel = new AgentChannel({ tasks, agents, streams: broker, killGraceMs: config.agents.kill_grace });
-  pools = new Pools(
-    [new AgentsManager(DEFAULT_POOL, { clock, logger, tasks, agents, channel, broker, leaseTimeoutMs: config.agents.lease_timeout })],
-    () => channel.close(),
-  );
+  // One resource manager per pool of master.yaml; the scheduler decides, they place.
+  pools = new Pools(createManagers({ config, clock, logger, tasks, agents, channel, broker }), {
+    settings: config.pools,
+    defaultPool: config.default_pool,
+    tasks,
+    clock,
+    onClose: () => channel.close(),
+  });
   const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
   scheduler = new Scheduler({ logger, tasks, pools: () => pools!, quotas, options: { policy: config.scheduler.policy } });
-  await pools.start(scheduler);
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
 
@@ -207,6 +214,13 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     await database.close();
     throw error;
   });
+  // Each manager reconciles what runs in its pool before the master takes requests.
+  const { stranded } = await pools.start(scheduler).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
+  if (stranded > 0) logger.warn({ tasks: stranded, pools: pools.names() }, "queued tasks wait in pools master.yaml no longer has (pending reason POOL_GONE)");
+  await agents.warnAboutStrays(pools.names());
   if (await users.bootstrap(config.security.initial_admin_password)) {
     logger.info('first start: created users "admin" and "yard"');
   }
@@ -231,14 +245,15 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     routers: [
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
-      groupRoutes(groups, groupUnix, roles, guards),
+      groupRoutes(groups, groupUnix, roles, pools, guards),
       roleRoutes(roles, guards),
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
       policyRoutes(policy, { users, groups }, guards),
-      quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
+      quotaRoutes(quotas, { users, groups, scheduler, pools, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
       agentRoutes(agents, agentTokens, guards),
+      poolRoutes(pools, guards),
       agentApiRoutes({ agents, channel, reports }, guards),
       opened.api,
     ],

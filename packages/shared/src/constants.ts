@@ -127,3 +127,4 @@ export * from './run-spec.js';
 export * from './errors.js';
 export * from './web-pages.js';
 export * from './quotas.js';
+export * from './pools.js';

@@ -2,10 +2,16 @@ import { z } from 'zod';
 import { groupPathSchema } from './group-path.js';
 import { CONTROL_CHARACTER, MAX_CONFIG_BYTES, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
 import { parseByteSize } from './byte-size.js';
+import { POOL_NAME_PATTERN } from './pools.js';
 import type { RunSpec } from './run-spec.js';
 import { controlCharMessage, taskNameSchema, textSchema } from './text.js';
 import type { UnixIdentity } from './users.js';
 
+
+/** A resource pool's name (master.yaml `pools`). */
+export const poolNameSchema = z
+  .string({ error: 'pool must be a string' })
+  .regex(POOL_NAME_PATTERN, 'a pool name is 1-64 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
 
 /** Memory as bytes: an integer, or a size such as "512Mi", "4Gi", "1G" (see `parseByteSize`). */
 export const memorySchema = z
@@ -90,6 +96,8 @@ const commonConfig = {
   description: textSchema('description', 4096).optional(),
   /** The group the task is created in (the caller must be a direct member); `--group` on the CLI wins. */
   group: groupPathSchema.optional(),
+  /** The resource pool it runs in; `--pool` on the CLI wins; else the group's default pool, else the system's. */
+  pool: poolNameSchema.optional(),
   image: imageSchema.optional(),
   entrypoint: commandSchema.optional(),
   resources: resourcesSchema.prefault({}),
@@ -141,6 +149,7 @@ export interface TaskConfig {
   name: string;
   description?: string;
   group?: string;
+  pool?: string;
   image: string;
   entrypoint: string[];
   resources: ResourceRequest;
@@ -155,7 +164,7 @@ export interface TaskConfig {
 
 /**
  * POST /tasks and /tasks/dry-run: the config is an object, or YAML text that the master parses
- * (safely) itself; `group` (the CLI's `--group`) wins over the config's own.
+ * (safely) itself; `group` and `pool` (the CLI's `--group`, `--pool`) win over the config's own.
  */
 export const createTaskSchema = z.strictObject({
   kind: z.enum(TASK_KINDS, { error: `kind must be one of: ${TASK_KINDS.join(', ')}` }),
@@ -163,6 +172,8 @@ export const createTaskSchema = z.strictObject({
     error: `config must be an object or YAML text of at most ${MAX_CONFIG_BYTES} bytes`,
   }),
   group: groupPathSchema.optional(),
+  /** The CLI's `--pool`: wins over the config's `pool:`, the group's default pool and the system's. */
+  pool: poolNameSchema.optional(),
 });
 export type CreateTaskRequest = z.input<typeof createTaskSchema>;
 
@@ -172,6 +183,8 @@ export interface TaskPlan {
   name: string;
   owner: string;
   group: string | null;
+  /** The resource pool it would be submitted to. */
+  pool: string;
   config: TaskConfig;
   runSpec: RunSpec;
 }
@@ -214,6 +227,8 @@ export interface TaskSummary {
   name: string;
   /** The group it was created in (its path then), or null. */
   group: string | null;
+  /** The resource pool it was submitted to (master.yaml `pools`). */
+  pool: string;
   runAs: UnixIdentity;
   agent: string | null;
   exitCode: number | null;

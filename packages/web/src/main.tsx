@@ -8,6 +8,7 @@ import { AgentsPage } from './pages/agents.js';
 import { ChangePasswordPage } from './pages/change-password.js';
 import { GroupPage, GroupsPage } from './pages/groups.js';
 import { LoginPage } from './pages/login.js';
+import { PoolsPage } from './pages/pools.js';
 import { QuotasPage, UsagePage } from './pages/quotas.js';
 import { TaskDetailPage } from './pages/task-detail.js';
 import { RolePage, RolesPage } from './pages/roles.js';
@@ -58,12 +59,15 @@ function App() {
   else if (match?.page === 'roles') page = <RolesPage />;
   else if (match?.page === 'role') page = <RolePage name={match.name} key={match.name} />;
   else if (match?.page === 'agents') page = <AgentsPage />;
+  else if (match?.page === 'pools') page = <PoolsPage />;
   else if (match?.page === 'quotas') page = <QuotasPage me={me} />;
   else if (match?.page === 'usage') page = <UsagePage me={me} />;
   else if (match?.page === 'change-password') page = <ChangePasswordPage me={me} />;
   else page = <p class="error">There is no page at {path}.</p>;
   // Only what this user may use; the master refuses the rest anyway.
   const adminSections = [
+    // Everyone may see the pools (to choose one); their agents need see_status.
+    'pools',
     ...(can(me, 'see_status') ? ['agents'] : []),
     ...(can(me, 'see_status') || can(me, 'change_config') ? ['quotas'] : []),
     ...(can(me, 'change_config') ? ['users', 'groups', 'roles'] : []),

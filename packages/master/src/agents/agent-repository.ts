@@ -1,7 +1,6 @@
 import { normalizeImage, type AgentImages, type AgentResources, type AgentState, type ExecutorName } from '@trainyard/shared';
 import type { Executor } from '../db/database.js';
 import type { AgentRow, AgentTokenRow } from '../db/schema.js';
-import { DEFAULT_POOL } from '../resource-managers/pools.js';
 
 /** An agent as the rest of the master sees one: parsed resources and labels, a boolean, never 0/1 or JSON text. */
 export interface AgentRecord {
@@ -34,7 +33,7 @@ export const agentRepository = {
   },
 
   /** A registration: a new agent is enabled; re-registering keeps the admin's enabled/disabled choice. */
-  upsert(db: Executor, agent: Omit<AgentRecord, 'enabled' | 'pool'>): Promise<unknown> {
+  upsert(db: Executor, agent: Omit<AgentRecord, 'enabled'>): Promise<unknown> {
     const changes = {
       token_id: agent.tokenId,
       executor: agent.executor,
@@ -44,6 +43,7 @@ export const agentRepository = {
       state: agent.state,
       last_heartbeat_at: agent.lastHeartbeatAt,
       images: agent.images === null ? null : JSON.stringify(agent.images),
+      pool: agent.pool,
     };
     return db
       .insertInto('agents')
@@ -89,7 +89,7 @@ function toRecord(row: AgentRow): AgentRecord {
     registeredAt: row.registered_at,
     lastHeartbeatAt: row.last_heartbeat_at,
     images: row.images === null ? null : (JSON.parse(row.images) as string[]).map(normalizeImage),
-    pool: DEFAULT_POOL,
+    pool: row.pool,
   };
 }
 

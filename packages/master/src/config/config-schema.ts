@@ -1,7 +1,7 @@
 import proxyAddr from 'proxy-addr';
 import { FilterParser } from 'ldapts';
 import { z } from 'zod';
-import { groupPathSchema, parseByteSize, roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
+import { DEFAULT_POOL, groupPathSchema, parseByteSize, POOL_NAME_PATTERN, roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
 import { LOG_FORMATS } from '@trainyard/shared/logger';
 import { policySchema } from '../admission/policy-schema.js';
 import { durationSchema } from './duration.js';
@@ -148,6 +148,36 @@ const authSchema = z
     }
   });
 
+const poolDescription = z.string().max(256).optional();
+
+/**
+ * One pool of `pools:`: the resource manager that runs its tasks, and that manager's settings.
+ * Every manager's shape is accepted here; one this build does not have stops the master at start
+ * (resource-managers/pools-from-config.ts), saying so.
+ */
+const poolSchema = z.discriminatedUnion(
+  'manager',
+  [
+    /** Trainyard's own agents: those started with `yard-agent --pool <name>`. */
+    z.strictObject({ manager: z.literal('agents'), description: poolDescription }),
+    /** A Slurm cluster through slurmrestd (JWT): one partition (and account) of it. */
+    z.strictObject({
+      manager: z.literal('slurm'),
+      description: poolDescription,
+      /** slurmrestd's URL, such as http://slurm-head:6820. */
+      rest_url: publicUrlSchema,
+      /** The key slurmctld signs JWTs with (AuthAltParameters jwt_key=...), relative to master.yaml: the master mints each job's token as its user. */
+      jwt_key_file: z.string().min(1),
+      partition: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Slurm partition name'),
+      account: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Slurm account name').optional(),
+      /** How a task's image runs inside the job: none (directly on the node, as its uid), or a rootless OCI runtime. */
+      container: z.enum(['none', 'runc', 'podman'], { error: 'must be none, runc or podman' }).default('none'),
+    }),
+  ],
+  { error: 'manager must be agents or slurm' },
+);
+export type PoolConfig = z.output<typeof poolSchema>;
+
 /** Uids below this belong to machines' own accounts; no group's range starts there. */
 const MIN_UID_RANGE_BASE = 65536;
 
@@ -293,6 +323,16 @@ export const masterConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /**
+   * Resource pools, by name: each runs its tasks on one resource manager. By default one pool,
+   * `default`, of the agents that name no other.
+   */
+  pools: z
+    .record(z.string().regex(POOL_NAME_PATTERN, 'pool names are 1-64 characters of a-z, 0-9, ".", "_" or "-"'), poolSchema)
+    .refine((pools) => Object.keys(pools).length > 0, 'name at least one pool (the default is {default: {manager: agents}})')
+    .default({ [DEFAULT_POOL]: { manager: 'agents' } }),
+  /** Where tasks go that name no pool and whose group names none; one of `pools`. */
+  default_pool: z.string().default(DEFAULT_POOL),
   /** The admission policy: what tasks may ask for (see admission/policy-schema.ts). */
   policy: policySchema,
   http: z
@@ -331,6 +371,23 @@ export const masterConfigSchema = z.strictObject({
 });
 
 export type MasterConfig = z.output<typeof masterConfigSchema>;
+
+/** What one section cannot say alone: the default pool is one of the pools, and the policy allows only pools that exist. */
+export function checkPools(config: Pick<MasterConfig, 'pools' | 'default_pool' | 'policy'>, issue: (path: string, message: string) => void): void {
+  const names = Object.keys(config.pools);
+  if (!names.includes(config.default_pool)) {
+    issue('default_pool', `'${config.default_pool}' is not one of pools (${names.join(', ')})`);
+  }
+  const layers: Array<[string, { pools?: { allow?: string[] | undefined } | undefined }]> = [
+    ['policy.system', config.policy.system],
+    ...Object.entries(config.policy.groups).map(([path, layer]): [string, typeof layer] => [`policy.groups.${path}`, layer]),
+    ...Object.entries(config.policy.users).map(([name, layer]): [string, typeof layer] => [`policy.users.${name}`, layer]),
+  ];
+  for (const [key, layer] of layers) {
+    const unknown = (layer.pools?.allow ?? []).filter((pool) => pool !== '*' && !names.includes(pool));
+    if (unknown.length > 0) issue(`${key}.pools.allow`, `${unknown.map((p) => `'${p}'`).join(', ')} ${unknown.length === 1 ? 'is not a pool' : 'are not pools'} (pools: ${names.join(', ')})`);
+  }
+}
 
 /** What one section cannot say alone: the services origin is never the master's own. */
 export function checkServicesOrigin(config: MasterConfig, issue: (path: string, message: string) => void): void {

@@ -10,6 +10,7 @@ import * as authBackends from './migrations/0006-auth-backends.js';
 import * as admission from './migrations/0007-admission.js';
 import * as quotas from './migrations/0008-quotas.js';
 import * as groupIdentity from './migrations/0009-group-identity.js';
+import * as pools from './migrations/0011-pools.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-admission': admission,
   '0008-quotas': quotas,
   '0009-group-identity': groupIdentity,
+  '0011-pools': pools,
 };
 
 export interface OpenedDatabase {

@@ -76,6 +76,8 @@ export interface TasksTable {
   pending_reason: string | null;
   /** Why the master asked to kill it, when it was the master (`RUNTIME_LIMIT: ...`; migration 0008): its message once KILLED. */
   kill_reason: string | null;
+  /** The resource pool it was submitted to (migration 0011; `default` for older rows). */
+  pool: Generated<string>;
 }
 
 export interface TaskLogsTable {
@@ -111,6 +113,8 @@ export interface AgentsTable {
   last_heartbeat_at: number;
   /** JSON array of the image references the agent has; null: it runs any (or has not said: agents before 0.3). */
   images: string | null;
+  /** The pool it serves (`yard-agent --pool`; migration 0011). */
+  pool: Generated<string>;
 }
 
 /** Groups by path (`research/vision`); a subgroup's parent exists and its path is the parent's plus a segment. */
@@ -127,6 +131,8 @@ export interface GroupsTable {
   uid_range_start: Generated<number | null>;
   uid_range_size: Generated<number | null>;
   shared_dir: Generated<number>;
+  /** The pool its tasks go to when they name none (migration 0011); null: the system's default_pool. */
+  default_pool: Generated<string | null>;
 }
 
 /** Every uid range ever handed out; kept after its group is deleted, so none is ever reused. */

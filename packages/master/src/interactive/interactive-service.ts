@@ -4,7 +4,6 @@ import type { WebSocket } from 'ws';
 import ms from 'ms';
 import { IDLE_KINDS, isTerminal, proxyPath, SERVICE_KINDS, type ServiceStatus, type TaskKind, type TaskState } from '@trainyard/shared';
 import type { Clock } from '../clock.js';
-import { DEFAULT_POOL } from '../resource-managers/pools.js';
 import type { ExecTarget, LiveRun } from '../resource-managers/resource-manager.js';
 import type { TaskWithOwner } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
@@ -72,7 +71,7 @@ export class InteractiveService {
     if (state !== 'RUNNING' || !task.agent_id || !task.lease_id) {
       throw new DomainError('NOT_READY', `task ${task.id} is ${state}: it is not running yet, try again in a moment`);
     }
-    return { taskId: task.id, pool: DEFAULT_POOL, agentId: task.agent_id, leaseId: task.lease_id };
+    return { taskId: task.id, pool: task.pool, agentId: task.agent_id, leaseId: task.lease_id };
   }
 
   /** The port the task's service listens on (its run spec's first port). */

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { RunSpec, StreamTarget, TaskKind } from '@trainyard/shared';
+import type { PoolManager, PoolResources, RunSpec, StreamTarget, TaskKind } from '@trainyard/shared';
 import type { TaskRow } from '../db/schema.js';
 
 /**
@@ -12,8 +12,7 @@ import type { TaskRow } from '../db/schema.js';
  */
 
 /** The engines a pool can name in master.yaml (`pools.<name>.manager`). */
-export const MANAGER_KINDS = ['agents', 'slurm'] as const;
-export type ManagerKind = (typeof MANAGER_KINDS)[number];
+export type ManagerKind = PoolManager;
 
 /** A queued task the scheduler lets start now (its turn came and its quotas have room), with its stored run spec. */
 export interface Candidate {
@@ -67,13 +66,6 @@ export interface LiveRun {
 
 export type ExecTarget = Extract<StreamTarget, { kind: 'exec' }>;
 
-export interface PoolResources {
-  cpu: number;
-  /** Bytes. */
-  memory: number;
-  gpus: number;
-}
-
 /** What a manager reports of its pool: what it has, and manager-specific facts for people who may see them (`see_status`). */
 export interface PoolCapacity {
   /** What the pool could run at once (agents: alive and enabled ones; Slurm: the partition's nodes). */
@@ -104,6 +96,12 @@ export interface ResourceManager {
 
   /** Whether any machine of the pool could run `image` without pulling (admission's `images.pull: never`). */
   whereIs(image: string): Promise<'present' | 'absent' | 'unknown'>;
+
+  /**
+   * Whether an agent that registers naming this pool (`yard-agent --pool`) may join it: null, or
+   * why not (an agents pool takes any; a Slurm pool only the one-shot agents its jobs start).
+   */
+  admitAgent(agent: { id: string; labels: Record<string, string> }): string | null;
 
   /** Queued work in this pool, or room that may have opened (a run ended, a quota changed): offer it what room there is. */
   workQueued(): void;

@@ -45,9 +45,9 @@ export class Scheduler implements Dispatcher {
   ) {}
 
   /** Entry point for every newly QUEUED task: its pool's manager offers it the room it has. */
-  taskQueued(taskId: number): void {
-    this.deps.logger.debug({ taskId }, 'task queued');
-    for (const manager of this.deps.pools().all()) manager.workQueued();
+  taskQueued(task: Pick<TaskRow, 'id' | 'pool'>): void {
+    this.deps.logger.debug({ taskId: task.id, pool: task.pool }, 'task queued');
+    this.deps.pools().find(task.pool)?.workQueued();
   }
 
   /**
@@ -61,8 +61,8 @@ export class Scheduler implements Dispatcher {
     }
   }
 
-  async hasWork(_pool: string): Promise<boolean> {
-    return (await this.deps.tasks.queued(1)).length > 0;
+  hasWork(pool: string): Promise<boolean> {
+    return this.deps.tasks.hasQueued(pool);
   }
 
   dispatch(pool: string, opening: Opening): Promise<DispatchResult> {
@@ -104,13 +104,13 @@ export class Scheduler implements Dispatcher {
   }
 
   /**
-   * The queue's head in the order the scheduler tries it, with the quota gate and each owner's
-   * fair-share score (`yard queue` shows the same). Under fair_share, owners with less decayed
-   * usage come first, then the oldest task; one owner alone is plain age order.
+   * The head of a pool's queue (or, for `yard queue`, of every pool's) in the order the scheduler
+   * tries it, with the quota gate and each owner's fair-share score. Under fair_share, owners with
+   * less decayed usage come first, then the oldest task; one owner alone is plain age order.
    */
-  async dispatchOrder(_pool?: string): Promise<{ items: Array<{ task: TaskRow; spec: RunSpec; load: TaskLoad; usage: number }>; gate: DispatchGateOf }> {
+  async dispatchOrder(pool?: string): Promise<{ items: Array<{ task: TaskRow; spec: RunSpec; load: TaskLoad; usage: number }>; gate: DispatchGateOf }> {
     const { tasks, quotas, options } = this.deps;
-    const candidates = await tasks.queuedHeads(QUEUE_SCAN_PER_HEAD, QUEUE_SCAN);
+    const candidates = await tasks.queuedHeads(pool, QUEUE_SCAN_PER_HEAD, QUEUE_SCAN);
     if (candidates.length === 0) return { items: [], gate: await quotas.gate([]) };
     const fair = options.policy === 'fair_share' && new Set(candidates.map((c) => c.owner_id)).size > 1;
     const loads: ActiveLoad[] | undefined = fair || (await quotas.anyQuota()) ? await quotas.activeLoads() : undefined;

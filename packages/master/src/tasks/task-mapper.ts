@@ -13,6 +13,7 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     state: row.state as TaskState,
     name: row.name,
     group: row.group_path,
+    pool: row.pool,
     runAs: { uid: row.run_uid, user: row.run_user, gid: row.run_gid, group: row.run_group },
     agent: row.agent_id,
     exitCode: row.exit_code,

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { TERMINAL_STATES, type TaskKind, type TaskState } from '@trainyard/shared';
+import { TERMINAL_STATES, type RunSpec, type TaskKind, type TaskState } from '@trainyard/shared';
 import type { Database, TaskLogRow, TasksTable, TaskRow } from '../db/schema.js';
 import type { Insertable, Updateable } from 'kysely';
 
@@ -83,9 +83,9 @@ export const taskRepository = {
     return byAgent;
   },
 
-  /** The head of the queue, first come first served. */
-  queued(db: Executor, limit: number): Promise<TaskRow[]> {
-    return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+  /** The head of a pool's queue, first come first served. */
+  queued(db: Executor, pool: string, limit: number): Promise<TaskRow[]> {
+    return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').where('pool', '=', pool).orderBy('id').limit(limit).execute();
   },
 
   /**
@@ -94,31 +94,55 @@ export const taskRepository = {
    * queue shorter than `limit` is read whole, in id order; a longer one with a window over the index
    * `tasks_queued_heads` (state, owner, group, id), which needs no sort.
    */
-  async queuedHeads(db: Executor, perHead: number, limit: number): Promise<TaskRow[]> {
-    const all = await db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+  async queuedHeads(db: Executor, pool: string | undefined, perHead: number, limit: number): Promise<TaskRow[]> {
+    let queued = db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED');
+    if (pool !== undefined) queued = queued.where('pool', '=', pool);
+    const all = await queued.orderBy('id').limit(limit).execute();
     if (all.length < limit) return all;
-    const ranked = db
+    let inQueue = db
       .selectFrom('tasks')
       .selectAll('tasks')
       .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy(['owner_id', 'group_id']).orderBy('id')).as('rank_in_head'))
-      .where('state', '=', 'QUEUED')
-      .as('q');
+      .where('state', '=', 'QUEUED');
+    if (pool !== undefined) inQueue = inQueue.where('pool', '=', pool);
+    const ranked = inQueue.as('q');
     return db.selectFrom(ranked).selectAll('q').where('q.rank_in_head', '<=', perHead).orderBy('q.id').limit(limit).execute() as Promise<TaskRow[]>;
+  },
+
+  async markPoolsGone(db: Executor, pools: string[]): Promise<number> {
+    const result = await db.updateTable('tasks').set({ pending_reason: 'POOL_GONE' }).where('state', '=', 'QUEUED').where('pool', 'not in', pools).executeTakeFirst();
+    return Number(result.numUpdatedRows);
   },
 
   async setPendingReason(db: Executor, id: number, reason: string | null): Promise<void> {
     await db.updateTable('tasks').set({ pending_reason: reason }).where('id', '=', id).where('state', '=', 'QUEUED').execute();
   },
 
-  /** Assignments never acknowledged since before `before`. */
-  unacknowledgedSince(db: Executor, before: number): Promise<TaskRow[]> {
+  /** Assignments in `pool` never acknowledged since before `before`. */
+  unacknowledgedSince(db: Executor, pool: string, before: number): Promise<TaskRow[]> {
     return db
       .selectFrom('tasks')
       .selectAll()
       .where('state', '=', 'ASSIGNED')
       .where('lease_acked_at', 'is', null)
       .where('assigned_at', '<', before)
+      .where('pool', '=', pool)
       .execute();
+  },
+
+  /** Per pool, the run specs' resources of the tasks holding a slot, and the queue's length and oldest task (`yard pool list`). */
+  async poolUse(db: Executor): Promise<{ active: Array<{ pool: string; resources: RunSpec['resources'] }>; queues: Array<{ pool: string; length: number; oldest: number }> }> {
+    const active = await db.selectFrom('tasks').select(['pool', 'run_spec']).where('state', 'in', ACTIVE_STATES).execute();
+    const queues = await db
+      .selectFrom('tasks')
+      .select((eb) => ['pool', eb.fn.countAll<number>().as('length'), eb.fn.min<number>('created_at').as('oldest')])
+      .where('state', '=', 'QUEUED')
+      .groupBy('pool')
+      .execute();
+    return {
+      active: active.map((row) => ({ pool: row.pool, resources: (JSON.parse(row.run_spec) as RunSpec).resources })),
+      queues: queues.map((q) => ({ pool: q.pool, length: Number(q.length), oldest: Number(q.oldest) })),
+    };
   },
 
   async appendLogs(db: Executor, taskId: number, lines: Array<Pick<TaskLogRow, 'stream' | 'line' | 'created_at'>>): Promise<number> {

@@ -7,6 +7,7 @@ import {
   type BindMountRequest,
   type KnownTask,
   type Page,
+  type RunSpec,
   type Task,
   type TaskKind,
   type TaskLogLine,
@@ -49,7 +50,7 @@ export class TaskService {
       /** Called when a run ends (from RUNNING to an end or back to the queue): fair-share usage. */
       onRunEnded?: (task: TaskRow, endedAt: number) => void;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
-      onQueued?: (taskId: number) => void;
+      onQueued?: (task: Pick<TaskRow, 'id' | 'pool'>) => void;
       /** Called when a kill is asked of a task a pool holds (placed, not queued): its resource manager carries it out. */
       onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
@@ -61,7 +62,7 @@ export class TaskService {
   async create(actor: Actor, request: AdmissionRequest): Promise<Task> {
     const { db, clock } = this.deps;
     const { owner, admitted } = await this.admit(actor, request);
-    const { config, group, runSpec } = admitted;
+    const { config, group, pool, runSpec } = admitted;
     const now = clock.now();
     const values: Insertable<TasksTable> = {
       kind: request.kind,
@@ -72,6 +73,7 @@ export class TaskService {
       run_spec: JSON.stringify(runSpec),
       group_id: group?.id ?? null,
       group_path: group?.path ?? null,
+      pool,
       run_uid: runSpec.runAs.uid,
       run_user: runSpec.runAs.user,
       run_gid: runSpec.runAs.gid,
@@ -92,7 +94,7 @@ export class TaskService {
         })
       : await taskRepository.insert(db, values);
     crashPoint('master:after-submit');
-    this.deps.onQueued?.(row.id);
+    this.deps.onQueued?.(row);
     return toTask({ ...row, owner: owner.username });
   }
 
@@ -104,6 +106,7 @@ export class TaskService {
       name: admitted.config.name,
       owner: owner.username,
       group: admitted.group?.path ?? null,
+      pool: admitted.pool,
       config: admitted.config,
       runSpec: admitted.runSpec,
     };
@@ -130,14 +133,27 @@ export class TaskService {
     return { items, next: last ? encodeCursor(last.id) : null };
   }
 
-  /** The oldest QUEUED tasks, in order: what the scheduler looks through for one that fits. */
-  queued(limit: number): Promise<TaskRow[]> {
-    return taskRepository.queued(this.deps.db, limit);
+  /** Whether `pool`'s queue holds any task. */
+  async hasQueued(pool: string): Promise<boolean> {
+    return (await taskRepository.queued(this.deps.db, pool, 1)).length > 0;
   }
 
-  /** The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest first: what the scheduler orders. */
-  queuedHeads(perHead: number, limit: number): Promise<TaskRow[]> {
-    return taskRepository.queuedHeads(this.deps.db, perHead, limit);
+  /**
+   * The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest
+   * first, of one pool (or every pool): what the scheduler orders.
+   */
+  queuedHeads(pool: string | undefined, perHead: number, limit: number): Promise<TaskRow[]> {
+    return taskRepository.queuedHeads(this.deps.db, pool, perHead, limit);
+  }
+
+  /** Queued tasks of pools master.yaml no longer has wait with POOL_GONE (nothing would ever place them); how many. */
+  async markPoolsGone(pools: string[]): Promise<number> {
+    return taskRepository.markPoolsGone(this.deps.db, pools);
+  }
+
+  /** Per pool: the tasks holding a slot (their run specs' resources) and the queue (length, oldest). */
+  poolUse(): Promise<{ active: Array<{ pool: string; resources: RunSpec['resources'] }>; queues: Array<{ pool: string; length: number; oldest: number }> }> {
+    return taskRepository.poolUse(this.deps.db);
   }
 
   /** Records why a queued task waits; the caller writes only a reason that changed. */
@@ -160,9 +176,9 @@ export class TaskService {
     return taskRepository.activeByAgent(this.deps.db);
   }
 
-  /** Assignments never acknowledged since before `before`. */
-  unacknowledgedSince(before: number): Promise<TaskRow[]> {
-    return taskRepository.unacknowledgedSince(this.deps.db, before);
+  /** Assignments in `pool` never acknowledged since before `before`. */
+  unacknowledgedSince(pool: string, before: number): Promise<TaskRow[]> {
+    return taskRepository.unacknowledgedSince(this.deps.db, pool, before);
   }
 
   /** What the master believes runs on an agent, for it to reconcile against what it finds. */
@@ -271,7 +287,7 @@ export class TaskService {
     this.deps.events.changed(task.id);
     if (from === 'RUNNING' && to !== 'RUNNING') this.deps.onRunEnded?.(task, now);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
-    if (to === 'QUEUED') this.deps.onQueued?.(task.id);
+    if (to === 'QUEUED') this.deps.onQueued?.(task);
     return { ...task, ...changes } as T;
   }
 

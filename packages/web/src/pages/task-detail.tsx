@@ -92,6 +92,8 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dd>{task.owner}</dd>
             <dt>Group</dt>
             <dd>{task.group ?? '-'}</dd>
+            <dt>Pool</dt>
+            <dd data-field="pool">{task.pool}</dd>
             <dt>Runs as</dt>
             <dd class="run-as">
               {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})

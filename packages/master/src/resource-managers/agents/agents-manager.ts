@@ -55,7 +55,12 @@ export class AgentsManager implements ResourceManager, WorkSource {
   }
 
   whereIs(image: string): Promise<'present' | 'absent' | 'unknown'> {
-    return this.deps.agents.whereIs(image);
+    return this.deps.agents.whereIs(image, this.pool);
+  }
+
+  /** Any agent (with a valid token) may join an agents pool. */
+  admitAgent(): string | null {
+    return null;
   }
 
   workQueued(): void {
@@ -107,7 +112,7 @@ export class AgentsManager implements ResourceManager, WorkSource {
   /** Assignments nobody acknowledged in time go back to the queue (the agent never started them). */
   async reconcile(): Promise<void> {
     const { clock, tasks, logger } = this.deps;
-    const expired = await tasks.unacknowledgedSince(clock.now() - this.deps.leaseTimeoutMs);
+    const expired = await tasks.unacknowledgedSince(this.pool, clock.now() - this.deps.leaseTimeoutMs);
     for (const task of expired) {
       const reason = `agent ${task.agent_id} did not take the task in time`;
       if (await tasks.release(task, reason)) logger.warn({ taskId: task.id, agent: task.agent_id }, `${reason}; back to the queue`);
