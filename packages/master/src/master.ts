@@ -269,6 +269,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   } catch (error) {
     server.close();
     servicesServer?.close();
+    await pools.close();
     await database.close();
     const port = server.listening ? config.listen.services_port! : config.listen.port;
     throw listenError(error as NodeJS.ErrnoException, { host: config.listen.host, port }, server.listening ? 'listen.services_port' : 'listen.port / YARD_PORT');
