@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseYaml, YamlError } from '@trainyard/shared/yaml';
+import { checkPools } from './check-pools.js';
 import type { z } from 'zod';
 import { policySchema, type PolicyConfig } from '../admission/policy-schema.js';
-import { checkPools, checkServicesOrigin, masterConfigSchema, type MasterConfig, type MasterConfigInput } from './config-schema.js';
+import { checkServicesOrigin, masterConfigSchema, type MasterConfig, type MasterConfigInput } from './config-schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -60,6 +61,7 @@ export function parseConfig(raw: unknown, source = 'config'): MasterConfig {
   if (!result.success) throw new ConfigError(`invalid ${source}:\n${describeIssues(result.error)}`);
   const issues: string[] = [];
   checkServicesOrigin(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
+  if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);
   checkPools(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
   if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);
   return result.data;
