@@ -276,6 +276,26 @@ test.serial('a pool taken out of master.yaml: its queued tasks wait saying so (P
   t.is((await api(after.url, 'POST', `/tasks/${task.id}/kill`, { token })).status, 200, 'it can still be killed');
 });
 
+test.serial('a policy reload may restrict pools, but only to pools the master has', async (t) => {
+  const own = tempDir('yard-pools-reload-');
+  const file = path.join(own, 'master.yaml');
+  const write = (allow: string) => writeFileSync(file, `pools: {default: {manager: agents}, gpu: {manager: agents}}\npolicy: {system: {pools: {allow: ${allow}}}}\n`);
+  write('["*"]');
+  const reloadable = await startTestMaster({ pools: { default: { manager: 'agents' }, gpu: { manager: 'agents' } } }, own, { configFile: file });
+  t.teardown(() => reloadable.stop());
+  const token = await loginToken(reloadable.url, 'admin');
+  write('[gpu, nope]');
+  const refused = await api(reloadable.url, 'POST', '/policy/reload', { token });
+  t.is(refused.status, 400);
+  t.is(refused.body.error.code, 'INVALID_CONFIG');
+  t.regex(refused.body.error.message, /policy\.system\.pools\.allow: 'nope' is not a pool \(pools: default, gpu\).*the policy in force stays/);
+  write('[gpu]');
+  t.is((await api(reloadable.url, 'POST', '/policy/reload', { token })).status, 200);
+  const now = await api(reloadable.url, 'POST', '/tasks/dry-run', { token, body: { kind: 'command', config: { image, entrypoint: ['true'] } } });
+  t.is(now.status, 403);
+  t.regex(now.body.error.message, /^pool default refused by policy\.system\.pools\.allow: it allows gpu$/);
+});
+
 const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the pools page test is NOT running.\n`);
 
