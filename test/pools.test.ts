@@ -276,6 +276,32 @@ test.serial('a pool taken out of master.yaml: its queued tasks wait saying so (P
   t.is((await api(after.url, 'POST', `/tasks/${task.id}/kill`, { token })).status, 200, 'it can still be killed');
 });
 
+test.serial("what a manager notes on a placed task (a job id, its engine's pending reason) shows in describe and JSON, and goes with the lease", async (t) => {
+  // A task in a pool with no agent, placed by hand under a lease as a manager would (an agent that never comes).
+  const own = tempDir('yard-pools-note-');
+  const solo = await startTestMaster({ agents: { ...FAST_AGENTS, lease_timeout: '2s' }, pools: { default: { manager: 'agents' } } }, own);
+  t.teardown(() => solo.stop());
+  const token = await loginToken(solo.url, 'admin');
+  const created = await api<Task>(solo.url, 'POST', '/tasks', { token, body: { kind: 'command', config: { image, entrypoint: ['true'] } } });
+  const tasks = solo.master.services.tasks;
+  const placed = (await tasks.assign(await tasks.require(created.body.id), 'nobody-1'))!;
+  t.true(await tasks.notePlacement(placed.id, placed.lease_id!, { placement: 'slurm job 4711', pendingReason: 'SLURM:Priority' }));
+  t.false(await tasks.notePlacement(placed.id, 'another-lease', { placement: 'slurm job 1' }), 'only under the current lease');
+  const shown = (await api<Task>(solo.url, 'GET', `/tasks/${placed.id}`, { token })).body;
+  t.like(shown, { state: 'ASSIGNED', placement: 'slurm job 4711', pendingReason: 'SLURM:Priority' });
+  const term = new Terminal(solo.url);
+  const described = await term.run(['-u', 'admin', 'task', 'describe', String(placed.id)], { env: { YARD_PASSWORD: '' } });
+  t.regex(described.stdout, /^Placement:\s+slurm job 4711$/m);
+  t.regex(described.stdout, /^Waiting for:\s+SLURM:Priority/m);
+  // Nobody acknowledges it: the agents pool's lease expires, and the note goes with the lease.
+  const back = await waitFor('the lease to expire', async () => {
+    const task = (await api<Task>(solo.url, 'GET', `/tasks/${placed.id}`, { token })).body;
+    return task.state === 'QUEUED' ? task : undefined;
+  });
+  t.like(back, { placement: null, agent: null });
+  t.not(back.pendingReason, 'SLURM:Priority');
+});
+
 test.serial('a policy reload may restrict pools, but only to pools the master has', async (t) => {
   const own = tempDir('yard-pools-reload-');
   const file = path.join(own, 'master.yaml');

@@ -84,10 +84,11 @@ test('every task, its config, identity, state and logs are intact; agent tokens 
   for (const expected of manifest.tasks) {
     const { logs, ...task } = expected;
     const found = await api<Task>(m.url, 'GET', `/tasks/${task.id}`, { token: admin });
-    const { group, runSpec, pendingReason, pool, ...rest } = found.body;
+    const { group, runSpec, pendingReason, pool, placement, ...rest } = found.body;
     t.deepEqual(rest, task, `task ${task.id}`);
-    // 0011-pools: every task from before is in the default pool.
+    // 0011-pools: every task from before is in the default pool, placed on an agent and nothing more.
     t.is(pool, 'default');
+    t.is(placement, null);
     // 0008-quotas: no task from before waits for anything.
     t.is(pendingReason, null);
     // 0007-admission: in no group, with the run spec its config and identity always meant.

@@ -236,7 +236,10 @@ export interface TaskSummary {
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
-  /** Why a QUEUED task waits (PENDING_REASONS, e.g. `QUOTA_RUNNING_USER`, `QUOTA_GPUS_GROUP:research`); null otherwise. */
+  /**
+   * Why a QUEUED task waits (PENDING_REASONS, e.g. `QUOTA_RUNNING_USER`, `QUOTA_GPUS_GROUP:research`), or why an
+   * ASSIGNED one has not started where its pool's engine holds it (`SLURM:Resources`); null otherwise.
+   */
   pendingReason: string | null;
 }
 
@@ -248,6 +251,8 @@ export interface Task extends TaskSummary {
   killRequested: boolean;
   /** Why it failed, was lost or restarted, when the master knows. */
   message: string | null;
+  /** What its pool's manager placed the current run as, beyond the agent (`slurm job 4711`); null for agents pools. */
+  placement: string | null;
 }
 
 export interface TaskLogLine {

@@ -46,6 +46,7 @@ export function describeTask(task: Task): string {
     ['State', task.state + (task.killRequested && task.state !== 'KILLED' ? ' (kill requested)' : '')],
     ...(task.pendingReason ? [['Waiting for', `${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`] as [string, string]] : []),
     ['Agent', task.agent],
+    ...(task.placement ? [['Placement', task.placement] as [string, string]] : []),
     ['Exit code', task.exitCode],
     ['Restarts', `${task.restarts} of ${c.max_restarts}`],
     ['Created', formatTime(task.createdAt)],

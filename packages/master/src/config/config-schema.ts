@@ -172,6 +172,18 @@ const poolSchema = z.discriminatedUnion(
       account: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Slurm account name').optional(),
       /** How a task's image runs inside the job: none (directly on the node, as its uid), or a rootless OCI runtime. */
       container: z.enum(['none', 'runc', 'podman'], { error: 'must be none, runc or podman' }).default('none'),
+      /** The user the master's own slurmrestd calls run as (root, or SlurmUser); a submission names the task's user. */
+      token_user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, 'must be a user name').default('root'),
+      /** How the master knows the nodes' users: shared (the master's host resolves the same users) or verify (submit held, compare, release). */
+      users: z.enum(['shared', 'verify'], { error: 'must be shared or verify' }).default('shared'),
+      /** Where jobs start and write their own output, on the nodes. */
+      job_dir: z.string().startsWith('/', 'must be an absolute path').default('/tmp'),
+      /** The job's PATH (a clean one by default). */
+      path: z.string().min(1).optional(),
+      /** How a job starts the one-shot agent on the nodes (default: yard-agent on the job's PATH). */
+      agent_command: z.string().min(1).optional(),
+      /** Where the one-shot agents reach the master from the nodes (default: http.public_url). */
+      master_url: publicUrlSchema.optional(),
     }),
   ],
   { error: 'manager must be agents or slurm' },

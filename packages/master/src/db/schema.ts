@@ -78,6 +78,8 @@ export interface TasksTable {
   kill_reason: string | null;
   /** The resource pool it was submitted to (migration 0011; `default` for older rows). */
   pool: Generated<string>;
+  /** What its pool's manager placed the current run as, beyond the agent and lease (`slurm job 4711`; migration 0011). */
+  placement: Generated<string | null>;
 }
 
 export interface TaskLogsTable {

@@ -18,6 +18,11 @@ export type ManagerKind = PoolManager;
 export interface Candidate {
   task: TaskRow;
   spec: RunSpec;
+  /**
+   * The tightest `max_runtime` of the quotas covering it (its owner's, its group's), null for none: the master
+   * kills it then anyway (RuntimeLimits); an engine with time limits of its own (Slurm's) can be told too.
+   */
+  maxRuntimeMs: number | null;
 }
 
 /**

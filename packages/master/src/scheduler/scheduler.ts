@@ -39,7 +39,7 @@ export class Scheduler implements Dispatcher {
       /** The pools, each with its manager: told when their queue has work. */
       pools: () => Pools;
       /** Quotas (the gate every placement passes) and fair-share usage. */
-      quotas: Pick<QuotaService, 'anyQuota' | 'activeLoads' | 'gate' | 'scores'>;
+      quotas: Pick<QuotaService, 'anyQuota' | 'activeLoads' | 'gate' | 'scores' | 'runtimeLimits'>;
       options: SchedulerOptions;
     },
   ) {}
@@ -81,6 +81,8 @@ export class Scheduler implements Dispatcher {
     const { tasks } = this.deps;
     const queue = await this.dispatchOrder(pool);
     const placed: TaskRow[] = [];
+    // Read once a candidate gets that far (cached rules): what the manager may pass on as a time limit.
+    let limits: Awaited<ReturnType<QuotaService['runtimeLimits']>> | undefined;
     // Held by quotas: every task seen waits for a quota, and no task went unseen.
     let allHeld = queue.items.length > 0 && queue.items.length < QUEUE_SCAN;
     for (const { task, spec, load } of queue.items) {
@@ -90,7 +92,8 @@ export class Scheduler implements Dispatcher {
         continue;
       }
       allHeld = false;
-      const result = await opening.place({ task, spec });
+      limits ??= await this.deps.quotas.runtimeLimits();
+      const result = await opening.place({ task, spec, maxRuntimeMs: tightestRuntime(limits, load) });
       if ('pending' in result) {
         if (result.pending !== task.pending_reason) await tasks.setPendingReason(task.id, result.pending);
         continue;
@@ -125,4 +128,12 @@ export class Scheduler implements Dispatcher {
     if (fair) items.sort((a, b) => a.usage - b.usage || a.task.id - b.task.id);
     return { items, gate };
   }
+}
+
+/** The tightest max_runtime of the owner's and the group's quotas, or null. */
+function tightestRuntime(limits: Awaited<ReturnType<QuotaService['runtimeLimits']>>, load: TaskLoad): number | null {
+  const runtimes = [limits.byUser.get(load.ownerId), load.groupId === null ? undefined : limits.byGroup.get(load.groupId)]
+    .map((q) => q?.maxRuntimeMs ?? null)
+    .filter((ms): ms is number => ms !== null);
+  return runtimes.length === 0 ? null : Math.min(...runtimes);
 }

@@ -21,7 +21,8 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     createdAt: toIso(row.created_at),
     startedAt: isoOrNull(row.started_at),
     endedAt: isoOrNull(row.ended_at),
-    pendingReason: row.state === 'QUEUED' ? row.pending_reason : null,
+    // Queued, or placed and held by its pool's engine (a Slurm job pending: SLURM:Resources).
+    pendingReason: row.state === 'QUEUED' || row.state === 'ASSIGNED' ? row.pending_reason : null,
   };
 }
 
@@ -33,6 +34,7 @@ export function toTask(row: TaskWithOwner): Task {
     updatedAt: toIso(row.updated_at),
     killRequested: row.kill_requested_at !== null,
     message: row.message,
+    placement: row.placement,
   };
 }
 

@@ -109,6 +109,11 @@ export const taskRepository = {
     return db.selectFrom(ranked).selectAll('q').where('q.rank_in_head', '<=', perHead).orderBy('q.id').limit(limit).execute() as Promise<TaskRow[]>;
   },
 
+  async notePlacement(db: Executor, id: number, leaseId: string, states: readonly TaskState[], changes: Updateable<TasksTable>): Promise<boolean> {
+    const result = await db.updateTable('tasks').set(changes).where('id', '=', id).where('lease_id', '=', leaseId).where('state', 'in', states).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
   async markPoolsGone(db: Executor, pools: string[]): Promise<number> {
     const result = await db.updateTable('tasks').set({ pending_reason: 'POOL_GONE' }).where('state', '=', 'QUEUED').where('pool', 'not in', pools).executeTakeFirst();
     return Number(result.numUpdatedRows);

@@ -31,7 +31,7 @@ import type { QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
 import type { TaskEvents } from './task-events.js';
 import { runSpecOf, toTask, toTaskSummary } from './task-mapper.js';
-import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
+import { ACTIVE_STATES, taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
 import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
@@ -279,8 +279,8 @@ export class TaskService {
     const changes: Updateable<TasksTable> = { ...extra, state: to, updated_at: now };
     if (to === 'RUNNING' && task.started_at === null) changes.started_at = now;
     if (isTerminal(to)) changes.ended_at = now;
-    // A pending reason says why a queued task waits: it goes when the task leaves the queue.
-    if (from === 'QUEUED') changes.pending_reason = null;
+    // A pending reason says why a queued (or placed, not started) task waits: it goes when the task moves on.
+    if (from === 'QUEUED' || from === 'ASSIGNED') changes.pending_reason = null;
     if (!(await taskRepository.update(this.deps.db, task.id, { state: from, leaseId: task.lease_id }, changes))) {
       throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
     }
@@ -289,6 +289,21 @@ export class TaskService {
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
     if (to === 'QUEUED') this.deps.onQueued?.(task);
     return { ...task, ...changes } as T;
+  }
+
+  /**
+   * For resource managers: what the current run was placed as (a Slurm job id), or why its engine holds it
+   * before it starts (`SLURM:Priority`). Written only while the task is still under `leaseId` (and, for a
+   * reason, not started); false when it moved on.
+   */
+  async notePlacement(taskId: number, leaseId: string, note: { placement?: string; pendingReason?: string | null }): Promise<boolean> {
+    const changes: Updateable<TasksTable> = {};
+    if (note.placement !== undefined) changes.placement = note.placement;
+    if (note.pendingReason !== undefined) changes.pending_reason = note.pendingReason;
+    const states = note.pendingReason === undefined ? ACTIVE_STATES : (['ASSIGNED'] as const);
+    const noted = await taskRepository.notePlacement(this.deps.db, taskId, leaseId, states, changes);
+    if (noted) this.deps.events.changed(taskId);
+    return noted;
   }
 
   /** Leases a queued task to an agent; undefined when another writer took it first. */
@@ -302,6 +317,7 @@ export class TaskService {
         assigned_at: now,
         lease_acked_at: null,
         log_offset: 0,
+        placement: null,
       });
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return undefined;
@@ -332,7 +348,7 @@ export class TaskService {
       if (task.kill_requested_at !== null) {
         await this.transition(task, 'kill', { message: `killed before it started (${reason})` });
       } else {
-        await this.transition(task, 'release', { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0 });
+        await this.transition(task, 'release', { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0, placement: null });
       }
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return false;
@@ -365,6 +381,7 @@ export class TaskService {
         lease_acked_at: null,
         assigned_at: null,
         log_offset: 0,
+        placement: null,
         exit_code: details.exitCode ?? null,
         message: details.message ?? null,
       });
