@@ -6,6 +6,7 @@ import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser } from './he
 import { eachHelp, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
+import { peak } from './helpers/timeline.js';
 
 // One master, one process agent reporting 4 FAKE GPUs (the agent's test mode), for the whole file.
 // Each test uses its own users so that their quotas and tasks do not meet.
@@ -60,19 +61,6 @@ const ended = (id: number) =>
   }, 90_000);
 const kill = (id: number) => api(m.url, 'POST', `/tasks/${id}/kill`, { token: admin });
 
-/** The most tasks that held the given weight at once, from the tasks' own start and end times. */
-function peak(tasks: Task[], weight: (t: Task) => number = () => 1): number {
-  const events = tasks.flatMap((t) => [
-    { at: Date.parse(t.startedAt!), delta: weight(t) },
-    { at: Date.parse(t.endedAt!), delta: -weight(t) },
-  ]);
-  // An end and a start at the same millisecond: the end first (the slot was free).
-  events.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let now = 0;
-  let most = 0;
-  for (const e of events) most = Math.max(most, (now += e.delta));
-  return most;
-}
 
 test.serial('max_running 2: two run, three wait with QUOTA_RUNNING_USER, each starts as one ends, never 3 at once', async (t) => {
   await quota({ name: 'two-at-once', maxRunning: 2 });

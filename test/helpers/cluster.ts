@@ -105,13 +105,14 @@ export interface AgentProcess extends Proc {
 
 export function startAgent(
   master: { url: string; tokenFile: string },
-  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv; fakeGpus?: number },
+  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv; fakeGpus?: number; pool?: string },
 ): AgentProcess {
   const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'yard-agent-'));
   const proc = startProcess(
     [
       AGENT_BIN, '--master', master.url, '--token-file', options.tokenFile ?? master.tokenFile, '--name', options.name, '--executor', options.executor, '--work-dir', workDir,
       ...(options.fakeGpus === undefined ? [] : ['--fake-gpus', String(options.fakeGpus)]),
+      ...(options.pool === undefined ? [] : ['--pool', options.pool]),
     ],
     workDir,
     options.fakeGpus === undefined ? options.env : { ...options.env, YARD_TEST_FAKE_GPUS: '1' },

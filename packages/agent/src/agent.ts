@@ -53,6 +53,8 @@ export class Agent {
     /** `sharedRoot`: the real path of --shared-root, where groups' shared directories live (unset: none here). */
     private readonly options: {
       labels?: Record<string, string>;
+      /** The resource pool it serves (`--pool`). */
+      pool?: string;
       floor: FloorContext;
       sharedRoot?: string;
       /** Test mode: report this many fake GPUs. */
@@ -113,6 +115,7 @@ export class Agent {
           labels: this.options.labels ?? {},
           version: AGENT_VERSION,
           images,
+          ...(this.options.pool ? { pool: this.options.pool } : {}),
         });
         this.imagesSent = JSON.stringify(images);
         this.heard(response.at);
@@ -122,7 +125,8 @@ export class Agent {
         this.heartbeatTimer = setInterval(() => void this.heartbeat(), response.heartbeatIntervalMs);
         return;
       } catch (error) {
-        if (error instanceof MasterError && (error.status === 401 || error.status === 403)) throw error;
+        // A refused token or pool will not change by retrying: the agent stops, saying why.
+        if (error instanceof MasterError && (error.status === 401 || error.status === 403 || error.code === 'POOL_NOT_FOUND')) throw error;
         this.logger.warn({ err: (error as Error).message }, 'cannot register yet; retrying');
         await sleep(RETRY_MS);
       }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { AGENT_ID_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
+import { AGENT_ID_PATTERN, DEFAULT_POOL, POOL_NAME_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
 import { createLogger } from '@trainyard/shared/logger';
 import { Agent } from './agent.js';
 import { dockerEngine } from './executors/docker-engine.js';
@@ -29,6 +29,8 @@ uid:gid its owner is linked to (or the master's default_task).
   --shared-root PATH    where groups' shared directories live (env YARD_AGENT_SHARED_ROOT; such as an NFS
                         mount at /shared): <PATH>/<group path>, made root:<gid> mode 2770 when first needed;
                         it must exist; no task may mount it by host path. Unset: tasks that need one fail here
+  --pool NAME           the resource pool this agent serves (env YARD_AGENT_POOL; default: default): one of
+                        master.yaml's pools with manager: agents; only tasks submitted to it run here
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
   --fake-gpus N         TESTS ONLY: report N fake GPUs (FAKE-0..) instead of detecting them; refused
@@ -56,6 +58,7 @@ export async function main(argv: string[]): Promise<void> {
         executor: { type: 'string' },
         'work-dir': { type: 'string' },
         'shared-root': { type: 'string' },
+        pool: { type: 'string' },
         label: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'fake-gpus': { type: 'string' },
@@ -102,6 +105,8 @@ export async function main(argv: string[]): Promise<void> {
   for (const option of ['task', 'container', 'podman-arg'] as const) if (values[option] !== undefined) fail(`--${option} goes only with --one-shot`, 2);
   const name = values.name ?? os.hostname().split('.')[0] ?? 'agent';
   if (!AGENT_ID_PATTERN.test(name)) fail(`--name '${name}' must be 1-64 letters, digits, ".", "_" or "-"`, 2);
+  const pool = values.pool ?? process.env.YARD_AGENT_POOL ?? DEFAULT_POOL;
+  if (!POOL_NAME_PATTERN.test(pool)) fail(`--pool '${pool}' must be 1-64 characters of a-z, 0-9, ".", "_" or "-"`, 2);
   const labels: Record<string, string> = {};
   for (const label of values.label ?? []) {
     const [key, ...rest] = label.split('=');
@@ -125,6 +130,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const agent = new Agent(new MasterClient(master, name, token), executor, logger, {
     labels,
+    pool,
     floor: { ...floorContext(workDir), ...(sharedRoot ? { sharedRoots: sharedRoot.spellings } : {}) },
     ...(sharedRoot ? { sharedRoot: sharedRoot.real } : {}),
     ...(fakeGpus === undefined ? {} : { fakeGpus }),
@@ -138,7 +144,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await agent.run();
   } catch (error) {
-    if (error instanceof MasterError && (error.status === 401 || error.status === 403)) fail(`the master rejected the agent token: ${error.message}`, 1);
+    if (error instanceof MasterError && error.status === 401) fail(`the master rejected the agent token: ${error.message}`, 1);
+    if (error instanceof MasterError && (error.status === 403 || error.code === 'POOL_NOT_FOUND')) fail(`the master refused this agent: ${error.message}`, 1);
     throw error;
   }
   process.exit(0);

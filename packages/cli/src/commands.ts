@@ -31,6 +31,7 @@ import NotebookLogs from './commands/notebook/logs.js';
 import NotebookOpen from './commands/notebook/open.js';
 import NotebookStart from './commands/notebook/start.js';
 import PolicyReload from './commands/policy/reload.js';
+import PoolList from './commands/pool/list.js';
 import PolicyShow from './commands/policy/show.js';
 import QueueCommand from './commands/queue.js';
 import UsageCommand from './commands/usage.js';
@@ -117,6 +118,7 @@ export const COMMANDS = {
   'notebook:start': NotebookStart,
   'policy:reload': PolicyReload,
   'policy:show': PolicyShow,
+  'pool:list': PoolList,
   queue: QueueCommand,
   usage: UsageCommand,
   'quota:assign': QuotaAssign,

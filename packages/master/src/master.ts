@@ -41,6 +41,10 @@ import { QuotaService } from './quotas/quota-service.js';
 import { RuntimeLimits } from './quotas/runtime-limits.js';
 import { roleRoutes } from './roles/role-routes.js';
 import { RoleService } from './roles/role-service.js';
+import { AgentChannel } from './resource-managers/agents/agent-channel.js';
+import { checkManagersBuilt, createManagers } from './resource-managers/managers.js';
+import { poolRoutes } from './resource-managers/pool-routes.js';
+import { Pools } from './resource-managers/pools.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { LoginThrottle } from './sessions/login-throttle.js';
 import { sessionRoutes } from './sessions/session-routes.js';
@@ -88,6 +92,7 @@ export interface Master {
     /** For the resource-manager seam (issue 22): tasks leased to one-shot agents that run inside jobs (Slurm). */
     oneShotAgents: OneShotAgents;
     scheduler: Scheduler;
+    pools: Pools;
     policy: PolicyStore;
     quotas: QuotaService;
     usage: UsageService;
@@ -106,6 +111,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
   const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
+  // A pool whose resource manager this build lacks would take tasks it could never run.
+  checkManagersBuilt(config.pools);
   const store = config.db.url === undefined ? { path: config.db.path } : { url: config.db.url };
   const database = await openDatabase(store, {
     poolSize: config.db.pool_size,
@@ -160,8 +167,9 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   users.subscribe(tokens);
 
   // The task and agent services tell the scheduler about queue and capacity changes; the scheduler is built after them.
-  // Admission asks the agents domain which images the agents have; it is built after the tasks service.
+  // Admission asks the pools (their managers) where a task may go and which images their machines have; they are built after the tasks service.
   let scheduler: Scheduler | undefined;
+  let pools: Pools | undefined;
   let agents: AgentService | undefined;
   const quotas = new QuotaService({
     db,
@@ -185,7 +193,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       policy: () => policy.current,
       groups,
       groupUnix,
-      images: { whereIs: (image) => agents!.whereIs(image) },
+      pools: { defaultPool: config.default_pool, names: () => pools!.names(), find: (name) => pools!.find(name) },
     }),
     users,
     groups,
@@ -193,8 +201,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     quotas,
     ledger: usage,
     onRunEnded: (run) => void quotas.chargeRun(run).catch((error: unknown) => logger.error({ err: error, taskId: run.taskId }, 'fair-share usage not recorded')),
-    onQueued: (id) => scheduler?.taskQueued(id),
-    onKillRequested: (agentId) => scheduler?.killRequested(agentId),
+    onQueued: (task) => scheduler?.taskQueued(task),
+    onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
   // One-shot agents' tokens are valid only while their task holds the lease they were minted for.
@@ -209,23 +217,22 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
     onCapacityChanged: () => scheduler?.capacityChanged(),
     tokens: agentTokens,
+    pools: () => pools!,
   });
+  // The agents' wire (long poll, leases), shared by the pools whose tasks run under agents that dial back.
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
-  const broker = new TunnelBroker({ wake: (agentId) => scheduler?.killRequested(agentId), dialTimeoutMs: config.tasks.dial_timeout });
-  const interactive = new InteractiveService({ broker, clock, logger, tasks });
-  scheduler = new Scheduler({
-    clock,
-    logger,
+  const broker = new TunnelBroker({ wake: (agentId) => channel.wake(agentId), dialTimeoutMs: config.tasks.dial_timeout });
+  const channel = new AgentChannel({ tasks, agents, streams: broker, killGraceMs: config.agents.kill_grace });
+  // One resource manager per pool of master.yaml; the scheduler decides, they place.
+  pools = new Pools(createManagers({ config, clock, logger, tasks, agents, channel, broker }), {
+    settings: config.pools,
+    defaultPool: config.default_pool,
     tasks,
-    agents,
-    streams: broker,
-    quotas,
-    options: {
-      leaseTimeoutMs: config.agents.lease_timeout,
-      killGraceMs: config.agents.kill_grace,
-      policy: config.scheduler.policy,
-    },
+    clock,
+    onClose: () => channel.close(),
   });
+  const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
+  scheduler = new Scheduler({ logger, tasks, pools: () => pools!, quotas, options: { policy: config.scheduler.policy } });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
   const cluster = new ClusterService({ db, clock, agents, tasks });
@@ -234,6 +241,13 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     await database.close();
     throw error;
   });
+  // Each manager reconciles what runs in its pool before the master takes requests.
+  const { stranded } = await pools.start(scheduler).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
+  if (stranded > 0) logger.warn({ tasks: stranded, pools: pools.names() }, "queued tasks wait in pools master.yaml no longer has (pending reason POOL_GONE)");
+  await agents.warnAboutStrays(pools.names());
   if (await users.bootstrap(config.security.initial_admin_password)) {
     logger.info('first start: created users "admin" and "yard"');
   }
@@ -259,16 +273,17 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       versionRoutes(guards),
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
-      groupRoutes(groups, groupUnix, roles, guards),
+      groupRoutes(groups, groupUnix, roles, pools, guards),
       roleRoutes(roles, guards),
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
       policyRoutes(policy, { users, groups }, guards),
-      quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
+      quotaRoutes(quotas, { users, groups, scheduler, pools, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
       usageRoutes({ usage, cluster, users }, guards),
       agentRoutes(agents, agentTokens, guards),
-      agentApiRoutes({ agents, scheduler, reports }, guards),
+      poolRoutes(pools, guards),
+      agentApiRoutes({ agents, channel, reports }, guards),
       opened.api,
     ],
   });
@@ -283,6 +298,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   } catch (error) {
     server.close();
     servicesServer?.close();
+    await pools.close();
     await database.close();
     const port = server.listening ? config.listen.services_port! : config.listen.port;
     throw listenError(error as NodeJS.ErrnoException, { host: config.listen.host, port }, server.listening ? 'listen.services_port' : 'listen.port / YARD_PORT');
@@ -315,7 +331,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     const idleTimeout = config.tasks.idle_timeout;
     Promise.all([
       agents.markLost(),
-      scheduler.expireLeases(),
+      pools.reconcile(),
       runtimeLimits.sweep(),
       quotas.flushUsage(),
       cluster.sampleIfDue(),
@@ -330,10 +346,11 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, policy, quotas, usage, cluster },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, pools, policy, quotas, usage, cluster },
     async close() {
       clearInterval(monitor);
       interactive.close();
+      await pools.close();
       await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
       await Promise.all(
         [server, servicesServer].map(

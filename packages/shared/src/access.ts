@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NAME_PATTERN, type Capability, type SessionKind } from './constants.js';
 import { groupPathSchema } from './group-path.js';
+import { poolNameSchema } from './tasks.js';
 import { textSchema } from './text.js';
 import { unixIdSchema, unixNameSchema, usernameSchema, type User } from './users.js';
 
@@ -55,6 +56,9 @@ export const groupUnixSchema = z
   })
   .refine((b) => Object.values(b).some((v) => v !== undefined), 'nothing to change: give gid, unixGroup, uidRange or sharedDir');
 export type GroupUnixRequest = z.input<typeof groupUnixSchema>;
+/** `yard group set PATH --default-pool NAME | --no-default-pool`: where its tasks go when they name no pool (null: the system's default_pool). */
+export const groupPoolSchema = z.strictObject({ defaultPool: poolNameSchema.nullable() });
+export type GroupPoolRequest = z.input<typeof groupPoolSchema>;
 export const memberParamsSchema = z.strictObject({ path: groupPathSchema, username: usernameSchema });
 
 export const createRoleSchema = z.strictObject({
@@ -119,6 +123,8 @@ export interface Group {
   uidRange: UidRange | null;
   /** `<shared_root>/<path>` on the agents, mounted at `/shared/<path>` in members' tasks. */
   sharedDir: boolean;
+  /** The pool tasks created in the group go to when they name none (null: the system's default_pool). */
+  defaultPool: string | null;
 }
 
 export interface GroupDetail extends Group {

@@ -4,6 +4,7 @@ import type { TaskKind, TaskState } from './constants.js';
 import type { StreamTarget } from './interactive.js';
 import type { RunSpec } from './run-spec.js';
 import { textSchema } from './text.js';
+import { poolNameSchema } from './tasks.js';
 
 
 export const agentIdSchema = z
@@ -63,6 +64,8 @@ export const registerAgentSchema = z.strictObject({
   version: textSchema('version', 64).default('unknown'),
   /** Left out (agents before 0.3): not known, so treated as null (the agent fails a task whose image it lacks). */
   images: agentImagesSchema.optional(),
+  /** The pool it serves (`yard-agent --pool`); left out (agents before pools): `default`. */
+  pool: poolNameSchema.optional(),
 });
 export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;
 
@@ -170,6 +173,8 @@ export type AgentState = (typeof AGENT_STATES)[number];
 
 export interface Agent {
   id: string;
+  /** The pool it serves (`yard-agent --pool`; `default` unless it names one). */
+  pool: string;
   state: AgentState;
   enabled: boolean;
   executor: ExecutorName;

@@ -141,3 +141,4 @@ export * from './quotas.js';
 export * from './task-status.js';
 export * from './version.js';
 export * from './usage-format.js';
+export * from './pools.js';

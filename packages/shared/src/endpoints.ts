@@ -4,7 +4,7 @@
  * clients call), and `YardClient` (client.ts) takes a name and returns the endpoint's response type.
  * No zod here: only type imports, so that clients that load this start fast.
  */
-import type { ApiTokenInfo, AuditEntry, CreatedApiToken, Group, GroupDetail, GroupUnixRequest, Role, RoleAssignment, RoleDetail, SessionListItem, UserAccess } from './access.js';
+import type { ApiTokenInfo, AuditEntry, CreatedApiToken, Group, GroupDetail, GroupPoolRequest, GroupUnixRequest, Role, RoleAssignment, RoleDetail, SessionListItem, UserAccess } from './access.js';
 import type {
   Agent,
   AgentLogsRequest,
@@ -26,6 +26,7 @@ import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
 import type { Capability, TaskState } from './constants.js';
 import type { Page } from './pagination.js';
 import type { PolicyReload, PolicyView } from './policy.js';
+import type { PoolView } from './pools.js';
 import type { Quota, QuotaAssignment, QuotaRequest, QuotaUsage, QueueView } from './quotas.js';
 import type { CreateTaskRequest, Task, TaskListQuery, TaskLogPage, TaskPlan, TaskSummary, TaskTimelineEntry } from './tasks.js';
 import type { ClusterHistory, ClusterOverview, UsageQuery, UsageReport, UsageSeries, UsageSeriesQuery } from './usage.js';
@@ -68,6 +69,7 @@ export const ENDPOINTS = {
   'groups.rename': { method: 'PATCH', path: '/groups/:path' },
   'groups.delete': { method: 'DELETE', path: '/groups/:path' },
   'groups.setUnix': { method: 'PATCH', path: '/groups/:path/unix' },
+  'groups.setPool': { method: 'PATCH', path: '/groups/:path/pool' },
   'groups.addMember': { method: 'POST', path: '/groups/:path/members' },
   'groups.removeMember': { method: 'DELETE', path: '/groups/:path/members/:username' },
 
@@ -118,6 +120,7 @@ export const ENDPOINTS = {
   'usage.series': { method: 'GET', path: '/usage/series' },
   'cluster.overview': { method: 'GET', path: '/cluster' },
   'cluster.history': { method: 'GET', path: '/cluster/history' },
+  'pools.list': { method: 'GET', path: '/pools' },
 
   'agents.list': { method: 'GET', path: '/agents' },
   'agents.update': { method: 'PATCH', path: '/agents/:id' },
@@ -171,6 +174,7 @@ export interface EndpointTypes {
   'groups.rename': { body: { path: string }; response: Group };
   'groups.delete': { response: { path: string; deleted: true; members: string[] } };
   'groups.setUnix': { body: GroupUnixRequest; response: GroupDetail };
+  'groups.setPool': { body: GroupPoolRequest; response: GroupDetail };
   'groups.addMember': { body: { username: string }; response: Group };
   'groups.removeMember': { response: Group };
 
@@ -219,6 +223,7 @@ export interface EndpointTypes {
   'usage.series': { query: UsageSeriesQuery; response: UsageSeries };
   'cluster.overview': { response: ClusterOverview };
   'cluster.history': { query: { since?: string; until?: string }; response: ClusterHistory };
+  'pools.list': { response: { items: PoolView[] } };
 
   'agents.list': { response: Page<Agent> };
   'agents.update': { body: { enabled: boolean }; response: Agent };

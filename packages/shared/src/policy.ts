@@ -23,6 +23,7 @@ export const POLICY_RULES = [
   'resources.max.cpu',
   'resources.max.memory',
   'ports.allow',
+  'pools.allow',
 ] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 

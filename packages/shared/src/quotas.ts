@@ -78,6 +78,8 @@ export interface QueueEntry {
   name: string;
   owner: string;
   group: string | null;
+  /** The resource pool it waits for. */
+  pool: string;
   createdAt: string;
   /** The owner's fair-share score (decayed CPU-seconds + gpu_weight x GPU-seconds, rounded), as `quota show` gives it; shown under fifo too. */
   usage: number;
@@ -92,7 +94,9 @@ export interface QueueView {
 /**
  * Why a queued task waits, as the scheduler records it: `QUOTA_<RESOURCE>_USER` (the owner's own
  * quota), `QUOTA_<RESOURCE>_GROUP:<path>` (the group's aggregate), `NO_AGENT_FITS` (no agent has
- * the room, the image, a shared root it needs, or, on the process executor, its port free right now). Stable codes: scripts may match them.
+ * the room, the image, a shared root it needs, or, on the process executor, its port free right now),
+ * `POOL_GONE` (its pool is no longer one of master.yaml's pools). Stable codes: scripts may match them. A
+ * pool's resource manager may add its own, prefixed with its engine (a Slurm pool's `SLURM:Resources`).
  */
 export const PENDING_REASONS = [
   'QUOTA_RUNNING_USER',
@@ -104,6 +108,7 @@ export const PENDING_REASONS = [
   'QUOTA_MEMORY_GROUP',
   'QUOTA_GPUS_GROUP',
   'NO_AGENT_FITS',
+  'POOL_GONE',
 ] as const;
 export type PendingReasonCode = (typeof PENDING_REASONS)[number];
 
@@ -144,6 +149,7 @@ export function quotaPendingReason(resource: DispatchResource, group: string | n
 /** A pending reason in words, for `describe` and the web UI. */
 export function explainPendingReason(reason: string): string {
   if (reason === 'NO_AGENT_FITS') return 'no agent has the room (or the image, or the --shared-root its group directories need) for it right now';
+  if (reason === 'POOL_GONE') return "its pool is no longer one of master.yaml's pools: kill it and submit it again with --pool";
   const match = /^QUOTA_(RUNNING|CPU|MEMORY|GPUS)_(USER|GROUP)(?::(.+))?$/.exec(reason);
   if (!match) return reason;
   const what = { RUNNING: 'running tasks', CPU: 'CPUs', MEMORY: 'memory', GPUS: 'GPUs' }[match[1] as 'RUNNING'];

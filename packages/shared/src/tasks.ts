@@ -2,11 +2,17 @@ import { z } from 'zod';
 import { groupPathSchema } from './group-path.js';
 import { CONTROL_CHARACTER, MAX_CONFIG_BYTES, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
 import { parseByteSize } from './byte-size.js';
+import { POOL_NAME_PATTERN } from './pools.js';
 import type { RunSpec } from './run-spec.js';
 import { controlCharMessage, taskNameSchema, textSchema } from './text.js';
 import { periodBoundSchema, taskStatesSchema } from './usage.js';
 import { usernameSchema, type UnixIdentity } from './users.js';
 
+
+/** A resource pool's name (master.yaml `pools`). */
+export const poolNameSchema = z
+  .string({ error: 'pool must be a string' })
+  .regex(POOL_NAME_PATTERN, 'a pool name is 1-64 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
 
 /** Memory as bytes: an integer, or a size such as "512Mi", "4Gi", "1G" (see `parseByteSize`). */
 export const memorySchema = z
@@ -91,6 +97,8 @@ const commonConfig = {
   description: textSchema('description', 4096).optional(),
   /** The group the task is created in (the caller must be a direct member); `--group` on the CLI wins. */
   group: groupPathSchema.optional(),
+  /** The resource pool it runs in; `--pool` on the CLI wins; else the group's default pool, else the system's. */
+  pool: poolNameSchema.optional(),
   image: imageSchema.optional(),
   entrypoint: commandSchema.optional(),
   resources: resourcesSchema.prefault({}),
@@ -142,6 +150,7 @@ export interface TaskConfig {
   name: string;
   description?: string;
   group?: string;
+  pool?: string;
   image: string;
   entrypoint: string[];
   resources: ResourceRequest;
@@ -156,7 +165,7 @@ export interface TaskConfig {
 
 /**
  * POST /tasks and /tasks/dry-run: the config is an object, or YAML text that the master parses
- * (safely) itself; `group` (the CLI's `--group`) wins over the config's own.
+ * (safely) itself; `group` and `pool` (the CLI's `--group`, `--pool`) win over the config's own.
  */
 export const createTaskSchema = z.strictObject({
   kind: z.enum(TASK_KINDS, { error: `kind must be one of: ${TASK_KINDS.join(', ')}` }),
@@ -164,6 +173,8 @@ export const createTaskSchema = z.strictObject({
     error: `config must be an object or YAML text of at most ${MAX_CONFIG_BYTES} bytes`,
   }),
   group: groupPathSchema.optional(),
+  /** The CLI's `--pool`: wins over the config's `pool:`, the group's default pool and the system's. */
+  pool: poolNameSchema.optional(),
 });
 export type CreateTaskRequest = z.input<typeof createTaskSchema>;
 
@@ -173,6 +184,8 @@ export interface TaskPlan {
   name: string;
   owner: string;
   group: string | null;
+  /** The resource pool it would be submitted to. */
+  pool: string;
   config: TaskConfig;
   runSpec: RunSpec;
 }
@@ -251,6 +264,8 @@ export interface TaskSummary {
   name: string;
   /** The group it was created in (its path then), or null. */
   group: string | null;
+  /** The resource pool it was submitted to (master.yaml `pools`). */
+  pool: string;
   runAs: UnixIdentity;
   agent: string | null;
   exitCode: number | null;
@@ -258,15 +273,16 @@ export interface TaskSummary {
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
-  /** Why a QUEUED task waits (PENDING_REASONS, e.g. `QUOTA_RUNNING_USER`, `QUOTA_GPUS_GROUP:research`); null otherwise. */
+  /**
+   * Why a QUEUED task waits (PENDING_REASONS, e.g. `QUOTA_RUNNING_USER`, `QUOTA_GPUS_GROUP:research`), or why an
+   * ASSIGNED one has not started where its pool's engine holds it (`SLURM:Resources`); null otherwise.
+   */
   pendingReason: string | null;
   /**
    * A kill was asked (it stays once the task ended): when, by whom and why. The state stays what
    * it is until the agent reports the task KILLED; lists show such a task as KILLING (`displayState`).
    */
   killRequest: KillRequest | null;
-  /** The pool it runs in. */
-  pool: string;
   /** What its run spec holds: GPUs, CPUs (null: no limit, counted as one), memory in bytes (null: no limit). */
   resources: { gpus: number; cpu: number | null; memory: number | null };
 }
@@ -296,6 +312,8 @@ export interface Task extends TaskSummary {
   killRequested: boolean;
   /** Why it failed, was lost or restarted, when the master knows. */
   message: string | null;
+  /** What its pool's manager placed the current run as, beyond the agent (`slurm job 4711`); null for agents pools. */
+  placement: string | null;
 }
 
 export interface TaskLogLine {

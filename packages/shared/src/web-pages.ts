@@ -26,6 +26,7 @@ export type WebPage =
   | { page: 'roles' }
   | { page: 'role'; name: string }
   | { page: 'agents' }
+  | { page: 'pools' }
   | { page: 'quotas' }
   | { page: 'my-usage' }
   | { page: 'overview' }
@@ -43,6 +44,7 @@ export function matchWebPage(path: string): WebPage | undefined {
   if (first === 'login' && second === undefined) return { page: 'login' };
   if (first === 'users' && second === undefined) return { page: 'users' };
   if (first === 'agents' && second === undefined) return { page: 'agents' };
+  if (first === 'pools' && second === undefined) return { page: 'pools' };
   if (first === 'quotas' && second === undefined) return { page: 'quotas' };
   if (first === 'roles') return second === undefined ? { page: 'roles' } : rolePage(second);
   if (first === 'account' && second === 'password') return { page: 'change-password' };

@@ -10,6 +10,7 @@ import { GroupPage, GroupsPage } from './pages/groups.js';
 import { LoginPage } from './pages/login.js';
 import { NotFoundPage } from './pages/not-found.js';
 import { OverviewPage } from './pages/overview.js';
+import { PoolsPage } from './pages/pools.js';
 import { QuotasPage, QuotaUsagePage } from './pages/quotas.js';
 import { UsageReportPage } from './pages/usage.js';
 import { TaskDetailPage } from './pages/task-detail.js';
@@ -64,6 +65,7 @@ function App() {
   else if (match?.page === 'roles') page = <RolesPage />;
   else if (match?.page === 'role') page = <RolePage name={match.name} key={match.name} />;
   else if (match?.page === 'agents') page = <AgentsPage />;
+  else if (match?.page === 'pools') page = <PoolsPage />;
   else if (match?.page === 'quotas') page = <QuotasPage me={me} />;
   else if (match?.page === 'my-usage') page = <QuotaUsagePage me={me} />;
   else if (match?.page === 'overview') page = <OverviewPage me={me} />;
@@ -72,6 +74,8 @@ function App() {
   else page = <NotFoundPage path={path} />;
   // Only what this user may use; the master refuses the rest anyway.
   const adminSections = [
+    // Everyone may see the pools (to choose one); their agents need see_status.
+    'pools',
     ...(can(me, 'see_status') ? ['agents'] : []),
     ...(can(me, 'see_status') || can(me, 'change_config') ? ['quotas'] : []),
     ...(can(me, 'change_config') ? ['users', 'groups', 'roles'] : []),

@@ -43,6 +43,7 @@ export function describeGroup(group: GroupDetail): string {
     ['Uid range', group.uidRange && `${group.uidRange.start}/${group.uidRange.size} (${group.uidRange.start}-${group.uidRange.start + group.uidRange.size - 1})`],
     ['Member uids', group.allocatedUids.map((u) => `${u.username}=${u.uid}`).join(', ')],
     ['Shared dir', group.sharedDir ? `on: <shared_root>/${group.path} at /shared/${group.path}` : 'off'],
+    ['Default pool', group.defaultPool ?? "(the master's default_pool)"],
     ['Created', formatTime(group.createdAt)],
   ]);
 }

@@ -1,12 +1,16 @@
 import type { Agent, AgentTokenInfo } from '@trainyard/shared';
+import { DEFAULT_POOL } from '@trainyard/shared/constants';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
 
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 
 export function agentsTable(agents: Agent[]): string {
+  // A POOL column once some agent serves another pool than `default`.
+  const pools = agents.some((a) => a.pool !== DEFAULT_POOL) ? [{ header: 'POOL', get: (a: Agent) => a.pool }] : [];
   return renderTable(agents, [
     { header: 'ID', get: (a) => a.id },
+    ...pools,
     { header: 'STATE', get: (a) => (a.enabled ? a.state : `${a.state} (disabled)`) },
     { header: 'EXECUTOR', get: (a) => a.executor },
     { header: 'CPUS', get: (a) => a.resources.cpus },

@@ -1,5 +1,5 @@
 import type { Quota, QuotaUsage, QueueView } from '@trainyard/shared';
-import { formatQuotaLimits, formatUsageAmount } from '@trainyard/shared/constants';
+import { DEFAULT_POOL, formatQuotaLimits, formatUsageAmount } from '@trainyard/shared/constants';
 import { yesNo } from './format.js';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
@@ -44,7 +44,10 @@ export function usageTable(usage: QuotaUsage): string {
 export function queueTable(view: QueueView): string {
   const head = `Policy: ${view.policy}${view.policy === 'fair_share' ? ' (owners with less recent usage first, then the oldest)' : ' (oldest first)'}`;
   if (view.items.length === 0) return `${head}\n\nThe queue is empty.`;
+  // Each pool has its own queue (# counts within it): a POOL column once pools are in use.
+  const pools = view.items.some((i) => i.pool !== DEFAULT_POOL) ? [{ header: 'POOL', get: (i: QueueView['items'][number]) => i.pool }] : [];
   return `${head}\n\n${renderTable(view.items, [
+    ...pools,
     { header: '#', get: (i) => i.position },
     { header: 'ID', get: (i) => i.id },
     { header: 'OWNER', get: (i) => i.owner },

@@ -1,5 +1,5 @@
 import { Args, Flags, type Command } from '@oclif/core';
-import { describeKillRequest } from '@trainyard/shared/constants';
+import { DEFAULT_POOL, describeKillRequest, isTerminal } from '@trainyard/shared/constants';
 import { ApiError } from '@trainyard/shared/client';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import type {
@@ -209,7 +209,8 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
     }
     const task = await session.call('tasks.create', { body: request });
     const group = task.group ? ` in group ${task.group}` : '';
-    this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)})${group}; it runs as ${runAs(task)}. State: ${task.state}.`);
+    const pool = task.pool === DEFAULT_POOL ? '' : ` (pool ${task.pool})`;
+    this.log(`Created ${task.kind} ${task.id} (${escapeText(task.name)})${group}${pool}; it runs as ${runAs(task)}. State: ${task.state}.`);
     if (!flags.follow) return task;
     await interruptible(
       () => `stopped following ${task.kind} ${task.id}; it keeps going (\`yard ${task.kind} kill ${task.id}\` stops it)`,
@@ -252,6 +253,7 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
 /** Flags every task-creating command has (experiment create too). */
 export const admissionFlags = {
   group: Flags.string({ char: 'g', summary: 'Create it in this group (you must be a direct member); default: group: in the config, else your default group.' }),
+  pool: Flags.string({ summary: "Run it in this resource pool (yard pool list); default: pool: in the config, else the group's default pool, else the master's." }),
   'dry-run': Flags.boolean({ summary: 'Print the run spec it would run with (or the refusal), and create nothing.', default: false }),
   'default-mounts': Flags.boolean({
     summary: "With the policy's default mounts (--no-default-mounts: without them; the ones it always adds stay).",
@@ -284,9 +286,10 @@ export function withOverrides(
   };
 }
 
-/** The request for a task of `kind` with `config`, in the group `--group` names (if any). */
-export const taskRequest = (kind: TaskKind, config: CreateTaskRequest['config'], flags: { group?: string | undefined }): CreateTaskRequest => ({
+/** The request for a task of `kind` with `config`, in the group `--group` and the pool `--pool` name (if any). */
+export const taskRequest = (kind: TaskKind, config: CreateTaskRequest['config'], flags: { group?: string | undefined; pool?: string | undefined }): CreateTaskRequest => ({
   kind,
   config,
   ...(flags.group ? { group: flags.group } : {}),
+  ...(flags.pool ? { pool: flags.pool } : {}),
 });

@@ -1,5 +1,5 @@
 import type { RunSpec, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
-import { describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
+import { DEFAULT_POOL, describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
 import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
 import { renderTable } from './table.js';
@@ -15,6 +15,8 @@ export function formatTime(iso: string | null): string {
 export const runAs = (t: TaskSummary) => `${t.runAs.user}:${t.runAs.group} (${t.runAs.uid}:${t.runAs.gid})`;
 
 export function tasksTable(tasks: TaskSummary[]): string {
+  // A POOL column once pools are in use (a task outside `default`): a single-pool cluster's lists stay as they were.
+  const pools = tasks.some((t) => t.pool !== DEFAULT_POOL) ? [{ header: 'POOL', get: (t: TaskSummary) => t.pool }] : [];
   return renderTable(tasks, [
     { header: 'ID', get: (t) => t.id },
     { header: 'OWNER', get: (t) => t.owner },
@@ -23,6 +25,7 @@ export function tasksTable(tasks: TaskSummary[]): string {
     { header: 'STATE', get: displayState },
     { header: 'NAME', get: (t) => t.name },
     { header: 'RUN AS', get: runAs },
+    ...pools,
     { header: 'AGENT', get: (t) => t.agent },
     { header: 'STARTED', get: (t) => formatTime(t.startedAt) },
     // Why a queued task waits (QUOTA_RUNNING_USER, NO_AGENT_FITS...): last, so the columns before keep their places.
@@ -42,11 +45,13 @@ export function describeTask(task: Task): string {
     ['Name', task.name],
     ['Owner', task.owner],
     ['Group', task.group],
+    ['Pool', task.pool],
     ['State', killing(task) ? `KILLING (${task.state} until its agent reports it stopped)` : task.state],
     ...(task.pendingReason ? [['Waiting for', `${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`] as [string, string]] : []),
     ...(task.killRequest ? [['Kill asked by', `${describeKillRequest(task.killRequest)} at ${formatTime(task.killRequest.at)}`] as [string, string]] : []),
     ...(task.message ? [['Message', task.message] as [string, string]] : []),
     ['Agent', task.agent],
+    ...(task.placement ? [['Placement', task.placement] as [string, string]] : []),
     ['Exit code', task.exitCode],
     ['Restarts', `${task.restarts} of ${c.max_restarts}`],
     ['Created', formatTime(task.createdAt)],
@@ -65,6 +70,7 @@ export function describePlan(plan: TaskPlan): string {
     ['Name', plan.name],
     ['Owner', plan.owner],
     ['Group', plan.group],
+    ['Pool', plan.pool],
     ...runSpecRows(plan.runSpec),
   ]);
 }

@@ -8,7 +8,7 @@ import { groupContribution, type GroupUnixDirectory } from './group-identity.js'
 import { defaultTaskStep, linkStep, resolveIdentity, type IdentityStep } from './identity.js';
 import { admitMounts } from './mount-policy.js';
 import type { Policy } from './policy.js';
-import { admitCapabilities, admitEnvironment, admitImage, admitPort, admitResources, checkNonRoot, type ImageCatalog } from './rules.js';
+import { admitCapabilities, admitEnvironment, admitImage, admitPool, admitPort, admitResources, checkNonRoot, type ImageCatalog } from './rules.js';
 
 /** The owner as admission needs them: their link (identity) and their default group. */
 export interface AdmissionOwner {
@@ -24,6 +24,8 @@ export interface AdmissionRequest {
   config: unknown;
   /** `--group`: wins over the config's `group:` and the owner's default group. */
   group?: string;
+  /** `--pool`: wins over the config's `pool:`, the group's default pool and the system's. */
+  pool?: string;
   /**
    * Set by the master, never by a request: a TensorBoard's read-only mounts of its experiments' log
    * directories, admitted like the task's own bind mounts (the owner's policy decides).
@@ -31,27 +33,39 @@ export interface AdmissionRequest {
   logMounts?: BindMountRequest[];
 }
 
-/** What a task is admitted with: its config as asked, the group it is created in, and the run spec the agent executes. */
+/** What a task is admitted with: its config as asked, the group it is created in, its pool, and the run spec the agent executes. */
 export interface Admitted {
   config: TaskConfig;
   group: { id: number; path: string } | null;
+  pool: string;
   runSpec: RunSpec;
 }
 
 /** What the identity chain sees: the owner, and the group the task is created in (for a group's own identity). */
 export type IdentitySubject = AdmissionOwner & { group: { id: number; path: string } | null };
 
-/** Whether a group exists, for telling a missing group (404) from one the caller is not in (403). */
+/** Whether a group exists, for telling a missing group (404) from one the caller is not in (403); its default pool. */
 export interface GroupDirectory {
   exists(path: string): Promise<boolean>;
+  defaultPoolOf(groupId: number): Promise<string | null>;
+}
+
+/** The pools a task can be submitted to (master.yaml `pools`), each run by a resource manager. */
+export interface PoolDirectory {
+  /** master.yaml `default_pool`. */
+  readonly defaultPool: string;
+  names(): string[];
+  find(name: string): (ImageCatalog & { refuse(spec: RunSpec, kind: TaskKind): string | null }) | undefined;
 }
 
 /**
  * The one step every task-creating request goes through, before anything is stored (and all of a
  * dry run): validate the config → pick the group (`--group`, the config's `group:`, or the owner's
- * default; the caller must be a direct member) → resolve the identity field by field → apply the
- * policy layers that hold for the owner (system, their groups by priority, them) → apply the floor.
- * A bad config is a 400; a refusal a 403 POLICY_DENIED naming the rule and the layer.
+ * default; the caller must be a direct member) → pick the pool (`--pool`, the config's `pool:`, the
+ * group's default pool, the system's) → resolve the identity field by field → apply the policy
+ * layers that hold for the owner (system, their groups by priority, them) → apply the floor → ask
+ * the pool's resource manager whether it can honour the whole spec. A bad config is a 400; a
+ * refusal a 403 POLICY_DENIED naming the rule and the layer (the pool, for its manager's).
  */
 export class Admission {
   private readonly identityChain: ReadonlyArray<IdentityStep<IdentitySubject>>;
@@ -65,7 +79,8 @@ export class Admission {
       groups: GroupDirectory;
       /** The gids, uid ranges and shared directories of groups. */
       groupUnix: GroupUnixDirectory;
-      images: ImageCatalog;
+      /** The pools and their managers: which images their machines have, and what part of a spec they cannot honour. */
+      pools: PoolDirectory;
       /** Sources that go before the link (a group's UID range or fixed identity, issue 13). */
       identitySteps?: ReadonlyArray<IdentityStep<IdentitySubject>>;
     },
@@ -76,6 +91,7 @@ export class Admission {
   async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
     const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
     const group = await this.pickGroup(actor, owner, request.group ?? config.group);
+    const { pool, manager } = await this.pickPool(request.pool ?? config.pool, group);
     // The owner's groups go first (group-identity.ts: the task's group's range, every group's gid), then the chain.
     const fromGroups = await groupContribution(this.deps.groupUnix, owner, actor.groups.map((g) => g.id), group?.id ?? null);
     const { runAs, sources } = resolveIdentity([fromGroups.step, ...this.identityChain], { ...owner, group });
@@ -83,7 +99,8 @@ export class Admission {
     const subject = { username: owner.username, runAs, group: group?.path ?? null };
 
     checkNonRoot(runAs, sources, policy, owner.username);
-    const { image, pull } = await admitImage(config.image, policy, actor, this.deps.images);
+    admitPool(pool, policy);
+    const { image, pull } = await admitImage(config.image, policy, actor, manager, pool);
     const runSpec: RunSpec = {
       image,
       pull,
@@ -101,7 +118,32 @@ export class Admission {
     // The floor over the whole spec, as the agent will check it again.
     const [violation] = checkFloor(runSpec);
     if (violation) throw policyDenied(violation.message, violation.rule, 'floor');
-    return { config, group, runSpec };
+    // What the pool's engine cannot do (a Slurm pool without a container runtime and an image...): refused now, never dropped.
+    const refusal = manager.refuse(runSpec, request.kind);
+    if (refusal) throw policyDenied(`pool ${pool} cannot run this ${request.kind}: ${refusal}`, `pools.${pool}`, 'pool');
+    return { config, group, pool, runSpec };
+  }
+
+  /** `--pool`, else the config's `pool:`, else the group's default pool, else master.yaml's default_pool. */
+  private async pickPool(requested: string | undefined, group: { id: number; path: string } | null) {
+    const { pools } = this.deps;
+    const known = () => `pools: ${pools.names().join(', ')}`;
+    if (requested !== undefined) {
+      const manager = pools.find(requested);
+      if (!manager) throw new DomainError('POOL_NOT_FOUND', `pool '${requested}' does not exist (${known()})`);
+      return { pool: requested, manager };
+    }
+    const groupDefault = group ? await this.deps.groups.defaultPoolOf(group.id) : null;
+    const pool = groupDefault ?? pools.defaultPool;
+    const manager = pools.find(pool);
+    if (!manager) {
+      throw new DomainError(
+        'POOL_NOT_FOUND',
+        `the default pool '${pool}' of group ${group!.path} is not one of master.yaml's pools any more (${known()}): ` +
+          `name a pool with --pool (or pool: in the config), or an admin changes it (yard group set ${group!.path} --default-pool NAME)`,
+      );
+    }
+    return { pool, manager };
   }
 
   /** `--group`, else the config's `group:`, else the owner's default group; a direct member only. */

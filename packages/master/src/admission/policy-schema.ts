@@ -153,6 +153,17 @@ export const layerSchema = z.strictObject({
     .optional(),
   resources: z.strictObject({ default: limits.optional(), max: limits.optional() }).optional(),
   ports: z.strictObject({ allow: z.array(portEntry, { error: 'ports.allow must be a list' }).max(1000).optional() }).optional(),
+  /** The resource pools tasks may run in (names from master.yaml `pools`, or "*" for every pool). */
+  pools: z
+    .strictObject({
+      allow: z
+        .array(z.string({ error: 'pools.allow entries are pool names' }).regex(/^(\*|[a-z0-9][a-z0-9._-]{0,63})$/, 'pools.allow entries are pool names, or "*" for every pool'), {
+          error: 'pools.allow must be a list of pool names',
+        })
+        .max(1000)
+        .optional(),
+    })
+    .optional(),
 });
 export type PolicyLayerConfig = z.output<typeof layerSchema>;
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PolicyReload } from '@trainyard/shared';
 import type { Logger } from 'pino';
 import type { AuditActor, AuditService, SystemActor } from '../audit/audit-service.js';
+import { checkPools } from '../config/check-pools.js';
 import type { MasterConfig } from '../config/config-schema.js';
 import { ConfigError, loadConfig, loadPolicy } from '../config/load-config.js';
 import type { Db } from '../db/database.js';
@@ -59,7 +60,7 @@ export class PolicyStore {
     if (!configFile) throw new DomainError('CONFLICT', 'this master was started without a config file: there is nothing to reload');
     let next: Policy;
     try {
-      next = this.compile(loadPolicy(configFile));
+      next = this.compile(this.withKnownPools(loadPolicy(configFile), configFile));
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       const message = `${error.message.replace(/\n\s*-\s*/g, ' ')} (the policy in force stays)`;
@@ -81,6 +82,14 @@ export class PolicyStore {
     );
     logger.info({ file: configFile, changed: result.changed, restartNeeded: result.restartNeeded }, 'policy reloaded');
     return result;
+  }
+
+  /** A reloaded policy may allow only pools this master has (they change with a restart). */
+  private withKnownPools(policy: PolicyConfig, file: string): PolicyConfig {
+    const issues: string[] = [];
+    checkPools({ ...this.deps.config, policy }, (key, message) => issues.push(`  - ${key}: ${message}`));
+    if (issues.length > 0) throw new ConfigError(`invalid policy in ${file}:\n${issues.join('\n')}`);
+    return policy;
   }
 
   private get source(): string {

@@ -22,6 +22,7 @@ export interface RuleValues {
   'resources.max.cpu': number | null;
   'resources.max.memory': number | null;
   'ports.allow': PortEntry[];
+  'pools.allow': string[];
 }
 type Rules = Partial<{ [K in PolicyRule]: RuleValues[K] }>;
 
@@ -148,6 +149,7 @@ const BUILT_IN: RuleValues = {
   'resources.max.cpu': null,
   'resources.max.memory': null,
   'ports.allow': [],
+  'pools.allow': ['*'],
 };
 
 /** A layer as master.yaml nests it, as one key per rule (left out when the layer does not set it). */
@@ -169,6 +171,7 @@ function flatten(layer: PolicyLayerConfig): Rules {
     'resources.max.cpu': layer.resources?.max?.cpu,
     'resources.max.memory': layer.resources?.max?.memory,
     'ports.allow': layer.ports?.allow,
+    'pools.allow': layer.pools?.allow,
   };
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Rules;
 }

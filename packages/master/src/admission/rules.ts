@@ -1,5 +1,6 @@
 import {
   capabilityViolation,
+  DEFAULT_POOL,
   describeIdentitySource,
   formatByteSize,
   normalizeCapability,
@@ -33,6 +34,7 @@ export async function admitImage(
   policy: EffectivePolicy,
   actor: Actor,
   catalog: ImageCatalog,
+  pool: string,
 ): Promise<{ image: string; pull: PullPolicy }> {
   const reference = normalizeImage(image);
   if (!actor.can('use_any_image')) {
@@ -49,13 +51,20 @@ export async function admitImage(
   const pull = policy.get('images.pull');
   if (pull.value === 'never' && (await catalog.whereIs(reference)) === 'absent') {
     throw policyDenied(
-      `image ${reference} refused by ${pull.name} (never): no agent has it, and agents do not pull; ` +
+      `image ${reference} refused by ${pull.name} (never): no agent${pool === DEFAULT_POOL ? '' : ` of pool ${pool}`} has it, and agents do not pull; ` +
         'an admin loads it onto the agents, or lets them pull (images.pull: if_missing)',
       pull.name,
       pull.layer,
     );
   }
   return { image: reference, pull: pull.value };
+}
+
+/** `pools.allow`: the pool the task goes to must be one its owner's layers allow ("*": every pool). */
+export function admitPool(pool: string, policy: EffectivePolicy): void {
+  const allow = policy.get('pools.allow');
+  if (allow.value.includes('*') || allow.value.includes(pool)) return;
+  throw policyDenied(`pool ${pool} refused by ${allow.name}: it allows ${allow.value.join(', ') || 'no pool'}`, allow.name, allow.layer);
 }
 
 /** `require_non_root`: a task that would run as uid 0 is refused, telling the admin what to change. */

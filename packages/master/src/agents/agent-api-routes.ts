@@ -15,7 +15,7 @@ import { agentPolicies } from '../authz/agents.js';
 import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState, RouteContext } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { AgentChannel } from '../resource-managers/agents/agent-channel.js';
 import type { RunReports } from '../tasks/run-reports.js';
 import type { AgentService } from './agent-service.js';
 
@@ -27,10 +27,10 @@ const agentParams = z.strictObject({ id: agentIdSchema });
  * bound to).
  */
 export function agentApiRoutes(
-  deps: { agents: AgentService; scheduler: Scheduler; reports: RunReports },
+  deps: { agents: AgentService; channel: AgentChannel; reports: RunReports },
   guards: Guards,
 ): Router<AppState> {
-  const { agents, scheduler, reports } = deps;
+  const { agents, channel, reports } = deps;
   const routes = new Routes(guards);
   /** The agent of the path (and the task, on task routes), with the binding the check decides on. */
   const agentTarget = async (ctx: RouteContext) => {
@@ -59,14 +59,14 @@ export function agentApiRoutes(
     target: agentTarget,
     handle: async (ctx, { id }) => {
       const { wait } = validate(pollQuerySchema, ctx.query);
-      ctx.body = await scheduler.poll(id, wait * 1000);
+      ctx.body = await channel.poll(id, wait * 1000);
     },
   });
 
   routes.on('agent.ack', agentPolicies.bound, {
     target: taskTarget,
     handle: async (ctx, { id, taskId }) => {
-      ctx.body = await scheduler.acknowledge(id, taskId, validate(ackSchema, ctx.state.body).leaseId);
+      ctx.body = await channel.acknowledge(id, taskId, validate(ackSchema, ctx.state.body).leaseId);
     },
   });
 

@@ -18,6 +18,8 @@ export interface AgentRecord {
   lastHeartbeatAt: number;
   /** The image references it has, normalised; null: it runs any (the process executor), or never said. */
   images: string[] | null;
+  /** The pool it serves (`yard-agent --pool`). */
+  pool: string;
 }
 
 export const agentRepository = {
@@ -46,6 +48,7 @@ export const agentRepository = {
       state: agent.state,
       last_heartbeat_at: agent.lastHeartbeatAt,
       images: agent.images === null ? null : JSON.stringify(agent.images),
+      pool: agent.pool,
     };
     const result = await db
       .insertInto('agents')
@@ -110,6 +113,7 @@ function toRecord(row: AgentRow): AgentRecord {
     registeredAt: row.registered_at,
     lastHeartbeatAt: row.last_heartbeat_at,
     images: row.images === null ? null : (JSON.parse(row.images) as string[]).map(normalizeImage),
+    pool: row.pool,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  DEFAULT_POOL,
   normalizeImage,
   ONE_SHOT_LABEL,
   oneShotAgentId,
@@ -11,7 +12,6 @@ import {
   type LeaseRef,
   type RegisterAgentResponse,
 } from '@trainyard/shared';
-import type { ImageCatalog } from '../admission/rules.js';
 import type { AgentBinding } from '../authz/agents.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
@@ -25,12 +25,18 @@ export interface AgentTimings {
   lostTimeoutMs: number;
 }
 
+/** Which pools agents may join (the resource managers): a pool's manager says whether it takes an agent. */
+export interface AgentPools {
+  names(): string[];
+  find(pool: string): { admitAgent(agent: { id: string; labels: Record<string, string> }): string | null } | undefined;
+}
+
 /** Registration, heartbeats, and what happens to an agent that goes silent; which images the agents have. */
-export class AgentService implements ImageCatalog {
+export class AgentService {
   /** When this master started: agents could not heartbeat to it before. */
   private readonly startedAt: number;
-  /** Per agent, the images it has (null: any); read once, then kept by registrations and heartbeats. */
-  private images: Promise<Map<string, Set<string> | null>> | undefined;
+  /** Per agent, its pool and the images it has (null: any); read once, then kept by registrations and heartbeats. */
+  private images: Promise<Map<string, { pool: string; images: Set<string> | null }>> | undefined;
 
   constructor(
     private readonly deps: {
@@ -43,6 +49,8 @@ export class AgentService implements ImageCatalog {
       onCapacityChanged?: () => void;
       /** One-shot agents' tokens, forgotten with the agent once its task is over. */
       tokens?: Pick<AgentTokenService, 'forgetTask'>;
+      /** The pools an agent may join (`yard-agent --pool`). */
+      pools?: () => AgentPools;
     },
   ) {
     this.startedAt = deps.clock.now();
@@ -56,12 +64,15 @@ export class AgentService implements ImageCatalog {
   async register(
     id: string,
     tokenId: number,
-    body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string; images?: AgentImages | undefined },
+    body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string; images?: AgentImages | undefined; pool?: string | undefined },
     /** Set when the token is a one-shot agent's (requireAgent checked that `id` is its agent id). */
     oneShot?: { taskId: number; leaseId: string },
   ): Promise<RegisterAgentResponse> {
     const { db, clock, logger, tasks } = this.deps;
     body = await this.oneShotRegistration(id, body, oneShot);
+    const pool = body.pool ?? DEFAULT_POOL;
+    // A one-shot agent's pool is its task's, which the master chose when it minted the token.
+    if (!oneShot) this.checkPool(id, pool, body.labels);
     const refuseIfBound = async () => {
       const existing = await agentRepository.find(db, id);
       if (existing && existing.tokenId !== null && existing.tokenId !== tokenId) {
@@ -87,6 +98,7 @@ export class AgentService implements ImageCatalog {
       registeredAt: now,
       lastHeartbeatAt: now,
       images: body.images ?? null,
+      pool,
     });
     // Another token took the id between the check and the write (the write itself refuses that).
     if (!registered) {
@@ -94,10 +106,31 @@ export class AgentService implements ImageCatalog {
       throw new DomainError('CONFLICT', `agent '${id}' changed while it was registering; try again`);
     }
     // A one-shot agent has no images to speak of (the scheduler never places by them on it).
-    if (!oneShot) await this.noteImages(id, body.images ?? null);
-    logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
+    if (!oneShot) await this.noteImages(id, body.images ?? null, pool);
+    logger.info({ agent: id, pool, executor: body.executor, resources: body.resources }, 'agent registered');
     this.deps.onCapacityChanged?.();
     return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id), at: now };
+  }
+
+  /** An agent joins a pool master.yaml has, whose manager takes it (an agents pool takes any agent). */
+  private checkPool(id: string, pool: string, labels: Record<string, string>): void {
+    const pools = this.deps.pools?.();
+    if (!pools) return;
+    const manager = pools.find(pool);
+    if (!manager) {
+      throw new DomainError('POOL_NOT_FOUND', `agent '${id}' names pool '${pool}', which master.yaml does not have (pools: ${pools.names().join(', ')}); start it with --pool NAME of one of them`);
+    }
+    const refusal = manager.admitAgent({ id, labels });
+    if (refusal) throw new DomainError('FORBIDDEN', `agent '${id}' may not join pool '${pool}': ${refusal}`);
+  }
+
+  /** At start: agents registered in pools master.yaml no longer has get no new work; the log says so. */
+  async warnAboutStrays(pools: string[]): Promise<void> {
+    for (const agent of await agentRepository.list(this.deps.db)) {
+      if (agent.state === 'alive' && !pools.includes(agent.pool)) {
+        this.deps.logger.warn({ agent: agent.id, pool: agent.pool }, `agent ${agent.id} serves pool '${agent.pool}', which master.yaml no longer has: it gets no new work until it registers with another --pool`);
+      }
+    }
   }
 
   /**
@@ -174,25 +207,29 @@ export class AgentService implements ImageCatalog {
   }
 
   /**
-   * Whether any agent could run `image` (normalised) without pulling: present when one has it or
-   * runs any image, absent when agents are known and none has it, unknown when none is known yet.
+   * Whether any agent of `pool` could run `image` (normalised) without pulling: present when one
+   * has it or runs any image, absent when the pool's agents are known and none has it, unknown when
+   * none is known yet.
    */
-  async whereIs(image: string): Promise<'present' | 'absent' | 'unknown'> {
-    const index = await this.imageIndex();
-    if (index.size === 0) return 'unknown';
-    for (const images of index.values()) if (images === null || images.has(image)) return 'present';
+  async whereIs(image: string, pool: string): Promise<'present' | 'absent' | 'unknown'> {
+    const inPool = [...(await this.imageIndex()).values()].filter((a) => a.pool === pool);
+    if (inPool.length === 0) return 'unknown';
+    for (const { images } of inPool) if (images === null || images.has(image)) return 'present';
     return 'absent';
   }
 
-  private imageIndex(): Promise<Map<string, Set<string> | null>> {
+  private imageIndex(): Promise<Map<string, { pool: string; images: Set<string> | null }>> {
     this.images ??= agentRepository
       .list(this.deps.db)
-      .then((agents) => new Map(agents.filter((a) => !isOneShot(a)).map((a) => [a.id, a.images === null ? null : new Set(a.images)])));
+      .then((agents) => new Map(agents.filter((a) => !isOneShot(a)).map((a) => [a.id, { pool: a.pool, images: a.images === null ? null : new Set(a.images) }])));
     return this.images;
   }
 
-  private async noteImages(id: string, images: AgentImages): Promise<void> {
-    (await this.imageIndex()).set(id, images === null ? null : new Set(images.map(normalizeImage)));
+  /** A registration says the agent's pool; a heartbeat keeps the one known. */
+  private async noteImages(id: string, images: AgentImages, pool?: string): Promise<void> {
+    const index = await this.imageIndex();
+    const known = index.get(id)?.pool ?? DEFAULT_POOL;
+    index.set(id, { pool: pool ?? known, images: images === null ? null : new Set(images.map(normalizeImage)) });
   }
 
   async list(): Promise<Agent[]> {
@@ -263,6 +300,7 @@ async function settle(taskId: number, logger: Logger, end: () => Promise<unknown
 function toAgent(agent: AgentRecord, runningTasks: number[]): Agent {
   return {
     id: agent.id,
+    pool: agent.pool,
     state: agent.state,
     enabled: agent.enabled,
     executor: agent.executor,

@@ -9,6 +9,7 @@ export const groupPolicies = {
   delete: needs('groups.delete', 'change_config', 'delete groups'),
   /** gid, Unix group name, uid range and shared directory: what members' tasks run as and with. */
   setUnix: needs('groups.set_unix', 'change_config', "set groups' Unix identity"),
+  setPool: needs('groups.set_pool', 'change_config', "set groups' default pool"),
   addMember: needs('groups.add_member', 'change_config', 'add members to groups'),
   removeMember: needs('groups.remove_member', 'change_config', 'remove members from groups'),
 };

@@ -1,7 +1,7 @@
 import proxyAddr from 'proxy-addr';
 import { FilterParser } from 'ldapts';
 import { z } from 'zod';
-import { groupPathSchema, parseByteSize, roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
+import { DEFAULT_POOL, groupPathSchema, parseByteSize, POOL_NAME_PATTERN, roleNameSchema, unixIdentitySchema } from '@trainyard/shared';
 import { LOG_FORMATS } from '@trainyard/shared/logger';
 import { policySchema } from '../admission/policy-schema.js';
 import { durationSchema } from './duration.js';
@@ -147,6 +147,48 @@ const authSchema = z
       ctx.addIssue({ code: 'custom', path: ['auto_provision', 'backend'], message: `${backend} is not configured: add auth.${backend}` });
     }
   });
+
+const poolDescription = z.string().max(256).optional();
+
+/**
+ * One pool of `pools:`: the resource manager that runs its tasks, and that manager's settings.
+ * Every manager's shape is accepted here; one this build does not have stops the master at start
+ * (resource-managers/pools-from-config.ts), saying so.
+ */
+const poolSchema = z.discriminatedUnion(
+  'manager',
+  [
+    /** Trainyard's own agents: those started with `yard-agent --pool <name>`. */
+    z.strictObject({ manager: z.literal('agents'), description: poolDescription }),
+    /** A Slurm cluster through slurmrestd (JWT): one partition (and account) of it. */
+    z.strictObject({
+      manager: z.literal('slurm'),
+      description: poolDescription,
+      /** slurmrestd's URL, such as http://slurm-head:6820. */
+      rest_url: publicUrlSchema,
+      /** The key slurmctld signs JWTs with (AuthAltParameters jwt_key=...), relative to master.yaml: the master mints each job's token as its user. */
+      jwt_key_file: z.string().min(1),
+      partition: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Slurm partition name'),
+      account: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a Slurm account name').optional(),
+      /** How a task's image runs inside the job: none (directly on the node, as its uid), or a rootless OCI runtime. */
+      container: z.enum(['none', 'runc', 'podman'], { error: 'must be none, runc or podman' }).default('none'),
+      /** The user the master's own slurmrestd calls run as (root, or SlurmUser); a submission names the task's user. */
+      token_user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/i, 'must be a user name').default('root'),
+      /** How the master knows the nodes' users: shared (the master's host resolves the same users) or verify (submit held, compare, release). */
+      users: z.enum(['shared', 'verify'], { error: 'must be shared or verify' }).default('shared'),
+      /** Where jobs start and write their own output, on the nodes. */
+      job_dir: z.string().startsWith('/', 'must be an absolute path').default('/tmp'),
+      /** The job's PATH (a clean one by default). */
+      path: z.string().min(1).optional(),
+      /** How a job starts the one-shot agent on the nodes (default: yard-agent on the job's PATH). */
+      agent_command: z.string().min(1).optional(),
+      /** Where the one-shot agents reach the master from the nodes (default: http.public_url). */
+      master_url: publicUrlSchema.optional(),
+    }),
+  ],
+  { error: 'manager must be agents or slurm' },
+);
+export type PoolConfig = z.output<typeof poolSchema>;
 
 /** Uids below this belong to machines' own accounts; no group's range starts there. */
 const MIN_UID_RANGE_BASE = 65536;
@@ -302,6 +344,16 @@ export const masterConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /**
+   * Resource pools, by name: each runs its tasks on one resource manager. By default one pool,
+   * `default`, of the agents that name no other.
+   */
+  pools: z
+    .record(z.string().regex(POOL_NAME_PATTERN, 'pool names are 1-64 characters of a-z, 0-9, ".", "_" or "-"'), poolSchema)
+    .refine((pools) => Object.keys(pools).length > 0, 'name at least one pool (the default is {default: {manager: agents}})')
+    .default({ [DEFAULT_POOL]: { manager: 'agents' } }),
+  /** Where tasks go that name no pool and whose group names none; one of `pools`. */
+  default_pool: z.string().default(DEFAULT_POOL),
   /** The admission policy: what tasks may ask for (see admission/policy-schema.ts). */
   policy: policySchema,
   http: z

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseYaml, YamlError } from '@trainyard/shared/yaml';
+import { checkPools } from './check-pools.js';
 import type { z } from 'zod';
 import { policySchema, type PolicyConfig } from '../admission/policy-schema.js';
 import { masterConfigSchema, resolveServicesOrigin, type MasterConfig, type MasterConfigInput } from './config-schema.js';
@@ -23,6 +24,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (ldap?.ca_file) ldap.ca_file = path.resolve(dir, ldap.ca_file);
   if (ldap?.bind_password_file) ldap.bind_password_file = path.resolve(dir, ldap.bind_password_file);
   if (passwordFile) passwordFile.path = path.resolve(dir, passwordFile.path);
+  for (const pool of Object.values(config.pools)) if (pool.manager === 'slurm') pool.jwt_key_file = path.resolve(dir, pool.jwt_key_file);
   return config;
 }
 
@@ -59,6 +61,8 @@ export function parseConfig(raw: unknown, source = 'config'): MasterConfig {
   if (!result.success) throw new ConfigError(`invalid ${source}:\n${describeIssues(result.error)}`);
   const issues: string[] = [];
   resolveServicesOrigin(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
+  if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);
+  checkPools(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
   if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);
   return result.data;
 }

@@ -81,6 +81,10 @@ export interface TasksTable {
   kill_requested_by: string | null;
   /** When it last entered the queue (created, or back after a run; migration 0031; null for older rows: created_at). */
   queued_at: number | null;
+  /** The resource pool it was submitted to (migration 0011; `default` for older rows). */
+  pool: Generated<string>;
+  /** What its pool's manager placed the current run as, beyond the agent and lease (`slurm job 4711`; migration 0011). */
+  placement: Generated<string | null>;
 }
 
 /** A task's history, for its page (migration 0031): it goes with the task. */
@@ -172,6 +176,8 @@ export interface AgentsTable {
   last_heartbeat_at: number;
   /** JSON array of the image references the agent has; null: it runs any (or has not said: agents before 0.3). */
   images: string | null;
+  /** The pool it serves (`yard-agent --pool`; migration 0011). */
+  pool: Generated<string>;
 }
 
 /** Groups by path (`research/vision`); a subgroup's parent exists and its path is the parent's plus a segment. */
@@ -188,6 +194,8 @@ export interface GroupsTable {
   uid_range_start: Generated<number | null>;
   uid_range_size: Generated<number | null>;
   shared_dir: Generated<number>;
+  /** The pool its tasks go to when they name none (migration 0011); null: the system's default_pool. */
+  default_pool: Generated<string | null>;
 }
 
 /** Every uid range ever handed out; kept after its group is deleted, so none is ever reused. */

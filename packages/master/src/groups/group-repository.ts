@@ -10,6 +10,8 @@ export interface GroupRecord {
   createdAt: number;
   updatedAt: number;
   unix: GroupUnix;
+  /** The pool its tasks go to when they name none (0011-pools); null: the system's default_pool. */
+  defaultPool: string | null;
 }
 
 /** A group's Unix identity (0009-group-identity): each part optional. */
@@ -115,6 +117,15 @@ export const groupRepository = {
       .execute();
   },
 
+  async setDefaultPool(db: Executor, id: number, pool: string | null, now: number): Promise<void> {
+    await db.updateTable('groups').set({ default_pool: pool, updated_at: now }).where('id', '=', id).execute();
+  },
+
+  async defaultPoolOf(db: Executor, id: number): Promise<string | null> {
+    const row = await db.selectFrom('groups').select('default_pool').where('id', '=', id).executeTakeFirst();
+    return row?.default_pool ?? null;
+  },
+
   async delete(db: Executor, id: number): Promise<void> {
     await db.deleteFrom('groups').where('id', '=', id).execute();
   },
@@ -188,5 +199,6 @@ function toRecord(row: GroupRow): GroupRecord {
       uidRange: row.uid_range_start === null || row.uid_range_size === null ? null : { start: row.uid_range_start, size: row.uid_range_size },
       sharedDir: row.shared_dir === 1,
     },
+    defaultPool: row.default_pool,
   };
 }

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { createGroupSchema, groupPathParamSchema, groupUnixSchema, memberParamsSchema, memberSchema, renameGroupSchema, type GroupDetail } from '@trainyard/shared';
+import { createGroupSchema, groupPathParamSchema, groupPoolSchema, groupUnixSchema, memberParamsSchema, memberSchema, renameGroupSchema, type GroupDetail } from '@trainyard/shared';
 import { groupPolicies } from '../authz/groups.js';
 import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState } from '../http/app-state.js';
@@ -9,7 +9,14 @@ import type { GroupService } from './group-service.js';
 import type { GroupUnixService } from './group-unix-service.js';
 
 /** Groups by path; a path with "/" travels URL-encoded in one segment (`/groups/research%2Fvision`). */
-export function groupRoutes(groups: GroupService, unix: GroupUnixService, roles: RoleService, guards: Guards): Router<AppState> {
+export function groupRoutes(
+  groups: GroupService,
+  unix: GroupUnixService,
+  roles: RoleService,
+  /** The pools a group's default may name (master.yaml's): POOL_NOT_FOUND for any other. */
+  pools: { get(name: string): unknown },
+  guards: Guards,
+): Router<AppState> {
   const routes = new Routes(guards);
   const detail = async (path: string): Promise<GroupDetail> => {
     const group = await groups.show(path);
@@ -32,6 +39,14 @@ export function groupRoutes(groups: GroupService, unix: GroupUnixService, roles:
   routes.on('groups.setUnix', groupPolicies.setUnix, async (ctx, actor) => {
     const { path } = validate(groupPathParamSchema, ctx.params);
     await unix.set(actor, path, validate(groupUnixSchema, ctx.state.body));
+    ctx.body = await detail(path);
+  });
+
+  routes.on('groups.setPool', groupPolicies.setPool, async (ctx, actor) => {
+    const { path } = validate(groupPathParamSchema, ctx.params);
+    const { defaultPool } = validate(groupPoolSchema, ctx.state.body);
+    if (defaultPool !== null) pools.get(defaultPool);
+    await groups.setDefaultPool(actor, path, defaultPool);
     ctx.body = await detail(path);
   });
 

@@ -96,6 +96,25 @@ export class GroupService {
     return this.summary(newPath);
   }
 
+  /**
+   * Where the group's tasks go when they name no pool (null: the system's default_pool). The caller
+   * checks that the pool exists (the pools are master.yaml's); a pool removed later refuses such
+   * tasks at admission, naming the group.
+   */
+  async setDefaultPool(actor: AuditActor, path: string, pool: string | null): Promise<void> {
+    const { db, clock, audit } = this.deps;
+    await db.transaction().execute(async (trx) => {
+      const group = await this.require(path, trx);
+      await groupRepository.setDefaultPool(trx, group.id, pool, clock.now());
+      await audit.record(trx, actor, { action: 'group.pool.set', targetType: 'group', target: path, details: { before: group.defaultPool, after: pool } });
+    });
+  }
+
+  /** The default pool of the group a task is created in (admission). */
+  defaultPoolOf(groupId: number): Promise<string | null> {
+    return groupRepository.defaultPoolOf(this.deps.db, groupId);
+  }
+
   async delete(actor: AuditActor, path: string): Promise<{ path: string; deleted: true; members: string[] }> {
     const { db, audit } = this.deps;
     return db.transaction().execute(async (trx) => {
@@ -228,5 +247,6 @@ function toGroup(group: GroupListRecord): Group {
     unixGroup: group.unix.unixGroup,
     uidRange: group.unix.uidRange,
     sharedDir: group.unix.sharedDir,
+    defaultPool: group.defaultPool,
   };
 }

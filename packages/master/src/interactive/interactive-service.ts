@@ -2,28 +2,21 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import ms from 'ms';
-import { IDLE_KINDS, isTerminal, proxyPath, SERVICE_KINDS, type ServiceStatus, type StreamTarget, type TaskKind, type TaskState } from '@trainyard/shared';
+import { IDLE_KINDS, isTerminal, proxyPath, SERVICE_KINDS, type ServiceStatus, type TaskKind, type TaskState } from '@trainyard/shared';
 import type { Clock } from '../clock.js';
+import type { ExecTarget, LiveRun } from '../resource-managers/resource-manager.js';
 import type { TaskWithOwner } from '../tasks/task-repository.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { DomainError } from '../errors.js';
 import { runSpecOf } from '../tasks/task-mapper.js';
 import { exchange } from './http-exchange.js';
 import { ServiceConnections } from './service-connections.js';
-import type { TunnelBroker } from './tunnel-broker.js';
-
-/** Where a task's live run is: the agent that holds it and the lease it runs under. */
-export interface LiveRun {
-  taskId: number;
-  agentId: string;
-  leaseId: string;
-}
 
 const PROBE_TIMEOUT_MS = 10_000;
 
 /**
- * Connections to running tasks' services and shells, through streams their agents dial back
- * (TunnelBroker). Keeps one keep-alive pool of such streams per task, so that a page's many
+ * Connections to running tasks' services and shells, through the resource manager of the task's
+ * pool (agents dial them back: TunnelBroker). Keeps one keep-alive pool of such streams per task, so that a page's many
  * requests do not each cost a dial-back; remembers which services answered (readiness) and when
  * each task was last used (idle shutdown).
  */
@@ -38,7 +31,8 @@ export class InteractiveService {
 
   constructor(
     private readonly deps: {
-      broker: TunnelBroker;
+      /** Connections into a task's run: its pool's resource manager makes them. */
+      runs: { connect(run: LiveRun, port: number): Promise<Duplex>; exec(run: LiveRun, target: ExecTarget): Promise<WebSocket> };
       clock: Clock;
       logger: Logger;
       tasks: Pick<TaskService, 'runningOfKinds' | 'require' | 'kill'>;
@@ -77,7 +71,7 @@ export class InteractiveService {
     if (state !== 'RUNNING' || !task.agent_id || !task.lease_id) {
       throw new DomainError('NOT_READY', `task ${task.id} is ${state}: it is not running yet, try again in a moment`);
     }
-    return { taskId: task.id, agentId: task.agent_id, leaseId: task.lease_id };
+    return { taskId: task.id, pool: task.pool, agentId: task.agent_id, leaseId: task.lease_id };
   }
 
   /** The port the task's service listens on (its run spec's first port). */
@@ -89,17 +83,17 @@ export class InteractiveService {
     return port;
   }
 
-  /** A connection the task's agent dials back to the task's port: the service's bytes, as they are. */
+  /** A connection to the task's port (its agent dials it back): the service's bytes, as they are. */
   dialPort(run: LiveRun, port: number): Promise<Duplex> {
-    return this.deps.broker.open(run.agentId, { id: run.taskId, leaseId: run.leaseId }, { kind: 'port', port });
+    return this.deps.runs.connect(run, port);
   }
 
-  /** A WebSocket the task's agent dials back to a command it runs in the task (the shell protocol). */
-  dialShell(run: LiveRun, target: Extract<StreamTarget, { kind: 'exec' }>): Promise<WebSocket> {
-    return this.deps.broker.open(run.agentId, { id: run.taskId, leaseId: run.leaseId }, target);
+  /** A WebSocket to a command run in the task (the shell protocol). */
+  dialShell(run: LiveRun, target: ExecTarget): Promise<WebSocket> {
+    return this.deps.runs.exec(run, target);
   }
 
-  /** The task's keep-alive connections: each new one is a stream its agent dials back to the service's port. */
+  /** The task's keep-alive connections: each new one a connection to the service's port. */
   connections(run: LiveRun, port: number): ServiceConnections {
     const existing = this.pools.get(run.taskId);
     if (existing && existing.leaseId === run.leaseId) return existing.connections;

@@ -10,7 +10,8 @@ import type { AppContext, AppState } from '../http/app-state.js';
 import { takeUpgrade } from '../http/upgrade.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { exchange, requestHead } from './http-exchange.js';
-import type { InteractiveService, LiveRun } from './interactive-service.js';
+import type { LiveRun } from '../resource-managers/resource-manager.js';
+import type { InteractiveService } from './interactive-service.js';
 import type { ServiceConnections } from './service-connections.js';
 import type { ServicesOrigin } from './services-origin.js';
 

@@ -14,7 +14,7 @@ import type { QuotaService } from './quota-service.js';
 /** `yard quota ...` and `yard queue`. */
 export function quotaRoutes(
   quotas: QuotaService,
-  deps: { users: UserService; groups: GroupService; scheduler: Scheduler; policy: QueueView['policy'] },
+  deps: { users: UserService; groups: GroupService; scheduler: Scheduler; pools: { names(): string[] }; policy: QueueView['policy'] },
   guards: Guards,
 ): Router<AppState> {
   const routes = new Routes(guards);
@@ -69,28 +69,31 @@ export function quotaRoutes(
   });
 
   routes.on('queue', quotaPolicies.queue, async (ctx) => {
-    const order = await deps.scheduler.dispatchOrder();
+    // Each pool's queue in its own order (a pool's position counts in that pool), pool after pool.
     // The owners' usage from the same source as `quota show`: the scheduler computes scores only
     // when it orders by them (fair_share with several owners queued), which showed 0 otherwise.
     const usage = await quotas.fairShareUsage();
+    const items: QueueView['items'] = [];
     const owners = new Map<number, string>();
-    for (const { task } of order.items) {
-      if (!owners.has(task.owner_id)) owners.set(task.owner_id, (await deps.users.requireById(task.owner_id)).username);
-    }
-    const view: QueueView = {
-      policy: deps.policy,
-      items: order.items.map(({ task, load }, index) => ({
+    for (const pool of deps.pools.names()) {
+      const order = await deps.scheduler.dispatchOrder(pool);
+      for (const { task } of order.items) {
+        if (!owners.has(task.owner_id)) owners.set(task.owner_id, (await deps.users.requireById(task.owner_id)).username);
+      }
+      items.push(...order.items.map(({ task, load }, index) => ({
         position: index + 1,
         id: task.id,
         name: task.name,
         owner: owners.get(task.owner_id)!,
         group: task.group_path,
+        pool: task.pool,
         createdAt: toIso(task.created_at),
         usage: Math.round(usage.get(task.owner_id)?.score ?? 0),
         // The quotas as they stand now; else what the last scheduling pass found (no agent fits).
         pendingReason: order.gate.blocked(load) ?? (task.pending_reason?.startsWith('QUOTA_') ? null : task.pending_reason),
-      })),
-    };
+      })));
+    }
+    const view: QueueView = { policy: deps.policy, items };
     ctx.body = view;
   });
 

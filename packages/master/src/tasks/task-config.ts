@@ -78,6 +78,7 @@ export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefa
     name: config.name ?? defaultName(kind, entrypoint),
     ...(config.description === undefined ? {} : { description: config.description }),
     ...(config.group === undefined ? {} : { group: config.group }),
+    ...(config.pool === undefined ? {} : { pool: config.pool }),
     image,
     entrypoint: typeof entrypoint === 'string' ? ['/bin/sh', '-c', entrypoint] : entrypoint,
     resources: config.resources,

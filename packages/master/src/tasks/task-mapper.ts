@@ -2,7 +2,6 @@ import type { KillRequest, RunSpec, Task, TaskConfig, TaskKind, TaskState, TaskS
 import type { TaskRow } from '../db/schema.js';
 import { toIso } from '../clock.js';
 import type { TaskWithOwner } from './task-repository.js';
-import { poolOfTask } from '../usage/pool-of.js';
 
 const isoOrNull = (millis: number | null) => (millis === null ? null : toIso(millis));
 
@@ -15,6 +14,7 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     state: row.state as TaskState,
     name: row.name,
     group: row.group_path,
+    pool: row.pool,
     runAs: { uid: row.run_uid, user: row.run_user, gid: row.run_gid, group: row.run_group },
     agent: row.agent_id,
     exitCode: row.exit_code,
@@ -22,9 +22,9 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     createdAt: toIso(row.created_at),
     startedAt: isoOrNull(row.started_at),
     endedAt: isoOrNull(row.ended_at),
-    pendingReason: row.state === 'QUEUED' ? row.pending_reason : null,
+    // Queued, or placed and held by its pool's engine (a Slurm job pending: SLURM:Resources).
+    pendingReason: row.state === 'QUEUED' || row.state === 'ASSIGNED' ? row.pending_reason : null,
     killRequest: killRequestOf(row),
-    pool: poolOfTask(row),
     resources: { gpus: resources.gpus ?? 0, cpu: resources.cpu ?? null, memory: resources.memory ?? null },
   };
 }
@@ -43,6 +43,7 @@ export function toTask(row: TaskWithOwner): Task {
     updatedAt: toIso(row.updated_at),
     killRequested: row.kill_requested_at !== null,
     message: row.message,
+    placement: row.placement,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { TERMINAL_STATES, type TaskKind, type TaskState } from '@trainyard/shared';
+import { TERMINAL_STATES, type RunSpec, type TaskKind, type TaskState } from '@trainyard/shared';
 import { globMatch } from '../db/glob.js';
 import { rowLock } from '../db/dialect.js';
 import type { Database, TaskLogRow, TasksTable, TaskRow, TaskTimelineRow, TaskTimelineTable } from '../db/schema.js';
@@ -110,9 +110,9 @@ export const taskRepository = {
     return byAgent;
   },
 
-  /** The head of the queue, first come first served. */
-  queued(db: Executor, limit: number): Promise<TaskRow[]> {
-    return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+  /** The head of a pool's queue, first come first served. */
+  queued(db: Executor, pool: string, limit: number): Promise<TaskRow[]> {
+    return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').where('pool', '=', pool).orderBy('id').limit(limit).execute();
   },
 
   /**
@@ -121,16 +121,29 @@ export const taskRepository = {
    * queue shorter than `limit` is read whole, in id order; a longer one with a window over the index
    * `tasks_queued_heads` (state, owner, group, id), which needs no sort.
    */
-  async queuedHeads(db: Executor, perHead: number, limit: number): Promise<TaskRow[]> {
-    const all = await db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+  async queuedHeads(db: Executor, pool: string | undefined, perHead: number, limit: number): Promise<TaskRow[]> {
+    let queued = db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED');
+    if (pool !== undefined) queued = queued.where('pool', '=', pool);
+    const all = await queued.orderBy('id').limit(limit).execute();
     if (all.length < limit) return all;
-    const ranked = db
+    let inQueue = db
       .selectFrom('tasks')
       .selectAll('tasks')
       .select((eb) => eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy(['owner_id', 'group_id']).orderBy('id')).as('rank_in_head'))
-      .where('state', '=', 'QUEUED')
-      .as('q');
+      .where('state', '=', 'QUEUED');
+    if (pool !== undefined) inQueue = inQueue.where('pool', '=', pool);
+    const ranked = inQueue.as('q');
     return db.selectFrom(ranked).selectAll('q').where('q.rank_in_head', '<=', perHead).orderBy('q.id').limit(limit).execute() as Promise<TaskRow[]>;
+  },
+
+  async notePlacement(db: Executor, id: number, leaseId: string, states: readonly TaskState[], changes: Updateable<TasksTable>): Promise<boolean> {
+    const result = await db.updateTable('tasks').set(changes).where('id', '=', id).where('lease_id', '=', leaseId).where('state', 'in', states).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  },
+
+  async markPoolsGone(db: Executor, pools: string[]): Promise<number> {
+    const result = await db.updateTable('tasks').set({ pending_reason: 'POOL_GONE' }).where('state', '=', 'QUEUED').where('pool', 'not in', pools).executeTakeFirst();
+    return Number(result.numUpdatedRows);
   },
 
   /** True when the task was still queued (and so its reason changed). */
@@ -139,14 +152,15 @@ export const taskRepository = {
     return Number(result.numUpdatedRows) === 1;
   },
 
-  /** Assignments never acknowledged since before `before`. */
-  unacknowledgedSince(db: Executor, before: number): Promise<TaskRow[]> {
+  /** Assignments in `pool` never acknowledged since before `before`. */
+  unacknowledgedSince(db: Executor, pool: string, before: number): Promise<TaskRow[]> {
     return db
       .selectFrom('tasks')
       .selectAll()
       .where('state', '=', 'ASSIGNED')
       .where('lease_acked_at', 'is', null)
       .where('assigned_at', '<', before)
+      .where('pool', '=', pool)
       .execute();
   },
 
@@ -161,6 +175,21 @@ export const taskRepository = {
 
   async setLogOffset(db: Executor, taskId: number, offset: number): Promise<void> {
     await db.updateTable('tasks').set({ log_offset: offset }).where('id', '=', taskId).execute();
+  },
+
+  /** Per pool, the run specs' resources of the tasks holding a slot, and the queue's length and oldest task (`yard pool list`). */
+  async poolUse(db: Executor): Promise<{ active: Array<{ pool: string; resources: RunSpec['resources'] }>; queues: Array<{ pool: string; length: number; oldest: number }> }> {
+    const active = await db.selectFrom('tasks').select(['pool', 'run_spec']).where('state', 'in', ACTIVE_STATES).execute();
+    const queues = await db
+      .selectFrom('tasks')
+      .select((eb) => ['pool', eb.fn.countAll<number>().as('length'), eb.fn.min<number>('created_at').as('oldest')])
+      .where('state', '=', 'QUEUED')
+      .groupBy('pool')
+      .execute();
+    return {
+      active: active.map((row) => ({ pool: row.pool, resources: (JSON.parse(row.run_spec) as RunSpec).resources })),
+      queues: queues.map((q) => ({ pool: q.pool, length: Number(q.length), oldest: Number(q.oldest) })),
+    };
   },
 
   /** Appends lines after the last one stored; call inside a transaction after `lockForLogs`. */
@@ -188,11 +217,11 @@ export const taskRepository = {
   },
 
   /** Tasks holding room on an agent, with their owner's name and run spec (the overview's allocations). */
-  allocations(db: Executor): Promise<Array<Pick<TaskRow, 'id' | 'agent_id' | 'state' | 'run_spec'> & { owner: string }>> {
+  allocations(db: Executor): Promise<Array<Pick<TaskRow, 'id' | 'agent_id' | 'state' | 'run_spec' | 'pool'> & { owner: string }>> {
     return db
       .selectFrom('tasks')
       .innerJoin('users', 'users.id', 'tasks.owner_id')
-      .select(['tasks.id', 'tasks.agent_id', 'tasks.state', 'tasks.run_spec', 'users.username as owner'])
+      .select(['tasks.id', 'tasks.agent_id', 'tasks.state', 'tasks.run_spec', 'tasks.pool', 'users.username as owner'])
       .where('tasks.state', 'in', ACTIVE_STATES)
       .execute();
   },

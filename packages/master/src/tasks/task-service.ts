@@ -9,6 +9,7 @@ import {
   type BindMountRequest,
   type KnownTask,
   type Page,
+  type RunSpec,
   type Task,
   type TaskKind,
   type TaskLogLine,
@@ -37,7 +38,7 @@ import { resourcesOf, type EndedRun, type RunLedger } from '../usage/usage-servi
 import type { Allocation } from '../usage/cluster-service.js';
 import type { TaskEvents } from './task-events.js';
 import { runSpecOf, toTask, toTaskSummary } from './task-mapper.js';
-import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
+import { ACTIVE_STATES, taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
 import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
@@ -58,9 +59,9 @@ export class TaskService {
       /** Called when a run ended (from RUNNING to an end or back to the queue), with what the ledger wrote: fair-share usage. */
       onRunEnded?: (run: EndedRun) => void;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
-      onQueued?: (taskId: number) => void;
-      /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
-      onKillRequested?: (agentId: string) => void;
+      onQueued?: (task: Pick<TaskRow, 'id' | 'pool'>) => void;
+      /** Called when a kill is asked of a task a pool holds (placed, not queued): its resource manager carries it out. */
+      onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
       onCapacityFreed?: () => void;
     },
@@ -70,7 +71,7 @@ export class TaskService {
   async create(actor: Actor, request: AdmissionRequest): Promise<Task> {
     const { db, clock } = this.deps;
     const { owner, admitted } = await this.admit(actor, request);
-    const { config, group, runSpec } = admitted;
+    const { config, group, pool, runSpec } = admitted;
     const now = clock.now();
     const values: Insertable<TasksTable> = {
       kind: request.kind,
@@ -81,6 +82,7 @@ export class TaskService {
       run_spec: JSON.stringify(runSpec),
       group_id: group?.id ?? null,
       group_path: group?.path ?? null,
+      pool,
       run_uid: runSpec.runAs.uid,
       run_user: runSpec.runAs.user,
       run_gid: runSpec.runAs.gid,
@@ -105,7 +107,7 @@ export class TaskService {
       return inserted;
     });
     crashPoint('master:after-submit');
-    this.deps.onQueued?.(row.id);
+    this.deps.onQueued?.(row);
     return toTask({ ...row, owner: owner.username });
   }
 
@@ -117,6 +119,7 @@ export class TaskService {
       name: admitted.config.name,
       owner: owner.username,
       group: admitted.group?.path ?? null,
+      pool: admitted.pool,
       config: admitted.config,
       runSpec: admitted.runSpec,
     };
@@ -154,14 +157,27 @@ export class TaskService {
     return { items, next: last ? encodeCursor(last.id) : null };
   }
 
-  /** The oldest QUEUED tasks, in order: what the scheduler looks through for one that fits. */
-  queued(limit: number): Promise<TaskRow[]> {
-    return taskRepository.queued(this.deps.db, limit);
+  /** Whether `pool`'s queue holds any task. */
+  async hasQueued(pool: string): Promise<boolean> {
+    return (await taskRepository.queued(this.deps.db, pool, 1)).length > 0;
   }
 
-  /** The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest first: what the scheduler orders. */
-  queuedHeads(perHead: number, limit: number): Promise<TaskRow[]> {
-    return taskRepository.queuedHeads(this.deps.db, perHead, limit);
+  /**
+   * The oldest queued tasks of each owner in each group (`perHead` each, `limit` in all), oldest
+   * first, of one pool (or every pool): what the scheduler orders.
+   */
+  queuedHeads(pool: string | undefined, perHead: number, limit: number): Promise<TaskRow[]> {
+    return taskRepository.queuedHeads(this.deps.db, pool, perHead, limit);
+  }
+
+  /** Queued tasks of pools master.yaml no longer has wait with POOL_GONE (nothing would ever place them); how many. */
+  async markPoolsGone(pools: string[]): Promise<number> {
+    return taskRepository.markPoolsGone(this.deps.db, pools);
+  }
+
+  /** Per pool: the tasks holding a slot (their run specs' resources) and the queue (length, oldest). */
+  poolUse(): Promise<{ active: Array<{ pool: string; resources: RunSpec['resources'] }>; queues: Array<{ pool: string; length: number; oldest: number }> }> {
+    return taskRepository.poolUse(this.deps.db);
   }
 
   /** Records why a queued task waits (and when, in its timeline); the caller writes only a reason that changed. Waiting clients hear of it. */
@@ -229,9 +245,9 @@ export class TaskService {
     return taskRepository.activeByAgent(this.deps.db);
   }
 
-  /** Assignments never acknowledged since before `before`. */
-  unacknowledgedSince(before: number): Promise<TaskRow[]> {
-    return taskRepository.unacknowledgedSince(this.deps.db, before);
+  /** Assignments in `pool` never acknowledged since before `before`. */
+  unacknowledgedSince(pool: string, before: number): Promise<TaskRow[]> {
+    return taskRepository.unacknowledgedSince(this.deps.db, pool, before);
   }
 
   /** What the master believes runs on an agent, for it to reconcile against what it finds. */
@@ -334,7 +350,7 @@ export class TaskService {
       });
       if (requested) {
         this.deps.events.changed(task.id);
-        if (task.agent_id) this.deps.onKillRequested?.(task.agent_id);
+        this.deps.onKillRequested?.(task);
       }
     }
     return toTask(await this.require(task.id));
@@ -356,8 +372,8 @@ export class TaskService {
     if (to === 'RUNNING' && task.started_at === null) changes.started_at = now;
     if (isTerminal(to)) changes.ended_at = now;
     if (to === 'QUEUED') changes.queued_at = now;
-    // A pending reason says why a queued task waits: it goes when the task leaves the queue.
-    if (from === 'QUEUED') changes.pending_reason = null;
+    // A pending reason says why a queued (or placed, not started) task waits: it goes when the task moves on.
+    if (from === 'QUEUED' || from === 'ASSIGNED') changes.pending_reason = null;
     const ledger = this.deps.ledger;
     const ended = await this.deps.db.transaction().execute(async (trx) => {
       if (!(await taskRepository.update(trx, task.id, { state: from, leaseId: task.lease_id }, changes))) {
@@ -377,8 +393,23 @@ export class TaskService {
     this.deps.events.changed(task.id);
     if (ended) this.deps.onRunEnded?.(ended);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
-    if (to === 'QUEUED') this.deps.onQueued?.(task.id);
+    if (to === 'QUEUED') this.deps.onQueued?.(task);
     return { ...task, ...changes } as T;
+  }
+
+  /**
+   * For resource managers: what the current run was placed as (a Slurm job id), or why its engine holds it
+   * before it starts (`SLURM:Priority`). Written only while the task is still under `leaseId` (and, for a
+   * reason, not started); false when it moved on.
+   */
+  async notePlacement(taskId: number, leaseId: string, note: { placement?: string; pendingReason?: string | null }): Promise<boolean> {
+    const changes: Updateable<TasksTable> = {};
+    if (note.placement !== undefined) changes.placement = note.placement;
+    if (note.pendingReason !== undefined) changes.pending_reason = note.pendingReason;
+    const states = note.pendingReason === undefined ? ACTIVE_STATES : (['ASSIGNED'] as const);
+    const noted = await taskRepository.notePlacement(this.deps.db, taskId, leaseId, states, changes);
+    if (noted) this.deps.events.changed(taskId);
+    return noted;
   }
 
   /** Leases a queued task to an agent; undefined when another writer took it first. */
@@ -392,6 +423,7 @@ export class TaskService {
         assigned_at: now,
         lease_acked_at: null,
         log_offset: 0,
+        placement: null,
       });
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return undefined;
@@ -422,7 +454,7 @@ export class TaskService {
       if (task.kill_requested_at !== null) {
         await this.transition(task, 'kill', { message: `killed before it started (${reason})` });
       } else {
-        await this.transition(task, 'release', { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0 });
+        await this.transition(task, 'release', { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0, placement: null });
       }
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return false;
@@ -455,6 +487,7 @@ export class TaskService {
         lease_acked_at: null,
         assigned_at: null,
         log_offset: 0,
+        placement: null,
         exit_code: details.exitCode ?? null,
         message: details.message ?? null,
       });

@@ -1,16 +1,11 @@
 import type { Agent } from '@trainyard/shared';
 import type { TaskRow } from '../db/schema.js';
 
-/**
- * The pool a task runs in and the pool an agent serves: `default` until tasks and agents carry a
- * pool of their own (resource pools), when each becomes the one line that reads it.
- */
-export const DEFAULT_POOL = 'default';
-
-export function poolOfTask(_task: Pick<TaskRow, 'id'>): string {
-  return DEFAULT_POOL;
+/** The pool a task runs in and the pool an agent serves: what the ledger and the overview count them under. */
+export function poolOfTask(task: Pick<TaskRow, 'pool'>): string {
+  return task.pool;
 }
 
-export function poolOfAgent(_agent: Pick<Agent, 'id' | 'labels'>): string {
-  return DEFAULT_POOL;
+export function poolOfAgent(agent: Pick<Agent, 'pool'>): string {
+  return agent.pool;
 }

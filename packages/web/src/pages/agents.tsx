@@ -19,6 +19,7 @@ export function AgentsPage() {
           <thead>
             <tr>
               <th>ID</th>
+              <th>Pool</th>
               <th>State</th>
               <th>Executor</th>
               <th>CPUs</th>
@@ -31,6 +32,7 @@ export function AgentsPage() {
             {agents.map((a) => (
               <tr key={a.id} data-agent={a.id}>
                 <td>{a.id}</td>
+                <td>{a.pool}</td>
                 <td>{a.enabled ? a.state : `${a.state} (disabled)`}</td>
                 <td>{a.executor}</td>
                 <td>{a.resources.cpus}</td>

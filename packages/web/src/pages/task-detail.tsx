@@ -136,7 +136,7 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dt>Group</dt>
             <dd>{task.group ?? '-'}</dd>
             <dt>Pool</dt>
-            <dd>{task.pool}</dd>
+            <dd data-field="pool">{task.pool}</dd>
             <dt>Runs as</dt>
             <dd class="run-as">
               {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})

@@ -14,6 +14,7 @@ export default class CommandRun extends TaskCreateCommand<typeof CommandRun> {
     "<%= config.bin %> command run -- python train.py --epochs 3",
     "<%= config.bin %> command run --image busybox:latest -f -- sh -c 'id; hostname'",
     "<%= config.bin %> command run -f -- sh -c 'exit 7'; echo $?   # 7",
+    '<%= config.bin %> command run --pool gpu -- nvidia-smi',
   ];
   static override strict = false;
   static override flags = taskStartFlags;

@@ -1,10 +1,10 @@
 import { Args, Errors, Flags } from '@oclif/core';
-import type { GroupDetail, GroupUnixRequest } from '@trainyard/shared';
+import type { GroupDetail, GroupPoolRequest, GroupUnixRequest } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
 import { describeGroup } from '../../lib/access-format.js';
 
 export default class GroupSet extends YardCommand<typeof GroupSet> {
-  static override summary = "Set a group's Unix identity: gid, Unix group name, uid range, shared directory (change_config).";
+  static override summary = "Set a group's Unix identity (gid, Unix group name, uid range, shared directory) or default pool (change_config).";
   static override description =
     "Members' tasks get the gid as a supplementary group, named --unix-group inside the container (default: the path " +
     'with "/" as "-"). With a uid range, tasks created in the group (--group) run as a uid from it: a linked user\'s ' +
@@ -12,11 +12,13 @@ export default class GroupSet extends YardCommand<typeof GroupSet> {
     'group. `auto` takes the next block of security.uid_ranges; a range never changes and is never reused. ' +
     'With --shared-dir on, every member\'s task mounts <shared_root>/<path> of its agent at /shared/<path> (root:gid, ' +
     'mode 2770, umask 0002); off stops the mount from the next task on and deletes nothing. A range or a shared ' +
-    'directory needs a gid.';
+    'directory needs a gid. --default-pool sends the tasks created in the group that name no pool to that pool ' +
+    "(yard pool list); --no-default-pool sends them to the master's default_pool again.";
   static override examples = [
     '<%= config.bin %> -u admin group set research/vision --gid 5001 --uid-range auto --shared-dir on',
     '<%= config.bin %> -u admin group set research --gid 5000 --unix-group research --uid-range 1000040000/10000',
     '<%= config.bin %> -u admin group set research/vision --shared-dir off',
+    '<%= config.bin %> -u admin group set research/vision --default-pool gpu',
   ];
   static override args = { path: Args.string({ required: true, description: 'group path' }) };
   static override flags = {
@@ -25,6 +27,8 @@ export default class GroupSet extends YardCommand<typeof GroupSet> {
     'unix-group': Flags.string({ summary: "The gid's name inside tasks (a Unix group name, unique among groups)." }),
     'uid-range': Flags.string({ summary: 'auto (the next block of security.uid_ranges) or START/SIZE, such as 1000040000/10000.' }),
     'shared-dir': Flags.string({ summary: "Mount the group's shared directory into its members' tasks.", options: ['on', 'off'] }),
+    'default-pool': Flags.string({ summary: 'The pool its tasks go to when they name none (yard pool list).' }),
+    'no-default-pool': Flags.boolean({ summary: "Its tasks go to the master's default_pool again.", exclusive: ['default-pool'] }),
   };
 
   async run(): Promise<GroupDetail> {
@@ -36,12 +40,17 @@ export default class GroupSet extends YardCommand<typeof GroupSet> {
       ...(flags['uid-range'] === undefined ? {} : { uidRange: parseRange(flags['uid-range']) }),
       ...(flags['shared-dir'] === undefined ? {} : { sharedDir: flags['shared-dir'] === 'on' }),
     };
-    if (Object.keys(changes).length === 0) {
-      throw new Errors.CLIError('nothing to change: give --gid, --unix-group, --uid-range or --shared-dir', { exit: 2 });
+    const pool: GroupPoolRequest | undefined =
+      flags['default-pool'] !== undefined ? { defaultPool: flags['default-pool'] } : flags['no-default-pool'] ? { defaultPool: null } : undefined;
+    if (Object.keys(changes).length === 0 && !pool) {
+      throw new Errors.CLIError('nothing to change: give --gid, --unix-group, --uid-range, --shared-dir or --default-pool', { exit: 2 });
     }
-    const group = await (await this.session()).call('groups.setUnix', { params: { path: this.args.path }, body: changes });
-    this.log(`Updated group ${group.path}.\n${describeGroup(group)}`);
-    return group;
+    const session = await this.session();
+    const params = { path: this.args.path };
+    let group = Object.keys(changes).length > 0 ? await session.call('groups.setUnix', { params, body: changes }) : undefined;
+    if (pool) group = await session.call('groups.setPool', { params, body: pool });
+    this.log(`Updated group ${group!.path}.\n${describeGroup(group!)}`);
+    return group!;
   }
 }
 

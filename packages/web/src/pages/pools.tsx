@@ -1,0 +1,73 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { PoolView } from '@trainyard/shared';
+import { api } from '../api.js';
+import { ErrorBanner, Page } from '../components.js';
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+const number = (n: number) => String(Math.round(n * 100) / 100);
+
+/** How long the oldest queued task has waited, roughly. */
+function wait(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+}
+
+/** Everyone signed in: each pool's manager, what its tasks hold of what it has, and its queue (agents with see_status). */
+export function PoolsPage() {
+  const [pools, setPools] = useState<PoolView[]>();
+  const [error, setError] = useState<unknown>();
+  useEffect(() => {
+    api('pools.list').then((p) => setPools(p.items), setError);
+  }, []);
+  return (
+    <Page title="Pools">
+      <ErrorBanner error={error} />
+      {pools && (
+        <table class="pools">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Manager</th>
+              <th>Nodes</th>
+              <th>CPU</th>
+              <th>Memory</th>
+              <th>GPUs</th>
+              <th>Tasks</th>
+              <th>Queued</th>
+              <th>Oldest wait</th>
+              <th>Agents</th>
+            </tr>
+          </thead>
+          <tbody>
+            {pools.map((p) => (
+              <tr key={p.name} data-pool={p.name}>
+                <td>
+                  {p.name}
+                  {p.default && ' (default)'}
+                  {p.description && <div class="hint">{p.description}</div>}
+                </td>
+                <td>{p.manager}</td>
+                <td>{p.nodes}</td>
+                <td data-field="cpu">
+                  {number(p.use.cpu)} / {number(p.capacity.cpu)}
+                </td>
+                <td>
+                  {gib(p.use.memory)} / {gib(p.capacity.memory)}
+                </td>
+                <td data-field="gpus">
+                  {p.use.gpus} / {p.capacity.gpus}
+                </td>
+                <td data-field="tasks">{p.use.tasks}</td>
+                <td data-field="queued">{p.queue.length}</td>
+                <td>{wait(p.queue.oldestWaitSeconds)}</td>
+                <td>{Array.isArray(p.details?.agents) ? p.details.agents.join(', ') || '-' : '-'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}
