@@ -269,12 +269,15 @@ if (!haveChromium) console.error(`\n!!! NO CHROMIUM at ${CHROMIUM}: the quotas p
   };
   const page = await signedIn('admin', '');
   await page.getByRole('link', { name: 'Quotas', exact: true }).click();
+  // Creating and editing happen in dialogs.
+  await page.getByRole('button', { name: 'New quota' }).click();
   const form = page.getByRole('form', { name: 'Create quota' });
   await form.getByPlaceholder('quota name').fill('web-zero');
   await form.getByPlaceholder('max running').fill('0');
   await form.getByPlaceholder('memory (64GiB)').fill('1GiB');
   await form.getByRole('button', { name: 'Create quota' }).click();
   await page.locator('tr[data-quota="web-zero"]').waitFor();
+  await page.locator('tr[data-quota="web-zero"]').getByRole('button', { name: 'Edit' }).click();
   const assign = page.getByRole('form', { name: 'Assign web-zero' });
   await assign.getByPlaceholder('user, or group:PATH').fill('gina');
   await assign.getByRole('button', { name: 'Assign' }).click();

@@ -54,12 +54,12 @@ export function QuotasPage(props: { me: MeResponse }) {
   const { error, setError, notice, act } = useActions(reload);
   useEffect(() => void reload(), []);
 
-  const create = (event: Event) => {
+  // A quota made closes its dialog (as groups and users do); a refusal stays in it, beside the form.
+  const create = (close: () => void) => (event: Event) => {
     event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
+    const data = new FormData(event.currentTarget as HTMLFormElement);
     const name = String(data.get('name'));
-    void act(() => api('quotas.create', { body: { name, ...requestFrom(data) } }), `Created quota ${name}.`).then((ok) => ok && form.reset());
+    void act(() => api('quotas.create', { body: { name, ...requestFrom(data) } }), `Created quota ${name}.`).then((ok) => ok && close());
   };
   const update = (name: string) => (event: Event) => {
     event.preventDefault();
@@ -79,10 +79,10 @@ export function QuotasPage(props: { me: MeResponse }) {
       actions={
         editable && (
           <DialogButton label="New quota" title="New quota">
-            {() => (
+            {(close) => (
               <>
                 <p class="hint">Blank: no limit.</p>
-                <form class="stack" onSubmit={create} aria-label="Create quota">
+                <form class="stack" onSubmit={create(close)} aria-label="Create quota">
                   <Field label="Name">
                     <input name="name" placeholder="quota name" required />
                   </Field>
