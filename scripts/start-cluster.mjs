@@ -177,9 +177,11 @@ function installBusybox() {
   }
 }
 
-/** Groups' shared directories (`yard group set --shared-dir on`) in ./shared, for containers (the process executor mounts only where a path exists). */
+/**
+ * Groups' shared directories (`yard group set --shared-dir on`) in ./shared. (The process executor
+ * mounts them only where /shared/<group> exists on the machine, and says so when it does not.)
+ */
 function sharedRootArgs() {
-  if (executor !== 'docker') return [];
   const dir = path.resolve(process.env.YARD_AGENT_SHARED_ROOT ?? path.join(root, 'shared'));
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   return ['--shared-root', dir];
