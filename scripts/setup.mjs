@@ -144,6 +144,12 @@ if (mode === 'test') {
     ['up'],
     'NO CONTAINER ENGINE: the Docker executor tests will NOT run; the process executor tests will',
   );
+  const jupyterEnv = testDependency(
+    "building a Debian image with Jupyter's classic notebook server for the real-Jupyter test (about 4 minutes the first time on a machine)",
+    'jupyter-image.sh',
+    [],
+    'NO JUPYTER IMAGE: the real-Jupyter notebook test will NOT run',
+  );
   const browserEnv = testDependency(
     "finding a browser for the web UI's tests",
     'browser.sh',
@@ -152,7 +158,7 @@ if (mode === 'test') {
   );
   step('running the whole test suite');
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-  const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...browserEnv }, { exitOnFailure: false });
+  const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...jupyterEnv, ...browserEnv }, { exitOnFailure: false });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   process.exit(status);
 } else if (mode === 'start') {
