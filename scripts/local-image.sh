@@ -18,7 +18,8 @@ BUSYBOX=$(readlink -f "$BUSYBOX")
 NODE=$(readlink -f "$(command -v node)") || { log "no node on this machine"; exit 1; }
 
 # What the image will hold, in one hash: the binaries, the files, their places, the CMD and this recipe.
-SUM=$( (sha256sum "$BUSYBOX" "$NODE" "${BASH_SOURCE[0]}"; echo "$CMD"; for pair in "$@"; do echo "$pair"; sha256sum "${pair%%:*}"; done) | sha256sum | cut -c1-12)
+# Contents only, never where they lie: every clone of the repository agrees on the image.
+SUM=$( (for file in "$BUSYBOX" "$NODE" "${BASH_SOURCE[0]}"; do sha256sum <"$file"; done; echo "$CMD"; for pair in "$@"; do echo "${pair#*:}"; sha256sum <"${pair%%:*}"; done) | sha256sum | cut -c1-12)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "trainyard.content" }}' "$NAME" 2>/dev/null)" = "$SUM" ]; then exit 0; fi
 
 mkdir -p "$STATE"

@@ -134,7 +134,7 @@ function chooseExecutor() {
     return 'process';
   };
   const engine = docker(['version', '--format', '{{.Server.Version}}']);
-  if (engine.status !== 0) return fallBack(`no Docker engine answers${engine.error ? '' : `: ${lastLine(engine.stderr)}`}`);
+  if (engine.status !== 0) return fallBack(`no Docker engine answers${engine.error ? '' : ` (${lastLine(engine.stderr)})`}`);
   if (Object.values(config.tasks.images).includes(QUICKSTART_IMAGE)) {
     const image = ensureQuickstartImage();
     if (image !== true) return fallBack(`the quick-start image ${QUICKSTART_IMAGE} cannot be had (${image})`);
