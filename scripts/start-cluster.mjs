@@ -9,8 +9,9 @@
 //   env: YARD_CONFIG, YARD_PORT/YARD_HOST/YARD_DB (the master's), YARD_EXECUTOR (docker, process,
 //   auto), YARD_AGENT_NAME (local), YARD_AGENT_DIR (./agent-data), YARD_AGENT_SHARED_ROOT (./shared)
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '@trainyard/master';
@@ -53,6 +54,7 @@ if (busy === 'EADDRINUSE') {
 
 prepareMountDirectories();
 const executor = chooseExecutor();
+const masterConfigFile = asThisUser();
 
 const children = [];
 let stopping = false;
@@ -76,7 +78,7 @@ function stopAll(code = 0) {
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
-start('master', path.join(root, 'packages', 'master', 'bin', 'yard-master.js'), ['--config', configFile]);
+start('master', path.join(root, 'packages', 'master', 'bin', 'yard-master.js'), ['--config', masterConfigFile]);
 
 // The agent needs the master up (and the token file it writes on first start).
 const deadline = Date.now() + 30_000;
@@ -163,6 +165,27 @@ function ensureQuickstartImage() {
   if (pulled.status === 0 && docker(['tag', PULLED_STAND_IN, QUICKSTART_IMAGE]).status === 0) return true;
   why.push(`pulling ${PULLED_STAND_IN} failed: ${lastLine(pulled.stderr)}`);
   return why.join('; ');
+}
+
+/**
+ * The process executor, not as root, can run tasks only as the user it runs as, and mount nothing
+ * (no mount namespaces): the master gets the config with that user as `security.default_task` and
+ * no mounts added to every task, in a file beside its database that says so (`extends:` the config).
+ */
+function asThisUser() {
+  const uid = process.getuid?.();
+  if (executor !== 'process' || uid === undefined || uid === 0) return configFile;
+  const { username: user, gid } = os.userInfo();
+  const group = spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim() || user;
+  const file = path.join(path.dirname(config.db.path), 'as-this-user.yaml');
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const overlay = { extends: configFile, security: { default_task: { user, uid, group, gid } }, policy: { system: { mounts: { default: [], always: [] } } } };
+  writeFileSync(file, `# Written by npm start: the process executor runs as ${user}, not root.\n${JSON.stringify(overlay, null, 2)}\n`);
+  say(
+    `the process executor runs as ${user} (uid ${uid}), not root: tasks of users with no agent-user link run as ${user}, ` +
+      `with no scratch mount (${path.relative(process.cwd(), file)}); tasks of linked users need root or Docker`,
+  );
+  return file;
 }
 
 /** Debian's busybox-static, only as root with apt-get (nothing is installed otherwise). */
