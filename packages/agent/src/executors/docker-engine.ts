@@ -52,6 +52,15 @@ const isStatus = (error: unknown, status: number) => (error as { statusCode?: nu
 /** dockerode against DOCKER_HOST (or the default socket). */
 export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngine {
   const docker = new Docker(options);
+  /** A path of a container's file system as a tar stream (`GET /archive`); undefined when it is missing. */
+  const archiveOf = async (containerId: string, path: string): Promise<Readable | undefined> => {
+    try {
+      return (await docker.getContainer(containerId).getArchive({ path })) as unknown as Readable;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  };
   return {
     async ping() {
       await docker.ping();
@@ -88,13 +97,8 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       return (await docker.createContainer(createOptions)).id;
     },
     async readFile(containerId, path) {
-      let archive: Readable;
-      try {
-        archive = (await docker.getContainer(containerId).getArchive({ path })) as unknown as Readable;
-      } catch (error) {
-        if (isStatus(error, 404)) return undefined;
-        throw error;
-      }
+      const archive = await archiveOf(containerId, path);
+      if (!archive) return undefined;
       return new Promise((resolve, reject) => {
         const extract = tar.extract();
         let content: string | undefined;
@@ -113,13 +117,8 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       });
     },
     async stat(containerId, path) {
-      let archive: Readable;
-      try {
-        archive = (await docker.getContainer(containerId).getArchive({ path })) as unknown as Readable;
-      } catch (error) {
-        if (isStatus(error, 404)) return undefined;
-        throw error;
-      }
+      const archive = await archiveOf(containerId, path);
+      if (!archive) return undefined;
       // The archive's first entry is the path itself: its header is all that is read (for `/`, the
       // rest would be the whole file system).
       return new Promise((resolve, reject) => {
