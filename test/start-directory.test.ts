@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -18,6 +18,8 @@ const OWNER = 1000;
 const OTHER = 2471;
 const NOTICE = /the image's working directory \/work is not writable for uid \d+: the task starts in its home/;
 
+let agents = 0;
+
 async function cluster(t: { teardown(fn: () => Promise<void> | void): void }, executor: 'docker' | 'process', policy: Record<string, unknown> = {}) {
   const dir = tempDir('yard-start-dir-');
   const m = await startTestMaster({ agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') }, policy: { system: policy } }, dir);
@@ -25,13 +27,15 @@ async function cluster(t: { teardown(fn: () => Promise<void> | void): void }, ex
   for (const [name, uid] of [['owner', OWNER], ['other', OTHER]] as const) {
     await api(m.url, 'PUT', `/users/${name}/agent-user`, { token: tokens.admin, body: { uid, user: name, gid: uid, group: name } });
   }
-  const agentName = `start-dir-${executor}-${process.pid}`;
+  // One name per agent: an agent starting takes over (or removes) the containers of its name.
+  const agentName = `start-dir-${executor}-${process.pid}-${++agents}`;
   const agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: agentName, executor });
   t.teardown(async () => {
     await agent.kill('SIGTERM');
     if (executor === 'docker') {
       const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=trainyard.agent=${agentName}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-      if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left]);
+      // The agent may be removing them as it stops.
+      if (left.length > 0) spawnSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
     }
     await m.stop();
     rmSync(dir, { recursive: true, force: true });
