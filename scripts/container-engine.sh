@@ -43,30 +43,11 @@ up() {
   if web_image; then echo "YARD_TEST_WEB_IMAGE=$WEB_IMAGE"; else log "no $WEB_IMAGE: the proxy tests run on the process executor only"; fi
 }
 
-# The proxy tests' service (test/fixtures/web-service/server.mjs): this machine's node binary and the
-# libraries ldd lists, busybox for a shell, and the script, imported as an image (nothing can be pulled).
+# The proxy tests' service (test/fixtures/web-service/server.mjs): this machine's node binary and
+# busybox with the script, imported as an image (nothing can be pulled) by scripts/local-image.sh.
 web_image() {
   local here; here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  local script="$here/test/fixtures/web-service/server.mjs"
-  local sum; sum=$( (cat "$script"; node --version) | sha256sum | cut -c1-12)
-  if [ "$(docker image inspect -f '{{ index .Config.Labels "trainyard.content" }}' "$WEB_IMAGE" 2>/dev/null)" = "$sum" ]; then return 0; fi
-  log "importing $WEB_IMAGE (node $(node --version) and the test service)"
-  local root="$STATE/web-rootfs" node; node=$(readlink -f "$(command -v node)")
-  rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/srv"
-  chmod 1777 "$root/tmp"
-  cp "$node" "$root/bin/node"
-  for lib in $(ldd "$node" | grep -o '/[^ ]*'); do
-    mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
-  done
-  cp "$(command -v busybox)" "$root/bin/busybox"
-  for applet in $("$root/bin/busybox" --list); do
-    [ "$applet" = busybox ] || [ -e "$root/bin/$applet" ] || ln -sf busybox "$root/bin/$applet"
-  done
-  cp "$script" "$root/srv/server.mjs"
-  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-  printf 'root:x:0:\n' >"$root/etc/group"
-  tar -C "$root" -c . | docker import -c 'CMD ["/bin/node", "/srv/server.mjs"]' -c "LABEL trainyard.content=$sum" - "$WEB_IMAGE" >/dev/null \
-    || { log "docker import of $WEB_IMAGE failed"; return 1; }
+  LOCAL_IMAGE_CMD='["/bin/node", "/srv/server.mjs"]' bash "$here/scripts/local-image.sh" "$WEB_IMAGE" "$here/test/fixtures/web-service/server.mjs:/srv/server.mjs"
 }
 
 down() {

@@ -8,8 +8,8 @@ export interface ContainerEngine {
   version(): Promise<string>;
   /** The local image's id, or undefined when it is not on this machine. */
   imageId(image: string): Promise<string | undefined>;
-  /** The image's own ENTRYPOINT (empty when it has none). */
-  imageEntrypoint(imageId: string): Promise<string[]>;
+  /** The image's own ENTRYPOINT (empty when it has none) and WORKDIR (`/` when it sets none). */
+  imageConfig(imageId: string): Promise<{ entrypoint: string[]; workingDir: string }>;
   /** Every tag and digest of the images on this machine. */
   imageReferences(): Promise<string[]>;
   pull(image: string): Promise<void>;
@@ -18,6 +18,8 @@ export interface ContainerEngine {
   readFile(containerId: string, path: string): Promise<string | undefined>;
   /** Whether a path exists in a container's file system (links followed by the engine as it resolves it). */
   exists(containerId: string, path: string): Promise<boolean>;
+  /** Owner, group, mode and kind of a path in a container's file system (not followed if a link); undefined when missing. */
+  stat(containerId: string, path: string): Promise<PathStat | undefined>;
   start(containerId: string): Promise<void>;
   logs(containerId: string, follow: boolean): Promise<Readable>;
   wait(containerId: string): Promise<number>;
@@ -31,6 +33,14 @@ export interface ContainerEngine {
   listByLabel(label: string): Promise<Array<{ id: string; state: string; labels: Record<string, string> }>>;
 }
 
+export interface PathStat {
+  type: 'directory' | 'file' | 'link' | 'other';
+  uid: number;
+  gid: number;
+  /** Permission bits (0o7777). */
+  mode: number;
+}
+
 export interface EngineExec {
   stream: Duplex;
   resize(cols: number, rows: number): Promise<void>;
@@ -42,6 +52,15 @@ const isStatus = (error: unknown, status: number) => (error as { statusCode?: nu
 /** dockerode against DOCKER_HOST (or the default socket). */
 export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngine {
   const docker = new Docker(options);
+  /** A path of a container's file system as a tar stream (`GET /archive`); undefined when it is missing. */
+  const archiveOf = async (containerId: string, path: string): Promise<Readable | undefined> => {
+    try {
+      return (await docker.getContainer(containerId).getArchive({ path })) as unknown as Readable;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  };
   return {
     async ping() {
       await docker.ping();
@@ -58,10 +77,13 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
         throw error;
       }
     },
-    async imageEntrypoint(imageId) {
-      const entrypoint = (await docker.getImage(imageId).inspect()).Config?.Entrypoint as string[] | string | null | undefined;
-      if (!entrypoint) return [];
-      return typeof entrypoint === 'string' ? ['/bin/sh', '-c', entrypoint] : entrypoint;
+    async imageConfig(imageId) {
+      const config = (await docker.getImage(imageId).inspect()).Config;
+      const entrypoint = config?.Entrypoint as string[] | string | null | undefined;
+      return {
+        entrypoint: !entrypoint ? [] : typeof entrypoint === 'string' ? ['/bin/sh', '-c', entrypoint] : entrypoint,
+        workingDir: config?.WorkingDir || '/',
+      };
     },
     async imageReferences() {
       const images = await docker.listImages();
@@ -75,13 +97,8 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       return (await docker.createContainer(createOptions)).id;
     },
     async readFile(containerId, path) {
-      let archive: Readable;
-      try {
-        archive = (await docker.getContainer(containerId).getArchive({ path })) as unknown as Readable;
-      } catch (error) {
-        if (isStatus(error, 404)) return undefined;
-        throw error;
-      }
+      const archive = await archiveOf(containerId, path);
+      if (!archive) return undefined;
       return new Promise((resolve, reject) => {
         const extract = tar.extract();
         let content: string | undefined;
@@ -96,6 +113,32 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
         });
         extract.on('finish', () => resolve(content));
         extract.on('error', reject);
+        archive.pipe(extract);
+      });
+    },
+    async stat(containerId, path) {
+      const archive = await archiveOf(containerId, path);
+      if (!archive) return undefined;
+      // The archive's first entry is the path itself: its header is all that is read (for `/`, the
+      // rest would be the whole file system).
+      return new Promise((resolve, reject) => {
+        const extract = tar.extract();
+        let done = false;
+        const finish = (value: PathStat | undefined) => {
+          if (done) return;
+          done = true;
+          resolve(value);
+          archive.unpipe(extract);
+          archive.destroy();
+          extract.destroy();
+        };
+        extract.on('entry', (header) => {
+          const type = header.type === 'directory' ? 'directory' : header.type === 'file' ? 'file' : header.type === 'symlink' ? 'link' : 'other';
+          finish({ type, uid: header.uid ?? 0, gid: header.gid ?? 0, mode: (header.mode ?? 0) & 0o7777 });
+        });
+        extract.on('finish', () => finish(undefined));
+        extract.on('error', (error) => (done ? undefined : reject(error)));
+        archive.on('error', (error) => (done ? undefined : reject(error)));
         archive.pipe(extract);
       });
     },

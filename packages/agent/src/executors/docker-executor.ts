@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { crashPoint, proxyPath, UNIX_NAME_PATTERN, type TaskRunSpec } from '@trainyard/shared';
 import { withIdentity } from '../identity-files.js';
 import { LineBuffer } from '../line-buffer.js';
-import type { ContainerEngine } from './docker-engine.js';
+import type { ContainerEngine, PathStat } from './docker-engine.js';
 import { connectTcp } from './connect-tcp.js';
 import { DockerFrameParser } from './docker-frames.js';
 import { finished, type ExecRequest, type ExecSession, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
@@ -19,8 +19,11 @@ const LABEL_LEASE = 'trainyard.lease';
 const LABEL_NOTICES = 'trainyard.notices';
 /** Throwaway containers that read an image's account files: never started, never mounted. */
 const LABEL_PROBE = 'trainyard.identity-probe';
-/** The image's account files, and whether it has a shell to set the umask with. */
-type ImageAccounts = { passwd: string; group: string; shell: boolean; entrypoint: string[] };
+/**
+ * The image's account files, whether it has a shell to set the umask with, its ENTRYPOINT, and its
+ * WORKDIR with that directory's owner and mode (undefined: the image lacks it; the engine makes it, as root).
+ */
+type ImageAccounts = { passwd: string; group: string; shell: boolean; entrypoint: string[]; workingDir: string; workingDirStat: PathStat | undefined };
 
 /**
  * Runs each task in a container as the task's uid:gid (and supplementary groups), with every
@@ -91,10 +94,15 @@ export class DockerExecutor implements Executor {
       writeFileSync(path.join(identityDir, 'passwd'), files.passwd, { mode: 0o644 });
       writeFileSync(path.join(identityDir, 'group'), files.group, { mode: 0o644 });
       const command = withUmask(spec, base, notice);
+      const workingDir = startDirectory(spec, base, home);
+      if (workingDir !== base.workingDir) {
+        notice(`[trainyard] the image's working directory ${base.workingDir} is not writable for uid ${runAs.uid}: the task starts in its home, ${home.path}`);
+      }
       id = await engine.create({
         name: `yard-task-${name}`,
         Image: imageId,
         ...command,
+        WorkingDir: workingDir,
         User: `${runAs.uid}:${runAs.gid}`,
         Env: [
           ...Object.entries(spec.environment).map(([k, v]) => `${k}=${v}`),
@@ -164,13 +172,14 @@ export class DockerExecutor implements Executor {
       HostConfig: { CapDrop: ['ALL'], NetworkMode: 'none' },
     });
     try {
-      const [passwd, group, shell, entrypoint] = await Promise.all([
+      const [passwd, group, shell, { entrypoint, workingDir }] = await Promise.all([
         this.engine.readFile(probe, '/etc/passwd'),
         this.engine.readFile(probe, '/etc/group'),
         this.engine.exists(probe, '/bin/sh'),
-        this.engine.imageEntrypoint(imageId),
+        this.engine.imageConfig(imageId),
       ]);
-      const files = { passwd: passwd ?? '', group: group ?? '', shell, entrypoint };
+      const workingDirStat = await this.engine.stat(probe, workingDir);
+      const files = { passwd: passwd ?? '', group: group ?? '', shell, entrypoint, workingDir, workingDirStat };
       this.accounts.set(imageId, files);
       return files;
     } finally {
@@ -318,6 +327,47 @@ function homeOf(passwd: string, runAs: TaskRunSpec['runAs']): { path: string; tm
   if (imageHome && imageHome.startsWith('/') && !['/', '/home', '/nonexistent'].includes(imageHome)) return { path: imageHome, tmpfs: false };
   // The master checked the name; a name that is not a Unix name never becomes a path here.
   return { path: `/home/${UNIX_NAME_PATTERN.test(runAs.user) ? runAs.user : `uid-${runAs.uid}`}`, tmpfs: true };
+}
+
+/**
+ * Where the task starts: the image's WORKDIR when the task's uid can write it, else its HOME.
+ * Images often assume their own user (jupyter's /home/jovyan belongs to uid 1000, many others
+ * work in a root-owned /): under an assigned uid a notebook there could not save a file. Decided
+ * here, before the start, from the directory's owner and mode in the image, or on the host where
+ * a task mount covers it (tasks run without CAP_DAC_OVERRIDE, so uid 0 is held to the mode too).
+ */
+function startDirectory(spec: TaskRunSpec, image: ImageAccounts, home: { path: string; tmpfs: boolean }): string {
+  const dir = path.posix.normalize(image.workingDir);
+  const within = (root: string) => dir === root || dir.startsWith(`${root.replace(/\/$/, '')}/`);
+  if (home.tmpfs && within(home.path)) return dir;
+  // The innermost mount that holds it decides (the floor keeps mounts from covering each other's owner files).
+  const mount = [...spec.bindMounts].sort((a, b) => b.containerPath.length - a.containerPath.length).find((m) => within(m.containerPath));
+  let stat: PathStat | undefined;
+  if (mount) {
+    if (mount.readOnly) return home.path;
+    stat = hostStat(path.join(mount.hostPath, path.posix.relative(mount.containerPath, dir)));
+  } else {
+    // Missing from the image: the engine makes it, owned by root, mode 0755.
+    stat = image.workingDirStat ?? { type: 'directory', uid: 0, gid: 0, mode: 0o755 };
+  }
+  return stat && writableBy(stat, spec.runAs) ? dir : home.path;
+}
+
+/** Write and search permission on a directory, as the kernel decides it for a process without capabilities. */
+export function writableBy(stat: PathStat, runAs: Pick<TaskRunSpec['runAs'], 'uid' | 'gid' | 'supplementaryGroups'>): boolean {
+  if (stat.type !== 'directory') return false;
+  if (stat.uid === runAs.uid) return (stat.mode & 0o300) === 0o300;
+  if (stat.gid === runAs.gid || runAs.supplementaryGroups.some((g) => g.gid === stat.gid)) return (stat.mode & 0o030) === 0o030;
+  return (stat.mode & 0o003) === 0o003;
+}
+
+function hostStat(file: string): PathStat | undefined {
+  try {
+    const stats = lstatSync(file);
+    return { type: stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'link' : stats.isFile() ? 'file' : 'other', uid: stats.uid, gid: stats.gid, mode: stats.mode & 0o7777 };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os, { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,10 @@ export class ProcessExecutor implements Executor {
   ) {
     this.runsDir = path.join(workDir, 'runs');
     mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
+    // Tasks' homes lie under tasks/: their uids must pass through (search, not list) to reach them
+    // by path (a notebook serving $HOME, `cd $HOME`); each home is its own uid's alone (0700).
+    chmodSync(workDir, statSync(workDir).mode & 0o7777 | 0o011);
+    mkdirSync(path.join(workDir, 'tasks'), { recursive: true, mode: 0o711 });
     this.namespaces = !options.asItself && canUseMountNamespaces();
     this.idleShim = spawnShim();
   }
@@ -103,10 +107,15 @@ export class ProcessExecutor implements Executor {
       return finished({ state: 'FAILED', message: launch.refused });
     }
     if (!existsSync(home)) {
-      mkdirSync(home, { recursive: true });
+      mkdirSync(home, { recursive: true, mode: 0o700 });
       chownSync(home, runAs.uid, runAs.gid);
     }
     const notices: string[] = [];
+    // It starts in its home (there is no image WORKDIR here), which must be reachable for its uid by path.
+    const closed = this.options.asItself ? undefined : closedAncestor(home, runAs);
+    if (closed) {
+      notices.push(`[trainyard] uid ${runAs.uid} cannot pass through ${closed} to reach its home ${home}: the task starts there, but paths through it fail for it; give the agent a --work-dir others can pass through`);
+    }
     if ((spec.resources.cpu || spec.resources.memory) && !this.options.asItself) notices.push('[trainyard] the process executor does not enforce cpu or memory limits');
     if (spec.confinement.capabilities.length > 0) {
       notices.push(`[trainyard] the process executor drops every capability: ${spec.confinement.capabilities.join(', ')} (admitted by the policy) is not given`);
@@ -320,6 +329,17 @@ export class ProcessExecutor implements Executor {
       if ((shim && !isAlive(shim)) || Date.now() > deadline) return existsSync(files.child) || existsSync(files.status);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  }
+}
+
+/** The first directory above `dir` that `runAs` may not search (x), or undefined when it can reach `dir`. */
+function closedAncestor(dir: string, runAs: TaskRunSpec['runAs']): string | undefined {
+  const groups = new Set([runAs.gid, ...runAs.supplementaryGroups.map((g) => g.gid)]);
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    const { uid, gid, mode } = statSync(parent);
+    const bit = uid === runAs.uid ? 0o100 : groups.has(gid) ? 0o010 : 0o001;
+    if ((mode & bit) === 0) return parent;
+    if (parent === path.dirname(parent)) return undefined;
   }
 }
 

@@ -12,20 +12,84 @@ export class ConfigError extends Error {
 
 /** Reads, validates and resolves master.yaml; env vars YARD_DB, YARD_DB_URL, YARD_HOST, YARD_PORT win over the file. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): MasterConfig {
-  const config = parseConfig(applyEnv(readDocument(file), env), file);
+  const config = parseConfig(applyEnv(readConfigDocument(file), env), file);
+  // What the file left relative (its defaults, env values) is relative to the file named.
   const dir = path.dirname(path.resolve(file));
-  config.db.path = path.resolve(dir, config.db.path);
-  if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
-  if (config.http.web_root) config.http.web_root = path.resolve(dir, config.http.web_root);
-  if (config.listen.tls) {
-    config.listen.tls = { cert: path.resolve(dir, config.listen.tls.cert), key: path.resolve(dir, config.listen.tls.key) };
-  }
-  const { ldap, file: passwordFile } = config.auth;
-  if (ldap?.ca_file) ldap.ca_file = path.resolve(dir, ldap.ca_file);
-  if (ldap?.bind_password_file) ldap.bind_password_file = path.resolve(dir, ldap.bind_password_file);
-  if (passwordFile) passwordFile.path = path.resolve(dir, passwordFile.path);
+  resolveFilePaths(config, dir);
+  // Pools are named by the admin: their files are found per pool.
   for (const pool of Object.values(config.pools)) if (pool.manager === 'slurm') pool.jwt_key_file = path.resolve(dir, pool.jwt_key_file);
   return config;
+}
+
+/** Keys of master.yaml that name files: relative values are relative to the file that sets them. */
+const FILE_PATH_KEYS = [
+  ['db', 'path'],
+  ['agents', 'token_file'],
+  ['http', 'web_root'],
+  ['listen', 'tls', 'cert'],
+  ['listen', 'tls', 'key'],
+  ['auth', 'ldap', 'ca_file'],
+  ['auth', 'ldap', 'bind_password_file'],
+  ['auth', 'file', 'path'],
+] as const;
+
+const isMapping = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function resolveFilePaths(config: unknown, dir: string): void {
+  for (const keys of FILE_PATH_KEYS) {
+    const parent = keys.slice(0, -1).reduce<unknown>((node, key) => (isMapping(node) ? node[key] : undefined), config);
+    const last = keys[keys.length - 1]!;
+    if (isMapping(parent) && typeof parent[last] === 'string') parent[last] = path.resolve(dir, parent[last]);
+  }
+}
+
+/**
+ * Host paths of the policy's mount rules written relative (`./scratch`, `../data`: a leading `.`
+ * says so) are relative to the file that sets them; anything else must be absolute (the schema
+ * says so), so that a missing slash is an error rather than a path.
+ */
+function resolvePolicyPaths(document: unknown, dir: string): void {
+  const policy = isMapping(document) ? document.policy : undefined;
+  if (!isMapping(policy)) return;
+  const layers = [policy.system, ...[policy.groups, policy.users].flatMap((named) => (isMapping(named) ? Object.values(named) : []))];
+  for (const layer of layers) {
+    const mounts = isMapping(layer) ? layer.mounts : undefined;
+    if (!isMapping(mounts)) continue;
+    for (const list of Object.values(mounts)) {
+      if (!Array.isArray(list)) continue;
+      for (const rule of list) {
+        if (isMapping(rule) && typeof rule.host_path === 'string' && /^\.\.?\//.test(rule.host_path)) rule.host_path = path.resolve(dir, rule.host_path);
+      }
+    }
+  }
+}
+
+/**
+ * A config file as a document, its relative policy host paths resolved. A file may start from
+ * another one, `extends: ../master.yaml` (relative to it): the other file's document, its relative
+ * paths resolved against its own directory, with this file's keys over it (mappings merge key by
+ * key; lists and values replace). That is how the quick start (examples/quickstart.yaml) is
+ * master.yaml plus what it relaxes.
+ */
+function readConfigDocument(file: string, seen: string[] = []): unknown {
+  const document = readDocument(file);
+  const dir = path.dirname(path.resolve(file));
+  resolvePolicyPaths(document, dir);
+  if (!isMapping(document) || !('extends' in document)) return document;
+  const { extends: base, ...own } = document;
+  if (typeof base !== 'string' || base === '') throw new ConfigError(`invalid ${file}:\n  - extends: must be the path of another config file`);
+  const baseFile = path.resolve(dir, base);
+  if ([...seen, path.resolve(file)].includes(baseFile)) throw new ConfigError(`invalid ${file}:\n  - extends: ${base} extends ${file} in turn`);
+  const inherited = readConfigDocument(baseFile, [...seen, path.resolve(file)]);
+  resolveFilePaths(inherited, path.dirname(baseFile));
+  return merge(inherited, own);
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (!isMapping(base) || !isMapping(over)) return over === undefined ? base : over;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) merged[key] = merge(base[key], value);
+  return merged;
 }
 
 /**
@@ -33,7 +97,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
  * restart). Errors name the offending key, `policy.` included.
  */
 export function loadPolicy(file: string): PolicyConfig {
-  const raw = readDocument(file);
+  const raw = readConfigDocument(file);
   const section = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>).policy : undefined;
   const result = policySchema.safeParse(section);
   if (!result.success) throw new ConfigError(`invalid policy in ${file}:\n${describeIssues(result.error, ['policy'])}`);

@@ -24,16 +24,30 @@ export interface TaskDefaults {
  * but the owner, operate_others and admins through.
  */
 const DEFAULT_ENTRYPOINTS: Partial<Record<TaskKind, (port: number | undefined) => string[]>> = {
-  notebook: (port) => [
-    '/bin/sh',
-    '-c',
-    `exec jupyter lab --ip=0.0.0.0 --no-browser${port ? ` --port=${port}` : ''} --ServerApp.base_url="$TRAINYARD_PROXY_PATH" ` +
-      "--ServerApp.token='' --ServerApp.password='' --ServerApp.allow_remote_access=True",
-  ],
+  notebook: (port) => ['/bin/sh', '-c', jupyterScript(port)],
   // TensorBoard wants its prefix without the trailing slash.
   tensorboard: (port) => ['/bin/sh', '-c', `exec tensorboard --logdir ${EXPERIMENT_LOG_DIR} --bind_all${port ? ` --port ${port}` : ''} --path_prefix "\${TRAINYARD_PROXY_PATH%/}"`],
   shell: () => ['sleep', 'infinity'],
 };
+
+/**
+ * The default notebook: JupyterLab where the image has it (Jupyter's images, Notebook 7), else the
+ * classic notebook server (Debian's jupyter-notebook 6.x, whose options are NotebookApp's), chosen
+ * in the container at start. It serves the directory it starts in, which the agent chose writable
+ * for the task's uid (the image's WORKDIR, else HOME); HOME if that is not so after all.
+ */
+function jupyterScript(port: number | undefined): string {
+  // Root (an unlinked user's default_task) runs without capabilities in the container; Jupyter refuses root unless told.
+  const common = `--ip=0.0.0.0 --no-browser${port ? ` --port=${port}` : ''} --notebook-dir="$dir" $root`;
+  const server = (app: string) =>
+    `--${app}.base_url="$TRAINYARD_PROXY_PATH" --${app}.token='' --${app}.password='' --${app}.allow_remote_access=True`;
+  return [
+    'dir=$PWD; [ -w "$dir" ] || dir=$HOME; root=; [ "$(id -u)" = 0 ] && root=--allow-root',
+    `if command -v jupyter-lab >/dev/null 2>&1; then exec jupyter-lab ${common} ${server('ServerApp')}; fi`,
+    `if command -v jupyter-notebook >/dev/null 2>&1; then exec jupyter-notebook ${common} ${server('NotebookApp')}; fi`,
+    "echo 'this image has neither jupyter-lab nor jupyter-notebook: give the notebook an image with Jupyter (image: in its config, or tasks.images.notebook)' >&2; exit 127",
+  ].join('\n');
+}
 
 const defaultPort = (kind: TaskKind, defaults: TaskDefaults) =>
   kind === 'notebook' ? defaults.ports.notebook : kind === 'tensorboard' ? defaults.ports.tensorboard : undefined;
