@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
-import { crashPoint, type AgentAction, type AgentResources, type FloorContext, type KnownTask, type LeaseRef, type TaskRunSpec } from '@trainyard/shared';
+import { crashPoint, type AgentAction, type AgentImageList, type AgentResources, type FloorContext, type KnownTask, type LeaseRef, type TaskRunSpec } from '@trainyard/shared';
 import { finished, type Executor, type Run, type RunHooks, type RunOutcome } from './executors/executor.js';
 import { guardSpec } from './floor-guard.js';
+import { ImageActions } from './image-actions.js';
 import { LogShipper } from './log-shipper.js';
+import { DEFAULT_MOUNT_PROBE_TIMEOUT_MS, probePaths } from './mount-probe.js';
 import { MasterError, type MasterClient } from './master-client.js';
 import { serveStream, type StreamDialer } from './streams.js';
 import { detectResources } from './resources.js';
@@ -73,10 +75,26 @@ export class Agent {
       };
       /** What this agent has, when it knows better than the machine (a one-shot agent: its job's allocation). */
       resources?: AgentResources;
+      /** Its state directory (`--work-dir`): image loads are spooled under it. */
+      workDir?: string;
+      /** `--mount-probe-timeout`: wins over the master's `agents.mount_probe_timeout` sent with each spec. */
+      mountProbeTimeoutMs?: number;
     },
   ) {
     this.floor = options.floor;
+    this.imageActions = new ImageActions({
+      agentId: client.id,
+      store: executor.imageStore,
+      executor: executor.name,
+      workDir: options.workDir ?? process.cwd(),
+      logger,
+      report: (operationId, report) => client.imageReport(operationId, report),
+      dial: (streamId) => client.dialStream(streamId),
+      imagesChanged: () => this.sendImages(),
+    });
   }
+
+  private readonly imageActions: ImageActions;
 
   /** A one-shot agent's task, as it ended and was reported; undefined until then. */
   outcome: RunOutcome | undefined;
@@ -108,13 +126,13 @@ export class Agent {
     this.floor = { ...this.options.floor, gpuCount: resources.gpus.length };
     for (;;) {
       try {
-        const images = await this.executor.images();
+        const images = await this.imagesHere();
         const response = await this.client.register({
           executor: this.executor.name,
           resources,
           labels: this.options.labels ?? {},
           version: AGENT_VERSION,
-          images,
+          ...images,
           ...(this.options.pool ? { pool: this.options.pool } : {}),
         });
         this.imagesSent = JSON.stringify(images);
@@ -138,7 +156,7 @@ export class Agent {
     const listedAfter = this.masterAt;
     const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
     try {
-      const images = await this.executor.images().catch(() => undefined);
+      const images = await this.imagesHere().catch(() => undefined);
       const changed = images !== undefined && JSON.stringify(images) !== this.imagesSent;
       const { known, at } = await this.client.heartbeat(running, listedAfter, changed ? images : undefined);
       this.heard(at);
@@ -151,6 +169,33 @@ export class Agent {
       } else {
         this.logger.debug({ err: (error as Error).message }, 'heartbeat failed');
       }
+    }
+  }
+
+  /**
+   * The images here for the master: the references that run without pulling (null: the executor
+   * runs any, the process executor) and their details (null: none to list).
+   */
+  private async imagesHere(): Promise<{ images: string[] | null; imageDetails: AgentImageList }> {
+    const store = this.executor.imageStore;
+    if (!store) return { images: await this.executor.images(), imageDetails: null };
+    const details = await store.list();
+    return { images: details.flatMap((i) => [...i.tags, ...i.digests]), imageDetails: details };
+  }
+
+  /**
+   * Tells the master the images here now, if they changed since it was told (after an image was
+   * pulled, loaded or removed): a heartbeat that lists no leases, so it ends none.
+   */
+  private async sendImages(): Promise<void> {
+    try {
+      const images = await this.imagesHere();
+      if (JSON.stringify(images) === this.imagesSent) return;
+      await this.client.heartbeat([], undefined, images);
+      this.imagesSent = JSON.stringify(images);
+    } catch (error) {
+      // The next heartbeat says it.
+      this.logger.debug({ err: (error as Error).message }, 'could not tell the master about the images here');
     }
   }
 
@@ -223,6 +268,11 @@ export class Agent {
       void serveStream(action, run, this.dialer, this.logger);
       return;
     }
+    if (action.type === 'image-pull' || action.type === 'image-load' || action.type === 'image-remove') {
+      // Never awaited: the poll goes on while the image is pulled, loaded or removed.
+      this.imageActions.handle(action);
+      return;
+    }
     if (action.type === 'kill') {
       const tracked = this.tracked.get(action.taskId);
       if (!tracked || tracked.leaseId !== action.leaseId || tracked.ending) return;
@@ -248,7 +298,9 @@ export class Agent {
   }
 
   private async launch(tracked: Tracked, spec: TaskRunSpec): Promise<void> {
-    const guarded = await guardSpec(spec, this.floor, this.options.sharedRoot).catch((error: unknown) => ({
+    const timeoutMs = this.options.mountProbeTimeoutMs ?? spec.mountProbeTimeoutMs ?? DEFAULT_MOUNT_PROBE_TIMEOUT_MS;
+    const probe = { timeoutMs, probe: (paths: readonly string[]) => probePaths(paths, timeoutMs) };
+    const guarded = await guardSpec(spec, this.floor, this.options.sharedRoot, probe).catch((error: unknown) => ({
       ok: false as const,
       message: `the agent could not check the task's mounts: ${(error as Error).message}`,
     }));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { AGENT_ID_PATTERN, DEFAULT_POOL, POOL_NAME_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
+import { AGENT_ID_PATTERN, DEFAULT_POOL, parseDurationMs, POOL_NAME_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
 import { createLogger } from '@trainyard/shared/logger';
 import { Agent } from './agent.js';
 import { dockerEngine } from './executors/docker-engine.js';
@@ -31,6 +31,11 @@ uid:gid its owner is linked to (or the master's default_task).
                         it must exist; no task may mount it by host path. Unset: tasks that need one fail here
   --pool NAME           the resource pool this agent serves (env YARD_AGENT_POOL; default: default): one of
                         master.yaml's pools with manager: agents; only tasks submitted to it run here
+  --mount-probe-timeout DURATION
+                        how long each host path a task mounts has to answer a stat before the task fails,
+                        naming it (a hung NFS mount; an automount that does not come up): 10s, 2m, 500ms
+                        (env YARD_AGENT_MOUNT_PROBE_TIMEOUT). Unset: the master's agents.mount_probe_timeout
+                        (10s by default). The stat runs in a child process: a hung mount never blocks the agent
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
   --fake-gpus N         TESTS ONLY: report N fake GPUs (FAKE-0..) instead of detecting them; refused
@@ -59,6 +64,7 @@ export async function main(argv: string[]): Promise<void> {
         'work-dir': { type: 'string' },
         'shared-root': { type: 'string' },
         pool: { type: 'string' },
+        'mount-probe-timeout': { type: 'string' },
         label: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'fake-gpus': { type: 'string' },
@@ -115,6 +121,11 @@ export async function main(argv: string[]): Promise<void> {
     labels[key] = rest.join('=');
   }
   const fakeGpus = fakeGpuCount(values['fake-gpus'], values.executor);
+  const probeTimeout = values['mount-probe-timeout'] ?? process.env.YARD_AGENT_MOUNT_PROBE_TIMEOUT;
+  const mountProbeTimeoutMs = probeTimeout === undefined ? undefined : parseDurationMs(probeTimeout);
+  if (probeTimeout !== undefined && (mountProbeTimeoutMs === undefined || mountProbeTimeoutMs < 100)) {
+    fail(`--mount-probe-timeout '${probeTimeout}' must be a duration of at least 100ms, such as 10s or 2m`, 2);
+  }
   const workDir = path.resolve(values['work-dir'] ?? 'agent-data');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const sharedRoot = resolveSharedRoot(values['shared-root'] ?? process.env.YARD_AGENT_SHARED_ROOT);
@@ -134,6 +145,8 @@ export async function main(argv: string[]): Promise<void> {
     floor: { ...floorContext(workDir), ...(sharedRoot ? { sharedRoots: sharedRoot.spellings } : {}) },
     ...(sharedRoot ? { sharedRoot: sharedRoot.real } : {}),
     ...(fakeGpus === undefined ? {} : { fakeGpus }),
+    workDir,
+    ...(mountProbeTimeoutMs === undefined ? {} : { mountProbeTimeoutMs }),
   });
   const stop = () => {
     logger.info('stopping; running tasks keep running and are picked up when the agent starts again');

@@ -5,7 +5,9 @@ import { WebSocket } from 'ws';
 import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
 import { API_PREFIX, endpointPath, TUNNEL_UPGRADE } from '@trainyard/shared';
 import type {
+  AgentImageList,
   AgentLogsRequest,
+  ImageReport,
   CallArgs,
   EndpointName,
   EndpointResponse,
@@ -103,10 +105,14 @@ export class MasterClient {
   register(body: RegisterAgentRequest) {
     return this.call('agent.register', { params: this.params(), body });
   }
-  /** `images`: sent when the machine's images changed since the master was last told. */
-  heartbeat(running: LeaseRef[], listedAfter: number | undefined, images?: string[] | null) {
-    const body = { running, ...(listedAfter === undefined ? {} : { listedAfter }), ...(images === undefined ? {} : { images }) };
+  /** `images`: sent when the machine's images changed since the master was last told (with their details). */
+  heartbeat(running: LeaseRef[], listedAfter: number | undefined, images?: { images: string[] | null; imageDetails: AgentImageList }) {
+    const body = { running, ...(listedAfter === undefined ? {} : { listedAfter }), ...(images ?? {}) };
     return this.call('agent.heartbeat', { params: this.params(), body });
+  }
+  /** How an image operation the master handed this agent goes. */
+  imageReport(operationId: string, body: ImageReport) {
+    return this.call('agent.imageReport', { params: { id: this.agentId, operationId }, body });
   }
   poll(waitSeconds: number, signal?: AbortSignal) {
     return this.call('agent.poll', { params: this.params(), query: { wait: waitSeconds } }, { ...(signal ? { signal } : {}), timeoutMs: (waitSeconds + 30) * 1000 });

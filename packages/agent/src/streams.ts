@@ -104,7 +104,8 @@ async function serveShell(action: OpenAction, target: ExecTarget, run: Run | und
   }
 }
 
-function opened(ws: WebSocket): Promise<void> {
+/** Resolves once a dialled-back WebSocket is open; rejects with why it could not be. */
+export function opened(ws: WebSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the master did not answer in time')), DIAL_TIMEOUT_MS);
     ws.once('open', () => {

@@ -27,6 +27,9 @@ import { GroupService } from './groups/group-service.js';
 import { GroupUnixService } from './groups/group-unix-service.js';
 import { createApp } from './http/app.js';
 import { upgradeHandler } from './http/upgrade.js';
+import { ImageOperations } from './images/image-operations.js';
+import { imageRoutes } from './images/image-routes.js';
+import { ImageService } from './images/image-service.js';
 import { InteractiveService } from './interactive/interactive-service.js';
 import { interactiveRoutes } from './interactive/interactive-routes.js';
 import { loginRedirect, serviceProxy } from './interactive/service-proxy.js';
@@ -97,6 +100,7 @@ export interface Master {
     quotas: QuotaService;
     usage: UsageService;
     cluster: ClusterService;
+    images: ImageService;
   };
   close(): Promise<void>;
 }
@@ -222,7 +226,16 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // The agents' wire (long poll, leases), shared by the pools whose tasks run under agents that dial back.
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
   const broker = new TunnelBroker({ wake: (agentId) => channel.wake(agentId), dialTimeoutMs: config.tasks.dial_timeout });
-  const channel = new AgentChannel({ tasks, agents, streams: broker, killGraceMs: config.agents.kill_grace });
+  // Image pulls, loads and removals reach the agents as actions on the same poll.
+  const imageOperations = new ImageOperations({ clock, logger, wake: (agentId) => channel.wake(agentId) });
+  const channel = new AgentChannel({
+    tasks,
+    agents,
+    streams: broker,
+    images: imageOperations,
+    killGraceMs: config.agents.kill_grace,
+    mountProbeTimeoutMs: config.agents.mount_probe_timeout,
+  });
   // One resource manager per pool of master.yaml; the scheduler decides, they place.
   pools = new Pools(createManagers({ config, clock, logger, tasks, agents, channel, broker }), {
     settings: config.pools,
@@ -236,6 +249,19 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
   const cluster = new ClusterService({ db, clock, agents, tasks });
+  const images = new ImageService({
+    db,
+    clock,
+    logger,
+    agents,
+    pools,
+    policy: () => policy.current,
+    tasks,
+    audit,
+    operations: imageOperations,
+    expectStream: (agentId, what) => broker.expect(agentId, 'websocket', what),
+    loadLimit: config.images.load_limit,
+  });
 
   await roles.syncBuiltins().catch(async (error: unknown) => {
     await database.close();
@@ -261,6 +287,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   };
   const services = new ServicesOrigin({ url: config.http.services_url, publicOrigins: config.http.public_url, ownPort: config.listen.services_port !== undefined });
   const opened = interactiveRoutes({ tasks, agents, interactive, broker, services }, guards);
+  const imageApi = imageRoutes({ images, agents }, guards);
   const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
@@ -268,7 +295,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url }),
     checkDatabase: database.check,
     guards,
-    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
+    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root, imageApi.early] },
     routers: [
       versionRoutes(guards),
       sessionRoutes(sessions, users, guards),
@@ -283,6 +310,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       usageRoutes({ usage, cluster, users }, guards),
       agentRoutes(agents, agentTokens, guards),
       poolRoutes(pools, guards),
+      imageApi.api,
       agentApiRoutes({ agents, channel, reports }, guards),
       opened.api,
     ],
@@ -336,6 +364,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       quotas.flushUsage(),
       cluster.sampleIfDue(),
       idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
+      imageOperations.inFlight() ? agents.records().then((all) => imageOperations.sweep((id) => all.some((a) => a.id === id && a.state === 'alive'))) : imageOperations.sweep(() => true),
     ])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
       .finally(() => (monitoring = false));
@@ -346,7 +375,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, pools, policy, quotas, usage, cluster },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, pools, policy, quotas, usage, cluster, images },
     async close() {
       clearInterval(monitor);
       interactive.close();

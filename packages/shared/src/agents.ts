@@ -5,6 +5,7 @@ import type { StreamTarget } from './interactive.js';
 import type { RunSpec } from './run-spec.js';
 import { textSchema } from './text.js';
 import { poolNameSchema } from './tasks.js';
+import { agentImageListSchema } from './images.js';
 
 
 export const agentIdSchema = z
@@ -66,6 +67,8 @@ export const registerAgentSchema = z.strictObject({
   images: agentImagesSchema.optional(),
   /** The pool it serves (`yard-agent --pool`); left out (agents before pools): `default`. */
   pool: poolNameSchema.optional(),
+  /** Its images with their details (`yard image list`); null: it holds none (the process executor). Left out: not known. */
+  imageDetails: agentImageListSchema.optional(),
 });
 export type RegisterAgentRequest = z.input<typeof registerAgentSchema>;
 
@@ -79,6 +82,8 @@ export const heartbeatSchema = z.strictObject({
   listedAfter: z.number().int().nonnegative().optional(),
   /** Sent when the agent's images changed since it last said. */
   images: agentImagesSchema.optional(),
+  /** With `images`: their details. */
+  imageDetails: agentImageListSchema.optional(),
 });
 
 export const pollQuerySchema = z.strictObject({
@@ -129,6 +134,11 @@ export interface TaskRunSpec extends RunSpec {
   leaseId: string;
   kind: TaskKind;
   name: string;
+  /**
+   * How long the agent waits for each admitted host path to answer a stat before it fails the task
+   * (master.yaml `agents.mount_probe_timeout`; an agent's own `--mount-probe-timeout` wins).
+   */
+  mountProbeTimeoutMs?: number;
 }
 
 export type AgentAction =
@@ -139,7 +149,16 @@ export type AgentAction =
    * a command run inside it: how the master reaches a task's service or shell without any port
    * of the agent being reachable.
    */
-  | { type: 'open'; streamId: string; taskId: number; leaseId: string; target: StreamTarget };
+  | { type: 'open'; streamId: string; taskId: number; leaseId: string; target: StreamTarget }
+  /** Pull `image` (normalised) into the engine, reporting progress on `operationId` (`yard image pull`). */
+  | { type: 'image-pull'; operationId: string; image: string }
+  /**
+   * Dial back `GET /agents/:id/streams/:streamId` (a WebSocket) and take a `docker save` tarball
+   * from it, at most `maxBytes`, loading it once the master says its names are admitted (`yard image load`).
+   */
+  | { type: 'image-load'; operationId: string; streamId: string; maxBytes: number }
+  /** Remove the tag or digest `image` from the engine (`yard image rm`); never forced. */
+  | { type: 'image-remove'; operationId: string; image: string };
 
 export interface PollResponse {
   actions: AgentAction[];

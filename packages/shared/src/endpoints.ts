@@ -32,6 +32,7 @@ import type { CreateTaskRequest, Task, TaskListQuery, TaskLogPage, TaskPlan, Tas
 import type { ClusterHistory, ClusterOverview, UsageQuery, UsageReport, UsageSeries, UsageSeriesQuery } from './usage.js';
 import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
 import type { MasterVersion } from './version.js';
+import type { AgentImageList, ImageList, ImageListQuery, ImageLoadStartRequest, ImageOperation, ImagePullRequest, ImageRemoveQuery, ImageReport } from './images.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -122,6 +123,16 @@ export const ENDPOINTS = {
   'cluster.history': { method: 'GET', path: '/cluster/history' },
   'pools.list': { method: 'GET', path: '/pools' },
 
+  // Images on the agents (`yard image ...`).
+  'images.list': { method: 'GET', path: '/images' },
+  'images.pull': { method: 'POST', path: '/images/pull' },
+  'images.remove': { method: 'DELETE', path: '/images' },
+  /** A load: first the operation (where to, how big), then its tarball as the body of `images.loadData`. */
+  'images.loadStart': { method: 'POST', path: '/images/loads' },
+  /** The tarball itself, streamed (`application/octet-stream`, gzipped or not); not JSON, so not through `YardClient.call`. */
+  'images.loadData': { method: 'PUT', path: '/images/loads/:id/data' },
+  'images.operation': { method: 'GET', path: '/images/operations/:id' },
+
   'agents.list': { method: 'GET', path: '/agents' },
   'agents.update': { method: 'PATCH', path: '/agents/:id' },
   'agentTokens.list': { method: 'GET', path: '/agent-tokens' },
@@ -140,6 +151,8 @@ export const ENDPOINTS = {
   'agent.release': { method: 'POST', path: '/agents/:id/tasks/:taskId/release' },
   'agent.state': { method: 'POST', path: '/agents/:id/tasks/:taskId/state' },
   'agent.logs': { method: 'POST', path: '/agents/:id/tasks/:taskId/logs' },
+  /** How an image operation the agent was handed goes (a pull's progress, a removal's end). */
+  'agent.imageReport': { method: 'POST', path: '/agents/:id/image-operations/:operationId' },
 } as const satisfies Record<string, EndpointDefinition>;
 
 export type EndpointName = keyof typeof ENDPOINTS;
@@ -225,6 +238,14 @@ export interface EndpointTypes {
   'cluster.history': { query: { since?: string; until?: string }; response: ClusterHistory };
   'pools.list': { response: { items: PoolView[] } };
 
+  'images.list': { query: ImageListQuery; response: ImageList };
+  'images.pull': { body: ImagePullRequest; response: ImageOperation };
+  'images.remove': { query: ImageRemoveQuery; response: ImageOperation };
+  'images.loadStart': { body: ImageLoadStartRequest; response: ImageOperation };
+  'images.loadData': { response: ImageOperation };
+  /** With `wait` and `seen` (the operation's `version`): held until it changes, or `wait` seconds pass. */
+  'images.operation': { query: { wait?: number; seen?: number }; response: ImageOperation };
+
   'agents.list': { response: Page<Agent> };
   'agents.update': { body: { enabled: boolean }; response: Agent };
   'agentTokens.list': { response: Page<AgentTokenInfo> };
@@ -232,7 +253,7 @@ export interface EndpointTypes {
   'agentTokens.revoke': { response: AgentTokenInfo };
 
   'agent.register': { body: RegisterAgentRequest; response: RegisterAgentResponse };
-  'agent.heartbeat': { body: { running: LeaseRef[]; listedAfter?: number; images?: string[] | null }; response: HeartbeatResponse };
+  'agent.heartbeat': { body: { running: LeaseRef[]; listedAfter?: number; images?: string[] | null; imageDetails?: AgentImageList }; response: HeartbeatResponse };
   'agent.poll': { query: { wait: number }; response: PollResponse };
   'agent.ack': { body: { leaseId: string }; response: TaskRunSpec };
   'agent.release': { body: ReleaseRequest; response: { state: TaskState } };
@@ -240,6 +261,7 @@ export interface EndpointTypes {
   'agent.logs': { body: AgentLogsRequest; response: { received: number } };
   'agent.stream': { response: never };
   'agent.streamFailed': { body: StreamFailureRequest; response: Record<string, never> };
+  'agent.imageReport': { body: ImageReport; response: Record<string, never> };
 }
 
 /** `/users/:username/access` -> `{username: string | number}`. */

@@ -33,6 +33,9 @@ export const ERROR_STATUS = {
   MEMBER_NOT_FOUND: 404,
   /** A pool that master.yaml's `pools` does not name (a task's `--pool`, a group's default, an agent's `--pool`). */
   POOL_NOT_FOUND: 404,
+  /** An image no agent of the pool has, or an image operation the master does not know (any more). */
+  IMAGE_NOT_FOUND: 404,
+  OPERATION_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   USER_EXISTS: 409,
@@ -63,6 +66,10 @@ export const ERROR_STATUS = {
   /** A uid range that overlaps one handed out before (to any group, deleted ones included), or a change to a set range. */
   UID_RANGE_CONFLICT: 409,
   CONFLICT: 409,
+  /** Removing an image that an unfinished task runs (or waits to run) in. */
+  IMAGE_IN_USE: 409,
+  /** An image pull, load or removal that no agent of the pool can take (none alive; process executors, which hold no images). */
+  NO_IMAGE_AGENTS: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** The Host header names neither a configured `http.public_url` nor a loopback name or an IP address. */

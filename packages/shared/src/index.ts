@@ -16,3 +16,4 @@ export * from './plain-data.js';
 export * from './text.js';
 export * from './interactive.js';
 export * from './usage.js';
+export * from './images.js';

@@ -9,6 +9,8 @@ import { usernameSchema } from './users.js';
 export const POLICY_RULES = [
   'images.allow',
   'images.pull',
+  'images.user_pull',
+  'images.load.allow',
   'mounts.always',
   'mounts.default',
   'mounts.available',

@@ -27,6 +27,7 @@ export type WebPage =
   | { page: 'role'; name: string }
   | { page: 'agents' }
   | { page: 'pools' }
+  | { page: 'images' }
   | { page: 'quotas' }
   | { page: 'my-usage' }
   | { page: 'overview' }
@@ -45,6 +46,7 @@ export function matchWebPage(path: string): WebPage | undefined {
   if (first === 'users' && second === undefined) return { page: 'users' };
   if (first === 'agents' && second === undefined) return { page: 'agents' };
   if (first === 'pools' && second === undefined) return { page: 'pools' };
+  if (first === 'images' && second === undefined) return { page: 'images' };
   if (first === 'quotas' && second === undefined) return { page: 'quotas' };
   if (first === 'roles') return second === undefined ? { page: 'roles' } : rolePage(second);
   if (first === 'account' && second === 'password') return { page: 'change-password' };

@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import tar from 'tar-stream';
 import type { Duplex, Readable } from 'node:stream';
+import type { AgentImage } from '@trainyard/shared';
 
 /** Only what the Docker executor uses of dockerode (Docker, or Podman's Docker API). */
 export interface ContainerEngine {
@@ -12,7 +13,14 @@ export interface ContainerEngine {
   imageConfig(imageId: string): Promise<{ entrypoint: string[]; workingDir: string }>;
   /** Every tag and digest of the images on this machine. */
   imageReferences(): Promise<string[]>;
-  pull(image: string): Promise<void>;
+  /** Every image with its tags, digests, size and creation time (`yard image list`). */
+  listImages(): Promise<AgentImage[]>;
+  /** Pulls `image`, handing each of the engine's progress events to `progress` as it comes; rejects with the engine's reason. */
+  pull(image: string, progress?: (event: PullEvent) => void): Promise<void>;
+  /** `docker load` of a tarball: what the engine said it loaded (`Loaded image: name:tag`, `Loaded image ID: sha256:...`). */
+  load(tarball: Readable): Promise<{ names: string[]; ids: string[] }>;
+  /** `docker image rm` of a tag or digest, never forced: an image a container uses stays (the engine's 409 says why). */
+  removeImage(reference: string): Promise<void>;
   create(options: Docker.ContainerCreateOptions): Promise<string>;
   /** A file from a container's file system (for a container never started: the image's own). */
   readFile(containerId: string, path: string): Promise<string | undefined>;
@@ -39,6 +47,14 @@ export interface PathStat {
   gid: number;
   /** Permission bits (0o7777). */
   mode: number;
+}
+
+/** One line of the engine's pull progress, as Docker reports it. */
+export interface PullEvent {
+  id?: string;
+  status?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
 }
 
 export interface EngineExec {
@@ -89,9 +105,48 @@ export function dockerEngine(options: Docker.DockerOptions = {}): ContainerEngin
       const images = await docker.listImages();
       return images.flatMap((i) => [...(i.RepoTags ?? []), ...(i.RepoDigests ?? [])]).filter((ref) => !ref.startsWith('<none>'));
     },
-    async pull(image) {
+    async listImages() {
+      const images = await docker.listImages();
+      return images.map((i) => ({
+        id: i.Id,
+        tags: (i.RepoTags ?? []).filter((ref) => !ref.startsWith('<none>')),
+        digests: (i.RepoDigests ?? []).filter((ref) => !ref.startsWith('<none>')),
+        size: Math.max(0, i.Size ?? 0),
+        created: Math.max(0, (i.Created ?? 0) * 1000),
+      }));
+    },
+    async pull(image, progress) {
       const stream = (await docker.pull(image)) as Readable;
-      await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(
+          stream,
+          (error) => (error ? reject(error) : resolve()),
+          (event: PullEvent) => progress?.(event),
+        ),
+      );
+    },
+    async load(tarball) {
+      const output = (await docker.loadImage(tarball, { quiet: true })) as unknown as Readable;
+      const names: string[] = [];
+      const ids: string[] = [];
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(
+          output,
+          (error) => (error ? reject(error) : resolve()),
+          (event: { stream?: string }) => {
+            for (const line of (event.stream ?? '').split('\n')) {
+              const name = /^Loaded image: (.+)$/.exec(line.trim())?.[1];
+              const id = /^Loaded image ID: (.+)$/.exec(line.trim())?.[1];
+              if (name) names.push(name);
+              if (id) ids.push(id);
+            }
+          },
+        ),
+      );
+      return { names, ids };
+    },
+    async removeImage(reference) {
+      await docker.getImage(reference).remove({ force: false, noprune: false });
     },
     async create(createOptions) {
       return (await docker.createContainer(createOptions)).id;

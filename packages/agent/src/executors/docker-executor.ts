@@ -6,7 +6,7 @@ import { LineBuffer } from '../line-buffer.js';
 import type { ContainerEngine, PathStat } from './docker-engine.js';
 import { connectTcp } from './connect-tcp.js';
 import { DockerFrameParser } from './docker-frames.js';
-import { finished, type ExecRequest, type ExecSession, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
+import { finished, type ExecRequest, type ExecSession, type Executor, type ExistingRun, type ImageStore, type Run, type RunHooks, type RunOutcome } from './executor.js';
 
 const LABEL_AGENT = 'trainyard.agent';
 const LABEL_TASK = 'trainyard.task';
@@ -55,6 +55,17 @@ export class DockerExecutor implements Executor {
   /** Every tag and digest the engine has, for the master's `images.pull: never` (what runs without pulling). */
   images(): Promise<string[]> {
     return this.engine.imageReferences();
+  }
+
+  /** The engine's images, for `yard image list|pull|load|rm`. */
+  get imageStore(): ImageStore {
+    const { engine } = this;
+    return {
+      list: () => engine.listImages(),
+      pull: (image, progress) => engine.pull(image, progress),
+      load: (tarball) => engine.load(tarball),
+      remove: (reference) => engine.removeImage(reference),
+    };
   }
 
   async start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run> {

@@ -1,7 +1,8 @@
 import { constants } from 'node:os';
-import type { Duplex } from 'node:stream';
-import type { AgentReportedState, ExecutorName, TaskRunSpec } from '@trainyard/shared';
+import type { Duplex, Readable } from 'node:stream';
+import type { AgentImage, AgentReportedState, ExecutorName, TaskRunSpec } from '@trainyard/shared';
 import type { TcpConnection } from './connect-tcp.js';
+import type { PullEvent } from './docker-engine.js';
 
 export type OutputStream = 'stdout' | 'stderr' | 'system';
 
@@ -77,9 +78,21 @@ export interface Executor {
   start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run>;
   /** The image references that run here without pulling; null: any (the executor ignores images). */
   images(): Promise<string[] | null>;
+  /** The engine's images, for `yard image list|pull|load|rm`; absent: this executor holds none (the process executor). */
+  readonly imageStore?: ImageStore;
   findExisting(): Promise<ExistingRun[]>;
   /** Frees what the executor holds for itself (not the runs): on agent shutdown. */
   close?(): void;
+}
+
+/** The images of an executor's engine, as `yard image ...` reaches them through the agent. */
+export interface ImageStore {
+  list(): Promise<AgentImage[]>;
+  pull(image: string, progress: (event: PullEvent) => void): Promise<void>;
+  /** A `docker save` tarball (not compressed): the names and ids the engine loaded. */
+  load(tarball: Readable): Promise<{ names: string[]; ids: string[] }>;
+  /** A tag or digest; never forced. */
+  remove(reference: string): Promise<void>;
 }
 
 /** A run that ended before it started anything. */

@@ -100,7 +100,7 @@ export class Admission {
 
     checkNonRoot(runAs, sources, policy, owner.username);
     admitPool(pool, policy);
-    const { image, pull } = await admitImage(config.image, policy, actor, manager, pool);
+    const { image, pull } = await admitImage(config.image, policy, actor, manager, pool, owner.username);
     const runSpec: RunSpec = {
       image,
       pull,

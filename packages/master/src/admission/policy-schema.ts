@@ -8,6 +8,7 @@ import {
   normalizeCapability,
   normalizePath,
   PULL_POLICIES,
+  USER_PULL_VALUES,
   usernameSchema,
 } from '@trainyard/shared';
 
@@ -78,10 +79,13 @@ export type FixedMount = z.output<typeof fixedMountSchema>;
 const mountList = <T extends z.ZodType>(schema: T, shape: string) =>
   z.array(schema, { error: `must be a list of ${shape}` }).max(1000);
 
-/** A regular expression matched against the whole normalised image reference. */
+/**
+ * A regular expression matched against the whole normalised image reference; `{user}` stands for
+ * the user's name (`user/{user}/.*`), the one placeholder image patterns know.
+ */
 const imagePattern = z.string({ error: 'image patterns must be strings' }).superRefine((pattern, ctx) => {
   try {
-    new RegExp(`^(?:${pattern})$`);
+    new RegExp(`^(?:${pattern.replaceAll('{user}', 'someone')})$`);
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: `"${pattern}" is not a regular expression: ${(error as Error).message}` });
   }
@@ -132,6 +136,14 @@ export const layerSchema = z.strictObject({
       allow: z.array(imagePattern, { error: 'images.allow must be a list of regular expressions' }).max(1000).optional(),
       /** never: only images already on the agent; if_missing; always. */
       pull: z.enum(PULL_POLICIES, { error: `images.pull must be one of ${PULL_POLICIES.join(', ')}` }).optional(),
+      /** Whether users may ask the agents to pull (`yard image pull`); holders of change_config always may. */
+      user_pull: z.enum(USER_PULL_VALUES, { error: `images.user_pull must be one of ${USER_PULL_VALUES.join(', ')}` }).optional(),
+      /** The names a `yard image load` tarball may give its images (regexes, `{user}`); holders of change_config load any. */
+      load: z
+        .strictObject({
+          allow: z.array(imagePattern, { error: 'images.load.allow must be a list of regular expressions' }).max(1000).optional(),
+        })
+        .optional(),
     })
     .optional(),
   mounts: z

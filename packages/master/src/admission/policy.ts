@@ -1,4 +1,4 @@
-import { POLICY_RULES, type EffectiveRule, type PolicyRule, type PolicyView, type PullPolicy } from '@trainyard/shared';
+import { POLICY_RULES, type EffectiveRule, type PolicyRule, type PolicyView, type PullPolicy, type UserPull } from '@trainyard/shared';
 import type { FixedMount, MountRule, PolicyConfig, PolicyLayerConfig } from './policy-schema.js';
 
 /** A port, or an inclusive range written "8000-8999". */
@@ -8,6 +8,8 @@ export type PortEntry = number | string;
 export interface RuleValues {
   'images.allow': string[];
   'images.pull': PullPolicy;
+  'images.user_pull': UserPull;
+  'images.load.allow': string[];
   'mounts.always': FixedMount[];
   'mounts.default': FixedMount[];
   'mounts.available': MountRule[];
@@ -135,6 +137,8 @@ export class EffectivePolicy {
 const BUILT_IN: RuleValues = {
   'images.allow': ['.*'],
   'images.pull': 'never',
+  'images.user_pull': 'deny',
+  'images.load.allow': ['user/{user}/.+'],
   'mounts.always': [],
   'mounts.default': [],
   'mounts.available': [],
@@ -157,6 +161,8 @@ function flatten(layer: PolicyLayerConfig): Rules {
   const values: Record<PolicyRule, unknown> = {
     'images.allow': layer.images?.allow,
     'images.pull': layer.images?.pull,
+    'images.user_pull': layer.images?.user_pull,
+    'images.load.allow': layer.images?.load?.allow,
     'mounts.always': layer.mounts?.always,
     'mounts.default': layer.mounts?.default,
     'mounts.available': layer.mounts?.available,

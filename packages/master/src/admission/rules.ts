@@ -24,6 +24,27 @@ export interface ImageCatalog {
   whereIs(image: string): Promise<'present' | 'absent' | 'unknown'>;
 }
 
+/** `{user}` in an image pattern is the user's name, as a literal (its dots match only dots). */
+const fillImagePattern = (pattern: string, username: string) => pattern.replaceAll('{user}', username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+
+/** Whether one of `patterns` (regexes with `{user}`, over the whole normalised reference) matches. */
+export function imageMatches(patterns: readonly string[], reference: string, username: string): boolean {
+  return patterns.some((pattern) => new RegExp(`^(?:${fillImagePattern(pattern, username)})$`).test(reference));
+}
+
+/** `images.allow` for `reference` (normalised): null when it admits it (or the actor holds use_any_image), else the refusal. */
+export function imageRefusal(reference: string, policy: EffectivePolicy, actor: Actor, username: string): ReturnType<typeof policyDenied> | null {
+  if (actor.can('use_any_image')) return null;
+  const allow = policy.get('images.allow');
+  if (imageMatches(allow.value, reference, username)) return null;
+  return policyDenied(
+    `image ${reference} refused by ${allow.name}: it matches none of ${allow.value.map((p) => `"${p}"`).join(', ') || 'its patterns (none)'}; ` +
+      'holders of use_any_image may run any image',
+    allow.name,
+    allow.layer,
+  );
+}
+
 /**
  * `images.allow` (skipped by holders of use_any_image) over the normalised reference, then
  * `images.pull`: under `never`, an image no known agent has is refused now rather than failing on
@@ -35,19 +56,11 @@ export async function admitImage(
   actor: Actor,
   catalog: ImageCatalog,
   pool: string,
+  username: string = actor.username,
 ): Promise<{ image: string; pull: PullPolicy }> {
   const reference = normalizeImage(image);
-  if (!actor.can('use_any_image')) {
-    const allow = policy.get('images.allow');
-    if (!allow.value.some((pattern) => new RegExp(`^(?:${pattern})$`).test(reference))) {
-      throw policyDenied(
-        `image ${reference} refused by ${allow.name}: it matches none of ${allow.value.map((p) => `"${p}"`).join(', ') || 'its patterns (none)'}; ` +
-          'holders of use_any_image may run any image',
-        allow.name,
-        allow.layer,
-      );
-    }
-  }
+  const refusal = imageRefusal(reference, policy, actor, username);
+  if (refusal) throw refusal;
   const pull = policy.get('images.pull');
   if (pull.value === 'never' && (await catalog.whereIs(reference)) === 'absent') {
     throw policyDenied(

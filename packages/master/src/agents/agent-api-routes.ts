@@ -50,8 +50,8 @@ export function agentApiRoutes(
   routes.on('agent.heartbeat', agentPolicies.bound, {
     target: agentTarget,
     handle: async (ctx, { id }) => {
-      const { running, listedAfter, images } = validate(heartbeatSchema, ctx.state.body);
-      ctx.body = await agents.heartbeat(id, running, listedAfter, images);
+      const { running, listedAfter, images, imageDetails } = validate(heartbeatSchema, ctx.state.body);
+      ctx.body = await agents.heartbeat(id, running, listedAfter, images, imageDetails);
     },
   });
 

@@ -1,4 +1,4 @@
-import { normalizeImage, type AgentImages, type AgentResources, type AgentState, type ExecutorName } from '@trainyard/shared';
+import { normalizeImage, type AgentImage, type AgentImageList, type AgentImages, type AgentResources, type AgentState, type ExecutorName } from '@trainyard/shared';
 import type { Insertable } from 'kysely';
 import type { Executor } from '../db/database.js';
 import type { AgentRow, AgentTokenRow, AgentTokensTable } from '../db/schema.js';
@@ -20,6 +20,8 @@ export interface AgentRecord {
   images: string[] | null;
   /** The pool it serves (`yard-agent --pool`). */
   pool: string;
+  /** Its images with their details (`yard image list`); null: none to speak of (the process executor), or never said. */
+  imageDetails: AgentImage[] | null;
 }
 
 export const agentRepository = {
@@ -38,7 +40,7 @@ export const agentRepository = {
    * An id already bound to another token that is not revoked is left alone (false): one statement,
    * so that two tokens registering one new id at once cannot both take it.
    */
-  async upsert(db: Executor, agent: Omit<AgentRecord, 'enabled'>): Promise<boolean> {
+  async upsert(db: Executor, agent: Omit<AgentRecord, 'enabled' | 'imageDetails'> & { imageDetails?: AgentImageList | undefined }): Promise<boolean> {
     const changes = {
       token_id: agent.tokenId,
       executor: agent.executor,
@@ -49,6 +51,7 @@ export const agentRepository = {
       last_heartbeat_at: agent.lastHeartbeatAt,
       images: agent.images === null ? null : JSON.stringify(agent.images),
       pool: agent.pool,
+      ...(agent.imageDetails === undefined ? {} : { image_details: agent.imageDetails === null ? null : JSON.stringify(agent.imageDetails) }),
     };
     const result = await db
       .insertInto('agents')
@@ -74,7 +77,7 @@ export const agentRepository = {
   update(
     db: Executor,
     id: string,
-    changes: { enabled?: boolean; state?: AgentState; lastHeartbeatAt?: number; images?: AgentImages },
+    changes: { enabled?: boolean; state?: AgentState; lastHeartbeatAt?: number; images?: AgentImages; imageDetails?: AgentImageList },
   ): Promise<unknown> {
     return db
       .updateTable('agents')
@@ -83,6 +86,7 @@ export const agentRepository = {
         ...(changes.state === undefined ? {} : { state: changes.state }),
         ...(changes.lastHeartbeatAt === undefined ? {} : { last_heartbeat_at: changes.lastHeartbeatAt }),
         ...(changes.images === undefined ? {} : { images: changes.images === null ? null : JSON.stringify(changes.images) }),
+        ...(changes.imageDetails === undefined ? {} : { image_details: changes.imageDetails === null ? null : JSON.stringify(changes.imageDetails) }),
       })
       .where('id', '=', id)
       .execute();
@@ -114,6 +118,7 @@ function toRecord(row: AgentRow): AgentRecord {
     lastHeartbeatAt: row.last_heartbeat_at,
     images: row.images === null ? null : (JSON.parse(row.images) as string[]).map(normalizeImage),
     pool: row.pool,
+    imageDetails: row.image_details === null ? null : (JSON.parse(row.image_details) as AgentImage[]),
   };
 }
 

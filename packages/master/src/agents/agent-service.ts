@@ -5,6 +5,7 @@ import {
   ONE_SHOT_LABEL,
   oneShotAgentId,
   type Agent,
+  type AgentImageList,
   type AgentImages,
   type AgentResources,
   type ExecutorName,
@@ -64,7 +65,15 @@ export class AgentService {
   async register(
     id: string,
     tokenId: number,
-    body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string; images?: AgentImages | undefined; pool?: string | undefined },
+    body: {
+      executor: ExecutorName;
+      resources: AgentResources;
+      labels: Record<string, string>;
+      version: string;
+      images?: AgentImages | undefined;
+      imageDetails?: AgentImageList | undefined;
+      pool?: string | undefined;
+    },
     /** Set when the token is a one-shot agent's (requireAgent checked that `id` is its agent id). */
     oneShot?: { taskId: number; leaseId: string },
   ): Promise<RegisterAgentResponse> {
@@ -98,6 +107,8 @@ export class AgentService {
       registeredAt: now,
       lastHeartbeatAt: now,
       images: body.images ?? null,
+      // Not said (an agent from before 0027): not known, so null; said: the agent's word.
+      imageDetails: body.imageDetails ?? null,
       pool,
     });
     // Another token took the id between the check and the write (the write itself refuses that).
@@ -176,11 +187,11 @@ export class AgentService {
    * what the master believes runs there (the agent stops anything else), and an acknowledged
    * lease the agent no longer holds ends here: queued again if it never started, else LOST.
    */
-  async heartbeat(id: string, running: LeaseRef[], listedAfter: number | undefined, images?: AgentImages): Promise<HeartbeatResponse> {
+  async heartbeat(id: string, running: LeaseRef[], listedAfter: number | undefined, images?: AgentImages, imageDetails?: AgentImageList): Promise<HeartbeatResponse> {
     const { db, clock, tasks } = this.deps;
     const agent = await this.requireAlive(id);
     const now = clock.now();
-    await agentRepository.update(db, id, { lastHeartbeatAt: now, ...(images === undefined ? {} : { images }) });
+    await agentRepository.update(db, id, { lastHeartbeatAt: now, ...(images === undefined ? {} : { images }), ...(imageDetails === undefined ? {} : { imageDetails }) });
     if (images !== undefined && !isOneShot(agent)) await this.noteImages(id, images);
     if (listedAfter !== undefined) await this.endMissingRuns(id, running, listedAfter);
     return { known: await tasks.knownOn(id), at: now };
@@ -230,6 +241,11 @@ export class AgentService {
     const index = await this.imageIndex();
     const known = index.get(id)?.pool ?? DEFAULT_POOL;
     index.set(id, { pool: pool ?? known, images: images === null ? null : new Set(images.map(normalizeImage)) });
+  }
+
+  /** Every agent that serves a pool (not one-shot agents), as the master keeps it: pool, executor, state, and images with their details. */
+  async records(): Promise<AgentRecord[]> {
+    return (await agentRepository.list(this.deps.db)).filter((a) => !isOneShot(a));
   }
 
   async list(): Promise<Agent[]> {

@@ -14,7 +14,7 @@ export interface SystemActor {
   system: string;
 }
 
-export type AuditTargetType = 'user' | 'group' | 'role' | 'token' | 'session' | 'task' | 'agent' | 'agent_token' | 'policy' | 'quota';
+export type AuditTargetType = 'user' | 'group' | 'role' | 'token' | 'session' | 'task' | 'agent' | 'agent_token' | 'policy' | 'quota' | 'image';
 
 export interface AuditEvent {
   /** `<target type>.<verb>`, such as `group.rename` or `role.assign`. */

@@ -299,6 +299,22 @@ export const masterConfigSchema = z.strictObject({
        * token on first start if missing; `yard-agent --token-file` reads the same file.
        */
       token_file: z.string().min(1).optional(),
+      /**
+       * Before a task starts, its agent stats each admitted host path in a child process and fails
+       * the task, naming the path, when one does not answer within this long (a hung NFS mount) or is
+       * missing. Sent with each task's run spec; an agent's own `--mount-probe-timeout` wins.
+       */
+      mount_probe_timeout: durationSchema.default(10_000),
+    })
+    .prefault({}),
+  /** Images on the agents: `yard image pull|load|rm` (the policy's images.* rules say who may do what). */
+  images: z
+    .strictObject({
+      /**
+       * The largest tarball `yard image load` takes, counted as it streams (decompressed, and as
+       * sent): past it the master stops reading and every agent drops what it took.
+       */
+      load_limit: byteSizeSchema.default(20 * 1024 ** 3),
     })
     .prefault({}),
   tasks: z

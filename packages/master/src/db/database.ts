@@ -14,6 +14,7 @@ import * as groupIdentity from './migrations/0009-group-identity.js';
 import * as pools from './migrations/0011-pools.js';
 import * as killRequests from './migrations/0021-kill-requests.js';
 import * as taskAgentTokens from './migrations/0022-task-agent-tokens.js';
+import * as images from './migrations/0027-images.js';
 import * as usageLedger from './migrations/0031-usage-ledger.js';
 import type { DialectName } from './dialect.js';
 import type { Database } from './schema.js';
@@ -38,6 +39,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-pools': pools,
   '0021-kill-requests': killRequests,
   '0022-task-agent-tokens': taskAgentTokens,
+  '0027-images': images,
   '0031-usage-ledger': usageLedger,
 };
 

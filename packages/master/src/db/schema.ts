@@ -178,6 +178,18 @@ export interface AgentsTable {
   images: string | null;
   /** The pool it serves (`yard-agent --pool`; migration 0011). */
   pool: Generated<string>;
+  /** JSON AgentImage[]: its images with their details (migration 0027); null: none to speak of, or never said. */
+  image_details: Generated<string | null>;
+}
+
+/** Who loaded an image name into a pool with `yard image load` (migration 0027). */
+export interface ImageLoadsTable {
+  id: Generated<number>;
+  reference: string;
+  pool: string;
+  owner_id: number;
+  image_id: string;
+  loaded_at: number;
 }
 
 /** Groups by path (`research/vision`); a subgroup's parent exists and its path is the parent's plus a segment. */
@@ -325,6 +337,7 @@ export interface Database {
   task_timeline: TaskTimelineTable;
   usage_runs: UsageRunsTable;
   cluster_samples: ClusterSamplesTable;
+  image_loads: ImageLoadsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -342,3 +355,4 @@ export type QuotaRow = Selectable<QuotasTable>;
 export type UsageRunRow = Selectable<UsageRunsTable>;
 export type ClusterSampleRow = Selectable<ClusterSamplesTable>;
 export type TaskTimelineRow = Selectable<TaskTimelineTable>;
+export type ImageLoadRow = Selectable<ImageLoadsTable>;

@@ -42,20 +42,30 @@ export class TunnelBroker {
   open(agentId: string, task: { id: number; leaseId: string }, target: PortTarget): Promise<Duplex>;
   open(agentId: string, task: { id: number; leaseId: string }, target: ExecTarget): Promise<WebSocket>;
   open(agentId: string, task: { id: number; leaseId: string }, target: StreamTarget): Promise<Dialled> {
+    const { streamId, stream } = this.expect(agentId, streamUpgrade(target), `for task ${task.id}`);
+    const list = this.queued.get(agentId) ?? [];
+    list.push({ type: 'open', streamId, taskId: task.id, leaseId: task.leaseId, target });
+    this.queued.set(agentId, list);
+    this.deps.wake(agentId);
+    return stream;
+  }
+
+  /**
+   * A stream this agent will be asked to dial back by an action someone else delivers (an image
+   * load's): its id, and the connection once the agent dials it (a 502 after `dial_timeout`).
+   */
+  expect(agentId: string, upgrade: string, what: string): { streamId: string; stream: Promise<Dialled> } {
     const streamId = randomBytes(16).toString('hex');
-    return new Promise<Dialled>((resolve, reject) => {
+    const stream = new Promise<Dialled>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(streamId);
         this.drop(agentId, streamId);
-        reject(new DomainError('BAD_GATEWAY', `agent ${agentId} did not connect back for task ${task.id} within ${this.deps.dialTimeoutMs / 1000} s: is it running and able to reach the master?`));
+        reject(new DomainError('BAD_GATEWAY', `agent ${agentId} did not connect back ${what} within ${this.deps.dialTimeoutMs / 1000} s: is it running and able to reach the master?`));
       }, this.deps.dialTimeoutMs);
       timer.unref();
-      this.pending.set(streamId, { agentId, upgrade: streamUpgrade(target), resolve, reject, timer });
-      const list = this.queued.get(agentId) ?? [];
-      list.push({ type: 'open', streamId, taskId: task.id, leaseId: task.leaseId, target });
-      this.queued.set(agentId, list);
-      this.deps.wake(agentId);
+      this.pending.set(streamId, { agentId, upgrade, resolve, reject, timer });
     });
+    return { streamId, stream };
   }
 
   /** The open actions waiting for this agent's poll (taken: each is delivered once). */

@@ -96,6 +96,11 @@ export const taskRepository = {
     return db.selectFrom('tasks').select(['id', 'started_at']).where('state', '=', 'RUNNING').where('kind', 'in', kinds).execute();
   },
 
+  /** Unfinished tasks (queued or placed) with their pool and run spec: which images they use (`yard image rm`). */
+  unfinished(db: Executor): Promise<Array<Pick<TaskRow, 'id' | 'pool' | 'run_spec'>>> {
+    return db.selectFrom('tasks').select(['id', 'pool', 'run_spec']).where('state', 'in', ['QUEUED', ...ACTIVE_STATES]).orderBy('id').execute();
+  },
+
   /** Ids of the tasks every agent holds, in one query (for `yard agent list`). */
   async activeByAgent(db: Executor): Promise<Map<string, number[]>> {
     const rows = await db

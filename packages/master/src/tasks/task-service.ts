@@ -240,6 +240,12 @@ export class TaskService {
     return taskRepository.runningOfKinds(this.deps.db, kinds);
   }
 
+  /** Ids of the unfinished tasks (queued, assigned, pulling, running) of `pool` whose run spec names `image` (normalised). */
+  async unfinishedUsingImage(image: string, pool: string): Promise<number[]> {
+    const rows = await taskRepository.unfinished(this.deps.db);
+    return rows.filter((row) => row.pool === pool && runSpecOf(row).image === image).map((row) => row.id);
+  }
+
   /** Ids of the tasks every agent holds, in one query (for the agent list). */
   activeByAgent(): Promise<Map<string, number[]>> {
     return taskRepository.activeByAgent(this.deps.db);

@@ -47,7 +47,11 @@ export class AgentChannel {
       agents: Pick<AgentService, 'requireAlive'>;
       /** Streams the master wants the agent to dial back (the interactive domain's broker). */
       streams?: { take(agentId: string): AgentAction[] };
+      /** Image pulls, loads and removals waiting for the agent (the images domain's operations). */
+      images?: { take(agentId: string): AgentAction[] };
       killGraceMs: number;
+      /** master.yaml `agents.mount_probe_timeout`, sent with every lease's spec. */
+      mountProbeTimeoutMs?: number;
     },
   ) {}
 
@@ -130,16 +134,28 @@ export class AgentChannel {
     const task = await this.deps.tasks.findLeased(agentId, taskId, leaseId);
     await this.deps.tasks.acknowledge(task);
     crashPoint('master:after-ack');
-    return leaseSpec(task, leaseId);
+    return this.leaseSpec(task, leaseId);
+  }
+
+  /** The lease's spec: the task's stored run spec, as admission made it, with how long its mounts may take to answer. */
+  private leaseSpec(task: TaskRow, leaseId: string): TaskRunSpec {
+    return {
+      ...runSpecOf(task),
+      taskId: task.id,
+      leaseId,
+      kind: task.kind as TaskKind,
+      name: task.name,
+      ...(this.deps.mountProbeTimeoutMs === undefined ? {} : { mountProbeTimeoutMs: this.deps.mountProbeTimeoutMs }),
+    };
   }
 
   private async pendingActions(agentId: string): Promise<{ actions: AgentAction[]; pool: string }> {
     const agent = await this.deps.agents.requireAlive(agentId);
     const held = await this.deps.tasks.activeOnAgent(agentId);
-    const actions: AgentAction[] = [...(this.deps.streams?.take(agentId) ?? [])];
+    const actions: AgentAction[] = [...(this.deps.streams?.take(agentId) ?? []), ...(this.deps.images?.take(agentId) ?? [])];
     for (const task of held) {
       if (task.state === 'ASSIGNED' && task.lease_acked_at === null) {
-        actions.push({ type: 'start', spec: leaseSpec(task, task.lease_id!) });
+        actions.push({ type: 'start', spec: this.leaseSpec(task, task.lease_id!) });
       }
       if (task.kill_requested_at !== null) {
         actions.push({ type: 'kill', taskId: task.id, leaseId: task.lease_id!, graceMs: this.deps.killGraceMs });
@@ -150,17 +166,8 @@ export class AgentChannel {
     // A one-shot agent runs the one task it was started for: it is never offered other work.
     if (!waitingForAck && agent.enabled && !isOneShot(agent) && !this.closed && !actions.some((a) => a.type === 'open')) {
       const assigned = await this.sources.get(agent.pool)?.take(agent);
-      if (assigned) actions.push({ type: 'start', spec: leaseSpec(assigned, assigned.lease_id!) });
+      if (assigned) actions.push({ type: 'start', spec: this.leaseSpec(assigned, assigned.lease_id!) });
     }
     return { actions, pool: agent.pool };
   }
 }
-
-/** The lease's spec: the task's stored run spec, as admission made it. */
-const leaseSpec = (task: TaskRow, leaseId: string): TaskRunSpec => ({
-  ...runSpecOf(task),
-  taskId: task.id,
-  leaseId,
-  kind: task.kind as TaskKind,
-  name: task.name,
-});
