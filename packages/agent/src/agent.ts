@@ -79,6 +79,8 @@ export class Agent {
       workDir?: string;
       /** `--mount-probe-timeout`: wins over the master's `agents.mount_probe_timeout` sent with each spec. */
       mountProbeTimeoutMs?: number;
+      /** `--image-load-limit`: the largest tarball this machine takes, when below the master's images.load_limit. */
+      imageLoadLimit?: number;
     },
   ) {
     this.floor = options.floor;
@@ -87,6 +89,7 @@ export class Agent {
       store: executor.imageStore,
       executor: executor.name,
       workDir: options.workDir ?? process.cwd(),
+      ...(options.imageLoadLimit === undefined ? {} : { loadLimit: options.imageLoadLimit }),
       logger,
       report: (operationId, report) => client.imageReport(operationId, report),
       dial: (streamId) => client.dialStream(streamId),
@@ -100,6 +103,7 @@ export class Agent {
   outcome: RunOutcome | undefined;
 
   async run(): Promise<void> {
+    this.imageActions.clearSpool();
     await this.register();
     while (!this.stopping) {
       try {

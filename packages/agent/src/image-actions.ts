@@ -33,6 +33,8 @@ export class ImageActions {
       executor: string;
       /** Where load tarballs are spooled: `<work-dir>/image-loads`, 0700. */
       workDir: string;
+      /** `--image-load-limit`: this machine's own limit on a tarball, below the master's `images.load_limit`. */
+      loadLimit?: number;
       logger: Logger;
       report(operationId: string, report: ImageReport): Promise<unknown>;
       /** Dials back the master for a load's stream. */
@@ -41,6 +43,11 @@ export class ImageActions {
       imagesChanged(): Promise<void>;
     },
   ) {}
+
+  /** Tarballs a load was taking when the agent stopped: nothing will ever finish them. */
+  clearSpool(): void {
+    rmSync(path.join(this.deps.workDir, 'image-loads'), { recursive: true, force: true });
+  }
 
   handle(action: ImageAction): void {
     const run = action.type === 'image-pull' ? this.pull(action) : action.type === 'image-remove' ? this.remove(action) : this.load(action);
@@ -145,6 +152,9 @@ export class ImageActions {
     }
     out.on('error', (error: NodeJS.ErrnoException) => refuse(`agent ${this.deps.agentId} cannot write the tarball to ${dir}: ${error.code ?? error.message}; it dropped what it took`));
     const names = new TarballNames();
+    const own = this.deps.loadLimit;
+    const limit = own !== undefined && own < action.maxBytes ? own : action.maxBytes;
+    const limitName = limit === action.maxBytes ? 'images.load_limit' : `agent ${this.deps.agentId}'s --image-load-limit`;
     const queue: Buffer[] = [];
     let bytes = 0;
     let nextSpaceCheck = 0;
@@ -182,7 +192,7 @@ export class ImageActions {
         if (binary) {
           const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
           bytes += chunk.length;
-          if (bytes > action.maxBytes) return refuse(`the tarball is larger than images.load_limit (${action.maxBytes} bytes): agent ${this.deps.agentId} dropped what it took`);
+          if (bytes > limit) return refuse(`the tarball is larger than ${limitName} (${limit} bytes): agent ${this.deps.agentId} dropped what it took`);
           if (bytes >= nextSpaceCheck) {
             nextSpaceCheck = bytes + SPACE_CHECK_EVERY;
             const free = freeBytes(dir);

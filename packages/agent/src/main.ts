@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { AGENT_ID_PATTERN, DEFAULT_POOL, parseDurationMs, POOL_NAME_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
+import { AGENT_ID_PATTERN, DEFAULT_POOL, parseByteSize, parseDurationMs, POOL_NAME_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
 import { createLogger } from '@trainyard/shared/logger';
 import { Agent } from './agent.js';
 import { dockerEngine } from './executors/docker-engine.js';
@@ -36,6 +36,10 @@ uid:gid its owner is linked to (or the master's default_task).
                         naming it (a hung NFS mount; an automount that does not come up): 10s, 2m, 500ms
                         (env YARD_AGENT_MOUNT_PROBE_TIMEOUT). Unset: the master's agents.mount_probe_timeout
                         (10s by default). The stat runs in a child process: a hung mount never blocks the agent
+  --image-load-limit SIZE
+                        the largest tarball \`yard image load\` may bring this machine (20GiB, 500MB), when it is
+                        less than the master's images.load_limit (env YARD_AGENT_IMAGE_LOAD_LIMIT); counted as it
+                        streams into --work-dir, which a load also never fills past its last GiB
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
   --fake-gpus N         TESTS ONLY: report N fake GPUs (FAKE-0..) instead of detecting them; refused
@@ -65,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
         'shared-root': { type: 'string' },
         pool: { type: 'string' },
         'mount-probe-timeout': { type: 'string' },
+        'image-load-limit': { type: 'string' },
         label: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'fake-gpus': { type: 'string' },
@@ -126,6 +131,11 @@ export async function main(argv: string[]): Promise<void> {
   if (probeTimeout !== undefined && (mountProbeTimeoutMs === undefined || mountProbeTimeoutMs < 100)) {
     fail(`--mount-probe-timeout '${probeTimeout}' must be a duration of at least 100ms, such as 10s or 2m`, 2);
   }
+  const loadLimitText = values['image-load-limit'] ?? process.env.YARD_AGENT_IMAGE_LOAD_LIMIT;
+  const imageLoadLimit = loadLimitText === undefined ? undefined : parseByteSize(loadLimitText);
+  if (loadLimitText !== undefined && (imageLoadLimit === undefined || imageLoadLimit <= 0)) {
+    fail(`--image-load-limit '${loadLimitText}' must be a size such as 20GiB or 500MB`, 2);
+  }
   const workDir = path.resolve(values['work-dir'] ?? 'agent-data');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const sharedRoot = resolveSharedRoot(values['shared-root'] ?? process.env.YARD_AGENT_SHARED_ROOT);
@@ -147,6 +157,7 @@ export async function main(argv: string[]): Promise<void> {
     ...(fakeGpus === undefined ? {} : { fakeGpus }),
     workDir,
     ...(mountProbeTimeoutMs === undefined ? {} : { mountProbeTimeoutMs }),
+    ...(imageLoadLimit === undefined ? {} : { imageLoadLimit }),
   });
   const stop = () => {
     logger.info('stopping; running tasks keep running and are picked up when the agent starts again');

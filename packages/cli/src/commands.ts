@@ -24,6 +24,10 @@ import GroupRemoveMember from './commands/group/remove-member.js';
 import GroupRename from './commands/group/rename.js';
 import GroupSet from './commands/group/set.js';
 import GroupShow from './commands/group/show.js';
+import ImageList from './commands/image/list.js';
+import ImageLoad from './commands/image/load.js';
+import ImagePull from './commands/image/pull.js';
+import ImageRm from './commands/image/rm.js';
 import NotebookDescribe from './commands/notebook/describe.js';
 import NotebookKill from './commands/notebook/kill.js';
 import NotebookList from './commands/notebook/list.js';
@@ -110,6 +114,10 @@ export const COMMANDS = {
   'group:rename': GroupRename,
   'group:set': GroupSet,
   'group:show': GroupShow,
+  'image:list': ImageList,
+  'image:load': ImageLoad,
+  'image:pull': ImagePull,
+  'image:rm': ImageRm,
   'notebook:describe': NotebookDescribe,
   'notebook:kill': NotebookKill,
   'notebook:list': NotebookList,

@@ -19,6 +19,8 @@ export class TarballNames {
   private readonly extract = tar.extract();
   private readonly files = new Map<string, Buffer>();
   private failure: string | undefined;
+  /** The archive's end (two zero blocks) was read: what follows is padding, or data `docker load` ignores too. */
+  private ended = false;
   private readonly finished: Promise<void>;
 
   constructor() {
@@ -43,7 +45,10 @@ export class TarballNames {
       });
     });
     this.finished = new Promise<void>((resolve) => {
-      this.extract.on('finish', () => resolve());
+      this.extract.on('finish', () => {
+        this.ended = true;
+        resolve();
+      });
       this.extract.on('error', (error: Error) => {
         this.failure ??= `it is not a tar archive (${error.message})`;
         resolve();
@@ -51,15 +56,31 @@ export class TarballNames {
     });
   }
 
-  /** The next bytes of the (decompressed) tarball; resolves when the reader can take more. */
+  /** The next bytes of the (decompressed) tarball; resolves when the reader can take more (or will take nothing more). */
   async write(chunk: Buffer): Promise<void> {
-    if (this.failure) return;
-    if (!this.extract.write(chunk)) await new Promise<void>((resolve) => this.extract.once('drain', () => resolve()));
+    if (this.failure || this.ended || this.extract.destroyed) return;
+    if (this.extract.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.extract.off('drain', done);
+        this.extract.off('error', done);
+        this.extract.off('close', done);
+        resolve();
+      };
+      this.extract.on('drain', done);
+      this.extract.on('error', done);
+      this.extract.on('close', done);
+    });
+  }
+
+  /** Why what came so far cannot be a tarball `docker load` takes (not a tar at all): known before its end. */
+  get problem(): string | undefined {
+    return this.failure;
   }
 
   /** The tarball ended: its names, or why it is not a tarball `docker load` takes. */
   async end(): Promise<TarballVerdict> {
-    (this.extract as unknown as { end(): void }).end();
+    if (!this.ended && !this.extract.destroyed) (this.extract as unknown as { end(): void }).end();
     await this.finished;
     if (this.failure) return { problem: this.failure };
     if (!this.files.has('manifest.json') && !this.files.has('repositories') && !this.files.has('index.json')) {

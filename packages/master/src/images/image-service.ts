@@ -123,7 +123,10 @@ export class ImageService {
         }
       }
     }
-    const items = [...rows.values()].sort((a, b) => a.repository.localeCompare(b.repository) || (a.tag ?? '').localeCompare(b.tag ?? '') || a.id.localeCompare(b.id));
+    // Named images by name; untagged ones (what a newer tag left behind) after them.
+    const items = [...rows.values()].sort(
+      (a, b) => Number(a.reference === null) - Number(b.reference === null) || a.repository.localeCompare(b.repository) || (a.tag ?? '').localeCompare(b.tag ?? '') || a.id.localeCompare(b.id),
+    );
     const pullRefusal = this.userPullRefusal(actor, policy);
     return {
       items,

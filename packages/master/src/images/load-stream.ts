@@ -108,6 +108,8 @@ export async function streamTarball(
       total += chunk.length;
       if (total > limit) throw tooLarge(limit);
       await names.write(chunk);
+      // Not a tar at all: no reason to send the rest anywhere.
+      if (names.problem) return { verdict: { problem: names.problem }, bytes: total };
       const open = targets.filter((t) => t.open);
       if (open.length === 0) throw new LoadStopped('no_agent', 'no agent is taking the tarball any more');
       for (const target of open) target.send(chunk);

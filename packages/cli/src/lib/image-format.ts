@@ -1,0 +1,104 @@
+import type { ImageList, ImageOperation, ImageOperationAgent, ImageView } from '@trainyard/shared';
+import { escapeText } from './escape.js';
+import { renderTable } from './table.js';
+
+/** Bytes as `docker images` says them: decimal units, three significant digits (`1.24MB`, `512kB`). */
+export function formatSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')}${units[unit]}`;
+}
+
+/** How long ago, as `docker images` says it: `45 seconds ago`, `3 days ago`, `2 years ago`. */
+export function formatAgo(iso: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  const steps: Array<[number, string]> = [
+    [365 * 86400, 'year'],
+    [30 * 86400, 'month'],
+    [7 * 86400, 'week'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+    [1, 'second'],
+  ];
+  for (const [size, name] of steps) {
+    const n = Math.floor(seconds / size);
+    if (n >= 1) return `${n} ${name}${n === 1 ? '' : 's'} ago`;
+  }
+  return 'just now';
+}
+
+/** `sha256:0123456789ab...` as docker shows it: the first 12 hex digits. */
+export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+
+const agentsOf = (image: ImageView) => image.agents.map((a) => a.agent).join(',');
+
+/** One line per tag: `yard image list` (and `-o wide`: digests, who loaded it, the full id). */
+export function imagesTable(images: ImageView[], wide: boolean): string {
+  return renderTable(images, [
+    { header: 'REPOSITORY', get: (i) => i.repository },
+    { header: 'TAG', get: (i) => i.tag ?? '<none>' },
+    { header: 'IMAGE ID', get: (i) => (wide ? i.id : shortId(i.id)) },
+    { header: 'SIZE', get: (i) => formatSize(i.size) },
+    { header: 'CREATED', get: (i) => formatAgo(i.created) },
+    { header: 'AGENTS', get: agentsOf },
+    { header: 'POOLS', get: (i) => i.pools.join(',') },
+    // Whether a task of the caller naming it would pass their policy's images.allow.
+    { header: 'ALLOWED', get: (i) => (i.reference === null ? '' : i.allowed ? 'yes' : 'no') },
+    ...(wide
+      ? [
+          { header: 'LOADED BY', get: (i: ImageView) => i.loadedBy },
+          { header: 'DIGESTS', get: (i: ImageView) => i.digests.join(',') },
+        ]
+      : []),
+  ]);
+}
+
+/** `-o csv`: every field, one row per tag, RFC 4180 quoting. */
+export function imagesCsv(images: ImageView[]): string {
+  const quote = (value: string | number | boolean | null) => {
+    const text = value === null ? '' : String(value);
+    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const header = ['repository', 'tag', 'reference', 'id', 'size', 'created', 'agents', 'pools', 'allowed', 'loaded_by', 'digests'];
+  const rows = images.map((i) =>
+    [i.repository, i.tag, i.reference, i.id, i.size, i.created, i.agents.map((a) => a.agent).join(' '), i.pools.join(' '), i.allowed, i.loadedBy, i.digests.join(' ')].map(quote).join(','),
+  );
+  return `${[header.join(','), ...rows].join('\n')}\n`;
+}
+
+/** What the list could not show: agents with no images (the process executor), on stderr. */
+export function imagelessNotes(list: ImageList): string[] {
+  return list.agentsWithoutImages.map((a) => `note: ${escapeText(a.reason)}`);
+}
+
+/** One agent's part of an operation in a few words: its state, and for a pull the layers and bytes as Docker reports them. */
+export function describePart(part: ImageOperationAgent, kind: ImageOperation['kind']): string {
+  if (part.state === 'waiting') return 'waiting for the agent to take it up';
+  if (part.state === 'skipped' || part.state === 'failed' || part.state === 'done') return `${part.state}: ${part.message ?? part.status ?? ''}`.replace(/: $/, '');
+  if (kind === 'load') return part.bytes === null ? 'receiving the tarball' : `received ${formatSize(part.bytes)}`;
+  if (kind === 'remove') return 'removing';
+  const layers = part.layers;
+  if (layers.length === 0) return part.status ?? 'pulling';
+  const finished = layers.filter((l) => /complete|already exists/i.test(l.status)).length;
+  const sized = layers.filter((l) => l.total !== null && l.total > 0 && /download/i.test(l.status));
+  const bytes = sized.length > 0 ? `, ${formatSize(sized.reduce((s, l) => s + (l.current ?? 0), 0))} of ${formatSize(sized.reduce((s, l) => s + (l.total ?? 0), 0))} downloading` : '';
+  const extracting = layers.some((l) => /extract/i.test(l.status)) ? ', extracting' : '';
+  return `${finished}/${layers.length} layers done${bytes}${extracting}`;
+}
+
+/** The end of an operation, one line per agent: what `pull`, `load` and `rm` print on stdout. */
+export function operationTable(operation: ImageOperation): string {
+  return renderTable(operation.agents, [
+    { header: 'AGENT', get: (a) => a.agent },
+    { header: 'STATE', get: (a) => a.state },
+    { header: 'IMAGE ID', get: (a) => (a.imageId ? shortId(a.imageId) : '') },
+    { header: 'MESSAGE', get: (a) => a.message ?? a.status ?? '' },
+  ]);
+}
