@@ -144,6 +144,12 @@ if (mode === 'test') {
     ['up'],
     'NO CONTAINER ENGINE: the Docker executor tests will NOT run; the process executor tests will',
   );
+  const imageToolsEnv = testDependency(
+    'installing a container registry and bindfs for the image tests',
+    'image-tools.sh',
+    [],
+    'NO REGISTRY OR BINDFS: the image pull test and the hung-mount test will NOT run',
+  );
   const jupyterEnv = testDependency(
     "building a Debian image with Jupyter's classic notebook server for the real-Jupyter test (about 4 minutes the first time on a machine)",
     'jupyter-image.sh',
@@ -168,7 +174,7 @@ if (mode === 'test') {
     ['up'],
     'NO POSTGRESQL: the suite runs on SQLite only; it will NOT run on PostgreSQL',
   );
-  const env = { ...authEnv, ...engineEnv, ...jupyterEnv, ...browserEnv, ...slurmEnv, ...postgresEnv };
+  const env = { ...authEnv, ...engineEnv, ...imageToolsEnv, ...jupyterEnv, ...browserEnv, ...slurmEnv, ...postgresEnv };
   // The whole suite on each store (README, "Tests"): SQLite, the embedded default, then PostgreSQL,
   // where every test master gets a database of its own on the server started above.
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');

@@ -14,7 +14,8 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  input?: string;
+  /** What stdin holds (a tarball for `yard image load`); closed empty when unset. */
+  input?: string | Buffer;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
 }
@@ -50,6 +51,8 @@ export function startProcess(command: string, args: string[], options: RunOption
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
   });
+  // A command that stops reading early (a refused upload) closes its stdin: not the test's error.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(options.input ?? '');
   return {
     stdout: () => stdout,

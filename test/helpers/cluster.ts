@@ -105,7 +105,7 @@ export interface AgentProcess extends Proc {
 
 export function startAgent(
   master: { url: string; tokenFile: string },
-  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv; fakeGpus?: number; pool?: string },
+  options: { name: string; executor: 'docker' | 'process'; workDir?: string; tokenFile?: string; env?: NodeJS.ProcessEnv; fakeGpus?: number; pool?: string; args?: string[] },
 ): AgentProcess {
   const workDir = options.workDir ?? mkdtempSync(path.join(os.tmpdir(), 'yard-agent-'));
   const proc = startProcess(
@@ -113,6 +113,7 @@ export function startAgent(
       AGENT_BIN, '--master', master.url, '--token-file', options.tokenFile ?? master.tokenFile, '--name', options.name, '--executor', options.executor, '--work-dir', workDir,
       ...(options.fakeGpus === undefined ? [] : ['--fake-gpus', String(options.fakeGpus)]),
       ...(options.pool === undefined ? [] : ['--pool', options.pool]),
+      ...(options.args ?? []),
     ],
     workDir,
     options.fakeGpus === undefined ? options.env : { ...options.env, YARD_TEST_FAKE_GPUS: '1' },

@@ -74,11 +74,15 @@ export class ImageActions {
     const onEvent = (event: PullEvent) => {
       const layered = event.id !== undefined && !/^Pulling from /.test(event.status ?? '');
       if (layered) {
+        // Docker's later events of a layer (`Pull complete`) carry no sizes: what it said before is kept.
+        const before = layers.get(event.id!);
+        const total = event.progressDetail?.total ?? before?.total ?? null;
+        const done = /complete/i.test(event.status ?? '');
         layers.set(event.id!, {
           id: event.id!,
           status: event.status ?? '',
-          current: event.progressDetail?.current ?? null,
-          total: event.progressDetail?.total ?? null,
+          current: done ? total : (event.progressDetail?.current ?? before?.current ?? null),
+          total,
         });
       } else if (event.status) {
         status = event.id ? `${event.id}: ${event.status}` : event.status;

@@ -7,6 +7,7 @@ import { ErrorBanner } from './components.js';
 import { AgentsPage } from './pages/agents.js';
 import { ChangePasswordPage } from './pages/change-password.js';
 import { GroupPage, GroupsPage } from './pages/groups.js';
+import { ImagesPage } from './pages/images.js';
 import { LoginPage } from './pages/login.js';
 import { NotFoundPage } from './pages/not-found.js';
 import { OverviewPage } from './pages/overview.js';
@@ -66,6 +67,7 @@ function App() {
   else if (match?.page === 'role') page = <RolePage name={match.name} key={match.name} />;
   else if (match?.page === 'agents') page = <AgentsPage />;
   else if (match?.page === 'pools') page = <PoolsPage />;
+  else if (match?.page === 'images') page = <ImagesPage />;
   else if (match?.page === 'quotas') page = <QuotasPage me={me} />;
   else if (match?.page === 'my-usage') page = <QuotaUsagePage me={me} />;
   else if (match?.page === 'overview') page = <OverviewPage me={me} />;
@@ -74,8 +76,9 @@ function App() {
   else page = <NotFoundPage path={path} />;
   // Only what this user may use; the master refuses the rest anyway.
   const adminSections = [
-    // Everyone may see the pools (to choose one); their agents need see_status.
+    // Everyone may see the pools (to choose one) and the images on the agents; the agents themselves need see_status.
     'pools',
+    'images',
     ...(can(me, 'see_status') ? ['agents'] : []),
     ...(can(me, 'see_status') || can(me, 'change_config') ? ['quotas'] : []),
     ...(can(me, 'change_config') ? ['users', 'groups', 'roles'] : []),

@@ -81,6 +81,7 @@ export function imagelessNotes(list: ImageList): string[] {
 /** One agent's part of an operation in a few words: its state, and for a pull the layers and bytes as Docker reports them. */
 export function describePart(part: ImageOperationAgent, kind: ImageOperation['kind']): string {
   if (part.state === 'waiting') return 'waiting for the agent to take it up';
+  if (part.state === 'done' && kind === 'pull' && part.layers.length > 0) return `done: ${part.message ?? 'pulled'} (${layerSummary(part)})`;
   if (part.state === 'skipped' || part.state === 'failed' || part.state === 'done') return `${part.state}: ${part.message ?? part.status ?? ''}`.replace(/: $/, '');
   if (kind === 'load') return part.bytes === null ? 'receiving the tarball' : `received ${formatSize(part.bytes)}`;
   if (kind === 'remove') return 'removing';
@@ -91,6 +92,15 @@ export function describePart(part: ImageOperationAgent, kind: ImageOperation['ki
   const bytes = sized.length > 0 ? `, ${formatSize(sized.reduce((s, l) => s + (l.current ?? 0), 0))} of ${formatSize(sized.reduce((s, l) => s + (l.total ?? 0), 0))} downloading` : '';
   const extracting = layers.some((l) => /extract/i.test(l.status)) ? ', extracting' : '';
   return `${finished}/${layers.length} layers done${bytes}${extracting}`;
+}
+
+/** A pull's layers at its end, as Docker reported them: `2 layers pulled (3.4MB), 1 already here`. */
+function layerSummary(part: ImageOperationAgent): string {
+  const here = part.layers.filter((l) => /already exists/i.test(l.status)).length;
+  const pulled = part.layers.length - here;
+  const bytes = part.layers.filter((l) => !/already exists/i.test(l.status)).reduce((sum, l) => sum + (l.total ?? 0), 0);
+  const plural = (n: number) => `${n} layer${n === 1 ? '' : 's'}`;
+  return [pulled > 0 ? `${plural(pulled)} pulled${bytes > 0 ? ` (${formatSize(bytes)})` : ''}` : '', here > 0 ? `${plural(here)} already here` : ''].filter(Boolean).join(', ');
 }
 
 /** The end of an operation, one line per agent: what `pull`, `load` and `rm` print on stdout. */
