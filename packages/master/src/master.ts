@@ -53,6 +53,10 @@ import { TokenService } from './tokens/token-service.js';
 import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 import { userRoutes } from './users/user-routes.js';
 import { versionRoutes } from './http/version-routes.js';
+import { agentStatus, MasterMetrics, type StoreSnapshot } from './metrics/master-metrics.js';
+import { metricsRoutes } from './metrics/metrics-routes.js';
+import { metricsTokenHash } from './metrics/metrics-token.js';
+import { observeRequests } from './metrics/observe-requests.js';
 import { UserService } from './users/user-service.js';
 
 export interface MasterOptions {
@@ -98,6 +102,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // cannot be read, stop the start with nothing touched.
   const serve = serverFactory(config.listen.tls);
   const auth = AuthBackends.fromConfig(config.auth, { hasher, logger });
+  const metricsAccess = { loopback: config.metrics.loopback, tokenHash: readMetricsToken(config.metrics.token_file) };
   const database = await openDatabase(config.db.path);
   const { db } = database;
 
@@ -147,6 +152,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // Admission asks the agents domain which images the agents have; it is built after the tasks service.
   let scheduler: Scheduler | undefined;
   let agents: AgentService | undefined;
+  let tasks: TaskService | undefined;
+  const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!) });
   const quotas = new QuotaService({
     db,
     clock,
@@ -157,7 +164,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onChanged: () => scheduler?.capacityChanged(),
   });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
-  const tasks = new TaskService({
+  tasks = new TaskService({
     db,
     clock,
     events: new TaskEvents(),
@@ -177,6 +184,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
+    onTransition: (task, event, to, at) => metrics.taskChanged(task, event, to, at),
   });
   const agentTokens = new AgentTokenService({ db, clock, audit });
   agents = new AgentService({
@@ -202,6 +210,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       killGraceMs: config.agents.kill_grace,
       policy: config.scheduler.policy,
     },
+    onDecision: (seconds, assigned) => metrics.dispatchDecided(seconds, assigned),
   });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
@@ -221,15 +230,18 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     user: requireUser(new ActorResolver({ sessions, tokens, roles })),
     agent: requireAgent(agentTokens),
   };
+  const site = new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url });
   const services = new ServicesOrigin({ url: config.http.services_url, publicOrigins: config.http.public_url, ownPort: config.listen.services_port !== undefined });
   const opened = interactiveRoutes({ tasks, agents, interactive, broker, services }, guards);
   const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
     webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
-    site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url }),
+    site,
     checkDatabase: database.check,
     guards,
+    observe: observeRequests(metrics),
+    opsRouters: [metricsRoutes(guards, metrics, metricsAccess, site)],
     early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
     routers: [
       versionRoutes(guards),
@@ -322,6 +334,32 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       await database.close();
     },
   };
+}
+
+/** What the metrics read from the store at each scrape: tasks by state and kind, the queue's oldest, agents by status. */
+async function storeSnapshot(tasks: TaskService, agents: AgentService): Promise<StoreSnapshot> {
+  const [counts, records] = [await tasks.storeCounts(), await agents.records()];
+  const byStatus = new Map<StoreSnapshot['agents'][number]['status'], StoreSnapshot['agents'][number]>();
+  for (const agent of records) {
+    const status = agentStatus(agent);
+    const sum = byStatus.get(status) ?? { status, count: 0, cpus: 0, memoryBytes: 0, gpus: 0 };
+    sum.count += 1;
+    sum.cpus += agent.resources.cpus;
+    sum.memoryBytes += agent.resources.memoryBytes;
+    sum.gpus += agent.resources.gpus.length;
+    byStatus.set(status, sum);
+  }
+  return { tasks: counts.byStateAndKind, oldestQueuedAt: counts.oldestQueuedAt, agents: [...byStatus.values()] };
+}
+
+/** `metrics.token_file`'s hash (made when missing); a file that cannot be used stops the start, naming it. */
+function readMetricsToken(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return metricsTokenHash(file);
+  } catch (error) {
+    throw new MasterStartError(`cannot use metrics.token_file: ${(error as Error).message}`);
+  }
 }
 
 /**

@@ -20,7 +20,7 @@ import type {
   ReportStateRequest,
   TaskRunSpec,
 } from './agents.js';
-import { HEALTH_PATH, READY_PATH } from './api.js';
+import { HEALTH_PATH, METRICS_PATH, READY_PATH } from './api.js';
 import type { ServiceStatus, ShellQuery } from './interactive.js';
 import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
 import type { Capability, TaskKind, TaskState } from './constants.js';
@@ -45,6 +45,8 @@ export const ENDPOINTS = {
   ready: { method: 'GET', path: READY_PATH, root: true },
   /** The master's release and API version; no auth. */
   version: { method: 'GET', path: '/version' },
+  /** Prometheus' text format; open on loopback, else to the bearer token of `metrics.token_file`. */
+  metrics: { method: 'GET', path: METRICS_PATH, root: true },
 
   'auth.login': { method: 'POST', path: '/auth/login' },
   'auth.logout': { method: 'POST', path: '/auth/logout' },
@@ -141,6 +143,8 @@ export interface EndpointTypes {
   health: { response: { status: 'ok' } };
   ready: { response: { status: 'ready' } };
   version: { response: MasterVersion };
+  /** Prometheus' text exposition format (not JSON). */
+  metrics: { response: string };
 
   'auth.login': { body: LoginRequest; response: LoginResponse };
   'auth.logout': { body: { all?: boolean }; response: void };

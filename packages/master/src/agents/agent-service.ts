@@ -165,6 +165,11 @@ export class AgentService implements ImageCatalog {
     return agents.map((agent) => toAgent(agent, held.get(agent.id) ?? []));
   }
 
+  /** Every agent's state, switch and resources (metrics count them by status). */
+  async records(): Promise<AgentRecord[]> {
+    return agentRepository.list(this.deps.db);
+  }
+
   async setEnabled(id: string, enabled: boolean): Promise<Agent> {
     const { db, tasks } = this.deps;
     const agent = await agentRepository.find(db, id);

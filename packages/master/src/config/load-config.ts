@@ -15,6 +15,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   const dir = path.dirname(path.resolve(file));
   config.db.path = path.resolve(dir, config.db.path);
   if (config.agents.token_file) config.agents.token_file = path.resolve(dir, config.agents.token_file);
+  if (config.metrics.token_file) config.metrics.token_file = path.resolve(dir, config.metrics.token_file);
   if (config.http.web_root) config.http.web_root = path.resolve(dir, config.http.web_root);
   if (config.listen.tls) {
     config.listen.tls = { cert: path.resolve(dir, config.listen.tls.cert), key: path.resolve(dir, config.listen.tls.key) };

@@ -63,6 +63,8 @@ export class Scheduler {
       /** Quotas (the gate every assignment passes) and fair-share usage. */
       quotas: Pick<QuotaService, 'anyQuota' | 'activeLoads' | 'gate' | 'scores'>;
       options: SchedulerOptions;
+      /** Told how long each decision for a polling agent took, and whether it assigned a task (metrics). */
+      onDecision?: (seconds: number, assigned: boolean) => void;
     },
   ) {}
 
@@ -183,7 +185,12 @@ export class Scheduler {
   }
 
   private assignNext(agent: AgentRecord): Promise<TaskRow | undefined> {
-    const run = this.assigning.then(() => this.assignNextNow(agent));
+    const run = this.assigning.then(async () => {
+      const started = performance.now();
+      const assigned = await this.assignNextNow(agent);
+      this.deps.onDecision?.((performance.now() - started) / 1000, assigned !== undefined);
+      return assigned;
+    });
     this.assigning = run.catch(() => undefined);
     return run;
   }

@@ -55,6 +55,8 @@ export class TaskService {
       onKillRequested?: (agentId: string) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
       onCapacityFreed?: () => void;
+      /** Called after every change of state, with the row as it was read, and after a creation (`create`, to QUEUED): metrics. */
+      onTransition?: (task: TaskRow, event: TaskEvent | 'create', to: TaskState, at: number) => void;
     },
   ) {}
 
@@ -93,6 +95,7 @@ export class TaskService {
         })
       : await taskRepository.insert(db, values);
     crashPoint('master:after-submit');
+    this.deps.onTransition?.(row, 'create', 'QUEUED', now);
     this.deps.onQueued?.(row.id);
     return toTask({ ...row, owner: owner.username });
   }
@@ -129,6 +132,12 @@ export class TaskService {
     const items = rows.slice(0, filter.limit).map(toTaskSummary);
     const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
     return { items, next: last ? encodeCursor(last.id) : null };
+  }
+
+  /** What the store holds, for the metrics: tasks by state and kind, and when the longest wait began. */
+  async storeCounts(): Promise<{ byStateAndKind: Array<{ state: TaskState; kind: TaskKind; count: number }>; oldestQueuedAt: number | null }> {
+    const { db } = this.deps;
+    return { byStateAndKind: await taskRepository.countByStateAndKind(db), oldestQueuedAt: await taskRepository.oldestQueuedAt(db) };
   }
 
   /** The oldest QUEUED tasks, in order: what the scheduler looks through for one that fits. */
@@ -311,6 +320,7 @@ export class TaskService {
     if (within) await this.deps.db.transaction().execute(write);
     else await write(this.deps.db);
     this.deps.events.changed(task.id);
+    this.deps.onTransition?.(task, event, to, now);
     if (from === 'RUNNING' && to !== 'RUNNING') this.deps.onRunEnded?.(task, now);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
     if (to === 'QUEUED') this.deps.onQueued?.(task.id);
