@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  AGENT_RECONNECT,
   normalizeImage,
   type Agent,
   type AgentImages,
@@ -183,13 +184,17 @@ export class AgentService implements ImageCatalog {
   /**
    * Agents silent for longer than lost_timeout are lost; each task they held ends LOST, or
    * goes back to the queue when it never started or its config allows restarts. The time a
-   * master was down is not silence: nobody is lost before it has been up for lost_timeout.
+   * master was down is not silence: nobody is lost before it has been up for lost_timeout, and an
+   * agent last heard before this master started gets the agents' longest reconnect delay on top
+   * (AGENT_RECONNECT: it may be backing off from the master's downtime, heartbeats included).
    */
   async markLost(): Promise<void> {
     const { db, clock, logger, tasks } = this.deps;
-    if (clock.now() - this.startedAt < this.deps.timings.lostTimeoutMs) return;
+    const up = clock.now() - this.startedAt;
+    if (up < this.deps.timings.lostTimeoutMs) return;
     const silent = await agentRepository.silentSince(db, clock.now() - this.deps.timings.lostTimeoutMs);
-    for (const agent of silent) {
+    const backingOff = (agent: AgentRecord) => agent.lastHeartbeatAt < this.startedAt && up < this.deps.timings.lostTimeoutMs + AGENT_RECONNECT.maxMs;
+    for (const agent of silent.filter((a) => !backingOff(a))) {
       await agentRepository.update(db, agent.id, { state: 'lost' });
       logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
       for (const task of await tasks.activeOnAgent(agent.id)) {
