@@ -57,6 +57,7 @@ import { agentStatus, MasterMetrics, type StoreSnapshot } from './metrics/master
 import { metricsRoutes } from './metrics/metrics-routes.js';
 import { metricsTokenHash } from './metrics/metrics-token.js';
 import { observeRequests } from './metrics/observe-requests.js';
+import { openApiRoutes } from './openapi/openapi-routes.js';
 import { UserService } from './users/user-service.js';
 
 export interface MasterOptions {
@@ -233,6 +234,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const site = new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url });
   const services = new ServicesOrigin({ url: config.http.services_url, publicOrigins: config.http.public_url, ownPort: config.listen.services_port !== undefined });
   const opened = interactiveRoutes({ tasks, agents, interactive, broker, services }, guards);
+  let routeList: RouteInfo[] = [];
+  const openApi = openApiRoutes(guards, () => routeList);
   const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
@@ -242,9 +245,10 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     guards,
     observe: observeRequests(metrics),
     opsRouters: [metricsRoutes(guards, metrics, metricsAccess, site)],
-    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
+    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root, openApi.root] },
     routers: [
       versionRoutes(guards),
+      openApi.api,
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
       groupRoutes(groups, groupUnix, roles, guards),
@@ -260,6 +264,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     ],
   });
 
+  routeList = routes;
   const callback = app.callback();
   const server = configureServer(serve(callback), callback, logger);
   // Tasks' services on a port of their own: the same app, each request marked as the services origin's.
