@@ -127,7 +127,7 @@ if (values.install) {
   // --prefer-offline: what npm's cache has already is not asked of the registry again.
   run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], {
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 2, 'inherit'],
   });
 }
 

@@ -44,11 +44,8 @@ test.serial('npm pack of the CLI, master and agent installs with npm i -g into a
   t.timeout(900_000);
   mkdirSync(outside, { recursive: true });
   // The tarballs, installed (native addons built for this Node), and a Docker build context with both.
-  const pack = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'pack.mjs'), '--out', path.join(work, 'tarballs'), '--install', prefix, '--docker', context], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 840_000,
-  });
+  // Not spawnSync: the worker must stay free to tell ava of this test's own timeout.
+  const pack = await run(process.execPath, [path.join(ROOT, 'scripts', 'pack.mjs'), '--out', path.join(work, 'tarballs'), '--install', prefix, '--docker', context], 840_000);
   if (pack.status !== 0) {
     packed = { failed: pack.stderr };
     t.fail(`scripts/pack.mjs failed (exit ${pack.status ?? pack.signal}):\n${pack.stderr.slice(-3000)}`);
@@ -108,6 +105,18 @@ test.serial('npm pack of the CLI, master and agent installs with npm i -g into a
   master.child.kill('SIGTERM');
 });
 
+/** A command's exit and output, without blocking the test's process. */
+function run(command: string, args: string[], timeoutMs: number): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+}
+
 /** A base image made of this machine's own files: its node binary, the libraries it and the installed addons link, busybox. */
 function importBase(tag: string): void {
   const root = path.join(work, 'base-rootfs');
@@ -155,7 +164,7 @@ test.serial('the Dockerfile builds from a local base image (the argument BASE), 
     spawnSync('docker', ['rmi', '-f', image, base], { stdio: 'ignore' });
   });
   importBase(base);
-  const build = spawnSync('docker', ['build', '-q', '--build-arg', `BASE=${base}`, '-t', image, context], { encoding: 'utf8', timeout: 540_000 });
+  const build = await run('docker', ['build', '-q', '--build-arg', `BASE=${base}`, '-t', image, context], 540_000);
   t.is(build.status, 0, `docker build: ${build.stderr}`);
   if (build.status !== 0) return;
 
