@@ -14,7 +14,7 @@ const work = tempDir('yard-packaging-');
 const prefix = path.join(work, 'prefix');
 const context = path.join(work, 'docker');
 const outside = path.join(work, 'elsewhere');
-let packed: { tarballs: string[] } | { failed: string } | undefined;
+let packed: { tarballs: string[] } | { failed: string } | { skipped: string } | undefined;
 const children: ChildProcess[] = [];
 
 test.after.always(async () => {
@@ -47,6 +47,12 @@ test.serial('npm pack of the CLI, master and agent installs with npm i -g into a
   // Not spawnSync: the worker must stay free to tell ava of this test's own timeout.
   const pack = await run(process.execPath, [path.join(ROOT, 'scripts', 'pack.mjs'), '--out', path.join(work, 'tarballs'), '--install', prefix, '--docker', context], 840_000);
   if (pack.status !== 0) {
+    if (/E(NOTFOUND|AI_AGAIN|TIMEDOUT|CONNREFUSED|CONNRESET)|network/i.test(pack.stderr) && /npm install/.test(pack.stderr)) {
+      packed = { skipped: 'the npm registry cannot be reached' };
+      console.error(`\n!!! NO NPM REGISTRY: the packed tarballs could NOT be installed, so neither they nor the Docker image are tested:\n${pack.stderr.slice(-1000)}\n`);
+      t.pass('skipped: the npm registry cannot be reached');
+      return;
+    }
     packed = { failed: pack.stderr };
     t.fail(`scripts/pack.mjs failed (exit ${pack.status ?? pack.signal}):\n${pack.stderr.slice(-3000)}`);
     return;
@@ -152,7 +158,8 @@ test.serial('the Dockerfile builds from a local base image (the argument BASE), 
     return;
   }
   if (!packed || !('tarballs' in packed)) {
-    t.fail('the packages were not packed (see the test above)');
+    if (packed && 'skipped' in packed) t.pass(`skipped: ${packed.skipped} (said above)`);
+    else t.fail('the packages were not packed and installed (see the test above)');
     return;
   }
   const id = `${process.pid}-${Date.now()}`;
@@ -162,9 +169,11 @@ test.serial('the Dockerfile builds from a local base image (the argument BASE), 
   t.teardown(() => {
     if (container) spawnSync('docker', ['rm', '-f', container], { stdio: 'ignore' });
     spawnSync('docker', ['rmi', '-f', image, base], { stdio: 'ignore' });
+    // The install stage's image, untagged: only this build's (by its label).
+    spawnSync('docker', ['image', 'prune', '-f', '--filter', `label=org.trainyard.build-stage=${id}`], { stdio: 'ignore' });
   });
   importBase(base);
-  const build = await run('docker', ['build', '-q', '--build-arg', `BASE=${base}`, '-t', image, context], 540_000);
+  const build = await run('docker', ['build', '-q', '--build-arg', `BASE=${base}`, '--build-arg', `BUILD_ID=${id}`, '-t', image, context], 540_000);
   t.is(build.status, 0, `docker build: ${build.stderr}`);
   if (build.status !== 0) return;
 
