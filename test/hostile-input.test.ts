@@ -284,7 +284,9 @@ test.serial('a wrong method on a known path is 405 with Allow; unknown paths are
   // DELETE /tasks/:id deletes an ended task (delete_tasks).
   t.is(options.headers.get('allow'), 'DELETE, GET, HEAD, PATCH');
 
-  for (const path of ['/metrics', '/foo.php', '/readyz/x', '/experiments/abc', '/users/admin', '/agents/a1', '/groups/Research', '/roles/a/b', '/api', '/api/v1', '/api/v2/tasks', '/.env']) {
+  // /metrics is the master's own (Prometheus text, tested in metrics.test.ts); what lies below it is not.
+  t.regex((await fetch(`${m.url}/metrics`)).headers.get('content-type') ?? '', /^text\/plain/);
+  for (const path of ['/metrics/x', '/foo.php', '/readyz/x', '/experiments/abc', '/users/admin', '/agents/a1', '/groups/Research', '/roles/a/b', '/api', '/api/v1', '/api/v2/tasks', '/.env']) {
     const response = await fetch(`${m.url}${path}`);
     statuses.push({ what: path, status: response.status });
     t.is(response.status, 404, path);

@@ -13,6 +13,7 @@ export function agentsTable(agents: Agent[]): string {
     ...pools,
     { header: 'STATE', get: (a) => (a.enabled ? a.state : `${a.state} (disabled)`) },
     { header: 'EXECUTOR', get: (a) => a.executor },
+    { header: 'VERSION', get: (a) => a.version },
     { header: 'CPUS', get: (a) => a.resources.cpus },
     { header: 'MEMORY', get: (a) => gib(a.resources.memoryBytes) },
     { header: 'GPUS', get: (a) => (a.resources.gpus.length ? `${a.resources.gpus.length} (${a.resources.gpus[0]!.name})` : '0') },

@@ -241,6 +241,25 @@ export const taskRepository = {
     return rows.map((r) => ({ state: r.state, count: Number(r.count) }));
   },
 
+  /** How many tasks the store holds in each state and kind (metrics; one aggregate query). */
+  countByStateAndKind(db: Executor): Promise<Array<{ state: TaskState; kind: TaskKind; count: number }>> {
+    return db
+      .selectFrom('tasks')
+      .select(['state', 'kind', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy(['state', 'kind'])
+      .execute();
+  },
+
+  /** When the longest-waiting queued task entered the queue (`queued_at`: created, or back after a run), or null. */
+  async oldestQueuedAt(db: Executor): Promise<number | null> {
+    const row = await db
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.min<number | null>(eb.fn.coalesce('queued_at', 'created_at')).as('at'))
+      .where('state', '=', 'QUEUED')
+      .executeTakeFirst();
+    return row?.at === null || row?.at === undefined ? null : Number(row.at);
+  },
+
   readLogs(db: Executor, taskId: number, afterSeq: number, limit: number): Promise<TaskLogRow[]> {
     return db
       .selectFrom('task_logs')

@@ -64,6 +64,8 @@ export class TaskService {
       onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
       onCapacityFreed?: () => void;
+      /** Called after every change of state, with the row as it was read, and after a creation (`create`, to QUEUED): metrics. */
+      onTransition?: (task: TaskRow, event: TaskEvent | 'create', to: TaskState, at: number) => void;
     },
   ) {}
 
@@ -107,6 +109,7 @@ export class TaskService {
       return inserted;
     });
     crashPoint('master:after-submit');
+    this.deps.onTransition?.(row, 'create', 'QUEUED', now);
     this.deps.onQueued?.(row);
     return toTask({ ...row, owner: owner.username });
   }
@@ -160,6 +163,12 @@ export class TaskService {
   /** Whether `pool`'s queue holds any task. */
   async hasQueued(pool: string): Promise<boolean> {
     return (await taskRepository.queued(this.deps.db, pool, 1)).length > 0;
+  }
+
+  /** What the store holds, for the metrics: tasks by state and kind, and when the longest wait began. */
+  async storeCounts(): Promise<{ byStateAndKind: Array<{ state: TaskState; kind: TaskKind; count: number }>; oldestQueuedAt: number | null }> {
+    const { db } = this.deps;
+    return { byStateAndKind: await taskRepository.countByStateAndKind(db), oldestQueuedAt: await taskRepository.oldestQueuedAt(db) };
   }
 
   /**
@@ -391,6 +400,7 @@ export class TaskService {
       return undefined;
     });
     this.deps.events.changed(task.id);
+    this.deps.onTransition?.(task, event, to, now);
     if (ended) this.deps.onRunEnded?.(ended);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
     if (to === 'QUEUED') this.deps.onQueued?.(task);
