@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// The single-file CLI (P4 in `pnpm bench`: yard's start-up time). esbuild bundles the compiled
+// sources (dist/, from `tsc -b`) with oclif and every library they use into bundle/yard.cjs, beside
+// oclif's command manifest and a V8 code cache of the bundle. bin/run.js loads the bundle with that
+// cache (node:vm's cachedData), so a start reads two files and compiles almost nothing: Node 20 has
+// no compile cache of its own for modules. Only @napi-rs/keyring (a native addon) stays outside,
+// required from node_modules when a token is kept in the OS keychain.
+//
+// bin/run.js runs the bundle when it is here and newer than the last build of dist/; otherwise dist/.
+// To ship yard without the repository: bin/run.js, bundle/ and a package.json with @napi-rs/keyring
+// as its one dependency (see docs/architecture.md, "The CLI's start-up").
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const out = path.join(cli, 'bundle');
+const bundleFile = path.join(out, 'yard.cjs');
+/** Native: required from node_modules at run time, never bundled. */
+const NATIVE = ['@napi-rs/keyring'];
+/** ws's optional native speed-ups: it requires them in a try and does without. */
+const OPTIONAL = ['bufferutil', 'utf-8-validate'];
+
+const pjson = JSON.parse(readFileSync(path.join(cli, 'package.json'), 'utf8'));
+// The bundle is its own oclif root: commands, the help class and hooks all come from yard.cjs itself.
+const self = (identifier) => ({ target: './yard.cjs', identifier });
+const bundledPjson = {
+  name: pjson.name,
+  version: pjson.version,
+  description: pjson.description,
+  type: 'commonjs',
+  oclif: {
+    ...pjson.oclif,
+    commands: { strategy: 'explicit', target: './yard.cjs', identifier: 'COMMANDS' },
+    helpClass: self('YardHelp'),
+    hooks: Object.fromEntries(Object.entries(pjson.oclif.hooks ?? {}).map(([event, hook]) => [event, self(hook.identifier)])),
+  },
+};
+
+const entry = `
+import { main } from './dist/main.js';
+export { COMMANDS } from './dist/commands.js';
+export { YardHelp } from './dist/help.js';
+${Object.values(pjson.oclif.hooks ?? {})
+  .map((hook) => `export { ${hook.identifier} } from '${hook.target}';`)
+  .join('\n')}
+// Not awaited: oclif requires this very module for its commands.
+void main({ loadOptions: { root: __dirname, pjson: ${JSON.stringify(bundledPjson)} } });
+`;
+
+/** `await import('@napi-rs/keyring')` as a require: the bundle is CommonJS, loaded through node:vm, where import() has no loader. */
+const nativeAsRequire = {
+  name: 'native-as-require',
+  setup(b) {
+    const filter = new RegExp(`^(${NATIVE.map((n) => n.replace(/[/]/g, '\\/')).join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'native' ? { path: args.path, external: true } : { path: args.path, namespace: 'native' }));
+    b.onLoad({ filter: /.*/, namespace: 'native' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const result = await build({
+  stdin: { contents: entry, resolveDir: cli, sourcefile: 'yard-entry.js', loader: 'js' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outfile: bundleFile,
+  external: OPTIONAL,
+  plugins: [nativeAsRequire],
+  minify: process.env.YARD_BUNDLE_MINIFY !== '0',
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
+if (result.errors.length > 0) process.exit(1);
+
+// oclif's manifest (every command's flags and args), so that a start reads one JSON file instead of
+// building it; made from the compiled sources, which are what the bundle holds.
+const { Config } = await import('@oclif/core');
+const config = await Config.load({ root: cli });
+const manifest = { ...config.rootPlugin.manifest, version: pjson.version };
+writeFileSync(path.join(out, 'oclif.manifest.json'), JSON.stringify(manifest));
+
+// The code cache: yard run once (a command that fails fast, against no master, in a throwaway home),
+// so that the functions a start runs are compiled into it too.
+const home = mkdtempSync(path.join(os.tmpdir(), 'yard-bundle-'));
+try {
+  const warm = spawnSync(process.execPath, [path.join(cli, 'bin', 'run.js'), 'experiment', 'list', '-m', 'http://127.0.0.1:1'], {
+    env: { ...process.env, HOME: home, XDG_CONFIG_HOME: home, YARD_TOKEN_STORE: 'file', YARD_WRITE_CODE_CACHE: '1', YARD_MASTER: '', YARD_TOKEN: '' },
+    encoding: 'utf8',
+  });
+  if (warm.status !== 1 || !/cannot reach the master/.test(warm.stderr)) {
+    console.error(`[bundle] the bundle does not run: ${warm.stderr}${warm.stdout}`);
+    process.exit(1);
+  }
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}
+console.error(`[bundle] ${path.relative(process.cwd(), bundleFile)}: ${Object.keys(manifest.commands).length} commands, with its code cache`);
