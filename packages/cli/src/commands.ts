@@ -6,6 +6,7 @@ import AgentTokenCreate from './commands/agent/token/create.js';
 import AgentTokenList from './commands/agent/token/list.js';
 import AgentTokenRevoke from './commands/agent/token/revoke.js';
 import AuditList from './commands/audit/list.js';
+import Autocomplete from './commands/autocomplete.js';
 import CommandDescribe from './commands/command/describe.js';
 import CommandKill from './commands/command/kill.js';
 import CommandList from './commands/command/list.js';
@@ -24,6 +25,7 @@ import GroupRemoveMember from './commands/group/remove-member.js';
 import GroupRename from './commands/group/rename.js';
 import GroupSet from './commands/group/set.js';
 import GroupShow from './commands/group/show.js';
+import HelpCommand from './commands/help.js';
 import NotebookDescribe from './commands/notebook/describe.js';
 import NotebookKill from './commands/notebook/kill.js';
 import NotebookList from './commands/notebook/list.js';
@@ -90,6 +92,7 @@ export const COMMANDS = {
   'agent:token:list': AgentTokenList,
   'agent:token:revoke': AgentTokenRevoke,
   'audit:list': AuditList,
+  autocomplete: Autocomplete,
   'command:describe': CommandDescribe,
   'command:kill': CommandKill,
   'command:list': CommandList,
@@ -108,6 +111,7 @@ export const COMMANDS = {
   'group:rename': GroupRename,
   'group:set': GroupSet,
   'group:show': GroupShow,
+  help: HelpCommand,
   'notebook:describe': NotebookDescribe,
   'notebook:kill': NotebookKill,
   'notebook:list': NotebookList,
