@@ -1,28 +1,33 @@
 import type { Agent, AgentTokenInfo } from '@trainyard/shared';
-import { renderTable } from './table.js';
+import { agentStateStyle } from './colour.js';
+import type { View } from './output.js';
 import { formatTime } from './task-format.js';
 
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 
-export function agentsTable(agents: Agent[]): string {
-  return renderTable(agents, [
-    { header: 'ID', get: (a) => a.id },
-    { header: 'STATE', get: (a) => (a.enabled ? a.state : `${a.state} (disabled)`) },
-    { header: 'EXECUTOR', get: (a) => a.executor },
-    { header: 'CPUS', get: (a) => a.resources.cpus },
-    { header: 'MEMORY', get: (a) => gib(a.resources.memoryBytes) },
-    { header: 'GPUS', get: (a) => (a.resources.gpus.length ? `${a.resources.gpus.length} (${a.resources.gpus[0]!.name})` : '0') },
-    { header: 'TASKS', get: (a) => a.runningTasks.join(',') },
-    { header: 'LAST SEEN', get: (a) => formatTime(a.lastHeartbeatAt) },
-  ]);
-}
+export const agentsView: View<Agent> = {
+  name: (a) => a.id,
+  columns: [
+    { header: 'ID', field: 'id', get: (a) => a.id },
+    { header: 'STATE', field: 'state', get: (a) => (a.enabled ? a.state : `${a.state} (disabled)`), style: (a) => agentStateStyle(a.state, a.enabled) },
+    { header: 'EXECUTOR', field: 'executor', get: (a) => a.executor },
+    { header: 'CPUS', field: 'resources.cpus', get: (a) => a.resources.cpus },
+    { header: 'MEMORY', field: 'resources.memoryBytes', get: (a) => gib(a.resources.memoryBytes), raw: (a) => a.resources.memoryBytes },
+    { header: 'GPUS', field: 'resources.gpus', get: (a) => (a.resources.gpus.length ? `${a.resources.gpus.length} (${a.resources.gpus[0]!.name})` : '0') },
+    { header: 'TASKS', field: 'runningTasks', get: (a) => a.runningTasks.join(',') },
+    { header: 'LAST SEEN', field: 'lastHeartbeatAt', get: (a) => formatTime(a.lastHeartbeatAt), raw: (a) => a.lastHeartbeatAt },
+    { header: 'VERSION', field: 'version', get: (a) => a.version, wide: true },
+    { header: 'LABELS', field: 'labels', get: (a) => Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(','), wide: true },
+  ],
+};
 
-export function agentTokensTable(tokens: AgentTokenInfo[]): string {
-  return renderTable(tokens, [
-    { header: 'NAME', get: (t) => t.name },
-    { header: 'CREATED BY', get: (t) => t.createdBy ?? '(master.yaml)' },
-    { header: 'CREATED', get: (t) => formatTime(t.createdAt) },
-    { header: 'LAST USED', get: (t) => formatTime(t.lastUsedAt) },
-    { header: 'REVOKED', get: (t) => formatTime(t.revokedAt) },
-  ]);
-}
+export const agentTokensView: View<AgentTokenInfo> = {
+  name: (t) => t.name,
+  columns: [
+    { header: 'NAME', field: 'name', get: (t) => t.name },
+    { header: 'CREATED BY', field: 'createdBy', get: (t) => t.createdBy ?? '(master.yaml)' },
+    { header: 'CREATED', field: 'createdAt', get: (t) => formatTime(t.createdAt), raw: (t) => t.createdAt },
+    { header: 'LAST USED', field: 'lastUsedAt', get: (t) => formatTime(t.lastUsedAt), raw: (t) => t.lastUsedAt },
+    { header: 'REVOKED', field: 'revokedAt', get: (t) => formatTime(t.revokedAt), raw: (t) => t.revokedAt },
+  ],
+};

@@ -18,7 +18,8 @@ import { ConfigFileError, readConfigText } from './config-file.js';
 import { escapeText, terminalSafeLine } from './escape.js';
 import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
-import { describePlan, describeTask, runAs, tasksTable } from './task-format.js';
+import { outputFlags } from './output.js';
+import { describePlan, describeTask, runAs, tasksView } from './task-format.js';
 import { followTask, interruptible, StatusReporter } from './task-watch.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
@@ -41,6 +42,7 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
     all: Flags.boolean({ char: 'a', summary: "Show every user's tasks, not only yours.", default: false }),
     limit: Flags.integer({ summary: 'Show at most this many (newest first).', default: 50, min: 1, max: 500 }),
     after: Flags.string({ summary: 'Continue after this cursor (the `next` of a previous --json page).' }),
+    ...outputFlags,
   };
 
   async run(): Promise<Page<TaskSummary>> {
@@ -48,8 +50,8 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
     const page = await (await this.session()).call('tasks.list', {
       query: { all: this.flags.all, limit: this.flags.limit, ...(kind ? { kind } : {}), ...(this.flags.after ? { after: this.flags.after } : {}) },
     });
-    this.log(tasksTable(page.items));
-    if (page.next && !this.jsonEnabled()) {
+    await this.print({ data: page, items: page.items, view: tasksView });
+    if (page.next && this.forPeople) {
       process.stderr.write(`(showing the newest ${page.items.length}; more with --limit, or --after ${page.next})\n`);
     }
     return page;
@@ -62,17 +64,22 @@ export const serviceUrl = (status: Pick<ServiceStatus, 'origin' | 'path'>, maste
 /** `yard <kind> describe ID` */
 export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescribeCommand> {
   static override args = { id: idArg };
+  static override flags = outputFlags;
 
   async run(): Promise<Task & { service?: ServiceStatus & { url: string } }> {
     const session = await this.session();
     const task = await session.call('tasks.get', { params: { id: this.args.id } });
-    this.log(describeTask(task));
-    if (!SERVICE_KINDS.includes(task.kind)) return task;
     // A notebook's or TensorBoard's service: where it is served, and whether it answers now.
-    const status = await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } });
-    const url = serviceUrl(status, this.master);
-    this.log(`URL:        ${url} (${status.ready ? 'answers' : (status.message ?? 'not answering')})`);
-    return { ...task, service: { ...status, url } };
+    const status = SERVICE_KINDS.includes(task.kind)
+      ? await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } })
+      : undefined;
+    const service = status ? { ...status, url: serviceUrl(status, this.master) } : undefined;
+    const result = service ? { ...task, service } : task;
+    const text = () =>
+      describeTask(task, this.colour) +
+      (service ? `\nURL:        ${escapeText(service.url)} (${service.ready ? 'answers' : escapeText(service.message ?? 'not answering')})` : '');
+    await this.print({ data: result, items: [result], view: tasksView, text });
+    return result;
   }
 }
 
