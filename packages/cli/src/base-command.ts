@@ -79,12 +79,13 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** Every positional argument, in order: the ids of `kill 4 5` (a command with `strict = false`). */
   protected positionals: unknown[] = [];
   private settingsCache?: Settings;
+  private masterCache?: string;
   private storeCache?: TokenStore;
   private sessionCache?: Session;
   private requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
   /** The master's last answer in this command (for an answer yard does not understand), and whether a version skew was said. */
   private lastAnswer?: AnswerInfo;
-  private skewSaid = false;
+  protected skewSaid = false;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -101,7 +102,8 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     this.positionals = argv;
     // NO_COLOR is what every part of yard (and oclif) looks at.
     if (this.flags.color === false) process.env.NO_COLOR = '1';
-    this.flags.master = normalizeMaster(this.resolveMaster());
+    // A URL given on the command line is checked at once; the one a context gives, when it is used.
+    if (this.flags.master !== undefined) this.flags.master = normalizeMaster(this.flags.master);
     this.requestTimeoutMs = parseRequestTimeout(this.flags['request-timeout']);
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
   }
@@ -112,11 +114,11 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     return value?.trim().toLowerCase();
   }
 
+  /** The master this command talks to: -m (or YARD_MASTER), else --context's (or YARD_CONTEXT's), else the current context's, else the default. */
   protected get master(): string {
-    return this.flags.master!;
+    return (this.masterCache ??= normalizeMaster(this.resolveMaster()));
   }
 
-  /** -m (or YARD_MASTER), else --context's (or YARD_CONTEXT's) master, else the current context's, else the default. */
   private resolveMaster(): string {
     if (this.flags.master) return this.flags.master;
     const named = this.flags.context?.trim();
@@ -238,6 +240,12 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     const identity = resolveIdentity(this.master, this.settings(), this.actAs);
     this.sessionCache = new Session(identity, await this.tokenStore(), this.anonymousClient());
     return this.sessionCache;
+  }
+
+  /** A failure yard knows, in the words and with the code it would print; undefined for anything else. */
+  protected explain(error: Error): { code: string; message: string } | undefined {
+    const known = describeKnownError(error, this.requestTimeoutMs);
+    return known && { code: known.code, message: known.message };
   }
 
   /**
@@ -388,7 +396,7 @@ function parseRequestTimeout(value: string): number {
   return ms;
 }
 
-function normalizeMaster(value: string): string {
+export function normalizeMaster(value: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
   let url: URL;
   try {
@@ -402,7 +410,7 @@ function normalizeMaster(value: string): string {
   return url.origin;
 }
 
-function warnIfPlainHttp(master: string, warn: (message: string) => void): void {
+export function warnIfPlainHttp(master: string, warn: (message: string) => void): void {
   const url = new URL(master);
   if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !url.hostname.startsWith('127.')) {
     warn(`${master} is plain HTTP on the network: passwords and tokens travel unencrypted. Use https://.`);

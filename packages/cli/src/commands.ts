@@ -12,6 +12,11 @@ import CommandKill from './commands/command/kill.js';
 import CommandList from './commands/command/list.js';
 import CommandLogs from './commands/command/logs.js';
 import CommandRun from './commands/command/run.js';
+import ContextAdd from './commands/context/add.js';
+import ContextCurrent from './commands/context/current.js';
+import ContextList from './commands/context/list.js';
+import ContextRemove from './commands/context/remove.js';
+import ContextUse from './commands/context/use.js';
 import ExperimentCreate from './commands/experiment/create.js';
 import ExperimentDescribe from './commands/experiment/describe.js';
 import ExperimentKill from './commands/experiment/kill.js';
@@ -83,6 +88,7 @@ import UserShow from './commands/user/show.js';
 import UserSet from './commands/user/set.js';
 import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
+import Version from './commands/version.js';
 
 export const COMMANDS = {
   'agent:disable': AgentDisable,
@@ -98,6 +104,11 @@ export const COMMANDS = {
   'command:list': CommandList,
   'command:logs': CommandLogs,
   'command:run': CommandRun,
+  'context:add': ContextAdd,
+  'context:current': ContextCurrent,
+  'context:list': ContextList,
+  'context:remove': ContextRemove,
+  'context:use': ContextUse,
   'experiment:create': ExperimentCreate,
   'experiment:describe': ExperimentDescribe,
   'experiment:kill': ExperimentKill,
@@ -169,4 +180,5 @@ export const COMMANDS = {
   'user:set': UserSet,
   'user:unlink-agent-user': UserUnlinkAgentUser,
   'user:whoami': UserWhoami,
+  version: Version,
 };

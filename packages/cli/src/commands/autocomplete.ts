@@ -17,7 +17,7 @@ export default class Autocomplete extends Command {
       .map(([shell, line]) => `${shell}:  ${line}`)
       .join('\n');
   static override examples = [
-    "echo 'source <(<%= config.bin %> autocomplete bash)' >> ~/.bashrc",
+    '<%= config.bin %> autocomplete bash > ~/.yard-completion.bash && echo \'source ~/.yard-completion.bash\' >> ~/.bashrc',
     '<%= config.bin %> autocomplete zsh > "${fpath[1]}/_<%= config.bin %>"',
     '<%= config.bin %> autocomplete fish > ~/.config/fish/completions/<%= config.bin %>.fish',
   ];

@@ -14,6 +14,8 @@ export interface Column<T> {
   wide?: boolean;
   /** Its colour on a terminal (a task's state). */
   style?: (row: T) => Style | undefined;
+  /** What an empty cell shows (default `-`). */
+  empty?: string;
 }
 
 const isEmpty = (value: Cell) => value === null || value === undefined || value === '';
@@ -23,7 +25,7 @@ const isEmpty = (value: Cell) => value === null || value === undefined || value 
  * with `colour`, cells in their column's style (padding counted without the colour codes).
  */
 export function renderTable<T>(rows: T[], columns: Column<T>[], colour = false): string {
-  const cells = rows.map((row) => columns.map((c) => (isEmpty(c.get(row)) ? '-' : escapeText(String(c.get(row))))));
+  const cells = rows.map((row) => columns.map((c) => (isEmpty(c.get(row)) ? (c.empty ?? '-') : escapeText(String(c.get(row))))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: string[], row?: T) =>
     values

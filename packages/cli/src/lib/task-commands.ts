@@ -20,7 +20,8 @@ import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
 import { outputFlags } from './output.js';
 import { describePlan, describeTask, runAs, tasksView } from './task-format.js';
-import { followTask, interruptible, StatusReporter } from './task-watch.js';
+import { parseDurationMs } from './duration.js';
+import { followTask, interruptible, StatusReporter, type LogStart } from './task-watch.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
 
@@ -150,24 +151,45 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
       description: 'Without it, colours, tabs and carriage returns pass and other control sequences are shown escaped.',
       default: false,
     }),
+    tail: Flags.integer({
+      char: 'n',
+      summary: 'Only the last N lines (with -f: then follow). The master reads only those.',
+      min: 1,
+      max: 5000,
+    }),
+    since: Flags.string({
+      summary: "Only lines written since then: a duration (10m, 2h, 1d: on the master's clock) or an ISO time (2026-12-01T09:00:00Z).",
+    }),
+    timestamps: Flags.boolean({ char: 't', summary: 'Begin each line with the time the master received it (ISO 8601, UTC).', default: false }),
   };
 
   async run(): Promise<{ items: TaskLogLine[]; state: string }> {
     const show = this.flags.raw ? (text: string) => text : terminalSafeLine;
+    const stamp = this.flags.timestamps ? (line: TaskLogLine) => `${line.time} ` : () => '';
     const print = (line: TaskLogLine) => {
-      if (!this.jsonEnabled()) this.log(show(line.line));
+      if (!this.jsonEnabled()) this.log(stamp(line) + show(line.line));
     };
+    const from: LogStart = { ...(this.flags.tail ? { tail: this.flags.tail } : {}), ...(this.flags.since ? { since: this.since(this.flags.since) } : {}) };
     const session = await this.session();
-    if (!this.flags.follow) return printLogs(session, this.args.id, print);
+    if (!this.flags.follow) return printLogs(session, this.args.id, print, from);
     const id = this.args.id;
     // `yard command logs 12` speaks of command 12, `yard task logs 12` of task 12.
     const label = `${this.id?.split(':')[0] ?? 'task'} ${id}`;
     const result = await interruptible(
       () => `stopped following ${label}; it keeps going`,
-      () => followTask(session, id, print, new StatusReporter(label)),
+      () => followTask(session, id, print, new StatusReporter(label), from),
     );
     await this.endedWith(id, session);
     return result;
+  }
+
+  /** `--since`: a duration or an ISO time, checked here (a usage error), read by the master. */
+  private since(value: string): string {
+    const text = value.trim();
+    if (parseDurationMs(text) === undefined && !/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-][\d:]+)?)?$/i.test(text)) {
+      this.error(`--since: '${value}' is not a duration such as 10m, 2h or 1d, or an ISO time such as 2026-12-01T09:00:00Z`, { exit: 2 });
+    }
+    return /^\d+(\.\d+)?$/.test(text) ? `${text}s` : text;
   }
 
   /** Says how the followed task ended and exits with its status (see exit-status.ts). */
@@ -179,11 +201,16 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
 }
 
 /** Prints the lines a task has so far, and returns. */
-async function printLogs(session: Session, id: number, print: (line: TaskLogLine) => void): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
+async function printLogs(
+  session: Session,
+  id: number,
+  print: (line: TaskLogLine) => void,
+  from: LogStart,
+): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
   const items: TaskLogLine[] = [];
   let after = 0;
-  for (;;) {
-    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000 } });
+  for (let first = true; ; first = false) {
+    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000, ...(first ? from : {}) } });
     for (const line of page.items) {
       items.push(line);
       print(line);

@@ -22,7 +22,7 @@ import type { AuditActor, AuditService, SystemActor } from '../audit/audit-servi
 import type { Actor } from '../authz/actor.js';
 import { enforce } from '../authz/decision.js';
 import { taskPolicies, type TaskTarget } from '../authz/tasks.js';
-import { toIso, type Clock } from '../clock.js';
+import { parseInstant, toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import { DomainError } from '../errors.js';
@@ -422,11 +422,30 @@ export class TaskService {
     return seq;
   }
 
+  /** A query's moment (`since`, `until`): an ISO time or a duration back from now, in ms; INVALID_INPUT naming `field` otherwise. */
+  sinceAt(value: string, field: string): number {
+    const at = parseInstant(value, this.deps.clock.now());
+    if (at === undefined) throw new DomainError('INVALID_INPUT', `${field}: '${value}' is not an ISO time (2026-12-01T09:00:00Z) or a duration such as 10m, 2h or 1d`);
+    return at;
+  }
+
   /**
    * Lines after `after`, in order, with the task's status; with `waitSeconds`, holds until there
-   * is something new, the task ends or (given `seen`) its status key is no longer `seen`.
+   * is something new, the task ends or (given `seen`) its status key is no longer `seen`. `sinceAt`
+   * (ms) starts at the first line written then or later, `tail` at the last that many lines: the
+   * lines before are never read.
    */
-  async logs(taskId: number, after: number, limit: number, waitSeconds: number, seen?: string): Promise<TaskLogPage> {
+  async logs(
+    taskId: number,
+    query: { after: number; limit: number; waitSeconds: number; seen?: string | undefined; tail?: number | undefined; sinceAt?: number | undefined },
+  ): Promise<TaskLogPage> {
+    const { limit, waitSeconds, seen } = query;
+    let after = query.after;
+    if (query.tail !== undefined || query.sinceAt !== undefined) {
+      const last = await taskRepository.lastLogSeq(this.deps.db, taskId);
+      if (query.sinceAt !== undefined) after = Math.max(after, (await taskRepository.firstLogSeqAtOrAfter(this.deps.db, taskId, query.sinceAt, last)) - 1);
+      if (query.tail !== undefined) after = Math.max(after, last - query.tail);
+    }
     const read = async (): Promise<TaskLogPage> => {
       // State first: lines written before the task ended are then sure to be in the read after it.
       const task = await this.require(taskId);
