@@ -33,14 +33,7 @@ up() {
   if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     log "importing $IMAGE from busybox-static"
     local root="$STATE/rootfs"
-    rm -rf "$root" && mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/data"
-    chmod 1777 "$root/tmp"
-    cp "$(command -v busybox)" "$root/bin/busybox"
-    for applet in $("$root/bin/busybox" --list); do
-      [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-    done
-    printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-    printf 'root:x:0:\n' >"$root/etc/group"
+    bash "$(dirname "${BASH_SOURCE[0]}")/busybox-rootfs.sh" "$root" || { log "could not make a busybox root file system"; return 1; }
     tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null || { log "docker import failed"; return 1; }
   fi
   echo "YARD_TEST_IMAGE=$IMAGE"

@@ -152,10 +152,17 @@ if (mode === 'test') {
     [],
     'NO CHROMIUM: the browser tests of the web UI will NOT run; its API tests will',
   );
+  const slurmEnv = testDependency(
+    'starting a single-node Slurm cluster for the Slurm tests',
+    'slurm-cluster.sh',
+    ['up'],
+    'NO SLURM: the slurmrestd client tests and the one-shot agent tests in Slurm jobs will NOT run',
+  );
   step('running the whole test suite');
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-  const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...browserEnv }, { exitOnFailure: false });
+  const status = run(process.execPath, [ava], { ...authEnv, ...engineEnv, ...browserEnv, ...slurmEnv }, { exitOnFailure: false });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
+  if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'slurm-cluster.sh'), 'down'], { stdio: 'inherit' });
   process.exit(status);
 } else if (mode === 'start') {
   step('starting the cluster');

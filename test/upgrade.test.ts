@@ -33,7 +33,7 @@ test.after.always(() => m?.stop());
 
 test('the file went through every migration since 0.1.0, in order', async (t) => {
   const applied = m.master.database.sqlite.prepare('select name from kysely_migration order by timestamp, name').pluck().all();
-  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0021-kill-requests']);
+  t.deepEqual(applied, ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0021-kill-requests', '0022-task-agent-tokens', '0031-usage-ledger']);
 });
 
 test('every user is there as 0.1.0 left them, and admins are still admins', async (t) => {
@@ -84,10 +84,13 @@ test('every task, its config, identity, state and logs are intact; agent tokens 
   for (const expected of manifest.tasks) {
     const { logs, ...task } = expected;
     const found = await api<Task>(m.url, 'GET', `/tasks/${task.id}`, { token: admin });
-    const { group, runSpec, pendingReason, killRequest, ...rest } = found.body;
+    const { group, runSpec, pendingReason, killRequest, pool, resources, ...rest } = found.body;
     t.deepEqual(rest, task, `task ${task.id}`);
     // 0021-kill-requests: a kill asked before says when, and that who asked was not recorded.
     t.deepEqual(killRequest && { by: killRequest.by, reason: killRequest.reason }, task.killRequested ? { by: null, reason: null } : null, `task ${task.id}`);
+    // 0031-usage-ledger: the default pool, and what its run spec holds.
+    t.is(pool, 'default');
+    t.deepEqual(resources, { gpus: runSpec.resources.gpus, cpu: runSpec.resources.cpu ?? null, memory: runSpec.resources.memory ?? null });
     // 0008-quotas: no task from before waits for anything.
     t.is(pendingReason, null);
     // 0007-admission: in no group, with the run spec its config and identity always meant.

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { crashPoint, type AgentAction, type FloorContext, type KnownTask, type LeaseRef, type TaskRunSpec } from '@trainyard/shared';
+import { crashPoint, type AgentAction, type AgentResources, type FloorContext, type KnownTask, type LeaseRef, type TaskRunSpec } from '@trainyard/shared';
 import { finished, type Executor, type Run, type RunHooks, type RunOutcome } from './executors/executor.js';
 import { guardSpec } from './floor-guard.js';
 import { LogShipper } from './log-shipper.js';
@@ -16,6 +16,8 @@ interface Tracked {
   killGraceMs?: number;
   /** The run ended and its outcome is being reported: nothing more to stop. */
   ending?: boolean;
+  /** Why the run was stopped from outside the master (a one-shot agent's job ended by Slurm): its outcome's message, once known. */
+  endedBecause?: Promise<string>;
 }
 
 const POLL_WAIT_SECONDS = 25;
@@ -55,10 +57,27 @@ export class Agent {
       sharedRoot?: string;
       /** Test mode: report this many fake GPUs. */
       fakeGpus?: number;
+      /**
+       * A one-shot agent (inside a Slurm job): it runs only this task, and `run` returns once the
+       * task's outcome is reported (see `outcome`).
+       */
+      oneShot?: {
+        taskId: number;
+        /**
+         * Whether the job is being ended from outside (Slurm's signal may kill the task before the
+         * agent hears its own): asked before a run that did not complete is reported; the reason, or undefined.
+         */
+        endedOutside?: () => Promise<string | undefined>;
+      };
+      /** What this agent has, when it knows better than the machine (a one-shot agent: its job's allocation). */
+      resources?: AgentResources;
     },
   ) {
     this.floor = options.floor;
   }
+
+  /** A one-shot agent's task, as it ended and was reported; undefined until then. */
+  outcome: RunOutcome | undefined;
 
   async run(): Promise<void> {
     await this.register();
@@ -82,7 +101,7 @@ export class Agent {
   }
 
   private async register(): Promise<void> {
-    const { resources, notes } = await detectResources(this.options.fakeGpus);
+    const { resources, notes } = this.options.resources ? { resources: this.options.resources, notes: [] } : await detectResources(this.options.fakeGpus);
     for (const note of notes) this.logger.info(note);
     this.floor = { ...this.options.floor, gpuCount: resources.gpus.length };
     for (;;) {
@@ -188,6 +207,11 @@ export class Agent {
   }
 
   private async handle(action: AgentAction): Promise<void> {
+    const oneShot = this.options.oneShot;
+    if (oneShot && action.type === 'start' && action.spec.taskId !== oneShot.taskId) {
+      this.logger.error({ taskId: action.spec.taskId }, `a one-shot agent runs task ${oneShot.taskId} only; not starting another`);
+      return;
+    }
     if (action.type === 'open') {
       // Never awaited: the poll goes on while the stream is served.
       const tracked = this.tracked.get(action.taskId);
@@ -203,8 +227,8 @@ export class Agent {
       return;
     }
     const { spec } = action;
-    // The master redelivers a lease until it is acknowledged: start each lease once.
-    if (this.tracked.has(spec.taskId)) return;
+    // The master redelivers a lease until it is acknowledged: start each lease once (a one-shot agent: its one lease, once).
+    if (this.tracked.has(spec.taskId) || (oneShot && this.outcome)) return;
     // Tracked before it is acknowledged, so that every heartbeat sent after the acknowledgement lists it.
     const tracked = this.track(spec.taskId, spec.leaseId, 0);
     crashPoint('agent:after-lease');
@@ -248,6 +272,13 @@ export class Agent {
       outcome = { state: 'FAILED', message: `the run failed: ${(error as Error).message}` };
     }
     tracked.ending = true;
+    // Ended from outside (Slurm's SIGTERM reached the task too): KILLED, saying why, whatever its exit.
+    const outside = this.options.oneShot?.endedOutside;
+    if (!tracked.endedBecause && outside && (outcome.state === 'FAILED' || outcome.state === 'LOST')) {
+      const reason = await outside().catch(() => undefined);
+      if (reason) tracked.endedBecause = Promise.resolve(reason);
+    }
+    if (tracked.endedBecause && outcome.state !== 'COMPLETED') outcome = { ...outcome, state: 'KILLED', message: await tracked.endedBecause };
     crashPoint('agent:after-exit');
     await tracked.shipper.flush();
     await this.retry(() =>
@@ -259,8 +290,43 @@ export class Agent {
       }),
     );
     this.logger.info({ taskId: tracked.taskId, outcome }, 'task ended');
+    if (this.options.oneShot?.taskId === tracked.taskId) this.outcome = outcome;
     await tracked.run!.cleanup().catch((error: unknown) => this.logger.warn({ taskId: tracked.taskId, err: (error as Error).message }, 'could not clean up after a run'));
     this.tracked.delete(tracked.taskId);
+    // A one-shot agent's work is done once its task's outcome is reported.
+    if (this.outcome) this.stop();
+  }
+
+  /**
+   * A one-shot agent's job is being ended from outside the master (Slurm's scancel, time limit,
+   * preemption: SIGTERM): its task stops within `graceMs` and ends KILLED with `reason`. Marked at
+   * once, before the reason is known: Slurm's signal reaches the task at the same moment. Before
+   * the task started, the agent simply stops (its lease is given back when it expires).
+   */
+  endFromOutside(reason: Promise<string>, graceMs: number): void {
+    // A run being reported already (Slurm's signal reached the task first) finishes its report, then the agent stops.
+    if (this.tracked.size === 0) {
+      this.stop();
+      return;
+    }
+    for (const tracked of this.tracked.values()) {
+      tracked.endedBecause ??= reason;
+      if (tracked.ending) continue;
+      if (tracked.run) void tracked.run.stop(graceMs);
+      else tracked.killGraceMs = graceMs;
+    }
+  }
+
+  /**
+   * A one-shot agent leaving while its run still goes (the master took its lease away, or would not
+   * hear it): the run is stopped and waited for, so that nothing of it outlives the job.
+   */
+  async stopRuns(graceMs: number): Promise<void> {
+    for (const tracked of this.tracked.values()) {
+      if (!tracked.run) continue;
+      await tracked.run.stop(graceMs).catch(() => undefined);
+      await Promise.race([tracked.run.done.catch(() => undefined), sleep(graceMs + 2000)]);
+    }
   }
 
   /** Gives back an acknowledged lease under which nothing started: the master queues the task again. */
@@ -314,6 +380,11 @@ export class Agent {
   }
 
   private async recover(error: unknown): Promise<void> {
+    if (this.outcome) {
+      // A one-shot agent's token dies with its task's lease: after the report, a refusal is the end.
+      this.stop();
+      return;
+    }
     if (error instanceof MasterError && (error.status === 401 || error.status === 403)) {
       this.logger.fatal({ err: error.message }, 'the master rejected the agent token');
       this.stop();

@@ -11,8 +11,10 @@ import { DockerExecutor } from './executors/docker-executor.js';
 import type { Executor } from './executors/executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
 import { MasterClient, MasterError } from './master-client.js';
+import { runOneShot } from './one-shot.js';
 
 const USAGE = `usage: yard-agent --master URL --token-file PATH [options]
+       yard-agent --one-shot --task ID --master URL      (token in YARD_AGENT_TOKEN)
 
 Runs Trainyard tasks on this machine: polls the master for work and runs each task as the
 uid:gid its owner is linked to (or the master's default_task).
@@ -32,6 +34,13 @@ uid:gid its owner is linked to (or the master's default_task).
   --fake-gpus N         TESTS ONLY: report N fake GPUs (FAKE-0..) instead of detecting them; refused
                         unless YARD_TEST_FAKE_GPUS=1, and only with the process executor
 
+One-shot mode (what the master starts inside a Slurm job; not for people to run):
+  --one-shot            run exactly one task, as this process's own user, then exit with its status
+  --task ID             the task; the token (YARD_AGENT_TOKEN, or --token-file) is valid only for it
+                        --work-dir defaults to a fresh directory under $TMPDIR, removed at the end
+  --container KIND      none (default: the task runs on the node itself) or podman (rootless, in its image)
+  --podman-arg ARG      an option before every podman command (repeatable), e.g. --cgroup-manager=cgroupfs
+
 Example:
   yard-agent --master http://10.0.0.5:8080 --token-file /etc/trainyard/agent.token`;
 
@@ -50,6 +59,10 @@ export async function main(argv: string[]): Promise<void> {
         label: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'fake-gpus': { type: 'string' },
+        'one-shot': { type: 'boolean' },
+        task: { type: 'string' },
+        container: { type: 'string' },
+        'podman-arg': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -64,6 +77,29 @@ export async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ level: values['log-level'] ?? 'info' });
   const master = values.master ?? process.env.YARD_MASTER ?? 'http://127.0.0.1:8080';
   const token = readToken(values['token-file'] ?? process.env.YARD_AGENT_TOKEN_FILE);
+  // Never passed on: not to the shims, not to the tasks.
+  delete process.env.YARD_AGENT_TOKEN;
+  if (values['one-shot']) {
+    const taskId = Number(values.task);
+    if (!values.task || !Number.isSafeInteger(taskId) || taskId <= 0) fail('--one-shot needs --task ID, the task the job was submitted for', 2);
+    for (const option of ['name', 'executor', 'shared-root', 'label', 'fake-gpus'] as const) {
+      if (values[option] !== undefined) fail(`--${option} does not go with --one-shot (a one-shot agent is task-<id>, runs processes as its own user, and has no labels)`, 2);
+    }
+    const container = values.container ?? 'none';
+    if (container !== 'none' && container !== 'podman') fail(`--container must be none or podman, not '${container}'`, 2);
+    if (values['podman-arg'] && container !== 'podman') fail('--podman-arg goes only with --container podman', 2);
+    process.exit(
+      await runOneShot({
+        master,
+        token,
+        taskId,
+        logger,
+        container: container === 'podman' ? { kind: 'podman', globalArgs: values['podman-arg'] ?? [] } : { kind: 'none' },
+        ...(values['work-dir'] ? { workDir: values['work-dir'] } : {}),
+      }),
+    );
+  }
+  for (const option of ['task', 'container', 'podman-arg'] as const) if (values[option] !== undefined) fail(`--${option} goes only with --one-shot`, 2);
   const name = values.name ?? os.hostname().split('.')[0] ?? 'agent';
   if (!AGENT_ID_PATTERN.test(name)) fail(`--name '${name}' must be 1-64 letters, digits, ".", "_" or "-"`, 2);
   const labels: Record<string, string> = {};

@@ -40,6 +40,7 @@ import NotebookStart from './commands/notebook/start.js';
 import PolicyReload from './commands/policy/reload.js';
 import PolicyShow from './commands/policy/show.js';
 import QueueCommand from './commands/queue.js';
+import UsageCommand from './commands/usage.js';
 import QuotaAssign from './commands/quota/assign.js';
 import QuotaCreate from './commands/quota/create.js';
 import QuotaDelete from './commands/quota/delete.js';
@@ -132,6 +133,7 @@ export const COMMANDS = {
   'policy:reload': PolicyReload,
   'policy:show': PolicyShow,
   queue: QueueCommand,
+  usage: UsageCommand,
   'quota:assign': QuotaAssign,
   'quota:create': QuotaCreate,
   'quota:delete': QuotaDelete,

@@ -11,6 +11,7 @@ import { agentApiRoutes } from './agents/agent-api-routes.js';
 import { agentRoutes } from './agents/agent-routes.js';
 import { AgentService } from './agents/agent-service.js';
 import { AgentTokenService } from './agents/agent-token-service.js';
+import { OneShotAgents } from './agents/one-shot-placement.js';
 import { requireAgent } from './agents/require-agent.js';
 import { auditRoutes } from './audit/audit-routes.js';
 import { AuditService } from './audit/audit-service.js';
@@ -54,6 +55,9 @@ import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher
 import { userRoutes } from './users/user-routes.js';
 import { versionRoutes } from './http/version-routes.js';
 import { UserService } from './users/user-service.js';
+import { ClusterService } from './usage/cluster-service.js';
+import { usageRoutes } from './usage/usage-routes.js';
+import { UsageService } from './usage/usage-service.js';
 
 export interface MasterOptions {
   config: MasterConfig;
@@ -81,9 +85,13 @@ export interface Master {
     tasks: TaskService;
     agents: AgentService;
     agentTokens: AgentTokenService;
+    /** For the resource-manager seam (issue 22): tasks leased to one-shot agents that run inside jobs (Slurm). */
+    oneShotAgents: OneShotAgents;
     scheduler: Scheduler;
     policy: PolicyStore;
     quotas: QuotaService;
+    usage: UsageService;
+    cluster: ClusterService;
   };
   close(): Promise<void>;
 }
@@ -156,6 +164,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
     onChanged: () => scheduler?.capacityChanged(),
   });
+  // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote.
+  const usage = new UsageService({ db, clock, users });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   const tasks = new TaskService({
     db,
@@ -173,12 +183,16 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     groups,
     audit,
     quotas,
-    onRunEnded: (task, endedAt) => void quotas.chargeRun(task, endedAt).catch((error: unknown) => logger.error({ err: error, taskId: task.id }, 'fair-share usage not recorded')),
+    ledger: usage,
+    onRunEnded: (run) => void quotas.chargeRun(run).catch((error: unknown) => logger.error({ err: error, taskId: run.taskId }, 'fair-share usage not recorded')),
     onQueued: (id) => scheduler?.taskQueued(id),
     onKillRequested: (agentId) => scheduler?.killRequested(agentId),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
-  const agentTokens = new AgentTokenService({ db, clock, audit });
+  // One-shot agents' tokens are valid only while their task holds the lease they were minted for.
+  let oneShotAgents: OneShotAgents | undefined;
+  const agentTokens = new AgentTokenService({ db, clock, audit, leaseCurrent: (taskId, leaseId) => oneShotAgents!.leaseCurrent(taskId, leaseId) });
+  oneShotAgents = new OneShotAgents({ tasks, tokens: agentTokens });
   agents = new AgentService({
     db,
     clock,
@@ -186,6 +200,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     tasks,
     timings: { heartbeatIntervalMs: config.agents.heartbeat_interval, lostTimeoutMs: config.agents.lost_timeout },
     onCapacityChanged: () => scheduler?.capacityChanged(),
+    tokens: agentTokens,
   });
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
   const broker = new TunnelBroker({ wake: (agentId) => scheduler?.killRequested(agentId), dialTimeoutMs: config.tasks.dial_timeout });
@@ -205,6 +220,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
+  const cluster = new ClusterService({ db, clock, agents, tasks });
 
   await roles.syncBuiltins().catch(async (error: unknown) => {
     await database.close();
@@ -242,6 +258,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       policyRoutes(policy, { users, groups }, guards),
       quotaRoutes(quotas, { users, groups, scheduler, policy: config.scheduler.policy }, guards),
       taskRoutes(tasks, guards),
+      usageRoutes({ usage, cluster, users }, guards),
       agentRoutes(agents, agentTokens, guards),
       agentApiRoutes({ agents, scheduler, reports }, guards),
       opened.api,
@@ -293,6 +310,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       scheduler.expireLeases(),
       runtimeLimits.sweep(),
       quotas.flushUsage(),
+      cluster.sampleIfDue(),
       idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
     ])
       .catch((error: unknown) => logger.error({ err: error }, 'agent monitor failed'))
@@ -304,7 +322,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     url,
     database,
     routes,
-    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, scheduler, policy, quotas },
+    services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, policy, quotas, usage, cluster },
     async close() {
       clearInterval(monitor);
       interactive.close();

@@ -47,6 +47,15 @@ export type AgentImages = z.output<typeof agentImagesSchema>;
 export const RESERVED_LABEL_PREFIX = 'trainyard.';
 export const SHARED_ROOT_LABEL = 'trainyard.shared-root';
 
+/**
+ * A one-shot agent runs inside the job a resource manager submitted for one task (Slurm), as the
+ * task's user, and serves that task only: its id is `task-<id>`, it registers with a token valid
+ * only for that task's lease, and the master labels it `trainyard.task: <id>` and never gives it
+ * other work. See docs/architecture.md, "Slurm".
+ */
+export const ONE_SHOT_LABEL = 'trainyard.task';
+export const oneShotAgentId = (taskId: number) => `task-${taskId}`;
+
 export const registerAgentSchema = z.strictObject({
   executor: z.enum(EXECUTORS),
   resources: agentResourcesSchema,

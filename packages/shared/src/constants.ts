@@ -56,7 +56,8 @@ export const MAX_CONFIG_BYTES = 64 * 1024;
 export const AGENT_TOKEN_PREFIX = 'yard_agent_';
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export const EXECUTORS = ['docker', 'process'] as const;
+/** podman: rootless, run by a one-shot agent as its own user (a Slurm pool's `container: podman`). */
+export const EXECUTORS = ['docker', 'process', 'podman'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 
 export const AGENT_REPORTED_STATES = ['PULLING', 'RUNNING', 'COMPLETED', 'FAILED', 'KILLED', 'LOST'] as const;
@@ -90,7 +91,7 @@ export const isCapability = (value: unknown): value is Capability =>
 
 /** One line per capability, for help texts, `yard role show` and the web UI. */
 export const CAPABILITY_SUMMARIES: Record<Capability, string> = {
-  see_status: 'see the agents and cluster status pages and API',
+  see_status: "see the agents and cluster status pages and API, and everyone's usage (scoped: the usage charged to the scope group)",
   change_config: 'change users, groups, roles and agents; read the audit log',
   operate_others: "read the logs of, kill and alter other users' tasks",
   delete_tasks: 'permanently delete ended tasks and their logs',
@@ -100,11 +101,20 @@ export const CAPABILITY_SUMMARIES: Record<Capability, string> = {
 };
 
 /**
- * Capabilities that may be held for one group only ("scoped"): they act on tasks, and a scope
- * limits them to tasks whose owner is a direct member of the scope group. A scoped assignment
- * of a role holding any other capability is refused.
+ * Capabilities that may be held for one group only ("scoped"): `operate_others` and `delete_tasks`
+ * act on tasks, and a scope limits them to tasks whose owner is a direct member of the scope group;
+ * `see_status` scoped to a group shows the usage charged to that group (and nothing else: the agents
+ * and cluster pages need it unscoped). A scoped assignment of a role holding any other capability is
+ * refused.
  */
-export const SCOPEABLE_CAPABILITIES: readonly Capability[] = ['operate_others', 'delete_tasks'];
+export const SCOPEABLE_CAPABILITIES: readonly Capability[] = ['operate_others', 'delete_tasks', 'see_status'];
+
+/**
+ * Capabilities that only let their holder read: a role holding nothing else may be given to a group
+ * scoped to that group itself ("every member of research sees research's usage"), which for the
+ * others would let every member act on every other member's tasks (SELF_SCOPE).
+ */
+export const READ_ONLY_CAPABILITIES: readonly Capability[] = ['see_status'];
 
 /** Built-in roles: `admin` holds every capability, `user` none; neither can be edited or deleted. */
 export const ADMIN_ROLE = 'admin';
@@ -130,3 +140,4 @@ export * from './same-origin-path.js';
 export * from './quotas.js';
 export * from './task-status.js';
 export * from './version.js';
+export * from './usage-format.js';

@@ -23,11 +23,12 @@ import type {
 import { HEALTH_PATH, READY_PATH } from './api.js';
 import type { ServiceStatus, ShellQuery } from './interactive.js';
 import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
-import type { Capability, TaskKind, TaskState } from './constants.js';
+import type { Capability, TaskState } from './constants.js';
 import type { Page } from './pagination.js';
 import type { PolicyReload, PolicyView } from './policy.js';
 import type { Quota, QuotaAssignment, QuotaRequest, QuotaUsage, QueueView } from './quotas.js';
-import type { CreateTaskRequest, Task, TaskLogPage, TaskPlan, TaskSummary } from './tasks.js';
+import type { CreateTaskRequest, Task, TaskListQuery, TaskLogPage, TaskPlan, TaskSummary, TaskTimelineEntry } from './tasks.js';
+import type { ClusterHistory, ClusterOverview, UsageQuery, UsageReport, UsageSeries, UsageSeriesQuery } from './usage.js';
 import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
 import type { MasterVersion } from './version.js';
 
@@ -105,11 +106,18 @@ export const ENDPOINTS = {
   'tasks.kill': { method: 'POST', path: '/tasks/:id/kill' },
   'tasks.delete': { method: 'DELETE', path: '/tasks/:id' },
   'tasks.logs': { method: 'GET', path: '/tasks/:id/logs' },
+  'tasks.timeline': { method: 'GET', path: '/tasks/:id/timeline' },
   'tasks.service': { method: 'GET', path: '/tasks/:id/service' },
   /** A WebSocket (upgrade); a plain GET is refused. */
   'tasks.shell': { method: 'GET', path: '/tasks/:id/shell' },
   /** The proxy's entry (`/proxy/:id` -> `/proxy/:id/`); every `/proxy/:id/...` request runs the same check. */
   'tasks.proxy': { method: 'GET', path: '/proxy/:id', root: true },
+
+  // Usage accounting (the usage ledger) and the cluster overview.
+  'usage.report': { method: 'GET', path: '/usage' },
+  'usage.series': { method: 'GET', path: '/usage/series' },
+  'cluster.overview': { method: 'GET', path: '/cluster' },
+  'cluster.history': { method: 'GET', path: '/cluster/history' },
 
   'agents.list': { method: 'GET', path: '/agents' },
   'agents.update': { method: 'PATCH', path: '/agents/:id' },
@@ -193,7 +201,7 @@ export interface EndpointTypes {
   'quotas.usage': { query: { user?: string; group?: string }; response: QuotaUsage };
   queue: { response: QueueView };
 
-  'tasks.list': { query: PageQuery & { kind?: TaskKind; all?: boolean }; response: Page<TaskSummary> };
+  'tasks.list': { query: TaskListQuery; response: Page<TaskSummary> };
   'tasks.create': { body: CreateTaskRequest; response: Task };
   'tasks.plan': { body: CreateTaskRequest; response: TaskPlan };
   /** With `wait` and `seen` (a `taskStatusKey`): held until the task's status differs, it ends, or `wait` seconds pass. */
@@ -202,9 +210,15 @@ export interface EndpointTypes {
   'tasks.kill': { response: Task };
   'tasks.delete': { response: { id: number; deleted: true } };
   'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string; tail?: number; since?: string }; response: TaskLogPage };
+  'tasks.timeline': { response: { items: TaskTimelineEntry[] } };
   'tasks.service': { query: { probe?: boolean }; response: ServiceStatus };
   'tasks.shell': { query: ShellQuery; response: never };
   'tasks.proxy': { response: never };
+
+  'usage.report': { query: Omit<UsageQuery, 'by'> & { by?: string }; response: UsageReport };
+  'usage.series': { query: UsageSeriesQuery; response: UsageSeries };
+  'cluster.overview': { response: ClusterOverview };
+  'cluster.history': { query: { since?: string; until?: string }; response: ClusterHistory };
 
   'agents.list': { response: Page<Agent> };
   'agents.update': { body: { enabled: boolean }; response: Agent };

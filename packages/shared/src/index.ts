@@ -15,3 +15,4 @@ export * from './policy.js';
 export * from './plain-data.js';
 export * from './text.js';
 export * from './interactive.js';
+export * from './usage.js';

@@ -4,7 +4,8 @@ import { CONTROL_CHARACTER, MAX_CONFIG_BYTES, TASK_KINDS, type TaskKind, type Ta
 import { parseByteSize } from './byte-size.js';
 import type { RunSpec } from './run-spec.js';
 import { controlCharMessage, taskNameSchema, textSchema } from './text.js';
-import type { UnixIdentity } from './users.js';
+import { periodBoundSchema, taskStatesSchema } from './usage.js';
+import { usernameSchema, type UnixIdentity } from './users.js';
 
 
 /** Memory as bytes: an integer, or a size such as "512Mi", "4Gi", "1G" (see `parseByteSize`). */
@@ -187,12 +188,37 @@ const booleanQuery = z
   .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1');
 
+/**
+ * `GET /tasks`: newest first, keyset-paginated. Filters are done by the master and combine: `state`
+ * (comma-separated), `owner` (implies everyone's), `group` (charged to exactly that group), `since`
+ * and `until` (created in that period: a duration back from now or a date), `name` (a glob: `*`
+ * any run of characters, `?` one; case-insensitive).
+ */
 export const taskListQuerySchema = z.strictObject({
   kind: z.enum(TASK_KINDS, { error: `kind must be one of: ${TASK_KINDS.join(', ')}` }).optional(),
   all: booleanQuery.default(false),
   limit: z.coerce.number({ error: 'limit must be a number' }).int().min(1).max(500).default(50),
   after: z.string().max(200).optional(),
+  state: taskStatesSchema.optional(),
+  owner: usernameSchema.optional(),
+  group: groupPathSchema.optional(),
+  since: periodBoundSchema.optional(),
+  until: periodBoundSchema.optional(),
+  name: z.string().max(256, 'name: a glob of at most 256 characters').refine((v) => !CONTROL_CHARACTER.test(v), controlCharMessage('name')).optional(),
 });
+/** What clients send: `state` comma-separated, times as period bounds (`1d`, a date). */
+export interface TaskListQuery {
+  kind?: TaskKind;
+  all?: boolean;
+  limit?: number;
+  after?: string;
+  state?: string;
+  owner?: string;
+  group?: string;
+  since?: string;
+  until?: string;
+  name?: string;
+}
 
 export const taskIdParamSchema = z.strictObject({
   id: z.coerce.number({ error: 'task id must be a number' }).int('task id must be a whole number').positive('task id must be positive').max(Number.MAX_SAFE_INTEGER),
@@ -243,6 +269,10 @@ export interface TaskSummary {
    * it is until the agent reports the task KILLED; lists show such a task as KILLING (`displayState`).
    */
   killRequest: KillRequest | null;
+  /** The pool it runs in. */
+  pool: string;
+  /** What its run spec holds: GPUs, CPUs (null: no limit, counted as one), memory in bytes (null: no limit). */
+  resources: { gpus: number; cpu: number | null; memory: number | null };
 }
 
 export interface KillRequest {
@@ -251,6 +281,15 @@ export interface KillRequest {
   by: string | null;
   /** The master's reason (`RUNTIME_LIMIT: ...`, `idle for 4h...`); null for a user's kill. */
   reason: string | null;
+}
+
+/** One entry of a task's history (`GET /tasks/:id/timeline`): a state it entered, why it waits, a kill asked for. */
+export interface TaskTimelineEntry {
+  at: string;
+  /** `state`: it entered `state`; `waiting`: the scheduler's pending reason changed (detail, or null: its turn); `kill_requested`. */
+  event: 'state' | 'waiting' | 'kill_requested';
+  state: TaskState;
+  detail: string | null;
 }
 
 export interface Task extends TaskSummary {

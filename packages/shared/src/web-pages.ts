@@ -27,6 +27,8 @@ export type WebPage =
   | { page: 'role'; name: string }
   | { page: 'agents' }
   | { page: 'quotas' }
+  | { page: 'my-usage' }
+  | { page: 'overview' }
   | { page: 'usage' }
   | { page: 'change-password' };
 
@@ -44,7 +46,9 @@ export function matchWebPage(path: string): WebPage | undefined {
   if (first === 'quotas' && second === undefined) return { page: 'quotas' };
   if (first === 'roles') return second === undefined ? { page: 'roles' } : rolePage(second);
   if (first === 'account' && second === 'password') return { page: 'change-password' };
-  if (first === 'account' && second === 'usage') return { page: 'usage' };
+  if (first === 'account' && second === 'usage') return { page: 'my-usage' };
+  if (first === 'overview' && second === undefined) return { page: 'overview' };
+  if (first === 'usage' && second === undefined) return { page: 'usage' };
   const kind = Object.hasOwn(TASK_SECTIONS, first) ? TASK_SECTIONS[first] : undefined;
   if (!kind) return undefined;
   if (second === undefined) return { page: 'tasks', section: first, kind };

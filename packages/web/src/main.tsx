@@ -8,7 +8,10 @@ import { AgentsPage } from './pages/agents.js';
 import { ChangePasswordPage } from './pages/change-password.js';
 import { GroupPage, GroupsPage } from './pages/groups.js';
 import { LoginPage } from './pages/login.js';
-import { QuotasPage, UsagePage } from './pages/quotas.js';
+import { NotFoundPage } from './pages/not-found.js';
+import { OverviewPage } from './pages/overview.js';
+import { QuotasPage, QuotaUsagePage } from './pages/quotas.js';
+import { UsageReportPage } from './pages/usage.js';
 import { TaskDetailPage } from './pages/task-detail.js';
 import { RolePage, RolesPage } from './pages/roles.js';
 import { TaskListPage } from './pages/task-list.js';
@@ -23,6 +26,9 @@ function App() {
   const [me, setMe] = useState<MeResponse | null>();
   const [error, setError] = useState<unknown>();
   const [generation, setGeneration] = useState(0);
+  const [menuOpen, setMenuOpen] = useState(false);
+  // A page change closes the phone-width menu.
+  useEffect(() => setMenuOpen(false), [path]);
 
   useEffect(() => {
     if (path === '/login') return;
@@ -59,9 +65,11 @@ function App() {
   else if (match?.page === 'role') page = <RolePage name={match.name} key={match.name} />;
   else if (match?.page === 'agents') page = <AgentsPage />;
   else if (match?.page === 'quotas') page = <QuotasPage me={me} />;
-  else if (match?.page === 'usage') page = <UsagePage me={me} />;
+  else if (match?.page === 'my-usage') page = <QuotaUsagePage me={me} />;
+  else if (match?.page === 'overview') page = <OverviewPage me={me} />;
+  else if (match?.page === 'usage') page = <UsageReportPage me={me} />;
   else if (match?.page === 'change-password') page = <ChangePasswordPage me={me} />;
-  else page = <p class="error">There is no page at {path}.</p>;
+  else page = <NotFoundPage path={path} />;
   // Only what this user may use; the master refuses the rest anyway.
   const adminSections = [
     ...(can(me, 'see_status') ? ['agents'] : []),
@@ -69,26 +77,37 @@ function App() {
     ...(can(me, 'change_config') ? ['users', 'groups', 'roles'] : []),
   ];
 
+  const tab = (s: string, label = s[0]!.toUpperCase() + s.slice(1)) => (
+    <Link href={`/${s}`} class={section === s ? 'active' : ''} key={s} current={section === s}>
+      {label}
+    </Link>
+  );
+
   return (
     <>
-      <header>
-        <nav aria-label="Sections">
-          <strong>Trainyard</strong>
-          {Object.keys(TASK_SECTIONS).map((s) => (
-            <Link href={`/${s}`} class={section === s ? 'active' : ''} key={s}>
-              {s[0]!.toUpperCase() + s.slice(1)}
-            </Link>
-          ))}
-          {adminSections.map((s) => (
-            <Link href={`/${s}`} class={section === s ? 'active' : ''} key={s}>
-              {s[0]!.toUpperCase() + s.slice(1)}
-            </Link>
-          ))}
+      <a class="skip-link" href="#main">
+        Skip to the page
+      </a>
+      <header class="app-header">
+        <Link href="/overview" class="brand">
+          <img src="/favicon.svg" alt="" width={22} height={22} />
+          Trainyard
+        </Link>
+        <button type="button" class="menu-button" aria-expanded={menuOpen} aria-controls="sections" onClick={() => setMenuOpen(!menuOpen)}>
+          Menu
+        </button>
+        <nav id="sections" aria-label="Sections" class={menuOpen ? 'open' : ''}>
+          {tab('overview')}
+          {tab('usage')}
+          <span class="nav-sep" aria-hidden="true" />
+          {Object.keys(TASK_SECTIONS).map((s) => tab(s))}
+          {adminSections.length > 0 && <span class="nav-sep" aria-hidden="true" />}
+          {adminSections.map((s) => tab(s))}
         </nav>
         <details class="user-menu">
-          <summary aria-label="User menu">{me.user.username}</summary>
+          <summary aria-label={`${me.user.username} (user menu)`}>{me.user.username}</summary>
           <div class="menu">
-            <Link href="/account/usage">My usage</Link>
+            <Link href="/account/usage">My quotas</Link>
             <Link href="/account/password">Change password</Link>
             <button
               onClick={async () => {
@@ -102,7 +121,7 @@ function App() {
           </div>
         </details>
       </header>
-      <main>{page}</main>
+      <main id="main">{page}</main>
     </>
   );
 }

@@ -21,11 +21,12 @@ export function useLocation(): string {
   return path;
 }
 
-export function Link(props: { href: string; children: preact.ComponentChildren; class?: string }) {
+export function Link(props: { href: string; children: preact.ComponentChildren; class?: string; current?: boolean }) {
   return (
     <a
       href={props.href}
       class={props.class}
+      aria-current={props.current ? 'page' : undefined}
       onClick={(event) => {
         if (event.metaKey || event.ctrlKey || event.shiftKey) return;
         event.preventDefault();

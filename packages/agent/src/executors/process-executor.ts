@@ -24,6 +24,7 @@ import { connectTcp } from './connect-tcp.js';
 import { interactiveEnvironment } from './docker-executor.js';
 import { execInRun } from './exec-process.js';
 import { finished, type Executor, type ExistingRun, type Run, type RunHooks, type RunOutcome } from './executor.js';
+import { notItself, ownHome } from './own-identity.js';
 
 const SHIM = fileURLToPath(new URL('../shim/task-shim.js', import.meta.url));
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -46,15 +47,32 @@ export class ProcessExecutor implements Executor {
   /** A shim started ahead, so a task does not wait for Node to boot. */
   private idleShim: ChildProcess | undefined;
 
-  constructor(private readonly workDir: string) {
+  constructor(
+    private readonly workDir: string,
+    /**
+     * `asItself`: a one-shot agent's executor (inside a Slurm job): it already runs as the task's
+     * user and never changes identity; it runs a task only if its own uid and gid are the task's,
+     * with the user's own HOME (as a login on the node would) and the groups the node gives.
+     */
+    private readonly options: {
+      asItself?: boolean;
+      /** Variables every task gets after its own, which it cannot replace (a Slurm job's SLURM_*, CUDA_VISIBLE_DEVICES). */
+      environment?: Record<string, string>;
+    } = {},
+  ) {
     this.runsDir = path.join(workDir, 'runs');
     mkdirSync(this.runsDir, { recursive: true, mode: 0o700 });
-    this.namespaces = canUseMountNamespaces();
+    this.namespaces = !options.asItself && canUseMountNamespaces();
     this.idleShim = spawnShim();
   }
 
   describe(): string {
-    return `process executor in ${this.workDir} (${this.namespaces ? 'mount namespaces: names and bind mounts as in a container' : 'no mount namespaces: plain setuid'})`;
+    const how = this.options.asItself
+      ? `as its own user (uid ${process.getuid?.()}), for one task`
+      : this.namespaces
+        ? 'mount namespaces: names and bind mounts as in a container'
+        : 'no mount namespaces: plain setuid';
+    return `process executor in ${this.workDir} (${how})`;
   }
 
   /** The process executor runs the machine's own programs: any image reference runs (it is ignored). */
@@ -69,11 +87,14 @@ export class ProcessExecutor implements Executor {
 
   async start(spec: TaskRunSpec, hooks: RunHooks): Promise<Run> {
     const { runAs } = spec;
-    if (process.getuid?.() !== 0 && runAs.uid !== process.getuid?.()) {
+    if (this.options.asItself) {
+      const refused = notItself(runAs);
+      if (refused) return finished({ state: 'FAILED', message: refused });
+    } else if (process.getuid?.() !== 0 && runAs.uid !== process.getuid?.()) {
       return finished({ state: 'FAILED', message: `the process executor runs as uid ${process.getuid?.()} and cannot run tasks as uid ${runAs.uid}: run yard-agent as root` });
     }
     const name = `${spec.taskId}-${spec.leaseId.slice(0, 8)}`;
-    const home = path.join(this.workDir, 'tasks', name);
+    const home = (this.options.asItself && ownHome()) || path.join(this.workDir, 'tasks', name);
     const files = runFiles(path.join(this.runsDir, name));
     mkdirSync(files.dir, { recursive: true, mode: 0o700 });
     const launch = this.launchCommand(spec, home, files);
@@ -81,14 +102,21 @@ export class ProcessExecutor implements Executor {
       rmSync(files.dir, { recursive: true, force: true });
       return finished({ state: 'FAILED', message: launch.refused });
     }
-    mkdirSync(home, { recursive: true });
-    chownSync(home, runAs.uid, runAs.gid);
+    if (!existsSync(home)) {
+      mkdirSync(home, { recursive: true });
+      chownSync(home, runAs.uid, runAs.gid);
+    }
     const notices: string[] = [];
-    if (spec.resources.cpu || spec.resources.memory) notices.push('[trainyard] the process executor does not enforce cpu or memory limits');
+    if ((spec.resources.cpu || spec.resources.memory) && !this.options.asItself) notices.push('[trainyard] the process executor does not enforce cpu or memory limits');
     if (spec.confinement.capabilities.length > 0) {
       notices.push(`[trainyard] the process executor drops every capability: ${spec.confinement.capabilities.join(', ')} (admitted by the policy) is not given`);
     }
-    if (!this.namespaces && runAs.supplementaryGroups.length > 0) notices.push('[trainyard] without mount namespaces the process executor gives no supplementary groups');
+    if (this.options.asItself) {
+      const missing = runAs.supplementaryGroups.filter((g) => !process.getgroups?.().includes(g.gid));
+      if (missing.length > 0) notices.push(`[trainyard] the task has the groups this node gives ${runAs.user}; not ${missing.map((g) => `${g.name} (${g.gid})`).join(', ')}`);
+    } else if (!this.namespaces && runAs.supplementaryGroups.length > 0) {
+      notices.push('[trainyard] without mount namespaces the process executor gives no supplementary groups');
+    }
     // The run's own notices open its output file, ahead of the task's lines: the file is the one
     // record of everything the run shows, so a restarted agent that skips the lines the master
     // has (its log offset counts these too) resumes at the right task line.
@@ -100,13 +128,14 @@ export class ProcessExecutor implements Executor {
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
         ...spec.environment,
+        ...this.options.environment,
         HOME: home,
         USER: runAs.user,
         LOGNAME: runAs.user,
         ...Object.fromEntries(interactiveEnvironment(spec)),
       },
     };
-    const exec = { uid: runAs.uid, gid: runAs.gid, groups: runAs.supplementaryGroups.map((g) => g.gid), env: job.env };
+    const exec = { uid: runAs.uid, gid: runAs.gid, groups: this.options.asItself ? [] : runAs.supplementaryGroups.map((g) => g.gid), env: job.env };
     const ports = spec.ports.map((p) => p.container);
     writeJsonAtomic(files.record, { taskId: spec.taskId, leaseId: spec.leaseId, home, exec, ports } satisfies RunRecord);
     crashPoint('agent:after-create');
@@ -135,9 +164,11 @@ export class ProcessExecutor implements Executor {
       if (moved) {
         return { refused: `this agent cannot map ${moved.hostPath} to ${moved.containerPath} without mount namespaces; use the same path on both sides or the docker executor` };
       }
-      if (umaskOf(spec)) return { command: '/bin/sh', args: ['-c', `umask ${umaskOf(spec)} && exec "$@"`, 'sh', ...spec.entrypoint], uid: runAs.uid, gid: runAs.gid };
+      // Running as itself, nothing to switch to (and an unprivileged setgroups would only fail).
+      const ids = this.options.asItself ? {} : { uid: runAs.uid, gid: runAs.gid };
+      if (umaskOf(spec)) return { command: '/bin/sh', args: ['-c', `umask ${umaskOf(spec)} && exec "$@"`, 'sh', ...spec.entrypoint], ...ids };
       const [command, ...args] = spec.entrypoint as [string, ...string[]];
-      return { command, args, uid: runAs.uid, gid: runAs.gid };
+      return { command, args, ...ids };
     }
     const targets: string[] = [];
     for (const mount of spec.bindMounts) {

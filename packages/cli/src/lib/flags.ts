@@ -24,7 +24,7 @@ export const assignmentFlags = {
   user: Flags.string({ summary: 'Give it to this user.', exactlyOne: ['user', 'group'] }),
   group: Flags.string({ summary: 'Give it to this group: its direct members hold it (subgroups do not).', exactlyOne: ['user', 'group'] }),
   scope: Flags.string({
-    summary: "Hold it only for tasks whose owner is a direct member of this group (operate_others, delete_tasks).",
+    summary: "Hold it only for this group: operate_others and delete_tasks for tasks of its direct members, see_status for the usage charged to it.",
   }),
 };
 

@@ -44,7 +44,7 @@ export function agentApiRoutes(
 
   routes.on('agent.register', agentPolicies.register, async (ctx) => {
     const { id } = validate(agentParams, ctx.params);
-    ctx.body = await agents.register(id, ctx.state.agentTokenId!, validate(registerAgentSchema, ctx.state.body));
+    ctx.body = await agents.register(id, ctx.state.agentTokenId!, validate(registerAgentSchema, ctx.state.body), ctx.state.agentTask);
   });
 
   routes.on('agent.heartbeat', agentPolicies.bound, {

@@ -1,6 +1,7 @@
 import { normalizeImage, type AgentImages, type AgentResources, type AgentState, type ExecutorName } from '@trainyard/shared';
+import type { Insertable } from 'kysely';
 import type { Executor } from '../db/database.js';
-import type { AgentRow, AgentTokenRow } from '../db/schema.js';
+import type { AgentRow, AgentTokenRow, AgentTokensTable } from '../db/schema.js';
 
 /** An agent as the rest of the master sees one: parsed resources and labels, a boolean, never 0/1 or JSON text. */
 export interface AgentRecord {
@@ -66,6 +67,11 @@ export const agentRepository = {
       .execute();
   },
 
+  /** A one-shot agent whose task is over (see AgentService.markLost). */
+  remove(db: Executor, id: string): Promise<unknown> {
+    return db.deleteFrom('agents').where('id', '=', id).execute();
+  },
+
   /** Alive agents whose last heartbeat is older than `before`. */
   async silentSince(db: Executor, before: number): Promise<AgentRecord[]> {
     const rows = await db.selectFrom('agents').selectAll().where('state', '=', 'alive').where('last_heartbeat_at', '<', before).execute();
@@ -90,7 +96,7 @@ function toRecord(row: AgentRow): AgentRecord {
 }
 
 export const agentTokenRepository = {
-  insert(db: Executor, row: Omit<AgentTokenRow, 'id'>): Promise<AgentTokenRow> {
+  insert(db: Executor, row: Insertable<AgentTokensTable>): Promise<AgentTokenRow> {
     return db.insertInto('agent_tokens').values(row).returningAll().executeTakeFirstOrThrow();
   },
 
@@ -102,7 +108,7 @@ export const agentTokenRepository = {
     return db.selectFrom('agent_tokens').selectAll().where('name', '=', name).executeTakeFirst();
   },
 
-  /** Every token with its creator's name, or just the one with `id`. */
+  /** Every token an admin made with its creator's name (one-shot agents' tokens are not listed), or just the one with `id`. */
   list(db: Executor, id?: number): Promise<Array<AgentTokenRow & { creator: string | null }>> {
     let query = db
       .selectFrom('agent_tokens')
@@ -110,10 +116,25 @@ export const agentTokenRepository = {
       .selectAll('agent_tokens')
       .select('users.username as creator');
     if (id !== undefined) query = query.where('agent_tokens.id', '=', id);
+    else query = query.where('agent_tokens.task_id', 'is', null);
     return query.orderBy('agent_tokens.id').execute();
   },
 
   update(db: Executor, id: number, changes: Partial<Pick<AgentTokenRow, 'revoked_at' | 'last_used_at' | 'token_hash'>>): Promise<unknown> {
     return db.updateTable('agent_tokens').set(changes).where('id', '=', id).execute();
+  },
+
+  /** Revokes the task's one-shot tokens that are still valid. */
+  revokeForTask(db: Executor, taskId: number, at: number): Promise<unknown> {
+    return db.updateTable('agent_tokens').set({ revoked_at: at }).where('task_id', '=', taskId).where('revoked_at', 'is', null).execute();
+  },
+
+  /** Deletes the task's one-shot tokens that no agent record still names (agents.token_id refers to them). */
+  deleteForTask(db: Executor, taskId: number): Promise<unknown> {
+    return db
+      .deleteFrom('agent_tokens')
+      .where('task_id', '=', taskId)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('agents').select('agents.id').whereRef('agents.token_id', '=', 'agent_tokens.id'))))
+      .execute();
   },
 };

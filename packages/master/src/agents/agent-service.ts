@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import {
   normalizeImage,
+  ONE_SHOT_LABEL,
+  oneShotAgentId,
   type Agent,
   type AgentImages,
   type AgentResources,
@@ -16,6 +18,7 @@ import type { Db } from '../db/database.js';
 import { DomainError } from '../errors.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { agentRepository, agentTokenRepository, type AgentRecord } from './agent-repository.js';
+import type { AgentTokenService } from './agent-token-service.js';
 
 export interface AgentTimings {
   heartbeatIntervalMs: number;
@@ -38,6 +41,8 @@ export class AgentService implements ImageCatalog {
       timings: AgentTimings;
       /** Called when an agent can take work it could not before (it registered, or was enabled): the scheduler's entry point. */
       onCapacityChanged?: () => void;
+      /** One-shot agents' tokens, forgotten with the agent once its task is over. */
+      tokens?: Pick<AgentTokenService, 'forgetTask'>;
     },
   ) {
     this.startedAt = deps.clock.now();
@@ -52,8 +57,11 @@ export class AgentService implements ImageCatalog {
     id: string,
     tokenId: number,
     body: { executor: ExecutorName; resources: AgentResources; labels: Record<string, string>; version: string; images?: AgentImages | undefined },
+    /** Set when the token is a one-shot agent's (requireAgent checked that `id` is its agent id). */
+    oneShot?: { taskId: number; leaseId: string },
   ): Promise<RegisterAgentResponse> {
     const { db, clock, logger, tasks } = this.deps;
+    body = await this.oneShotRegistration(id, body, oneShot);
     const existing = await agentRepository.find(db, id);
     if (existing && existing.tokenId !== null && existing.tokenId !== tokenId) {
       const [owner] = await agentTokenRepository.list(db, existing.tokenId);
@@ -77,10 +85,29 @@ export class AgentService implements ImageCatalog {
       lastHeartbeatAt: now,
       images: body.images ?? null,
     });
-    await this.noteImages(id, body.images ?? null);
+    // A one-shot agent has no images to speak of (the scheduler never places by them on it).
+    if (!oneShot) await this.noteImages(id, body.images ?? null);
     logger.info({ agent: id, executor: body.executor, resources: body.resources }, 'agent registered');
     this.deps.onCapacityChanged?.();
     return { heartbeatIntervalMs: this.deps.timings.heartbeatIntervalMs, known: await tasks.knownOn(id), at: now };
+  }
+
+  /**
+   * A one-shot agent (issue 22) registers for the task leased to it, and the master, not the
+   * agent, says so: the label `trainyard.task` (the scheduler gives such an agent no other work,
+   * and admission never counts its images). Other agents may not claim the label.
+   */
+  private async oneShotRegistration<B extends { labels: Record<string, string>; images?: AgentImages | undefined }>(
+    id: string,
+    body: B,
+    oneShot: { taskId: number; leaseId: string } | undefined,
+  ): Promise<B> {
+    const { [ONE_SHOT_LABEL]: _claimed, ...labels } = body.labels;
+    if (!oneShot) return { ...body, labels };
+    // The lease must be this agent's: a task placed elsewhere since, or ended, refuses (LEASE_INVALID).
+    await this.deps.tasks.findLeased(oneShotAgentId(oneShot.taskId), oneShot.taskId, oneShot.leaseId);
+    this.deps.logger.info({ agent: id, taskId: oneShot.taskId }, 'one-shot agent registering for its task');
+    return { ...body, labels: { ...labels, [ONE_SHOT_LABEL]: String(oneShot.taskId) }, images: null };
   }
 
   /**
@@ -110,10 +137,10 @@ export class AgentService implements ImageCatalog {
    */
   async heartbeat(id: string, running: LeaseRef[], listedAfter: number | undefined, images?: AgentImages): Promise<HeartbeatResponse> {
     const { db, clock, tasks } = this.deps;
-    await this.requireAlive(id);
+    const agent = await this.requireAlive(id);
     const now = clock.now();
     await agentRepository.update(db, id, { lastHeartbeatAt: now, ...(images === undefined ? {} : { images }) });
-    if (images !== undefined) await this.noteImages(id, images);
+    if (images !== undefined && !isOneShot(agent)) await this.noteImages(id, images);
     if (listedAfter !== undefined) await this.endMissingRuns(id, running, listedAfter);
     return { known: await tasks.knownOn(id), at: now };
   }
@@ -152,7 +179,7 @@ export class AgentService implements ImageCatalog {
   private imageIndex(): Promise<Map<string, Set<string> | null>> {
     this.images ??= agentRepository
       .list(this.deps.db)
-      .then((agents) => new Map(agents.map((a) => [a.id, a.images === null ? null : new Set(a.images)])));
+      .then((agents) => new Map(agents.filter((a) => !isOneShot(a)).map((a) => [a.id, a.images === null ? null : new Set(a.images)])));
     return this.images;
   }
 
@@ -185,16 +212,35 @@ export class AgentService implements ImageCatalog {
     if (clock.now() - this.startedAt < this.deps.timings.lostTimeoutMs) return;
     const silent = await agentRepository.silentSince(db, clock.now() - this.deps.timings.lostTimeoutMs);
     for (const agent of silent) {
+      const held = await tasks.activeOnAgent(agent.id);
+      if (isOneShot(agent) && held.length === 0) {
+        await this.forgetOneShot(agent, 'one-shot agent done: its task ended and its job is gone');
+        continue;
+      }
       await agentRepository.update(db, agent.id, { state: 'lost' });
       logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
-      for (const task of await tasks.activeOnAgent(agent.id)) {
+      for (const task of held) {
         const message = `agent ${agent.id} stopped responding`;
         const neverAcknowledged = task.state === 'ASSIGNED' && task.lease_acked_at === null;
         await settle(task.id, logger, () => (neverAcknowledged ? tasks.release(task, message) : tasks.finishRun(task, 'LOST', { message })));
       }
+      // Its token died with the lease: a one-shot agent can never register again, so nothing of it is kept.
+      if (isOneShot(agent)) await this.forgetOneShot(agent, 'lost one-shot agent forgotten');
     }
   }
+
+  /**
+   * A one-shot agent that went quiet is not kept as lost: done when its task had left it (the job
+   * ended), or lost with its task (ended above). Its record goes, with its task's tokens.
+   */
+  private async forgetOneShot(agent: AgentRecord, why: string): Promise<void> {
+    await agentRepository.remove(this.deps.db, agent.id);
+    await this.deps.tokens?.forgetTask(Number(agent.labels[ONE_SHOT_LABEL]));
+    this.deps.logger.info({ agent: agent.id }, why);
+  }
 }
+
+export const isOneShot = (agent: Pick<AgentRecord, 'labels'>) => agent.labels[ONE_SHOT_LABEL] !== undefined;
 
 /** Ends one task; one that changed meanwhile (a report raced us) is left to the writer that won. */
 async function settle(taskId: number, logger: Logger, end: () => Promise<unknown>): Promise<void> {

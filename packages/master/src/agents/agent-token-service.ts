@@ -20,7 +20,15 @@ const UNAUTHENTICATED = () =>
 
 /** Agent tokens: random, shown once, stored only as SHA-256, revocable. */
 export class AgentTokenService {
-  constructor(private readonly deps: { db: Db; clock: Clock; audit: AuditService }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      clock: Clock;
+      audit: AuditService;
+      /** Whether a task still holds a lease (the tasks domain): a one-shot agent's token is valid only while it does. */
+      leaseCurrent?: (taskId: number, leaseId: string) => Promise<boolean>;
+    },
+  ) {}
 
   async create(actor: AuditActor, name: string): Promise<CreatedAgentToken> {
     const { db, clock, audit } = this.deps;
@@ -66,11 +74,50 @@ export class AgentTokenService {
     if (!token?.startsWith(AGENT_TOKEN_PREFIX)) throw UNAUTHENTICATED();
     const row = await agentTokenRepository.findByHash(db, hashToken(token));
     if (!row || row.revoked_at !== null) throw UNAUTHENTICATED();
+    if (row.task_id !== null && !(await this.deps.leaseCurrent?.(row.task_id, row.lease_id!))) {
+      throw new DomainError('UNAUTHENTICATED', `this one-shot agent token was for task ${row.task_id} under a lease it no longer holds: the task ended, or runs elsewhere now`);
+    }
     const now = clock.now();
     if (row.last_used_at === null || now - row.last_used_at > TOUCH_INTERVAL_MS) {
       await agentTokenRepository.update(db, row.id, { last_used_at: now });
     }
     return row;
+  }
+
+  // ---- For the resource-manager seam (issue 22): the credential of a one-shot agent ----
+
+  /**
+   * A token for the one-shot agent of one task's lease, handed to the job a resource manager
+   * submits (Slurm: in the job's environment, which only the job's user and root can read). It
+   * acts only as agent `task-<id>`, only on that task (requireAgent), and only while the task holds
+   * this lease (authenticate): when the task ends or is placed again, it is worth nothing. Minting
+   * revokes the task's earlier tokens. Not listed with the admin's tokens.
+   */
+  async mintForTask(taskId: number, leaseId: string): Promise<string> {
+    const { db, clock } = this.deps;
+    const token = newAgentToken();
+    await db.transaction().execute(async (trx) => {
+      await agentTokenRepository.revokeForTask(trx, taskId, clock.now());
+      await agentTokenRepository.insert(trx, {
+        // A name admins cannot give (":" is not allowed in theirs), so that none collides.
+        name: `task:${taskId}:${leaseId}`,
+        token_hash: hashToken(token),
+        created_by: null,
+        created_at: clock.now(),
+        last_used_at: null,
+        revoked_at: null,
+        task_id: taskId,
+        lease_id: leaseId,
+      });
+    });
+    return token;
+  }
+
+  /** The task is over: its one-shot tokens are revoked, and deleted once no agent record names them. */
+  async forgetTask(taskId: number): Promise<void> {
+    const { db, clock } = this.deps;
+    await agentTokenRepository.revokeForTask(db, taskId, clock.now());
+    await agentTokenRepository.deleteForTask(db, taskId);
   }
 
   /**

@@ -11,6 +11,8 @@ import * as admission from './migrations/0007-admission.js';
 import * as quotas from './migrations/0008-quotas.js';
 import * as groupIdentity from './migrations/0009-group-identity.js';
 import * as killRequests from './migrations/0021-kill-requests.js';
+import * as taskAgentTokens from './migrations/0022-task-agent-tokens.js';
+import * as usageLedger from './migrations/0031-usage-ledger.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -28,6 +30,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-quotas': quotas,
   '0009-group-identity': groupIdentity,
   '0021-kill-requests': killRequests,
+  '0022-task-agent-tokens': taskAgentTokens,
+  '0031-usage-ledger': usageLedger,
 };
 
 export interface OpenedDatabase {

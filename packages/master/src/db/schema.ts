@@ -1,5 +1,5 @@
 import type { Generated, Insertable, Selectable } from 'kysely';
-import type { AgentState, AuthBackendName, ExecutorName, SessionKind, TaskKind, TaskLogLine, TaskState } from '@trainyard/shared';
+import type { AgentState, AuthBackendName, ExecutorName, RunOutcome, SessionKind, TaskKind, TaskLogLine, TaskState } from '@trainyard/shared';
 
 /**
  * Tables as SQLite stores them: timestamps are epoch milliseconds, booleans 0/1, JSON as text.
@@ -78,6 +78,61 @@ export interface TasksTable {
   kill_reason: string | null;
   /** Who asked for the kill: a user's name; null for the master itself (then kill_reason says why) or a kill from before migration 0021. */
   kill_requested_by: string | null;
+  /** When it last entered the queue (created, or back after a run; migration 0031; null for older rows: created_at). */
+  queued_at: number | null;
+}
+
+/** A task's history, for its page (migration 0031): it goes with the task. */
+export interface TaskTimelineTable {
+  id: Generated<number>;
+  task_id: number;
+  at: number;
+  event: 'state' | 'waiting' | 'kill_requested';
+  state: TaskState;
+  detail: string | null;
+}
+
+/**
+ * The usage ledger (migration 0031): one row per run, opened when it starts (ended_at null) and
+ * closed when it ends. No foreign keys: it outlives tasks, groups and account changes.
+ */
+export interface UsageRunsTable {
+  id: Generated<number>;
+  task_id: number;
+  owner_id: number;
+  owner_name: string;
+  group_path: string | null;
+  pool: string;
+  kind: TaskKind;
+  task_name: string;
+  /** CPUs held (a run that asks none counts as one, as quotas count it). */
+  cpu: number;
+  /** Bytes held (0: no limit asked). */
+  memory: number;
+  gpus: number;
+  agent_id: string | null;
+  queued_at: number;
+  started_at: number;
+  wait_ms: number;
+  ended_at: number | null;
+  outcome: RunOutcome | null;
+  exit_code: number | null;
+}
+
+/** The cluster each minute, per pool (migration 0031), for the overview's charts. */
+export interface ClusterSamplesTable {
+  at: number;
+  pool: string;
+  agents: number;
+  cpu_total: number;
+  cpu_allocated: number;
+  gpus_total: number;
+  gpus_allocated: number;
+  memory_total: number;
+  memory_allocated: number;
+  queued: number;
+  oldest_queued_at: number | null;
+  running: number;
 }
 
 export interface TaskLogsTable {
@@ -96,6 +151,9 @@ export interface AgentTokensTable {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Set for a one-shot agent's token (0022): valid only for this task while it holds `lease_id`. */
+  task_id: Generated<number | null>;
+  lease_id: Generated<string | null>;
 }
 
 export interface AgentsTable {
@@ -255,6 +313,9 @@ export interface Database {
   sessions: SessionsTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
+  task_timeline: TaskTimelineTable;
+  usage_runs: UsageRunsTable;
+  cluster_samples: ClusterSamplesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -269,3 +330,6 @@ export type RoleRow = Selectable<RolesTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
 export type QuotaRow = Selectable<QuotasTable>;
+export type UsageRunRow = Selectable<UsageRunsTable>;
+export type ClusterSampleRow = Selectable<ClusterSamplesTable>;
+export type TaskTimelineRow = Selectable<TaskTimelineTable>;

@@ -14,6 +14,8 @@ export interface AppState {
   actor?: Actor;
   /** Set by `requireAgent` on agent-facing routes. */
   agentTokenId?: number;
+  /** Set by `requireAgent` when the token is a one-shot agent's: the one task and lease it serves. */
+  agentTask?: { taskId: number; leaseId: string };
   /** The parsed JSON body, set by `jsonBody`. */
   body?: unknown;
 }

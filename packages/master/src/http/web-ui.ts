@@ -14,6 +14,13 @@ const isPageRequest = (ctx: { method: string; path: string }) =>
   (ctx.method === 'GET' || ctx.method === 'HEAD') && matchWebPage(ctx.path) !== undefined;
 
 /**
+ * A browser asking for a page the UI does not have (it says it wants HTML): the UI's own 404 page,
+ * with status 404. API paths, and clients that do not ask for HTML, get the JSON 404.
+ */
+const isMissingPage = (ctx: { method: string; path: string; get(name: string): string }) =>
+  (ctx.method === 'GET' || ctx.method === 'HEAD') && !ctx.path.startsWith('/api/') && /\btext\/html\b/.test(ctx.get('accept'));
+
+/**
  * The single-page UI: built files as they are, and index.html for the UI's own page paths
  * (`matchWebPage`, shared with the UI's router) so that a reload of /experiments/12 works.
  * Every other path falls through to the JSON 404.
@@ -32,7 +39,9 @@ export function webUi(root: string): Middleware<AppState>[] {
   return [
     serve(root, { index: false, maxage: 3600_000, immutable: false }) as Middleware<AppState>,
     async (ctx, next) => {
-      if (!isPageRequest(ctx)) return next();
+      const missing = !isPageRequest(ctx) && isMissingPage(ctx);
+      if (!isPageRequest(ctx) && !missing) return next();
+      if (missing) ctx.status = 404;
       ctx.type = 'html';
       ctx.set('cache-control', 'no-cache');
       ctx.set('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");

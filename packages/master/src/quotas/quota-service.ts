@@ -325,12 +325,12 @@ export class QuotaService {
     return quotaRepository.running(this.deps.db);
   }
 
-  /** A run ended (the task service's one writer of states says so): charge its owner's fair-share usage. */
-  async chargeRun(task: TaskRow, endedAt: number): Promise<void> {
-    const spec = JSON.parse(task.run_spec) as { resources?: { cpu?: number | null; gpus?: number } };
-    const start = Math.max(task.started_at ?? 0, task.assigned_at ?? 0);
-    if (start === 0) return;
-    await this.charge(task.owner_id, { cpu: spec.resources?.cpu ?? 1, gpus: spec.resources?.gpus ?? 0, seconds: (endedAt - start) / 1000 });
+  /**
+   * A run ended: charge its owner's fair-share usage with what the usage ledger wrote of it (its
+   * CPUs, GPUs, start and end), so that fair share and usage reports agree on what a run held.
+   */
+  async chargeRun(run: { ownerId: number; cpu: number; gpus: number; startedAt: number; endedAt: number }): Promise<void> {
+    await this.charge(run.ownerId, { cpu: run.cpu, gpus: run.gpus, seconds: (run.endedAt - run.startedAt) / 1000 });
   }
 
   /** Whether any quota exists (the scheduler skips the snapshot when none does). */

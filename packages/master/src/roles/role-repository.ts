@@ -168,6 +168,17 @@ export const roleRepository = {
     await db.deleteFrom('role_assignments').where('id', '=', id).execute();
   },
 
+  /** Whether the role is given to some group scoped to that group itself (allowed for read-only roles only). */
+  async hasSelfScopedAssignments(db: Executor, roleId: number): Promise<boolean> {
+    const row = await db
+      .selectFrom('role_assignments')
+      .select('id')
+      .where('role_id', '=', roleId)
+      .whereRef('group_id', '=', 'scope_group_id')
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
   async hasScopedAssignments(db: Executor, roleId: number): Promise<boolean> {
     const row = await db
       .selectFrom('role_assignments')

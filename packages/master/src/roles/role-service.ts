@@ -3,6 +3,7 @@ import {
   BUILTIN_ROLES,
   CAPABILITIES,
   isCapability,
+  READ_ONLY_CAPABILITIES,
   SCOPEABLE_CAPABILITIES,
   USER_ROLE,
   type Capability,
@@ -103,6 +104,14 @@ export class RoleService implements UserAccessPort, GroupListener {
             'remove the scoped assignments first, or make another role',
         );
       }
+      const acting = capabilities?.filter((c) => !READ_ONLY_CAPABILITIES.includes(c)) ?? [];
+      if (acting.length > 0 && (await roleRepository.hasSelfScopedAssignments(trx, role.id))) {
+        throw new DomainError(
+          'SELF_SCOPE',
+          `role '${role.name}' is given to a group scoped to that group itself, and with ${acting.join(', ')} every member could act on ` +
+            "every other member's tasks: remove those assignments first, or make another role",
+        );
+      }
       await roleRepository.update(trx, role.id, {
         ...(changes.description === undefined ? {} : { description: changes.description }),
         ...(capabilities ? { capabilities } : {}),
@@ -153,10 +162,11 @@ export class RoleService implements UserAccessPort, GroupListener {
           throw new DomainError(
             'SCOPE_NOT_ALLOWED',
             `role '${role.name}' cannot be scoped: it holds ${unscopeable.join(', ')}, which act on the whole cluster; ` +
-              `only ${SCOPEABLE_CAPABILITIES.join(' and ')} can be held for one group`,
+              `only ${SCOPEABLE_CAPABILITIES.join(', ')} can be held for one group`,
           );
         }
-        if ('group' in holder && holder.group.id === scope.id) {
+        const readOnly = role.capabilities.every((c) => READ_ONLY_CAPABILITIES.includes(c));
+        if ('group' in holder && holder.group.id === scope.id && !readOnly) {
           throw new DomainError(
             'SELF_SCOPE',
             `role '${role.name}' given to ${scope.path} and scoped to ${scope.path} itself would let every member act on every ` +

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { crashPoint, SHARED_ROOT_LABEL, type AgentAction, type PollResponse, type RunSpec, type TaskKind, type TaskRunSpec } from '@trainyard/shared';
 import type { AgentRecord } from '../agents/agent-repository.js';
-import type { AgentService } from '../agents/agent-service.js';
+import { isOneShot, type AgentService } from '../agents/agent-service.js';
 import type { Clock } from '../clock.js';
 import type { TaskRow } from '../db/schema.js';
 import type { QuotaService } from '../quotas/quota-service.js';
@@ -174,8 +174,8 @@ export class Scheduler {
       }
     }
     const waitingForAck = actions.some((a) => a.type === 'start');
-    // Streams are answered at once, without waiting for an assignment.
-    if (!waitingForAck && agent.enabled && !actions.some((a) => a.type === 'open')) {
+    // Streams are answered at once, without waiting for an assignment. A one-shot agent runs the one task it was started for.
+    if (!waitingForAck && agent.enabled && !isOneShot(agent) && !actions.some((a) => a.type === 'open')) {
       const assigned = await this.assignNext(agent);
       if (assigned) actions.push({ type: 'start', spec: this.spec(assigned, assigned.lease_id!) });
     }

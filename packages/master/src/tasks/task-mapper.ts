@@ -2,10 +2,12 @@ import type { KillRequest, RunSpec, Task, TaskConfig, TaskKind, TaskState, TaskS
 import type { TaskRow } from '../db/schema.js';
 import { toIso } from '../clock.js';
 import type { TaskWithOwner } from './task-repository.js';
+import { poolOfTask } from '../usage/pool-of.js';
 
 const isoOrNull = (millis: number | null) => (millis === null ? null : toIso(millis));
 
 export function toTaskSummary(row: TaskWithOwner): TaskSummary {
+  const resources = runSpecOf(row).resources;
   return {
     id: row.id,
     kind: row.kind as TaskKind,
@@ -22,6 +24,8 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     endedAt: isoOrNull(row.ended_at),
     pendingReason: row.state === 'QUEUED' ? row.pending_reason : null,
     killRequest: killRequestOf(row),
+    pool: poolOfTask(row),
+    resources: { gpus: resources.gpus ?? 0, cpu: resources.cpu ?? null, memory: resources.memory ?? null },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { TERMINAL_STATES, type TaskKind, type TaskState } from '@trainyard/shared';
-import type { Database, TaskLogRow, TasksTable, TaskRow } from '../db/schema.js';
+import type { Database, TaskLogRow, TasksTable, TaskRow, TaskTimelineRow, TaskTimelineTable } from '../db/schema.js';
+import { globMatch } from '../db/glob.js';
 import type { Insertable, Updateable } from 'kysely';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -10,6 +11,14 @@ export type TaskWithOwner = TaskRow & { owner: string };
 export interface TaskListFilter {
   kind?: TaskKind;
   ownerId?: number;
+  states?: TaskState[];
+  /** Charged to exactly this group. */
+  group?: string;
+  /** Created in [createdSince, createdUntil). */
+  createdSince?: number;
+  createdUntil?: number;
+  /** A glob over the name (`*`, `?`), case-insensitive. */
+  name?: string;
   /** Keyset: only tasks with a smaller id (lists run newest first). */
   beforeId?: number;
   limit: number;
@@ -32,6 +41,11 @@ export const taskRepository = {
     let query = withOwner(db);
     if (filter.kind !== undefined) query = query.where('tasks.kind', '=', filter.kind);
     if (filter.ownerId !== undefined) query = query.where('tasks.owner_id', '=', filter.ownerId);
+    if (filter.states !== undefined) query = query.where('tasks.state', 'in', filter.states);
+    if (filter.group !== undefined) query = query.where('tasks.group_path', '=', filter.group);
+    if (filter.createdSince !== undefined) query = query.where('tasks.created_at', '>=', filter.createdSince);
+    if (filter.createdUntil !== undefined) query = query.where('tasks.created_at', '<', filter.createdUntil);
+    if (filter.name !== undefined) query = query.where(globMatch('tasks.name', filter.name));
     if (filter.beforeId !== undefined) query = query.where('tasks.id', '<', filter.beforeId);
     return query.orderBy('tasks.id', 'desc').limit(filter.limit).execute();
   },
@@ -118,8 +132,10 @@ export const taskRepository = {
     return db.selectFrom(ranked).selectAll('q').where('q.rank_in_head', '<=', perHead).orderBy('q.id').limit(limit).execute() as Promise<TaskRow[]>;
   },
 
-  async setPendingReason(db: Executor, id: number, reason: string | null): Promise<void> {
-    await db.updateTable('tasks').set({ pending_reason: reason }).where('id', '=', id).where('state', '=', 'QUEUED').execute();
+  /** True when the task was still queued (and so its reason changed). */
+  async setPendingReason(db: Executor, id: number, reason: string | null): Promise<boolean> {
+    const result = await db.updateTable('tasks').set({ pending_reason: reason }).where('id', '=', id).where('state', '=', 'QUEUED').executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   },
 
   /** Assignments never acknowledged since before `before`. */
@@ -173,6 +189,39 @@ export const taskRepository = {
       else low = middle + 1;
     }
     return low;
+  },
+
+  async addTimeline(db: Executor, entry: Insertable<TaskTimelineTable>): Promise<void> {
+    await db.insertInto('task_timeline').values(entry).execute();
+  },
+
+  timeline(db: Executor, taskId: number): Promise<TaskTimelineRow[]> {
+    return db.selectFrom('task_timeline').selectAll().where('task_id', '=', taskId).orderBy('id').limit(10_000).execute();
+  },
+
+  /** Tasks holding room on an agent, with their owner's name and run spec (the overview's allocations). */
+  allocations(db: Executor): Promise<Array<Pick<TaskRow, 'id' | 'agent_id' | 'state' | 'run_spec'> & { owner: string }>> {
+    return db
+      .selectFrom('tasks')
+      .innerJoin('users', 'users.id', 'tasks.owner_id')
+      .select(['tasks.id', 'tasks.agent_id', 'tasks.state', 'tasks.run_spec', 'users.username as owner'])
+      .where('tasks.state', 'in', ACTIVE_STATES)
+      .execute();
+  },
+
+  /** How long the queue is, and since when its oldest task has waited (it last entered the queue then). */
+  async queueFacts(db: Executor): Promise<{ length: number; oldestQueuedAt: number | null }> {
+    const row = await db
+      .selectFrom('tasks')
+      .select((eb) => [eb.fn.countAll<number>().as('length'), eb.fn.min<number | null>(eb.fn.coalesce('queued_at', 'created_at')).as('oldest')])
+      .where('state', '=', 'QUEUED')
+      .executeTakeFirstOrThrow();
+    return { length: Number(row.length), oldestQueuedAt: row.oldest === null ? null : Number(row.oldest) };
+  },
+
+  async stateCounts(db: Executor): Promise<Array<{ state: TaskState; count: number }>> {
+    const rows = await db.selectFrom('tasks').select((eb) => ['state', eb.fn.countAll<number>().as('count')]).groupBy('state').execute();
+    return rows.map((r) => ({ state: r.state, count: Number(r.count) }));
   },
 
   readLogs(db: Executor, taskId: number, afterSeq: number, limit: number): Promise<TaskLogRow[]> {

@@ -27,11 +27,25 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
       throw new DomainError('INVALID_INPUT', 'after: not a cursor this master issued');
     }
     ctx.body = await tasks.list({
-      ...visibleTasks(actor, query),
+      // Naming an owner lists their summaries, as `all` does everyone's.
+      ...visibleTasks(actor, { all: query.all || query.owner !== undefined }),
       ...(query.kind ? { kind: query.kind } : {}),
       ...(beforeId === undefined ? {} : { beforeId }),
+      ...(query.state ? { states: query.state } : {}),
+      ...(query.owner ? { owner: query.owner } : {}),
+      ...(query.group ? { group: query.group } : {}),
+      ...(query.since ? { since: query.since } : {}),
+      ...(query.until ? { until: query.until } : {}),
+      ...(query.name ? { name: query.name } : {}),
       limit: query.limit,
     });
+  });
+
+  routes.on('tasks.timeline', taskPolicies.read, {
+    target: task,
+    handle: async (ctx, _actor, target) => {
+      ctx.body = { items: await tasks.timeline(target.task) };
+    },
   });
 
   routes.on('tasks.create', taskPolicies.create, async (ctx, actor) => {

@@ -5,6 +5,7 @@ import {
   EXPERIMENT_LOG_DIR,
   isTerminal,
   taskStatusKey,
+  resolvePeriodBound,
   type BindMountRequest,
   type KnownTask,
   type Page,
@@ -15,6 +16,8 @@ import {
   type TaskPlan,
   type TaskState,
   type TaskSummary,
+  type TaskTimelineEntry,
+  type RunOutcome,
 } from '@trainyard/shared';
 import type { Insertable, Updateable } from 'kysely';
 import type { Admission, AdmissionRequest } from '../admission/admission.js';
@@ -29,6 +32,9 @@ import { DomainError } from '../errors.js';
 import type { GroupService } from '../groups/group-service.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
+import { poolOfTask } from '../usage/pool-of.js';
+import { resourcesOf, type EndedRun, type RunLedger } from '../usage/usage-service.js';
+import type { Allocation } from '../usage/cluster-service.js';
 import type { TaskEvents } from './task-events.js';
 import { runSpecOf, toTask, toTaskSummary } from './task-mapper.js';
 import { taskRepository, type TaskListFilter, type TaskWithOwner } from './task-repository.js';
@@ -47,8 +53,10 @@ export class TaskService {
       audit: AuditService;
       /** The quotas domain: refuses a task over max_submitted (or a deny_on_limit quota) inside the create transaction. */
       quotas?: Pick<QuotaService, 'checksSubmission' | 'checkSubmission'>;
-      /** Called when a run ends (from RUNNING to an end or back to the queue): fair-share usage. */
-      onRunEnded?: (task: TaskRow, endedAt: number) => void;
+      /** The usage ledger: a run is opened and closed in it in the transaction that changes the task's state. */
+      ledger?: RunLedger;
+      /** Called when a run ended (from RUNNING to an end or back to the queue), with what the ledger wrote: fair-share usage. */
+      onRunEnded?: (run: EndedRun) => void;
       /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
       onQueued?: (taskId: number) => void;
       /** Called when a kill is asked of a task that an agent holds, to wake that agent's poll. */
@@ -80,18 +88,22 @@ export class TaskService {
       restarts: 0,
       created_at: now,
       updated_at: now,
+      queued_at: now,
     };
     // Under a quota that refuses at creation, the count and the insert are one transaction: Kysely
     // holds its one connection from BEGIN to COMMIT, so no other submission is counted or stored
-    // between them. Tasks no such quota covers are stored as before.
+    // between them. The task's first timeline entry goes in with it.
     const quotas = this.deps.quotas;
-    const row = (await quotas?.checksSubmission(owner.id, group?.id ?? null))
-      ? await db.transaction().execute(async (trx) => {
-          const r = runSpec.resources;
-          await quotas!.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus });
-          return taskRepository.insert(trx, values);
-        })
-      : await taskRepository.insert(db, values);
+    const checked = await quotas?.checksSubmission(owner.id, group?.id ?? null);
+    const row = await db.transaction().execute(async (trx) => {
+      if (checked) {
+        const r = runSpec.resources;
+        await quotas!.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus });
+      }
+      const inserted = await taskRepository.insert(trx, values);
+      await taskRepository.addTimeline(trx, { task_id: inserted.id, at: now, event: 'state', state: 'QUEUED', detail: null });
+      return inserted;
+    });
     crashPoint('master:after-submit');
     this.deps.onQueued?.(row.id);
     return toTask({ ...row, owner: owner.username });
@@ -124,8 +136,19 @@ export class TaskService {
     return { owner, admitted: await this.deps.admission.admit(actor, owner, { ...request, logMounts }) };
   }
 
-  async list(filter: Omit<TaskListFilter, 'limit'> & { limit: number }): Promise<Page<TaskSummary>> {
-    const rows = await taskRepository.list(this.deps.db, { ...filter, limit: filter.limit + 1 });
+  /** A page of summaries, newest first; `owner` (a name) and `since`/`until` (period bounds, by the master's clock) resolved here. */
+  async list(
+    request: Omit<TaskListFilter, 'limit' | 'createdSince' | 'createdUntil'> & { limit: number; owner?: string; since?: string; until?: string },
+  ): Promise<Page<TaskSummary>> {
+    const { owner, since, until, ...filter } = request;
+    if (owner !== undefined) filter.ownerId = (await this.deps.users.require(owner)).id;
+    const now = this.deps.clock.now();
+    const rows = await taskRepository.list(this.deps.db, {
+      ...filter,
+      ...(since === undefined ? {} : { createdSince: resolvePeriodBound(since, now)! }),
+      ...(until === undefined ? {} : { createdUntil: resolvePeriodBound(until, now)! }),
+      limit: filter.limit + 1,
+    });
     const items = rows.slice(0, filter.limit).map(toTaskSummary);
     const last = rows.length > filter.limit ? rows[filter.limit - 1] : undefined;
     return { items, next: last ? encodeCursor(last.id) : null };
@@ -141,9 +164,14 @@ export class TaskService {
     return taskRepository.queuedHeads(this.deps.db, perHead, limit);
   }
 
-  /** Records why a queued task waits; the caller writes only a reason that changed. Waiting clients hear of it. */
+  /** Records why a queued task waits (and when, in its timeline); the caller writes only a reason that changed. Waiting clients hear of it. */
   async setPendingReason(taskId: number, reason: string | null): Promise<void> {
-    await taskRepository.setPendingReason(this.deps.db, taskId, reason);
+    const at = this.deps.clock.now();
+    await this.deps.db.transaction().execute(async (trx) => {
+      if (await taskRepository.setPendingReason(trx, taskId, reason)) {
+        await taskRepository.addTimeline(trx, { task_id: taskId, at, event: 'waiting', state: 'QUEUED', detail: reason });
+      }
+    });
     this.deps.events.changed(taskId);
   }
 
@@ -160,6 +188,30 @@ export class TaskService {
       current = toTask(await this.require(task.id));
     }
     return current;
+  }
+
+  /** What its page shows of a task's history; a task from before the timeline (0.3) gets what its row says. */
+  async timeline(task: TaskWithOwner): Promise<TaskTimelineEntry[]> {
+    const rows = await taskRepository.timeline(this.deps.db, task.id);
+    if (rows.length > 0) return rows.map((r) => ({ at: toIso(r.at), event: r.event, state: r.state, detail: r.detail }));
+    const entries: TaskTimelineEntry[] = [{ at: toIso(task.created_at), event: 'state', state: 'QUEUED', detail: null }];
+    if (task.started_at !== null) entries.push({ at: toIso(task.started_at), event: 'state', state: 'RUNNING', detail: null });
+    if (task.ended_at !== null) entries.push({ at: toIso(task.ended_at), event: 'state', state: task.state as TaskState, detail: task.message });
+    return entries;
+  }
+
+  /** Tasks holding room on agents, with what they hold (the cluster overview). */
+  async allocations(): Promise<Allocation[]> {
+    const rows = await taskRepository.allocations(this.deps.db);
+    return rows.map((row) => ({ agentId: row.agent_id, owner: row.owner, state: row.state as TaskState, pool: poolOfTask(row), ...resourcesOf(row) }));
+  }
+
+  queueFacts(): Promise<{ length: number; oldestQueuedAt: number | null }> {
+    return taskRepository.queueFacts(this.deps.db);
+  }
+
+  async stateCounts(): Promise<Partial<Record<TaskState, number>>> {
+    return Object.fromEntries((await taskRepository.stateCounts(this.deps.db)).map((r) => [r.state, r.count]));
   }
 
   /** The tasks an agent holds (ASSIGNED, PULLING or RUNNING), oldest first. */
@@ -276,6 +328,7 @@ export class TaskService {
     } else {
       const requested = await this.deps.db.transaction().execute(async (trx) => {
         if (!(await taskRepository.requestKill(trx, task.id, state, { ...request, updated_at: now }))) return false;
+        await taskRepository.addTimeline(trx, { task_id: task.id, at: now, event: 'kill_requested', state, detail: options.reason ?? null });
         await audit(trx);
         return true;
       });
@@ -290,7 +343,9 @@ export class TaskService {
   /**
    * The one writer of task states: applies `event` to the task as read (the state machine says
    * where it leads), guarded against racing writers by its state and lease. Ending states stamp
-   * ended_at, RUNNING stamps started_at; the scheduler hears of queued tasks and freed capacity.
+   * ended_at, RUNNING stamps started_at, the queue stamps queued_at; the same transaction adds the
+   * timeline entry and opens (RUNNING) or closes (leaving RUNNING) the run in the usage ledger, so a
+   * state and its ledger row are never apart. The scheduler hears of queued tasks and freed capacity.
    * `within` writes what must go with the change (an audit entry) in its transaction.
    */
   async transition<T extends TaskRow>(task: T, event: TaskEvent, extra: Updateable<TasksTable> = {}, within?: (trx: Executor) => Promise<void>): Promise<T> {
@@ -300,18 +355,27 @@ export class TaskService {
     const changes: Updateable<TasksTable> = { ...extra, state: to, updated_at: now };
     if (to === 'RUNNING' && task.started_at === null) changes.started_at = now;
     if (isTerminal(to)) changes.ended_at = now;
+    if (to === 'QUEUED') changes.queued_at = now;
     // A pending reason says why a queued task waits: it goes when the task leaves the queue.
     if (from === 'QUEUED') changes.pending_reason = null;
-    const write = async (db: Executor) => {
-      if (!(await taskRepository.update(db, task.id, { state: from, leaseId: task.lease_id }, changes))) {
+    const ledger = this.deps.ledger;
+    const ended = await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await taskRepository.update(trx, task.id, { state: from, leaseId: task.lease_id }, changes))) {
         throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
       }
-      await within?.(db);
-    };
-    if (within) await this.deps.db.transaction().execute(write);
-    else await write(this.deps.db);
+      await within?.(trx);
+      const detail = (changes.message as string | null | undefined) ?? (to === 'ASSIGNED' ? (changes.agent_id as string | undefined) ?? null : null);
+      await taskRepository.addTimeline(trx, { task_id: task.id, at: now, event: 'state', state: to, detail });
+      if (!ledger) return undefined;
+      if (to === 'RUNNING' && from !== 'RUNNING') await ledger.runStarted(trx, { ...task, ...changes } as TaskRow, now);
+      if (from === 'RUNNING' && to !== 'RUNNING') {
+        const exitCode = (changes.exit_code as number | null | undefined) ?? null;
+        return ledger.runEnded(trx, task, now, to === 'QUEUED' ? 'REQUEUED' : (to as RunOutcome), exitCode);
+      }
+      return undefined;
+    });
     this.deps.events.changed(task.id);
-    if (from === 'RUNNING' && to !== 'RUNNING') this.deps.onRunEnded?.(task, now);
+    if (ended) this.deps.onRunEnded?.(ended);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
     if (to === 'QUEUED') this.deps.onQueued?.(task.id);
     return { ...task, ...changes } as T;

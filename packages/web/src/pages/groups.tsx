@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Group, GroupDetail } from '@trainyard/shared';
 import { api } from '../api.js';
-import { Feedback, Page, useActions } from '../components.js';
+import { DialogButton, Feedback, Field, Page, useActions, validateForm } from '../components.js';
 import { Link } from '../router.js';
 
 /** change_config: every group, and a form to make one. */
@@ -11,20 +11,34 @@ export function GroupsPage() {
   const { error, setError, notice, act } = useActions(reload);
   useEffect(() => void reload(), []);
 
-  const create = (event: Event) => {
+  const create = (close: () => void) => (event: Event) => {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
+    if (!validateForm(form)) return;
     const path = String(new FormData(form).get('path'));
-    void act(() => api('groups.create', { body: { path } }), `Created group ${path}.`).then((ok) => ok && form.reset());
+    void act(() => api('groups.create', { body: { path } }), `Created group ${path}.`).then((ok) => ok && close());
   };
 
   return (
-    <Page title="Groups">
+    <Page
+      title="Groups"
+      actions={
+        <DialogButton label="New group" title="New group">
+          {(close) => (
+            <form class="stack" onSubmit={create(close)} aria-label="Create group" noValidate>
+              <Field label="Path" hint="A subgroup needs its parent: create research before research/vision">
+                <input name="path" placeholder="group path, e.g. research/vision" required size={32} pattern="[a-z0-9][a-z0-9._\-]*(/[a-z0-9][a-z0-9._\-]*)*" title="segments of a-z, 0-9, '.', '_', '-' separated by '/'" />
+              </Field>
+              <Feedback error={error} notice={undefined} />
+              <div class="dialog-actions">
+                <button type="submit">Create group</button>
+              </div>
+            </form>
+          )}
+        </DialogButton>
+      }
+    >
       <Feedback error={error} notice={notice} />
-      <form class="inline" onSubmit={create} aria-label="Create group">
-        <input name="path" placeholder="group path, e.g. research/vision" required size={32} />
-        <button type="submit">Create group</button>
-      </form>
       <table class="groups">
         <thead>
           <tr>
@@ -95,7 +109,7 @@ export function GroupPage(props: { path: string }) {
           </dl>
           <h2>Members</h2>
           <form class="inline" onSubmit={addMember} aria-label="Add member">
-            <input name="username" placeholder="user name" required />
+            <input name="username" aria-label="User name" placeholder="user name" required />
             <button type="submit">Add member</button>
           </form>
           <table class="members">
@@ -112,7 +126,7 @@ export function GroupPage(props: { path: string }) {
           </table>
           <h2>Rename or delete</h2>
           <form class="inline" onSubmit={rename} aria-label="Rename group">
-            <input name="path" defaultValue={group.path} required size={32} />
+            <input name="path" aria-label="New path" defaultValue={group.path} required size={32} />
             <button type="submit">Rename</button>
           </form>
           <button class="danger" onClick={remove}>

@@ -3,7 +3,8 @@ import type { MeResponse, Quota, QuotaRequest, QuotaUsage } from '@trainyard/sha
 import { formatQuotaLimits, formatUsageAmount } from '@trainyard/shared/constants';
 import { can } from '../access.js';
 import { api } from '../api.js';
-import { ErrorBanner, Feedback, Page, useActions } from '../components.js';
+import { Link } from '../router.js';
+import { DialogButton, ErrorBanner, Feedback, Field, Page, useActions } from '../components.js';
 
 /** Form fields to a request: blank fields are left out (create) or, with `clear`, removed (edit: "none"). */
 function requestFrom(data: FormData): QuotaRequest {
@@ -23,12 +24,24 @@ function requestFrom(data: FormData): QuotaRequest {
 function LimitInputs() {
   return (
     <>
-      <input name="maxRunning" placeholder="max running" size={10} />
-      <input name="maxSubmitted" placeholder="max submitted" size={12} />
-      <input name="cpu" placeholder="cpu" size={6} />
-      <input name="memory" placeholder="memory (64GiB)" size={14} />
-      <input name="gpus" placeholder="gpus" size={6} />
-      <input name="maxRuntime" placeholder="max runtime (8h)" size={14} />
+      <Field label="Max running">
+        <input name="maxRunning" placeholder="max running" size={10} />
+      </Field>
+      <Field label="Max submitted">
+        <input name="maxSubmitted" placeholder="max submitted" size={12} />
+      </Field>
+      <Field label="CPUs">
+        <input name="cpu" placeholder="cpu" size={6} />
+      </Field>
+      <Field label="Memory">
+        <input name="memory" placeholder="memory (64GiB)" size={14} />
+      </Field>
+      <Field label="GPUs">
+        <input name="gpus" placeholder="gpus" size={6} />
+      </Field>
+      <Field label="Max runtime">
+        <input name="maxRuntime" placeholder="max runtime (8h)" size={14} />
+      </Field>
     </>
   );
 }
@@ -61,7 +74,33 @@ export function QuotasPage(props: { me: MeResponse }) {
   };
 
   return (
-    <Page title="Quotas">
+    <Page
+      title="Quotas"
+      actions={
+        editable && (
+          <DialogButton label="New quota" title="New quota">
+            {() => (
+              <>
+                <p class="hint">Blank: no limit.</p>
+                <form class="stack" onSubmit={create} aria-label="Create quota">
+                  <Field label="Name">
+                    <input name="name" placeholder="quota name" required />
+                  </Field>
+                  <LimitInputs />
+                  <label class="toggle">
+                    <input type="checkbox" name="denyOnLimit" /> refuse instead of queueing (deny on limit)
+                  </label>
+                  <Feedback error={error} notice={undefined} />
+                  <div class="dialog-actions">
+                    <button type="submit">Create quota</button>
+                  </div>
+                </form>
+              </>
+            )}
+          </DialogButton>
+        )
+      }
+    >
       <Feedback error={error} notice={notice} />
       {quotas.length === 0 && <p class="empty">No quotas.</p>}
       {quotas.length > 0 && (
@@ -96,22 +135,33 @@ export function QuotasPage(props: { me: MeResponse }) {
                       )}{' '}
                     </span>
                   ))}
-                  {editable && (
-                    <form class="inline" onSubmit={assign(q.name)} aria-label={`Assign ${q.name}`}>
-                      <input name="who" placeholder="user, or group:PATH" required size={18} />
-                      <button type="submit">Assign</button>
-                    </form>
-                  )}
                 </td>
                 {editable && (
-                  <td>
-                    <form class="inline" onSubmit={update(q.name)} aria-label={`Change ${q.name}`}>
-                      <LimitInputs />
-                      <button type="submit">Set</button>
-                      <button type="button" class="danger" onClick={() => void act(() => api('quotas.delete', { params: { name: q.name } }), `Deleted ${q.name}.`)}>
-                        Delete
-                      </button>
-                    </form>
+                  <td class="actions">
+                    <DialogButton label="Edit" title={`Quota ${q.name}`} class="">
+                      {() => (
+                        <>
+                          <p class="hint">Blank: unchanged. "none" removes a limit; lowering one never stops running tasks.</p>
+                          <form class="stack" onSubmit={update(q.name)} aria-label={`Change ${q.name}`}>
+                            <LimitInputs />
+                            <div class="dialog-actions">
+                              <button type="submit">Set</button>
+                            </div>
+                          </form>
+                          <h3>Assign</h3>
+                          <form class="inline" onSubmit={assign(q.name)} aria-label={`Assign ${q.name}`}>
+                            <Field label="To">
+                              <input name="who" placeholder="user, or group:PATH" required size={18} />
+                            </Field>
+                            <button type="submit">Assign</button>
+                          </form>
+                          <Feedback error={error} notice={notice} />
+                        </>
+                      )}
+                    </DialogButton>
+                    <button type="button" class="danger" onClick={() => void act(() => api('quotas.delete', { params: { name: q.name } }), `Deleted ${q.name}.`)}>
+                      Delete
+                    </button>
                   </td>
                 )}
               </tr>
@@ -119,26 +169,12 @@ export function QuotasPage(props: { me: MeResponse }) {
           </tbody>
         </table>
       )}
-      {editable && (
-        <>
-          <h2>New quota</h2>
-          <p class="hint">Blank: no limit. In "Set", "none" removes a limit; lowering one never stops running tasks.</p>
-          <form class="stack" onSubmit={create} aria-label="Create quota">
-            <input name="name" placeholder="quota name" required />
-            <LimitInputs />
-            <label>
-              <input type="checkbox" name="denyOnLimit" /> refuse instead of queueing (deny on limit)
-            </label>
-            <button type="submit">Create quota</button>
-          </form>
-        </>
-      )}
     </Page>
   );
 }
 
 /** Everyone: the quotas covering me (mine and my groups'), used against each limit, and my fair-share usage. */
-export function UsagePage(props: { me: MeResponse }) {
+export function QuotaUsagePage(props: { me: MeResponse }) {
   const [usage, setUsage] = useState<QuotaUsage>();
   const [error, setError] = useState<unknown>();
   useEffect(() => {
@@ -146,7 +182,10 @@ export function UsagePage(props: { me: MeResponse }) {
   }, []);
   const rows = usage?.quotas.flatMap((q) => q.lines.map((line) => ({ q, line }))) ?? [];
   return (
-    <Page title={`Usage of ${props.me.user.username}`}>
+    <Page title={`Quotas and fair share of ${props.me.user.username}`}>
+      <p class="hint">
+        What you ran, in GPU- and CPU-hours over time: <Link href="/usage">the usage page</Link>.
+      </p>
       <ErrorBanner error={error} />
       {usage && rows.length === 0 && <p class="empty">No quota covers you.</p>}
       {rows.length > 0 && (

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { CAPABILITIES, CAPABILITY_SUMMARIES, SCOPEABLE_CAPABILITIES } from '@trainyard/shared/constants';
 import type { Role, RoleDetail } from '@trainyard/shared';
 import { api } from '../api.js';
-import { Feedback, Page, useActions } from '../components.js';
+import { DialogButton, Feedback, Field, Page, useActions, validateForm } from '../components.js';
 import { Link } from '../router.js';
 
 /** change_config: every role with what it holds, and a form to make one. */
@@ -14,14 +14,47 @@ export function RolesPage() {
 
   const create = (event: Event) => {
     event.preventDefault();
-    const data = new FormData(event.currentTarget as HTMLFormElement);
+    const form = event.currentTarget as HTMLFormElement;
+    if (!validateForm(form)) return;
+    const data = new FormData(form);
     const name = String(data.get('name'));
     const body = { name, description: String(data.get('description') ?? ''), capabilities: data.getAll('capability').map(String) };
     void go(() => api('roles.create', { body }), `/roles/${name}`);
   };
 
   return (
-    <Page title="Roles">
+    <Page
+      title="Roles"
+      actions={
+        <DialogButton label="New role" title="New role">
+          {() => (
+            <form class="stack" onSubmit={create} aria-label="Create role" noValidate>
+              <Field label="Name">
+                <input name="name" placeholder="role name" required pattern="[a-z0-9][a-z0-9._\-]{0,63}" title="1-64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit" />
+              </Field>
+              <Field label="Description">
+                <input name="description" placeholder="what it is for" />
+              </Field>
+              <fieldset>
+                <legend>Capabilities</legend>
+                {CAPABILITIES.map((c) => (
+                  <label key={c}>
+                    <input type="checkbox" name="capability" value={c} />
+                    <span>
+                      <strong>{c}</strong> <span class="muted">{CAPABILITY_SUMMARIES[c]}</span>
+                    </span>
+                  </label>
+                ))}
+              </fieldset>
+              <Feedback error={error} notice={undefined} />
+              <div class="dialog-actions">
+                <button type="submit">Create role</button>
+              </div>
+            </form>
+          )}
+        </DialogButton>
+      }
+    >
       <Feedback error={error} notice={notice} />
       <table class="roles">
         <thead>
@@ -46,20 +79,6 @@ export function RolesPage() {
           ))}
         </tbody>
       </table>
-      <h2>New role</h2>
-      <form class="stack" onSubmit={create} aria-label="Create role">
-        <input name="name" placeholder="role name" required />
-        <input name="description" placeholder="what it is for" />
-        <fieldset>
-          <legend>Capabilities</legend>
-          {CAPABILITIES.map((c) => (
-            <label key={c} title={CAPABILITY_SUMMARIES[c]}>
-              <input type="checkbox" name="capability" value={c} /> {c}
-            </label>
-          ))}
-        </fieldset>
-        <button type="submit">Create role</button>
-      </form>
     </Page>
   );
 }

@@ -1,48 +1,61 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { MeResponse, RunSpec, ServiceStatus, Task } from '@trainyard/shared';
+import type { MeResponse, RunSpec, ServiceStatus, Task, TaskLogLine, TaskTimelineEntry } from '@trainyard/shared';
 import { describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal, taskStatusKey } from '@trainyard/shared/constants';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { holds } from '../access.js';
 import { api } from '../api.js';
-import { ErrorBanner, formatTime, Page } from '../components.js';
+import { download, ErrorBanner, formatDuration, formatTime, Page, StateBadge } from '../components.js';
 
-/** A task: state, who it runs as, and its logs, followed while it runs. */
+/** A task: state, who it runs as, its history, and its logs (timestamps, search, follow, download). */
 export function TaskDetailPage(props: { id: number; me: MeResponse }) {
   const [task, setTask] = useState<Task>();
-  const [lines, setLines] = useState<string[]>([]);
+  const [lines, setLines] = useState<TaskLogLine[]>([]);
+  const [timeline, setTimeline] = useState<TaskTimelineEntry[]>([]);
   const [error, setError] = useState<unknown>();
+  const [follow, setFollow] = useState(true);
+  const [showTimes, setShowTimes] = useState(true);
+  const [search, setSearch] = useState('');
   const cursor = useRef(0);
+  const logBox = useRef<HTMLPreElement>(null);
   const params = { id: props.id };
+  const refresh = async (): Promise<Task> => {
+    const [t, history] = await Promise.all([api('tasks.get', { params }), api('tasks.timeline', { params })]);
+    setTask(t);
+    setTimeline(history.items);
+    return t;
+  };
 
   useEffect(() => {
     let live = true;
     cursor.current = 0;
     setLines([]);
-    const follow = async () => {
+    const read = async () => {
       try {
-        const first = await api('tasks.get', { params });
-        setTask(first);
-        let seen = taskStatusKey(first);
+        let seen = taskStatusKey(await refresh());
         for (;;) {
           const page = await api('tasks.logs', { params, query: { after: cursor.current, wait: 20, ...(seen ? { seen } : {}) } });
           if (!live) return;
           cursor.current = page.next;
-          if (page.items.length > 0) setLines((old) => [...old, ...page.items.map((l) => l.line)]);
+          if (page.items.length > 0) setLines((old) => [...old, ...page.items]);
           if (page.done) break;
           // The page carries the status: a new state, pending reason or kill refreshes the facts.
-          if (taskStatusKey(page) !== seen) setTask(await api('tasks.get', { params }));
-          seen = taskStatusKey(page);
+          if (taskStatusKey(page) !== seen) seen = taskStatusKey(await refresh());
         }
-        if (live) setTask(await api('tasks.get', { params }));
+        if (live) await refresh();
       } catch (err) {
         if (live) setError(err);
       }
     };
-    void follow();
+    void read();
     return () => {
       live = false;
     };
   }, [props.id]);
+
+  // Following: the newest line stays in view as lines arrive.
+  useEffect(() => {
+    if (follow && logBox.current) logBox.current.scrollTop = logBox.current.scrollHeight;
+  }, [lines.length, follow]);
 
   // A notebook's or TensorBoard's service: its URL, and an Open button once it answers.
   const [service, setService] = useState<ServiceStatus>();
@@ -71,13 +84,27 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
   const kill = async () => {
     try {
       setTask(await api('tasks.kill', { params }));
+      setTimeline((await api('tasks.timeline', { params })).items);
     } catch (err) {
       setError(err);
     }
   };
+  const needle = search.trim().toLowerCase();
+  const shown = needle ? lines.filter((l) => l.line.toLowerCase().includes(needle)) : lines;
+  const logText = (list: TaskLogLine[]) => list.map((l) => `${l.time} ${l.stream} ${l.line}`).join('\n') + (list.length ? '\n' : '');
+  const duration = task?.startedAt ? (task.endedAt ? Date.parse(task.endedAt) : Date.now()) - Date.parse(task.startedAt) : null;
 
   return (
-    <Page title={task ? `${task.kind} ${task.id}: ${task.name}` : `Task ${props.id}`}>
+    <Page
+      title={task ? `${task.kind} ${task.id}: ${task.name}` : `Task ${props.id}`}
+      actions={
+        canKill && (
+          <button class="danger" onClick={kill}>
+            Kill
+          </button>
+        )
+      }
+    >
       <ErrorBanner error={error} />
       {task && (
         <>
@@ -96,12 +123,6 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
                 </dd>
               </>
             )}
-            {task.message && (
-              <>
-                <dt>Message</dt>
-                <dd class="task-message">{task.message}</dd>
-              </>
-            )}
             {task.pendingReason && (
               <>
                 <dt>Waiting for</dt>
@@ -114,6 +135,8 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dd>{task.owner}</dd>
             <dt>Group</dt>
             <dd>{task.group ?? '-'}</dd>
+            <dt>Pool</dt>
+            <dd>{task.pool}</dd>
             <dt>Runs as</dt>
             <dd class="run-as">
               {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})
@@ -121,9 +144,21 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dt>Agent</dt>
             <dd>{task.agent ?? '-'}</dd>
             <dt>Exit code</dt>
-            <dd>{task.exitCode ?? '-'}</dd>
+            <dd class="exit-code">{task.exitCode ?? '-'}</dd>
+            <dt>Created</dt>
+            <dd>{formatTime(task.createdAt)}</dd>
             <dt>Started</dt>
             <dd>{formatTime(task.startedAt)}</dd>
+            <dt>Ended</dt>
+            <dd>{formatTime(task.endedAt)}</dd>
+            <dt>Duration</dt>
+            <dd>{formatDuration(duration)}{task.restarts ? ` (${task.restarts} restart${task.restarts > 1 ? 's' : ''})` : ''}</dd>
+            {task.message && (
+              <>
+                <dt>Message</dt>
+                <dd class="message">{task.message}</dd>
+              </>
+            )}
             {serves && (
               <>
                 <dt>URL</dt>
@@ -139,16 +174,60 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
               Open
             </a>
           )}
+          <h2>Timeline</h2>
+          <ol class="timeline">
+            {timeline.map((e, i) => {
+              const nextAt = timeline[i + 1]?.at ?? (isTerminal(task.state) ? undefined : new Date().toISOString());
+              return (
+                <li key={`${e.at}-${i}`} class={`timeline-entry event-${e.event} state-${e.state.toLowerCase()}`} data-event={e.event} data-state={e.state}>
+                  <time dateTime={e.at}>{new Date(e.at).toLocaleString()}</time>
+                  <span class="timeline-what">
+                    {e.event === 'state' && <StateBadge state={e.state} />}
+                    {e.event === 'waiting' && (e.detail ? `waiting: ${e.detail} (${explainPendingReason(e.detail)})` : 'its turn came (nothing holds it back)')}
+                    {e.event === 'kill_requested' && `kill asked${e.detail ? `: ${e.detail}` : ''}`}
+                    {e.event === 'state' && e.detail ? <span class="timeline-detail">{e.state === 'ASSIGNED' ? ` to ${e.detail}` : ` ${e.detail}`}</span> : null}
+                  </span>
+                  {nextAt && e.event === 'state' && <span class="timeline-for">for {formatDuration(Date.parse(nextAt) - Date.parse(e.at))}</span>}
+                </li>
+              );
+            })}
+          </ol>
           <RunSpecFacts spec={task.runSpec} />
-          {canKill && (
-            <button class="danger" onClick={kill}>
-              Kill
-            </button>
-          )}
         </>
       )}
       <h2>Logs</h2>
-      <pre class="logs">{lines.join('\n') || '(no output yet)'}</pre>
+      <form class="toolbar" aria-label="Log options" onSubmit={(e) => e.preventDefault()}>
+        <label class="field inline search">
+          <span class="field-label">Search</span>
+          <input type="search" name="log-search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="text in a line" />
+        </label>
+        <label class="toggle">
+          <input type="checkbox" name="follow" checked={follow} onChange={(e) => setFollow(e.currentTarget.checked)} /> Follow
+        </label>
+        <label class="toggle">
+          <input type="checkbox" name="timestamps" checked={showTimes} onChange={(e) => setShowTimes(e.currentTarget.checked)} /> Timestamps
+        </label>
+        <button type="button" onClick={() => download(`task-${props.id}.log`, logText(lines))} disabled={lines.length === 0}>
+          Download
+        </button>
+        {needle && (
+          <span class="muted" aria-live="polite">
+            {shown.length} of {lines.length} lines match
+          </span>
+        )}
+      </form>
+      <pre class="logs" ref={logBox} tabIndex={0} aria-label="Task output">
+        {shown.length === 0
+          ? lines.length === 0
+            ? '(no output yet)'
+            : '(no line matches)'
+          : shown.map((l) => (
+              <div class={`log-line log-${l.stream}`} key={l.seq}>
+                {showTimes && <span class="log-time">{new Date(l.time).toLocaleTimeString()} </span>}
+                {l.line}
+              </div>
+            ))}
+      </pre>
     </Page>
   );
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { MeResponse, User } from '@trainyard/shared';
 import { can } from '../access.js';
 import { api } from '../api.js';
-import { Feedback, Page, useActions } from '../components.js';
+import { DialogButton, Feedback, Field, Page, useActions, validateForm } from '../components.js';
 import { Link } from '../router.js';
 
 /** change_config: create users, activate/deactivate, reset passwords, link/unlink agent users; see roles and groups. */
@@ -20,20 +20,23 @@ export function UsersPage(props: { me: MeResponse }) {
     );
   }
 
-  const create = (event: Event) => {
+  const create = (close: () => void) => (event: Event) => {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
+    if (!validateForm(form)) return;
     const data = new FormData(form);
     const username = String(data.get('username'));
     void act(
       () => api('users.create', { body: { username, password: String(data.get('password') ?? ''), admin: data.get('admin') === 'on' } }),
       `Created ${username}.`,
-    ).then(() => form.reset());
+    ).then((ok) => ok && close());
   };
 
-  const link = (user: User) => (event: Event) => {
+  const link = (user: User, close: () => void) => (event: Event) => {
     event.preventDefault();
-    const data = new FormData(event.currentTarget as HTMLFormElement);
+    const form = event.currentTarget as HTMLFormElement;
+    if (!validateForm(form)) return;
+    const data = new FormData(form);
     void act(
       () =>
         api('users.link', {
@@ -41,20 +44,36 @@ export function UsersPage(props: { me: MeResponse }) {
           body: { uid: Number(data.get('uid')), user: String(data.get('user')), gid: Number(data.get('gid')), group: String(data.get('group')) },
         }),
       `Linked ${user.username}.`,
-    );
+    ).then((ok) => ok && close());
   };
 
   return (
-    <Page title="Users">
+    <Page
+      title="Users"
+      actions={
+        <DialogButton label="New user" title="New user">
+          {(close) => (
+            <form class="stack" onSubmit={create(close)} aria-label="Create user" noValidate>
+              <Field label="User name" hint="1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit">
+                <input name="username" placeholder="new user name" required pattern="[a-z0-9][a-z0-9._\-]{0,63}" title="1-64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit" />
+              </Field>
+              <Field label="Password" hint="Blank: the user signs in without one until it is set">
+                <input name="password" type="password" placeholder="password (optional)" autoComplete="new-password" />
+              </Field>
+              <label class="toggle">
+                <input type="checkbox" name="admin" /> admin
+              </label>
+              <Feedback error={error} notice={undefined} />
+              <div class="dialog-actions">
+                <button type="submit">Create user</button>
+              </div>
+            </form>
+          )}
+        </DialogButton>
+      }
+    >
       <Feedback error={error} notice={notice} />
-      <form class="inline" onSubmit={create} aria-label="Create user">
-        <input name="username" placeholder="new user name" required />
-        <input name="password" type="password" placeholder="password (optional)" autoComplete="new-password" />
-        <label>
-          <input type="checkbox" name="admin" /> admin
-        </label>
-        <button type="submit">Create user</button>
-      </form>
+      <div class="table-wrap" tabIndex={0}>
       <table class="users">
         <thead>
           <tr>
@@ -106,19 +125,36 @@ export function UsersPage(props: { me: MeResponse }) {
                 {u.agentUser ? (
                   <button onClick={() => act(() => api('users.unlink', { params: { username: u.username } }), `Unlinked ${u.username}.`)}>Unlink</button>
                 ) : (
-                  <form class="inline link" onSubmit={link(u)} aria-label={`Link ${u.username}`}>
-                    <input name="uid" placeholder="uid" size={6} required />
-                    <input name="user" placeholder="user" size={8} required />
-                    <input name="gid" placeholder="gid" size={6} required />
-                    <input name="group" placeholder="group" size={8} required />
-                    <button type="submit">Link</button>
-                  </form>
+                  <DialogButton label="Link" title={`Link ${u.username} with an agent user`} class="">
+                    {(close) => (
+                      <form class="stack" onSubmit={link(u, close)} aria-label={`Link ${u.username}`} noValidate>
+                        <p class="hint">Tasks of {u.username} will run as this Unix identity on the agents.</p>
+                        <Field label="uid">
+                          <input name="uid" inputMode="numeric" pattern="\d{1,10}" title="a number" required />
+                        </Field>
+                        <Field label="User name">
+                          <input name="user" required pattern="[A-Za-z_][A-Za-z0-9_.\-]{0,31}" title="a Unix user name" />
+                        </Field>
+                        <Field label="gid">
+                          <input name="gid" inputMode="numeric" pattern="\d{1,10}" title="a number" required />
+                        </Field>
+                        <Field label="Group name">
+                          <input name="group" required pattern="[A-Za-z_][A-Za-z0-9_.\-]{0,31}" title="a Unix group name" />
+                        </Field>
+                        <Feedback error={error} notice={undefined} />
+                        <div class="dialog-actions">
+                          <button type="submit">Link</button>
+                        </div>
+                      </form>
+                    )}
+                  </DialogButton>
                 )}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+      </div>
     </Page>
   );
 }
