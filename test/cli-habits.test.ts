@@ -137,7 +137,7 @@ test('bash: the script of `yard autocomplete bash`, sourced in a real bash, comp
     ['yard', 'e', 'l'],
     ['yard', 'experiment', 'list', '--a'],
     ['yard', 'task', 'list', '-o', ''],
-    ['yard', '-u', 'admin', 'us'],
+    ['yard', '-u', 'admin', 'use'],
     ['yard', '-u', 'admin', 'user', 'l'],
     ['yard', 'a', 'token', ''],
     ['yard', 'help', 'ex'],
@@ -382,21 +382,90 @@ test('-o on shows and on every other list: describe, user, group, role, agent, a
 
   const asAdmin = { env: { YARD_PASSWORD: '' } };
   const users = parseCsv((await carol.run(['-u', 'admin', 'user', 'list', '-o', 'csv', '--fields', 'username,active'], asAdmin)).stdout);
-  t.deepEqual(users[0], ['USERNAME', 'ACTIVE']);
+  t.deepEqual(users[0], ['NAME', 'ACTIVE'], "a field the table shows keeps the table's header");
   t.true(users.some((r) => r[0] === 'carol' && r[1] === 'true'));
   t.true((await carol.run(['-u', 'admin', 'user', 'list', '-o', 'name'], asAdmin)).stdout.split('\n').includes('carol'));
   await api(m.url, 'POST', '/groups', { token: admin, body: { path: 'habits' } });
   t.true((await carol.run(['-u', 'admin', 'group', 'list', '-o', 'name'], asAdmin)).stdout.split('\n').includes('habits'));
   t.is((parseYaml((await carol.run(['-u', 'admin', 'group', 'show', 'habits', '-o', 'yaml'], asAdmin)).stdout) as { path: string }).path, 'habits');
   t.true((await carol.run(['-u', 'admin', 'role', 'list', '-o', 'name'], asAdmin)).stdout.split('\n').includes('admin'));
-  t.regex((await carol.run(['agent', 'list', '-o', 'wide'])).stdout, /^ID\s+STATE.*VERSION\s+LABELS$/m);
-  t.deepEqual((await carol.run(['agent', 'list', '-o', 'name'])).stdout.trim().split('\n'), [AGENT]);
+  t.regex((await carol.run(['-u', 'admin', 'agent', 'list', '-o', 'wide'], asAdmin)).stdout, /^ID\s+STATE.*VERSION\s+LABELS$/m);
+  t.deepEqual((await carol.run(['-u', 'admin', 'agent', 'list', '-o', 'name'], asAdmin)).stdout.trim().split('\n'), [AGENT]);
   const audit = parseYaml((await carol.run(['-u', 'admin', 'audit', 'list', '-o', 'yaml'], asAdmin)).stdout) as Page<{ action: string }>;
   t.true(audit.items.some((e) => e.action === 'group.create'));
   t.is(parseCsv((await carol.run(['user', 'sessions', '-o', 'csv'])).stdout)[0]![0], 'ID');
   t.is((await carol.run(['quota', 'show', '-o', 'csv'])).code, 0);
   t.is((await carol.run(['policy', 'show', '-o', 'name'])).stdout.split('\n')[0], 'images.allow');
   t.is((await carol.run(['queue', '-o', 'json'])).code, 0);
+});
+
+// ---------------------------------------------------------------- filters
+
+test('filters: task list -a --state RUNNING --owner NAME -o csv prints only those, with a header; -o yaml parses; done by the master, in keyset pages', async (t) => {
+  for (const name of ['fran', 'gus']) {
+    await api(m.url, 'POST', '/users', { token: admin, body: { username: name, password: 'pw' } });
+    tokens[name] = await loginToken(m.url, name, 'pw');
+  }
+  await api(m.url, 'POST', '/groups', { token: admin, body: { path: 'filters' } });
+  t.is((await api(m.url, 'POST', '/groups/filters/members', { token: admin, body: { username: 'fran' } })).status, 200);
+  const franRunning = await submit('fran', 'sleep 600', { name: 'train-resnet' });
+  const franGrouped = await submit('fran', 'sleep 600', { name: 'train-bert', group: 'filters' });
+  const franDone = await submit('fran', 'true', { name: 'eval-resnet' });
+  const gusRunning = await submit('gus', 'sleep 600', { name: 'train-gus' });
+  t.teardown(async () => {
+    for (const task of [franRunning, franGrouped, gusRunning]) await api(m.url, 'POST', `/tasks/${task.id}/kill`, { token: admin });
+  });
+  await ended(franDone.id);
+  for (const task of [franRunning, franGrouped, gusRunning]) {
+    await waitFor(`task ${task.id} to run`, async () => (await api<Task>(m.url, 'GET', `/tasks/${task.id}`, { token: admin })).body.state === 'RUNNING');
+  }
+  const gus = new Terminal(m.url);
+  t.is((await gus.run(['user', 'login', 'gus', '--password-stdin'], { input: 'pw\n' })).code, 0);
+
+  const csv = await gus.run(['task', 'list', '-a', '--state', 'RUNNING', '--owner', 'fran', '-o', 'csv']);
+  t.is(csv.code, 0, csv.stderr);
+  const rows = parseCsv(csv.stdout);
+  t.deepEqual(rows[0]!.slice(0, 6), ['ID', 'OWNER', 'GROUP', 'KIND', 'STATE', 'NAME']);
+  t.deepEqual(rows.slice(1).map((r) => [Number(r[0]), r[1], r[4]]), [
+    [franGrouped.id, 'fran', 'RUNNING'],
+    [franRunning.id, 'fran', 'RUNNING'],
+  ], 'only fran\'s running tasks, newest first');
+  const yaml = parseYaml((await gus.run(['task', 'list', '-a', '--state', 'RUNNING', '--owner', 'fran', '-o', 'yaml'])).stdout) as Page<TaskSummary>;
+  t.deepEqual(yaml.items.map((i) => i.id), [franGrouped.id, franRunning.id]);
+
+  const ids = async (args: string[]) => (await gus.json<Page<TaskSummary>>(['task', 'list', ...args])).items.map((i) => i.id);
+  t.deepEqual(await ids(['--owner', 'fran', '--state', 'COMPLETED']), [franDone.id]);
+  t.deepEqual(await ids(['--owner', 'fran', '--state', 'COMPLETED,RUNNING']), [franDone.id, franGrouped.id, franRunning.id]);
+  t.deepEqual(await ids(['--owner', 'fran', '--state', 'COMPLETED', '--state', 'RUNNING']), [franDone.id, franGrouped.id, franRunning.id], 'repeated as well');
+  t.deepEqual(await ids(['-a', '--group', 'filters']), [franGrouped.id]);
+  t.deepEqual(await ids(['-a', '--name', 'train-*', '--since', '1h']), [gusRunning.id, franGrouped.id, franRunning.id]);
+  t.deepEqual(await ids(['-a', '--name', 'TRAIN-?ERT']), [franGrouped.id], 'a glob, any case');
+  t.deepEqual(await ids(['-a', '--name', 'train-*', '--until', '2000-01-01']), []);
+  t.deepEqual(await ids(['-a', '--name', 'train-*', '--pool', 'default']), [gusRunning.id, franGrouped.id, franRunning.id]);
+  t.deepEqual(await ids(['-a', '--name', 'train-*', '--pool', 'gpu']), [], 'no task is in another pool');
+  t.deepEqual(await ids(['--state', 'RUNNING']), [gusRunning.id], 'without -a or --owner: your own');
+  t.deepEqual((await gus.json<Page<TaskSummary>>(['command', 'list', '--owner', 'fran', '--state', 'RUNNING'])).items.map((i) => i.id), [franGrouped.id, franRunning.id], 'every kind\'s list');
+  t.deepEqual((await gus.json<Page<TaskSummary>>(['t', 'ls', '--owner', 'fran'])).items, (await gus.json<Page<TaskSummary>>(['task', 'list', '--owner', 'fran'])).items);
+
+  // Keyset pages of what matches: --limit 1, then --after the page's next.
+  const first = await gus.json<Page<TaskSummary>>(['task', 'list', '--owner', 'fran', '--state', 'RUNNING', '--limit', '1']);
+  t.deepEqual(first.items.map((i) => i.id), [franGrouped.id]);
+  t.truthy(first.next);
+  const second = await gus.json<Page<TaskSummary>>(['task', 'list', '--owner', 'fran', '--state', 'RUNNING', '--limit', '1', '--after', first.next!]);
+  t.deepEqual(second.items.map((i) => i.id), [franRunning.id]);
+  const paged = await gus.run(['task', 'list', '--owner', 'fran', '--state', 'RUNNING', '--limit', '1']);
+  t.regex(paged.stderr, /showing the newest 1; more with --limit, or --after /);
+  t.notRegex((await gus.run(['task', 'list', '--owner', 'fran', '--limit', '1', '-o', 'csv'])).stderr, /showing/, 'no note beside machine output');
+
+  const badState = await gus.run(['task', 'list', '--state', 'RUNING']);
+  t.is(badState.code, 2);
+  t.regex(badState.stderr, /RUNING.*QUEUED, ASSIGNED, PULLING, RUNNING/s);
+  const badSince = await gus.run(['task', 'list', '--since', 'last week']);
+  t.is(badSince.code, 2);
+  t.regex(badSince.stderr, /--since: 'last week' is not a duration back from now/);
+  const nobody = await gus.run(['task', 'list', '--owner', 'nobody']);
+  t.is(nobody.code, 1);
+  noStack(t, nobody);
 });
 
 // ---------------------------------------------------------------- logs
@@ -449,10 +518,10 @@ test('logs --tail N reads only the last N lines on the master; --since starts at
 
   const bad = await dave.run(['task', 'logs', String(task.id), '--since', 'yesterday']);
   t.is(bad.code, 2);
-  t.regex(bad.stderr, /--since: 'yesterday' is not a duration such as 10m/);
+  t.regex(bad.stderr, /--since: 'yesterday' is not a duration back from now such as 10m/);
   const badApi = await api(m.url, 'GET', `/tasks/${task.id}/logs?since=yesterday`, { token: tokens.dave });
   t.is(badApi.status, 400);
-  t.regex(badApi.body.error.message, /since: 'yesterday' is not an ISO time/);
+  t.regex(badApi.body.error.message, /since: 'yesterday' is not a duration back from now/);
 });
 
 // ---------------------------------------------------------------- contexts
@@ -615,7 +684,7 @@ test('every command has --help with an example; the new ones show theirs', async
     t.true((command.examples?.length ?? 0) > 0, `${id} has an example`);
   }
   const commands = [
-    ['autocomplete'], ['help'], ['version'], ['context', 'add'], ['context', 'use'], ['context', 'list'], ['context', 'remove'], ['context', 'current'],
+    ['autocomplete'], ['version'], ['context', 'add'], ['context', 'use'], ['context', 'list'], ['context', 'remove'], ['context', 'current'],
     ['task', 'logs'], ['task', 'list'], ['user', 'list'], ['experiment', 'list'],
   ];
   await eachHelp(commands, (name, help) => {

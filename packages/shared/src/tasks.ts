@@ -205,6 +205,8 @@ export const taskListQuerySchema = z.strictObject({
   since: periodBoundSchema.optional(),
   until: periodBoundSchema.optional(),
   name: z.string().max(256, 'name: a glob of at most 256 characters').refine((v) => !CONTROL_CHARACTER.test(v), controlCharMessage('name')).optional(),
+  /** Tasks of this pool (TaskSummary.pool). */
+  pool: z.string().trim().min(1).max(64, 'pool: at most 64 characters').refine((v) => !CONTROL_CHARACTER.test(v), controlCharMessage('pool')).optional(),
 });
 /** What clients send: `state` comma-separated, times as period bounds (`1d`, a date). */
 export interface TaskListQuery {
@@ -218,6 +220,7 @@ export interface TaskListQuery {
   since?: string;
   until?: string;
   name?: string;
+  pool?: string;
 }
 
 export const taskIdParamSchema = z.strictObject({

@@ -37,6 +37,8 @@ export interface Printable<T> {
   text?: () => string;
   /** The wide form, when it differs from `text`. */
   wideText?: () => string;
+  /** The CSV, when it is a file of its own (`yard usage`'s is the web UI's download); not with --fields. */
+  csv?: () => string;
 }
 
 export interface OutputOptions {
@@ -70,7 +72,7 @@ export async function renderOutput<T>(what: Printable<T>, options: OutputOptions
       return stringifyYaml(fields ? selectFields(what.data, fields) : what.data).trimEnd();
     }
     case 'csv':
-      return renderCsv(what.items, columnsFor(what, fields, true));
+      return !fields && what.csv ? what.csv().trimEnd() : renderCsv(what.items, columnsFor(what, fields, true));
     case 'name':
       return what.items.map((row) => escapeText(String(what.view.name(row)))).join('\n');
     case 'table':

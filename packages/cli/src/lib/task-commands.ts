@@ -1,5 +1,5 @@
 import { Args, Flags, type Command } from '@oclif/core';
-import { describeKillRequest } from '@trainyard/shared/constants';
+import { describeKillRequest, resolvePeriodBound, TASK_STATES } from '@trainyard/shared/constants';
 import { ApiError } from '@trainyard/shared/client';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import type {
@@ -20,7 +20,6 @@ import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
 import { outputFlags } from './output.js';
 import { describePlan, describeTask, runAs, tasksView } from './task-format.js';
-import { parseDurationMs } from './duration.js';
 import { followTask, interruptible, StatusReporter, type LogStart } from './task-watch.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
@@ -35,7 +34,36 @@ export function taskIds(argv: unknown[], fail: (message: string) => never): numb
   return [...new Set(ids)];
 }
 
-/** `yard <kind> list`: your tasks of one kind, or everyone's with -a. */
+/**
+ * A period bound as the master reads it (`1d`, `12h` back on its clock; `2026-12-01`,
+ * `2026-12-01T09:00Z`; `now`), checked here so that a typo is a usage error.
+ */
+export function periodBound(flag: string, value: string, fail: (message: string) => never): string {
+  const text = value.trim();
+  if (resolvePeriodBound(text, 0) === undefined) {
+    fail(`--${flag}: '${value}' is not a duration back from now such as 10m, 12h or 1d, or a date or time such as 2026-12-01 or 2026-12-01T09:00:00Z`);
+  }
+  return text;
+}
+
+/** The filters of every task list, done by the master (GET /tasks: keyset pages of what matches). */
+const taskFilterFlags = {
+  state: Flags.string({
+    summary: 'Only tasks in these states, comma-separated or repeated (RUNNING,QUEUED).',
+    options: [...TASK_STATES],
+    multiple: true,
+    delimiter: ',',
+    helpGroup: 'FILTER',
+  }),
+  owner: Flags.string({ summary: "Only this user's tasks (as -a: whoever's you may see).", helpGroup: 'FILTER' }),
+  group: Flags.string({ summary: 'Only tasks charged to this group (its path; not its subgroups).', helpGroup: 'FILTER' }),
+  pool: Flags.string({ summary: 'Only tasks of this pool.', helpGroup: 'FILTER' }),
+  since: Flags.string({ summary: 'Only tasks created since then: a duration back (1d, 12h) or a date or time (2026-12-01, 2026-12-01T09:00Z).', helpGroup: 'FILTER' }),
+  until: Flags.string({ summary: 'Only tasks created before then, written like --since.', helpGroup: 'FILTER' }),
+  name: Flags.string({ summary: "Only tasks whose name matches this glob: * any run, ? one character; case doesn't matter.", helpGroup: 'FILTER' }),
+};
+
+/** `yard <kind> list`: your tasks of one kind, or everyone's with -a; filtered and paged by the master. */
 export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand> {
   /** Undefined for `yard task list`: every kind. */
   static kind: TaskKind | undefined;
@@ -43,13 +71,28 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
     all: Flags.boolean({ char: 'a', summary: "Show every user's tasks, not only yours.", default: false }),
     limit: Flags.integer({ summary: 'Show at most this many (newest first).', default: 50, min: 1, max: 500 }),
     after: Flags.string({ summary: 'Continue after this cursor (the `next` of a previous --json page).' }),
+    ...taskFilterFlags,
     ...outputFlags,
   };
 
   async run(): Promise<Page<TaskSummary>> {
     const kind = (this.ctor as typeof TaskListCommand).kind;
+    const { all, limit, after, state, owner, group, pool, since, until, name } = this.flags;
+    const fail = (message: string): never => this.error(message, { exit: 2 });
     const page = await (await this.session()).call('tasks.list', {
-      query: { all: this.flags.all, limit: this.flags.limit, ...(kind ? { kind } : {}), ...(this.flags.after ? { after: this.flags.after } : {}) },
+      query: {
+        all,
+        limit,
+        ...(kind ? { kind } : {}),
+        ...(after ? { after } : {}),
+        ...(state?.length ? { state: state.join(',') } : {}),
+        ...(owner ? { owner: owner.trim().toLowerCase() } : {}),
+        ...(group ? { group } : {}),
+        ...(pool ? { pool } : {}),
+        ...(since ? { since: periodBound('since', since, fail) } : {}),
+        ...(until ? { until: periodBound('until', until, fail) } : {}),
+        ...(name ? { name } : {}),
+      },
     });
     await this.print({ data: page, items: page.items, view: tasksView });
     if (page.next && this.forPeople) {
@@ -183,13 +226,9 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
     return result;
   }
 
-  /** `--since`: a duration or an ISO time, checked here (a usage error), read by the master. */
+  /** `--since`: checked here (a usage error), resolved by the master on its own clock. */
   private since(value: string): string {
-    const text = value.trim();
-    if (parseDurationMs(text) === undefined && !/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-][\d:]+)?)?$/i.test(text)) {
-      this.error(`--since: '${value}' is not a duration such as 10m, 2h or 1d, or an ISO time such as 2026-12-01T09:00:00Z`, { exit: 2 });
-    }
-    return /^\d+(\.\d+)?$/.test(text) ? `${text}s` : text;
+    return periodBound('since', value, (message) => this.error(message, { exit: 2 }));
   }
 
   /** Says how the followed task ended and exits with its status (see exit-status.ts). */

@@ -37,6 +37,7 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
       ...(query.since ? { since: query.since } : {}),
       ...(query.until ? { until: query.until } : {}),
       ...(query.name ? { name: query.name } : {}),
+      ...(query.pool ? { pool: query.pool } : {}),
       limit: query.limit,
     });
   });

@@ -25,14 +25,14 @@ import type { AuditActor, AuditService, SystemActor } from '../audit/audit-servi
 import type { Actor } from '../authz/actor.js';
 import { enforce } from '../authz/decision.js';
 import { taskPolicies, type TaskTarget } from '../authz/tasks.js';
-import { parseInstant, toIso, type Clock } from '../clock.js';
+import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { GroupService } from '../groups/group-service.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
-import { poolOfTask } from '../usage/pool-of.js';
+import { poolCanHaveTasks, poolOfTask } from '../usage/pool-of.js';
 import { resourcesOf, type EndedRun, type RunLedger } from '../usage/usage-service.js';
 import type { Allocation } from '../usage/cluster-service.js';
 import type { TaskEvents } from './task-events.js';
@@ -138,10 +138,11 @@ export class TaskService {
 
   /** A page of summaries, newest first; `owner` (a name) and `since`/`until` (period bounds, by the master's clock) resolved here. */
   async list(
-    request: Omit<TaskListFilter, 'limit' | 'createdSince' | 'createdUntil'> & { limit: number; owner?: string; since?: string; until?: string },
+    request: Omit<TaskListFilter, 'limit' | 'createdSince' | 'createdUntil'> & { limit: number; owner?: string; since?: string; until?: string; pool?: string },
   ): Promise<Page<TaskSummary>> {
-    const { owner, since, until, ...filter } = request;
+    const { owner, since, until, pool, ...filter } = request;
     if (owner !== undefined) filter.ownerId = (await this.deps.users.require(owner)).id;
+    if (pool !== undefined && !poolCanHaveTasks(pool)) return { items: [], next: null };
     const now = this.deps.clock.now();
     const rows = await taskRepository.list(this.deps.db, {
       ...filter,
@@ -486,10 +487,10 @@ export class TaskService {
     return seq;
   }
 
-  /** A query's moment (`since`, `until`): an ISO time or a duration back from now, in ms; INVALID_INPUT naming `field` otherwise. */
+  /** A query's moment (`since`): a period bound (10m, 2h, 1d back on this clock, or a date or time), in ms; INVALID_INPUT naming `field` otherwise. */
   sinceAt(value: string, field: string): number {
-    const at = parseInstant(value, this.deps.clock.now());
-    if (at === undefined) throw new DomainError('INVALID_INPUT', `${field}: '${value}' is not an ISO time (2026-12-01T09:00:00Z) or a duration such as 10m, 2h or 1d`);
+    const at = resolvePeriodBound(value.trim(), this.deps.clock.now());
+    if (at === undefined) throw new DomainError('INVALID_INPUT', `${field}: '${value}' is not a duration back from now such as 10m, 2h or 1d, or a time such as 2026-12-01T09:00:00Z`);
     return at;
   }
 

@@ -14,3 +14,11 @@ export function poolOfTask(_task: Pick<TaskRow, 'id'>): string {
 export function poolOfAgent(_agent: Pick<Agent, 'id' | 'labels'>): string {
   return DEFAULT_POOL;
 }
+
+/**
+ * Whether a task of `pool` can exist (the task list's `pool` filter): until tasks carry a pool,
+ * only DEFAULT_POOL holds any. With pools, this becomes a condition on their column.
+ */
+export function poolCanHaveTasks(pool: string): boolean {
+  return pool === DEFAULT_POOL;
+}
