@@ -23,6 +23,12 @@ const bundleFile = path.join(out, 'yard.cjs');
 const NATIVE = ['@napi-rs/keyring'];
 /** ws's optional native speed-ups: it requires them in a try and does without. */
 const OPTIONAL = ['bufferutil', 'utf-8-validate'];
+/**
+ * What only some commands load (YAML, the password prompt, WebSockets for `shell open`, a browser):
+ * each in a file of its own under bundle/vendor/, required when first used, so that every start does
+ * not read, deserialize and collect them.
+ */
+const VENDOR = { '@trainyard/shared/yaml': 'shared-yaml', '@inquirer/password': 'inquirer-password', ws: 'ws', open: 'open' };
 
 const pjson = JSON.parse(readFileSync(path.join(cli, 'package.json'), 'utf8'));
 // The bundle is its own oclif root: commands, the help class and hooks all come from yard.cjs itself.
@@ -61,6 +67,26 @@ const nativeAsRequire = {
   },
 };
 
+/** A package of VENDOR, wherever it is imported (statically or with import()), as a require of its own file. */
+const vendorAsRequire = {
+  name: 'vendor-as-require',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(VENDOR).map((n) => n.replace(/[/@]/g, (c) => `\\${c}`)).join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'vendor' }));
+    // An ES module naming the package's exports, so that its default export stays its default export.
+    b.onLoad({ filter: /.*/, namespace: 'vendor' }, async (args) => {
+      const names = Object.keys(await import(args.path));
+      const contents = [
+        `const vendor = require('./vendor/${VENDOR[args.path]}.cjs');`,
+        ...names.filter((n) => n !== 'default').map((n) => `export const ${n} = vendor.${n};`),
+        ...(names.includes('default') ? ['export default vendor.default;'] : []),
+      ].join('\n');
+      return { contents, loader: 'js' };
+    });
+    b.onResolve({ filter: /^\.\/vendor\// }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const result = await build({
@@ -71,12 +97,36 @@ const result = await build({
   target: 'node20',
   outfile: bundleFile,
   external: OPTIONAL,
-  plugins: [nativeAsRequire],
+  plugins: [nativeAsRequire, vendorAsRequire],
   minify: process.env.YARD_BUNDLE_MINIFY !== '0',
   legalComments: 'linked',
   logLevel: 'warning',
+  metafile: true,
 });
 if (result.errors.length > 0) process.exit(1);
+// The API's schemas (zod) are the master's business: a value imported from '@trainyard/shared' instead
+// of '@trainyard/shared/constants' (or /client) brings zod and every schema into each start.
+const heavy = Object.keys(result.metafile.inputs).filter((input) => /node_modules\/(\.pnpm\/)?zod[@/]/.test(input));
+if (heavy.length > 0) {
+  console.error(`[bundle] zod is in the CLI's bundle (${heavy[0]}): import values from @trainyard/shared/constants, not @trainyard/shared`);
+  process.exit(1);
+}
+
+for (const [specifier, name] of Object.entries(VENDOR)) {
+  const vendor = await build({
+    stdin: { contents: `module.exports = require(${JSON.stringify(specifier)});`, resolveDir: cli, sourcefile: `${name}-entry.js`, loader: 'js' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    outfile: path.join(out, 'vendor', `${name}.cjs`),
+    external: [...OPTIONAL, ...NATIVE],
+    minify: process.env.YARD_BUNDLE_MINIFY !== '0',
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+  if (vendor.errors.length > 0) process.exit(1);
+}
 
 // oclif's manifest (every command's flags and args), so that a start reads one JSON file instead of
 // building it; made from the compiled sources, which are what the bundle holds.

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
-import { formatWait, usageCsv, type UsageReport } from '@trainyard/shared';
+import type { UsageReport } from '@trainyard/shared';
+import { formatWait, usageCsv } from '@trainyard/shared/constants';
 import { targetUserBaseFlags, YardCommand } from '../base-command.js';
 import { outputFlags, type View } from '../lib/output.js';
 import { renderTable, type Column } from '../lib/table.js';

@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { FetchedResponse, FetchLike } from '@trainyard/shared/client';
 
 /**
@@ -19,7 +18,9 @@ export const nodeFetch: FetchLike = (url, init) =>
     }
     const target = new URL(url);
     const body = init.body === undefined ? undefined : Buffer.from(init.body, 'utf8');
-    const request = (target.protocol === 'https:' ? https : http).request(target, {
+    // Loaded at the first request, and only the one needed: node:https brings TLS with it.
+    const transport = process.getBuiltinModule(target.protocol === 'https:' ? 'node:https' : 'node:http') as typeof http;
+    const request = transport.request(target, {
       method: init.method,
       headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
     });
