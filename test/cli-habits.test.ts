@@ -6,11 +6,12 @@ import path from 'node:path';
 import test from 'ava';
 import { spawn as spawnPty } from 'node-pty';
 import { parse as parseYaml } from 'yaml';
-import type { Agent, Page, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
+import type { Page, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
 import { COMMANDS } from '@trainyard/cli';
 import { api, loginToken } from './helpers/api.js';
-import { eachHelp, ROOT, Terminal, YARD, type RunResult } from './helpers/cli.js';
-import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
+import { eachHelp, loggedInTerminals, ROOT, Terminal, terminalEnv, YARD, type RunResult } from './helpers/cli.js';
+import { FAST_AGENTS, startRegisteredAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
+import { createUsers } from './helpers/fixtures.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // The habits people bring from det, kubectl and gh, tried as they would: the real CLI against a real
@@ -28,20 +29,11 @@ const terms: Record<string, Terminal> = {};
 test.before(async () => {
   dir = tempDir('yard-habits-');
   m = await startTestMaster({ agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') } }, dir);
-  admin = await loginToken(m.url, 'admin');
-  for (const name of ['alice', 'bob', 'carol', 'dave']) {
-    await api(m.url, 'POST', '/users', { token: admin, body: { username: name, password: 'pw' } });
-    tokens[name] = await loginToken(m.url, name, 'pw');
-    const term = new Terminal(m.url);
-    const login = await term.run(['user', 'login', name, '--password-stdin'], { input: 'pw\n' });
-    if (login.code !== 0) throw new Error(login.stderr);
-    terms[name] = term;
-  }
-  agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: AGENT, executor: 'process' });
-  await waitFor('the agent to register', async () => {
-    const agents = (await api<Page<Agent>>(m.url, 'GET', '/agents', { token: admin })).body.items;
-    return agents.some((a) => a.id === AGENT && a.state === 'alive');
-  });
+  const people = ['alice', 'bob', 'carol', 'dave'];
+  Object.assign(tokens, await createUsers(m.url, people));
+  admin = tokens.admin!;
+  Object.assign(terms, await loggedInTerminals(m.url, people));
+  agent = await startRegisteredAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, admin, { name: AGENT, executor: 'process' });
 });
 
 test.after.always(async () => {
@@ -88,11 +80,7 @@ function parseCsv(text: string): string[][] {
 
 /** A real terminal: `yard ARGS` in a pty, `answer` typed when `prompt` shows; its output (colours and all) and exit code. */
 async function inTerminal(term: Terminal, args: string[], options: { env?: Record<string, string>; prompt?: RegExp; answer?: string } = {}) {
-  const env: Record<string, string> = { HOME: term.home, XDG_CONFIG_HOME: term.configDir, YARD_MASTER: term.master, YARD_TOKEN_STORE: 'file', TERM: 'xterm-256color' };
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !(key in env) && !['YARD_PASSWORD', 'YARD_USER', 'YARD_TOKEN', 'DEBUG', 'NO_COLOR', 'FORCE_COLOR'].includes(key)) env[key] = value;
-  }
-  Object.assign(env, options.env);
+  const env = terminalEnv(term, { TERM: 'xterm-256color', ...options.env });
   const pty = spawnPty(process.execPath, [YARD, ...args], { cols: 200, rows: 40, cwd: ROOT, env });
   let output = '';
   let answered = false;
