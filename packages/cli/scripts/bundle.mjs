@@ -3,15 +3,16 @@
 // sources (dist/, from `tsc -b`) with oclif and every library they use into bundle/yard.cjs, beside
 // oclif's command manifest and a V8 code cache of the bundle. bin/run.js loads the bundle with that
 // cache (node:vm's cachedData), so a start reads two files and compiles almost nothing: Node 20 has
-// no compile cache of its own for modules. Only @napi-rs/keyring (a native addon) stays outside,
-// required from node_modules when a token is kept in the OS keychain.
+// no compile cache of its own for modules. Only @napi-rs/keyring (a native addon, required when a token
+// is kept in the OS keychain) and open (the browser opener) stay outside, loaded from node_modules.
 //
 // bin/run.js runs the bundle when it is here and newer than the last build of dist/; otherwise dist/.
-// To ship yard without the repository: bin/run.js, bundle/ and a package.json with @napi-rs/keyring
-// as its one dependency (see docs/architecture.md, "The CLI's start-up").
+// To ship yard without the repository: bin/run.js, bundle/ and a package.json with those two as its
+// dependencies (see docs/architecture.md, "The CLI").
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,8 @@ const out = path.join(cli, 'bundle');
 const bundleFile = path.join(out, 'yard.cjs');
 /** Native: required from node_modules at run time, never bundled. */
 const NATIVE = ['@napi-rs/keyring'];
+/** ES modules that need their own files (open runs the xdg-open beside it, found through import.meta.url): imported from node_modules. */
+const AS_IS = ['open'];
 /** ws's optional native speed-ups: it requires them in a try and does without. */
 const OPTIONAL = ['bufferutil', 'utf-8-validate'];
 /**
@@ -28,7 +31,7 @@ const OPTIONAL = ['bufferutil', 'utf-8-validate'];
  * each in a file of its own under bundle/vendor/, required when first used, so that every start does
  * not read, deserialize and collect them.
  */
-const VENDOR = { '@trainyard/shared/yaml': 'shared-yaml', '@inquirer/password': 'inquirer-password', ws: 'ws', open: 'open' };
+const VENDOR = { '@trainyard/shared/yaml': 'shared-yaml', '@inquirer/password': 'inquirer-password', ws: 'ws' };
 
 const pjson = JSON.parse(readFileSync(path.join(cli, 'package.json'), 'utf8'));
 // The bundle is its own oclif root: commands, the help class and hooks all come from yard.cjs itself.
@@ -57,33 +60,29 @@ ${Object.values(pjson.oclif.hooks ?? {})
 void main({ loadOptions: { root: __dirname, pjson: ${JSON.stringify(bundledPjson)} } });
 `;
 
-/** `await import('@napi-rs/keyring')` as a require: the bundle is CommonJS, loaded through node:vm, where import() has no loader. */
-const nativeAsRequire = {
-  name: 'native-as-require',
+/**
+ * The packages that are not in the bundle, each as a require (the bundle is CommonJS run through
+ * node:vm, where import() has no loader of its own): the native and as-is ones from node_modules
+ * (require() of an ES module works from Node 20.19), the vendored ones from bundle/vendor/. The shim
+ * names each export, so that a default export stays the default and named ones stay named.
+ */
+const requireShims = {
+  name: 'require-shims',
   setup(b) {
-    const filter = new RegExp(`^(${NATIVE.map((n) => n.replace(/[/]/g, '\\/')).join('|')})$`);
-    b.onResolve({ filter }, (args) => (args.namespace === 'native' ? { path: args.path, external: true } : { path: args.path, namespace: 'native' }));
-    b.onLoad({ filter: /.*/, namespace: 'native' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
-  },
-};
-
-/** A package of VENDOR, wherever it is imported (statically or with import()), as a require of its own file. */
-const vendorAsRequire = {
-  name: 'vendor-as-require',
-  setup(b) {
-    const filter = new RegExp(`^(${Object.keys(VENDOR).map((n) => n.replace(/[/@]/g, (c) => `\\${c}`)).join('|')})$`);
-    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'vendor' }));
-    // An ES module naming the package's exports, so that its default export stays its default export.
-    b.onLoad({ filter: /.*/, namespace: 'vendor' }, async (args) => {
-      const names = Object.keys(await import(args.path));
-      const contents = [
-        `const vendor = require('./vendor/${VENDOR[args.path]}.cjs');`,
-        ...names.filter((n) => n !== 'default').map((n) => `export const ${n} = vendor.${n};`),
-        ...(names.includes('default') ? ['export default vendor.default;'] : []),
-      ].join('\n');
-      return { contents, loader: 'js' };
-    });
+    const from = (specifier) => (VENDOR[specifier] ? `./vendor/${VENDOR[specifier]}.cjs` : specifier);
+    const names = [...NATIVE, ...AS_IS, ...Object.keys(VENDOR)];
+    const filter = new RegExp(`^(${names.map((n) => n.replace(/[/@]/g, (c) => `\\${c}`)).join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.namespace === 'shim' ? { path: args.path, external: true } : { path: args.path, namespace: 'shim' }));
     b.onResolve({ filter: /^\.\/vendor\// }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'shim' }, async (args) => {
+      const exported = Object.keys(await import(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      const contents = [
+        `const loaded = require(${JSON.stringify(from(args.path))});`,
+        ...exported.map((n) => `export const ${n} = loaded.${n};`),
+        "export default loaded !== null && typeof loaded === 'object' && 'default' in loaded ? loaded.default : loaded;",
+      ].join('\n');
+      return { contents, loader: 'js', resolveDir: cli };
+    });
   },
 };
 
@@ -97,7 +96,7 @@ const result = await build({
   target: 'node20',
   outfile: bundleFile,
   external: OPTIONAL,
-  plugins: [nativeAsRequire, vendorAsRequire],
+  plugins: [requireShims],
   minify: process.env.YARD_BUNDLE_MINIFY !== '0',
   legalComments: 'linked',
   logLevel: 'warning',
@@ -126,6 +125,12 @@ for (const [specifier, name] of Object.entries(VENDOR)) {
     logLevel: 'warning',
   });
   if (vendor.errors.length > 0) process.exit(1);
+  // Loaded once here: a package that cannot be bundled (import.meta, files of its own) fails now, not in a user's hands.
+  const loaded = createRequire(import.meta.url)(path.join(out, 'vendor', `${name}.cjs`));
+  if (loaded === null || (typeof loaded !== 'object' && typeof loaded !== 'function') || Object.keys(loaded).length === 0) {
+    console.error(`[bundle] vendor/${name}.cjs exports nothing`);
+    process.exit(1);
+  }
 }
 
 // oclif's manifest (every command's flags and args), so that a start reads one JSON file instead of
