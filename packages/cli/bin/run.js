@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,11 @@ function runBundle(file) {
   require.cache[file] = module;
   if (process.env.YARD_WRITE_CODE_CACHE === '1') {
     // scripts/bundle.mjs: once this run has compiled what a start needs, keep it.
-    process.once('exit', () => writeFileSync(cacheFile, script.createCachedData()));
+    process.once('exit', () => {
+      // Whole or not at all, for a yard that starts meanwhile.
+      writeFileSync(`${cacheFile}.${process.pid}`, script.createCachedData());
+      renameSync(`${cacheFile}.${process.pid}`, cacheFile);
+    });
   }
   script.runInThisContext().call(module.exports, module.exports, require, module, file, path.dirname(file));
   module.loaded = true;

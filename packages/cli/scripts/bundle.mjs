@@ -11,14 +11,16 @@
 // dependencies (see docs/architecture.md, "The CLI").
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const cli = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const out = path.join(cli, 'bundle');
+const final = path.join(cli, 'bundle');
+// Built beside the bundle in use and swapped in when whole: a yard started meanwhile runs the old one, or dist/.
+const out = path.join(cli, 'bundle.next');
 const bundleFile = path.join(out, 'yard.cjs');
 /** Native: required from node_modules at run time, never bundled. */
 const NATIVE = ['@napi-rs/keyring'];
@@ -140,6 +142,16 @@ const config = await Config.load({ root: cli });
 const manifest = { ...config.rootPlugin.manifest, version: pjson.version };
 writeFileSync(path.join(out, 'oclif.manifest.json'), JSON.stringify(manifest));
 
+const old = path.join(cli, 'bundle.old');
+rmSync(old, { recursive: true, force: true });
+try {
+  renameSync(final, old);
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error;
+}
+renameSync(out, final);
+rmSync(old, { recursive: true, force: true });
+
 // The code cache: yard run once (a command that fails fast, against no master, in a throwaway home),
 // so that the functions a start runs are compiled into it too.
 const home = mkdtempSync(path.join(os.tmpdir(), 'yard-bundle-'));
@@ -155,4 +167,4 @@ try {
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
-console.error(`[bundle] ${path.relative(process.cwd(), bundleFile)}: ${Object.keys(manifest.commands).length} commands, with its code cache`);
+console.error(`[bundle] ${path.relative(process.cwd(), path.join(final, 'yard.cjs'))}: ${Object.keys(manifest.commands).length} commands, with its code cache`);

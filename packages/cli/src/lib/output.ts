@@ -19,6 +19,8 @@ export const outputFlags = {
     summary: 'Only these fields, comma-separated, as -o json names them (id,state,owner; runAs.uid for nested ones).',
     description: 'With -o json or yaml: each item keeps only these. With table, wide or csv: these columns, in this order.',
     helpGroup: 'OUTPUT',
+    // --json is the API's answer as it is: `-o json --fields` is the one that picks.
+    exclusive: ['json'],
   }),
 };
 
