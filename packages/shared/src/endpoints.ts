@@ -224,7 +224,7 @@ export interface EndpointTypes {
   'tasks.update': { body: { name?: string; description?: string }; response: Task };
   'tasks.kill': { response: Task };
   'tasks.delete': { response: { id: number; deleted: true } };
-  'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string }; response: TaskLogPage };
+  'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string; tail?: number; since?: string }; response: TaskLogPage };
   'tasks.timeline': { response: { items: TaskTimelineEntry[] } };
   'tasks.service': { query: { probe?: boolean }; response: ServiceStatus };
   'tasks.shell': { query: ShellQuery; response: never };
