@@ -10,15 +10,15 @@ import type { AppState, RouteContext } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
 import type { ImageService } from './image-service.js';
 
-const operationParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'not an image operation id') });
-const watchQuery = z.strictObject({
+export const operationParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16}$/, 'not an image operation id') });
+export const watchQuery = z.strictObject({
   wait: z.coerce.number().int().min(0).max(60).default(0),
   seen: z.coerce.number().int().min(0).optional(),
 });
-const reportParams = z.strictObject({ id: agentIdSchema, operationId: operationParams.shape.id });
+export const reportParams = z.strictObject({ id: agentIdSchema, operationId: operationParams.shape.id });
 
 /** What a tarball may come as: `docker save`'s tar, or it gzipped. */
-const TARBALL_TYPES = ['application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-gzip'];
+export const TARBALL_TYPES = ['application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-gzip'];
 
 /**
  * `yard image ...`: the list, pull, removal, a load's start and its progress (JSON, API routes); a

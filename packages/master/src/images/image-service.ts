@@ -65,7 +65,7 @@ export class ImageService {
       db: Db;
       clock: Clock;
       logger: Logger;
-      agents: Pick<AgentService, 'records'>;
+      agents: Pick<AgentService, 'poolRecords'>;
       pools: ImagePools;
       policy: () => Policy;
       tasks: Pick<TaskService, 'unfinishedUsingImage'>;
@@ -81,7 +81,7 @@ export class ImageService {
   /** `yard image list`: one row per tag (and per untagged image) over the alive agents, with where each is and whether the caller's policy admits it. */
   async list(actor: Actor, query: { pool?: string | undefined; agent?: string | undefined; name?: string | undefined }): Promise<ImageList> {
     const policy = this.policyOf(actor);
-    const agents = (await this.deps.agents.records()).filter(
+    const agents = (await this.deps.agents.poolRecords()).filter(
       (a) => a.state === 'alive' && (query.pool === undefined || a.pool === query.pool) && (query.agent === undefined || a.id === query.agent),
     );
     const loads = await imageLoadRepository.list(this.deps.db);
@@ -380,7 +380,7 @@ export class ImageService {
     request: { pool?: string | undefined; agent?: string | undefined },
     what: string,
   ): Promise<{ pool: string; agents: AgentRecord[]; skipped: Array<{ agent: string; reason: string }> }> {
-    const records = await this.deps.agents.records();
+    const records = await this.deps.agents.poolRecords();
     let pool: string;
     let candidates: AgentRecord[];
     if (request.agent !== undefined) {
