@@ -238,7 +238,10 @@ if (docker) {
     t.true(byAgent.items.every((i) => i.agents.every((a) => a.agent === SMALL_AGENT)));
     t.true(byAgent.items.length > 0);
     const csv = await yard('alice', ['image', 'list', 'trainyard/busybox', '-o', 'csv']);
-    t.regex(csv.stdout, /^repository,tag,reference,id,size,created,agents,pools,allowed,loaded_by,digests\ntrainyard\/busybox,test,trainyard\/busybox:test,sha256:/);
+    // Every column, wide ones too, with machine values (the whole id, bytes, ISO times).
+    t.regex(csv.stdout, /^REPOSITORY,TAG,IMAGE ID,SIZE,CREATED,AGENTS,POOLS,ALLOWED,LOADED BY,DIGESTS\ntrainyard\/busybox,test,sha256:[0-9a-f]{64},\d+,\d{4}-\d\d-\d\dT[^,]+,[^,]*,default,true,,/);
+    const yaml = await yard('alice', ['image', 'list', 'trainyard/busybox', '-o', 'yaml', '--fields', 'reference,allowed']);
+    t.regex(yaml.stdout, /items:\n {2}- reference: trainyard\/busybox:test\n {4}allowed: true/);
   });
 
   if (REGISTRY_BIN) {

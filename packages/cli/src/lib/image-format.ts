@@ -1,6 +1,7 @@
 import type { ImageList, ImageOperation, ImageOperationAgent, ImageView } from '@trainyard/shared';
 import { escapeText } from './escape.js';
-import { renderTable } from './table.js';
+import type { View } from './output.js';
+import { renderTable, type Column } from './table.js';
 
 /** Bytes as `docker images` says them: decimal units, three significant digits (`1.24MB`, `512kB`). */
 export function formatSize(bytes: number | null | undefined): string {
@@ -39,39 +40,29 @@ export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
 const agentsOf = (image: ImageView) => image.agents.map((a) => a.agent).join(',');
 
-/** One line per tag: `yard image list` (and `-o wide`: digests, who loaded it, the full id). */
-export function imagesTable(images: ImageView[], wide: boolean): string {
-  return renderTable(images, [
-    { header: 'REPOSITORY', get: (i) => i.repository },
-    { header: 'TAG', get: (i) => i.tag ?? '<none>' },
-    { header: 'IMAGE ID', get: (i) => (wide ? i.id : shortId(i.id)) },
-    { header: 'SIZE', get: (i) => formatSize(i.size) },
-    { header: 'CREATED', get: (i) => formatAgo(i.created) },
-    { header: 'AGENTS', get: agentsOf },
-    { header: 'POOLS', get: (i) => i.pools.join(',') },
+/** `yard image list`'s columns; `fullId`: the whole id (sha256:...), as -o wide shows it. */
+function imageColumns(fullId: boolean): Column<ImageView>[] {
+  return [
+    { header: 'REPOSITORY', field: 'repository', get: (i) => i.repository },
+    { header: 'TAG', field: 'tag', get: (i) => i.tag ?? '<none>', raw: (i) => i.tag },
+    { header: 'IMAGE ID', field: 'id', get: (i) => (fullId ? i.id : shortId(i.id)), raw: (i) => i.id },
+    { header: 'SIZE', field: 'size', get: (i) => formatSize(i.size), raw: (i) => i.size },
+    { header: 'CREATED', field: 'created', get: (i) => formatAgo(i.created), raw: (i) => i.created },
+    { header: 'AGENTS', field: 'agents', get: agentsOf },
+    { header: 'POOLS', field: 'pools', get: (i) => i.pools.join(',') },
     // Whether a task of the caller naming it would pass their policy's images.allow.
-    { header: 'ALLOWED', get: (i) => (i.reference === null ? '' : i.allowed ? 'yes' : 'no') },
-    ...(wide
-      ? [
-          { header: 'LOADED BY', get: (i: ImageView) => i.loadedBy },
-          { header: 'DIGESTS', get: (i: ImageView) => i.digests.join(',') },
-        ]
-      : []),
-  ]);
+    { header: 'ALLOWED', field: 'allowed', get: (i) => (i.reference === null ? '' : i.allowed ? 'yes' : 'no'), raw: (i) => i.allowed },
+    { header: 'LOADED BY', field: 'loadedBy', get: (i) => i.loadedBy, wide: true },
+    { header: 'DIGESTS', field: 'digests', get: (i) => i.digests.join(','), wide: true },
+  ];
 }
 
-/** `-o csv`: every field, one row per tag, RFC 4180 quoting. */
-export function imagesCsv(images: ImageView[]): string {
-  const quote = (value: string | number | boolean | null) => {
-    const text = value === null ? '' : String(value);
-    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  const header = ['repository', 'tag', 'reference', 'id', 'size', 'created', 'agents', 'pools', 'allowed', 'loaded_by', 'digests'];
-  const rows = images.map((i) =>
-    [i.repository, i.tag, i.reference, i.id, i.size, i.created, i.agents.map((a) => a.agent).join(' '), i.pools.join(' '), i.allowed, i.loadedBy, i.digests.join(' ')].map(quote).join(','),
-  );
-  return `${[header.join(','), ...rows].join('\n')}\n`;
-}
+/** One line per tag (`-o name`: the reference, or the id of an untagged image, as docker names it). */
+export const imagesView: View<ImageView> = { name: (i) => i.reference ?? i.id, columns: imageColumns(false) };
+
+/** The table; `wide`: with who loaded each and its digests, and the whole id (docker's --no-trunc). */
+export const imagesTable = (images: ImageView[], wide: boolean): string =>
+  renderTable(images, imageColumns(wide).filter((c) => wide || !c.wide));
 
 /** What the list could not show: agents with no images (the process executor), on stderr. */
 export function imagelessNotes(list: ImageList): string[] {
@@ -103,12 +94,13 @@ function layerSummary(part: ImageOperationAgent): string {
   return [pulled > 0 ? `${plural(pulled)} pulled${bytes > 0 ? ` (${formatSize(bytes)})` : ''}` : '', here > 0 ? `${plural(here)} already here` : ''].filter(Boolean).join(', ');
 }
 
-/** The end of an operation, one line per agent: what `pull`, `load` and `rm` print on stdout. */
-export function operationTable(operation: ImageOperation): string {
-  return renderTable(operation.agents, [
-    { header: 'AGENT', get: (a) => a.agent },
-    { header: 'STATE', get: (a) => a.state },
-    { header: 'IMAGE ID', get: (a) => (a.imageId ? shortId(a.imageId) : '') },
-    { header: 'MESSAGE', get: (a) => a.message ?? a.status ?? '' },
-  ]);
-}
+/** The end of an operation, one line per agent: what `pull`, `load` and `rm` print on stdout (-o name: the agents). */
+export const operationView: View<ImageOperationAgent> = {
+  name: (a) => a.agent,
+  columns: [
+    { header: 'AGENT', field: 'agent', get: (a) => a.agent },
+    { header: 'STATE', field: 'state', get: (a) => a.state },
+    { header: 'IMAGE ID', field: 'imageId', get: (a) => (a.imageId ? shortId(a.imageId) : ''), raw: (a) => a.imageId },
+    { header: 'MESSAGE', field: 'message', get: (a) => a.message ?? a.status ?? '' },
+  ],
+};

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import type { ImageList } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { imagelessNotes, imagesCsv, imagesTable } from '../../lib/image-format.js';
+import { imagelessNotes, imagesTable, imagesView } from '../../lib/image-format.js';
+import { outputFlags } from '../../lib/output.js';
 
 export default class ImageListCommand extends YardCommand<typeof ImageListCommand> {
   static override summary = "List the images on the agents: repository, tag, id, size, age, which agents and pools have each, and whether your policy admits it.";
@@ -10,7 +11,8 @@ export default class ImageListCommand extends YardCommand<typeof ImageListComman
     "a task of yours naming that image would pass your policy's images.allow (holders of use_any_image: always). Agents " +
     'that hold no images (the process executor runs tasks without any) are named on stderr. NAME is a glob over ' +
     'REPOSITORY or REPOSITORY:TAG (`team/*`, `*:1`, `busybox`). -o wide adds who loaded each (yard image load), its ' +
-    'digests and full id; -o name prints the references only; -o csv every field.';
+    'digests and full id; -o name prints the references (an untagged image: its id); -o csv every column, machine-readable; ' +
+    '-o json and yaml the answer, with the agents without images and what your policy lets you pull and load.';
   static override examples = [
     '<%= config.bin %> image list',
     "<%= config.bin %> image list 'team/*' --pool gpu",
@@ -22,19 +24,20 @@ export default class ImageListCommand extends YardCommand<typeof ImageListComman
   static override flags = {
     pool: Flags.string({ summary: "Only this pool's agents." }),
     agent: Flags.string({ summary: 'Only this agent.' }),
-    output: Flags.option({ char: 'o', options: ['table', 'wide', 'name', 'csv', 'json'] as const, summary: 'How to print it (--json is -o json).', default: 'table' })(),
+    ...outputFlags,
   };
 
   async run(): Promise<ImageList> {
-    const { pool, agent, output } = this.flags;
+    const { pool, agent } = this.flags;
     const list = await (await this.session()).call('images.list', { query: { pool, agent, name: this.args.name } });
-    if (this.jsonEnabled()) return list;
-    for (const note of imagelessNotes(list)) process.stderr.write(`${note}\n`);
-    if (output === 'json') this.log(JSON.stringify(list, null, 2));
-    else if (output === 'csv') process.stdout.write(imagesCsv(list.items));
-    else if (output === 'name') for (const reference of list.items.flatMap((i) => (i.reference ? [i.reference] : []))) this.log(reference);
-    else if (list.items.length === 0) this.log(this.args.name ? `No image matches ${this.args.name}.` : 'No images on the agents.');
-    else this.log(imagesTable(list.items, output === 'wide'));
+    if (this.forPeople) for (const note of imagelessNotes(list)) process.stderr.write(`${note}\n`);
+    const none = this.args.name ? `No image matches ${this.args.name}.` : 'No images on the agents.';
+    await this.print({
+      data: list,
+      items: list.items,
+      view: imagesView,
+      ...(list.items.length === 0 ? { text: () => none } : { text: () => imagesTable(list.items, false), wideText: () => imagesTable(list.items, true) }),
+    });
     return list;
   }
 }

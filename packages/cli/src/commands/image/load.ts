@@ -5,8 +5,9 @@ import { ApiError, endpointPath, isErrorBody, TransportError } from '@trainyard/
 import type { ImageOperation } from '@trainyard/shared';
 import { CommandFailure, YardCommand } from '../../base-command.js';
 import { EXIT } from '../../lib/exit-status.js';
-import { formatSize, operationTable } from '../../lib/image-format.js';
+import { formatSize, operationView } from '../../lib/image-format.js';
 import { failureOf, followOperation, OperationReporter } from '../../lib/image-operation.js';
+import { outputFlags } from '../../lib/output.js';
 import { upload } from '../../lib/upload.js';
 
 export default class ImageLoad extends YardCommand<typeof ImageLoad> {
@@ -30,6 +31,7 @@ export default class ImageLoad extends YardCommand<typeof ImageLoad> {
   static override flags = {
     pool: Flags.string({ summary: "Load it into this pool's agents (default: the default pool)." }),
     agent: Flags.string({ summary: 'Load it into this agent only.', exclusive: ['pool'] }),
+    ...outputFlags,
   };
 
   async run(): Promise<ImageOperation> {
@@ -66,7 +68,7 @@ export default class ImageLoad extends YardCommand<typeof ImageLoad> {
       throw new TransportError('http', answer.status, this.master);
     }
     const ended = await followOperation(session, answer.body as ImageOperation, new OperationReporter());
-    if (!this.jsonEnabled()) this.log(operationTable(ended));
+    await this.print({ data: ended, items: ended.agents, view: operationView });
     const failure = failureOf(ended, `load of ${ended.images.join(', ') || label}`);
     if (failure) throw failure;
     return ended;

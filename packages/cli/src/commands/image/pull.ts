@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import type { ImageOperation } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { operationTable } from '../../lib/image-format.js';
+import { outputFlags } from '../../lib/output.js';
+import { operationView } from '../../lib/image-format.js';
 import { failureOf, followOperation, OperationReporter } from '../../lib/image-operation.js';
 
 export default class ImagePull extends YardCommand<typeof ImagePull> {
@@ -23,6 +24,7 @@ export default class ImagePull extends YardCommand<typeof ImagePull> {
     pool: Flags.string({ summary: "Pull on this pool's agents (default: the default pool)." }),
     agent: Flags.string({ summary: 'Pull on this agent only.', exclusive: ['pool'] }),
     'no-wait': Flags.boolean({ summary: 'Return once the agents were asked, without following the pull.', default: false }),
+    ...outputFlags,
   };
 
   async run(): Promise<ImageOperation> {
@@ -32,7 +34,7 @@ export default class ImagePull extends YardCommand<typeof ImagePull> {
     process.stderr.write(`Pulling ${started.images[0]} on ${started.agents.length} agent${started.agents.length === 1 ? '' : 's'} of pool ${started.pool} (operation ${started.id})\n`);
     if (this.flags['no-wait']) return started;
     const ended = await followOperation(session, started, new OperationReporter());
-    if (!this.jsonEnabled()) this.log(operationTable(ended));
+    await this.print({ data: ended, items: ended.agents, view: operationView });
     const failure = failureOf(ended, `pull of ${ended.images[0]}`);
     if (failure) throw failure;
     return ended;

@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import type { ImageOperation } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { operationTable } from '../../lib/image-format.js';
+import { outputFlags } from '../../lib/output.js';
+import { operationView } from '../../lib/image-format.js';
 import { failureOf, followOperation, OperationReporter } from '../../lib/image-operation.js';
 
 export default class ImageRm extends YardCommand<typeof ImageRm> {
@@ -20,6 +21,7 @@ export default class ImageRm extends YardCommand<typeof ImageRm> {
   static override flags = {
     pool: Flags.string({ summary: "Remove it from this pool's agents (default: the default pool)." }),
     agent: Flags.string({ summary: 'Remove it from this agent only.', exclusive: ['pool'] }),
+    ...outputFlags,
   };
 
   async run(): Promise<ImageOperation> {
@@ -27,7 +29,7 @@ export default class ImageRm extends YardCommand<typeof ImageRm> {
     const session = await this.session();
     const started = await session.call('images.remove', { query: { image: this.args.image, pool, agent } });
     const ended = await followOperation(session, started, new OperationReporter());
-    if (!this.jsonEnabled()) this.log(operationTable(ended));
+    await this.print({ data: ended, items: ended.agents, view: operationView });
     const failure = failureOf(ended, `removal of ${ended.images[0]}`);
     if (failure) throw failure;
     return ended;
