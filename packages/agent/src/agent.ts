@@ -54,6 +54,8 @@ export class Agent {
   private masterAt: number | undefined;
   /** What the master was last told of this machine's images (JSON), so that a heartbeat says it only when it changed. */
   private imagesSent: string | undefined;
+  /** The engine being asked for the images here, for heartbeats (see imagesForHeartbeat). */
+  private imagesAsked: Promise<Awaited<ReturnType<Agent['imagesHere']>> | undefined> | undefined;
   /** The floor's context, with this machine's GPU count once known. */
   private floor: FloorContext;
 
@@ -205,13 +207,27 @@ export class Agent {
     // Read together, before any await: every lease acknowledged before `listedAfter` is in `running`.
     const listedAfter = this.masterAt;
     const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
-    const images = await this.imagesHere().catch(() => undefined);
+    const images = await this.imagesForHeartbeat();
     const changed = images !== undefined && JSON.stringify(images) !== this.imagesSent;
     const { known, at } = await this.client.heartbeat(running, listedAfter, changed ? images : undefined);
     this.heard(at);
     if (changed) this.imagesSent = JSON.stringify(images);
     await this.stopUnwanted(known);
   }
+
+  /**
+   * The images here, for a heartbeat that waits for the engine at most half an interval: a busy
+   * engine (a `docker load` under way, a loaded machine) must not keep the heartbeat back until the
+   * master thinks this agent lost. Undefined when the engine has not answered in time: the
+   * heartbeat goes without them (the next one asks again; one question in flight at a time).
+   */
+  private async imagesForHeartbeat(): Promise<Awaited<ReturnType<Agent['imagesHere']>> | undefined> {
+    this.imagesAsked ??= this.imagesHere()
+      .catch(() => undefined)
+      .finally(() => (this.imagesAsked = undefined));
+    return Promise.race([this.imagesAsked, delay(Math.max(50, this.heartbeatIntervalMs / 2), undefined, { ref: false })]);
+  }
+
 
   /**
    * The images here for the master: the references that run without pulling (null: the executor
