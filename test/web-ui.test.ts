@@ -120,6 +120,8 @@ const PAGES: Array<{ name: string; path: string; ready: string; everyone?: boole
   { name: 'task', path: '/experiments/1', ready: '.timeline-entry' },
   { name: 'notebooks-empty', path: '/notebooks', ready: 'p.empty' },
   { name: 'agents', path: '/agents', ready: 'table.agents' },
+  // The process executor's agent holds no images: the page says so.
+  { name: 'images', path: '/images', ready: 'p.imageless' },
   { name: 'quotas', path: '/quotas', ready: 'h1' },
   { name: 'users', path: '/users', ready: 'table.users' },
   { name: 'groups', path: '/groups', ready: 'table.groups' },

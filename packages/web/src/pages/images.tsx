@@ -156,8 +156,9 @@ function PullButton(props: { pools: PoolView[]; onDone: () => Promise<unknown> }
     <DialogButton label="Pull image" title="Pull an image">
       {() => (
         <form class="stack" onSubmit={pull} aria-label="Pull an image" noValidate>
+          {/* Browsers compile `pattern` with the v flag: `/` and `-` in a class must be escaped there. */}
           <Field label="Image" hint="A reference your policy's images.allow admits, e.g. registry.example.com:5000/team/tool:1">
-            <input name="image" required size={40} pattern="[A-Za-z0-9][A-Za-z0-9._\-:/@]*" title="an image reference such as busybox:latest" />
+            <input name="image" required size={40} pattern="[A-Za-z0-9][A-Za-z0-9._:@\/\-]*" title="an image reference such as busybox:latest" />
           </Field>
           <Field label="Pool" hint="Every agent of the pool that holds images pulls it">
             <select name="pool">
