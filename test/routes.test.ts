@@ -66,6 +66,9 @@ test('walking every route as a user without change_config: 403 with a reason on 
     taskId: String(task.body.id),
     streamId: '0123456789abcdef0123456789abcdef',
     'proxy:id': String(task.body.id),
+    // An image operation (no agent here holds images, so none can be started: an id of the right form).
+    'images:id': '0123456789abcdef',
+    operationId: '0123456789abcdef',
   };
 
   // Logging out ends the walker's own session: that one goes last.
@@ -83,7 +86,9 @@ test('walking every route as a user without change_config: 403 with a reason on 
 
     const result = await api(m.url, route.method, target, { token: plain, ...sendable(route) });
     t.true(result.status < 500, `${where}: ${result.status} ${JSON.stringify(result.body)}`);
-    if (route.binding?.capability === 'change_config') {
+    // images.remove is also each loader's own (yard image rm of what they loaded): it first needs an image some
+    // agent holds, and its refusal of others is test/images.test.ts's.
+    if (route.binding?.capability === 'change_config' && route.binding.endpoint !== 'images.remove') {
       t.is(result.status, 403, `${where} is an admin route: ${JSON.stringify(result.body)}`);
       t.is(result.body.error.code, 'FORBIDDEN');
       t.regex(result.body.error.message, /^plain may not .+: that needs change_config, and plain does not hold it$/, where);
