@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import {
@@ -30,6 +31,8 @@ import { LoadStopped, LoadTarget, streamTarball } from './load-stream.js';
 
 /** How long a started load waits for its tarball before it gives up (and its agents drop their streams). */
 const UPLOAD_START_TIMEOUT_MS = 60_000;
+/** How long a refused load waits for each agent to say it deleted what it spooled (by closing its stream). */
+const DROP_WAIT_MS = 10_000;
 /** A load's byte count is published at most this often (each change wakes whoever follows it). */
 const PROGRESS_EVERY_MS = 250;
 
@@ -281,17 +284,18 @@ export class ImageService {
         // That agent's part failed already, saying why.
       }
     }
-    const finish = (message: string, status: 'failed' | 'aborted') => {
-      for (const target of targets) {
-        target.control({ type: 'abort', reason: message });
-        target.close();
-      }
+    const finish = async (message: string, status: 'failed' | 'aborted') => {
+      for (const target of targets) target.control({ type: 'abort', reason: message });
+      // Each agent deletes what it spooled, then closes its stream: the answer says they dropped it once they did
+      // (an agent that does not answer in time is closed on; it deletes its spool when it sees the stream go).
+      await Promise.race([Promise.all(targets.map((t) => t.result)), delay(DROP_WAIT_MS, undefined, { ref: false })]);
+      for (const target of targets) target.close();
       operations.fail(id, message);
       this.loads.delete(id);
       this.deps.logger.info({ operation: id, status, reason: message }, 'image load stopped');
     };
     if (targets.length === 0) {
-      finish('no agent connected to take the tarball', 'failed');
+      await finish('no agent connected to take the tarball', 'failed');
       throw new DomainError('NO_IMAGE_AGENTS', `no agent of pool ${load.pool} connected to take the tarball: ${describeFailures(operations.find(id).view)}`);
     }
     for (const target of targets) operations.setAgent(id, target.agent, { state: 'running', bytes: 0 });
@@ -314,7 +318,7 @@ export class ImageService {
       });
     } catch (error) {
       const stopped = error as LoadStopped;
-      finish(stopped.message, 'failed');
+      await finish(stopped.message, 'failed');
       if (stopped.reason === 'too_large') throw new DomainError('PAYLOAD_TOO_LARGE', `${stopped.message}: every agent dropped what it took`);
       if (stopped.reason === 'no_agent') throw new DomainError('NO_IMAGE_AGENTS', `every agent stopped taking the tarball: ${describeFailures(operations.find(id).view)}`);
       throw new DomainError('INVALID_INPUT', stopped.message);
@@ -322,13 +326,13 @@ export class ImageService {
     const { verdict, bytes } = received;
     operations.set(id, { bytes });
     if ('problem' in verdict) {
-      finish(`the tarball cannot be loaded: ${verdict.problem}`, 'aborted');
+      await finish(`the tarball cannot be loaded: ${verdict.problem}`, 'aborted');
       throw new DomainError('INVALID_INPUT', `the tarball cannot be loaded: ${verdict.problem}`);
     }
     operations.set(id, { images: verdict.names });
     const refusal = await this.loadRefusal(actor, verdict.names, load.pool);
     if (refusal) {
-      finish(refusal.message, 'aborted');
+      await finish(refusal.message, 'aborted');
       throw refusal;
     }
     const taking = targets.filter((t) => t.open);
