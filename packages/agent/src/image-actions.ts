@@ -129,6 +129,12 @@ export class ImageActions {
   private async load(action: Extract<ImageAction, { type: 'image-load' }>): Promise<void> {
     const { store, logger } = this.deps;
     const ws = this.deps.dial(action.streamId);
+    // The master sends as soon as the stream is open (its first bytes can come with the handshake's
+    // answer): what comes before the spool file is ready is held here, in order. A message with no
+    // listener would be lost, and the tarball with it.
+    const early: Array<[RawData, boolean]> = [];
+    const hold = (data: RawData, binary: boolean) => void early.push([data, binary]);
+    ws.on('message', hold);
     const answer = (result: Omit<LoadStreamResult, 'type'>) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'result', ...result } satisfies LoadStreamResult));
       ws.close(1000);
@@ -191,7 +197,7 @@ export class ImageActions {
       }
     };
     const done = new Promise<void>((resolve) => {
-      ws.on('message', (data: RawData, binary: boolean) => {
+      const onMessage = (data: RawData, binary: boolean) => {
         if (stopped) return;
         if (binary) {
           const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
@@ -228,13 +234,19 @@ export class ImageActions {
           cleanup();
           resolve();
         });
-      });
-      ws.on('close', () => {
+      };
+      const onClose = () => {
         if (stopped) return resolve();
         stopped = true;
         cleanup();
         resolve();
-      });
+      };
+      // Swapped in one go, the held messages first: nothing can come between.
+      ws.off('message', hold);
+      ws.on('message', onMessage);
+      for (const [data, binary] of early.splice(0)) onMessage(data, binary);
+      ws.on('close', onClose);
+      if (ws.readyState === WebSocket.CLOSED) onClose();
       ws.on('error', (error) => logger.warn({ operation: action.operationId, err: error.message }, 'an image load stream broke'));
     });
     await done;

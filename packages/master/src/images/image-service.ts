@@ -286,13 +286,14 @@ export class ImageService {
     }
     const finish = async (message: string, status: 'failed' | 'aborted') => {
       for (const target of targets) target.control({ type: 'abort', reason: message });
+      // Said at once: a client whose upload broke off (the answer below closes the connection) reads it here.
+      operations.fail(id, message);
+      this.loads.delete(id);
+      this.deps.logger.info({ operation: id, status, reason: message }, 'image load stopped');
       // Each agent deletes what it spooled, then closes its stream: the answer says they dropped it once they did
       // (an agent that does not answer in time is closed on; it deletes its spool when it sees the stream go).
       await Promise.race([Promise.all(targets.map((t) => t.result)), delay(DROP_WAIT_MS, undefined, { ref: false })]);
       for (const target of targets) target.close();
-      operations.fail(id, message);
-      this.loads.delete(id);
-      this.deps.logger.info({ operation: id, status, reason: message }, 'image load stopped');
     };
     if (targets.length === 0) {
       await finish('no agent connected to take the tarball', 'failed');
@@ -318,8 +319,9 @@ export class ImageService {
       });
     } catch (error) {
       const stopped = error as LoadStopped;
-      await finish(stopped.message, 'failed');
-      if (stopped.reason === 'too_large') throw new DomainError('PAYLOAD_TOO_LARGE', `${stopped.message}: every agent dropped what it took`);
+      const message = stopped.reason === 'too_large' ? `${stopped.message}: every agent dropped what it took` : stopped.message;
+      await finish(message, 'failed');
+      if (stopped.reason === 'too_large') throw new DomainError('PAYLOAD_TOO_LARGE', message);
       if (stopped.reason === 'no_agent') throw new DomainError('NO_IMAGE_AGENTS', `every agent stopped taking the tarball: ${describeFailures(operations.find(id).view)}`);
       throw new DomainError('INVALID_INPUT', stopped.message);
     }

@@ -59,7 +59,8 @@ export default class ImageLoad extends YardCommand<typeof ImageLoad> {
       progress.done();
       // The connection went without an answer: the operation says why, when the master stopped it.
       const after = await session.call('images.operation', { params: { id: started.id } }).catch(() => undefined);
-      if (after?.message) throw new CommandFailure('IMAGE_LOAD_FAILED', `the load failed: ${after.message}`);
+      // (The master's message, as its answer would have said it.)
+      if (after?.message) throw new CommandFailure('IMAGE_LOAD_FAILED', after.message);
       throw new TransportError('unreachable', 0, this.master, error);
     }
     progress.done();
