@@ -138,7 +138,7 @@ export class AgentService {
    * agent, says so: the label `trainyard.task` (the scheduler gives such an agent no other work,
    * and admission never counts its images). Other agents may not claim the label.
    */
-  private async oneShotRegistration<B extends { labels: Record<string, string>; images?: AgentImages | undefined }>(
+  private async oneShotRegistration<B extends { labels: Record<string, string>; images?: AgentImages | undefined; pool?: string | undefined }>(
     id: string,
     body: B,
     oneShot: { taskId: number; leaseId: string } | undefined,
@@ -146,9 +146,10 @@ export class AgentService {
     const { [ONE_SHOT_LABEL]: _claimed, ...labels } = body.labels;
     if (!oneShot) return { ...body, labels };
     // The lease must be this agent's: a task placed elsewhere since, or ended, refuses (LEASE_INVALID).
-    await this.deps.tasks.findLeased(oneShotAgentId(oneShot.taskId), oneShot.taskId, oneShot.leaseId);
+    const task = await this.deps.tasks.findLeased(oneShotAgentId(oneShot.taskId), oneShot.taskId, oneShot.leaseId);
     this.deps.logger.info({ agent: id, taskId: oneShot.taskId }, 'one-shot agent registering for its task');
-    return { ...body, labels: { ...labels, [ONE_SHOT_LABEL]: String(oneShot.taskId) }, images: null };
+    // Its pool is its task's (a Slurm pool's), never an agents pool whose capacity it would seem to add to.
+    return { ...body, labels: { ...labels, [ONE_SHOT_LABEL]: String(oneShot.taskId) }, images: null, pool: task.pool };
   }
 
   /**
@@ -230,6 +231,11 @@ export class AgentService {
     const index = await this.imageIndex();
     const known = index.get(id)?.pool ?? DEFAULT_POOL;
     index.set(id, { pool: pool ?? known, images: images === null ? null : new Set(images.map(normalizeImage)) });
+  }
+
+  /** When each of these agents was last heard from (a Slurm pool asks of its one-shot agents: is the job's agent still there?). */
+  lastHeard(ids: readonly string[]): Promise<Map<string, number>> {
+    return agentRepository.heardAt(this.deps.db, ids);
   }
 
   async list(): Promise<Agent[]> {
