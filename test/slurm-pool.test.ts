@@ -9,34 +9,19 @@ import { createSlurmRestClient, slurmJobEnded } from '../packages/master/src/res
 import { api, loginToken, proxyFetch } from './helpers/api.js';
 import { ROOT, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, freePort, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
-import { importImage, podmanMissing, slurmCommand, TEST_PODMAN_ARGS, testSlurm, UnixUsers, type TestSlurm, type UnixUser } from './helpers/slurm.js';
+import { importImage, podmanMissing, slurmCommand, slurmPoolSettings, TEST_PODMAN_ARGS, testSlurm, UnixUsers, type TestSlurm, type UnixUser } from './helpers/slurm.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // The Slurm resource manager (issue 22) end to end: a master whose master.yaml has Slurm pools beside
 // an agents pool, on the real single-node Slurm of scripts/slurm-cluster.sh. Tasks go through the
 // scheduler, the manager submits each as a Slurm job run as the task's user, whose one-shot agent
 // reports like any agent; the same `yard` commands work on both kinds of pool.
-const AGENT_BIN = path.join(ROOT, 'packages', 'agent', 'bin', 'yard-agent.js');
 const SERVER = path.join(ROOT, 'test', 'fixtures', 'web-service', 'server.mjs');
 const CHROMIUM = process.env.YARD_CHROMIUM ?? '/usr/bin/chromium';
 
 const slurm = testSlurm('the Slurm pool tests');
 if (!slurm) test.skip('Slurm pools (no Slurm test cluster)', () => {});
 else registerTests(slurm);
-
-/** A pool of the test cluster, as master.yaml says it: the one-shot agent is this checkout's, started by this Node. */
-export function slurmPoolSettings(cluster: TestSlurm, jobDir: string, extra: Record<string, unknown> = {}) {
-  return {
-    manager: 'slurm' as const,
-    rest_url: cluster.restUrl,
-    jwt_key_file: cluster.jwtKeyFile,
-    partition: cluster.partition,
-    job_dir: jobDir,
-    agent_command: [process.execPath, AGENT_BIN],
-    poll_interval: '1s',
-    ...extra,
-  };
-}
 
 function registerTests(cluster: TestSlurm) {
   const users = new UnixUsers('ysp');
