@@ -169,8 +169,14 @@ function registerTests(cluster: TestSlurm) {
     t.is(ghost.status, 201, 'the master cannot look the user up here: Slurm is asked');
     const failed = await until(ghost.body.id, 'to fail', (x) => x.state === 'FAILED');
     t.regex(failed.message ?? '', /^task refused by slurm\.user_unknown: Slurm does not know the user 'nosuchuser-yard'/);
-    const jobs = await client.jobs({ namePrefix: `trainyard-task-${ghost.body.id}-` });
-    t.true(jobs.length === 1 && slurmJobEnded(jobs[0]!.state), JSON.stringify(jobs));
+    // Its job, by the id the task stores; then every job of this task from this master (Slurm keeps ended jobs a
+    // while, and earlier runs' masters had a task of the same id): one, ended: it was not submitted again.
+    const jobId = Number(/^slurm job (\d+)$/.exec(failed.placement ?? '')?.[1]);
+    const job = await client.job(jobId);
+    t.truthy(job, `the task names its job: ${failed.placement}`);
+    const thisMaster = job!.comment.split(' ').slice(1).join(' ');
+    const jobs = (await client.jobs({ namePrefix: `trainyard-task-${ghost.body.id}-` })).filter((j) => j.comment.split(' ').slice(1).join(' ') === thisMaster);
+    t.true(jobs.length === 1 && jobs[0]!.id === jobId && slurmJobEnded(jobs[0]!.state), JSON.stringify(jobs));
     const known = await api<Task>(m.url, 'POST', '/tasks', { token: tokens.alice, body: { kind: 'command', config: { entrypoint: ['id', '-un'] }, pool: 'hpc-verify' } });
     await until(known.body.id, 'to complete', (x) => x.state === 'COMPLETED');
     t.true((await logs(known.body.id)).includes(`stdout: ${alice.name}`));
