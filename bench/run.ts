@@ -13,6 +13,7 @@ import { p4 } from './p4-cli.js';
 import { p7 } from './p7-task-start.js';
 import { p8 } from './p8-quotas.js';
 import { p9 } from './p9-proxy.js';
+import { benchSlurm, p10 } from './p10-slurm.js';
 import { round } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -201,6 +202,34 @@ if (want('P9')) {
     goal: 'ratio >= 0.5',
     met: r9.ratio >= 0.5,
   });
+}
+
+if (want('P10')) {
+  const slurm = benchSlurm(log);
+  if (slurm) {
+    const count = quick ? 20 : 50;
+    log(`P10: the Slurm pool: submit -> first log line vs sbatch of the same command; then ${count} tasks placed at once`);
+    const r10 = await p10(slurm, { runs: quick ? 3 : 8, count });
+    report.P10 = r10;
+    // The one-shot agent's own start (Node loading yard-agent, measured here) plus its registration, lease and first log report.
+    const startGoalMs = 1.2 * r10.sbatchMs + r10.agentStartMs + 500;
+    rows.push({
+      id: 'P10',
+      figure: 'task start, Slurm pool',
+      value: `${r10.yardMs} ms vs ${r10.sbatchMs} ms with sbatch (+${r10.overheadMs} ms, ratio ${r10.ratio}; the one-shot agent's own start ${r10.agentStartMs} ms)`,
+      goal: "<= 1.2x + the agent's start + 500 ms",
+      met: r10.yardMs <= startGoalMs,
+    });
+    rows.push({
+      id: 'P10',
+      figure: `placements, Slurm pool, ${r10.placed} at once`,
+      value:
+        `${r10.placementsPerSecond} tasks/s from the first creation to the last job id (created in ${r10.createMs} ms, in an agents pool ${r10.agentsPoolCreateMs} ms; all placed in ${r10.placedMs} ms) ` +
+        `vs ${r10.restSubmissionsPerSecond} jobs/s straight to slurmrestd, ratio ${r10.placementsRatio}`,
+      goal: 'ratio >= 0.5',
+      met: r10.placementsRatio >= 0.5,
+    });
+  }
 }
 
 await postgres?.stop();

@@ -143,6 +143,9 @@ MpiDefault=none
 SwitchType=switch/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+# A job waiting for Resources in the small partition keeps the main scheduler off the node for lower
+# priority jobs of the other partition too; backfill starts them, every second rather than every 30.
+SchedulerParameters=bf_interval=1
 ReturnToService=2
 # Finished jobs stay visible through the API this long (seconds), then answer "invalid job id".
 MinJobAge=300

@@ -1,4 +1,5 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
@@ -6,6 +7,7 @@ import type { Page, PolicyView, PoolView, Task, TaskPlan, TaskSummary } from '@t
 import { api, loginToken } from './helpers/api.js';
 import { eachHelp, ROOT, runProcess, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
+import { slurmPoolSettings, testSlurm, UnixUsers } from './helpers/slurm.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 import { peak } from './helpers/timeline.js';
 
@@ -218,6 +220,60 @@ test.serial("quotas count across pools: a user's quota of 2 running tasks holds 
   await api(m.url, 'DELETE', '/quotas/carol-two', { token: tokens.admin });
 });
 
+const slurm = testSlurm('the quota test across an agents pool and a Slurm pool');
+(slurm ? test.serial : test.skip)("quotas count across an agents pool and a Slurm pool: a user's quota of 2 running tasks holds across both together", async (t) => {
+  t.timeout(240_000);
+  const own = tempDir('yard-pools-slurm-');
+  const jobDir = mkdtempSync(path.join(os.tmpdir(), 'yard-slurm-jobs-'));
+  chmodSync(jobDir, 0o1777);
+  const unix = new UnixUsers('ypq');
+  const both = await startTestMaster(
+    { agents: { ...FAST_AGENTS, token_file: path.join(own, 'agent.token') }, pools: { default: { manager: 'agents' }, hpc: slurmPoolSettings(slurm!, jobDir) } },
+    own,
+  );
+  const agent = startAgent({ url: both.url, tokenFile: path.join(own, 'agent.token') }, { name: 'cpu-q', executor: 'process' });
+  t.teardown(async () => {
+    await agent.kill('SIGKILL');
+    await both.stop();
+    unix.removeAll();
+    rmSync(jobDir, { recursive: true, force: true });
+  });
+  const admin = await loginToken(both.url, 'admin');
+  const erin = unix.create();
+  await api(both.url, 'POST', '/users', { token: admin, body: { username: 'erin', password: 'pw' } });
+  t.is((await api(both.url, 'PUT', '/users/erin/agent-user', { token: admin, body: { uid: erin.uid, user: erin.name, gid: erin.gid, group: erin.name } })).status, 200);
+  t.is((await api(both.url, 'POST', '/quotas', { token: admin, body: { name: 'erin-two', maxRunning: 2 } })).status, 201);
+  t.is((await api(both.url, 'POST', '/quotas/erin-two/assignments', { token: admin, body: { user: 'erin' } })).status, 201);
+  const token = await loginToken(both.url, 'erin', 'pw');
+  const run = async (command: string, pool: string) => {
+    const created = await api<Task>(both.url, 'POST', '/tasks', { token, body: { kind: 'command', config: { entrypoint: ['sh', '-c', command] }, pool } });
+    if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+    return created.body;
+  };
+  const read = async (id: number) => (await api<Task>(both.url, 'GET', `/tasks/${id}`, { token })).body;
+  await waitFor('the agent to register', async () => (await api<{ items: PoolView[] }>(both.url, 'GET', '/pools', { token })).body.items.find((p) => p.name === 'default')?.nodes === 1);
+  // Two run in the Slurm pool; the third, in the agents pool where there is room, waits for the quota.
+  const first = [await run('sleep 3', 'hpc'), await run('sleep 4', 'hpc')];
+  await waitFor('both Slurm tasks to run', async () => (await Promise.all(first.map((x) => read(x.id)))).every((x) => x.state === 'RUNNING'), 60_000);
+  const third = await run('sleep 1', 'default');
+  await waitFor('the third to wait for the quota', async () => (await read(third.id)).pendingReason === 'QUOTA_RUNNING_USER');
+  const more = [];
+  for (let i = 0; i < 6; i++) more.push(await run('sleep 1', i % 2 === 0 ? 'hpc' : 'default'));
+  const all = await Promise.all(
+    [...first, third, ...more].map((x) =>
+      waitFor(`task ${x.id} to end`, async () => {
+        const now = await read(x.id);
+        return ['COMPLETED', 'FAILED', 'KILLED', 'LOST'].includes(now.state) && now;
+      }, 180_000),
+    ),
+  );
+  t.true(all.every((x) => x.state === 'COMPLETED'), JSON.stringify(all.map((x) => [x.id, x.state, x.message])));
+  t.is(peak(all), 2, 'at most 2 at once across both pools, from the tasks own start and end times');
+  t.deepEqual([...new Set(all.map((x) => x.pool))].sort(), ['default', 'hpc'], 'both pools ran them');
+  const thirdDone = all.find((x) => x.id === third.id)!;
+  t.true(Date.parse(thirdDone.startedAt!) >= Math.min(...all.filter((x) => first.some((f) => f.id === x.id)).map((x) => Date.parse(x.endedAt!))), 'the agents-pool task started only once a Slurm task had ended');
+});
+
 test.serial('an agent that names a pool master.yaml lacks is refused and stops, saying which pools there are', async (t) => {
   const stray = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: 'stray-1', executor: 'process', pool: 'nope' });
   agents.push(stray);
@@ -227,7 +283,7 @@ test.serial('an agent that names a pool master.yaml lacks is refused and stops, 
   t.false((await api<Page<{ id: string }>>(m.url, 'GET', '/agents', { token: tokens.admin })).body.items.some((a) => a.id === 'stray-1'), 'not registered');
 });
 
-test.serial('a pool whose manager is not built here stops the master at start, naming it; bad pool settings name their key', async (t) => {
+test.serial('a pool whose manager cannot run as set stops the master at start, naming it; bad pool settings name their key', async (t) => {
   const bin = path.join(ROOT, 'packages', 'master', 'bin', 'yard-master.js');
   const start = async (yaml: string) => {
     const file = path.join(tempDir('yard-pools-start-'), 'master.yaml');
@@ -236,7 +292,10 @@ test.serial('a pool whose manager is not built here stops the master at start, n
   };
   const slurm = await start('pools:\n  default: {manager: agents}\n  hpc: {manager: slurm, rest_url: "http://127.0.0.1:6820", jwt_key_file: ./jwt.key, partition: debug, container: runc}\n');
   t.is(slurm.code, 1);
-  t.regex(slurm.stderr, /^yard-master: refusing to start: pools\.hpc: manager slurm is not built into this master yet \(managers here: agents\)/m);
+  t.regex(slurm.stderr, /^yard-master: refusing to start: pools\.hpc\.container: runc \(Slurm's own --container with an OCI bundle per job\) is not supported yet; use podman .* or none/m);
+  const noKey = await start('pools:\n  default: {manager: agents}\n  hpc: {manager: slurm, rest_url: "http://127.0.0.1:6820", jwt_key_file: ./jwt.key, partition: debug}\n');
+  t.is(noKey.code, 1);
+  t.regex(noKey.stderr, /^yard-master: refusing to start: pools\.hpc\.jwt_key_file: cannot read the Slurm JWT key \/.*\/jwt\.key: ENOENT/m);
   const typo = await start('pools:\n  default: {manager: agent}\n');
   t.is(typo.code, 1);
   t.regex(typo.stderr, /pools\.default\.manager: manager must be agents or slurm/);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The single-node Slurm cluster `scripts/slurm-cluster.sh up` starts, as its printed
@@ -49,6 +50,25 @@ export function testSlurm(what: string): TestSlurm | undefined {
   }
   const cluster = Object.fromEntries(Object.entries(ENV).map(([key, name]) => [key, process.env[name]!])) as unknown as TestSlurm;
   return process.env.YARD_TEST_SLURM_IMAGE_TAR ? { ...cluster, imageTar: process.env.YARD_TEST_SLURM_IMAGE_TAR } : cluster;
+}
+
+const AGENT_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages', 'agent', 'bin', 'yard-agent.js');
+
+/**
+ * A Slurm pool of the test cluster as master.yaml says it (`pools.<name>`): its jobs start this
+ * checkout's one-shot agent with this Node, and the pool reads Slurm every second.
+ */
+export function slurmPoolSettings(cluster: TestSlurm, jobDir: string, extra: Record<string, unknown> = {}) {
+  return {
+    manager: 'slurm' as const,
+    rest_url: cluster.restUrl,
+    jwt_key_file: cluster.jwtKeyFile,
+    partition: cluster.partition,
+    job_dir: jobDir,
+    agent_command: [process.execPath, AGENT_BIN],
+    poll_interval: '1s',
+    ...extra,
+  };
 }
 
 /**

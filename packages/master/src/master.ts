@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { createSecureContext } from 'node:tls';
 import pino, { type Logger } from 'pino';
 import { Admission } from './admission/admission.js';
@@ -246,7 +247,9 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     mountProbeTimeoutMs: config.agents.mount_probe_timeout,
   });
   // One resource manager per pool of master.yaml; the scheduler decides, they place.
-  pools = new Pools(createManagers({ config, clock, logger, tasks, agents, channel, broker }), {
+  // The URL the master listens on, once it does: where a Slurm pool's jobs dial back when it names no master_url.
+  let listeningUrl: string | undefined;
+  pools = new Pools(createManagers({ config, clock, logger, tasks, agents, channel, broker, oneShot: oneShotAgents, masterUrl: () => listeningUrl }), {
     settings: config.pools,
     defaultPool: config.default_pool,
     tasks,
@@ -352,6 +355,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   services.bound({ main: port, services: servicesPort });
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.listen.tls ? 'https' : 'http'}://${host}:${port}`;
+  // A wildcard address is no place to dial: the nodes reach this host by its name.
+  listeningUrl = ['0.0.0.0', '::'].includes(config.listen.host) ? `${config.listen.tls ? 'https' : 'http'}://${os.hostname()}:${port}` : url;
   const servicesUrl = servicesPort === undefined ? config.http.services_url : `${config.listen.tls ? 'https' : 'http'}://${host}:${servicesPort}`;
   logger.info({ url, db: database.label, ...(servicesUrl ? { services: servicesUrl } : {}) }, 'master listening');
   if (config.http.unsafe_services_on_master_origin) {

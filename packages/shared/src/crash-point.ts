@@ -5,6 +5,9 @@
  * precise steps of dispatch. Unset (always, outside tests), each call is one string comparison.
  *
  * Steps: master:after-submit, master:after-assign, master:after-ack, master:after-running;
+ * a Slurm pool's placement: master:before-slurm-submit (the task is leased and its one-shot
+ * token minted, nothing submitted), master:after-slurm-submit (Slurm has the job, its id is not
+ * stored), master:after-slurm-placement (the job id is stored);
  * agent:after-lease, agent:after-ack, agent:after-create, agent:after-start, agent:after-running,
  * agent:after-exit.
  */
@@ -13,6 +16,9 @@ export type CrashPoint =
   | 'master:after-assign'
   | 'master:after-ack'
   | 'master:after-running'
+  | 'master:before-slurm-submit'
+  | 'master:after-slurm-submit'
+  | 'master:after-slurm-placement'
   | 'agent:after-lease'
   | 'agent:after-ack'
   | 'agent:after-create'

@@ -45,6 +45,18 @@ export interface PoolView {
     oldestCreatedAt: string | null;
     oldestWaitSeconds: number | null;
   };
+  /** What the pool's engine says of itself beyond Trainyard's tasks (a Slurm partition); null for agents pools. */
+  engine: PoolEngineView | null;
   /** For holders of see_status: the agents in it, a Slurm pool's partition and account... (never a secret); null for others. */
   details: Record<string, string | number | string[]> | null;
+}
+
+/** A Slurm pool's own figures, read from Slurm. */
+export interface PoolEngineView {
+  /** What the engine has allocated on the pool's machines, to anyone's jobs (Trainyard's and others'). */
+  allocated: PoolResources;
+  /** The pool's placed tasks whose jobs the engine holds in its queue (pending in Slurm). */
+  pending: number;
+  /** Null when the engine answered; else why its figures are missing (slurmrestd does not answer...). */
+  problem: string | null;
 }

@@ -95,8 +95,11 @@ export interface QueueView {
  * Why a queued task waits, as the scheduler records it: `QUOTA_<RESOURCE>_USER` (the owner's own
  * quota), `QUOTA_<RESOURCE>_GROUP:<path>` (the group's aggregate), `NO_AGENT_FITS` (no agent has
  * the room, the image, a shared root it needs, or, on the process executor, its port free right now),
- * `POOL_GONE` (its pool is no longer one of master.yaml's pools). Stable codes: scripts may match them. A
- * pool's resource manager may add its own, prefixed with its engine (a Slurm pool's `SLURM:Resources`).
+ * `POOL_GONE` (its pool is no longer one of master.yaml's pools), `SLURM_PENDING_JOBS` (its Slurm pool
+ * already has `max_pending_jobs` jobs waiting in Slurm's queue), `SLURM_UNAVAILABLE` (its Slurm pool's
+ * slurmrestd does not answer). Stable codes: scripts may match them. A pool's resource manager adds its
+ * engine's own, prefixed with the engine, on a task it placed that the engine holds (a Slurm pool's
+ * `SLURM:Resources`, `SLURM:Priority`: Slurm's reason, in its words).
  */
 export const PENDING_REASONS = [
   'QUOTA_RUNNING_USER',
@@ -109,6 +112,8 @@ export const PENDING_REASONS = [
   'QUOTA_GPUS_GROUP',
   'NO_AGENT_FITS',
   'POOL_GONE',
+  'SLURM_PENDING_JOBS',
+  'SLURM_UNAVAILABLE',
 ] as const;
 export type PendingReasonCode = (typeof PENDING_REASONS)[number];
 
@@ -150,8 +155,38 @@ export function quotaPendingReason(resource: DispatchResource, group: string | n
 export function explainPendingReason(reason: string): string {
   if (reason === 'NO_AGENT_FITS') return 'no agent has the room (or the image, or the --shared-root its group directories need) for it right now';
   if (reason === 'POOL_GONE') return "its pool is no longer one of master.yaml's pools: kill it and submit it again with --pool";
+  if (reason === 'SLURM_PENDING_JOBS') return "its Slurm pool's jobs already waiting in Slurm's queue reach the pool's max_pending_jobs; it goes next in Trainyard's order";
+  if (reason === 'SLURM_UNAVAILABLE') return "its Slurm pool's slurmrestd does not answer; it is submitted once Slurm answers again";
+  if (reason.startsWith('SLURM:')) return explainSlurmReason(reason.slice('SLURM:'.length));
   const match = /^QUOTA_(RUNNING|CPU|MEMORY|GPUS)_(USER|GROUP)(?::(.+))?$/.exec(reason);
   if (!match) return reason;
   const what = { RUNNING: 'running tasks', CPU: 'CPUs', MEMORY: 'memory', GPUS: 'GPUs' }[match[1] as 'RUNNING'];
   return match[2] === 'USER' ? `the owner's quota on ${what} is in use` : `group ${match[3]}'s quota on ${what} is in use`;
+}
+
+/** Slurm's most common reasons for holding a job pending (squeue's REASON), in words; others as Slurm says them. */
+const SLURM_REASONS: Record<string, string> = {
+  Resources: 'no node of the partition has the room it asks for right now',
+  Priority: 'jobs with a higher priority go first in the partition',
+  Dependency: 'it waits for another job',
+  ReqNodeNotAvail: 'a node it needs is down, drained or reserved',
+  PartitionNodeLimit: "it asks for more nodes than the partition allows",
+  PartitionTimeLimit: "its time limit (max_runtime) is more than the partition's",
+  PartitionDown: 'the partition is down',
+  PartitionInactive: 'the partition is inactive',
+  BeginTime: 'its start time has not come',
+  JobHeldAdmin: 'a Slurm administrator holds it (scontrol release)',
+  JobHeldUser: 'it is held (scontrol release)',
+  QOSMaxJobsPerUserLimit: "its user's Slurm QOS limit on running jobs is reached",
+  QOSGrpCpuLimit: "its Slurm QOS's CPU limit is reached",
+  AssocGrpCpuLimit: "its Slurm account's CPU limit is reached",
+  AssocGrpGRES: "its Slurm account's GPU limit is reached",
+  AssocMaxJobsLimit: "its Slurm account's limit on running jobs is reached",
+  Reservation: 'it waits for its reservation',
+  Licenses: 'it waits for licenses',
+};
+
+function explainSlurmReason(reason: string): string {
+  const words = SLURM_REASONS[reason];
+  return words ? `Slurm holds its job: ${words}` : `Slurm holds its job (${reason}; see squeue's reason codes)`;
 }

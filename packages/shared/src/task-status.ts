@@ -56,7 +56,10 @@ export function describeTaskStatus(task: TaskStatusView): string {
         ? 'queued: waiting for an agent to take it'
         : `queued: ${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`;
     case 'ASSIGNED':
-      return `assigned to agent ${task.agent ?? '?'}, starting`;
+      // Placed, and held by its pool's engine before it starts (a Slurm job pending: SLURM:Resources).
+      return task.pendingReason === null
+        ? `assigned to agent ${task.agent ?? '?'}, starting`
+        : `assigned to agent ${task.agent ?? '?'}, waiting: ${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`;
     case 'PULLING':
       return `pulling the image${on}`;
     case 'RUNNING':

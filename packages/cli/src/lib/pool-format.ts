@@ -15,8 +15,17 @@ export function formatWait(seconds: number | null): string {
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
 }
 
-/** One line per pool: what its tasks hold against what it has (used/capacity), and its queue. */
+/** A Slurm pool's own figure: what Slurm has allocated in the partition, to anyone's jobs. */
+const engineAllocated = (p: PoolView) =>
+  p.engine === null ? '-' : p.engine.problem !== null ? 'unknown' : `cpu ${count(p.engine.allocated.cpu)}/${count(p.capacity.cpu)}, gpus ${p.engine.allocated.gpus}/${p.capacity.gpus}`;
+
+/**
+ * One line per pool: what its tasks hold against what it has (used/capacity), and its queue. Where a
+ * pool is a Slurm partition, two more columns: what Slurm has allocated there (everyone's jobs, not only
+ * Trainyard's) and how many of the pool's tasks wait in Slurm's own queue.
+ */
 export function poolsTable(pools: PoolView[]): string {
+  const engines = pools.some((p) => p.engine !== null);
   return renderTable(pools, [
     { header: 'NAME', get: (p) => p.name },
     { header: 'MANAGER', get: (p) => p.manager },
@@ -28,5 +37,16 @@ export function poolsTable(pools: PoolView[]): string {
     { header: 'TASKS', get: (p) => p.use.tasks },
     { header: 'QUEUED', get: (p) => p.queue.length },
     { header: 'OLDEST WAIT', get: (p) => formatWait(p.queue.oldestWaitSeconds) },
+    ...(engines
+      ? [
+          { header: 'SLURM ALLOCATED', get: engineAllocated },
+          { header: 'IN SLURM QUEUE', get: (p: PoolView) => (p.engine === null ? '-' : p.engine.pending) },
+        ]
+      : []),
   ]);
+}
+
+/** Why a pool's engine gave no figures, one line per pool (stderr under the table). */
+export function poolProblems(pools: PoolView[]): string[] {
+  return pools.flatMap((p) => (p.engine?.problem ? [`pool ${p.name}: ${p.engine.problem}`] : []));
 }

@@ -55,7 +55,7 @@ export interface PoolDirectory {
   /** master.yaml `default_pool`. */
   readonly defaultPool: string;
   names(): string[];
-  find(name: string): (ImageCatalog & { refuse(spec: RunSpec, kind: TaskKind): string | null }) | undefined;
+  find(name: string): (ImageCatalog & { refuse(spec: RunSpec, kind: TaskKind): string | null | Promise<string | null> }) | undefined;
 }
 
 /**
@@ -119,7 +119,7 @@ export class Admission {
     const [violation] = checkFloor(runSpec);
     if (violation) throw policyDenied(violation.message, violation.rule, 'floor');
     // What the pool's engine cannot do (a Slurm pool without a container runtime and an image...): refused now, never dropped.
-    const refusal = manager.refuse(runSpec, request.kind);
+    const refusal = await manager.refuse(runSpec, request.kind);
     if (refusal) throw policyDenied(`pool ${pool} cannot run this ${request.kind}: ${refusal}`, `pools.${pool}`, 'pool');
     return { config, group, pool, runSpec };
   }

@@ -30,6 +30,13 @@ export const agentRepository = {
     return row && toRecord(row);
   },
 
+  /** When each of these agents was last heard from (those registered). */
+  async heardAt(db: Executor, ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await db.selectFrom('agents').select(['id', 'last_heartbeat_at']).where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((r) => [r.id, Number(r.last_heartbeat_at)]));
+  },
+
   async list(db: Executor): Promise<AgentRecord[]> {
     const rows = await db.selectFrom('agents').selectAll().orderBy('id').execute();
     return rows.map(toRecord);

@@ -150,7 +150,7 @@ export class AgentService {
    * agent, says so: the label `trainyard.task` (the scheduler gives such an agent no other work,
    * and admission never counts its images). Other agents may not claim the label.
    */
-  private async oneShotRegistration<B extends { labels: Record<string, string>; images?: AgentImages | undefined }>(
+  private async oneShotRegistration<B extends { labels: Record<string, string>; images?: AgentImages | undefined; pool?: string | undefined }>(
     id: string,
     body: B,
     oneShot: { taskId: number; leaseId: string } | undefined,
@@ -158,9 +158,10 @@ export class AgentService {
     const { [ONE_SHOT_LABEL]: _claimed, ...labels } = body.labels;
     if (!oneShot) return { ...body, labels };
     // The lease must be this agent's: a task placed elsewhere since, or ended, refuses (LEASE_INVALID).
-    await this.deps.tasks.findLeased(oneShotAgentId(oneShot.taskId), oneShot.taskId, oneShot.leaseId);
+    const task = await this.deps.tasks.findLeased(oneShotAgentId(oneShot.taskId), oneShot.taskId, oneShot.leaseId);
     this.deps.logger.info({ agent: id, taskId: oneShot.taskId }, 'one-shot agent registering for its task');
-    return { ...body, labels: { ...labels, [ONE_SHOT_LABEL]: String(oneShot.taskId) }, images: null };
+    // Its pool is its task's (a Slurm pool's), never an agents pool whose capacity it would seem to add to.
+    return { ...body, labels: { ...labels, [ONE_SHOT_LABEL]: String(oneShot.taskId) }, images: null, pool: task.pool };
   }
 
   /**
@@ -247,6 +248,11 @@ export class AgentService {
   /** Every agent that serves a pool (not one-shot agents), as the master keeps it: pool, executor, state, and images with their details. */
   async poolRecords(): Promise<AgentRecord[]> {
     return (await agentRepository.list(this.deps.db)).filter((a) => !isOneShot(a));
+  }
+
+  /** When each of these agents was last heard from (a Slurm pool asks of its one-shot agents: is the job's agent still there?). */
+  lastHeard(ids: readonly string[]): Promise<Map<string, number>> {
+    return agentRepository.heardAt(this.deps.db, ids);
   }
 
   async list(): Promise<Agent[]> {

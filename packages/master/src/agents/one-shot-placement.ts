@@ -1,4 +1,5 @@
 import { oneShotAgentId } from '@trainyard/shared';
+import type { TaskRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { AgentTokenService } from './agent-token-service.js';
@@ -25,15 +26,25 @@ export class OneShotAgents {
 
   /** Leases a QUEUED task to its one-shot agent; undefined when another writer took the task first. */
   async place(taskId: number): Promise<OneShotPlacement | undefined> {
-    const { tasks, tokens } = this.deps;
-    const agentId = oneShotAgentId(taskId);
-    const assigned = await tasks.assign(await tasks.require(taskId), agentId).catch((error: unknown) => {
+    const assigned = await this.assign(await this.deps.tasks.require(taskId));
+    return assigned && { agentId: assigned.agent_id!, leaseId: assigned.lease_id!, token: await this.mint(assigned) };
+  }
+
+  /**
+   * The first half of `place`, for a manager inside the scheduler's dispatch section: the task
+   * (as the scheduler read it) leased to its one-shot agent, ASSIGNED; undefined when another
+   * writer took it first. The token is minted after (`mint`), outside the section.
+   */
+  async assign(task: TaskRow): Promise<TaskRow | undefined> {
+    return this.deps.tasks.assign(task, oneShotAgentId(task.id)).catch((error: unknown) => {
       if (error instanceof DomainError && error.code === 'ILLEGAL_TRANSITION') return undefined;
       throw error;
     });
-    if (!assigned) return undefined;
-    const leaseId = assigned.lease_id!;
-    return { agentId, leaseId, token: await tokens.mintForTask(taskId, leaseId) };
+  }
+
+  /** The one-shot agent's token for the task's current lease (earlier ones of the task are revoked). */
+  mint(task: Pick<TaskRow, 'id' | 'lease_id'>): Promise<string> {
+    return this.deps.tokens.mintForTask(task.id, task.lease_id!);
   }
 
   /** Whether a one-shot agent's lease is still the task's (its token is worth something only then). */

@@ -180,10 +180,27 @@ const poolSchema = z.discriminatedUnion(
       job_dir: z.string().startsWith('/', 'must be an absolute path').default('/tmp'),
       /** The job's PATH (a clean one by default). */
       path: z.string().min(1).optional(),
-      /** How a job starts the one-shot agent on the nodes (default: yard-agent on the job's PATH). */
-      agent_command: z.string().min(1).optional(),
-      /** Where the one-shot agents reach the master from the nodes (default: http.public_url). */
+      /**
+       * How a job starts the one-shot agent on the nodes: a command line split at spaces, or a list of
+       * words (a path with spaces); default: yard-agent on the job's PATH.
+       */
+      agent_command: z
+        .union([z.string().trim().min(1), z.array(z.string().min(1)).min(1)])
+        .transform((value) => (typeof value === 'string' ? value.split(/\s+/) : value))
+        .default(['yard-agent']),
+      /** Where the one-shot agents reach the master from the nodes (default: the first of http.public_url, else the address it listens on). */
       master_url: publicUrlSchema.optional(),
+      /** container: podman: options before every podman command on the nodes (no systemd user session in a job: --cgroup-manager=cgroupfs). */
+      podman_args: z.array(z.string().regex(/^--?[A-Za-z]/, 'must be an option such as --cgroup-manager=cgroupfs')).default([]),
+      /**
+       * How many of the pool's jobs may wait in Slurm's queue at once. Beyond it, tasks wait in Trainyard's
+       * queue (SLURM_PENDING_JOBS), where Trainyard's order and fair share decide who goes next.
+       */
+      max_pending_jobs: z.number().int().min(1).max(10_000).default(16),
+      /** How often the pool's jobs are read from Slurm (pending reasons, jobs that ended on their own, reconciliation). */
+      poll_interval: durationSchema.default(5_000),
+      /** A job that has started must have its one-shot agent take the task within this, or it is cancelled and the task FAILED (an agent that cannot reach the master). */
+      start_timeout: durationSchema.default(120_000),
     }),
   ],
   { error: 'manager must be agents or slurm' },

@@ -100,7 +100,7 @@ export class Pools {
     const now = this.deps.clock.now();
     const views: PoolView[] = [];
     for (const manager of this.managers.values()) {
-      const { capacity, nodes, details } = await manager.capacity();
+      const { capacity, nodes, details, engine } = await manager.capacity();
       const use = { tasks: 0, cpu: 0, memory: 0, gpus: 0 };
       for (const { resources } of active.filter((a) => a.pool === manager.pool)) {
         use.tasks += 1;
@@ -122,6 +122,7 @@ export class Pools {
           oldestCreatedAt: queue ? toIso(queue.oldest) : null,
           oldestWaitSeconds: queue ? Math.max(0, Math.round((now - queue.oldest) / 1000)) : null,
         },
+        engine: engine ?? null,
         details: withDetails ? details : null,
       });
     }

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { PoolManager, PoolResources, RunSpec, StreamTarget, TaskKind } from '@trainyard/shared';
+import type { PoolEngineView, PoolManager, PoolResources, RunSpec, StreamTarget, TaskKind } from '@trainyard/shared';
 import type { TaskRow } from '../db/schema.js';
 
 /**
@@ -8,7 +8,7 @@ import type { TaskRow } from '../db/schema.js';
  * managers and pools"). The scheduler decides *whether and in which order* a task may start: queue
  * order, quotas, fair share, pending reasons, all inside its one-at-a-time dispatch section. A
  * resource manager decides *where and how* it runs, and reports back: our agents
- * (`resource-managers/agents/`), later a Slurm cluster. One manager serves one pool.
+ * (`resource-managers/agents/`), a Slurm cluster (`resource-managers/slurm/`). One manager serves one pool.
  */
 
 /** The engines a pool can name in master.yaml (`pools.<name>.manager`). */
@@ -79,6 +79,8 @@ export interface PoolCapacity {
   nodes: number;
   /** For `see_status` only: agent ids, partition and account... Never secrets (no token or key file contents). */
   details: Record<string, string | number | string[]>;
+  /** An engine's own figures (a Slurm partition's allocation, its pending jobs); absent for agents. */
+  engine?: PoolEngineView;
 }
 
 export interface ResourceManager {
@@ -95,9 +97,11 @@ export interface ResourceManager {
 
   /**
    * Admission: the part of a run spec this manager cannot honour, in a sentence (null: it can).
-   * Admission refuses the task with it, naming the pool, before anything is stored.
+   * Admission refuses the task with it, naming the pool, before anything is stored. A manager with
+   * rules of its own may instead throw a POLICY_DENIED naming its rule (a Slurm pool's
+   * `slurm.run_as_root`), and may look things up first (whether the nodes know the user).
    */
-  refuse(spec: RunSpec, kind: TaskKind): string | null;
+  refuse(spec: RunSpec, kind: TaskKind): string | null | Promise<string | null>;
 
   /** Whether any machine of the pool could run `image` without pulling (admission's `images.pull: never`). */
   whereIs(image: string): Promise<'present' | 'absent' | 'unknown'>;
@@ -114,6 +118,8 @@ export interface ResourceManager {
   /**
    * A kill the task service recorded (`kill_requested_at`) on a task this manager placed: carry it
    * out (SIGTERM, then SIGKILL after kill_grace; Slurm: scancel). The outcome comes back as a report.
+   * Also called, with the row as it was, for a placed task that had not started, which the kill
+   * ended at once: what the manager holds for it (a job pending in Slurm's queue) goes too.
    */
   kill(task: TaskRow): void;
 

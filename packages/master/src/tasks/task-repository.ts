@@ -94,6 +94,18 @@ export const taskRepository = {
       .execute();
   },
 
+  /** The tasks a pool holds (assigned, pulling or running), oldest first: what its manager reconciles with its engine. */
+  activeInPool(db: Executor, pool: string): Promise<TaskRow[]> {
+    return db.selectFrom('tasks').selectAll().where('state', 'in', ACTIVE_STATES).where('pool', '=', pool).orderBy('id').execute();
+  },
+
+  /** The pool and state of each of these tasks (those that exist). */
+  async poolsOf(db: Executor, ids: readonly number[]): Promise<Map<number, { pool: string; state: TaskState }>> {
+    if (ids.length === 0) return new Map();
+    const rows = await db.selectFrom('tasks').select(['id', 'pool', 'state']).where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((r) => [r.id, { pool: r.pool, state: r.state as TaskState }]));
+  },
+
   /** Running tasks of these kinds (for idle shutdown): id and when the run started. */
   runningOfKinds(db: Executor, kinds: readonly TaskKind[]): Promise<Array<{ id: number; started_at: number | null }>> {
     return db.selectFrom('tasks').select(['id', 'started_at']).where('state', '=', 'RUNNING').where('kind', 'in', kinds).execute();

@@ -244,6 +244,16 @@ export class TaskService {
     return taskRepository.activeOnAgent(this.deps.db, agentId);
   }
 
+  /** The tasks a pool holds (ASSIGNED, PULLING or RUNNING), oldest first: what its manager reconciles with its engine. */
+  activeInPool(pool: string): Promise<TaskRow[]> {
+    return taskRepository.activeInPool(this.deps.db, pool);
+  }
+
+  /** The pool and state of each of these tasks (those that exist): whose a job found in an engine is. */
+  poolsOf(ids: readonly number[]): Promise<Map<number, { pool: string; state: TaskState }>> {
+    return taskRepository.poolsOf(this.deps.db, ids);
+  }
+
   /** Running tasks of these kinds, with when their run started (idle shutdown). */
   runningOfKinds(kinds: readonly TaskKind[]): Promise<Array<{ id: number; started_at: number | null }>> {
     return taskRepository.runningOfKinds(this.deps.db, kinds);
@@ -356,6 +366,8 @@ export class TaskService {
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
       await this.transition(task, 'kill', { ...request, lease_id: null, ...(options.reason ? { message: options.reason } : {}) }, audit);
+      // What its manager holds for the placement goes too (a job pending in Slurm's queue).
+      if (state === 'ASSIGNED') this.deps.onKillRequested?.(task);
     } else {
       const requested = await this.deps.db.transaction().execute(async (trx) => {
         if (!(await taskRepository.requestKill(trx, task.id, state, { ...request, updated_at: now }))) return false;
@@ -423,7 +435,13 @@ export class TaskService {
     if (note.placement !== undefined) changes.placement = note.placement;
     if (note.pendingReason !== undefined) changes.pending_reason = note.pendingReason;
     const states = note.pendingReason === undefined ? ACTIVE_STATES : (['ASSIGNED'] as const);
-    const noted = await taskRepository.notePlacement(this.deps.db, taskId, leaseId, states, changes);
+    const at = this.deps.clock.now();
+    const noted = await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await taskRepository.notePlacement(trx, taskId, leaseId, states, changes))) return false;
+      // The task's timeline says why its engine held it, as it says why the queue did.
+      if (note.pendingReason) await taskRepository.addTimeline(trx, { task_id: taskId, at, event: 'waiting', state: 'ASSIGNED', detail: note.pendingReason });
+      return true;
+    });
     if (noted) this.deps.events.changed(taskId);
     return noted;
   }

@@ -14,6 +14,13 @@ function wait(seconds: number | null): string {
   return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
 }
 
+/** A Slurm pool's own figures: what Slurm has allocated in the partition (to anyone), and how many of its tasks wait in Slurm's queue. */
+function engineCells(p: PoolView) {
+  if (p.engine === null) return { allocated: '-', pending: '-' };
+  if (p.engine.problem !== null) return { allocated: 'unknown', pending: String(p.engine.pending) };
+  return { allocated: `cpu ${number(p.engine.allocated.cpu)} / ${number(p.capacity.cpu)}, GPUs ${p.engine.allocated.gpus} / ${p.capacity.gpus}`, pending: String(p.engine.pending) };
+}
+
 /** Everyone signed in: each pool's manager, what its tasks hold of what it has, and its queue (agents with see_status). */
 export function PoolsPage() {
   const [pools, setPools] = useState<PoolView[]>();
@@ -21,6 +28,7 @@ export function PoolsPage() {
   useEffect(() => {
     api('pools.list').then((p) => setPools(p.items), setError);
   }, []);
+  const engines = pools?.some((p) => p.engine !== null) ?? false;
   return (
     <Page title="Pools">
       <ErrorBanner error={error} />
@@ -37,6 +45,8 @@ export function PoolsPage() {
               <th>Tasks</th>
               <th>Queued</th>
               <th>Oldest wait</th>
+              {engines && <th>Slurm allocated</th>}
+              {engines && <th>In Slurm's queue</th>}
               <th>Agents</th>
             </tr>
           </thead>
@@ -62,6 +72,12 @@ export function PoolsPage() {
                 <td data-field="tasks">{p.use.tasks}</td>
                 <td data-field="queued">{p.queue.length}</td>
                 <td>{wait(p.queue.oldestWaitSeconds)}</td>
+                {engines && (
+                  <td data-field="engine-allocated" title={p.engine?.problem ?? undefined}>
+                    {engineCells(p).allocated}
+                  </td>
+                )}
+                {engines && <td data-field="engine-pending">{engineCells(p).pending}</td>}
                 <td>{Array.isArray(p.details?.agents) ? p.details.agents.join(', ') || '-' : '-'}</td>
               </tr>
             ))}

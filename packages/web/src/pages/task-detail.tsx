@@ -137,6 +137,12 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dd>{task.group ?? '-'}</dd>
             <dt>Pool</dt>
             <dd data-field="pool">{task.pool}</dd>
+            {task.placement && (
+              <>
+                <dt>Placement</dt>
+                <dd data-field="placement">{task.placement}</dd>
+              </>
+            )}
             <dt>Runs as</dt>
             <dd class="run-as">
               {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { crashPoint, SHARED_ROOT_LABEL, type RunPort, type RunSpec } from '@trainyard/shared';
+import { crashPoint, ONE_SHOT_LABEL, SHARED_ROOT_LABEL, type RunPort, type RunSpec } from '@trainyard/shared';
 import type { AgentRecord } from '../../agents/agent-repository.js';
 import type { AgentService } from '../../agents/agent-service.js';
 import type { Clock } from '../../clock.js';
@@ -130,7 +130,8 @@ export class AgentsManager implements ResourceManager, WorkSource {
 
   /** The pool's agents that may take work (alive and enabled), added up. */
   async capacity(): Promise<PoolCapacity> {
-    const agents = (await this.deps.agents.list()).filter((a) => a.pool === this.pool);
+    // A one-shot agent runs one task of a job's allocation (a Slurm pool's): never capacity of an agents pool.
+    const agents = (await this.deps.agents.list()).filter((a) => a.pool === this.pool && a.labels[ONE_SHOT_LABEL] === undefined);
     const serving = agents.filter((a) => a.state === 'alive' && a.enabled);
     const capacity = { cpu: 0, memory: 0, gpus: 0 };
     for (const agent of serving) {

@@ -54,7 +54,18 @@ export function taskOfSlurmJob(job: { name: string }): { taskId: number; leaseId
  * LD_PRELOAD must not decide how the agent itself is found and run. Slurm never requeues it: a
  * restart is Trainyard's decision.
  */
-export function slurmJobFor(spec: TaskRunSpec, pool: SlurmPoolSettings, launch: SlurmLaunch, limits: { maxRuntimeMs?: number } = {}): SlurmJobSubmission {
+export function slurmJobFor(
+  spec: TaskRunSpec,
+  pool: SlurmPoolSettings,
+  launch: SlurmLaunch,
+  limits: {
+    maxRuntimeMs?: number | undefined;
+    /** Words after the name in the job's comment: which master and pool submitted it (`master=<tag> pool=<name>`). */
+    tag?: string | undefined;
+    /** Submitted held (a pool with `users: verify`: released once the identity Slurm gave it is checked). */
+    hold?: boolean | undefined;
+  } = {},
+): SlurmJobSubmission {
   if (!path.isAbsolute(pool.jobDir)) throw new Error(`the Slurm pool '${pool.name}' needs an absolute job directory, not '${pool.jobDir}'`);
   if (launch.command.length === 0) throw new Error('a Slurm job needs a command to run');
   const name = slurmJobName(spec.taskId, spec.leaseId);
@@ -63,7 +74,7 @@ export function slurmJobFor(spec: TaskRunSpec, pool: SlurmPoolSettings, launch: 
     script: batchScript(launch.command),
     job: {
       name,
-      comment: name,
+      comment: limits.tag ? `${name} ${limits.tag}` : name,
       ...(pool.partition ? { partition: pool.partition } : {}),
       ...(pool.account ? { account: pool.account } : {}),
       nodes: [1, 1],
@@ -76,6 +87,7 @@ export function slurmJobFor(spec: TaskRunSpec, pool: SlurmPoolSettings, launch: 
       current_working_directory: pool.jobDir,
       standard_output: path.join(pool.jobDir, `${name}.out`),
       requeue: false,
+      ...(limits.hold ? { hold: true } : {}),
     },
   };
 }

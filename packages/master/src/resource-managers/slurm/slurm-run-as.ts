@@ -104,18 +104,46 @@ export function slurmJobIdentityMismatch(job: Pick<SlurmJob, 'user' | 'gid'>, ru
   return undefined;
 }
 
-/** `getent passwd NAME` on the master's host: the nodes' users, when the pool shares its user database (`users: shared`). */
-export function getentUsers(): NodeUsers {
+/** How long a user `getent` found is taken as known without asking again: admission and the submission just after it ask for the same user. */
+const GETENT_TTL_MS = 5000;
+
+/**
+ * `getent passwd NAME` on the master's host: the nodes' users, when the pool shares its user
+ * database (`users: shared`). A user found is remembered for a few seconds (one process per
+ * lookup is most of a placement's cost when many tasks arrive at once); one not found is asked
+ * again each time, so an account just made is seen at once. The one-shot agent checks its own
+ * uid and gid in the job anyway.
+ */
+export function getentUsers(clock: { now(): number } = Date): NodeUsers {
+  const found = new Map<string, { at: number; entry: Promise<PasswdEntry | undefined> }>();
+  const lookUp = (name: string) =>
+    new Promise<PasswdEntry | undefined>((resolve, reject) => {
+      execFile('getent', ['passwd', name], { timeout: 10_000 }, (error, stdout) => {
+        // getent: 2 is "no such key"; anything else is a lookup that failed.
+        if (error && (error as { code?: unknown }).code === 2) return resolve(undefined);
+        if (error) return reject(new Error(`getent passwd ${name} failed: ${error.message}`));
+        const [entryName, , uid, gid, , home] = stdout.trim().split('\n')[0]!.split(':');
+        resolve(entryName === name ? { name, uid: Number(uid), gid: Number(gid), home: home ?? '' } : undefined);
+      });
+    });
   return {
-    byName: (name) =>
-      new Promise((resolve, reject) => {
-        execFile('getent', ['passwd', name], { timeout: 10_000 }, (error, stdout) => {
-          // getent: 2 is "no such key"; anything else is a lookup that failed.
-          if (error && (error as { code?: unknown }).code === 2) return resolve(undefined);
-          if (error) return reject(new Error(`getent passwd ${name} failed: ${error.message}`));
-          const [entryName, , uid, gid, , home] = stdout.trim().split('\n')[0]!.split(':');
-          resolve(entryName === name ? { name, uid: Number(uid), gid: Number(gid), home: home ?? '' } : undefined);
-        });
-      }),
+    byName: (name) => {
+      const now = clock.now();
+      const cached = found.get(name);
+      if (cached && now - cached.at < GETENT_TTL_MS) return cached.entry;
+      const entry = lookUp(name);
+      found.set(name, { at: now, entry });
+      // Only a user found is kept (and a lookup still running, which others share); a miss or a failure is forgotten.
+      void entry.then(
+        (user) => {
+          if (!user && found.get(name)?.entry === entry) found.delete(name);
+        },
+        () => {
+          if (found.get(name)?.entry === entry) found.delete(name);
+        },
+      );
+      if (found.size > 10_000) for (const [key, value] of found) if (now - value.at >= GETENT_TTL_MS) found.delete(key);
+      return entry;
+    },
   };
 }
