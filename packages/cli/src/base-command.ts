@@ -1,5 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { ApiError, DEFAULT_REQUEST_TIMEOUT_MS, describeCause, formatSeconds, TransportError, YardClient, type AnswerInfo } from '@trainyard/shared/client';
+import { ApiError, DEFAULT_REQUEST_TIMEOUT_MS, describeCause, formatSeconds, MasterSet, parseMasterUrls, TransportError, YardClient, type AnswerInfo } from '@trainyard/shared/client';
 import { API_VERSION, formatVersion, versionsConflict, type MasterVersion } from '@trainyard/shared/constants';
 import { parseDurationMs } from './lib/duration.js';
 import { EXIT } from './lib/exit-status.js';
@@ -33,7 +33,10 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       char: 'm',
       env: 'YARD_MASTER',
       default: 'http://127.0.0.1:8080',
-      summary: 'URL of the Trainyard master.',
+      summary: 'URL of the Trainyard master; several masters (one leads, the others stand by) as a comma-separated list.',
+      description:
+        'With several URLs (http://m1:8080,http://m2:8080) yard goes to the leader a standby names and tries the others when one does not answer, ' +
+        'waiting up to --request-timeout for a failover. Logins and settings are kept under the first URL.',
       helpGroup: 'GLOBAL',
     }),
     // Not --timeout: the commands that wait for a task have their own (how long to wait for it).
@@ -66,6 +69,10 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   private storeCache?: TokenStore;
   private sessionCache?: Session;
   private requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  /** The masters given (-m a,b) and the one that leads, shared by every client of this command. */
+  private masterSet!: MasterSet;
+  /** Whether "no master leads yet" was said (once per command). */
+  private waitSaid = false;
   /** The master's last answer in this command (for an answer yard does not understand), and whether a version skew was said. */
   private lastAnswer?: AnswerInfo;
   private skewSaid = false;
@@ -83,7 +90,9 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     this.flags = flags as CommandFlags<T>;
     this.args = args as CommandArgs<T>;
     this.positionals = argv;
-    this.flags.master = normalizeMaster(this.flags.master);
+    this.masterSet = new MasterSet(parseMasters(this.flags.master));
+    // Logins, tokens and settings are kept under the first master given: one cluster, one key.
+    this.flags.master = this.masterSet.urls[0]!;
     this.requestTimeoutMs = parseRequestTimeout(this.flags['request-timeout']);
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
   }
@@ -94,8 +103,19 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     return value?.trim().toLowerCase();
   }
 
+  /** The master this command's logins and settings are kept under: the first one given. */
   protected get master(): string {
     return this.flags.master;
+  }
+
+  /** Every master given (-m a,b). */
+  protected get masters(): readonly string[] {
+    return this.masterSet.urls;
+  }
+
+  /** The master that answered last (with several: the leader), for URLs yard prints or opens itself (a notebook, a shell). */
+  protected get leader(): string {
+    return this.masterSet.current;
   }
 
   protected settings(): Settings {
@@ -113,9 +133,17 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
 
   /** An unauthenticated client (login). */
   protected anonymousClient(): YardClient {
-    warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
+    for (const url of this.masterSet.urls) warnIfPlainHttp(url, (m) => process.stderr.write(`Warning: ${m}\n`));
     return new YardClient({
       baseUrl: this.master,
+      masters: this.masterSet,
+      // A failover takes seconds: as long as one request may take, yard waits for a master to lead.
+      leaderWaitMs: this.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS,
+      onWaitingForLeader: (what) => {
+        if (this.waitSaid) return;
+        this.waitSaid = true;
+        process.stderr.write(`Waiting for a master to lead (${what})...\n`);
+      },
       // Sent as User-Agent: `yard user sessions` shows it as the session's client.
       headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` },
       requestTimeoutMs: this.requestTimeoutMs,
@@ -129,7 +157,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     if (this.skewSaid || !answer.master || !versionsConflict(this.ownVersion, answer.master)) return;
     this.skewSaid = true;
     process.stderr.write(
-      `Warning: this yard is ${formatVersion(this.ownVersion)} and the master at ${this.master} is ${formatVersion(answer.master)}: ` +
+      `Warning: this yard is ${formatVersion(this.ownVersion)} and the master at ${this.leader} is ${formatVersion(answer.master)}: ` +
         "some answers may not be understood; use a yard of the master's version\n",
     );
   }
@@ -151,7 +179,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       code: 'BAD_RESPONSE',
       exit: EXIT.ERROR,
       message:
-        `the master at ${this.master} answered ${answer.method} ${answer.path} in a shape this yard (${mine}) does not understand; ${theirs}` +
+        `the master at ${this.leader} answered ${answer.method} ${answer.path} in a shape this yard (${mine}) does not understand; ${theirs}` +
         (bug ? ': the same version, so this is a bug in yard (DEBUG=1 shows where; please report it)' : ''),
       ...(bug ? {} : { hint: "use a yard of the master's version" }),
     };
@@ -160,7 +188,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** `GET /api/v1/version`, for an error message: undefined when the master cannot or will not say. */
   private async askVersion(): Promise<MasterVersion | undefined> {
     try {
-      const answer: unknown = await new YardClient({ baseUrl: this.master, requestTimeoutMs: 5000 }).call('version');
+      const answer: unknown = await new YardClient({ baseUrl: this.leader, requestTimeoutMs: 5000 }).call('version');
       const v = answer as Partial<MasterVersion> | null;
       return v && typeof v.version === 'string' && Number.isInteger(v.apiVersion) ? { version: v.version, apiVersion: v.apiVersion! } : undefined;
     } catch {
@@ -275,6 +303,14 @@ export function transportReason(error: TransportError): string {
 
 /** No usable answer from the master, in words that say what to check. */
 function describeTransportError(error: TransportError, requestTimeoutMs: number): { code: string; message: string } {
+  if (error.kind === 'no_leader') {
+    return {
+      code: 'NO_LEADER',
+      message:
+        `no master leads at ${error.baseUrl} after waiting ${formatSeconds(requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS)} (${String(error.cause)}): ` +
+        'are they running, and on one database? Wait longer with --request-timeout',
+    };
+  }
   if (error.kind === 'timeout') {
     const longPoll = error.timeoutMs !== undefined && error.timeoutMs > requestTimeoutMs ? ` (a long poll: ${formatSeconds(error.timeoutMs - requestTimeoutMs)} of it on purpose)` : '';
     return {
@@ -323,18 +359,13 @@ function parseRequestTimeout(value: string): number {
   return ms;
 }
 
-function normalizeMaster(value: string): string {
-  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
-  let url: URL;
+/** `-m a,b`: each an http(s) URL (a bare host:port gets http://), kept as its origin. */
+function parseMasters(value: string): string[] {
   try {
-    url = new URL(withScheme);
-  } catch {
-    throw new Errors.CLIError(`--master: '${value}' is not a URL such as http://127.0.0.1:8080`, { exit: 2 });
+    return parseMasterUrls(value);
+  } catch (error) {
+    throw new Errors.CLIError(`--master: ${(error as Error).message}`, { exit: 2 });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Errors.CLIError(`--master: '${value}' must be an http:// or https:// URL`, { exit: 2 });
-  }
-  return url.origin;
 }
 
 function warnIfPlainHttp(master: string, warn: (message: string) => void): void {

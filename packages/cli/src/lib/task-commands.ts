@@ -70,7 +70,7 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
     if (!SERVICE_KINDS.includes(task.kind)) return task;
     // A notebook's or TensorBoard's service: where it is served, and whether it answers now.
     const status = await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } });
-    const url = serviceUrl(status, this.master);
+    const url = serviceUrl(status, this.leader);
     this.log(`URL:        ${url} (${status.ready ? 'answers' : (status.message ?? 'not answering')})`);
     return { ...task, service: { ...status, url } };
   }

@@ -29,15 +29,21 @@ export function createApp(options: {
   webRoot: string;
   site: Site;
   checkDatabase: () => Promise<void>;
+  /**
+   * Several masters (`ha`): a standby's answer to everything but health, readiness and the version
+   * (ha/leader-gate.ts), after the Host check; and this master's part, for /readyz.
+   */
+  leader?: { gate: Middleware<AppState>; status: () => { role: 'leader' | 'standby'; leader: string | null } };
 }): { app: Koa<AppState>; routes: RouteInfo[] } {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
   app.use(errorMiddleware());
   app.use(requestFraming());
   // Outside the API, before the Host check and body parsing, each bound to its own (open) check too.
-  const ops = opsRoutes(options.guards, options.checkDatabase);
+  const ops = opsRoutes(options.guards, options.checkDatabase, options.leader?.status);
   app.use(ops.routes());
   app.use(siteGuard(options.site));
+  if (options.leader) app.use(options.leader.gate);
   for (const middleware of options.early?.middleware ?? []) app.use(middleware);
   const early = options.early?.routers ?? [];
   for (const router of early) app.use(router.routes());
