@@ -100,9 +100,8 @@ export const leaderRepository = {
    * The fencing number as it stands, with the row held (`for share`) until the transaction ends: a
    * takeover (which updates the row) waits for this transaction, and one that committed first is seen.
    */
-  async holdFencing(trx: Executor): Promise<number | undefined> {
-    const row = await rowLock(trx, trx.selectFrom('leader').select('fencing').where('id', '=', LEASE), 'share').executeTakeFirst();
-    return row?.fencing;
+  async holdFencing(trx: Executor): Promise<{ fencing: number; url: string | null } | undefined> {
+    return rowLock(trx, trx.selectFrom('leader').select(['fencing', 'url']).where('id', '=', LEASE), 'share').executeTakeFirst();
   },
 
   async recordGrant(trx: Executor, grant: Insertable<LeaseGrantsTable>): Promise<void> {

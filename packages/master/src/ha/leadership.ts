@@ -144,8 +144,10 @@ export class Leadership implements Fence {
     const fencing = this.fencing;
     if (!this.isLeader() || fencing === null) throw this.notLeader();
     const current = await leaderRepository.holdFencing(trx);
-    if (current === fencing) return;
-    this.depose(`another master took the lease (fencing ${current}, this master's was ${fencing})`);
+    if (current?.fencing === fencing) return;
+    this.depose(`another master took the lease (fencing ${current?.fencing}, this master's was ${fencing})`);
+    // Until the next look: the master that holds it now.
+    this.seen = { url: current?.url ?? null, liveUntil: this.now() + this.timings.lookEveryMs };
     throw this.notLeader();
   }
 
