@@ -47,6 +47,8 @@ export class Scheduler implements Dispatcher {
        * have run out stops before another can take over (its writes are fenced besides).
        */
       leading?: () => boolean;
+      /** Told how long each decision for a polling agent took, and whether it assigned a task (metrics). */
+      onDecision?: (seconds: number, assigned: boolean) => void;
     },
   ) {}
 
@@ -72,7 +74,12 @@ export class Scheduler implements Dispatcher {
   }
 
   dispatch(pool: string, opening: Opening): Promise<DispatchResult> {
-    const run = this.deciding.then(() => this.dispatchNow(pool, opening));
+    const run = this.deciding.then(async () => {
+      const started = performance.now();
+      const result = await this.dispatchNow(pool, opening);
+      this.deps.onDecision?.((performance.now() - started) / 1000, result.placed.length > 0);
+      return result;
+    });
     this.deciding = run.catch(() => undefined);
     return run;
   }

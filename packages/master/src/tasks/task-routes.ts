@@ -37,6 +37,7 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
       ...(query.since ? { since: query.since } : {}),
       ...(query.until ? { until: query.until } : {}),
       ...(query.name ? { name: query.name } : {}),
+      ...(query.pool ? { pool: query.pool } : {}),
       limit: query.limit,
     });
   });
@@ -91,7 +92,14 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
     target: task,
     handle: async (ctx, _actor, target) => {
       const query = validate(logQuerySchema, ctx.query);
-      ctx.body = await tasks.logs(target.id, query.after, query.limit, query.wait, query.seen);
+      ctx.body = await tasks.logs(target.id, {
+        after: query.after,
+        limit: query.limit,
+        waitSeconds: query.wait,
+        seen: query.seen,
+        tail: query.tail,
+        sinceAt: query.since === undefined ? undefined : tasks.sinceAt(query.since, 'since'),
+      });
     },
   });
 
