@@ -149,6 +149,9 @@ function openPostgres(url: string, options: OpenOptions): OpenedDatabase {
   });
   // Without a listener, an idle connection's error (a server restart) would end the process.
   pool.on('error', (error) => options.onIdleError?.(error));
+  // Nor a connection's that is checked out but between queries (inside a transaction) when the server
+  // or the network drops it: its next query fails and says so, and the pool drops it at release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
