@@ -185,8 +185,20 @@ function severalMasters(): void {
     // The CLI is given the standby first: it follows to the leader.
     const listed = await term.run(['task', 'list', '--json']);
     t.is(listed.code, 0, listed.stderr);
+    // A context may name both masters (the standby first): without -m, yard follows it to the leader.
+    const noMaster = { env: { YARD_MASTER: undefined } };
+    const added = await term.run(['context', 'add', 'ha', `${standby.url}, ${leader.url}`, '--use'], noMaster);
+    t.is(added.code, 0, added.stderr);
+    const contexts = await term.json<{ items: Array<{ name: string; master: string }> }>(['context', 'list'], noMaster);
+    t.is(contexts.items.find((c) => c.name === 'ha')?.master, `${standby.url},${leader.url}`);
+    const viaContext = await term.run(['task', 'list', '--json'], noMaster);
+    t.is(viaContext.code, 0, viaContext.stderr);
     const lease = await leaseRow();
     t.is(lease.fencing, 1);
+    // Each answers /metrics for itself: whether it leads (the sum over the masters is what an alert watches).
+    const leads = async (url: string) => /^trainyard_leader (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+    t.is(await leads(leader.url), '1');
+    t.is(await leads(standby.url), '0');
   });
 
   test.serial('kill -9 of the leader, five rounds: a standby leads, tasks keep running and report to it, queued ones are dispatched, nothing runs twice', async (t) => {

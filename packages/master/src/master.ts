@@ -186,7 +186,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   let pools: Pools | undefined;
   let agents: AgentService | undefined;
   let tasks: TaskService | undefined;
-  const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!) });
+  const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!), leading: () => fence.isLeader() });
   const quotas = new QuotaService({
     db,
     clock,
