@@ -13,6 +13,7 @@ import { p4 } from './p4-cli.js';
 import { p7 } from './p7-task-start.js';
 import { p8 } from './p8-quotas.js';
 import { p9 } from './p9-proxy.js';
+import { p10 } from './p10-failover.js';
 import { round } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,8 +41,8 @@ const report: Record<string, unknown> = {
 
 log(`on ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}${quick ? ', quick mode' : ''}`);
 
-// P1 and P3 again on PostgreSQL, beside SQLite in the same run, where a PostgreSQL is at hand.
-const postgres = want('P1') || want('P3') ? await benchPostgres(log) : undefined;
+// P1 and P3 again on PostgreSQL, beside SQLite in the same run, where a PostgreSQL is at hand (and P10, several masters, needs one).
+const postgres = want('P1') || want('P3') || want('P10') ? await benchPostgres(log) : undefined;
 
 if (want('P1') || want('P5')) {
   log('P1/P5: seeding 100k tasks; list API vs bare node:http with the same SQL, 50 connections');
@@ -201,6 +202,24 @@ if (want('P9')) {
     goal: 'ratio >= 0.5',
     met: r9.ratio >= 0.5,
   });
+}
+
+if (want('P10')) {
+  if (!postgres) {
+    log('P10: no PostgreSQL: the failover of several masters is NOT measured');
+  } else {
+    const FAILOVER_TIMEOUT_MS = 10_000;
+    log('P10: two masters on PostgreSQL, one agent; kill -9 of the leader -> the first task the new leader dispatches');
+    const r10 = await p10({ dbUrl: await postgres.createDatabase(), rounds: quick ? 2 : 5, failoverTimeoutMs: FAILOVER_TIMEOUT_MS });
+    report.P10 = r10;
+    rows.push({
+      id: 'P10',
+      figure: 'failover: kill -9 of the leader -> first dispatch by the new one',
+      value: `p50 ${Math.round(r10.p50Ms)} ms, max ${Math.round(r10.maxMs)} ms over ${r10.rounds} rounds (ha.failover_timeout ${FAILOVER_TIMEOUT_MS / 1000} s)`,
+      goal: '<= ha.failover_timeout',
+      met: r10.maxMs <= FAILOVER_TIMEOUT_MS,
+    });
+  }
 }
 
 await postgres?.stop();

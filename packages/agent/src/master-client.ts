@@ -31,6 +31,12 @@ export class MasterError extends Error {
 /** The master could not be reached (down, restarting, network): worth retrying. */
 export class UnreachableError extends Error {
   override name = 'UnreachableError';
+  /** Several masters: a standby answered and none leads yet (a failover is under way, over in seconds). */
+  readonly failover: boolean;
+  constructor(message: string, options: { failover?: boolean } = {}) {
+    super(message);
+    this.failover = options.failover ?? false;
+  }
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -140,7 +146,7 @@ export class MasterClient {
       return await this.client.call(name, ...([input, { timeoutMs: DEFAULT_TIMEOUT_MS, ...options }] as CallArgs<K>));
     } catch (error) {
       if (error instanceof ApiError) throw new MasterError(error.status, error.code, error.message);
-      if (error instanceof TransportError) throw new UnreachableError(describe(error));
+      if (error instanceof TransportError) throw new UnreachableError(describe(error), { failover: error.kind === 'no_leader' && error.status === 503 });
       throw error;
     }
   }

@@ -42,6 +42,7 @@ export class TransportError extends Error {
   override name = 'TransportError';
   constructor(
     readonly kind: 'unreachable' | 'timeout' | 'not_json' | 'http' | 'no_leader',
+    /** The HTTP status; for `no_leader`, 503 when a standby answered (a failover is under way), 0 when no master could be reached. */
     readonly status: number,
     readonly baseUrl: string,
     override readonly cause?: unknown,
@@ -184,7 +185,7 @@ export class YardClient {
       const waiting = masters.urls.length > 1 || standbyMet;
       if (!waiting && only) throw only.error;
       const summary = [...failures].map(([url, f]) => `${url}: ${f.reason}`).join('; ');
-      if (Date.now() + pauseMs > deadline) throw new TransportError('no_leader', 503, [...failures.keys()].join(', '), summary);
+      if (Date.now() + pauseMs > deadline) throw new TransportError('no_leader', standbyMet ? 503 : 0, [...failures.keys()].join(', '), summary);
       this.options.onWaitingForLeader?.(summary);
       await sleep(pauseMs);
       pauseMs = Math.min(pauseMs * 2, MAX_PAUSE_MS);
