@@ -57,6 +57,7 @@ export async function p10(options: { dbUrl: string; rounds: number; failoverTime
           // A kept-alive connection to the master just killed: the submission never reached a live
           // master (its process is gone), so it is sent again; the client itself never resends a write.
           if (!(error instanceof TransportError && error.kind === 'unreachable')) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 20));
         }
       }
     };
