@@ -380,7 +380,8 @@ test('-o on shows and on every other list: describe, user, group, role, agent, a
   t.true((await carol.run(['-u', 'admin', 'group', 'list', '-o', 'name'], asAdmin)).stdout.split('\n').includes('habits'));
   t.is((parseYaml((await carol.run(['-u', 'admin', 'group', 'show', 'habits', '-o', 'yaml'], asAdmin)).stdout) as { path: string }).path, 'habits');
   t.true((await carol.run(['-u', 'admin', 'role', 'list', '-o', 'name'], asAdmin)).stdout.split('\n').includes('admin'));
-  t.regex((await carol.run(['-u', 'admin', 'agent', 'list', '-o', 'wide'], asAdmin)).stdout, /^ID\s+STATE.*VERSION\s+LABELS$/m);
+  t.regex((await carol.run(['-u', 'admin', 'agent', 'list', '-o', 'wide'], asAdmin)).stdout, /^ID\s+STATE.*VERSION.*LAST SEEN\s+LABELS$/m);
+  t.notRegex((await carol.run(['-u', 'admin', 'agent', 'list'], asAdmin)).stdout, /LABELS/, 'labels only in the wide table');
   t.deepEqual((await carol.run(['-u', 'admin', 'agent', 'list', '-o', 'name'], asAdmin)).stdout.trim().split('\n'), [AGENT]);
   const audit = parseYaml((await carol.run(['-u', 'admin', 'audit', 'list', '-o', 'yaml'], asAdmin)).stdout) as Page<{ action: string }>;
   t.true(audit.items.some((e) => e.action === 'group.create'));
