@@ -14,6 +14,7 @@ import { p7 } from './p7-task-start.js';
 import { p8 } from './p8-quotas.js';
 import { p9 } from './p9-proxy.js';
 import { benchSlurm, p10 } from './p10-slurm.js';
+import { p11 } from './p11-failover.js';
 import { round } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,8 +42,8 @@ const report: Record<string, unknown> = {
 
 log(`on ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}${quick ? ', quick mode' : ''}`);
 
-// P1 and P3 again on PostgreSQL, beside SQLite in the same run, where a PostgreSQL is at hand.
-const postgres = want('P1') || want('P3') ? await benchPostgres(log) : undefined;
+// P1 and P3 again on PostgreSQL, beside SQLite in the same run, where a PostgreSQL is at hand (and P11, several masters, needs one).
+const postgres = want('P1') || want('P3') || want('P11') ? await benchPostgres(log) : undefined;
 
 if (want('P1') || want('P5')) {
   log('P1/P5: seeding 100k tasks; list API vs bare node:http with the same SQL, 50 connections');
@@ -228,6 +229,24 @@ if (want('P10')) {
         `vs ${r10.restSubmissionsPerSecond} jobs/s straight to slurmrestd, ratio ${r10.placementsRatio}`,
       goal: 'ratio >= 0.5',
       met: r10.placementsRatio >= 0.5,
+    });
+  }
+}
+
+if (want('P11')) {
+  if (!postgres) {
+    log('P11: no PostgreSQL: the failover of several masters is NOT measured');
+  } else {
+    const FAILOVER_TIMEOUT_MS = 10_000;
+    log('P11: two masters on PostgreSQL, one agent; kill -9 of the leader -> the first task the new leader dispatches');
+    const r11 = await p11({ dbUrl: await postgres.createDatabase(), rounds: quick ? 2 : 5, failoverTimeoutMs: FAILOVER_TIMEOUT_MS });
+    report.P11 = r11;
+    rows.push({
+      id: 'P11',
+      figure: 'failover: kill -9 of the leader -> first dispatch by the new one',
+      value: `p50 ${Math.round(r11.p50Ms)} ms, max ${Math.round(r11.maxMs)} ms over ${r11.rounds} rounds (ha.failover_timeout ${FAILOVER_TIMEOUT_MS / 1000} s)`,
+      goal: '<= ha.failover_timeout',
+      met: r11.maxMs <= FAILOVER_TIMEOUT_MS,
     });
   }
 }

@@ -34,7 +34,8 @@ export interface BenchMaster {
 
 /** The real master as its own process, on a database in `dir` (seed it before starting). */
 export async function startMaster(dir: string, config: Record<string, unknown> = {}): Promise<BenchMaster> {
-  const port = await freePort();
+  // A port given (a master restarted where its agents know it) is kept.
+  const port = (config.listen as { port?: number } | undefined)?.port ?? (await freePort());
   const yaml = {
     // Tasks' services on a port of their own, any free one (port + 1 may be taken).
     listen: { host: '127.0.0.1', port, services_port: 0 },

@@ -87,7 +87,8 @@ export async function spawnMaster(
   const yaml = {
     // Tasks' services on any free port (port + 1, the default, may be another test's).
     listen: { host: '127.0.0.1', port, services_port: 0 },
-    db: await dbConfigFor(dir),
+    // A store given (several masters on one database) is used as it is; else the directory's own.
+    db: config.db ?? (await dbConfigFor(dir)),
     log: { level: 'info' },
     ...config,
     agents: { ...FAST_AGENTS, token_file: './agent.token', ...(config.agents as object | undefined) },

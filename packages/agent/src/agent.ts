@@ -167,7 +167,7 @@ export class Agent {
         // A refused token or pool will not change by retrying: the agent stops, saying why.
         if (error instanceof MasterError && (error.status === 401 || error.status === 403 || error.code === 'POOL_NOT_FOUND')) throw error;
         if (this.stopping) return;
-        const { delayMs, attempt } = backoff.next();
+        const { delayMs, attempt } = backoff.next({ hold: inFailover(error) });
         this.logger.warn({ err: (error as Error).message, attempt, delayMs: Math.round(delayMs) }, `cannot register yet (${(error as Error).message}); retrying in ${seconds(delayMs)} (attempt ${attempt})`);
         await this.sleep(delayMs);
       }
@@ -488,7 +488,7 @@ export class Agent {
           return undefined;
         }
         if (this.stopping) return undefined;
-        const { delayMs, attempt } = backoff.next();
+        const { delayMs, attempt } = backoff.next({ hold: inFailover(error) });
         this.logger.debug({ err: (error as Error).message, attempt, delayMs: Math.round(delayMs) }, `${what} not delivered; retrying in ${seconds(delayMs)}`);
         await this.sleep(delayMs);
       }
@@ -524,7 +524,8 @@ export class Agent {
     this.disconnected = true;
     let error: Error = first;
     while (!this.stopping) {
-      const { delayMs, attempt } = this.reconnect.next();
+      // A failover (a standby answered, none leads yet) ends in seconds: no growing backoff for it.
+      const { delayMs, attempt } = this.reconnect.next({ hold: inFailover(error) });
       const why = error instanceof UnreachableError ? error.message : `the master failed a request: ${error.message}`;
       this.logger.warn({ attempt, delayMs: Math.round(delayMs) }, `${why}; retrying in ${seconds(delayMs)} (attempt ${attempt})`);
       await this.sleep(delayMs);
@@ -547,3 +548,7 @@ export class Agent {
   }
 }
 
+/** Several masters, a standby answered and none leads yet: a failover, over in seconds (no growing backoff for it). */
+function inFailover(error: unknown): boolean {
+  return error instanceof UnreachableError && error.failover;
+}

@@ -19,3 +19,13 @@ test('backoff: full jitter under a ceiling that doubles from 1 s to the 30 s cap
     t.true(delayMs >= 0 && delayMs < Math.min(30_000, 1000 * 2 ** (attempt - 1)), `${delayMs} ms at attempt ${attempt}`);
   }
 });
+
+test('backoff: a failover of several masters holds the ceiling at 1 s (the attempts still count); an outage after it grows from where it was', (t) => {
+  const highest = new Backoff(undefined, () => 0.999_999);
+  t.is(Math.round(highest.next().delayMs / 1000), 1);
+  t.is(Math.round(highest.next().delayMs / 1000), 2);
+  const held = Array.from({ length: 5 }, () => Math.round(highest.next({ hold: true }).delayMs / 1000));
+  t.deepEqual(held, [1, 1, 1, 1, 1]);
+  t.is(highest.attempts, 7);
+  t.is(Math.round(highest.next().delayMs / 1000), 4);
+});

@@ -18,9 +18,17 @@ export class Backoff {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** The delay before the next try, and that try's number (1 for the first retry). */
-  next(): { delayMs: number; attempt: number } {
-    const ceiling = Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(this.retries, 52));
+  /** How far the ceiling has grown: retries that did not `hold` it. */
+  private steps = 0;
+
+  /**
+   * The delay before the next try, and that try's number (1 for the first retry). `hold`: this
+   * failure does not grow the ceiling (several masters in a failover: a new leader is seconds away,
+   * and the standbys' refusals cost them nothing), so the agent finds it within `initialMs`.
+   */
+  next(options: { hold?: boolean } = {}): { delayMs: number; attempt: number } {
+    const ceiling = options.hold ? this.options.initialMs : Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(this.steps, 52));
+    if (!options.hold) this.steps += 1;
     this.retries += 1;
     return { delayMs: this.random() * ceiling, attempt: this.retries };
   }
@@ -28,6 +36,7 @@ export class Backoff {
   /** The other side answered: the next failure starts from `initialMs` again. */
   reset(): void {
     this.retries = 0;
+    this.steps = 0;
   }
 
   /** Retries so far since the last success. */

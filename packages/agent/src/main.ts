@@ -11,6 +11,7 @@ import { dockerEngine } from './executors/docker-engine.js';
 import { DockerExecutor } from './executors/docker-executor.js';
 import type { Executor } from './executors/executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
+import { parseMasterUrls } from '@trainyard/shared/client';
 import { MasterClient, MasterError } from './master-client.js';
 import { runOneShot } from './one-shot.js';
 
@@ -20,7 +21,9 @@ const USAGE = `usage: yard-agent --master URL --token-file PATH [options]
 Runs Trainyard tasks on this machine: polls the master for work and runs each task as the
 uid:gid its owner is linked to (or the master's default_task).
 
-  --master URL          the master (env YARD_MASTER, default http://127.0.0.1:8080)
+  --master URL[,URL]    the master (env YARD_MASTER, default http://127.0.0.1:8080); several masters with
+                        ha (one leads, the others stand by) as a comma-separated list: the agent follows
+                        the leader
   --token-file PATH     file holding the agent token (env YARD_AGENT_TOKEN_FILE); or YARD_AGENT_TOKEN
   --name NAME           agent id (default: this host's name)
   --executor KIND       docker, process or auto (default auto: docker when an engine answers)
@@ -54,8 +57,9 @@ One-shot mode (what the master starts inside a Slurm job; not for people to run)
   --container KIND      none (default: the task runs on the node itself) or podman (rootless, in its image)
   --podman-arg ARG      an option before every podman command (repeatable), e.g. --cgroup-manager=cgroupfs
 
-Example:
-  yard-agent --master http://10.0.0.5:8080 --token-file /etc/trainyard/agent.token`;
+Examples:
+  yard-agent --master http://10.0.0.5:8080 --token-file /etc/trainyard/agent.token
+  yard-agent --master http://10.0.0.5:8080,http://10.0.0.6:8080 --token-file /etc/trainyard/agent.token`;
 
 export async function main(argv: string[]): Promise<void> {
   let values;
@@ -97,6 +101,11 @@ export async function main(argv: string[]): Promise<void> {
   // Human-readable lines on a terminal, JSON lines otherwise.
   const logger = createLogger({ level: values['log-level'] ?? 'info' });
   const master = values.master ?? process.env.YARD_MASTER ?? 'http://127.0.0.1:8080';
+  try {
+    parseMasterUrls(master);
+  } catch (error) {
+    fail(`--master: ${(error as Error).message}`, 2);
+  }
   const token = readToken(values['token-file'] ?? process.env.YARD_AGENT_TOKEN_FILE);
   // Never passed on: not to the shims, not to the tasks.
   delete process.env.YARD_AGENT_TOKEN;

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { ApiError, TransportError, YardClient } from '@trainyard/shared/client';
+import { ApiError, MasterSet, parseMasterUrls, TransportError, YardClient } from '@trainyard/shared/client';
 import { API_PREFIX, endpointPath, TUNNEL_UPGRADE } from '@trainyard/shared';
 import type {
   AgentImageList,
@@ -33,23 +33,39 @@ export class MasterError extends Error {
 /** The master could not be reached (down, restarting, network): worth retrying. */
 export class UnreachableError extends Error {
   override name = 'UnreachableError';
+  /** Several masters: a standby answered and none leads yet (a failover is under way, over in seconds). */
+  readonly failover: boolean;
+  constructor(message: string, options: { failover?: boolean } = {}) {
+    super(message);
+    this.failover = options.failover ?? false;
+  }
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DIAL_TIMEOUT_MS = 15_000;
 
-/** The agent's side of /api/v1/agents/:id/...: every call with the agent token, through the shared client. */
+/**
+ * The agent's side of /api/v1/agents/:id/...: every call with the agent token, through the shared
+ * client. `master` may name several masters (`a,b`: one leads, the others stand by): each call goes
+ * to the leader, following a standby's NOT_LEADER, and on to the next master when one cannot be
+ * reached; when none leads it fails as unreachable, and the agent's own loop retries (which URL is
+ * the client's business, when to retry the agent's).
+ */
 export class MasterClient {
   private readonly client: YardClient;
-  private readonly origin: string;
 
   constructor(
     master: string,
     private readonly agentId: string,
     private readonly token: string,
   ) {
-    this.origin = new URL(master).origin;
-    this.client = new YardClient({ baseUrl: this.origin, token });
+    // Every agent call may be sent twice (leases, offsets, idempotent reports): one left unanswered goes on to the next master.
+    this.client = new YardClient({ baseUrl: '', masters: new MasterSet(parseMasterUrls(master)), token, resendable: true });
+  }
+
+  /** The master calls go to now: the leader, as far as the agent knows. */
+  get origin(): string {
+    return this.client.masters.current;
   }
 
   /**
@@ -136,7 +152,7 @@ export class MasterClient {
       return await this.client.call(name, ...([input, { timeoutMs: DEFAULT_TIMEOUT_MS, ...options }] as CallArgs<K>));
     } catch (error) {
       if (error instanceof ApiError) throw new MasterError(error.status, error.code, error.message);
-      if (error instanceof TransportError) throw new UnreachableError(describe(error));
+      if (error instanceof TransportError) throw new UnreachableError(describe(error), { failover: error.kind === 'no_leader' && error.status === 503 });
       throw error;
     }
   }
@@ -158,6 +174,7 @@ function describe(error: TransportError): string {
     return `master unreachable: ${cause?.cause?.message ?? cause?.message ?? String(error.cause)}`;
   }
   if (error.kind === 'timeout') return `master did not answer within ${(error.timeoutMs ?? 0) / 1000} s`;
+  if (error.kind === 'no_leader') return error.message;
   // A proxy or a master on its way down: try again later.
   return error.kind === 'not_json' ? `master sent HTTP ${error.status} that is not JSON` : `master answered HTTP ${error.status}`;
 }

@@ -1,5 +1,5 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { ApiError, DEFAULT_REQUEST_TIMEOUT_MS, describeCause, formatSeconds, TransportError, YardClient, type AnswerInfo } from '@trainyard/shared/client';
+import { ApiError, DEFAULT_REQUEST_TIMEOUT_MS, describeCause, formatSeconds, MasterSet, parseMasterUrls, TransportError, YardClient, type AnswerInfo } from '@trainyard/shared/client';
 import { API_VERSION, formatVersion, versionsConflict, type MasterVersion } from '@trainyard/shared/constants';
 import { parseDurationMs } from './lib/duration.js';
 import { EXIT } from './lib/exit-status.js';
@@ -39,7 +39,10 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     master: Flags.string({
       char: 'm',
       env: 'YARD_MASTER',
-      summary: `URL of the Trainyard master (default: the current context's, else ${DEFAULT_MASTER}).`,
+      summary: `URL of the Trainyard master (default: the current context's, else ${DEFAULT_MASTER}); several masters (one leads, the others stand by) as a comma-separated list.`,
+      description:
+        'With several URLs (http://m1:8080,http://m2:8080) yard goes to the leader a standby names and tries the others when one does not answer, ' +
+        'waiting up to --request-timeout for a failover. Logins are kept under the first URL. A context may name several masters the same way.',
       helpGroup: 'GLOBAL',
     }),
     context: Flags.string({
@@ -79,10 +82,13 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** Every positional argument, in order: the ids of `kill 4 5` (a command with `strict = false`). */
   protected positionals: unknown[] = [];
   private settingsCache?: Settings;
-  private masterCache?: string;
   private storeCache?: TokenStore;
   private sessionCache?: Session;
   private requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  /** The masters given (-m a,b) and the one that leads, shared by every client of this command. */
+  private masterSetCache?: MasterSet;
+  /** Whether "no master leads yet" was said (once per command). */
+  private waitSaid = false;
   /** The master's last answer in this command (for an answer yard does not understand), and whether a version skew was said. */
   private lastAnswer?: AnswerInfo;
   protected skewSaid = false;
@@ -103,6 +109,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     // NO_COLOR is what every part of yard (and oclif) looks at.
     if (this.flags.color === false) process.env.NO_COLOR = '1';
     // A URL given on the command line is checked at once; the one a context gives, when it is used.
+    // Several masters (`a,b`) each normalized; the first is the key logins are kept under.
     if (this.flags.master !== undefined) this.flags.master = normalizeMaster(this.flags.master);
     this.requestTimeoutMs = parseRequestTimeout(this.flags['request-timeout']);
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
@@ -114,9 +121,14 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     return value?.trim().toLowerCase();
   }
 
-  /** The master this command talks to: -m (or YARD_MASTER), else --context's (or YARD_CONTEXT's), else the current context's, else the default. */
+  /** The master this command's logins and settings are kept under: the first one given (-m or YARD_MASTER, else --context's or YARD_CONTEXT's, else the current context's, else the default). */
   protected get master(): string {
-    return (this.masterCache ??= normalizeMaster(this.resolveMaster()));
+    return this.masterSet.urls[0]!;
+  }
+
+  /** The masters given (resolved as `master` is) and the one that leads, shared by every client of this command. */
+  private get masterSet(): MasterSet {
+    return (this.masterSetCache ??= new MasterSet(parseMasters(this.resolveMaster())));
   }
 
   private resolveMaster(): string {
@@ -163,6 +175,16 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     return !this.jsonEnabled() && (this.outputFormat === 'table' || this.outputFormat === 'wide');
   }
 
+  /** Every master given (-m a,b). */
+  protected get masters(): readonly string[] {
+    return this.masterSet.urls;
+  }
+
+  /** The master that answered last (with several: the leader), for URLs yard prints or opens itself (a notebook, a shell). */
+  protected get leader(): string {
+    return this.masterSet.current;
+  }
+
   protected settings(): Settings {
     return (this.settingsCache ??= new Settings());
   }
@@ -178,9 +200,17 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
 
   /** An unauthenticated client (login). */
   protected anonymousClient(): YardClient {
-    warnIfPlainHttp(this.master, (m) => process.stderr.write(`Warning: ${m}\n`));
+    for (const url of this.masterSet.urls) warnIfPlainHttp(url, (m) => process.stderr.write(`Warning: ${m}\n`));
     return new YardClient({
       baseUrl: this.master,
+      masters: this.masterSet,
+      // A failover takes seconds: as long as one request may take, yard waits for a master to lead.
+      leaderWaitMs: this.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS,
+      onWaitingForLeader: (what) => {
+        if (this.waitSaid) return;
+        this.waitSaid = true;
+        process.stderr.write(`Waiting for a master to lead (${what})...\n`);
+      },
       // Sent as User-Agent: `yard user sessions` shows it as the session's client.
       headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` },
       requestTimeoutMs: this.requestTimeoutMs,
@@ -195,7 +225,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     if (this.skewSaid || !answer.master || !versionsConflict(this.ownVersion, answer.master)) return;
     this.skewSaid = true;
     process.stderr.write(
-      `Warning: this yard is ${formatVersion(this.ownVersion)} and the master at ${this.master} is ${formatVersion(answer.master)}: ` +
+      `Warning: this yard is ${formatVersion(this.ownVersion)} and the master at ${this.leader} is ${formatVersion(answer.master)}: ` +
         "some answers may not be understood; use a yard of the master's version\n",
     );
   }
@@ -217,7 +247,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       code: 'BAD_RESPONSE',
       exit: EXIT.ERROR,
       message:
-        `the master at ${this.master} answered ${answer.method} ${answer.path} in a shape this yard (${mine}) does not understand; ${theirs}` +
+        `the master at ${this.leader} answered ${answer.method} ${answer.path} in a shape this yard (${mine}) does not understand; ${theirs}` +
         (bug ? ': the same version, so this is a bug in yard (DEBUG=1 shows where; please report it)' : ''),
       ...(bug ? {} : { hint: "use a yard of the master's version" }),
     };
@@ -226,7 +256,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** `GET /api/v1/version`, for an error message: undefined when the master cannot or will not say. */
   private async askVersion(): Promise<MasterVersion | undefined> {
     try {
-      const answer: unknown = await new YardClient({ baseUrl: this.master, requestTimeoutMs: 5000, fetch: nodeFetch }).call('version');
+      const answer: unknown = await new YardClient({ baseUrl: this.leader, requestTimeoutMs: 5000, fetch: nodeFetch }).call('version');
       const v = answer as Partial<MasterVersion> | null;
       return v && typeof v.version === 'string' && Number.isInteger(v.apiVersion) ? { version: v.version, apiVersion: v.apiVersion! } : undefined;
     } catch {
@@ -348,6 +378,14 @@ export function transportReason(error: TransportError): string {
 
 /** No usable answer from the master, in words that say what to check. */
 function describeTransportError(error: TransportError, requestTimeoutMs: number): { code: string; message: string } {
+  if (error.kind === 'no_leader') {
+    return {
+      code: 'NO_LEADER',
+      message:
+        `no master leads at ${error.baseUrl} after waiting ${formatSeconds(requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS)} (${String(error.cause)}): ` +
+        'are they running, and on one database? Wait longer with --request-timeout',
+    };
+  }
   if (error.kind === 'timeout') {
     const longPoll = error.timeoutMs !== undefined && error.timeoutMs > requestTimeoutMs ? ` (a long poll: ${formatSeconds(error.timeoutMs - requestTimeoutMs)} of it on purpose)` : '';
     return {
@@ -396,18 +434,17 @@ function parseRequestTimeout(value: string): number {
   return ms;
 }
 
+/** `-m a,b` (or a context's URLs): each an http(s) URL (a bare host:port gets http://), kept as its origin; several joined by commas. */
 export function normalizeMaster(value: string): string {
-  const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
-  let url: URL;
+  return parseMasters(value).join(',');
+}
+
+function parseMasters(value: string): string[] {
   try {
-    url = new URL(withScheme);
-  } catch {
-    throw new Errors.CLIError(`--master: '${value}' is not a URL such as http://127.0.0.1:8080`, { exit: 2 });
+    return parseMasterUrls(value);
+  } catch (error) {
+    throw new Errors.CLIError(`--master: ${(error as Error).message}`, { exit: 2 });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Errors.CLIError(`--master: '${value}' must be an http:// or https:// URL`, { exit: 2 });
-  }
-  return url.origin;
 }
 
 export function warnIfPlainHttp(master: string, warn: (message: string) => void): void {

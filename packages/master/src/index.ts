@@ -6,3 +6,4 @@ export { openDatabase, targetOf, type DbTarget, type OpenedDatabase } from './db
 export { MasterStartError } from './master.js';
 export { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 export { renderRouteTable, type RouteInfo, type RouteBinding } from './authz/routes.js';
+export { Leadership, leaseTimings, type LeadershipListener } from './ha/leadership.js';

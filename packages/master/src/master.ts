@@ -26,6 +26,8 @@ import { DirectoryGroups } from './groups/directory-groups.js';
 import { groupRoutes } from './groups/group-routes.js';
 import { GroupService } from './groups/group-service.js';
 import { GroupUnixService } from './groups/group-unix-service.js';
+import { leaderGate } from './ha/leader-gate.js';
+import { Leadership, leaseTimings, ONE_MASTER, type Fence } from './ha/leadership.js';
 import { createApp } from './http/app.js';
 import { upgradeHandler } from './http/upgrade.js';
 import { ImageOperations } from './images/image-operations.js';
@@ -126,6 +128,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const store = config.db.url === undefined ? { path: config.db.path } : { url: config.db.url };
   const database = await openDatabase(store, {
     poolSize: config.db.pool_size,
+    ...(config.ha.enabled ? { idleInTransactionTimeoutMs: Math.max(2000, leaseTimings(config.ha.failover_timeout).ttlMs) } : {}),
     onIdleError: (error) => logger.warn({ err: error }, 'a database connection failed while idle; the pool opens another'),
   }).catch((error: unknown) => {
     // A server that does not answer, a wrong password, a missing database, a file it may not write: one line.
@@ -134,6 +137,10 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   });
   const metricsAccess = { loopback: config.metrics.loopback, tokenHash: readMetricsToken(config.metrics.token_file) };
   const { db } = database;
+  // Several masters on one PostgreSQL (`ha`): this one leads only while it holds the lease; what
+  // dispatches checks `fence` (docs/architecture.md, "Several masters"). One master always leads.
+  const leadership = config.ha.enabled ? new Leadership({ db, logger, failoverTimeoutMs: config.ha.failover_timeout }) : undefined;
+  const fence: Fence = leadership ?? ONE_MASTER;
 
   // The access model: users at the bottom; groups and roles look users up; sessions and tokens
   // follow users' changes as listeners; roles answers what users need of it through a getter.
@@ -183,7 +190,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   let pools: Pools | undefined;
   let agents: AgentService | undefined;
   let tasks: TaskService | undefined;
-  const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!) });
+  const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!), leading: () => fence.isLeader() });
   const quotas = new QuotaService({
     db,
     clock,
@@ -192,6 +199,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     groups,
     fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
     onChanged: () => scheduler?.capacityChanged(),
+    fence,
   });
   // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote.
   const usage = new UsageService({ db, clock, users });
@@ -217,6 +225,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onQueued: (task) => scheduler?.taskQueued(task),
     onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
+    fence,
     onTransition: (task, event, to, at) => metrics.taskChanged(task, event, to, at),
   });
   // One-shot agents' tokens are valid only while their task holds the lease they were minted for.
@@ -232,6 +241,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onCapacityChanged: () => scheduler?.capacityChanged(),
     tokens: agentTokens,
     pools: () => pools!,
+    fence,
   });
   // The agents' wire (long poll, leases), shared by the pools whose tasks run under agents that dial back.
   // Notebooks, TensorBoards and shells: streams the agents dial back when asked (their poll is woken).
@@ -257,7 +267,15 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onClose: () => channel.close(),
   });
   const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
-  scheduler = new Scheduler({ logger, tasks, pools: () => pools!, quotas, options: { policy: config.scheduler.policy }, onDecision: (seconds, assigned) => metrics.dispatchDecided(seconds, assigned) });
+  scheduler = new Scheduler({
+    logger,
+    tasks,
+    pools: () => pools!,
+    quotas,
+    options: { policy: config.scheduler.policy },
+    leading: () => fence.isLeader(),
+    onDecision: (seconds, assigned) => metrics.dispatchDecided(seconds, assigned),
+  });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const reports = new RunReports({ db, tasks });
   const cluster = new ClusterService({ db, clock, agents, tasks });
@@ -280,18 +298,28 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     throw error;
   });
   // Each manager reconciles what runs in its pool before the master takes requests.
-  const { stranded } = await pools.start(scheduler).catch(async (error: unknown) => {
+  await pools.start(scheduler).catch(async (error: unknown) => {
     await database.close();
     throw error;
   });
-  if (stranded > 0) logger.warn({ tasks: stranded, pools: pools.names() }, "queued tasks wait in pools master.yaml no longer has (pending reason POOL_GONE)");
+  const markStranded = async () => {
+    const stranded = await pools!.markStranded();
+    if (stranded > 0) logger.warn({ tasks: stranded, pools: pools!.names() }, "queued tasks wait in pools master.yaml no longer has (pending reason POOL_GONE)");
+  };
+  // Several masters: the leader does it when it begins to lead.
+  if (!leadership) {
+    await markStranded().catch(async (error: unknown) => {
+      await database.close();
+      throw error;
+    });
+  }
   await agents.warnAboutStrays(pools.names());
   if (await users.bootstrap(config.security.initial_admin_password)) {
     logger.info('first start: created users "admin" and "yard"');
   }
   await sessions.purgeExpired();
   await policy.recordStart();
-  if (config.agents.token_file) await agentTokens.ensureTokenFile(config.agents.token_file);
+  if (config.agents.token_file) await agentTokens.ensureTokenFile(config.agents.token_file, config.ha.enabled ? localTokenName(config) : undefined);
 
   const guards: Guards = {
     user: requireUser(new ActorResolver({ sessions, tokens, roles })),
@@ -309,6 +337,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
     site,
     checkDatabase: database.check,
+    ...(leadership ? { leader: { gate: leaderGate(leadership), status: () => leadership.status() } } : {}),
     guards,
     observe: observeRequests(metrics),
     opsRouters: [metricsRoutes(guards, metrics, metricsAccess, site)],
@@ -372,10 +401,43 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     );
   }
 
+  if (leadership) {
+    const advertised = config.ha.advertise_url ?? url;
+    await leadership
+      .start(advertised, {
+        elected: async () => {
+          // First, before anything dispatches: what this master kept while another led is stale.
+          agents!.leadershipBegan();
+          interactive.leadershipBegan();
+          quotas.leadershipChanged();
+          cluster.leadershipBegan();
+          await markStranded().catch((error: unknown) => logger.error({ err: error }, 'queued tasks of pools master.yaml lacks were not marked'));
+          // Agents find this master now: whatever waits in the queue is offered to them.
+          scheduler!.capacityChanged();
+        },
+        deposed: () => {
+          quotas.leadershipChanged();
+          // Its agents' held polls end, and every open connection with them: clients go on to the leader.
+          channel.answerAll();
+          server.closeAllConnections();
+          servicesServer?.closeAllConnections();
+        },
+      })
+      .catch(async (error: unknown) => {
+        server.close();
+        servicesServer?.close();
+        await pools!.close();
+        await database.close();
+        throw new MasterStartError(`cannot take part in leader election on ${database.label} (ha): ${(error as Error).message}`);
+      });
+    logger.info({ advertise: advertised, ...leadership.status(), failoverTimeoutMs: config.ha.failover_timeout }, 'several masters (ha): this one ' + (leadership.isLeader() ? 'leads' : 'stands by'));
+  }
+
   // Lost agents and unacknowledged leases are found by looking, not by waiting for a request.
+  // Only the leader looks (several masters): the others stand by.
   let monitoring = false;
   const monitor = setInterval(() => {
-    if (monitoring) return;
+    if (monitoring || !fence.isLeader()) return;
     monitoring = true;
     const idleTimeout = config.tasks.idle_timeout;
     Promise.all([
@@ -401,7 +463,9 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       clearInterval(monitor);
       interactive.close();
       await pools.close();
-      await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
+      if (fence.isLeader()) await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));
+      // Several masters: the lease is handed back, so that a standby leads at its next look.
+      await leadership?.stop();
       await Promise.all(
         [server, servicesServer].map(
           (each) =>
@@ -492,4 +556,11 @@ function listenError(error: NodeJS.ErrnoException, listen: { host: string; port:
   if (error.code === 'EACCES') return new MasterStartError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
   if (error.code === 'EADDRNOTAVAIL') return new MasterStartError(`cannot listen on ${where}: this machine has no such address (listen.host / YARD_HOST)`);
   return error;
+}
+
+/** Several masters: the name of this one's local agent token (`local-<host>-<port>`), apart from the others'. */
+function localTokenName(config: MasterConfig): string {
+  const host = (config.ha.advertise_url ? new URL(config.ha.advertise_url).hostname : os.hostname()).toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+  const port = config.ha.advertise_url ? new URL(config.ha.advertise_url).port || 'default' : String(config.listen.port);
+  return `local-${host}-${port}`.slice(0, 64);
 }

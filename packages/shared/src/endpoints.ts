@@ -169,7 +169,8 @@ type AssignmentRequest = { user?: string; group?: string; scope?: string };
 /** What each endpoint takes (`query`, `body`) and answers (`response`; `void` for 204). */
 export interface EndpointTypes {
   health: { response: { status: 'ok' } };
-  ready: { response: { status: 'ready' } };
+  /** With `ha`: whether this master leads, and where the leader is (null while none leads). */
+  ready: { response: { status: 'ready'; role?: 'leader' | 'standby'; leader?: string | null } };
   version: { response: MasterVersion };
   /** Prometheus' text exposition format (not JSON). */
   metrics: { response: string };

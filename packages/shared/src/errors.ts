@@ -85,6 +85,11 @@ export const ERROR_STATUS = {
   NOT_READY: 503,
   /** The LDAP directory, PAM or password file that checks this user's password cannot answer. */
   AUTH_BACKEND_UNAVAILABLE: 503,
+  /**
+   * Several masters (`ha`): this one stands by; `details.leader` is the leader's URL (null while none
+   * leads, during a failover). Clients go there (the CLI and agents do it themselves).
+   */
+  NOT_LEADER: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

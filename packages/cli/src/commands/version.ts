@@ -33,12 +33,12 @@ export default class Version extends YardCommand<typeof Version> {
       return { client, master: null, compatible: null, error: known };
     }
     const compatible = !versionsConflict(client, master);
-    this.log(`master   ${formatVersion(master)} at ${this.master}`);
+    this.log(`master   ${formatVersion(master)} at ${this.leader}`);
     if (!compatible) {
       process.stderr.write(
         `Warning: this yard (${formatVersion(client)}) and the master (${formatVersion(master)}) are too far apart: some answers may not be understood; use a yard of the master's version\n`,
       );
     }
-    return { client, master: { ...master, url: this.master }, compatible };
+    return { client, master: { ...master, url: this.leader }, compatible };
   }
 }

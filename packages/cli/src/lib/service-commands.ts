@@ -35,7 +35,7 @@ export abstract class ServiceStartCommand extends TaskCreateCommand<typeof Servi
       () => `stopped waiting for ${kind} ${created.id}; it keeps going (\`yard ${kind} kill ${created.id}\` stops it)`,
       () => waitForService(session, created, this.flags.timeout * 1000, (line) => process.stderr.write(`${line}\n`)),
     );
-    const url = serviceUrl(status, this.master);
+    const url = serviceUrl(status, this.leader);
     this.log(`${kind} ${created.id} is ready: ${url}`);
     if (this.flags.open) await openBrowser(url);
     return { ...(await session.call('tasks.get', { params: { id: created.id } })), url };
@@ -58,7 +58,7 @@ export abstract class ServiceOpenCommand extends YardCommand<typeof ServiceOpenC
     const session = await this.session();
     const status = await session.call('tasks.service', { params: { id: this.args.id }, query: { probe: true } });
     if (isTerminal(status.state)) throw new CommandFailure('GONE', `${status.kind} ${status.taskId} has ended (${status.state}): start a new one`);
-    const url = serviceUrl(status, this.master);
+    const url = serviceUrl(status, this.leader);
     if (!status.ready) process.stderr.write(`${status.kind} ${status.taskId} does not answer yet (${status.message ?? status.state}); its URL:\n`);
     this.log(url);
     if (this.flags.browser ?? (process.stdout.isTTY === true && !this.jsonEnabled())) await openBrowser(url);

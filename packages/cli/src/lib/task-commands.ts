@@ -117,7 +117,7 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
     const status = SERVICE_KINDS.includes(task.kind)
       ? await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } })
       : undefined;
-    const service = status ? { ...status, url: serviceUrl(status, this.master) } : undefined;
+    const service = status ? { ...status, url: serviceUrl(status, this.leader) } : undefined;
     const result = service ? { ...task, service } : task;
     const text = () =>
       describeTask(task, this.colour) +

@@ -18,6 +18,7 @@ import type { AgentBinding } from '../authz/agents.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import { DomainError } from '../errors.js';
+import { ONE_MASTER, type Fence } from '../ha/leadership.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { agentRepository, agentTokenRepository, type AgentRecord } from './agent-repository.js';
 import type { AgentTokenService } from './agent-token-service.js';
@@ -35,8 +36,8 @@ export interface AgentPools {
 
 /** Registration, heartbeats, and what happens to an agent that goes silent; which images the agents have. */
 export class AgentService {
-  /** When this master started: agents could not heartbeat to it before. */
-  private readonly startedAt: number;
+  /** When this master started (with several masters: when it began to lead): agents could not heartbeat to it before. */
+  private startedAt: number;
   /** Per agent, its pool and the images it has (null: any); read once, then kept by registrations and heartbeats. */
   private images: Promise<Map<string, { pool: string; images: Set<string> | null }>> | undefined;
 
@@ -53,9 +54,21 @@ export class AgentService {
       tokens?: Pick<AgentTokenService, 'forgetTask'>;
       /** The pools an agent may join (`yard-agent --pool`). */
       pools?: () => AgentPools;
+      /** Several masters: marking an agent lost is the leader's write. */
+      fence?: Fence;
     },
   ) {
     this.startedAt = deps.clock.now();
+  }
+
+  /**
+   * This master leads from now on (several masters): agents were heartbeating to another one, or to
+   * none during the failover, so nobody is lost before it has led for lost_timeout; the images
+   * other masters heard of are read again.
+   */
+  leadershipBegan(): void {
+    this.startedAt = this.deps.clock.now();
+    this.images = undefined;
   }
 
   /**
@@ -294,7 +307,10 @@ export class AgentService {
         await this.forgetOneShot(agent, 'one-shot agent done: its task ended and its job is gone');
         continue;
       }
-      await agentRepository.update(db, agent.id, { state: 'lost' });
+      await db.transaction().execute(async (trx) => {
+        await (this.deps.fence ?? ONE_MASTER).hold(trx);
+        await agentRepository.update(trx, agent.id, { state: 'lost' });
+      });
       logger.warn({ agent: agent.id }, 'agent stopped heartbeating; marked lost');
       for (const task of held) {
         const message = `agent ${agent.id} stopped responding`;

@@ -123,8 +123,10 @@ export class AgentTokenService {
   /**
    * The local cluster's token (master.yaml agents.token_file): made with the file if missing,
    * and registered under the name "local" so that `yard agent token revoke local` works on it.
+   * Several masters each keep their own file, under a name of their own (`name`), so that one
+   * master's start never replaces the token another's agents read.
    */
-  async ensureTokenFile(file: string): Promise<void> {
+  async ensureTokenFile(file: string, name = LOCAL_TOKEN_NAME): Promise<void> {
     const { db, clock } = this.deps;
     if (!existsSync(file)) {
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -136,12 +138,12 @@ export class AgentTokenService {
     }
     const hash = hashToken(token);
     if (await agentTokenRepository.findByHash(db, hash)) return;
-    const existing = await agentTokenRepository.findByName(db, LOCAL_TOKEN_NAME);
+    const existing = await agentTokenRepository.findByName(db, name);
     if (existing) {
       await agentTokenRepository.update(db, existing.id, { token_hash: hash, revoked_at: null });
     } else {
       await agentTokenRepository.insert(db, {
-        name: LOCAL_TOKEN_NAME,
+        name,
         token_hash: hash,
         created_by: null,
         created_at: clock.now(),

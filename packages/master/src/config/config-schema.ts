@@ -249,6 +249,30 @@ export const masterConfigSchema = z.strictObject({
       pool_size: z.number().int().min(2).max(500).default(10),
     })
     .prefault({}),
+  /**
+   * Several masters on one PostgreSQL (issue 23): each runs with `ha.enabled`; one leads (a lease in
+   * the database that it renews) and dispatches, the others stand by and answer 503 NOT_LEADER naming
+   * the leader's URL, and one of them leads within `failover_timeout` when the leader dies. SQLite
+   * holds one master only: `ha.enabled` there stops the start.
+   */
+  ha: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /**
+       * How long after the leader dies (or loses the database) a standby leads: the lease lasts 70% of
+       * it, standbys look every 10% of it, and a leader that could not renew stops dispatching before
+       * its lease can have run out.
+       */
+      failover_timeout: durationSchema
+        .default(10_000)
+        .refine((ms) => ms >= 1000, 'must be at least 1s: a lease shorter than a database round trip under load would pass from master to master'),
+      /**
+       * Where agents and the CLI reach this master (standbys name it to them): an http(s) URL without a
+       * path. Unset: the URL it listens on, when `listen.host` is an address others can use (not 0.0.0.0).
+       */
+      advertise_url: publicUrlSchema.optional(),
+    })
+    .prefault({}),
   security: z
     .strictObject({
       session_ttl: durationSchema.default(30 * 24 * 3600 * 1000),
@@ -473,6 +497,20 @@ export function resolveServicesOrigin(config: MasterConfig, issue: (path: string
   if (http.public_url.includes(url)) issue('http.services_url', `${url} is also in http.public_url: tasks' services need an origin of their own`);
   if (listen.services_port === undefined && http.public_url.length === 0) {
     issue('http.services_url', 'set http.public_url too (where the master itself is reached), so that the services origin can send browsers to its login page');
+  }
+}
+/**
+ * `ha` needs PostgreSQL: several masters share one database server, and a SQLite file belongs to the
+ * one process that opened it. And standbys must be able to name where this master is reached.
+ */
+export function checkHa(config: Pick<MasterConfig, 'ha' | 'db' | 'listen'>, issue: (path: string, message: string) => void): void {
+  if (!config.ha.enabled) return;
+  if (config.db.url === undefined) {
+    issue('ha.enabled', 'several masters need PostgreSQL (db.url or YARD_DB_URL): a SQLite file (db.path) holds one master only; remove ha or move the store with `yard-master db copy`');
+  }
+  const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.listen.host);
+  if (wildcard && config.ha.advertise_url === undefined) {
+    issue('ha.advertise_url', `listen.host ${config.listen.host} is every address of this machine: say where agents and the CLI reach this master, such as http://master-1.example.com:8080`);
   }
 }
 export type MasterConfigInput = z.input<typeof masterConfigSchema>;

@@ -4,7 +4,7 @@ import { parseYaml, YamlError } from '@trainyard/shared/yaml';
 import { checkPools } from './check-pools.js';
 import type { z } from 'zod';
 import { policySchema, type PolicyConfig } from '../admission/policy-schema.js';
-import { masterConfigSchema, resolveServicesOrigin, type MasterConfig, type MasterConfigInput } from './config-schema.js';
+import { checkHa, masterConfigSchema, resolveServicesOrigin, type MasterConfig, type MasterConfigInput } from './config-schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -126,6 +126,7 @@ export function parseConfig(raw: unknown, source = 'config'): MasterConfig {
   if (!result.success) throw new ConfigError(`invalid ${source}:\n${describeIssues(result.error)}`);
   const issues: string[] = [];
   resolveServicesOrigin(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
+  checkHa(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
   if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);
   checkPools(result.data, (key, message) => issues.push(`  - ${key}: ${message}`));
   if (issues.length > 0) throw new ConfigError(`invalid ${source}:\n${issues.join('\n')}`);

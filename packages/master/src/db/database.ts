@@ -14,6 +14,7 @@ import * as groupIdentity from './migrations/0009-group-identity.js';
 import * as pools from './migrations/0011-pools.js';
 import * as killRequests from './migrations/0021-kill-requests.js';
 import * as taskAgentTokens from './migrations/0022-task-agent-tokens.js';
+import * as leader from './migrations/0023-leader.js';
 import * as images from './migrations/0027-images.js';
 import * as usageLedger from './migrations/0031-usage-ledger.js';
 import type { DialectName } from './dialect.js';
@@ -39,6 +40,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-pools': pools,
   '0021-kill-requests': killRequests,
   '0022-task-agent-tokens': taskAgentTokens,
+  '0023-leader': leader,
   '0027-images': images,
   '0031-usage-ledger': usageLedger,
 };
@@ -58,6 +60,12 @@ export interface OpenOptions {
   poolSize?: number;
   /** PostgreSQL: an idle connection failed (the server restarted, a network cut); the pool replaces it. */
   onIdleError?: (error: Error) => void;
+  /**
+   * PostgreSQL: the server ends a session that keeps a transaction open and idle this long (several
+   * masters: a leader frozen in the middle of a transaction must not hold the lease's row, or a
+   * task's, from the master that takes over).
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 export interface OpenedDatabase {
@@ -138,10 +146,14 @@ function openPostgres(url: string, options: OpenOptions): OpenedDatabase {
     max: options.poolSize ?? 10,
     // A database that does not answer fails the request (and /readyz) instead of hanging it.
     connectionTimeoutMillis: 10_000,
+    ...(options.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs } : {}),
     types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
   });
   // Without a listener, an idle connection's error (a server restart) would end the process.
   pool.on('error', (error) => options.onIdleError?.(error));
+  // Nor a connection's that is checked out but between queries (inside a transaction) when the server
+  // or the network drops it: its next query fails and says so, and the pool drops it at release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

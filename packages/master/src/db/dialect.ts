@@ -53,7 +53,7 @@ export const LOCKS = {
   admins: 5,
   /** The tree of groups: creating, moving (a subtree's paths) and deleting groups. */
   groupTree: 6,
-  /** Reserved for several masters (issue 23's HA part): the leader's lease. */
+  /** Reserved for several masters (issue 23's HA part; the lease is the `leader` row itself, held `for share` by fenced writes). */
   leader: 7,
 } as const;
 export type LockName = keyof typeof LOCKS;
@@ -78,4 +78,14 @@ export async function holdLock(trx: AnyDb, lock: LockName, id = 0): Promise<void
 export function rowLock<Q extends { forUpdate(): Q; forShare(): Q }>(db: AnyDb, query: Q, mode: 'update' | 'share' = 'update'): Q {
   if (dialectOf(db) === 'sqlite') return query;
   return mode === 'update' ? query.forUpdate() : query.forShare();
+}
+
+/**
+ * The database server's clock in epoch milliseconds (`clock_timestamp()`: the time of the call, not
+ * of the transaction's start). The leader's lease runs by it, so that masters whose own clocks
+ * differ agree on when it ran out.
+ */
+export function databaseNowMs(db: AnyDb): RawBuilder<number> {
+  if (dialectOf(db) === 'postgres') return sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+  return sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
 }

@@ -87,6 +87,36 @@ export interface TasksTable {
   placement: Generated<string | null>;
 }
 
+/** The leader's lease (migration 0023, `ha`): one row; times by the database's clock. */
+export interface LeaderTable {
+  id: number;
+  holder: string | null;
+  url: string | null;
+  fencing: number;
+  acquired_at: number | null;
+  renewed_at: number | null;
+  expires_at: number;
+}
+
+/** Who led under which fencing number, from when (the database's clock). */
+export interface LeaderTermsTable {
+  fencing: number;
+  holder: string;
+  url: string;
+  started_at: number;
+  previous_expired_at: number | null;
+}
+
+/** Which leader's term granted each lease of a task (`ha` only); it goes with the task. */
+export interface LeaseGrantsTable {
+  id: Generated<number>;
+  task_id: number;
+  lease_id: string;
+  agent_id: string;
+  fencing: number;
+  granted_at: number;
+}
+
 /** A task's history, for its page (migration 0031): it goes with the task. */
 export interface TaskTimelineTable {
   id: Generated<number>;
@@ -335,6 +365,9 @@ export interface Database {
   tasks: TasksTable;
   task_logs: TaskLogsTable;
   task_timeline: TaskTimelineTable;
+  leader: LeaderTable;
+  leader_terms: LeaderTermsTable;
+  lease_grants: LeaseGrantsTable;
   usage_runs: UsageRunsTable;
   cluster_samples: ClusterSamplesTable;
   image_loads: ImageLoadsTable;

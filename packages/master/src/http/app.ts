@@ -29,6 +29,11 @@ export function createApp(options: {
   webRoot: string;
   site: Site;
   checkDatabase: () => Promise<void>;
+  /**
+   * Several masters (`ha`): a standby's answer to everything but health, readiness and the version
+   * (ha/leader-gate.ts), after the Host check; and this master's part, for /readyz.
+   */
+  leader?: { gate: Middleware<AppState>; status: () => { role: 'leader' | 'standby'; leader: string | null } };
   /** Sees every answer as sent, outside the error mapper (the metrics' request observer). */
   observe?: Middleware<AppState>;
   /** More routes beside `/healthz` and `/readyz`, before the Host check (`/metrics`). */
@@ -40,9 +45,11 @@ export function createApp(options: {
   app.use(errorMiddleware());
   app.use(requestFraming());
   // Outside the API, before the Host check and body parsing, each bound to its own (open) check too.
-  const ops = [opsRoutes(options.guards, options.checkDatabase), ...(options.opsRouters ?? [])];
+  // (/metrics too: every master, leader or standby, answers for itself.)
+  const ops = [opsRoutes(options.guards, options.checkDatabase, options.leader?.status), ...(options.opsRouters ?? [])];
   for (const router of ops) app.use(router.routes());
   app.use(siteGuard(options.site));
+  if (options.leader) app.use(options.leader.gate);
   for (const middleware of options.early?.middleware ?? []) app.use(middleware);
   const early = options.early?.routers ?? [];
   for (const router of early) app.use(router.routes());

@@ -7,9 +7,15 @@ import type { AppState } from './app-state.js';
 /**
  * `/healthz` (the process answers) and `/readyz` (and it can use its database), for load
  * balancers and orchestrators: no auth and no Host check (probes often use an address or a
- * service name), nothing revealed but ok or why not.
+ * service name), nothing revealed but ok or why not. With several masters (`ha`) a standby is
+ * ready too (it answers, naming the leader); the answer says which it is (`role`, `leader`), for a
+ * load balancer that sends everything to the leader.
  */
-export function opsRoutes(guards: Guards, checkDatabase: () => Promise<void>): Router<AppState> {
+export function opsRoutes(
+  guards: Guards,
+  checkDatabase: () => Promise<void>,
+  leadership?: () => { role: 'leader' | 'standby'; leader: string | null },
+): Router<AppState> {
   const routes = new Routes(guards);
   routes.on('health', publicPolicies.health, async (ctx) => {
     ctx.body = { status: 'ok' };
@@ -21,7 +27,9 @@ export function opsRoutes(guards: Guards, checkDatabase: () => Promise<void>): R
       ctx.state.log.warn({ err: error }, 'not ready: the database cannot be read');
       throw new DomainError('NOT_READY', `not ready: the database cannot be read (${(error as Error).message})`);
     }
-    ctx.body = { status: 'ready' };
+    ctx.body = leadership ? { status: 'ready', ...pick(leadership()) } : { status: 'ready' };
   });
   return routes.router;
 }
+
+const pick = ({ role, leader }: { role: 'leader' | 'standby'; leader: string | null }) => ({ role, leader });

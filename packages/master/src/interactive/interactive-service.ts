@@ -26,8 +26,8 @@ export class InteractiveService {
   private readonly lastUsed = new Map<number, number>();
   private readonly openSessions = new Map<number, number>();
 
-  /** Idle time counts from no earlier than this master's start: what happened before is not known. */
-  private readonly startedAt: number;
+  /** Idle time counts from no earlier than this master's start (several masters: when it began to lead): what happened before is not known. */
+  private startedAt: number;
 
   constructor(
     private readonly deps: {
@@ -39,6 +39,11 @@ export class InteractiveService {
     },
   ) {
     this.startedAt = deps.clock.now();
+  }
+
+  /** Several masters: this one leads from now on; the traffic of tasks' services went through another until now. */
+  leadershipBegan(): void {
+    this.startedAt = this.deps.clock.now();
   }
 
   /**

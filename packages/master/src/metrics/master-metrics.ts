@@ -50,6 +50,7 @@ export class MasterMetrics {
   readonly registry = new Registry();
 
   private readonly tasks = this.gauge('trainyard_tasks', 'Tasks in the store, by state and kind', ['state', 'kind']);
+  private readonly leader = this.gauge('trainyard_leader', 'Whether this master leads (1) or stands by (0); one master always leads: alert when the sum over the masters is not 1');
   private readonly queueLength = this.gauge('trainyard_queue_length', 'Tasks waiting in the queue (QUEUED)');
   private readonly queueOldest = this.gauge('trainyard_queue_oldest_wait_seconds', 'How long the longest-waiting queued task has waited (0 when none waits)');
   private readonly transitions = new Counter({
@@ -114,6 +115,8 @@ export class MasterMetrics {
       clock: Clock;
       /** What the store holds now (asked of the tasks and agents services at each scrape). */
       readStore: () => Promise<StoreSnapshot>;
+      /** Whether this master leads now (several masters, `ha`; one master always does). */
+      leading?: () => boolean;
     },
   ) {
     this.gauge('trainyard_build_info', "The master's release and API version (always 1)", ['version', 'api_version'])
@@ -132,6 +135,7 @@ export class MasterMetrics {
   /** The exposition text: the store read now, then every metric (the process's own included). */
   async scrape(): Promise<{ contentType: string; text: string }> {
     this.setStore(await this.deps.readStore());
+    this.leader.set(this.deps.leading?.() === false ? 0 : 1);
     const merged = Registry.merge([processMetrics(), this.registry]);
     return { contentType: merged.contentType, text: await merged.metrics() };
   }

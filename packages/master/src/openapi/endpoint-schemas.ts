@@ -92,7 +92,8 @@ export interface EndpointSchemas {
 }
 
 const ok = z.object({ status: z.literal('ok') });
-const ready = z.object({ status: z.literal('ready') });
+// With several masters (`ha`): whether this one leads, and the leader's URL (null while none leads).
+const ready = z.object({ status: z.literal('ready'), role: z.enum(['leader', 'standby']).optional(), leader: z.string().nullable().optional() });
 const probeQuery = z.strictObject({ probe: z.enum(['true', 'false']).optional() });
 const agentIdParams = z.strictObject({ id: agentIdSchema });
 const agentTokenParams = z.strictObject({ name: agentTokenNameSchema });

@@ -60,7 +60,7 @@ export function openApiDocument(routes: RouteInfo[]): Record<string, unknown> {
       description:
         `The API of the Trainyard master (release ${MASTER_VERSION.version}, API ${MASTER_VERSION.apiVersion}). JSON in and out; ` +
         'errors are `{"error": {"code", "message", "details"?}}` with a fitting status. Lists page by keyset: `?limit=&after=<cursor>`, ' +
-        'answering `{items, next}`. Generated from the shared endpoint table, its zod schemas and the running router.',
+        'answering `{items, next}`. With several masters (`ha`) a standby answers 503 `NOT_LEADER` with `details.leader`, the URL to ask. Generated from the shared endpoint table, its zod schemas and the running router.',
     },
     servers: [{ url: '/' }],
     paths,

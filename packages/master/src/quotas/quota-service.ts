@@ -4,6 +4,7 @@ import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import type { TaskRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
+import { ONE_MASTER, type Fence } from '../ha/leadership.js';
 import type { GroupService } from '../groups/group-service.js';
 import type { UserService } from '../users/user-service.js';
 import { quotaRepository, type QuotaAssignmentRecord, type QuotaColumns, type QuotaRecord, type TaskLoad, type ActiveLoad } from './quota-repository.js';
@@ -127,8 +128,22 @@ export class QuotaService {
       fairShare: FairShareOptions;
       /** A quota changed (raised, removed, unassigned...): waiting tasks may fit now. */
       onChanged?: () => void;
+      /** Several masters: fair-share usage is the leader's to write. */
+      fence?: Fence;
     },
   ) {}
+
+  /**
+   * Several masters: this master begins to lead, or stops. What it kept in memory is another
+   * master's business meanwhile: the rules are read again, and the usage map is dropped (read
+   * again from what the last leader flushed, at most a second old; a master that stops leading
+   * forgets the charges it had not flushed yet, as a crash would).
+   */
+  leadershipChanged(): void {
+    this.rules = undefined;
+    this.usage = undefined;
+    this.dirty.clear();
+  }
 
   async list(): Promise<Quota[]> {
     const [quotas, assignments] = await Promise.all([quotaRepository.list(this.deps.db), quotaRepository.assignments(this.deps.db)]);
@@ -426,6 +441,8 @@ export class QuotaService {
     this.dirty.clear();
     const usage = this.usage;
     await this.deps.db.transaction().execute(async (trx) => {
+      // A master that no longer leads must not write back what it held in memory over the leader's.
+      await (this.deps.fence ?? ONE_MASTER).hold(trx);
       for (const userId of users) {
         const u = usage.get(userId)!;
         await quotaRepository.saveUsage(trx, userId, u.cpu, u.gpu, u.at);

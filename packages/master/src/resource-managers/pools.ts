@@ -59,13 +59,17 @@ export class Pools {
     return manager;
   }
 
-  /**
-   * Hands each manager the scheduler's dispatcher and lets it reconcile (see ResourceManager.start).
-   * Tasks queued in a pool master.yaml no longer has say so (POOL_GONE): nothing would place them.
-   */
-  async start(dispatcher: Dispatcher): Promise<{ stranded: number }> {
+  /** Hands each manager the scheduler's dispatcher and lets it reconcile (see ResourceManager.start). */
+  async start(dispatcher: Dispatcher): Promise<void> {
     for (const manager of this.managers.values()) await manager.start(dispatcher);
-    return { stranded: await this.deps.tasks.markPoolsGone(this.names()) };
+  }
+
+  /**
+   * Tasks queued in a pool master.yaml no longer has say so (POOL_GONE): nothing would place them.
+   * The leader's write: at start (one master), or when a master begins to lead (several).
+   */
+  async markStranded(): Promise<number> {
+    return this.deps.tasks.markPoolsGone(this.names());
   }
 
   /** A kill recorded on a task that a pool placed: its manager carries it out. */

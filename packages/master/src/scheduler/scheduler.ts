@@ -41,6 +41,12 @@ export class Scheduler implements Dispatcher {
       /** Quotas (the gate every placement passes) and fair-share usage. */
       quotas: Pick<QuotaService, 'anyQuota' | 'activeLoads' | 'gate' | 'scores' | 'runtimeLimits'>;
       options: SchedulerOptions;
+      /**
+       * Several masters: whether this one leads now, by its own clock (ha/leadership.ts). Only the
+       * leader decides, so the one-at-a-time section stays the only one; a master whose lease may
+       * have run out stops before another can take over (its writes are fenced besides).
+       */
+      leading?: () => boolean;
       /** Told how long each decision for a polling agent took, and whether it assigned a task (metrics). */
       onDecision?: (seconds: number, assigned: boolean) => void;
     },
@@ -91,6 +97,8 @@ export class Scheduler implements Dispatcher {
    */
   private async dispatchNow(pool: string, opening: Opening): Promise<DispatchResult> {
     const { tasks } = this.deps;
+    const leading = this.deps.leading ?? (() => true);
+    if (!leading()) return { placed: [], heldByQuotas: false };
     const queue = await this.dispatchOrder(pool);
     const placed: TaskRow[] = [];
     // Read once a candidate gets that far (cached rules): what the manager may pass on as a time limit.
@@ -104,6 +112,7 @@ export class Scheduler implements Dispatcher {
         continue;
       }
       allHeld = false;
+      if (!leading()) break;
       limits ??= await this.deps.quotas.runtimeLimits();
       const result = await opening.place({ task, spec, maxRuntimeMs: tightestRuntime(limits, load) });
       if ('pending' in result) {

@@ -31,6 +31,7 @@ import type { Db, Executor } from '../db/database.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import type { GroupService } from '../groups/group-service.js';
+import { ONE_MASTER, type Fence } from '../ha/leadership.js';
 import type { QuotaService } from '../quotas/quota-service.js';
 import type { UserService } from '../users/user-service.js';
 import { poolOfTask } from '../usage/pool-of.js';
@@ -64,10 +65,19 @@ export class TaskService {
       onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
       onCapacityFreed?: () => void;
+      /**
+       * Several masters (`ha`): every change of a task's state, lease, pending reason or placement is
+       * a leader's write, checked against its fencing number first (one master: no check).
+       */
+      fence?: Fence;
       /** Called after every change of state, with the row as it was read, and after a creation (`create`, to QUEUED): metrics. */
       onTransition?: (task: TaskRow, event: TaskEvent | 'create', to: TaskState, at: number) => void;
     },
   ) {}
+
+  private get fence(): Fence {
+    return this.deps.fence ?? ONE_MASTER;
+  }
 
   /** Admits the task (config, group, run identity, policy and floor), stores it with its run spec and queues it. */
   async create(actor: Actor, request: AdmissionRequest): Promise<Task> {
@@ -181,7 +191,10 @@ export class TaskService {
 
   /** Queued tasks of pools master.yaml no longer has wait with POOL_GONE (nothing would ever place them); how many. */
   async markPoolsGone(pools: string[]): Promise<number> {
-    return taskRepository.markPoolsGone(this.deps.db, pools);
+    return this.deps.db.transaction().execute(async (trx) => {
+      await this.fence.hold(trx);
+      return taskRepository.markPoolsGone(trx, pools);
+    });
   }
 
   /** Per pool: the tasks holding a slot (their run specs' resources) and the queue (length, oldest). */
@@ -193,6 +206,7 @@ export class TaskService {
   async setPendingReason(taskId: number, reason: string | null): Promise<void> {
     const at = this.deps.clock.now();
     await this.deps.db.transaction().execute(async (trx) => {
+      await this.fence.hold(trx);
       if (await taskRepository.setPendingReason(trx, taskId, reason)) {
         await taskRepository.addTimeline(trx, { task_id: taskId, at, event: 'waiting', state: 'QUEUED', detail: reason });
       }
@@ -370,6 +384,7 @@ export class TaskService {
       if (state === 'ASSIGNED') this.deps.onKillRequested?.(task);
     } else {
       const requested = await this.deps.db.transaction().execute(async (trx) => {
+        await this.fence.hold(trx);
         if (!(await taskRepository.requestKill(trx, task.id, state, { ...request, updated_at: now }))) return false;
         await taskRepository.addTimeline(trx, { task_id: task.id, at: now, event: 'kill_requested', state, detail: options.reason ?? null });
         await audit(trx);
@@ -403,6 +418,8 @@ export class TaskService {
     if (from === 'QUEUED' || from === 'ASSIGNED') changes.pending_reason = null;
     const ledger = this.deps.ledger;
     const ended = await this.deps.db.transaction().execute(async (trx) => {
+      // A leader's write: a master that no longer leads (paused, cut off) changes nothing.
+      await this.fence.hold(trx);
       if (!(await taskRepository.update(trx, task.id, { state: from, leaseId: task.lease_id }, changes))) {
         throw new DomainError('CONFLICT', `task ${task.id} changed while it was being updated; try again`);
       }
@@ -437,6 +454,7 @@ export class TaskService {
     const states = note.pendingReason === undefined ? ACTIVE_STATES : (['ASSIGNED'] as const);
     const at = this.deps.clock.now();
     const noted = await this.deps.db.transaction().execute(async (trx) => {
+      await this.fence.hold(trx);
       if (!(await taskRepository.notePlacement(trx, taskId, leaseId, states, changes))) return false;
       // The task's timeline says why its engine held it, as it says why the queue did.
       if (note.pendingReason) await taskRepository.addTimeline(trx, { task_id: taskId, at, event: 'waiting', state: 'ASSIGNED', detail: note.pendingReason });
@@ -449,16 +467,16 @@ export class TaskService {
   /** Leases a queued task to an agent; undefined when another writer took it first. */
   async assign(task: TaskRow, agentId: string): Promise<TaskRow | undefined> {
     const now = this.deps.clock.now();
+    const leaseId = randomUUID();
     let assigned: TaskRow;
     try {
-      assigned = await this.transition(task, 'assign', {
-        agent_id: agentId,
-        lease_id: randomUUID(),
-        assigned_at: now,
-        lease_acked_at: null,
-        log_offset: 0,
-        placement: null,
-      });
+      assigned = await this.transition(
+        task,
+        'assign',
+        { agent_id: agentId, lease_id: leaseId, assigned_at: now, lease_acked_at: null, log_offset: 0, placement: null },
+        // Which leader's term granted the lease (several masters): the record that no two masters assigned it.
+        (trx) => this.fence.recordGrant(trx, { taskId: task.id, leaseId, agentId, at: now }),
+      );
     } catch (error) {
       if (error instanceof DomainError && error.code === 'CONFLICT') return undefined;
       throw error;
@@ -471,7 +489,10 @@ export class TaskService {
   async acknowledge(task: TaskRow): Promise<void> {
     if (task.lease_acked_at !== null) return;
     const now = this.deps.clock.now();
-    const ok = await taskRepository.update(this.deps.db, task.id, { state: 'ASSIGNED', leaseId: task.lease_id }, { lease_acked_at: now, updated_at: now });
+    const ok = await this.deps.db.transaction().execute(async (trx) => {
+      await this.fence.hold(trx);
+      return taskRepository.update(trx, task.id, { state: 'ASSIGNED', leaseId: task.lease_id }, { lease_acked_at: now, updated_at: now });
+    });
     if (!ok) throw leaseInvalid(task.id);
     this.deps.events.changed(task.id);
   }

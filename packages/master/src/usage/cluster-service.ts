@@ -88,6 +88,11 @@ export class ClusterService {
   }
 
   /** Called every second by the master's monitor: a sample per pool once a minute has passed (by the master's clock). */
+  /** Several masters: this one leads from now on; another may have sampled meanwhile (read when the last sample was again). */
+  leadershipBegan(): void {
+    this.lastSampleAt = undefined;
+  }
+
   async sampleIfDue(): Promise<void> {
     const now = this.deps.clock.now();
     this.lastSampleAt ??= (await usageRepository.lastSampleAt(this.deps.db)) ?? 0;

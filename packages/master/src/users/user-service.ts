@@ -11,7 +11,7 @@ import type { AuditActor, AuditService } from '../audit/audit-service.js';
 import type { AuthBackends } from '../auth/auth-backends.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
-import { isUniqueViolation } from '../db/dialect.js';
+import { holdLock, isUniqueViolation } from '../db/dialect.js';
 import { DomainError } from '../errors.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { userRepository, type UserRecord } from './user-repository.js';
@@ -80,20 +80,25 @@ export class UserService {
     this.listeners.push(listener);
   }
 
-  /** First start: `admin` (admin) and the default account `yard`, in one transaction. */
+  /**
+   * First start: `admin` (admin) and the default account `yard`, in one transaction. Several masters
+   * starting together on one new database make them once: the admins lock, then the count again.
+   */
   async bootstrap(initialAdminPassword = ''): Promise<boolean> {
     const { db, clock, hasher } = this.deps;
     if ((await userRepository.count(db)) > 0) return false;
     const [adminHash, yardHash] = await Promise.all([hasher.hash(initialAdminPassword), hasher.hash('')]);
     const now = clock.now();
-    await db.transaction().execute(async (trx) => {
+    return db.transaction().execute(async (trx) => {
+      await holdLock(trx, 'admins');
+      if ((await userRepository.count(trx)) > 0) return false;
       for (const [username, passwordHash, admin] of [[ADMIN_ACCOUNT, adminHash, true], [DEFAULT_ACCOUNT, yardHash, false]] as const) {
         const user = await userRepository.insert(trx, { username, passwordHash, active: true, auth: 'internal', now });
         await this.deps.access().userCreated(trx, null, user, { admin });
         await this.deps.audit.record(trx, null, { action: 'user.create', targetType: 'user', target: username, details: { admin, reason: 'first start' } });
       }
+      return true;
     });
-    return true;
   }
 
   async list(afterId: number, limit: number): Promise<Page<User>> {

@@ -12,10 +12,11 @@ export default class ContextAdd extends YardCommand<typeof ContextAdd> {
   static override examples = [
     '<%= config.bin %> context add prod https://yard.example.org',
     '<%= config.bin %> context add lab http://10.0.0.5:8080 --use',
+    '<%= config.bin %> context add ha http://m1:8080,http://m2:8080',
   ];
   static override args = {
     name: Args.string({ required: true, description: 'a name: letters, digits, ".", "_" and "-"' }),
-    url: Args.string({ required: true, description: "the master's URL (http:// or https://)" }),
+    url: Args.string({ required: true, description: "the master's URL (http:// or https://); several masters of one cluster (one leads) separated by commas" }),
   };
   static override flags = { use: Flags.boolean({ summary: 'Make it the current context too.', default: false }) };
 
@@ -23,7 +24,7 @@ export default class ContextAdd extends YardCommand<typeof ContextAdd> {
     const { name } = this.args;
     if (!CONTEXT_NAME.test(name)) throw new CommandFailure('INVALID_INPUT', `'${name}' is not a context name: letters, digits, ".", "_" and "-", at most 64`, EXIT.USAGE);
     const master = normalizeMaster(this.args.url);
-    warnIfPlainHttp(master, (message) => process.stderr.write(`Warning: ${message}\n`));
+    for (const url of master.split(',')) warnIfPlainHttp(url, (message) => process.stderr.write(`Warning: ${message}\n`));
     const existed = name in this.settings().contexts();
     this.settings().setContext(name, { master });
     if (this.flags.use) this.settings().useContext(name);

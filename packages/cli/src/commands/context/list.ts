@@ -12,7 +12,7 @@ export default class ContextList extends YardCommand<typeof ContextList> {
     const current = settings.currentContext()?.name;
     const items = Object.entries(settings.contexts())
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, context]) => ({ name, master: context.master, current: name === current, user: settings.activeUser(context.master) ?? null }));
+      .map(([name, context]) => ({ name, master: context.master, current: name === current, user: settings.activeUser(context.master.split(',')[0]!) ?? null }));
     const page = { items };
     await this.print({
       data: page,

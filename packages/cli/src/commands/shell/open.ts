@@ -18,10 +18,12 @@ export default class ShellOpen extends YardCommand<typeof ShellOpen> {
     const command = trailing ?? [];
     if (trailing && command.length === 0) throw new CommandFailure('USAGE', 'give a command after --, e.g. yard shell open 12 -- id -u');
     const session = await this.session();
+    // Several masters: the shell opens on the leader, found by asking for the task first.
+    if (this.masters.length > 1) await session.call('tasks.get', { params: { id: this.args.id } });
     // Loaded here: ws is only needed by this command.
     const { openShell } = await import('../../lib/shell-client.js');
     const exitCode = await openShell({
-      master: this.master,
+      master: this.leader,
       token: await session.bearer(),
       userAgent: `yard/${this.config.version} node/${process.versions.node}`,
       taskId: this.args.id,

@@ -99,6 +99,11 @@ export class AgentChannel {
   /** The master is stopping: every held poll is answered now (an agent's empty answer; it polls again, elsewhere or later). */
   close(): void {
     this.closed = true;
+    this.answerAll();
+  }
+
+  /** Every held poll is answered now, empty: the master stopped leading (several masters), and its agents go on to the leader. */
+  answerAll(): void {
     for (const waiter of [...this.waiters.values()]) waiter.wake({ kind: 'replaced' });
   }
 

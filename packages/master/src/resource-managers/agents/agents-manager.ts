@@ -95,6 +95,7 @@ export class AgentsManager implements ResourceManager, WorkSource {
         const { free, heldPorts } = await room;
         const fitsHere = fits(spec.resources, free) && hasImage(agent, spec) && hasSharedRoot(agent, spec) && portsFree(agent.executor, spec.ports, heldPorts);
         if (!fitsHere) return { pending: 'NO_AGENT_FITS' };
+        crashPoint('master:before-assign');
         const assigned = await this.deps.tasks.assign(task, agent.id);
         if (!assigned) return { gone: true };
         this.deps.logger.info({ taskId: task.id, agent: agent.id, leaseId: assigned.lease_id }, 'task assigned');
