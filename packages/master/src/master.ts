@@ -36,6 +36,8 @@ import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
 import { Site } from './http/site.js';
 import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
+import { BudgetWatch } from './quotas/budget-watch.js';
+import { GuaranteeService } from './quotas/guarantee-service.js';
 import { quotaRoutes } from './quotas/quota-routes.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { RuntimeLimits } from './quotas/runtime-limits.js';
@@ -171,17 +173,24 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   let scheduler: Scheduler | undefined;
   let pools: Pools | undefined;
   let agents: AgentService | undefined;
+  // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote, budgets read it.
+  const usage = new UsageService({ db, clock, users });
+  const guarantees = new GuaranteeService({ db, clock, audit, groups, pools: () => pools!.names(), onChanged: () => scheduler?.capacityChanged() });
   const quotas = new QuotaService({
     db,
     clock,
     audit,
     users,
     groups,
+    ledger: usage,
+    guarantees,
+    pools: () => pools!.names(),
     fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
     onChanged: () => scheduler?.capacityChanged(),
   });
-  // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote.
-  const usage = new UsageService({ db, clock, users });
+  // Quotas count down the tree of groups, and guarantees name groups by path: both read it again when it changes.
+  groups.subscribe(quotas);
+  groups.subscribe({ treeChanged: () => guarantees.forget() });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   const tasks = new TaskService({
     db,
@@ -202,6 +211,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     ledger: usage,
     onRunEnded: (run) => void quotas.chargeRun(run).catch((error: unknown) => logger.error({ err: error, taskId: run.taskId }, 'fair-share usage not recorded')),
     onQueued: (task) => scheduler?.taskQueued(task),
+    onLeftQueue: (taskId) => scheduler?.taskLeftQueue(taskId),
     onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
   });
@@ -232,8 +242,9 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onClose: () => channel.close(),
   });
   const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
-  scheduler = new Scheduler({ logger, tasks, pools: () => pools!, quotas, options: { policy: config.scheduler.policy } });
+  scheduler = new Scheduler({ logger, clock, tasks, users, pools: () => pools!, quotas, guarantees, usage, options: { policy: config.scheduler.policy } });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
+  const budgetWatch = new BudgetWatch({ db, quotas, tasks, audit, users, logger });
   const reports = new RunReports({ db, tasks });
   const cluster = new ClusterService({ db, clock, agents, tasks });
 
@@ -278,8 +289,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
       policyRoutes(policy, { users, groups }, guards),
-      quotaRoutes(quotas, { users, groups, scheduler, pools, policy: config.scheduler.policy }, guards),
-      taskRoutes(tasks, guards),
+      quotaRoutes(quotas, { users, groups, scheduler, guarantees }, guards),
+      taskRoutes(tasks, guards, { why: (task) => scheduler!.why(task) }),
       usageRoutes({ usage, cluster, users }, guards),
       agentRoutes(agents, agentTokens, guards),
       poolRoutes(pools, guards),
@@ -333,6 +344,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       agents.markLost(),
       pools.reconcile(),
       runtimeLimits.sweep(),
+      budgetWatch.sweep(),
+      scheduler!.reclaim(),
       quotas.flushUsage(),
       cluster.sampleIfDue(),
       idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
@@ -349,6 +362,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, pools, policy, quotas, usage, cluster },
     async close() {
       clearInterval(monitor);
+      scheduler!.close();
       interactive.close();
       await pools.close();
       await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));

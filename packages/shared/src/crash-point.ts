@@ -4,7 +4,8 @@
  * step, exactly as `kill -9` would, so a test can crash the master or the agent between two
  * precise steps of dispatch. Unset (always, outside tests), each call is one string comparison.
  *
- * Steps: master:after-submit, master:after-assign, master:after-ack, master:after-running;
+ * Steps: master:after-submit, master:after-assign, master:after-ack, master:after-running,
+ * master:after-preempt-request (a preemption recorded, the agent not yet told);
  * agent:after-lease, agent:after-ack, agent:after-create, agent:after-start, agent:after-running,
  * agent:after-exit.
  */
@@ -13,6 +14,7 @@ export type CrashPoint =
   | 'master:after-assign'
   | 'master:after-ack'
   | 'master:after-running'
+  | 'master:after-preempt-request'
   | 'agent:after-lease'
   | 'agent:after-ack'
   | 'agent:after-create'

@@ -33,6 +33,8 @@ export const ERROR_STATUS = {
   MEMBER_NOT_FOUND: 404,
   /** A pool that master.yaml's `pools` does not name (a task's `--pool`, a group's default, an agent's `--pool`). */
   POOL_NOT_FOUND: 404,
+  /** A group with no guarantee in the pool named (`yard quota guarantee delete`). */
+  GUARANTEE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   USER_EXISTS: 409,

@@ -232,6 +232,11 @@ export class AgentService {
     index.set(id, { pool: pool ?? known, images: images === null ? null : new Set(images.map(normalizeImage)) });
   }
 
+  /** Every agent as the master keeps it (with its images): what `yard why` checks a task against. */
+  records(): Promise<AgentRecord[]> {
+    return agentRepository.list(this.deps.db);
+  }
+
   async list(): Promise<Agent[]> {
     const [agents, held] = [await agentRepository.list(this.deps.db), await this.deps.tasks.activeByAgent()];
     return agents.map((agent) => toAgent(agent, held.get(agent.id) ?? []));
