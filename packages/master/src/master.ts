@@ -244,7 +244,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
   scheduler = new Scheduler({ logger, clock, tasks, users, pools: () => pools!, quotas, guarantees, usage, options: { policy: config.scheduler.policy } });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
-  const budgetWatch = new BudgetWatch({ db, quotas, tasks, audit, users, logger });
+  const budgetWatch = new BudgetWatch({ db, quotas, tasks, audit, users, logger, onRoomAgain: () => scheduler!.capacityChanged() });
   const reports = new RunReports({ db, tasks });
   const cluster = new ClusterService({ db, clock, agents, tasks });
 

@@ -22,7 +22,18 @@ const RESET_BELOW = 0.7;
 export class BudgetWatch {
   private readonly told = new Map<string, number>();
 
-  constructor(private readonly deps: { db: Db; quotas: QuotaService; tasks: TaskService; audit: AuditService; users: Pick<UserService, 'requireById'>; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      quotas: QuotaService;
+      tasks: TaskService;
+      audit: AuditService;
+      users: Pick<UserService, 'requireById'>;
+      logger: Logger;
+      /** A spent budget has room again (its window slid on): the tasks it held may start now. */
+      onRoomAgain: () => void;
+    },
+  ) {}
 
   async sweep(): Promise<void> {
     const { quotas } = this.deps;
@@ -43,8 +54,13 @@ export class BudgetWatch {
         const share = used / limit;
         const before = this.told.get(key) ?? 0;
         const level = [...LEVELS].reverse().find((l) => share >= l) ?? 0;
+        if (before >= 1 && share < 1) {
+          // Nothing else happens when a window slides: the scheduler is told the tasks it held may start.
+          this.told.set(key, level);
+          this.deps.onRoomAgain();
+        }
         if (share < RESET_BELOW && before > 0) this.told.set(key, 0);
-        if (level <= before) continue;
+        if (level <= (this.told.get(key) ?? 0)) continue;
         this.told.set(key, level);
         await this.tell(quota, account, resource, used, limit, level);
       }
