@@ -137,7 +137,13 @@ if (want('P4')) {
   log('P4: CLI cold start');
   const r4 = await p4(quick ? 5 : 15);
   report.P4 = r4;
-  rows.push({ id: 'P4', figure: 'yard experiment list vs node -e 0', value: `${r4.cliMs} ms vs ${r4.nodeMs} ms, ratio ${r4.ratio}`, goal: '<= 2.5x', met: r4.ratio <= 2.5 });
+  rows.push({
+    id: 'P4',
+    figure: 'yard experiment list vs node -e 0',
+    value: `${r4.cliMs} ms vs ${r4.nodeMs} ms, ratio ${r4.ratio}${r4.bundle ? '' : ' (WITHOUT the bundle)'}`,
+    goal: '<= 2.5x',
+    met: r4.ratio <= 2.5,
+  });
 }
 
 if (want('P6')) {

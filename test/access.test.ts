@@ -189,7 +189,8 @@ test.serial('delete_tasks: only ended tasks, the task and its logs go; without i
 test.serial('sessions: listed with kind and client, one revoked by id, all ended with logout --all', async (t) => {
   const hank = await loggedIn('hank');
   const other = await loggedIn('hank');
-  await hank.run(['-u', 'hank', 'user', 'whoami'], { env: { YARD_PASSWORD: 'pw-hank' } });
+  // A temporary session: -u from a terminal where hank is not logged in (where he is, -u is his login).
+  await new Terminal(m.url).run(['-u', 'hank', 'user', 'whoami'], { env: { YARD_PASSWORD: 'pw-hank' } });
   const page = await hank.json<Page<SessionListItem>>(['user', 'sessions']);
   const kinds = page.items.map((s) => s.kind).sort();
   t.true(kinds.filter((k) => k === 'login').length >= 2);

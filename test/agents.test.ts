@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { Agent, Page, Task, TaskLogPage } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
-import { Terminal } from './helpers/cli.js';
+import { ROOT, Terminal } from './helpers/cli.js';
 import { freePort, spawnMaster, startAgent, tempDir, waitFor, type MasterProcess } from './helpers/cluster.js';
 
 const IMAGE = process.env.YARD_TEST_IMAGE;
@@ -407,8 +407,10 @@ test.serial('yard agent list shows agents and what they run; a disabled agent ta
   const running = await runTask(master.url, admin, 'command', { entrypoint: ['sh', '-c', 'echo go; sleep 30'] });
   await waitFor('it to run', async () => (await getTask(master.url, admin, running.id)).state === 'RUNNING');
   const list = await term.run(['-u', 'admin', 'agent', 'list']);
-  t.regex(list.stdout.split('\n')[0]!, /^ID\s+STATE\s+EXECUTOR\s+CPUS\s+MEMORY\s+GPUS\s+TASKS\s+LAST SEEN$/);
-  t.regex(list.stdout, new RegExp(`^node-a\\s+alive\\s+process\\s+\\d+\\s+[\\d.]+ GiB\\s+0\\s+${running.id}\\s`, 'm'));
+  t.regex(list.stdout.split('\n')[0]!, /^ID\s+STATE\s+EXECUTOR\s+VERSION\s+CPUS\s+MEMORY\s+GPUS\s+TASKS\s+LAST SEEN$/);
+  // The agent reports its release (its package's version) when it registers.
+  const version = JSON.parse(readFileSync(path.join(ROOT, 'packages', 'agent', 'package.json'), 'utf8')).version as string;
+  t.regex(list.stdout, new RegExp(`^node-a\\s+alive\\s+process\\s+${version.replaceAll('.', '\\.')}\\s+\\d+\\s+[\\d.]+ GiB\\s+0\\s+${running.id}\\s`, 'm'));
 
   t.is((await term.run(['agent', 'disable', 'node-a'])).code, 1, 'admins only');
   t.is((await term.run(['-u', 'admin', 'agent', 'disable', 'node-a'])).code, 0);

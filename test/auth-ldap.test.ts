@@ -220,15 +220,18 @@ function registerTests() {
     t.like(audit.find((e) => e.action === 'group.member.add' && e.details.group === 'staff'), { actor: 'admin' });
   });
 
-  test('a deactivated LDAP user cannot log in with the right password', async (t) => {
+  test('a deactivated LDAP user cannot log in with the right password: told the account is not active; a wrong password gets the generic answer', async (t) => {
     const m = await master(t, { auth: { ldap: ldapConfig(shared) } });
     const admin = await loginToken(m.url, 'admin');
     t.is((await api(m.url, 'POST', '/users', { token: admin, body: { username: 'carol', auth: 'ldap' } })).status, 201);
     t.is((await login(m.url, 'carol', 'carol-pw')).status, 200);
     t.is((await api(m.url, 'PATCH', '/users/carol', { token: admin, body: { active: false } })).status, 200);
     const refused = await login(m.url, 'carol', 'carol-pw');
-    t.is(refused.status, 401);
-    t.deepEqual(refused.body, { error: { code: 'INVALID_CREDENTIALS', message: 'invalid username or password' } });
+    t.is(refused.status, 403);
+    t.is(refused.body.error.code, 'USER_INACTIVE');
+    const wrong = await login(m.url, 'carol', 'nope');
+    t.is(wrong.status, 401);
+    t.deepEqual(wrong.body, { error: { code: 'INVALID_CREDENTIALS', message: 'invalid username or password' } });
   });
 
   test('throttling counts failures of every backend: per user for an LDAP user, per address across LDAP, file and internal users', async (t) => {

@@ -4,7 +4,7 @@ import test from 'ava';
 import { spawn as spawnPty } from 'node-pty';
 import { API_VERSION } from '@trainyard/shared';
 import { api } from './helpers/api.js';
-import { ROOT, Terminal, YARD, type RunResult } from './helpers/cli.js';
+import { ROOT, Terminal, terminalEnv, YARD, type RunResult } from './helpers/cli.js';
 import { startTestMaster } from './helpers/test-master.js';
 
 // A client that never hangs or crashes. The masters that misbehave here are tiny node:http servers:
@@ -106,11 +106,7 @@ test('the real master: GET /api/v1/version needs no login and names the release 
 test('Ctrl-C at a password prompt exits 130 with no stack (a real terminal)', async (t) => {
   const term = new Terminal('http://127.0.0.1:1');
   for (const args of [['-u', 'admin', 'user', 'list'], ['user', 'login']]) {
-    const env: Record<string, string> = { HOME: term.home, XDG_CONFIG_HOME: term.configDir, YARD_MASTER: term.master, YARD_TOKEN_STORE: 'file' };
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !(key in env) && !['YARD_PASSWORD', 'YARD_USER', 'YARD_TOKEN', 'DEBUG'].includes(key)) env[key] = value;
-    }
-    const pty = spawnPty(process.execPath, [YARD, ...args], { cols: 100, rows: 24, cwd: ROOT, env });
+    const pty = spawnPty(process.execPath, [YARD, ...args], { cols: 100, rows: 24, cwd: ROOT, env: terminalEnv(term) });
     let output = '';
     let sent = false;
     const exited = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));

@@ -110,10 +110,11 @@ test('every user is there as 0.1.0 left them, and admins are still admins', asyn
   const bob = manifest.sessions.find((s) => s.username === 'bob')!.token;
   t.is((await api(m.url, 'GET', '/groups', { token: bob })).status, 403);
 
-  // Their passwords still verify; the deactivated one still cannot log in.
+  // Their passwords still verify; the deactivated one still cannot log in (told so: her password is right).
   for (const [username, password] of Object.entries(manifest.passwords)) {
     const login = await api(m.url, 'POST', '/auth/login', { body: { username, password } });
-    t.is(login.status, username === 'carol' ? 401 : 200, username);
+    t.is(login.status, username === 'carol' ? 403 : 200, username);
+    if (username === 'carol') t.is(login.body.error.code, 'USER_INACTIVE');
   }
 
   // The audit log says where the admin role came from.

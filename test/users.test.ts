@@ -164,12 +164,20 @@ test("deactivating alice ends her live session at once and keeps her row in the 
   t.regex(next.stderr, /session as 'alice' has ended/);
   const relogin = await aliceTerm.run(['user', 'login', 'alice', '--password-stdin'], { input: 'pw\n' });
   t.is(relogin.code, 1);
-  t.regex(relogin.stderr, /invalid username or password/);
+  // As det says it: the right password of a deactivated account is told so (a wrong one is not).
+  t.regex(relogin.stderr, /^Error: the account 'alice' is not active: an admin can activate it again \(yard user activate alice\)$/m);
+  const wrong = await aliceTerm.run(['user', 'login', 'alice', '--password-stdin'], { input: 'not-hers\n' });
+  t.regex(wrong.stderr, /^Error: invalid username or password$/m);
 
-  const users = await term.json<Page<User>>(['user', 'list']);
+  // As det's: `user list` shows who is active, `user list --all` everyone.
+  const users = await term.json<Page<User>>(['user', 'list', '--all']);
   const alice = users.items.find((u) => u.username === 'alice');
   t.is(alice?.active, false);
-  t.regex((await term.run(['user', 'list'])).stdout, /^alice\s+no\s+no\s+internal\s+-\s+user\s+-$/m);
+  t.regex((await term.run(['user', 'list', '--all'])).stdout, /^alice\s+no\s+no\s+internal\s+-\s+user\s+-$/m);
+  const active = await term.run(['user', 'list']);
+  t.notRegex(active.stdout, /^alice\s/m);
+  t.regex(active.stdout, /^admin\s/m);
+  t.false((await term.json<Page<User>>(['user', 'list'])).items.some((u) => u.username === 'alice'));
 });
 
 test("a password change ends the user's other sessions; the old password stops working", async (t) => {

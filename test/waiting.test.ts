@@ -1,10 +1,11 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import type { Agent, AuditEntry, Page, QueueView, Quota, QuotaUsage, Task, TaskSummary } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
-import { eachHelp, Terminal, type RunResult } from './helpers/cli.js';
-import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
+import type { AuditEntry, Page, QueueView, Quota, QuotaUsage, Task, TaskSummary } from '@trainyard/shared';
+import { api } from './helpers/api.js';
+import { eachHelp, loggedInTerminals, Terminal, type RunResult } from './helpers/cli.js';
+import { FAST_AGENTS, startRegisteredAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
+import { createUsers } from './helpers/fixtures.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // The CLI telling the truth while people wait for tasks, kill them and talk to a master: one master
@@ -23,20 +24,11 @@ const terms: Record<string, Terminal> = {};
 test.before(async () => {
   dir = tempDir('yard-waiting-');
   m = await startTestMaster({ agents: { ...FAST_AGENTS, kill_grace: '10m', token_file: path.join(dir, 'agent.token') }, tasks: { runtime_warning: '1s' } }, dir);
-  admin = await loginToken(m.url, 'admin');
-  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'fred']) {
-    await api(m.url, 'POST', '/users', { token: admin, body: { username: name, password: 'pw' } });
-    tokens[name] = await loginToken(m.url, name, 'pw');
-    const term = new Terminal(m.url);
-    const login = await term.run(['user', 'login', name, '--password-stdin'], { input: 'pw\n' });
-    if (login.code !== 0) throw new Error(login.stderr);
-    terms[name] = term;
-  }
-  agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: AGENT, executor: 'process' });
-  await waitFor('the agent to register', async () => {
-    const agents = (await api<Page<Agent>>(m.url, 'GET', '/agents', { token: admin })).body.items;
-    return agents.some((a) => a.id === AGENT && a.state === 'alive');
-  });
+  const people = ['alice', 'bob', 'carol', 'dave', 'erin', 'fred'];
+  Object.assign(tokens, await createUsers(m.url, people));
+  admin = tokens.admin!;
+  Object.assign(terms, await loggedInTerminals(m.url, people));
+  agent = await startRegisteredAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, admin, { name: AGENT, executor: 'process' });
 });
 
 test.after.always(async () => {

@@ -129,6 +129,27 @@ export class Terminal {
   }
 }
 
+/** People with this password, each logged in with `yard user login` at a terminal of their own. */
+export async function loggedInTerminals(url: string, names: string[], password = 'pw'): Promise<Record<string, Terminal>> {
+  const terms: Record<string, Terminal> = {};
+  for (const name of names) {
+    const term = new Terminal(url);
+    const login = await term.run(['user', 'login', name, '--password-stdin'], { input: `${password}\n` });
+    if (login.code !== 0) throw new Error(`${name} could not log in: ${login.stderr}`);
+    terms[name] = term;
+  }
+  return terms;
+}
+
+/** The environment of `yard` run in a real terminal (node-pty) for this person: theirs, with nothing of the test's that changes yard. */
+export function terminalEnv(term: Terminal, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { HOME: term.home, XDG_CONFIG_HOME: term.configDir, YARD_MASTER: term.master, YARD_TOKEN_STORE: 'file' };
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !(key in env) && !['YARD_PASSWORD', 'YARD_USER', 'YARD_TOKEN', 'DEBUG', 'NO_COLOR', 'FORCE_COLOR'].includes(key)) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
 /** Runs `--help` of each command (a few at a time: each is a whole CLI start) and hands each answer to `check`. */
 export async function eachHelp(commands: string[][], check: (name: string, help: RunResult) => void): Promise<void> {
   const term = new Terminal('http://127.0.0.1:1');

@@ -120,6 +120,21 @@ export function startAgent(
   return { ...proc, name: options.name };
 }
 
+/** An agent started and seen alive by the master (asked with an admin's token). */
+export async function startRegisteredAgent(
+  master: { url: string; tokenFile: string },
+  adminToken: string,
+  options: Parameters<typeof startAgent>[1],
+): Promise<AgentProcess> {
+  const agent = startAgent(master, options);
+  await waitFor(`agent ${options.name} to register`, async () => {
+    const answer = await fetch(`${master.url}/api/v1/agents`, { headers: { authorization: `Bearer ${adminToken}` } });
+    const agents = ((await answer.json()) as { items: Array<{ id: string; state: string }> }).items;
+    return agents.some((a) => a.id === options.name && a.state === 'alive');
+  });
+  return agent;
+}
+
 export function tempDir(prefix = 'yard-cluster-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }

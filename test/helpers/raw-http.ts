@@ -63,7 +63,10 @@ export function rawExchange(url: string, text: string | Buffer): Promise<RawResp
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? 0);
       resolve({ status, headers, body: parseBody(headers['content-type'] as string | undefined, rest.join('\r\n\r\n')), raw });
     });
-    socket.end(text);
+    // Written, not ended: Node's server aborts a request whose client half-closes before it is
+    // answered, and on PostgreSQL the answer comes a few ticks later. Every text here asks the
+    // server to close (Connection: close, or an error that closes).
+    socket.write(text);
   });
 }
 

@@ -1,9 +1,12 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { crashPoint, type AgentAction, type AgentResources, type FloorContext, type KnownTask, type LeaseRef, type TaskRunSpec } from '@trainyard/shared';
 import { finished, type Executor, type Run, type RunHooks, type RunOutcome } from './executors/executor.js';
+import { AGENT_VERSION } from './agent-version.js';
 import { guardSpec } from './floor-guard.js';
 import { LogShipper } from './log-shipper.js';
-import { MasterError, type MasterClient } from './master-client.js';
+import { Backoff, seconds } from './backoff.js';
+import { MasterError, UnreachableError, type MasterClient } from './master-client.js';
 import { serveStream, type StreamDialer } from './streams.js';
 import { detectResources } from './resources.js';
 
@@ -21,8 +24,6 @@ interface Tracked {
 }
 
 const POLL_WAIT_SECONDS = 25;
-const RETRY_MS = 1000;
-export const AGENT_VERSION = '0.2.0';
 
 /**
  * The agent: registers, heartbeats, long-polls for work, acknowledges each lease before it
@@ -36,6 +37,14 @@ export class Agent {
   private stopping = false;
   private readonly abort = new AbortController();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatIntervalMs = 0;
+  /**
+   * The master could not be reached and the agent is backing off: heartbeats wait too, so that a
+   * restarted master meets each agent when its backoff says, not at its heartbeat timer's phase.
+   */
+  private disconnected = false;
+  /** Retries of the connection to the master (the poll loop's), reset once it answers. */
+  private readonly reconnect = new Backoff();
   /**
    * The latest master clock heard in an answer. A heartbeat lists the leases tracked after it
    * was heard and says so, and the master ends as missing only leases acknowledged before it.
@@ -94,6 +103,11 @@ export class Agent {
     }
   }
 
+  /** How many times in a row the agent has retried the master since it last answered (0: connected). */
+  get reconnectAttempts(): number {
+    return this.reconnect.attempts;
+  }
+
   /** Stops polling; running tasks keep running (a restarted agent adopts them). */
   stop(): void {
     this.stopping = true;
@@ -106,6 +120,7 @@ export class Agent {
     const { resources, notes } = this.options.resources ? { resources: this.options.resources, notes: [] } : await detectResources(this.options.fakeGpus);
     for (const note of notes) this.logger.info(note);
     this.floor = { ...this.options.floor, gpuCount: resources.gpus.length };
+    const backoff = new Backoff();
     for (;;) {
       try {
         const images = await this.executor.images();
@@ -119,31 +134,40 @@ export class Agent {
         });
         this.imagesSent = JSON.stringify(images);
         this.heard(response.at);
-        this.logger.info({ agent: this.client.id, resources, executor: this.executor.describe() }, 'registered with the master');
+        this.logger.info({ agent: this.client.id, version: AGENT_VERSION, resources, executor: this.executor.describe() }, 'registered with the master');
         await this.reconcileAfterRegister(response.known);
-        clearInterval(this.heartbeatTimer);
-        this.heartbeatTimer = setInterval(() => void this.heartbeat(), response.heartbeatIntervalMs);
+        this.heartbeatIntervalMs = response.heartbeatIntervalMs;
+        this.connected();
         return;
       } catch (error) {
         // A refused token or pool will not change by retrying: the agent stops, saying why.
         if (error instanceof MasterError && (error.status === 401 || error.status === 403 || error.code === 'POOL_NOT_FOUND')) throw error;
-        this.logger.warn({ err: (error as Error).message }, 'cannot register yet; retrying');
-        await sleep(RETRY_MS);
+        if (this.stopping) return;
+        const { delayMs, attempt } = backoff.next();
+        this.logger.warn({ err: (error as Error).message, attempt, delayMs: Math.round(delayMs) }, `cannot register yet (${(error as Error).message}); retrying in ${seconds(delayMs)} (attempt ${attempt})`);
+        await this.sleep(delayMs);
       }
     }
   }
 
+  /** The master answered: backoff starts over, and heartbeats run from now (a phase of this agent's own). */
+  private connected(): void {
+    this.disconnected = false;
+    this.reconnect.reset();
+    clearInterval(this.heartbeatTimer);
+    if (!this.stopping) this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatIntervalMs);
+  }
+
+  /** Waits, unless the agent is stopping. */
+  private async sleep(ms: number): Promise<void> {
+    await delay(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  }
+
+  /** The timer's heartbeat: skipped while the agent backs off from an unreachable master (the poll loop's probe reconnects). */
   private async heartbeat(): Promise<void> {
-    // Read together, before any await: every lease acknowledged before `listedAfter` is in `running`.
-    const listedAfter = this.masterAt;
-    const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
+    if (this.disconnected) return;
     try {
-      const images = await this.executor.images().catch(() => undefined);
-      const changed = images !== undefined && JSON.stringify(images) !== this.imagesSent;
-      const { known, at } = await this.client.heartbeat(running, listedAfter, changed ? images : undefined);
-      this.heard(at);
-      if (changed) this.imagesSent = JSON.stringify(images);
-      await this.stopUnwanted(known);
+      await this.sendHeartbeat();
     } catch (error) {
       if (error instanceof MasterError && error.code === 'AGENT_NOT_FOUND') {
         this.logger.warn('the master no longer knows this agent; registering again');
@@ -152,6 +176,19 @@ export class Agent {
         this.logger.debug({ err: (error as Error).message }, 'heartbeat failed');
       }
     }
+  }
+
+  /** Says the agent is alive and which leases it holds; stops what the master no longer wants here. */
+  private async sendHeartbeat(): Promise<void> {
+    // Read together, before any await: every lease acknowledged before `listedAfter` is in `running`.
+    const listedAfter = this.masterAt;
+    const running: LeaseRef[] = [...this.tracked.values()].map(({ taskId, leaseId }) => ({ taskId, leaseId }));
+    const images = await this.executor.images().catch(() => undefined);
+    const changed = images !== undefined && JSON.stringify(images) !== this.imagesSent;
+    const { known, at } = await this.client.heartbeat(running, listedAfter, changed ? images : undefined);
+    this.heard(at);
+    if (changed) this.imagesSent = JSON.stringify(images);
+    await this.stopUnwanted(known);
   }
 
   /**
@@ -329,7 +366,7 @@ export class Agent {
     for (const tracked of this.tracked.values()) {
       if (!tracked.run) continue;
       await tracked.run.stop(graceMs).catch(() => undefined);
-      await Promise.race([tracked.run.done.catch(() => undefined), sleep(graceMs + 2000)]);
+      await Promise.race([tracked.run.done.catch(() => undefined), delay(graceMs + 2000)]);
     }
   }
 
@@ -367,8 +404,9 @@ export class Agent {
     };
   }
 
-  /** Retries while the master is unreachable; a refusal (lease gone) is final: undefined. */
+  /** Retries while the master is unreachable (with backoff); a refusal (lease gone) is final: undefined. */
   private async retry<T>(call: () => Promise<T>, what = 'report'): Promise<T | undefined> {
+    const backoff = new Backoff();
     for (;;) {
       try {
         return await call();
@@ -378,7 +416,9 @@ export class Agent {
           return undefined;
         }
         if (this.stopping) return undefined;
-        await sleep(RETRY_MS);
+        const { delayMs, attempt } = backoff.next();
+        this.logger.debug({ err: (error as Error).message, attempt, delayMs: Math.round(delayMs) }, `${what} not delivered; retrying in ${seconds(delayMs)}`);
+        await this.sleep(delayMs);
       }
     }
   }
@@ -399,9 +439,39 @@ export class Agent {
       await this.register();
       return;
     }
-    this.logger.warn({ err: (error as Error).message }, 'poll failed; retrying');
-    await sleep(RETRY_MS);
+    await this.reconnectAfter(error as Error);
+  }
+
+  /**
+   * The poll failed for want of a master (down, restarting, a network or proxy in between): back off
+   * with jitter, saying so, and probe with a heartbeat (short, and what keeps the agent alive) until
+   * the master answers. Heartbeats wait meanwhile, so that after a restart the master meets its
+   * agents spread over the backoff's range, not all at once.
+   */
+  private async reconnectAfter(first: Error): Promise<void> {
+    this.disconnected = true;
+    let error: Error = first;
+    while (!this.stopping) {
+      const { delayMs, attempt } = this.reconnect.next();
+      const why = error instanceof UnreachableError ? error.message : `the master failed a request: ${error.message}`;
+      this.logger.warn({ attempt, delayMs: Math.round(delayMs) }, `${why}; retrying in ${seconds(delayMs)} (attempt ${attempt})`);
+      await this.sleep(delayMs);
+      if (this.stopping) return;
+      try {
+        await this.sendHeartbeat();
+        this.logger.info({ attempts: attempt }, `the master answers again (after ${attempt} ${attempt === 1 ? 'retry' : 'retries'})`);
+        this.connected();
+        return;
+      } catch (probeError) {
+        if (probeError instanceof MasterError && (probeError.status === 401 || probeError.status === 403)) throw probeError;
+        if (probeError instanceof MasterError && probeError.code === 'AGENT_NOT_FOUND') {
+          this.logger.warn('the master no longer knows this agent; registering again');
+          await this.register();
+          return;
+        }
+        error = probeError as Error;
+      }
+    }
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,6 +6,7 @@ import pino from 'pino';
 import { AGENT_ID_PATTERN, DEFAULT_POOL, POOL_NAME_PATTERN, RESERVED_LABEL_PREFIX, SHARED_ROOT_LABEL, type FloorContext } from '@trainyard/shared';
 import { createLogger } from '@trainyard/shared/logger';
 import { Agent } from './agent.js';
+import { AGENT_VERSION } from './agent-version.js';
 import { dockerEngine } from './executors/docker-engine.js';
 import { DockerExecutor } from './executors/docker-executor.js';
 import type { Executor } from './executors/executor.js';
@@ -33,6 +34,7 @@ uid:gid its owner is linked to (or the master's default_task).
                         master.yaml's pools with manager: agents; only tasks submitted to it run here
   --label KEY=VALUE     a label for scheduling (repeatable)
   --log-level LEVEL     info by default
+  --version             print this agent's version and exit
   --fake-gpus N         TESTS ONLY: report N fake GPUs (FAKE-0..) instead of detecting them; refused
                         unless YARD_TEST_FAKE_GPUS=1, and only with the process executor
 
@@ -67,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
         container: { type: 'string' },
         'podman-arg': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     }));
   } catch (error) {
@@ -74,6 +77,10 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (values.help) {
     console.log(USAGE);
+    return;
+  }
+  if (values.version) {
+    console.log(`yard-agent ${AGENT_VERSION}`);
     return;
   }
   // Human-readable lines on a terminal, JSON lines otherwise.

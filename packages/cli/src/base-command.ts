@@ -6,14 +6,19 @@ import { EXIT } from './lib/exit-status.js';
 import { InterruptedError, PromptError } from './lib/prompt.js';
 import { ConfigFileError } from './lib/config-file.js';
 import { escapeText } from './lib/escape.js';
+import { colourOn, errorLine } from './lib/colour.js';
+import { nodeFetch } from './lib/node-fetch.js';
+import { parseFields, renderOutput, type OutputFormat, type Printable } from './lib/output.js';
 import { NotLoggedInError, resolveIdentity, Session } from './lib/session.js';
-import { Settings } from './lib/settings.js';
+import { Settings, SettingsFileError } from './lib/settings.js';
 import { openTokenStore, type TokenStore } from './lib/token-store.js';
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof YardCommand)['baseFlags'] & T['flags']>;
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+/** The master when neither -m, YARD_MASTER nor a context names one: the quick start's. */
+export const DEFAULT_MASTER = 'http://127.0.0.1:8080';
 
 /**
  * Every `yard` command: the global flags (-m, -u, --json), the session in the design's auth
@@ -24,7 +29,9 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
 
   /** `user` (-u/--user) is "act as"; commands that target a user swap it for `as` (-u/--as): see targetUserBaseFlags. */
   static override baseFlags: {
-    master: Interfaces.OptionFlag<string>;
+    master: Interfaces.OptionFlag<string | undefined>;
+    context: Interfaces.OptionFlag<string | undefined>;
+    color: Interfaces.BooleanFlag<boolean | undefined>;
     'request-timeout': Interfaces.OptionFlag<string>;
     user?: Interfaces.OptionFlag<string | undefined>;
     as?: Interfaces.OptionFlag<string | undefined>;
@@ -32,8 +39,17 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     master: Flags.string({
       char: 'm',
       env: 'YARD_MASTER',
-      default: 'http://127.0.0.1:8080',
-      summary: 'URL of the Trainyard master.',
+      summary: `URL of the Trainyard master (default: the current context's, else ${DEFAULT_MASTER}).`,
+      helpGroup: 'GLOBAL',
+    }),
+    context: Flags.string({
+      env: 'YARD_CONTEXT',
+      summary: 'Use the master of this context (`yard context list`) for this command; -m and YARD_MASTER win over it.',
+      helpGroup: 'GLOBAL',
+    }),
+    color: Flags.boolean({
+      allowNo: true,
+      summary: 'Colour states and errors on a terminal (the default); --no-color never (so does NO_COLOR).',
       helpGroup: 'GLOBAL',
     }),
     // Not --timeout: the commands that wait for a task have their own (how long to wait for it).
@@ -63,12 +79,13 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** Every positional argument, in order: the ids of `kill 4 5` (a command with `strict = false`). */
   protected positionals: unknown[] = [];
   private settingsCache?: Settings;
+  private masterCache?: string;
   private storeCache?: TokenStore;
   private sessionCache?: Session;
   private requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
   /** The master's last answer in this command (for an answer yard does not understand), and whether a version skew was said. */
   private lastAnswer?: AnswerInfo;
-  private skewSaid = false;
+  protected skewSaid = false;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -83,7 +100,10 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     this.flags = flags as CommandFlags<T>;
     this.args = args as CommandArgs<T>;
     this.positionals = argv;
-    this.flags.master = normalizeMaster(this.flags.master);
+    // NO_COLOR is what every part of yard (and oclif) looks at.
+    if (this.flags.color === false) process.env.NO_COLOR = '1';
+    // A URL given on the command line is checked at once; the one a context gives, when it is used.
+    if (this.flags.master !== undefined) this.flags.master = normalizeMaster(this.flags.master);
     this.requestTimeoutMs = parseRequestTimeout(this.flags['request-timeout']);
     if (this.flags.user !== undefined) this.flags.user = this.flags.user.trim().toLowerCase();
   }
@@ -94,8 +114,53 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     return value?.trim().toLowerCase();
   }
 
+  /** The master this command talks to: -m (or YARD_MASTER), else --context's (or YARD_CONTEXT's), else the current context's, else the default. */
   protected get master(): string {
-    return this.flags.master;
+    return (this.masterCache ??= normalizeMaster(this.resolveMaster()));
+  }
+
+  private resolveMaster(): string {
+    if (this.flags.master) return this.flags.master;
+    const named = this.flags.context?.trim();
+    if (named) {
+      const context = this.settings().contexts()[named];
+      if (!context) {
+        const names = Object.keys(this.settings().contexts());
+        throw new CommandFailure('NO_SUCH_CONTEXT', `--context: there is no context '${named}' (${names.length ? `there are: ${names.join(', ')}` : 'none yet: `yard context add NAME URL`'})`, EXIT.USAGE);
+      }
+      return context.master;
+    }
+    return this.settings().currentContext()?.master ?? DEFAULT_MASTER;
+  }
+
+  /** How `-o` asked for output (table when not given, or on commands without it). */
+  protected get outputFormat(): OutputFormat {
+    return (this.flags as { output?: OutputFormat }).output ?? 'table';
+  }
+
+  /**
+   * Prints what a list or show command found, as `-o` and `--fields` ask (see lib/output.ts).
+   * With --json nothing: oclif prints the command's return value.
+   */
+  protected async print<R>(what: Printable<R>): Promise<void> {
+    const text = await renderOutput(what, {
+      format: this.jsonEnabled() ? 'table' : this.outputFormat,
+      fields: parseFields((this.flags as { fields?: string }).fields),
+      colour: this.colour,
+    });
+    // With --json the table is made all the same and not printed: an answer of a shape yard does
+    // not understand fails the same way whatever the output (see describeUnexpected).
+    if (text !== '' && !this.jsonEnabled()) this.log(text);
+  }
+
+  /** Whether stdout gets colours (a terminal, and colour not turned off). */
+  protected get colour(): boolean {
+    return colourOn(process.stdout);
+  }
+
+  /** Whether a note for people (the "showing the newest 50" hint) belongs on stderr: only beside a table. */
+  protected get forPeople(): boolean {
+    return !this.jsonEnabled() && (this.outputFormat === 'table' || this.outputFormat === 'wide');
   }
 
   protected settings(): Settings {
@@ -120,6 +185,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
       headers: { 'user-agent': `yard/${this.config.version} node/${process.versions.node}` },
       requestTimeoutMs: this.requestTimeoutMs,
       onAnswer: (answer) => this.noteAnswer(answer),
+      fetch: nodeFetch,
     });
   }
 
@@ -160,7 +226,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
   /** `GET /api/v1/version`, for an error message: undefined when the master cannot or will not say. */
   private async askVersion(): Promise<MasterVersion | undefined> {
     try {
-      const answer: unknown = await new YardClient({ baseUrl: this.master, requestTimeoutMs: 5000 }).call('version');
+      const answer: unknown = await new YardClient({ baseUrl: this.master, requestTimeoutMs: 5000, fetch: nodeFetch }).call('version');
       const v = answer as Partial<MasterVersion> | null;
       return v && typeof v.version === 'string' && Number.isInteger(v.apiVersion) ? { version: v.version, apiVersion: v.apiVersion! } : undefined;
     } catch {
@@ -174,6 +240,12 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     const identity = resolveIdentity(this.master, this.settings(), this.actAs);
     this.sessionCache = new Session(identity, await this.tokenStore(), this.anonymousClient());
     return this.sessionCache;
+  }
+
+  /** A failure yard knows, in the words and with the code it would print; undefined for anything else. */
+  protected explain(error: Error): { code: string; message: string } | undefined {
+    const known = describeKnownError(error, this.requestTimeoutMs);
+    return known && { code: known.code, message: known.message };
   }
 
   /**
@@ -193,7 +265,7 @@ export abstract class YardCommand<T extends typeof Command> extends Command {
     const skew = this.lastAnswer?.master && versionsConflict(this.ownVersion, this.lastAnswer.master) && error instanceof ApiError;
     const hint = known.hint ?? (skew ? `the master is ${formatVersion(this.lastAnswer!.master!)}, this yard ${formatVersion(this.ownVersion)}` : undefined);
     if (this.jsonEnabled()) this.logJson({ error: { code: known.code, message: known.message } });
-    else process.stderr.write(`Error: ${escapeText(known.message)}${hint ? `\nHint: ${hint}` : ''}\n`);
+    else process.stderr.write(errorLine(escapeText(known.message), hint));
     this.exit(known.exit);
   }
 }
@@ -246,6 +318,7 @@ function describeKnownError(error: Error & { oclif?: { exit?: number } }, reques
   if (error instanceof NotLoggedInError) return { code: 'NOT_LOGGED_IN', message: error.message, exit: 1 };
   if (error instanceof PromptError) return { code: 'NO_INPUT', message: error.message, exit: 1 };
   if (error instanceof ConfigFileError) return { code: 'CONFIG_FILE', message: error.message, exit: 1 };
+  if (error instanceof SettingsFileError) return { code: 'SETTINGS_FILE', message: error.message, exit: 1 };
   if (error instanceof Errors.CLIError && error.oclif?.exit !== undefined && error.oclif.exit !== 0) {
     const usage = error.oclif.exit === 2;
     return {
@@ -323,7 +396,7 @@ function parseRequestTimeout(value: string): number {
   return ms;
 }
 
-function normalizeMaster(value: string): string {
+export function normalizeMaster(value: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(value) ? value : `http://${value}`;
   let url: URL;
   try {
@@ -337,7 +410,7 @@ function normalizeMaster(value: string): string {
   return url.origin;
 }
 
-function warnIfPlainHttp(master: string, warn: (message: string) => void): void {
+export function warnIfPlainHttp(master: string, warn: (message: string) => void): void {
   const url = new URL(master);
   if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !url.hostname.startsWith('127.')) {
     warn(`${master} is plain HTTP on the network: passwords and tokens travel unencrypted. Use https://.`);

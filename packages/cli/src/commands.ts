@@ -6,11 +6,17 @@ import AgentTokenCreate from './commands/agent/token/create.js';
 import AgentTokenList from './commands/agent/token/list.js';
 import AgentTokenRevoke from './commands/agent/token/revoke.js';
 import AuditList from './commands/audit/list.js';
+import Autocomplete from './commands/autocomplete.js';
 import CommandDescribe from './commands/command/describe.js';
 import CommandKill from './commands/command/kill.js';
 import CommandList from './commands/command/list.js';
 import CommandLogs from './commands/command/logs.js';
 import CommandRun from './commands/command/run.js';
+import ContextAdd from './commands/context/add.js';
+import ContextCurrent from './commands/context/current.js';
+import ContextList from './commands/context/list.js';
+import ContextRemove from './commands/context/remove.js';
+import ContextUse from './commands/context/use.js';
 import ExperimentCreate from './commands/experiment/create.js';
 import ExperimentDescribe from './commands/experiment/describe.js';
 import ExperimentKill from './commands/experiment/kill.js';
@@ -24,6 +30,7 @@ import GroupRemoveMember from './commands/group/remove-member.js';
 import GroupRename from './commands/group/rename.js';
 import GroupSet from './commands/group/set.js';
 import GroupShow from './commands/group/show.js';
+import HelpCommand from './commands/help.js';
 import NotebookDescribe from './commands/notebook/describe.js';
 import NotebookKill from './commands/notebook/kill.js';
 import NotebookList from './commands/notebook/list.js';
@@ -87,6 +94,7 @@ import UserShow from './commands/user/show.js';
 import UserSet from './commands/user/set.js';
 import UserUnlinkAgentUser from './commands/user/unlink-agent-user.js';
 import UserWhoami from './commands/user/whoami.js';
+import Version from './commands/version.js';
 
 export const COMMANDS = {
   'agent:disable': AgentDisable,
@@ -96,11 +104,17 @@ export const COMMANDS = {
   'agent:token:list': AgentTokenList,
   'agent:token:revoke': AgentTokenRevoke,
   'audit:list': AuditList,
+  autocomplete: Autocomplete,
   'command:describe': CommandDescribe,
   'command:kill': CommandKill,
   'command:list': CommandList,
   'command:logs': CommandLogs,
   'command:run': CommandRun,
+  'context:add': ContextAdd,
+  'context:current': ContextCurrent,
+  'context:list': ContextList,
+  'context:remove': ContextRemove,
+  'context:use': ContextUse,
   'experiment:create': ExperimentCreate,
   'experiment:describe': ExperimentDescribe,
   'experiment:kill': ExperimentKill,
@@ -114,6 +128,7 @@ export const COMMANDS = {
   'group:rename': GroupRename,
   'group:set': GroupSet,
   'group:show': GroupShow,
+  help: HelpCommand,
   'notebook:describe': NotebookDescribe,
   'notebook:kill': NotebookKill,
   'notebook:list': NotebookList,
@@ -177,4 +192,5 @@ export const COMMANDS = {
   'user:set': UserSet,
   'user:unlink-agent-user': UserUnlinkAgentUser,
   'user:whoami': UserWhoami,
+  version: Version,
 };

@@ -6,3 +6,4 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() };
 
 export const toIso = (millis: number): string => new Date(millis).toISOString();
+

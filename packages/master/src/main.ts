@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { formatVersion } from '@trainyard/shared';
 import { createLogger } from '@trainyard/shared/logger';
+import { MASTER_VERSION } from './http/master-version.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { dbCommand } from './db/db-command.js';
 import { DomainError } from './errors.js';
@@ -7,6 +9,7 @@ import { MasterStartError, startMaster } from './master.js';
 
 const USAGE = `usage: yard-master [--config PATH]
        yard-master db copy|backup ...   (yard-master db --help)
+       yard-master --version
 
 Starts the Trainyard master. Reads ./master.yaml, or the file named by --config or YARD_CONFIG.
 Env vars YARD_DB (a SQLite file), YARD_DB_URL (PostgreSQL), YARD_HOST and YARD_PORT override the file.`;
@@ -18,10 +21,14 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
     });
     if (values.help) {
       console.log(USAGE);
+      return;
+    }
+    if (values.version) {
+      console.log(`yard-master ${formatVersion(MASTER_VERSION)}`);
       return;
     }
     configPath = values.config ?? process.env.YARD_CONFIG ?? 'master.yaml';

@@ -60,6 +60,11 @@ import { TokenService } from './tokens/token-service.js';
 import { createArgon2Hasher, type PasswordHasher } from './users/password-hasher.js';
 import { userRoutes } from './users/user-routes.js';
 import { versionRoutes } from './http/version-routes.js';
+import { agentStatus, MasterMetrics, type StoreSnapshot } from './metrics/master-metrics.js';
+import { metricsRoutes } from './metrics/metrics-routes.js';
+import { metricsTokenHash } from './metrics/metrics-token.js';
+import { observeRequests } from './metrics/observe-requests.js';
+import { openApiRoutes } from './openapi/openapi-routes.js';
 import { UserService } from './users/user-service.js';
 import { ClusterService } from './usage/cluster-service.js';
 import { usageRoutes } from './usage/usage-routes.js';
@@ -124,6 +129,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     const where = store.url === undefined ? store.path : redactUrl(store.url);
     throw new MasterStartError(`cannot open the database ${where} (db.${store.url === undefined ? 'path' : 'url'}): ${(error as Error).message}`);
   });
+  const metricsAccess = { loopback: config.metrics.loopback, tokenHash: readMetricsToken(config.metrics.token_file) };
   const { db } = database;
 
   // The access model: users at the bottom; groups and roles look users up; sessions and tokens
@@ -176,6 +182,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote, budgets read it.
   const usage = new UsageService({ db, clock, users });
   const guarantees = new GuaranteeService({ db, clock, audit, groups, pools: () => pools!.names(), onChanged: () => scheduler?.capacityChanged() });
+  let tasks: TaskService | undefined;
+  const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!) });
   const quotas = new QuotaService({
     db,
     clock,
@@ -192,7 +200,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   groups.subscribe(quotas);
   groups.subscribe({ treeChanged: () => guarantees.forget() });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
-  const tasks = new TaskService({
+  tasks = new TaskService({
     db,
     clock,
     events: new TaskEvents(),
@@ -214,6 +222,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onLeftQueue: (taskId) => scheduler?.taskLeftQueue(taskId),
     onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
+    onTransition: (task, event, to, at) => metrics.taskChanged(task, event, to, at),
   });
   // One-shot agents' tokens are valid only while their task holds the lease they were minted for.
   let oneShotAgents: OneShotAgents | undefined;
@@ -242,7 +251,18 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     onClose: () => channel.close(),
   });
   const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
-  scheduler = new Scheduler({ logger, clock, tasks, users, pools: () => pools!, quotas, guarantees, usage, options: { policy: config.scheduler.policy } });
+  scheduler = new Scheduler({
+    logger,
+    clock,
+    tasks,
+    users,
+    pools: () => pools!,
+    quotas,
+    guarantees,
+    usage,
+    options: { policy: config.scheduler.policy },
+    onDecision: (seconds, assigned) => metrics.dispatchDecided(seconds, assigned),
+  });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
   const budgetWatch = new BudgetWatch({ db, quotas, tasks, audit, users, logger, onRoomAgain: () => scheduler!.capacityChanged() });
   const reports = new RunReports({ db, tasks });
@@ -270,18 +290,24 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     user: requireUser(new ActorResolver({ sessions, tokens, roles })),
     agent: requireAgent(agentTokens),
   };
+  const site = new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url });
   const services = new ServicesOrigin({ url: config.http.services_url, publicOrigins: config.http.public_url, ownPort: config.listen.services_port !== undefined });
   const opened = interactiveRoutes({ tasks, agents, interactive, broker, services }, guards);
+  let routeList: RouteInfo[] = [];
+  const openApi = openApiRoutes(guards, () => routeList);
   const { app, routes } = createApp({
     logger,
     bodyLimit: config.http.body_limit,
     webRoot: config.http.web_root ?? DEFAULT_WEB_ROOT,
-    site: new Site({ publicOrigins: config.http.public_url, trustProxy: config.http.trust_proxy, listenHost: config.listen.host, servicesOrigin: config.http.services_url }),
+    site,
     checkDatabase: database.check,
     guards,
-    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root] },
+    observe: observeRequests(metrics),
+    opsRouters: [metricsRoutes(guards, metrics, metricsAccess, site)],
+    early: { middleware: [services.gate(), loginRedirect(services), serviceProxy({ tasks, interactive, guards })], routers: [opened.root, openApi.root] },
     routers: [
       versionRoutes(guards),
+      openApi.api,
       sessionRoutes(sessions, users, guards),
       userRoutes(users, roles, guards),
       groupRoutes(groups, groupUnix, roles, pools, guards),
@@ -299,6 +325,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     ],
   });
 
+  routeList = routes;
   const callback = app.callback();
   const server = configureServer(serve(callback), callback, logger);
   // Tasks' services on a port of their own: the same app, each request marked as the services origin's.
@@ -379,6 +406,32 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       await database.close();
     },
   };
+}
+
+/** What the metrics read from the store at each scrape: tasks by state and kind, the queue's oldest, agents by status. */
+async function storeSnapshot(tasks: TaskService, agents: AgentService): Promise<StoreSnapshot> {
+  const [counts, records] = [await tasks.storeCounts(), await agents.records()];
+  const byStatus = new Map<StoreSnapshot['agents'][number]['status'], StoreSnapshot['agents'][number]>();
+  for (const agent of records) {
+    const status = agentStatus(agent);
+    const sum = byStatus.get(status) ?? { status, count: 0, cpus: 0, memoryBytes: 0, gpus: 0 };
+    sum.count += 1;
+    sum.cpus += agent.resources.cpus;
+    sum.memoryBytes += agent.resources.memoryBytes;
+    sum.gpus += agent.resources.gpus.length;
+    byStatus.set(status, sum);
+  }
+  return { tasks: counts.byStateAndKind, oldestQueuedAt: counts.oldestQueuedAt, agents: [...byStatus.values()] };
+}
+
+/** `metrics.token_file`'s hash (made when missing); a file that cannot be used stops the start, naming it. */
+function readMetricsToken(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return metricsTokenHash(file);
+  } catch (error) {
+    throw new MasterStartError(`cannot use metrics.token_file: ${(error as Error).message}`);
+  }
 }
 
 /**

@@ -46,6 +46,14 @@ export type AgentImages = z.output<typeof agentImagesSchema>;
  * directory (elsewhere they wait as NO_AGENT_FITS rather than fail).
  */
 export const RESERVED_LABEL_PREFIX = 'trainyard.';
+
+/**
+ * How agents retry a master they cannot reach: exponential backoff with full jitter, the n-th retry
+ * after a delay drawn uniformly from [0, min(maxMs, initialMs x 2^(n-1))), reset once it answers.
+ * So a restarted master meets its agents spread over up to `maxMs`, not all at once; and it waits
+ * that much longer (besides `agents.lost_timeout`) before it calls an agent from before its start lost.
+ */
+export const AGENT_RECONNECT = { initialMs: 1000, maxMs: 30_000 } as const;
 export const SHARED_ROOT_LABEL = 'trainyard.shared-root';
 
 /**

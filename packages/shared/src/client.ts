@@ -76,6 +76,19 @@ export function describeCause(cause: unknown): string {
   return inner?.code ?? inner?.message ?? (cause instanceof Error ? cause.message : String(cause));
 }
 
+/** What the client uses of `fetch`: a caller may bring its own (the CLI's over node:http, which starts faster than Node's fetch). */
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string | undefined; credentials?: 'include' | 'omit' | 'same-origin'; signal?: AbortSignal },
+) => Promise<FetchedResponse>;
+
+export interface FetchedResponse {
+  status: number;
+  ok: boolean;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
 export interface ClientOptions {
   /** `http://host:8080`; empty for the page's own origin (the web UI). */
   baseUrl: string;
@@ -92,6 +105,8 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Told of every answer that came (any status), before it is parsed. */
   onAnswer?: (answer: AnswerInfo) => void;
+  /** The HTTP client (default: the global fetch). It rejects with the signal's reason when aborted. */
+  fetch?: FetchLike;
 }
 
 export class YardClient {
@@ -114,9 +129,9 @@ export class YardClient {
       (s): s is AbortSignal => s !== undefined,
     );
     const timedOut = (error: unknown) => timeoutMs !== undefined && (error as { name?: string } | undefined)?.name === 'TimeoutError';
-    let response: Response;
+    let response: FetchedResponse;
     try {
-      response = await fetch(url, {
+      response = await (this.options.fetch ?? fetch)(url, {
         method: definition.method,
         headers: {
           accept: 'application/json',
@@ -165,7 +180,7 @@ export class YardClient {
 }
 
 /** The master's release and API version from an answer's headers, when it sent them. */
-function masterVersionOf(headers: Headers): { master?: MasterVersion } {
+function masterVersionOf(headers: FetchedResponse['headers']): { master?: MasterVersion } {
   const version = headers.get(VERSION_HEADER);
   const api = Number(headers.get(API_VERSION_HEADER));
   return version && Number.isInteger(api) && api > 0 ? { master: { version, apiVersion: api } } : {};

@@ -20,7 +20,7 @@ import type {
   ReportStateRequest,
   TaskRunSpec,
 } from './agents.js';
-import { HEALTH_PATH, READY_PATH } from './api.js';
+import { HEALTH_PATH, METRICS_PATH, READY_PATH } from './api.js';
 import type { ServiceStatus, ShellQuery } from './interactive.js';
 import type { LoginRequest, LoginResponse, MeResponse } from './auth.js';
 import type { Capability, TaskState } from './constants.js';
@@ -48,6 +48,12 @@ export const ENDPOINTS = {
   ready: { method: 'GET', path: READY_PATH, root: true },
   /** The master's release and API version; no auth. */
   version: { method: 'GET', path: '/version' },
+  /** Prometheus' text format; open on loopback, else to the bearer token of `metrics.token_file`. */
+  metrics: { method: 'GET', path: METRICS_PATH, root: true },
+  /** This API as an OpenAPI 3.1 document, made from these endpoints, their zod schemas and the router; no auth. */
+  openapi: { method: 'GET', path: '/openapi.json' },
+  /** The same, as a page people read (HTML, nothing loaded from elsewhere). */
+  'openapi.page': { method: 'GET', path: '/api/docs', root: true },
 
   'auth.login': { method: 'POST', path: '/auth/login' },
   'auth.logout': { method: 'POST', path: '/auth/logout' },
@@ -161,6 +167,11 @@ export interface EndpointTypes {
   health: { response: { status: 'ok' } };
   ready: { response: { status: 'ready' } };
   version: { response: MasterVersion };
+  /** Prometheus' text exposition format (not JSON). */
+  metrics: { response: string };
+  openapi: { response: Record<string, unknown> };
+  /** HTML. */
+  'openapi.page': { response: string };
 
   'auth.login': { body: LoginRequest; response: LoginResponse };
   'auth.logout': { body: { all?: boolean }; response: void };
@@ -206,9 +217,9 @@ export interface EndpointTypes {
   'policy.reload': { response: PolicyReload };
 
   'quotas.list': { response: { items: Quota[] } };
-  'quotas.create': { body: QuotaRequest; response: Quota };
+  'quotas.create': { body: QuotaRequest & { name: string }; response: Quota };
   'quotas.get': { response: Quota };
-  'quotas.update': { body: QuotaRequest; response: Quota };
+  'quotas.update': { body: Omit<QuotaRequest, 'name'>; response: Quota };
   'quotas.delete': { response: { name: string; deleted: true } };
   'quotas.assign': { body: { user?: string; group?: string }; response: QuotaAssignment };
   'quotas.unassign': { query: { user?: string; group?: string }; response: QuotaAssignment };
@@ -226,7 +237,7 @@ export interface EndpointTypes {
   'tasks.update': { body: { name?: string; description?: string }; response: Task };
   'tasks.kill': { response: Task };
   'tasks.delete': { response: { id: number; deleted: true } };
-  'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string }; response: TaskLogPage };
+  'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string; tail?: number; since?: string }; response: TaskLogPage };
   'tasks.timeline': { response: { items: TaskTimelineEntry[] } };
   'tasks.why': { response: TaskWhy };
   'tasks.service': { query: { probe?: boolean }; response: ServiceStatus };

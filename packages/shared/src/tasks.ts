@@ -235,6 +235,8 @@ export const taskListQuerySchema = z.strictObject({
   since: periodBoundSchema.optional(),
   until: periodBoundSchema.optional(),
   name: z.string().max(256, 'name: a glob of at most 256 characters').refine((v) => !CONTROL_CHARACTER.test(v), controlCharMessage('name')).optional(),
+  /** Tasks of this pool (TaskSummary.pool). */
+  pool: z.string().trim().min(1).max(64, 'pool: at most 64 characters').refine((v) => !CONTROL_CHARACTER.test(v), controlCharMessage('pool')).optional(),
 });
 /** What clients send: `state` comma-separated, times as period bounds (`1d`, a date). */
 export interface TaskListQuery {
@@ -248,6 +250,7 @@ export interface TaskListQuery {
   since?: string;
   until?: string;
   name?: string;
+  pool?: string;
 }
 
 export const taskIdParamSchema = z.strictObject({
@@ -264,6 +267,10 @@ export const logQuerySchema = z.strictObject({
   wait: z.coerce.number().int().min(0).max(60).default(0),
   /** With `wait`: answer also as soon as the task's status key is no longer this (it started, its pending reason changed, a kill was asked). */
   seen: seenSchema,
+  /** Only the last this many lines (of those `since` allows, after `after`); the page's `next` goes on from there. */
+  tail: z.coerce.number({ error: 'tail must be a number of lines' }).int().min(1).max(5000).optional(),
+  /** Only lines written at or after this: an ISO time, or a duration back from now on the master's clock (10m, 2h, 1d). */
+  since: z.string({ error: 'since must be an ISO time or a duration such as 10m' }).max(64).optional(),
 });
 
 /** `GET /tasks/:id`: with `wait` and `seen`, a long poll that answers once the task's status key differs from `seen` (or it ended). */

@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { parseDocument, stringify } from 'yaml';
 import { findUnsafeStructure } from './plain-data.js';
 
 /** YAML that cannot be used; the message reads after "<what> is": "not valid YAML: ...". */
@@ -23,4 +23,9 @@ export function parseYaml(text: string, options: { maxAliasCount?: number } = {}
   const problem = findUnsafeStructure(value);
   if (problem) throw new YamlError(`not usable YAML: ${problem}`);
   return value;
+}
+
+/** Data as YAML for people and scripts (`yard ... -o yaml`): no anchors for repeated objects, no folded lines. */
+export function stringifyYaml(value: unknown): string {
+  return stringify(value, { aliasDuplicateObjects: false, lineWidth: 0 });
 }

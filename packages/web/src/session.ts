@@ -17,7 +17,8 @@ export async function currentSession(allowDefault: boolean): Promise<MeResponse 
     await api('auth.login', { body: { username: DEFAULT_ACCOUNT, password: '', cookie: true } });
     return await api('me');
   } catch (error) {
-    if (error instanceof ApiError && (error.status === 401 || error.status === 429)) return undefined;
+    // Refused (wrong password, or the default account deactivated: USER_INACTIVE) or throttled: log in.
+    if (error instanceof ApiError && (error.status === 401 || error.status === 429 || error.code === 'USER_INACTIVE')) return undefined;
     throw error;
   }
 }

@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
-import { formatWait, usageCsv, type UsageReport } from '@trainyard/shared';
+import type { UsageReport } from '@trainyard/shared';
+import { formatWait, usageCsv } from '@trainyard/shared/constants';
 import { targetUserBaseFlags, YardCommand } from '../base-command.js';
-import { renderTable } from '../lib/table.js';
+import { outputFlags, type View } from '../lib/output.js';
+import { renderTable, type Column } from '../lib/table.js';
 
 export default class Usage extends YardCommand<typeof Usage> {
   static override summary = 'Report GPU-, CPU- and memory-hours, task counts and waits per user, group, pool or kind over a period (like sreport).';
@@ -26,37 +28,45 @@ export default class Usage extends YardCommand<typeof Usage> {
     group: Flags.string({ summary: 'Only the runs charged to this group (not its subgroups).' }),
     pool: Flags.string({ summary: 'Only the runs in this pool.' }),
     kind: Flags.string({ summary: 'Only tasks of this kind: experiment, notebook, command, tensorboard, shell.' }),
-    output: Flags.option({ char: 'o', options: ['table', 'csv', 'json'] as const, summary: 'How to print it (--json is -o json).', default: 'table' })(),
+    ...outputFlags,
   };
 
   async run(): Promise<UsageReport> {
-    const { since, until, by, user, group, pool, kind, output } = this.flags;
+    const { since, until, by, user, group, pool, kind } = this.flags;
     const report = await (await this.session()).call('usage.report', {
       query: { since, until, by, user, group, pool, kind: kind as never },
     });
-    if (this.jsonEnabled()) return report;
-    if (output === 'json') this.log(JSON.stringify(report, null, 2));
-    else if (output === 'csv') process.stdout.write(usageCsv(report));
-    else this.log(usageTable(report));
+    // -o csv is the web UI's download, the same file (the period on every line).
+    await this.print({ data: report, items: report.rows, view: usageView(report), text: () => usageTable(report), csv: () => usageCsv(report) });
     return report;
   }
 }
 
-function usageTable(report: UsageReport): string {
+type UsageRow = UsageReport['rows'][number];
+
+/** The report's rows: their keys (the --by dimensions), then the amounts. */
+function usageView(report: UsageReport): View<UsageRow> {
   const hours = (value: number) => value.toFixed(2);
+  const keys: Array<Column<UsageRow>> = report.by.map((d) => ({ header: d.toUpperCase(), field: d, get: (r) => (d === 'group' ? (r.group ?? '(none)') : r[d]) }));
+  return {
+    name: (r) => report.by.map((d) => r[d] ?? '(none)').join('/'),
+    columns: [
+      ...keys,
+      { header: 'GPU-H', field: 'gpuHours', get: (r) => hours(r.gpuHours), raw: (r) => r.gpuHours },
+      { header: 'CPU-H', field: 'cpuHours', get: (r) => hours(r.cpuHours), raw: (r) => r.cpuHours },
+      { header: 'MEM-GIB-H', field: 'memoryGibHours', get: (r) => hours(r.memoryGibHours), raw: (r) => r.memoryGibHours },
+      { header: 'TASKS', field: 'tasks', get: (r) => r.tasks },
+      { header: 'RUNS', field: 'runs', get: (r) => r.runs },
+      { header: 'RUNNING', field: 'running', get: (r) => r.running },
+      { header: 'WAIT-MEDIAN', field: 'waitMedianSeconds', get: (r) => formatWait(r.waitMedianSeconds), raw: (r) => r.waitMedianSeconds },
+      { header: 'WAIT-P95', field: 'waitP95Seconds', get: (r) => formatWait(r.waitP95Seconds), raw: (r) => r.waitP95Seconds },
+    ],
+  };
+}
+
+function usageTable(report: UsageReport): string {
   const period = `Usage from ${report.since} to ${report.until}` + (report.visible.all ? '' : ` (yours${report.visible.groups.length ? ` and groups ${report.visible.groups.join(', ')}` : ''})`);
   if (report.rows.length === 0) return `${period}: no runs.`;
-  const keys = report.by.map((d) => ({ header: d.toUpperCase(), get: (r: (typeof report.rows)[number]) => (d === 'group' ? (r.group ?? '(none)') : r[d]) }));
-  const table = renderTable([...report.rows, { ...report.totals, user: 'TOTAL', group: 'TOTAL', pool: 'TOTAL', kind: 'TOTAL' as never }], [
-    ...keys,
-    { header: 'GPU-H', get: (r) => hours(r.gpuHours) },
-    { header: 'CPU-H', get: (r) => hours(r.cpuHours) },
-    { header: 'MEM-GIB-H', get: (r) => hours(r.memoryGibHours) },
-    { header: 'TASKS', get: (r) => r.tasks },
-    { header: 'RUNS', get: (r) => r.runs },
-    { header: 'RUNNING', get: (r) => r.running },
-    { header: 'WAIT-MEDIAN', get: (r) => formatWait(r.waitMedianSeconds) },
-    { header: 'WAIT-P95', get: (r) => formatWait(r.waitP95Seconds) },
-  ]);
+  const table = renderTable([...report.rows, { ...report.totals, user: 'TOTAL', group: 'TOTAL', pool: 'TOTAL', kind: 'TOTAL' as never }], usageView(report).columns);
   return `${period}\n${table}`;
 }

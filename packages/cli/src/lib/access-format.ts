@@ -12,6 +12,7 @@ import type {
 } from '@trainyard/shared';
 import { escapeText } from './escape.js';
 import { formatIdentity, yesNo } from './format.js';
+import type { View } from './output.js';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
 
@@ -19,17 +20,18 @@ import { formatTime } from './task-format.js';
 const withScope = (role: string, scope: string | null) => (scope ? `${role} (scope ${scope})` : role);
 const holder = (a: RoleAssignment) => (a.user ? `user ${a.user}` : `group ${a.group}`);
 
-export function groupsTable(groups: Group[]): string {
-  return renderTable(groups, [
-    { header: 'PATH', get: (g) => g.path },
-    { header: 'MEMBERS', get: (g) => g.memberCount },
-    { header: 'SUBGROUPS', get: (g) => g.subgroupCount },
-    { header: 'GID', get: (g) => (g.gid === null ? '-' : `${g.gid} (${g.unixGroup})`) },
-    { header: 'UID RANGE', get: (g) => (g.uidRange ? `${g.uidRange.start}/${g.uidRange.size}` : '-') },
-    { header: 'SHARED', get: (g) => (g.sharedDir ? 'on' : 'off') },
-    { header: 'CREATED', get: (g) => formatTime(g.createdAt) },
-  ]);
-}
+export const groupsView: View<Group> = {
+  name: (g) => g.path,
+  columns: [
+    { header: 'PATH', field: 'path', get: (g) => g.path },
+    { header: 'MEMBERS', field: 'memberCount', get: (g) => g.memberCount },
+    { header: 'SUBGROUPS', field: 'subgroupCount', get: (g) => g.subgroupCount },
+    { header: 'GID', field: 'gid', get: (g) => (g.gid === null ? '-' : `${g.gid} (${g.unixGroup})`), raw: (g) => g.gid },
+    { header: 'UID RANGE', field: 'uidRange', get: (g) => (g.uidRange ? `${g.uidRange.start}/${g.uidRange.size}` : '-') },
+    { header: 'SHARED', field: 'sharedDir', get: (g) => (g.sharedDir ? 'on' : 'off'), raw: (g) => g.sharedDir },
+    { header: 'CREATED', field: 'createdAt', get: (g) => formatTime(g.createdAt), raw: (g) => g.createdAt },
+  ],
+};
 
 export function describeGroup(group: GroupDetail): string {
   return fields([
@@ -49,14 +51,16 @@ export function describeGroup(group: GroupDetail): string {
   ]);
 }
 
-export function rolesTable(roles: Role[]): string {
-  return renderTable(roles, [
-    { header: 'NAME', get: (r) => r.name },
-    { header: 'BUILT IN', get: (r) => yesNo(r.builtin) },
-    { header: 'ASSIGNED', get: (r) => r.assignmentCount },
-    { header: 'CAPABILITIES', get: (r) => r.capabilities.join(',') },
-  ]);
-}
+export const rolesView: View<Role> = {
+  name: (r) => r.name,
+  columns: [
+    { header: 'NAME', field: 'name', get: (r) => r.name },
+    { header: 'BUILT IN', field: 'builtin', get: (r) => yesNo(r.builtin), raw: (r) => r.builtin },
+    { header: 'ASSIGNED', field: 'assignmentCount', get: (r) => r.assignmentCount },
+    { header: 'CAPABILITIES', field: 'capabilities', get: (r) => r.capabilities.join(',') },
+    { header: 'DESCRIPTION', field: 'description', get: (r) => r.description, wide: true },
+  ],
+};
 
 export function describeRole(role: RoleDetail): string {
   const head = fields([
@@ -101,37 +105,43 @@ export function describeUserAccess(access: UserAccess): string {
   return `${head}\n\nRoles:\n${roles}\n\nEffective capabilities:\n${capabilities}`;
 }
 
-export function sessionsTable(sessions: SessionListItem[]): string {
-  return renderTable(sessions, [
-    { header: 'ID', get: (s) => (s.current ? `${s.id}*` : s.id) },
-    { header: 'USER', get: (s) => s.user },
-    { header: 'KIND', get: (s) => s.kind },
-    { header: 'CLIENT', get: (s) => s.client },
-    { header: 'ADDRESS', get: (s) => s.address },
-    { header: 'CREATED', get: (s) => formatTime(s.createdAt) },
-    { header: 'LAST USED', get: (s) => formatTime(s.lastUsedAt) },
-  ]);
-}
+export const sessionsView: View<SessionListItem> = {
+  name: (s) => s.id,
+  columns: [
+    { header: 'ID', field: 'id', get: (s) => (s.current ? `${s.id}*` : s.id), raw: (s) => s.id },
+    { header: 'USER', field: 'user', get: (s) => s.user },
+    { header: 'KIND', field: 'kind', get: (s) => s.kind },
+    { header: 'CLIENT', field: 'client', get: (s) => s.client },
+    { header: 'ADDRESS', field: 'address', get: (s) => s.address },
+    { header: 'CREATED', field: 'createdAt', get: (s) => formatTime(s.createdAt), raw: (s) => s.createdAt },
+    { header: 'LAST USED', field: 'lastUsedAt', get: (s) => formatTime(s.lastUsedAt), raw: (s) => s.lastUsedAt },
+    { header: 'EXPIRES', field: 'expiresAt', get: (s) => formatTime(s.expiresAt), raw: (s) => s.expiresAt, wide: true },
+    { header: 'CURRENT', field: 'current', get: (s) => yesNo(s.current), raw: (s) => s.current, wide: true },
+  ],
+};
 
-export function tokensTable(tokens: ApiTokenInfo[]): string {
-  return renderTable(tokens, [
-    { header: 'NAME', get: (t) => t.name },
-    { header: 'USER', get: (t) => t.user },
-    { header: 'CREATED', get: (t) => formatTime(t.createdAt) },
-    { header: 'EXPIRES', get: (t) => (t.expiresAt ? formatTime(t.expiresAt) : 'never') },
-    { header: 'LAST USED', get: (t) => formatTime(t.lastUsedAt) },
-  ]);
-}
+export const tokensView: View<ApiTokenInfo> = {
+  name: (t) => t.name,
+  columns: [
+    { header: 'NAME', field: 'name', get: (t) => t.name },
+    { header: 'USER', field: 'user', get: (t) => t.user },
+    { header: 'CREATED', field: 'createdAt', get: (t) => formatTime(t.createdAt), raw: (t) => t.createdAt },
+    { header: 'EXPIRES', field: 'expiresAt', get: (t) => (t.expiresAt ? formatTime(t.expiresAt) : 'never'), raw: (t) => t.expiresAt },
+    { header: 'LAST USED', field: 'lastUsedAt', get: (t) => formatTime(t.lastUsedAt), raw: (t) => t.lastUsedAt },
+  ],
+};
 
-export function auditTable(entries: AuditEntry[]): string {
-  return renderTable(entries, [
-    { header: 'TIME', get: (e) => formatTime(e.time) },
-    { header: 'ACTOR', get: (e) => e.actor ?? '(master)' },
-    { header: 'ACTION', get: (e) => e.action },
-    { header: 'TARGET', get: (e) => `${e.targetType} ${e.target}` },
-    { header: 'DETAILS', get: (e) => describeDetails(e.details) },
-  ]);
-}
+export const auditView: View<AuditEntry> = {
+  name: (e) => e.id,
+  columns: [
+    { header: 'ID', field: 'id', get: (e) => e.id, wide: true },
+    { header: 'TIME', field: 'time', get: (e) => formatTime(e.time), raw: (e) => e.time },
+    { header: 'ACTOR', field: 'actor', get: (e) => e.actor ?? '(master)' },
+    { header: 'ACTION', field: 'action', get: (e) => e.action },
+    { header: 'TARGET', field: 'target', get: (e) => `${e.targetType} ${e.target}` },
+    { header: 'DETAILS', field: 'details', get: (e) => describeDetails(e.details) },
+  ],
+};
 
 /** `role=operator scope=research/vision`: compact, one line. */
 function describeDetails(details: Record<string, unknown>): string {

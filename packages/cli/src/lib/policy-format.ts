@@ -1,5 +1,6 @@
 import type { EffectiveRule, PolicyView } from '@trainyard/shared';
 import { formatByteSize } from '@trainyard/shared/constants';
+import type { View } from './output.js';
 import { renderTable } from './table.js';
 
 interface MountValue {
@@ -23,12 +24,16 @@ export function formatRuleValue(rule: EffectiveRule): string {
   return String(value);
 }
 
+export const rulesView: View<EffectiveRule> = {
+  name: (r) => r.rule,
+  columns: [
+    { header: 'RULE', field: 'rule', get: (r) => r.rule },
+    { header: 'VALUE', field: 'value', get: formatRuleValue, raw: (r) => (typeof r.value === 'object' && r.value !== null ? JSON.stringify(r.value) : (r.value as string | number | boolean | null)) },
+    { header: 'FROM', field: 'layer', get: (r) => (r.isDefault ? `${r.layer} (default)` : r.layer) },
+  ],
+};
+
 export function describePolicy(view: PolicyView): string {
   const whose = view.user ? `for ${view.user}` : `for members of ${view.group}`;
-  const table = renderTable(view.rules, [
-    { header: 'RULE', get: (r) => r.rule },
-    { header: 'VALUE', get: formatRuleValue },
-    { header: 'FROM', get: (r) => (r.isDefault ? `${r.layer} (default)` : r.layer) },
-  ]);
-  return `The admission policy ${whose} (layers, least specific first: ${view.layers.join(', ')}):\n${table}`;
+  return `The admission policy ${whose} (layers, least specific first: ${view.layers.join(', ')}):\n${renderTable(view.rules, rulesView.columns)}`;
 }

@@ -22,7 +22,11 @@ async function interruptible<T>(prompt: Promise<T>): Promise<T> {
   }
 }
 
-const interactive = () => process.stdin.isTTY === true && process.stderr.isTTY === true;
+/** A person at a terminal who can be asked (stdin and stderr both terminals). */
+export const interactive = () => process.stdin.isTTY === true && process.stderr.isTTY === true;
+
+/** A password can be had without failing: YARD_PASSWORD is set, or a person can be asked. */
+export const canGetPassword = () => process.env.YARD_PASSWORD !== undefined || interactive();
 
 /** Reads a password with echo off; `confirm` asks twice (when setting a new one). */
 export async function promptPassword(message: string, options: { confirm?: boolean } = {}): Promise<string> {

@@ -1,7 +1,7 @@
 import { ApiError, YardClient } from '@trainyard/shared/client';
 import { DEFAULT_ACCOUNT, type SessionKind } from '@trainyard/shared/constants';
 import type { CallArgs, EndpointName, EndpointResponse, LoginResponse } from '@trainyard/shared';
-import { loginPassword } from './prompt.js';
+import { canGetPassword, loginPassword } from './prompt.js';
 import type { Settings } from './settings.js';
 import type { TokenSlot, TokenStore } from './token-store.js';
 
@@ -22,15 +22,17 @@ export type Identity =
 
 /**
  * The auth order: `-u NAME`, then YARD_TOKEN, then the logged-in user, then the default account.
- * `-u` wins over YARD_TOKEN because it is written on this very command line.
+ * `-u` wins over YARD_TOKEN because it is written on this very command line. `-u` naming the user
+ * who is logged in is that login (as det's `-u`): no second session, no password asked.
  */
 export function resolveIdentity(
   master: string,
-  settings: Settings,
+  settings: Pick<Settings, 'activeUser'>,
   flagUser: string | undefined,
   apiToken: string | undefined = process.env.YARD_TOKEN,
 ): Identity {
   if (flagUser) {
+    if (settings.activeUser(master) === flagUser) return { user: flagUser, source: 'active', slot: { master, user: flagUser, kind: 'login' } };
     return { user: flagUser, source: 'flag', slot: { master, user: flagUser, kind: 'temporary' } };
   }
   if (apiToken?.trim()) return { user: undefined, source: 'api_token', token: apiToken.trim() };
@@ -91,10 +93,12 @@ export class Session {
       }
     }
     if (identity.source === 'active') {
-      throw new NotLoggedInError(
-        `your session as '${identity.user}' has ended (logged out, expired, password changed or account deactivated): ` +
-          `log in again with \`yard user login ${identity.user}\`, or \`yard user logout\` to act as the default account`,
-      );
+      const ended = `your session as '${identity.user}' has ended (logged out, expired, password changed or account deactivated)`;
+      // As det does: a person at a terminal is asked for the password again, the name kept; a script fails.
+      if (!canGetPassword()) {
+        throw new NotLoggedInError(`${ended}: log in again with \`yard user login ${identity.user}\`, or \`yard user logout\` to act as the default account`);
+      }
+      if (process.env.YARD_PASSWORD === undefined) process.stderr.write(`${ended[0]!.toUpperCase()}${ended.slice(1)}: log in again.\n`);
     }
     const token = await this.login(identity);
     this.client = this.anonymous.withToken(token);
@@ -110,7 +114,7 @@ export class Session {
       await this.store.set(identity.slot, response.token);
       return response.token;
     } catch (error) {
-      if (isDefault && error instanceof ApiError && error.code === 'INVALID_CREDENTIALS') {
+      if (isDefault && error instanceof ApiError && (error.code === 'INVALID_CREDENTIALS' || error.code === 'USER_INACTIVE')) {
         throw new NotLoggedInError(
           `nobody is logged in and the default account '${identity.user}' is not available (deactivated or password-protected): ` +
             'log in with `yard user login NAME`',

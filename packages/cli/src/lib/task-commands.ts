@@ -1,5 +1,5 @@
 import { Args, Flags, type Command } from '@oclif/core';
-import { DEFAULT_POOL, describeKillRequest, isTerminal, MAX_PRIORITY, MIN_PRIORITY } from '@trainyard/shared/constants';
+import { DEFAULT_POOL, describeKillRequest, isTerminal, MAX_PRIORITY, MIN_PRIORITY, resolvePeriodBound, TASK_STATES } from '@trainyard/shared/constants';
 import { ApiError } from '@trainyard/shared/client';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import type {
@@ -19,8 +19,9 @@ import { ConfigFileError, readConfigText } from './config-file.js';
 import { escapeText, terminalSafeLine } from './escape.js';
 import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
-import { describePlan, describeTask, runAs, tasksTable } from './task-format.js';
-import { followTask, interruptible, StatusReporter } from './task-watch.js';
+import { outputFlags } from './output.js';
+import { describePlan, describeTask, runAs, tasksView } from './task-format.js';
+import { followTask, interruptible, StatusReporter, type LogStart } from './task-watch.js';
 import { describeWhy } from './why-format.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
@@ -35,7 +36,36 @@ export function taskIds(argv: unknown[], fail: (message: string) => never): numb
   return [...new Set(ids)];
 }
 
-/** `yard <kind> list`: your tasks of one kind, or everyone's with -a. */
+/**
+ * A period bound as the master reads it (`1d`, `12h` back on its clock; `2026-12-01`,
+ * `2026-12-01T09:00Z`; `now`), checked here so that a typo is a usage error.
+ */
+export function periodBound(flag: string, value: string, fail: (message: string) => never): string {
+  const text = value.trim();
+  if (resolvePeriodBound(text, 0) === undefined) {
+    fail(`--${flag}: '${value}' is not a duration back from now such as 10m, 12h or 1d, or a date or time such as 2026-12-01 or 2026-12-01T09:00:00Z`);
+  }
+  return text;
+}
+
+/** The filters of every task list, done by the master (GET /tasks: keyset pages of what matches). */
+const taskFilterFlags = {
+  state: Flags.string({
+    summary: 'Only tasks in these states, comma-separated or repeated (RUNNING,QUEUED).',
+    options: [...TASK_STATES],
+    multiple: true,
+    delimiter: ',',
+    helpGroup: 'FILTER',
+  }),
+  owner: Flags.string({ summary: "Only this user's tasks (as -a: whoever's you may see).", helpGroup: 'FILTER' }),
+  group: Flags.string({ summary: 'Only tasks charged to this group (its path; not its subgroups).', helpGroup: 'FILTER' }),
+  pool: Flags.string({ summary: 'Only tasks of this pool.', helpGroup: 'FILTER' }),
+  since: Flags.string({ summary: 'Only tasks created since then: a duration back (1d, 12h) or a date or time (2026-12-01, 2026-12-01T09:00Z).', helpGroup: 'FILTER' }),
+  until: Flags.string({ summary: 'Only tasks created before then, written like --since.', helpGroup: 'FILTER' }),
+  name: Flags.string({ summary: "Only tasks whose name matches this glob: * any run, ? one character; case doesn't matter.", helpGroup: 'FILTER' }),
+};
+
+/** `yard <kind> list`: your tasks of one kind, or everyone's with -a; filtered and paged by the master. */
 export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand> {
   /** Undefined for `yard task list`: every kind. */
   static kind: TaskKind | undefined;
@@ -43,15 +73,31 @@ export abstract class TaskListCommand extends YardCommand<typeof TaskListCommand
     all: Flags.boolean({ char: 'a', summary: "Show every user's tasks, not only yours.", default: false }),
     limit: Flags.integer({ summary: 'Show at most this many (newest first).', default: 50, min: 1, max: 500 }),
     after: Flags.string({ summary: 'Continue after this cursor (the `next` of a previous --json page).' }),
+    ...taskFilterFlags,
+    ...outputFlags,
   };
 
   async run(): Promise<Page<TaskSummary>> {
     const kind = (this.ctor as typeof TaskListCommand).kind;
+    const { all, limit, after, state, owner, group, pool, since, until, name } = this.flags;
+    const fail = (message: string): never => this.error(message, { exit: 2 });
     const page = await (await this.session()).call('tasks.list', {
-      query: { all: this.flags.all, limit: this.flags.limit, ...(kind ? { kind } : {}), ...(this.flags.after ? { after: this.flags.after } : {}) },
+      query: {
+        all,
+        limit,
+        ...(kind ? { kind } : {}),
+        ...(after ? { after } : {}),
+        ...(state?.length ? { state: state.join(',') } : {}),
+        ...(owner ? { owner: owner.trim().toLowerCase() } : {}),
+        ...(group ? { group } : {}),
+        ...(pool ? { pool } : {}),
+        ...(since ? { since: periodBound('since', since, fail) } : {}),
+        ...(until ? { until: periodBound('until', until, fail) } : {}),
+        ...(name ? { name } : {}),
+      },
     });
-    this.log(tasksTable(page.items));
-    if (page.next && !this.jsonEnabled()) {
+    await this.print({ data: page, items: page.items, view: tasksView });
+    if (page.next && this.forPeople) {
       process.stderr.write(`(showing the newest ${page.items.length}; more with --limit, or --after ${page.next})\n`);
     }
     return page;
@@ -64,23 +110,25 @@ export const serviceUrl = (status: Pick<ServiceStatus, 'origin' | 'path'>, maste
 /** `yard <kind> describe ID` */
 export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescribeCommand> {
   static override args = { id: idArg };
+  static override flags = outputFlags;
 
   async run(): Promise<Task & { service?: ServiceStatus & { url: string }; why?: TaskWhy }> {
     const session = await this.session();
     const task = await session.call('tasks.get', { params: { id: this.args.id } });
-    this.log(describeTask(task));
-    if (task.state === 'QUEUED') {
-      // Every reason it waits at once, and when it may start (yard why).
-      const why = await session.call('tasks.why', { params: { id: task.id } });
-      this.log(`\n${describeWhy(why)}`);
-      return { ...task, why };
-    }
-    if (!SERVICE_KINDS.includes(task.kind)) return task;
     // A notebook's or TensorBoard's service: where it is served, and whether it answers now.
-    const status = await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } });
-    const url = serviceUrl(status, this.master);
-    this.log(`URL:        ${url} (${status.ready ? 'answers' : (status.message ?? 'not answering')})`);
-    return { ...task, service: { ...status, url } };
+    const status = SERVICE_KINDS.includes(task.kind)
+      ? await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } })
+      : undefined;
+    const service = status ? { ...status, url: serviceUrl(status, this.master) } : undefined;
+    // A queued task: every reason it waits at once, and when it may start (yard why).
+    const why = task.state === 'QUEUED' ? await session.call('tasks.why', { params: { id: task.id } }) : undefined;
+    const result = { ...task, ...(service ? { service } : {}), ...(why ? { why } : {}) };
+    const text = () =>
+      describeTask(task, this.colour) +
+      (service ? `\nURL:        ${escapeText(service.url)} (${service.ready ? 'answers' : escapeText(service.message ?? 'not answering')})` : '') +
+      (why ? `\n\n${describeWhy(why)}` : '');
+    await this.print({ data: result, items: [result], view: tasksView, text });
+    return result;
   }
 }
 
@@ -151,24 +199,41 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
       description: 'Without it, colours, tabs and carriage returns pass and other control sequences are shown escaped.',
       default: false,
     }),
+    tail: Flags.integer({
+      char: 'n',
+      summary: 'Only the last N lines (with -f: then follow). The master reads only those.',
+      min: 1,
+      max: 5000,
+    }),
+    since: Flags.string({
+      summary: "Only lines written since then: a duration (10m, 2h, 1d: on the master's clock) or an ISO time (2026-12-01T09:00:00Z).",
+    }),
+    timestamps: Flags.boolean({ char: 't', summary: 'Begin each line with the time the master received it (ISO 8601, UTC).', default: false }),
   };
 
   async run(): Promise<{ items: TaskLogLine[]; state: string }> {
     const show = this.flags.raw ? (text: string) => text : terminalSafeLine;
+    const stamp = this.flags.timestamps ? (line: TaskLogLine) => `${line.time} ` : () => '';
     const print = (line: TaskLogLine) => {
-      if (!this.jsonEnabled()) this.log(show(line.line));
+      if (!this.jsonEnabled()) this.log(stamp(line) + show(line.line));
     };
+    const from: LogStart = { ...(this.flags.tail ? { tail: this.flags.tail } : {}), ...(this.flags.since ? { since: this.since(this.flags.since) } : {}) };
     const session = await this.session();
-    if (!this.flags.follow) return printLogs(session, this.args.id, print);
+    if (!this.flags.follow) return printLogs(session, this.args.id, print, from);
     const id = this.args.id;
     // `yard command logs 12` speaks of command 12, `yard task logs 12` of task 12.
     const label = `${this.id?.split(':')[0] ?? 'task'} ${id}`;
     const result = await interruptible(
       () => `stopped following ${label}; it keeps going`,
-      () => followTask(session, id, print, new StatusReporter(label)),
+      () => followTask(session, id, print, new StatusReporter(label), from),
     );
     await this.endedWith(id, session);
     return result;
+  }
+
+  /** `--since`: checked here (a usage error), resolved by the master on its own clock. */
+  private since(value: string): string {
+    return periodBound('since', value, (message) => this.error(message, { exit: 2 }));
   }
 
   /** Says how the followed task ended and exits with its status (see exit-status.ts). */
@@ -180,11 +245,16 @@ export abstract class TaskLogsCommand extends YardCommand<typeof TaskLogsCommand
 }
 
 /** Prints the lines a task has so far, and returns. */
-async function printLogs(session: Session, id: number, print: (line: TaskLogLine) => void): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
+async function printLogs(
+  session: Session,
+  id: number,
+  print: (line: TaskLogLine) => void,
+  from: LogStart,
+): Promise<{ items: TaskLogLine[]; state: TaskLogPage['state'] }> {
   const items: TaskLogLine[] = [];
   let after = 0;
-  for (;;) {
-    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000 } });
+  for (let first = true; ; first = false) {
+    const page = await session.call('tasks.logs', { params: { id }, query: { after, limit: 1000, ...(first ? from : {}) } });
     for (const line of page.items) {
       items.push(line);
       print(line);

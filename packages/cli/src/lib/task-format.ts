@@ -1,8 +1,9 @@
 import type { RunSpec, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
 import { DEFAULT_POOL, describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal } from '@trainyard/shared/constants';
+import { paint, stateStyle, type Style } from './colour.js';
 import { escapeText } from './escape.js';
 import { formatIdentity } from './format.js';
-import { renderTable } from './table.js';
+import type { View } from './output.js';
 
 /** "2026-11-23 06:40:01" in local time: compact and sortable. */
 export function formatTime(iso: string | null): string {
@@ -14,30 +15,38 @@ export function formatTime(iso: string | null): string {
 
 export const runAs = (t: TaskSummary) => `${t.runAs.user}:${t.runAs.group} (${t.runAs.uid}:${t.runAs.gid})`;
 
-export function tasksTable(tasks: TaskSummary[]): string {
-  // A POOL column once pools are in use (a task outside `default`): a single-pool cluster's lists stay as they were.
-  const pools = tasks.some((t) => t.pool !== DEFAULT_POOL) ? [{ header: 'POOL', get: (t: TaskSummary) => t.pool }] : [];
-  return renderTable(tasks, [
-    { header: 'ID', get: (t) => t.id },
-    { header: 'OWNER', get: (t) => t.owner },
-    { header: 'KIND', get: (t) => t.kind },
+/** Every list of tasks: `yard task list`, `experiment list`... */
+export const tasksView: View<TaskSummary> = {
+  name: (t) => t.id,
+  columns: [
+    { header: 'ID', field: 'id', get: (t) => t.id },
+    { header: 'OWNER', field: 'owner', get: (t) => t.owner },
+    { header: 'GROUP', field: 'group', get: (t) => t.group, wide: true },
+    { header: 'KIND', field: 'kind', get: (t) => t.kind },
     // KILLING while a kill is under way (the stored state stays until the agent reports it stopped).
-    { header: 'STATE', get: displayState },
-    { header: 'NAME', get: (t) => t.name },
-    { header: 'RUN AS', get: runAs },
-    ...pools,
-    { header: 'AGENT', get: (t) => t.agent },
-    { header: 'STARTED', get: (t) => formatTime(t.startedAt) },
+    { header: 'STATE', field: 'state', get: displayState, style: (t) => stateStyle(displayState(t)) },
+    { header: 'NAME', field: 'name', get: (t) => t.name },
+    { header: 'RUN AS', field: 'runAs', get: runAs },
+    // A POOL column once pools are in use (a task outside `default`): a single-pool cluster's lists stay as they were.
+    { header: 'POOL', field: 'pool', get: (t) => t.pool, when: (tasks) => tasks.some((t) => t.pool !== DEFAULT_POOL) },
+    { header: 'AGENT', field: 'agent', get: (t) => t.agent },
+    { header: 'CREATED', field: 'createdAt', get: (t) => formatTime(t.createdAt), raw: (t) => t.createdAt, wide: true },
+    { header: 'STARTED', field: 'startedAt', get: (t) => formatTime(t.startedAt), raw: (t) => t.startedAt },
+    { header: 'ENDED', field: 'endedAt', get: (t) => formatTime(t.endedAt), raw: (t) => t.endedAt, wide: true },
+    { header: 'EXIT CODE', field: 'exitCode', get: (t) => t.exitCode, wide: true },
+    { header: 'RESTARTS', field: 'restarts', get: (t) => t.restarts, wide: true },
     // Why a queued task waits (QUOTA_RUNNING_USER, NO_AGENT_FITS...): last, so the columns before keep their places.
-    { header: 'REASON', get: (t) => t.pendingReason },
-  ]);
-}
+    { header: 'REASON', field: 'pendingReason', get: (t) => t.pendingReason },
+  ],
+};
 
-type Rows = Array<[string, string | number | null | undefined]>;
+/** A value in a style of its own (a state), escaped like the rest and then coloured. */
+type Styled = { text: string; style: Style | undefined };
+type Rows = Array<[string, string | number | null | undefined | Styled]>;
 
 const killing = (task: TaskSummary) => task.killRequest !== null && !isTerminal(task.state);
 
-export function describeTask(task: Task): string {
+export function describeTask(task: Task, colour = false): string {
   const c = task.config;
   return renderRows([
     ['ID', task.id],
@@ -46,7 +55,7 @@ export function describeTask(task: Task): string {
     ['Owner', task.owner],
     ['Group', task.group],
     ['Pool', task.pool],
-    ['State', killing(task) ? `${displayState(task)} (${task.state} until its agent reports it stopped${task.killRequest?.preempt ? '; then it is queued again' : ''})` : task.state],
+    ['State', { text: killing(task) ? `${displayState(task)} (${task.state} until its agent reports it stopped${task.killRequest?.preempt ? '; then it is queued again' : ''})` : task.state, style: stateStyle(displayState(task)) }],
     ...(task.pendingReason ? [['Waiting for', `${task.pendingReason}: ${explainPendingReason(task.pendingReason)}`] as [string, string]] : []),
     ...(task.killRequest
       ? [[task.killRequest.preempt ? 'Preempted' : 'Kill asked by', `${describeKillRequest(task.killRequest)} at ${formatTime(task.killRequest.at)}`] as [string, string]]
@@ -64,7 +73,7 @@ export function describeTask(task: Task): string {
     ...runSpecRows(task.runSpec),
     ...(c.experiment_ids ? [['Experiments', c.experiment_ids.join(', ')] as [string, string]] : []),
     ...(c.description ? [['Description', c.description] as [string, string]] : []),
-  ]);
+  ], colour);
 }
 
 /** `--dry-run`: what would run, and nothing was created. */
@@ -110,8 +119,11 @@ function runSpecRows(spec: RunSpec): Rows {
   return rows;
 }
 
-function renderRows(rows: Rows): string {
+function renderRows(rows: Rows, colour = false): string {
   const width = Math.max(...rows.map(([k]) => k.length));
-  const value = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' ? '-' : escapeText(String(v)));
+  const value = (v: Rows[number][1]): string => {
+    if (typeof v === 'object' && v !== null) return paint(value(v.text), v.style, colour);
+    return v === null || v === undefined || v === '' ? '-' : escapeText(String(v));
+  };
   return rows.map(([k, v]) => `${(k ? `${k}:` : '').padEnd(width + 1)}  ${value(v)}`).join('\n');
 }

@@ -42,12 +42,14 @@ export async function followTask(
   id: number,
   print: (line: TaskLogLine) => void,
   report?: StatusReporter,
+  from: LogStart = {},
 ): Promise<{ items: TaskLogLine[]; state: TaskState }> {
   const items: TaskLogLine[] = [];
   let after = 0;
   let seen: string | undefined;
   for (;;) {
-    const query = seen === undefined ? { after, limit: 1000, wait: 0 } : { after, limit: 1000, wait: LONG_POLL_SECONDS, seen };
+    // The first page only says where to start (the last lines, or since when); the next go on from it.
+    const query = seen === undefined ? { after, limit: 1000, wait: 0, ...from } : { after, limit: 1000, wait: LONG_POLL_SECONDS, seen };
     const page = await session.call('tasks.logs', { params: { id }, query });
     report?.update(page);
     for (const line of page.items) {
@@ -58,6 +60,12 @@ export async function followTask(
     if (page.done) return { items, state: page.state };
     seen = taskStatusKey(page);
   }
+}
+
+/** Where a task's logs start: the last `tail` lines, lines written `since` then (ISO, or 10m back on the master's clock). */
+export interface LogStart {
+  tail?: number;
+  since?: string;
 }
 
 /** What `waitForTask` waits for: the task reached it (`true`), or it never will. */

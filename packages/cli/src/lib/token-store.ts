@@ -68,29 +68,56 @@ export class FileTokenStore implements TokenStore {
 /**
  * The keychain when it answers, else the file. YARD_TOKEN_STORE=file|keychain forces one.
  * A keychain that fails later (a locked or vanished D-Bus session) falls back per call.
+ *
+ * A slot lives in one place: a token the keychain took is removed from the file. So the file is
+ * read first, and the keychain (a native addon, and a write to probe it) is loaded only when the
+ * file does not have the token: where there is no usable keychain (servers, CI), never.
  */
 export async function openTokenStore(env: NodeJS.ProcessEnv = process.env): Promise<TokenStore> {
   const file = new FileTokenStore();
   if (env.YARD_TOKEN_STORE === 'file') return file;
-  let keychain: KeyringTokenStore;
+  if (env.YARD_TOKEN_STORE === 'keychain') {
+    const keychain = await probeKeychain();
+    if (keychain instanceof Error) throw new Error(`the OS keychain is unavailable: ${keychain.message}`);
+    return keychain;
+  }
+  let opened: Promise<KeyringTokenStore | Error> | undefined;
+  const keychain = async () => {
+    const found = await (opened ??= probeKeychain());
+    return found instanceof Error ? undefined : found;
+  };
+  return {
+    where: 'the OS keychain',
+    get: async (slot) => (await file.get(slot)) ?? (await (await keychain())?.get(slot).catch(() => undefined)),
+    set: async (slot, token) => {
+      const store = await keychain();
+      if (store) {
+        try {
+          await store.set(slot, token);
+          await file.delete(slot);
+          return;
+        } catch {
+          // A keychain that stopped answering: the file, as when there is none.
+        }
+      }
+      await file.set(slot, token);
+    },
+    delete: async (slot) => {
+      const store = await keychain();
+      await Promise.allSettled([store?.delete(slot), file.delete(slot)]);
+    },
+  };
+}
+
+/** The OS keychain, if writing to it works here (reading works on some headless machines where writing does not). */
+async function probeKeychain(): Promise<KeyringTokenStore | Error> {
   try {
-    keychain = new KeyringTokenStore(await import('@napi-rs/keyring'));
-    // Reading works on some headless machines where writing does not: probe with a write.
+    const keychain = new KeyringTokenStore(await import('@napi-rs/keyring'));
     const probe: TokenSlot = { master: 'probe', user: 'probe', kind: 'temporary' };
     await keychain.set(probe, 'probe');
     await keychain.delete(probe);
+    return keychain;
   } catch (error) {
-    if (env.YARD_TOKEN_STORE === 'keychain') throw new Error(`the OS keychain is unavailable: ${(error as Error).message}`);
-    return file;
+    return error as Error;
   }
-  const fallback = <T>(op: (store: TokenStore) => Promise<T>) =>
-    op(keychain).catch(() => op(file));
-  return {
-    where: keychain.where,
-    get: async (slot) => (await keychain.get(slot).catch(() => undefined)) ?? file.get(slot),
-    set: (slot, token) => fallback((s) => s.set(slot, token)),
-    delete: async (slot) => {
-      await Promise.allSettled([keychain.delete(slot), file.delete(slot)]);
-    },
-  };
 }

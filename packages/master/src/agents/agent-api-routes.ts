@@ -19,7 +19,7 @@ import type { AgentChannel } from '../resource-managers/agents/agent-channel.js'
 import type { RunReports } from '../tasks/run-reports.js';
 import type { AgentService } from './agent-service.js';
 
-const agentParams = z.strictObject({ id: agentIdSchema });
+export const agentParams = z.strictObject({ id: agentIdSchema });
 
 /**
  * What agents call, with an agent token, never a user session: registration is bound to

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  AGENT_RECONNECT,
   DEFAULT_POOL,
   normalizeImage,
   ONE_SHOT_LABEL,
@@ -232,14 +233,14 @@ export class AgentService {
     index.set(id, { pool: pool ?? known, images: images === null ? null : new Set(images.map(normalizeImage)) });
   }
 
-  /** Every agent as the master keeps it (with its images): what `yard why` checks a task against. */
-  records(): Promise<AgentRecord[]> {
-    return agentRepository.list(this.deps.db);
-  }
-
   async list(): Promise<Agent[]> {
     const [agents, held] = [await agentRepository.list(this.deps.db), await this.deps.tasks.activeByAgent()];
     return agents.map((agent) => toAgent(agent, held.get(agent.id) ?? []));
+  }
+
+  /** Every agent as the master keeps it: its state, switch, resources and images (metrics count them, `yard why` checks a task against them). */
+  async records(): Promise<AgentRecord[]> {
+    return agentRepository.list(this.deps.db);
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<Agent> {
@@ -255,13 +256,17 @@ export class AgentService {
   /**
    * Agents silent for longer than lost_timeout are lost; each task they held ends LOST, or
    * goes back to the queue when it never started or its config allows restarts. The time a
-   * master was down is not silence: nobody is lost before it has been up for lost_timeout.
+   * master was down is not silence: nobody is lost before it has been up for lost_timeout, and an
+   * agent last heard before this master started gets the agents' longest reconnect delay on top
+   * (AGENT_RECONNECT: it may be backing off from the master's downtime, heartbeats included).
    */
   async markLost(): Promise<void> {
     const { db, clock, logger, tasks } = this.deps;
-    if (clock.now() - this.startedAt < this.deps.timings.lostTimeoutMs) return;
+    const up = clock.now() - this.startedAt;
+    if (up < this.deps.timings.lostTimeoutMs) return;
     const silent = await agentRepository.silentSince(db, clock.now() - this.deps.timings.lostTimeoutMs);
-    for (const agent of silent) {
+    const backingOff = (agent: AgentRecord) => agent.lastHeartbeatAt < this.startedAt && up < this.deps.timings.lostTimeoutMs + AGENT_RECONNECT.maxMs;
+    for (const agent of silent.filter((a) => !backingOff(a))) {
       const held = await tasks.activeOnAgent(agent.id);
       if (isOneShot(agent) && held.length === 0) {
         await this.forgetOneShot(agent, 'one-shot agent done: its task ended and its job is gone');

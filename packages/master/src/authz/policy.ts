@@ -36,7 +36,19 @@ export interface AgentPolicy<T> {
   check(tokenId: number, target: T): Decision;
 }
 
-export type AnyPolicy = UserPolicy<never> | OpenPolicy | AgentPolicy<never>;
+/**
+ * A public route whose check decides on what the request itself carries (its address, a bearer
+ * token), loaded by the route's `target`: no user or agent guard runs before it. `/metrics`.
+ */
+export interface RequestPolicy<T> {
+  readonly audience: 'public';
+  readonly name: string;
+  readonly capability: null;
+  readonly rule: string;
+  check(request: T): Decision;
+}
+
+export type AnyPolicy = UserPolicy<never> | OpenPolicy | AgentPolicy<never> | RequestPolicy<never>;
 
 export const userPolicy = <T = void>(policy: Omit<UserPolicy<T>, 'audience'>): UserPolicy<T> => ({ audience: 'user', ...policy });
 

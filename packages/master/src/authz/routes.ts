@@ -5,7 +5,7 @@ import type { AppState, RouteContext } from '../http/app-state.js';
 import { DomainError } from '../errors.js';
 import type { Actor } from './actor.js';
 import { enforce } from './decision.js';
-import type { AgentPolicy, AnyPolicy, OpenPolicy, UserPolicy } from './policy.js';
+import type { AgentPolicy, AnyPolicy, OpenPolicy, RequestPolicy, UserPolicy } from './policy.js';
 
 /** How requests prove who they are: a user's session or token, or an agent's token. */
 export interface Guards {
@@ -41,7 +41,7 @@ interface TargetRoute<L> {
   handle: (ctx: RouteContext, actor: Actor, target: L) => Promise<void>;
 }
 interface AgentTargetRoute<L> {
-  /** Loads what the check decides on (validating the path's parameters); runs after the agent token is known. */
+  /** Loads what the check decides on (the path's parameters, validated; what the request carries); for agents, after the agent token is known. */
   target: (ctx: RouteContext) => Promise<L>;
   handle: (ctx: RouteContext, target: L) => Promise<void>;
 }
@@ -60,6 +60,7 @@ export class Routes {
   on<T, L extends T>(endpoint: EndpointName, policy: UserPolicy<T>, route: TargetRoute<L>): void;
   on(endpoint: EndpointName, policy: UserPolicy, handle: UserHandler): void;
   on<T, L extends T>(endpoint: EndpointName, policy: AgentPolicy<T>, route: AgentTargetRoute<L>): void;
+  on<T, L extends T>(endpoint: EndpointName, policy: RequestPolicy<T>, route: AgentTargetRoute<L>): void;
   on(endpoint: EndpointName, policy: OpenPolicy, handle: OpenHandler): void;
   on(endpoint: EndpointName, policy: AnyPolicy, route: unknown): void {
     const { method, path } = ENDPOINTS[endpoint];
@@ -67,6 +68,13 @@ export class Routes {
       if (policy.audience !== 'user' && typeof route === 'function') {
         enforce((policy as OpenPolicy).check());
         await (route as OpenHandler)(ctx);
+        return;
+      }
+      if (policy.audience === 'public') {
+        const { target, handle } = route as AgentTargetRoute<unknown>;
+        const loaded = await target(ctx);
+        enforce((policy as RequestPolicy<unknown>).check(loaded));
+        await handle(ctx, loaded);
         return;
       }
       if (policy.audience === 'agent') {

@@ -389,6 +389,18 @@ export const masterConfigSchema = z.strictObject({
     .prefault({}),
   /** Where passwords are checked besides Trainyard's own store (each user names one). */
   auth: authSchema.prefault({}),
+  /** Prometheus `/metrics`: who may scrape it. */
+  metrics: z
+    .strictObject({
+      /** Requests from this machine (loopback, and not forwarded by a proxy outside http.trust_proxy) need no token. */
+      loopback: z.boolean().default(true),
+      /**
+       * A bearer token for scrapes from elsewhere (relative to master.yaml): created with a random
+       * token on first start if missing; give Prometheus the same file (`authorization: {credentials_file: ...}`).
+       */
+      token_file: z.string().min(1).optional(),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -25,6 +25,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 const FILE_PATH_KEYS = [
   ['db', 'path'],
   ['agents', 'token_file'],
+  ['metrics', 'token_file'],
   ['http', 'web_root'],
   ['listen', 'tls', 'cert'],
   ['listen', 'tls', 'key'],

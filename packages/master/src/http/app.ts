@@ -29,14 +29,19 @@ export function createApp(options: {
   webRoot: string;
   site: Site;
   checkDatabase: () => Promise<void>;
+  /** Sees every answer as sent, outside the error mapper (the metrics' request observer). */
+  observe?: Middleware<AppState>;
+  /** More routes beside `/healthz` and `/readyz`, before the Host check (`/metrics`). */
+  opsRouters?: Router<AppState>[];
 }): { app: Koa<AppState>; routes: RouteInfo[] } {
   const app = new Koa<AppState>();
   app.use(requestContext(options.logger));
+  if (options.observe) app.use(options.observe);
   app.use(errorMiddleware());
   app.use(requestFraming());
   // Outside the API, before the Host check and body parsing, each bound to its own (open) check too.
-  const ops = opsRoutes(options.guards, options.checkDatabase);
-  app.use(ops.routes());
+  const ops = [opsRoutes(options.guards, options.checkDatabase), ...(options.opsRouters ?? [])];
+  for (const router of ops) app.use(router.routes());
   app.use(siteGuard(options.site));
   for (const middleware of options.early?.middleware ?? []) app.use(middleware);
   const early = options.early?.routers ?? [];
@@ -49,6 +54,6 @@ export function createApp(options: {
   for (const router of options.routers) api.use(router.routes());
   app.use(api.routes());
   for (const middleware of webUi(options.webRoot)) app.use(middleware);
-  app.use(noRoute([ops, ...early, api]));
-  return { app, routes: listRoutes([ops, ...early, api]) };
+  app.use(noRoute([...ops, ...early, api]));
+  return { app, routes: listRoutes([...ops, ...early, api]) };
 }

@@ -7,8 +7,14 @@ import { matchWebPage } from '@trainyard/shared';
 import { DomainError } from '../errors.js';
 import type { AppState } from './app-state.js';
 
-/** packages/web/dist, next to this package in the workspace. */
-export const DEFAULT_WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web', 'dist');
+const here = path.dirname(fileURLToPath(import.meta.url));
+/**
+ * The built web UI: `web/` inside the installed package (scripts/pack.mjs puts it there), else
+ * packages/web/dist next to this package in the workspace.
+ */
+export const DEFAULT_WEB_ROOT = [path.resolve(here, '..', '..', 'web'), path.resolve(here, '..', '..', '..', 'web', 'dist')].find((root) =>
+  existsSync(path.join(root, 'index.html')),
+) ?? path.resolve(here, '..', '..', '..', 'web', 'dist');
 
 const isPageRequest = (ctx: { method: string; path: string }) =>
   (ctx.method === 'GET' || ctx.method === 'HEAD') && matchWebPage(ctx.path) !== undefined;

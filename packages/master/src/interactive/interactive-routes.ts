@@ -15,9 +15,9 @@ import type { InteractiveService } from './interactive-service.js';
 import type { ServicesOrigin } from './services-origin.js';
 import type { TunnelBroker } from './tunnel-broker.js';
 
-const streamParams = z.strictObject({ id: agentIdSchema, streamId: z.string().regex(/^[0-9a-f]{32}$/, 'not a stream id') });
+export const streamParams = z.strictObject({ id: agentIdSchema, streamId: z.string().regex(/^[0-9a-f]{32}$/, 'not a stream id') });
 
-const shellQuery = z.strictObject({
+export const shellQuery = z.strictObject({
   command: z
     .string()
     .max(64 * 1024)

@@ -67,6 +67,8 @@ export class Scheduler implements Dispatcher {
       /** The usage ledger: run lengths for estimates. */
       usage: Pick<UsageService, 'recentRuns' | 'windowRuns'>;
       options: SchedulerOptions;
+      /** Told how long each decision for a polling agent took, and whether it assigned a task (metrics). */
+      onDecision?: (seconds: number, assigned: boolean) => void;
     },
   ) {}
 
@@ -101,7 +103,12 @@ export class Scheduler implements Dispatcher {
   }
 
   dispatch(pool: string, opening: Opening): Promise<DispatchResult> {
-    return this.inSection(() => this.dispatchNow(pool, opening));
+    return this.inSection(async () => {
+      const started = performance.now();
+      const result = await this.dispatchNow(pool, opening);
+      this.deps.onDecision?.((performance.now() - started) / 1000, result.placed.length > 0);
+      return result;
+    });
   }
 
   /**

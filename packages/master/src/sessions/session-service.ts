@@ -17,6 +17,8 @@ const TOUCH_INTERVAL_MS = 60_000;
 const MAX_CLIENT_LENGTH = 200;
 
 const INVALID_CREDENTIALS = () => new DomainError('INVALID_CREDENTIALS', 'invalid username or password');
+const USER_INACTIVE = (username: string) =>
+  new DomainError('USER_INACTIVE', `the account '${username}' is not active: an admin can activate it again (yard user activate ${username})`);
 export const UNAUTHENTICATED = () =>
   new DomainError('UNAUTHENTICATED', 'not logged in, or the session expired or was ended: log in again');
 
@@ -47,8 +49,10 @@ export class SessionService implements UserListener {
   /**
    * Every backend's login: the attempt is counted first, the user's backend (or, for a name with no
    * user, the auto-provisioning one) checks the password, and a deactivated user fails whatever it
-   * said. Every refusal reads "invalid username or password"; only a backend that could not answer
-   * says so (503), and that attempt is not held against the user.
+   * said. A wrong password, or a name with no user, reads "invalid username or password"; the right
+   * password of a deactivated user is told the account is not active (403 USER_INACTIVE, as det
+   * says it): only who knows the password learns it, and the attempt still counts as a failure.
+   * A backend that could not answer says so (503), and that attempt is not held against the user.
    */
   async login(username: string, password: string, kind: SessionKind, from: LoginOrigin): Promise<LoginResponse> {
     const { users, auth, throttle, logger } = this.deps;
@@ -66,8 +70,8 @@ export class SessionService implements UserListener {
     }
     if (verdict.outcome === 'wrong') throw INVALID_CREDENTIALS();
     user ??= await users.provision(key, backend, verdict.attributes?.unix);
-    // A deactivated user fails exactly like a wrong password: nothing to learn from the answer.
-    if (!user.active) throw INVALID_CREDENTIALS();
+    // After the backend has answered, as before: the same time spent whether or not the account is active.
+    if (!user.active) throw USER_INACTIVE(user.username);
     await this.applyDirectoryGroups(user, verdict.attributes?.groups);
     await attempt.succeeded();
     return this.open(user, kind, from);

@@ -15,6 +15,8 @@ export interface TaskListFilter {
   states?: TaskState[];
   /** Charged to exactly this group. */
   group?: string;
+  /** Submitted to this pool. */
+  pool?: string;
   /** Created in [createdSince, createdUntil). */
   createdSince?: number;
   createdUntil?: number;
@@ -44,6 +46,7 @@ export const taskRepository = {
     if (filter.ownerId !== undefined) query = query.where('tasks.owner_id', '=', filter.ownerId);
     if (filter.states !== undefined) query = query.where('tasks.state', 'in', filter.states);
     if (filter.group !== undefined) query = query.where('tasks.group_path', '=', filter.group);
+    if (filter.pool !== undefined) query = query.where('tasks.pool', '=', filter.pool);
     if (filter.createdSince !== undefined) query = query.where('tasks.created_at', '>=', filter.createdSince);
     if (filter.createdUntil !== undefined) query = query.where('tasks.created_at', '<', filter.createdUntil);
     if (filter.name !== undefined) query = query.where(globMatch('tasks.name', filter.name));
@@ -230,6 +233,33 @@ export const taskRepository = {
     return seq;
   },
 
+  /** The seq of a task's last line; 0 when it has none. */
+  async lastLogSeq(db: Executor, taskId: number): Promise<number> {
+    const last = await db
+      .selectFrom('task_logs')
+      .select((eb) => eb.fn.max<number | null>('seq').as('seq'))
+      .where('task_id', '=', taskId)
+      .executeTakeFirst();
+    return last?.seq ?? 0;
+  },
+
+  /**
+   * The seq of a task's first line written at or after `at` (ms since the epoch); `lastSeq + 1` when
+   * none is. Lines are stored in the order they came, numbered 1, 2, 3... with the master's clock:
+   * a binary search by primary key, some twenty lookups for a million lines, never a scan.
+   */
+  async firstLogSeqAtOrAfter(db: Executor, taskId: number, at: number, lastSeq: number): Promise<number> {
+    let low = 1;
+    let high = lastSeq + 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = await db.selectFrom('task_logs').select('created_at').where('task_id', '=', taskId).where('seq', '=', middle).executeTakeFirst();
+      if (!row || row.created_at >= at) high = middle;
+      else low = middle + 1;
+    }
+    return low;
+  },
+
   async addTimeline(db: Executor, entry: Insertable<TaskTimelineTable>): Promise<void> {
     await db.insertInto('task_timeline').values(entry).execute();
   },
@@ -261,6 +291,25 @@ export const taskRepository = {
   async stateCounts(db: Executor): Promise<Array<{ state: TaskState; count: number }>> {
     const rows = await db.selectFrom('tasks').select((eb) => ['state', eb.fn.countAll<number>().as('count')]).groupBy('state').execute();
     return rows.map((r) => ({ state: r.state, count: Number(r.count) }));
+  },
+
+  /** How many tasks the store holds in each state and kind (metrics; one aggregate query). */
+  countByStateAndKind(db: Executor): Promise<Array<{ state: TaskState; kind: TaskKind; count: number }>> {
+    return db
+      .selectFrom('tasks')
+      .select(['state', 'kind', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy(['state', 'kind'])
+      .execute();
+  },
+
+  /** When the longest-waiting queued task entered the queue (`queued_at`: created, or back after a run), or null. */
+  async oldestQueuedAt(db: Executor): Promise<number | null> {
+    const row = await db
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.min<number | null>(eb.fn.coalesce('queued_at', 'created_at')).as('at'))
+      .where('state', '=', 'QUEUED')
+      .executeTakeFirst();
+    return row?.at === null || row?.at === undefined ? null : Number(row.at);
   },
 
   readLogs(db: Executor, taskId: number, afterSeq: number, limit: number): Promise<TaskLogRow[]> {

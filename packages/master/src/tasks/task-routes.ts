@@ -40,6 +40,7 @@ export function taskRoutes(tasks: TaskService, guards: Guards, deps: { why: (tas
       ...(query.since ? { since: query.since } : {}),
       ...(query.until ? { until: query.until } : {}),
       ...(query.name ? { name: query.name } : {}),
+      ...(query.pool ? { pool: query.pool } : {}),
       limit: query.limit,
     });
   });
@@ -101,7 +102,14 @@ export function taskRoutes(tasks: TaskService, guards: Guards, deps: { why: (tas
     target: task,
     handle: async (ctx, _actor, target) => {
       const query = validate(logQuerySchema, ctx.query);
-      ctx.body = await tasks.logs(target.id, query.after, query.limit, query.wait, query.seen);
+      ctx.body = await tasks.logs(target.id, {
+        after: query.after,
+        limit: query.limit,
+        waitSeconds: query.wait,
+        seen: query.seen,
+        tail: query.tail,
+        sinceAt: query.since === undefined ? undefined : tasks.sinceAt(query.since, 'since'),
+      });
     },
   });
 

@@ -66,6 +66,8 @@ export class TaskService {
       onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
       onCapacityFreed?: () => void;
+      /** Called after every change of state, with the row as it was read, and after a creation (`create`, to QUEUED): metrics. */
+      onTransition?: (task: TaskRow, event: TaskEvent | 'create', to: TaskState, at: number) => void;
     },
   ) {}
 
@@ -111,6 +113,7 @@ export class TaskService {
       return inserted;
     });
     crashPoint('master:after-submit');
+    this.deps.onTransition?.(row, 'create', 'QUEUED', now);
     this.deps.onQueued?.(row);
     return toTask({ ...row, owner: owner.username });
   }
@@ -164,6 +167,12 @@ export class TaskService {
   /** Whether `pool`'s queue holds any task. */
   async hasQueued(pool: string): Promise<boolean> {
     return (await taskRepository.queued(this.deps.db, pool, 1)).length > 0;
+  }
+
+  /** What the store holds, for the metrics: tasks by state and kind, and when the longest wait began. */
+  async storeCounts(): Promise<{ byStateAndKind: Array<{ state: TaskState; kind: TaskKind; count: number }>; oldestQueuedAt: number | null }> {
+    const { db } = this.deps;
+    return { byStateAndKind: await taskRepository.countByStateAndKind(db), oldestQueuedAt: await taskRepository.oldestQueuedAt(db) };
   }
 
   /**
@@ -437,6 +446,7 @@ export class TaskService {
       return undefined;
     });
     this.deps.events.changed(task.id);
+    this.deps.onTransition?.(task, event, to, now);
     if (ended) this.deps.onRunEnded?.(ended);
     if (from === 'QUEUED') this.deps.onLeftQueue?.(task.id);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
@@ -632,6 +642,13 @@ export class TaskService {
     return seq;
   }
 
+  /** A query's moment (`since`): a period bound (10m, 2h, 1d back on this clock, or a date or time), in ms; INVALID_INPUT naming `field` otherwise. */
+  sinceAt(value: string, field: string): number {
+    const at = resolvePeriodBound(value.trim(), this.deps.clock.now());
+    if (at === undefined) throw new DomainError('INVALID_INPUT', `${field}: '${value}' is not a duration back from now such as 10m, 2h or 1d, or a time such as 2026-12-01T09:00:00Z`);
+    return at;
+  }
+
   /**
    * An agent's batch of a run's lines, `offset` lines into the run. Lines the master has already
    * (a batch resent after a lost answer) are skipped, and how many arrived is recorded, in one
@@ -658,9 +675,21 @@ export class TaskService {
 
   /**
    * Lines after `after`, in order, with the task's status; with `waitSeconds`, holds until there
-   * is something new, the task ends or (given `seen`) its status key is no longer `seen`.
+   * is something new, the task ends or (given `seen`) its status key is no longer `seen`. `sinceAt`
+   * (ms) starts at the first line written then or later, `tail` at the last that many lines: the
+   * lines before are never read.
    */
-  async logs(taskId: number, after: number, limit: number, waitSeconds: number, seen?: string): Promise<TaskLogPage> {
+  async logs(
+    taskId: number,
+    query: { after: number; limit: number; waitSeconds: number; seen?: string | undefined; tail?: number | undefined; sinceAt?: number | undefined },
+  ): Promise<TaskLogPage> {
+    const { limit, waitSeconds, seen } = query;
+    let after = query.after;
+    if (query.tail !== undefined || query.sinceAt !== undefined) {
+      const last = await taskRepository.lastLogSeq(this.deps.db, taskId);
+      if (query.sinceAt !== undefined) after = Math.max(after, (await taskRepository.firstLogSeqAtOrAfter(this.deps.db, taskId, query.sinceAt, last)) - 1);
+      if (query.tail !== undefined) after = Math.max(after, last - query.tail);
+    }
     const read = async (): Promise<TaskLogPage> => {
       // State first: lines written before the task ended are then sure to be in the read after it.
       const task = await this.require(taskId);

@@ -1,7 +1,8 @@
 import { Errors, Flags } from '@oclif/core';
 import type { PolicyView } from '@trainyard/shared';
 import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
-import { describePolicy } from '../../lib/policy-format.js';
+import { describePolicy, rulesView } from '../../lib/policy-format.js';
+import { outputFlags } from '../../lib/output.js';
 
 export default class PolicyShow extends YardCommand<typeof PolicyShow> {
   static override summary = 'Show the admission policy as it applies to you, a user or a group: every rule, its value and the layer it came from.';
@@ -17,6 +18,7 @@ export default class PolicyShow extends YardCommand<typeof PolicyShow> {
   static override targetsUser = true;
   static override baseFlags = targetUserBaseFlags;
   static override flags = {
+    ...outputFlags,
     user: Flags.string({ summary: "This user's policy (change_config unless it is you)." }),
     group: Flags.string({ char: 'g', summary: "What holds for this group's direct members (yours, or any with change_config)." }),
   };
@@ -25,7 +27,7 @@ export default class PolicyShow extends YardCommand<typeof PolicyShow> {
     const { user, group } = this.flags;
     if (user !== undefined && group !== undefined) throw new Errors.CLIError('give --user or --group, not both', { exit: 2 });
     const view = await (await this.session()).call('policy.show', { query: { user, group } });
-    this.log(describePolicy(view));
+    await this.print({ data: view, items: view.rules, view: rulesView, text: () => describePolicy(view) });
     return view;
   }
 }

@@ -1,7 +1,8 @@
 import { Args, Errors, Flags } from '@oclif/core';
 import type { QuotaUsage } from '@trainyard/shared';
 import { targetUserBaseFlags, YardCommand } from '../../base-command.js';
-import { usageTable } from '../../lib/quota-format.js';
+import { usageRows, usageTable, usageView } from '../../lib/quota-format.js';
+import { outputFlags } from '../../lib/output.js';
 
 export default class QuotaShow extends YardCommand<typeof QuotaShow> {
   static override summary = 'Show the quotas covering you, a user or a group: used and limit per resource, and fair-share usage.';
@@ -17,6 +18,7 @@ export default class QuotaShow extends YardCommand<typeof QuotaShow> {
   static override baseFlags = targetUserBaseFlags;
   static override args = { user: Args.string({ required: false, description: 'user name (default: you)' }) };
   static override flags = {
+    ...outputFlags,
     group: Flags.string({ char: 'g', summary: "The group's aggregate quotas instead of a user's." }),
   };
 
@@ -25,7 +27,7 @@ export default class QuotaShow extends YardCommand<typeof QuotaShow> {
     const { group } = this.flags;
     if (user !== undefined && group !== undefined) throw new Errors.CLIError('give a user or --group, not both', { exit: 2 });
     const usage = await (await this.session()).call('quotas.usage', { query: { user, group } });
-    this.log(usageTable(usage));
+    await this.print({ data: usage, items: usageRows(usage), view: usageView(usage), text: () => usageTable(usage, this.colour) });
     return usage;
   }
 }

@@ -7,7 +7,7 @@ export default class UserLogout extends YardCommand<typeof UserLogout> {
   static override summary = 'End the session of the logged-in user, or with -u the kept token of that user.';
   static override description =
     'Ends the session on the master and forgets its token. Afterwards commands act as the default account. ' +
-    '`yard -u NAME user logout` discards only the token kept for `-u NAME`. When the master cannot be told ' +
+    '`yard -u NAME user logout` discards only the token kept for `-u NAME` (for the logged-in user, -u is that login: it ends). When the master cannot be told ' +
     '(it is down or unreachable), the token is still forgotten here, and the command says so and fails: ' +
     'the session then stays valid on the master until it expires. With --all, every session of ' +
     'yours ends, on every machine and browser (API tokens stay: revoke those with `yard token revoke`).';
@@ -63,7 +63,11 @@ export default class UserLogout extends YardCommand<typeof UserLogout> {
       }
       await store.delete(identity.slot);
     }
-    if (identity.source === 'active') this.settings().setActiveUser(this.master, undefined);
+    if (identity.source === 'active') {
+      this.settings().setActiveUser(this.master, undefined);
+      // A `-u NAME` token kept from before NAME logged in goes too: nothing of theirs is left here.
+      await store.delete({ ...identity.slot, kind: 'temporary' });
+    }
     const loggedOut = token || identity.source === 'active' ? identity.user : null;
     if (untold) {
       throw new CommandFailure(

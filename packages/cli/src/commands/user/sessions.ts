@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import type { Page, SessionListItem } from '@trainyard/shared';
 import { YardCommand } from '../../base-command.js';
-import { sessionsTable } from '../../lib/access-format.js';
+import { sessionsView } from '../../lib/access-format.js';
+import { outputFlags } from '../../lib/output.js';
 
 export default class UserSessions extends YardCommand<typeof UserSessions> {
   static override summary = "List live sessions (yours, or NAME's with change_config); --revoke ID ends one.";
@@ -12,9 +13,11 @@ export default class UserSessions extends YardCommand<typeof UserSessions> {
     '<%= config.bin %> user sessions',
     '<%= config.bin %> user sessions --revoke 42',
     '<%= config.bin %> -u admin user sessions alice',
+    '<%= config.bin %> user sessions -o wide',
   ];
   static override args = { name: Args.string({ description: 'whose sessions (yourself when left out)' }) };
-  static override flags = { revoke: Flags.integer({ summary: 'End the session with this ID.', min: 1 }) };
+  static override flags = {
+    ...outputFlags, revoke: Flags.integer({ summary: 'End the session with this ID.', min: 1 }) };
 
   async run(): Promise<Page<SessionListItem> | { revoked: number }> {
     const session = await this.session();
@@ -24,7 +27,7 @@ export default class UserSessions extends YardCommand<typeof UserSessions> {
       return { revoked: this.flags.revoke };
     }
     const page = await session.call('sessions.list', { query: { user: this.args.name?.trim().toLowerCase() } });
-    this.log(page.items.length ? sessionsTable(page.items) : 'No live sessions.');
+    await this.print({ data: page, items: page.items, view: sessionsView, ...(page.items.length ? {} : { text: () => 'No live sessions.' }) });
     return page;
   }
 }
