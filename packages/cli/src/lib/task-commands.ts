@@ -17,6 +17,7 @@ import type {
 import { YardCommand } from '../base-command.js';
 import { ConfigFileError, readConfigText } from './config-file.js';
 import { escapeText, terminalSafeLine } from './escape.js';
+import { rangedIntegerFlag } from './flags.js';
 import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
 import { outputFlags } from './output.js';
@@ -332,11 +333,9 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
 export const admissionFlags = {
   group: Flags.string({ char: 'g', summary: 'Create it in this group (you must be a direct member); default: group: in the config, else your default group.' }),
   pool: Flags.string({ summary: "Run it in this resource pool (yard pool list); default: pool: in the config, else the group's default pool, else the master's." }),
-  priority: Flags.integer({
+  priority: rangedIntegerFlag(MIN_PRIORITY, MAX_PRIORITY)({
     summary: `Its place in your own queue, ${MIN_PRIORITY}..${MAX_PRIORITY} (higher first; default: priority: in the config, else 0).`,
     description: "It orders your tasks (charged to the same group) among themselves; it never puts them ahead of other people's.",
-    min: MIN_PRIORITY,
-    max: MAX_PRIORITY,
   }),
   preempt: Flags.boolean({
     summary: 'May it be preempted? --no-preempt: never stopped to give borrowed room back, and so it never borrows beyond its group\'s guarantee.',

@@ -1,5 +1,6 @@
-import type { TaskWhy } from '@trainyard/shared';
+import type { TaskWhy, WhyCheck } from '@trainyard/shared';
 import { explainPendingReason, formatByteSize } from '@trainyard/shared/constants';
+import type { View } from './output.js';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
 
@@ -7,6 +8,22 @@ const amount = (resource: string, value: number) => {
   if (!Number.isFinite(value)) return 'no limit';
   if (resource.startsWith('memory')) return formatByteSize(value);
   return String(Math.round(value * 100) / 100);
+};
+
+/** `yard why`'s rows (-o csv, name, --fields): every limit checked, holding or not. */
+export const whyChecksView: View<WhyCheck> = {
+  name: (c) => c.name,
+  columns: [
+    { header: 'LAYER', field: 'layer', get: (c) => c.layer.replace('_', '-'), raw: (c) => c.layer },
+    { header: 'NAME', field: 'name', get: (c) => c.name },
+    { header: 'COVERS', field: 'via', get: (c) => c.via },
+    { header: 'RESOURCE', field: 'resource', get: (c) => c.resource },
+    { header: 'USED', field: 'used', get: (c) => amount(c.resource, c.used), raw: (c) => c.used },
+    { header: 'ASKS', field: 'ask', get: (c) => amount(c.resource, c.ask), raw: (c) => c.ask },
+    { header: 'LIMIT', field: 'limit', get: (c) => amount(c.resource, c.limit), raw: (c) => c.limit },
+    { header: 'HOLDS', field: 'holds', get: (c) => (c.holds ? 'yes' : 'no'), raw: (c) => c.holds },
+    { header: 'NOTE', field: 'note', get: (c) => c.note },
+  ],
 };
 
 /** `yard why ID`: every reason at once, every layer with used/limit, each machine, the queue ahead, the estimate. */
@@ -27,17 +44,7 @@ export function describeWhy(why: TaskWhy): string {
   if (why.checks.length > 0) {
     parts.push(
       '',
-      renderTable(why.checks, [
-        { header: 'LAYER', get: (c) => c.layer.replace('_', '-') },
-        { header: 'NAME', get: (c) => c.name },
-        { header: 'COVERS', get: (c) => c.via },
-        { header: 'RESOURCE', get: (c) => c.resource },
-        { header: 'USED', get: (c) => amount(c.resource, c.used) },
-        { header: 'ASKS', get: (c) => amount(c.resource, c.ask) },
-        { header: 'LIMIT', get: (c) => amount(c.resource, c.limit) },
-        { header: 'HOLDS', get: (c) => (c.holds ? 'yes' : 'no') },
-        { header: 'NOTE', get: (c) => c.note },
-      ]),
+      renderTable(why.checks, whyChecksView.columns),
     );
   }
   if (why.placement.length > 0) {
