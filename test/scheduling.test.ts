@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import type { Agent, AuditEntry, Page, QueueView, QuotaUsage, Task, TaskLogPage, TaskWhy } from '@trainyard/shared';
+import type { Agent, AuditEntry, GuaranteeStatus, Page, QueueView, QuotaUsage, Task, TaskLogPage, TaskTimelineEntry, TaskWhy } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
 import { eachHelp, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
@@ -9,11 +9,17 @@ import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 
 // Issue 26: quotas down the group tree with each member's share, budgets over time (the master's
 // injected clock slides the window), `yard why` with every reason at once and an estimate that is
-// met. One master, one process agent reporting 8 FAKE GPUs, so that the quotas, not the agent, hold.
+// met; guarantees with borrowing and reclaim. One master; one process agent reporting 8 FAKE GPUs in
+// pool default, so that the quotas, not the agent, hold; one reporting 4 in pool quad, for the
+// guarantees (reclaim preempts only when the pool itself has no room).
 const AGENT = 'scheduling-1';
+const QUAD = 'scheduling-quad';
+/** The agents' grace between SIGTERM and SIGKILL: a preempted task is queued again within it. */
+const KILL_GRACE_S = 10;
 const image = process.env.YARD_TEST_IMAGE ?? 'busybox:latest';
 let m: TestMaster;
 let agent: AgentProcess;
+let quad: AgentProcess;
 let admin = '';
 const tokens: Record<string, string> = {};
 const terminals: Record<string, Terminal> = {};
@@ -26,7 +32,13 @@ test.before(async () => {
   writeFileSync(path.join(dir, 'one-gpu.yaml'), 'resources:\n  gpus: 1\n');
   // The budget test moves the master's clock by hours and a day: the agent must not count as lost
   // for that (its heartbeats are on the real clock), so lost_timeout is longer than any jump.
-  m = await startTestMaster({ agents: { ...FAST_AGENTS, lost_timeout: '48h', token_file: path.join(dir, 'agent.token') } }, dir);
+  m = await startTestMaster(
+    {
+      agents: { ...FAST_AGENTS, lost_timeout: '48h', kill_grace: `${KILL_GRACE_S}s`, token_file: path.join(dir, 'agent.token') },
+      pools: { default: { manager: 'agents' }, quad: { manager: 'agents', description: '4 GPUs' } },
+    },
+    dir,
+  );
   admin = await loginToken(m.url, 'admin');
   for (const g of ['research', 'research/vision', 'research/nlp']) await api(m.url, 'POST', '/groups', { token: admin, body: { path: g } });
   const members: Record<string, string> = { alice: 'research/vision', bob: 'research/vision', carol: 'research/nlp', dave: 'research/nlp', erin: 'research/nlp' };
@@ -39,14 +51,19 @@ test.before(async () => {
     if (login.code !== 0) throw new Error(login.stderr);
   }
   agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: AGENT, executor: 'process', fakeGpus: 8 });
-  await waitFor('the agent to register', async () => {
+  quad = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: QUAD, executor: 'process', fakeGpus: 4, pool: 'quad' });
+  await waitFor('the agents to register', async () => {
     const agents = (await api<Page<Agent>>(m.url, 'GET', '/agents', { token: admin })).body.items;
-    return agents.some((a) => a.id === AGENT && a.state === 'alive' && a.resources.gpus.length === 8);
+    return (
+      agents.some((a) => a.id === AGENT && a.state === 'alive' && a.resources.gpus.length === 8) &&
+      agents.some((a) => a.id === QUAD && a.state === 'alive' && a.pool === 'quad' && a.resources.gpus.length === 4)
+    );
   });
 });
 
 test.after.always(async () => {
   await agent?.kill('SIGKILL');
+  await quad?.kill('SIGKILL');
   await m?.stop();
 });
 
@@ -243,6 +260,65 @@ test.serial('hostile input: a --per-user that names nothing, a bad window, a bud
   t.regex(viaApi.body.error.message, /priority must be -100\.\.100/);
   const why = await api(m.url, 'GET', '/tasks/999999/why', { token: admin });
   t.is(why.body.error.code, 'TASK_NOT_FOUND');
+});
+
+test.serial("two siblings with a guarantee of 2 GPUs each on a 4-GPU pool: one borrows all 4 while the other is idle; the other's task reclaims one (the newest borrowed task preempted and queued again within the grace period); a non-preemptible task never borrows", async (t) => {
+  const yard = yardAdmin();
+  for (const group of ['research/vision', 'research/nlp']) await ok(yard(['quota', 'guarantee', 'set', group, '--pool', 'quad', '--gpus', '2']));
+  const inQuad = ['--pool', 'quad', ...oneGpu()];
+  // Within vision's guarantee: two run.
+  const a1 = await run('alice', 'research/vision', 'sleep 300', inQuad);
+  const a2 = await run('alice', 'research/vision', 'sleep 300', inQuad);
+  await waitState(a1, ['RUNNING']);
+  await waitState(a2, ['RUNNING']);
+  // A task that may not be preempted does not borrow, though the pool has 2 GPUs free.
+  const fixed = await run('alice', 'research/vision', 'sleep 300', [...inQuad, '--no-preempt']);
+  await waitReason(fixed, 'NO_BORROW_GPUS:research/vision');
+  const fixedWhy = await terminals.alice!.json<TaskWhy>(['why', String(fixed)]);
+  t.deepEqual(fixedWhy.reasons, ['NO_BORROW_GPUS:research/vision']);
+  t.true(fixedWhy.placement.some((p) => p.node === QUAD && p.fits), 'the pool has room: the guarantee holds it');
+  // Preemptible ones borrow what nlp leaves idle: vision holds all 4.
+  const a3 = await run('alice', 'research/vision', 'sleep 300', inQuad);
+  const a4 = await run('alice', 'research/vision', 'sleep 300', inQuad);
+  await waitState(a3, ['RUNNING']);
+  await waitState(a4, ['RUNNING']);
+  t.is((await getTask(fixed)).state, 'QUEUED');
+  const statuses = (await terminals.alice!.json<{ items: GuaranteeStatus[] }>(['quota', 'guarantee', 'list', '--pool', 'quad'])).items;
+  t.like(statuses.find((g) => g.group === 'research/vision'), { cohort: 'research', guaranteed: { gpus: 2 }, inUse: { gpus: 4 }, borrowed: { gpus: 2 }, lent: { gpus: 0 } });
+  t.like(statuses.find((g) => g.group === 'research/nlp'), { guaranteed: { gpus: 2 }, inUse: { gpus: 0 }, borrowed: { gpus: 0 }, lent: { gpus: 2 } });
+  t.regex((await ok(terminals.alice!.run(['queue']))).stdout, /Guarantees:\n.*BORROWED[\s\S]*research\/vision\s+quad\s+research/);
+
+  // Carol (nlp) submits: the newest borrowed task (a4) is preempted, queued again, and her task starts.
+  const c1 = await run('carol', 'research/nlp', 'sleep 300', inQuad);
+  await waitState(c1, ['RUNNING']);
+  const preempted = await waitFor('a4 to be queued again', async () => {
+    const task = await getTask(a4);
+    return task.state === 'QUEUED' && task.preemptions === 1 ? task : undefined;
+  });
+  t.is(preempted.agent, null);
+  for (const id of [a1, a2, a3]) t.is((await getTask(id)).state, 'RUNNING', `task ${id} kept running: one preemption was enough`);
+  // Its timeline: the preemption asked, then QUEUED, within the agents' grace period (the master's own timestamps).
+  const timeline = (await api<{ items: TaskTimelineEntry[] }>(m.url, 'GET', `/tasks/${a4}/timeline`, { token: admin })).body.items;
+  const asked = timeline.findLast((e) => e.event === 'kill_requested');
+  t.regex(asked?.detail ?? '', /^PREEMPTED: group research\/nlp needs 1 GPUs of its guarantee in pool quad, which group research\/vision borrowed/);
+  const requeued = timeline.find((e) => e.event === 'state' && e.state === 'QUEUED' && Date.parse(e.at) >= Date.parse(asked!.at));
+  t.truthy(requeued, JSON.stringify(timeline));
+  t.true(Date.parse(requeued!.at) - Date.parse(asked!.at) <= KILL_GRACE_S * 1000, JSON.stringify(timeline));
+  // Its log says why, and the admins' audit log has it.
+  const logs = (await api<TaskLogPage>(m.url, 'GET', `/tasks/${a4}/logs?limit=1000`, { token: tokens.alice })).body.items.map((l) => l.line);
+  t.true(logs.some((l) => /^\[trainyard\] preempted: PREEMPTED: group research\/nlp needs/.test(l)), logs.join('\n'));
+  const audit = (await api<Page<AuditEntry>>(m.url, 'GET', '/audit?limit=200', { token: admin })).body.items;
+  t.true(audit.some((e) => e.action === 'task.preempt' && e.target === String(a4)));
+  // It waits now for its cohort (nlp uses what it lent), not to run again and be preempted again.
+  await waitFor('a4 to wait for the cohort', async () => {
+    const why = await terminals.alice!.json<TaskWhy>(['why', String(a4)]);
+    return why.reasons.includes('COHORT_GPUS:research/vision');
+  });
+  t.is((await getTask(a4)).preemptions, 1);
+
+  for (const id of [a1, a2, a3, a4, fixed, c1]) await kill(id);
+  for (const id of [a1, a2, a3, a4, fixed, c1]) await waitState(id, ['KILLED']);
+  for (const group of ['research/vision', 'research/nlp']) await ok(yard(['quota', 'guarantee', 'delete', group, '--pool', 'quad']));
 });
 
 test.serial('every new command has --help with an example', async (t) => {
