@@ -42,6 +42,9 @@ import { ACTIVE_STATES, taskRepository, type TaskListFilter, type TaskWithOwner 
 import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
+/** A task going back to the queue (a restart, a preemption): nothing of its run on an agent stays. */
+const OFF_ITS_AGENT = { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0, placement: null } as const;
+
 export class TaskService {
   constructor(
     private readonly deps: {
@@ -499,12 +502,7 @@ export class TaskService {
         task,
         'preempt',
         {
-          agent_id: null,
-          lease_id: null,
-          lease_acked_at: null,
-          assigned_at: null,
-          log_offset: 0,
-          placement: null,
+          ...OFF_ITS_AGENT,
           kill_requested_at: null,
           kill_requested_by: null,
           kill_reason: null,
@@ -615,12 +613,7 @@ export class TaskService {
       await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] run ended (${why}); restarting (${task.restarts + 1} of ${config.max_restarts})` }]);
       return this.transition(task, 'restart', {
         restarts: task.restarts + 1,
-        agent_id: null,
-        lease_id: null,
-        lease_acked_at: null,
-        assigned_at: null,
-        log_offset: 0,
-        placement: null,
+        ...OFF_ITS_AGENT,
         exit_code: details.exitCode ?? null,
         message: details.message ?? null,
       });
