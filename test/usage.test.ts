@@ -38,10 +38,21 @@ async function startAgentAndWait(): Promise<AgentProcess> {
   return started;
 }
 
-const advance = (ms: number) => {
+/**
+ * Moves the master's clock, then waits for the agent's next heartbeat by that clock: on a loaded
+ * machine two moves could otherwise land between two heartbeats and add up past `lost_timeout`.
+ * `agentDown` for the move that finds a killed agent lost.
+ */
+async function advance(ms: number, options: { agentDown?: boolean } = {}) {
   m.clock.advance(ms);
   advanced += ms;
-};
+  if (options.agentDown) return;
+  const movedTo = m.clock.now();
+  await waitFor('a heartbeat after the clock moved', async () => {
+    const agents = (await api<Page<Agent>>(m.url, 'GET', '/agents', { token: tokens.admin })).body.items;
+    return agents.some((a) => a.state === 'alive' && a.lastHeartbeatAt !== null && Date.parse(a.lastHeartbeatAt) >= movedTo);
+  });
+}
 
 test.before(async () => {
   dir = tempDir('yard-usage-');
@@ -107,40 +118,40 @@ test.serial('a day of runs: each outcome is one ledger row, and yard usage --sin
   // alice: 2 GPUs for 3 hours, completed.
   const a1 = await submit('alice', 'train-a', { gpus: 2, cpu: 2, memory: '1Gi' }, { group: 'vision' });
   await running(a1.task.id);
-  advance(3 * HOUR);
+  await advance(3 * HOUR);
   a1.go();
   await endsAs(a1.task.id, 'COMPLETED');
   // bob: 1 GPU for 5 hours, failed (exit 3).
   const b1 = await submit('bob', 'train-b', { gpus: 1 }, { group: 'vision', code: 3 });
   await running(b1.task.id);
-  advance(5 * HOUR);
+  await advance(5 * HOUR);
   b1.go();
   await endsAs(b1.task.id, 'FAILED');
   // alice: 1 GPU for 2 hours, killed.
   const a2 = await submit('alice', 'sweep-a', { gpus: 1 });
   await running(a2.task.id);
-  advance(2 * HOUR);
+  await advance(2 * HOUR);
   await api(m.url, 'POST', `/tasks/${a2.task.id}/kill`, { token: tokens.alice });
   await endsAs(a2.task.id, 'KILLED');
   // carol: 3 GPUs, fails after an hour and runs again (a restart: two runs), completes after another.
   const c1 = await submit('carol', 'train-c', { gpus: 3 }, { group: 'nlp', code: 1, maxRestarts: 1 });
   await running(c1.task.id);
-  advance(HOUR);
+  await advance(HOUR);
   c1.go();
   await waitFor('the restart to run', async () => {
     const task = await getTask(c1.task.id);
     return task.restarts === 1 && task.state === 'RUNNING';
   });
-  advance(HOUR);
+  await advance(HOUR);
   // The second run exits 1 too, with no restarts left.
   c1.go();
   await endsAs(c1.task.id, 'FAILED');
   // dave: 1 GPU; its agent is killed -9 an hour in and found lost six hours later (the master's clock).
   const d1 = await submit('dave', 'train-d', { gpus: 1 }, { group: 'nlp' });
   await running(d1.task.id);
-  advance(HOUR);
+  await advance(HOUR);
   await agent.kill('SIGKILL');
-  advance(6 * HOUR + 5000);
+  await advance(6 * HOUR + 5000, { agentDown: true });
   await endsAs(d1.task.id, 'LOST');
   agent = await startAgentAndWait();
 
@@ -224,7 +235,7 @@ test.serial('a run still going counts up to now, as running; the cluster overvie
   t.is((await api<ClusterOverview>(m.url, 'GET', '/cluster', { token: tokens.admin })).body.agents!.length >= 1, true);
 
   const started = Date.parse((await getTask(run.task.id)).startedAt!);
-  advance(HOUR / 2);
+  await advance(HOUR / 2);
   const low = (m.clock.now() - started) / 1000;
   const report = (await api<UsageReport>(m.url, 'GET', '/usage?since=1h&by=user', { token: tokens.bob })).body;
   const high = (m.clock.now() - started) / 1000;

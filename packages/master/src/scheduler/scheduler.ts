@@ -92,7 +92,12 @@ export class Scheduler implements Dispatcher {
    */
   capacityChanged(): void {
     for (const manager of this.deps.pools().all()) {
-      void this.hasWork(manager.pool).then((has) => has && manager.workQueued());
+      // Fired and forgotten by whoever freed the room (a report, a kill, the monitor): a store that
+      // fails here (or is already closed, as the master shuts down) must not take the master down.
+      this.hasWork(manager.pool).then(
+        (has) => has && manager.workQueued(),
+        (error: unknown) => this.deps.logger.warn({ err: error, pool: manager.pool }, 'could not look for queued work'),
+      );
     }
     this.reclaimSoon();
   }
