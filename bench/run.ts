@@ -177,7 +177,7 @@ if (want('P7')) {
 
 if (want('P8')) {
   const agents = quick ? 100 : 200;
-  log(`P8: quotas: 100 users in 10 groups, all covered; ${agents} simulated agents, 20 submissions a second; then submissions/s`);
+  log(`P8: quotas: 100 users in a three-level group tree, all covered; ${agents} simulated agents, 20 submissions a second; then submissions/s with and without the quotas`);
   const r8 = await p8({ agents, workers: 2, rate: 20, seconds });
   report.P8 = r8;
   rows.push({
@@ -186,9 +186,9 @@ if (want('P8')) {
     value:
       `submit->assigned p50 ${r8.p50Ms} ms, p99 ${r8.p99Ms} ms (master's own share: p50 ${r8.masterSideP50Ms}, p99 ${r8.masterSideP99Ms} ms); ` +
       `${r8.assigned}/${r8.tasks} assigned; ${Math.round(r8.submitsPerSecond)} submissions/s (p99 ${r8.submitP99Ms} ms, ${r8.submitErrors} errors; ` +
-      `the same without the quotas: ${Math.round(r8.withoutQuotasPerSecond)}/s, p99 ${r8.withoutQuotasP99Ms} ms)`,
-    goal: 'as P2 and P3: p50 <= 20 ms, p99 <= 100 ms, >= 2000/s',
-    met: r8.p50Ms <= 20 && r8.p99Ms <= 100 && r8.assigned === r8.tasks && r8.submitsPerSecond >= 2000 && r8.submitErrors === 0,
+      `the same without the quotas: ${Math.round(r8.withoutQuotasPerSecond)}/s, p99 ${r8.withoutQuotasP99Ms} ms; covered/uncovered ${r8.coveredRatio})`,
+    goal: 'as P2 and P3: p50 <= 20 ms, p99 <= 100 ms, >= 2000/s; covered submissions >= 0.9x uncovered ones',
+    met: r8.p50Ms <= 20 && r8.p99Ms <= 100 && r8.assigned === r8.tasks && r8.submitsPerSecond >= 2000 && r8.submitErrors === 0 && r8.coveredRatio >= 0.9,
   });
 }
 

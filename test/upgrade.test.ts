@@ -50,7 +50,7 @@ test.after.always(() => m?.stop());
 test('the file went through every migration since 0.1.0, in order', async (t) => {
   const history = async (db: unknown) =>
     ((await (db as any).selectFrom('kysely_migration').select('name').orderBy('timestamp').orderBy('name').execute()) as Array<{ name: string }>).map((r) => r.name);
-  const expected = ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0011-pools', '0021-kill-requests', '0022-task-agent-tokens', '0023-leader', '0027-images', '0031-usage-ledger'];
+  const expected = ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0011-pools', '0021-kill-requests', '0022-task-agent-tokens', '0023-leader', '0026-scheduling', '0027-images', '0031-usage-ledger'];
   t.deepEqual(await history(m.master.database.db), expected);
   if (copied) {
     const file = await openDatabase({ path: copied.file }, { migrate: false });
@@ -136,8 +136,10 @@ test('every task, its config, identity, state and logs are intact; agent tokens 
   for (const expected of manifest.tasks) {
     const { logs, ...task } = expected;
     const found = await api<Task>(m.url, 'GET', `/tasks/${task.id}`, { token: admin });
-    const { group, runSpec, pendingReason, killRequest, pool, placement, resources, ...rest } = found.body;
+    const { group, runSpec, pendingReason, killRequest, pool, placement, resources, priority, preemptible, preemptions, ...rest } = found.body;
     t.deepEqual(rest, task, `task ${task.id}`);
+    // 0026-scheduling: a task from before has the default priority, may be preempted, and never was.
+    t.deepEqual({ priority, preemptible, preemptions }, { priority: 0, preemptible: true, preemptions: 0 }, `task ${task.id}`);
     // 0021-kill-requests: a kill asked before says when, and that who asked was not recorded.
     t.deepEqual(killRequest && { by: killRequest.by, reason: killRequest.reason }, task.killRequested ? { by: null, reason: null } : null, `task ${task.id}`);
     // 0011-pools: every task from before is in the default pool, placed on an agent and nothing more.

@@ -53,6 +53,10 @@ import QuotaList from './commands/quota/list.js';
 import QuotaSet from './commands/quota/set.js';
 import QuotaShow from './commands/quota/show.js';
 import QuotaUnassign from './commands/quota/unassign.js';
+import QuotaGuaranteeDelete from './commands/quota/guarantee/delete.js';
+import QuotaGuaranteeList from './commands/quota/guarantee/list.js';
+import QuotaGuaranteeSet from './commands/quota/guarantee/set.js';
+import WhyCommand from './commands/why.js';
 import RoleAssign from './commands/role/assign.js';
 import RoleCreate from './commands/role/create.js';
 import RoleDelete from './commands/role/delete.js';
@@ -151,6 +155,10 @@ export const COMMANDS = {
   'quota:set': QuotaSet,
   'quota:show': QuotaShow,
   'quota:unassign': QuotaUnassign,
+  'quota:guarantee:delete': QuotaGuaranteeDelete,
+  'quota:guarantee:list': QuotaGuaranteeList,
+  'quota:guarantee:set': QuotaGuaranteeSet,
+  why: WhyCommand,
   'role:assign': RoleAssign,
   'role:create': RoleCreate,
   'role:delete': RoleDelete,

@@ -42,6 +42,8 @@ import { requireUser } from './http/authenticate.js';
 import { answerClientError } from './http/client-error.js';
 import { Site } from './http/site.js';
 import { DEFAULT_WEB_ROOT } from './http/web-ui.js';
+import { BudgetWatch } from './quotas/budget-watch.js';
+import { GuaranteeService } from './quotas/guarantee-service.js';
 import { quotaRoutes } from './quotas/quota-routes.js';
 import { QuotaService } from './quotas/quota-service.js';
 import { RuntimeLimits } from './quotas/runtime-limits.js';
@@ -189,6 +191,9 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   let scheduler: Scheduler | undefined;
   let pools: Pools | undefined;
   let agents: AgentService | undefined;
+  // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote, budgets read it.
+  const usage = new UsageService({ db, clock, users });
+  const guarantees = new GuaranteeService({ db, clock, audit, groups, pools: () => pools!.names(), onChanged: () => scheduler?.capacityChanged() });
   let tasks: TaskService | undefined;
   const metrics = new MasterMetrics({ clock, readStore: () => storeSnapshot(tasks!, agents!), leading: () => fence.isLeader() });
   const quotas = new QuotaService({
@@ -197,12 +202,16 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     audit,
     users,
     groups,
+    ledger: usage,
+    guarantees,
+    pools: () => pools!.names(),
     fairShare: { halfLifeMs: config.scheduler.fair_share.half_life, gpuWeight: config.scheduler.fair_share.gpu_weight },
     onChanged: () => scheduler?.capacityChanged(),
     fence,
   });
-  // The usage ledger: the tasks service opens and closes runs in it; fair share is charged from what it wrote.
-  const usage = new UsageService({ db, clock, users });
+  // Quotas count down the tree of groups, and guarantees name groups by path: both read it again when it changes.
+  groups.subscribe(quotas);
+  groups.subscribe({ treeChanged: () => guarantees.forget() });
   const policy = new PolicyStore({ db, audit, logger, config, ...(options.configFile ? { configFile: options.configFile } : {}) });
   tasks = new TaskService({
     db,
@@ -223,6 +232,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     ledger: usage,
     onRunEnded: (run) => void quotas.chargeRun(run).catch((error: unknown) => logger.error({ err: error, taskId: run.taskId }, 'fair-share usage not recorded')),
     onQueued: (task) => scheduler?.taskQueued(task),
+    onLeftQueue: (taskId) => scheduler?.taskLeftQueue(taskId),
     onKillRequested: (task) => pools?.kill(task),
     onCapacityFreed: () => scheduler?.capacityChanged(),
     fence,
@@ -269,14 +279,19 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   const interactive = new InteractiveService({ runs: pools, clock, logger, tasks });
   scheduler = new Scheduler({
     logger,
+    clock,
     tasks,
+    users,
     pools: () => pools!,
     quotas,
+    guarantees,
+    usage,
     options: { policy: config.scheduler.policy },
     leading: () => fence.isLeader(),
     onDecision: (seconds, assigned) => metrics.dispatchDecided(seconds, assigned),
   });
   const runtimeLimits = new RuntimeLimits({ quotas, tasks, clock, logger, warningMs: config.tasks.runtime_warning });
+  const budgetWatch = new BudgetWatch({ db, quotas, tasks, audit, users, logger, onRoomAgain: () => scheduler!.capacityChanged() });
   const reports = new RunReports({ db, tasks });
   const cluster = new ClusterService({ db, clock, agents, tasks });
   const images = new ImageService({
@@ -352,8 +367,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       tokenRoutes(tokens, users, guards),
       auditRoutes(audit, users, guards),
       policyRoutes(policy, { users, groups }, guards),
-      quotaRoutes(quotas, { users, groups, scheduler, pools, policy: config.scheduler.policy }, guards),
-      taskRoutes(tasks, guards),
+      quotaRoutes(quotas, { users, groups, scheduler, guarantees }, guards),
+      taskRoutes(tasks, guards, { why: (task) => scheduler!.why(task) }),
       usageRoutes({ usage, cluster, users }, guards),
       agentRoutes(agents, agentTokens, guards),
       poolRoutes(pools, guards),
@@ -411,6 +426,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
           interactive.leadershipBegan();
           quotas.leadershipChanged();
           cluster.leadershipBegan();
+          scheduler!.leadershipBegan();
           await markStranded().catch((error: unknown) => logger.error({ err: error }, 'queued tasks of pools master.yaml lacks were not marked'));
           // Agents find this master now: whatever waits in the queue is offered to them.
           scheduler!.capacityChanged();
@@ -444,6 +460,8 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
       agents.markLost(),
       pools.reconcile(),
       runtimeLimits.sweep(),
+      budgetWatch.sweep(),
+      scheduler!.reclaim(),
       quotas.flushUsage(),
       cluster.sampleIfDue(),
       idleTimeout ? interactive.stopIdle(idleTimeout) : undefined,
@@ -461,6 +479,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
     services: { audit, users, groups, roles, sessions, tokens, tasks, agents, agentTokens, oneShotAgents, scheduler, pools, policy, quotas, usage, cluster, images },
     async close() {
       clearInterval(monitor);
+      scheduler!.close();
       interactive.close();
       await pools.close();
       if (fence.isLeader()) await quotas.flushUsage().catch((error: unknown) => logger.error({ err: error }, 'fair-share usage not written'));

@@ -59,6 +59,10 @@ export type GroupUnixRequest = z.input<typeof groupUnixSchema>;
 /** `yard group set PATH --default-pool NAME | --no-default-pool`: where its tasks go when they name no pool (null: the system's default_pool). */
 export const groupPoolSchema = z.strictObject({ defaultPool: poolNameSchema.nullable() });
 export type GroupPoolRequest = z.input<typeof groupPoolSchema>;
+/** `yard group set PATH --fair-share-weight W`: its share against its siblings in hierarchical fair share (default 1). */
+export const groupFairShareSchema = z.strictObject({
+  weight: z.number({ error: 'weight must be a number' }).positive('weight must be more than 0').max(1_000_000, 'weight is absurd (at most 1000000)'),
+});
 export const memberParamsSchema = z.strictObject({ path: groupPathSchema, username: usernameSchema });
 
 export const createRoleSchema = z.strictObject({
@@ -125,6 +129,8 @@ export interface Group {
   sharedDir: boolean;
   /** The pool tasks created in the group go to when they name none (null: the system's default_pool). */
   defaultPool: string | null;
+  /** Its share against its sibling groups (and the parent's direct members) in hierarchical fair share; 1 by default. */
+  fairShareWeight: number;
 }
 
 export interface GroupDetail extends Group {

@@ -117,6 +117,10 @@ export const SCOPEABLE_CAPABILITIES: readonly Capability[] = ['operate_others', 
 export const READ_ONLY_CAPABILITIES: readonly Capability[] = ['see_status'];
 
 /** Built-in roles: `admin` holds every capability, `user` none; neither can be edited or deleted. */
+/** A task's priority in its owner's own queue (`--priority`): higher first, never ahead of other people's tasks. */
+export const MIN_PRIORITY = -100;
+export const MAX_PRIORITY = 100;
+
 export const ADMIN_ROLE = 'admin';
 export const USER_ROLE = 'user';
 export const BUILTIN_ROLES: readonly string[] = [ADMIN_ROLE, USER_ROLE];
@@ -138,6 +142,7 @@ export * from './errors.js';
 export * from './web-pages.js';
 export * from './same-origin-path.js';
 export * from './quotas.js';
+export * from './why.js';
 export * from './task-status.js';
 export * from './version.js';
 export * from './usage-format.js';

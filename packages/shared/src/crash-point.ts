@@ -7,7 +7,8 @@
  * Steps: master:after-submit, master:before-assign, master:after-assign, master:after-ack, master:after-running;
  * a Slurm pool's placement: master:before-slurm-submit (the task is leased and its one-shot
  * token minted, nothing submitted), master:after-slurm-submit (Slurm has the job, its id is not
- * stored), master:after-slurm-placement (the job id is stored);
+ * stored), master:after-slurm-placement (the job id is stored),
+ * master:after-preempt-request (a preemption recorded, the agent not yet told);
  * agent:after-lease, agent:after-ack, agent:after-create, agent:after-start, agent:after-running,
  * agent:after-exit.
  *
@@ -24,6 +25,7 @@ export type CrashPoint =
   | 'master:before-slurm-submit'
   | 'master:after-slurm-submit'
   | 'master:after-slurm-placement'
+  | 'master:after-preempt-request'
   | 'agent:after-lease'
   | 'agent:after-ack'
   | 'agent:after-create'

@@ -27,7 +27,8 @@ import type { Capability, TaskState } from './constants.js';
 import type { Page } from './pagination.js';
 import type { PolicyReload, PolicyView } from './policy.js';
 import type { PoolView } from './pools.js';
-import type { Quota, QuotaAssignment, QuotaRequest, QuotaUsage, QueueView } from './quotas.js';
+import type { GuaranteeRequest, GuaranteeStatus, Quota, QuotaAssignment, QuotaRequest, QuotaUsage, QueueView } from './quotas.js';
+import type { TaskWhy } from './why.js';
 import type { CreateTaskRequest, Task, TaskListQuery, TaskLogPage, TaskPlan, TaskSummary, TaskTimelineEntry } from './tasks.js';
 import type { ClusterHistory, ClusterOverview, UsageQuery, UsageReport, UsageSeries, UsageSeriesQuery } from './usage.js';
 import type { CreateUserRequest, LinkAgentUserRequest, PatchUserRequest, User } from './users.js';
@@ -77,6 +78,8 @@ export const ENDPOINTS = {
   'groups.delete': { method: 'DELETE', path: '/groups/:path' },
   'groups.setUnix': { method: 'PATCH', path: '/groups/:path/unix' },
   'groups.setPool': { method: 'PATCH', path: '/groups/:path/pool' },
+  /** A group's weight in hierarchical fair share (issue 26). */
+  'groups.setFairShare': { method: 'PATCH', path: '/groups/:path/fair-share' },
   'groups.addMember': { method: 'POST', path: '/groups/:path/members' },
   'groups.removeMember': { method: 'DELETE', path: '/groups/:path/members/:username' },
 
@@ -106,6 +109,10 @@ export const ENDPOINTS = {
   'quotas.unassign': { method: 'DELETE', path: '/quotas/:name/assignments' },
   'quotas.usage': { method: 'GET', path: '/quota-usage' },
   queue: { method: 'GET', path: '/queue' },
+  // Guarantees, borrowing and reclaim (issue 26): a group's guaranteed share of a pool.
+  'guarantees.list': { method: 'GET', path: '/guarantees' },
+  'guarantees.set': { method: 'PUT', path: '/guarantees' },
+  'guarantees.delete': { method: 'DELETE', path: '/guarantees' },
 
   'tasks.list': { method: 'GET', path: '/tasks' },
   'tasks.create': { method: 'POST', path: '/tasks' },
@@ -116,6 +123,8 @@ export const ENDPOINTS = {
   'tasks.delete': { method: 'DELETE', path: '/tasks/:id' },
   'tasks.logs': { method: 'GET', path: '/tasks/:id/logs' },
   'tasks.timeline': { method: 'GET', path: '/tasks/:id/timeline' },
+  /** Every reason a queued task waits, where it could run, its place in the queue and an estimated start (`yard why`). */
+  'tasks.why': { method: 'GET', path: '/tasks/:id/why' },
   'tasks.service': { method: 'GET', path: '/tasks/:id/service' },
   /** A WebSocket (upgrade); a plain GET is refused. */
   'tasks.shell': { method: 'GET', path: '/tasks/:id/shell' },
@@ -200,6 +209,7 @@ export interface EndpointTypes {
   'groups.delete': { response: { path: string; deleted: true; members: string[] } };
   'groups.setUnix': { body: GroupUnixRequest; response: GroupDetail };
   'groups.setPool': { body: GroupPoolRequest; response: GroupDetail };
+  'groups.setFairShare': { body: { weight: number }; response: GroupDetail };
   'groups.addMember': { body: { username: string }; response: Group };
   'groups.removeMember': { response: Group };
 
@@ -229,6 +239,9 @@ export interface EndpointTypes {
   'quotas.unassign': { query: { user?: string; group?: string }; response: QuotaAssignment };
   'quotas.usage': { query: { user?: string; group?: string }; response: QuotaUsage };
   queue: { response: QueueView };
+  'guarantees.list': { query: { pool?: string; group?: string }; response: { items: GuaranteeStatus[] } };
+  'guarantees.set': { body: GuaranteeRequest; response: GuaranteeStatus };
+  'guarantees.delete': { query: { group: string; pool: string }; response: { group: string; pool: string; deleted: true } };
 
   'tasks.list': { query: TaskListQuery; response: Page<TaskSummary> };
   'tasks.create': { body: CreateTaskRequest; response: Task };
@@ -240,6 +253,7 @@ export interface EndpointTypes {
   'tasks.delete': { response: { id: number; deleted: true } };
   'tasks.logs': { query: { after?: number; limit?: number; wait?: number; seen?: string; tail?: number; since?: string }; response: TaskLogPage };
   'tasks.timeline': { response: { items: TaskTimelineEntry[] } };
+  'tasks.why': { response: TaskWhy };
   'tasks.service': { query: { probe?: boolean }; response: ServiceStatus };
   'tasks.shell': { query: ShellQuery; response: never };
   'tasks.proxy': { response: never };

@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   /** An image no agent of the pool has, or an image operation the master does not know (any more). */
   IMAGE_NOT_FOUND: 404,
   OPERATION_NOT_FOUND: 404,
+  /** A group with no guarantee in the pool named (`yard quota guarantee delete`). */
+  GUARANTEE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   USER_EXISTS: 409,

@@ -14,6 +14,20 @@ export type QuotaLimitName = (typeof QUOTA_LIMITS)[number];
 export const DISPATCH_RESOURCES = ['running', 'cpu', 'memory', 'gpus'] as const;
 export type DispatchResource = (typeof DISPATCH_RESOURCES)[number];
 
+/**
+ * What each member of a group may hold at most inside a group quota (issue 26: `--per-user`): the
+ * group may use 16 GPUs and no one person more than 4. Null: no cap on that resource.
+ */
+export interface PerUserLimits {
+  maxRunning: number | null;
+  cpu: number | null;
+  memory: number | null;
+  gpus: number | null;
+}
+
+/** A budget's window: a rolling duration (`30d`, `1d`, `12h`) or the calendar month (`month`, UTC). */
+export type BudgetWindow = string;
+
 export interface QuotaLimits {
   /** Tasks assigned or running at once. */
   maxRunning: number | null;
@@ -26,6 +40,16 @@ export interface QuotaLimits {
   gpus: number | null;
   /** Milliseconds a task may run (from RUNNING) before it is killed with RUNTIME_LIMIT. */
   maxRuntimeMs: number | null;
+  /** Each member's share inside a group quota (null: none); on a user's own quota it is the same as the limits. */
+  perUser: PerUserLimits | null;
+  /** Only tasks in this pool count, and only they are held (null: every pool). */
+  pool: string | null;
+  /** GPU-hours over `budgetWindow` (Slurm's GrpTRESMins, rolling): the usage ledger's runs, those still going up to now. */
+  gpuHours: number | null;
+  /** CPU-hours over `budgetWindow` (a run that asks no CPU counts one). */
+  cpuHours: number | null;
+  /** The budgets' window (`30d`, `month`); null when the quota has no budget. */
+  budgetWindow: BudgetWindow | null;
 }
 
 export interface QuotaAssignment {
@@ -53,13 +77,26 @@ export interface QuotaRequest {
   gpus?: number | null;
   maxRuntime?: string | number | null;
   denyOnLimit?: boolean;
+  /**
+   * Each member's cap inside the quota: a number caps the one dispatch limit the quota sets
+   * (`--gpus 4 --per-user 2`), an object names them (`{gpus: 2, maxRunning: 3}`); null removes them.
+   */
+  perUser?: number | { maxRunning?: number | null; cpu?: number | null; memory?: string | number | null; gpus?: number | null } | null;
+  /** Count and hold only the tasks of this pool (null: every pool). */
+  pool?: string | null;
+  gpuHours?: number | null;
+  cpuHours?: number | null;
+  /** `30d` (rolling; the default once a budget is set), `12h`, `month` (calendar month, UTC). */
+  window?: string | null;
 }
 
 /** One limit of one quota as it applies to a principal: how much is in use, and the limit. */
 export interface QuotaUsageLine {
-  resource: 'running' | 'submitted' | 'cpu' | 'memory' | 'gpus' | 'max_runtime';
+  resource: 'running' | 'submitted' | 'cpu' | 'memory' | 'gpus' | 'max_runtime' | 'gpu_hours' | 'cpu_hours';
   used: number | null;
   limit: number;
+  /** `per user`: the cap on each member (used: this user's, or the largest member's for a group); `30d`, `month`: a budget's window. */
+  scope?: string;
 }
 
 /** `GET /quota-usage`: the quotas covering a user (their own, their groups') or a group, with usage. */
@@ -69,6 +106,8 @@ export interface QuotaUsage {
   quotas: Array<{ quota: string; via: string; denyOnLimit: boolean; lines: QuotaUsageLine[] }>;
   /** The user's fair-share usage (GPU- and CPU-seconds, decayed), when a user was asked for. */
   fairShare: { cpuSeconds: number; gpuSeconds: number; score: number } | null;
+  /** The guarantees of the group (or of the user's groups and the groups above them): guaranteed, in use, borrowed, lent. */
+  guarantees: GuaranteeStatus[];
 }
 
 /** `GET /queue`: queued tasks in the order the scheduler will try them. */
@@ -83,12 +122,64 @@ export interface QueueEntry {
   createdAt: string;
   /** The owner's fair-share score (decayed CPU-seconds + gpu_weight x GPU-seconds, rounded), as `quota show` gives it; shown under fifo too. */
   usage: number;
+  /** The owner's own order (`--priority`, -100..100): higher first among the owner's tasks, never ahead of others'. */
+  priority: number;
+  /** False for `--no-preempt`: it never borrows, and is never preempted. */
+  preemptible: boolean;
   pendingReason: string | null;
 }
 
 export interface QueueView {
   policy: 'fifo' | 'fair_share';
   items: QueueEntry[];
+  /** Every guarantee with what its group holds, borrows and lends now. */
+  guarantees: GuaranteeStatus[];
+}
+
+/** What guarantees, borrowing and lending are counted in. */
+export const GUARANTEE_RESOURCES = ['gpus', 'cpu'] as const;
+export type GuaranteeResource = (typeof GUARANTEE_RESOURCES)[number];
+/** An amount per guaranteed resource; null: not governed (a guarantee of GPUs says nothing of CPUs). */
+export type GuaranteeAmounts = Record<GuaranteeResource, number | null>;
+
+/**
+ * A group's guaranteed share of a pool (Kueue's nominal quota, on Trainyard's groups): its tasks
+ * may always use that much; beyond it they borrow what its siblings (the groups with a guarantee
+ * in the same pool under the same parent: its cohort) leave idle, up to `borrowingLimit`; a
+ * sibling lends at most its `lendingLimit`. Borrowed tasks are preempted when the lender needs
+ * them back; tasks that may not be preempted never borrow.
+ */
+export interface Guarantee {
+  group: string;
+  pool: string;
+  guaranteed: GuaranteeAmounts;
+  /** The most it may borrow beyond its guarantee (null: no limit but what its siblings lend). */
+  borrowingLimit: GuaranteeAmounts;
+  /** The most of its idle guarantee its siblings may borrow (null: all of it). */
+  lendingLimit: GuaranteeAmounts;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A guarantee with what its group's subtree holds in the pool now. */
+export interface GuaranteeStatus extends Guarantee {
+  /** Its cohort: the parent group's path, or null for top-level groups. */
+  cohort: string | null;
+  inUse: Record<GuaranteeResource, number>;
+  /** In use beyond its guarantee (borrowed from its siblings). */
+  borrowed: Record<GuaranteeResource, number>;
+  /** Of its guarantee, what its siblings hold now. */
+  lent: Record<GuaranteeResource, number>;
+}
+
+/** `PUT /guarantees`: set (create or change) a group's guarantee in a pool. */
+export interface GuaranteeRequest {
+  group: string;
+  pool: string;
+  gpus?: number | null;
+  cpu?: number | null;
+  borrowingLimit?: Partial<GuaranteeAmounts>;
+  lendingLimit?: Partial<GuaranteeAmounts>;
 }
 
 /**
@@ -110,6 +201,24 @@ export const PENDING_REASONS = [
   'QUOTA_CPU_GROUP',
   'QUOTA_MEMORY_GROUP',
   'QUOTA_GPUS_GROUP',
+  // The owner's share of a group quota (`--per-user`): `QUOTA_GPUS_PER_USER:research`.
+  'QUOTA_RUNNING_PER_USER',
+  'QUOTA_CPU_PER_USER',
+  'QUOTA_MEMORY_PER_USER',
+  'QUOTA_GPUS_PER_USER',
+  // Budgets over time: `BUDGET_GPU_HOURS_USER`, `BUDGET_CPU_HOURS_GROUP:research`.
+  'BUDGET_GPU_HOURS_USER',
+  'BUDGET_CPU_HOURS_USER',
+  'BUDGET_GPU_HOURS_GROUP',
+  'BUDGET_CPU_HOURS_GROUP',
+  // Guarantees (`:<group path>`): past the guarantee and may not be preempted, so it does not borrow;
+  // past the borrowing limit; nothing idle to borrow among its siblings.
+  'NO_BORROW_GPUS',
+  'NO_BORROW_CPU',
+  'BORROW_LIMIT_GPUS',
+  'BORROW_LIMIT_CPU',
+  'COHORT_GPUS',
+  'COHORT_CPU',
   'NO_AGENT_FITS',
   'POOL_GONE',
   'SLURM_PENDING_JOBS',
@@ -125,6 +234,7 @@ export function formatLimitDuration(ms: number): string {
 
 /** "max_running=2 gpus=4 memory=64Gi max_runtime=2h": a quota's limits on one line (CLI and web UI). */
 export function formatQuotaLimits(q: QuotaLimits): string {
+  const per = q.perUser;
   return [
     q.maxRunning === null ? '' : `max_running=${q.maxRunning}`,
     q.maxSubmitted === null ? '' : `max_submitted=${q.maxSubmitted}`,
@@ -132,23 +242,64 @@ export function formatQuotaLimits(q: QuotaLimits): string {
     q.memory === null ? '' : `memory=${formatByteSize(q.memory)}`,
     q.gpus === null ? '' : `gpus=${q.gpus}`,
     q.maxRuntimeMs === null ? '' : `max_runtime=${formatLimitDuration(q.maxRuntimeMs)}`,
+    per === null || per === undefined ? '' : `per_user(${formatPerUser(per)})`,
+    q.gpuHours === null || q.gpuHours === undefined ? '' : `gpu_hours=${q.gpuHours}/${q.budgetWindow}`,
+    q.cpuHours === null || q.cpuHours === undefined ? '' : `cpu_hours=${q.cpuHours}/${q.budgetWindow}`,
+    q.pool === null || q.pool === undefined ? '' : `pool=${q.pool}`,
   ]
     .filter(Boolean)
     .join(' ');
 }
 
-/** One usage line's amount for people: memory as a size, max_runtime as a duration, '-' for none. */
+/** "gpus=2 max_running=3": a quota's per-user caps. */
+export function formatPerUser(per: PerUserLimits): string {
+  return [
+    per.maxRunning === null ? '' : `max_running=${per.maxRunning}`,
+    per.cpu === null ? '' : `cpu=${per.cpu}`,
+    per.memory === null ? '' : `memory=${formatByteSize(per.memory)}`,
+    per.gpus === null ? '' : `gpus=${per.gpus}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** "gpus=2 cpu=16", "-" when none: a guarantee's amounts. */
+export function formatGuaranteeAmounts(amounts: Partial<Record<GuaranteeResource, number | null>>): string {
+  const parts = GUARANTEE_RESOURCES.filter((r) => amounts[r] !== null && amounts[r] !== undefined).map((r) => `${r}=${round3(amounts[r]!)}`);
+  return parts.length === 0 ? '-' : parts.join(' ');
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** One usage line's amount for people: memory as a size, max_runtime as a duration, hours to 0.01, '-' for none. */
 export function formatUsageAmount(line: Pick<QuotaUsageLine, 'resource'>, value: number | null): string {
   if (value === null) return '-';
   if (line.resource === 'memory') return formatByteSize(value);
   if (line.resource === 'max_runtime') return formatLimitDuration(value);
-  return String(Math.round(value * 1000) / 1000);
+  if (line.resource === 'gpu_hours' || line.resource === 'cpu_hours') return String(Math.round(value * 100) / 100);
+  return String(round3(value));
 }
 
 /** `QUOTA_GPUS_GROUP:research`, `QUOTA_RUNNING_USER`. */
 export function quotaPendingReason(resource: DispatchResource, group: string | null): string {
   const code = `QUOTA_${resource.toUpperCase()}_${group === null ? 'USER' : 'GROUP'}`;
   return group === null ? code : `${code}:${group}`;
+}
+
+/** `QUOTA_GPUS_PER_USER:research`: the owner's share of group research's quota. */
+export function perUserPendingReason(resource: DispatchResource, group: string): string {
+  return `QUOTA_${resource.toUpperCase()}_PER_USER:${group}`;
+}
+
+/** `BUDGET_GPU_HOURS_USER`, `BUDGET_CPU_HOURS_GROUP:research`. */
+export function budgetPendingReason(resource: 'gpu_hours' | 'cpu_hours', group: string | null): string {
+  const code = `BUDGET_${resource.toUpperCase()}_${group === null ? 'USER' : 'GROUP'}`;
+  return group === null ? code : `${code}:${group}`;
+}
+
+/** `NO_BORROW_GPUS:research/vision`, `BORROW_LIMIT_CPU:...`, `COHORT_GPUS:...`. */
+export function guaranteePendingReason(kind: 'NO_BORROW' | 'BORROW_LIMIT' | 'COHORT', resource: GuaranteeResource, group: string): string {
+  return `${kind}_${resource.toUpperCase()}:${group}`;
 }
 
 /** A pending reason in words, for `describe` and the web UI. */
@@ -158,10 +309,28 @@ export function explainPendingReason(reason: string): string {
   if (reason === 'SLURM_PENDING_JOBS') return "its Slurm pool's jobs already waiting in Slurm's queue reach the pool's max_pending_jobs; it goes next in Trainyard's order";
   if (reason === 'SLURM_UNAVAILABLE') return "its Slurm pool's slurmrestd does not answer; it is submitted once Slurm answers again";
   if (reason.startsWith('SLURM:')) return explainSlurmReason(reason.slice('SLURM:'.length));
-  const match = /^QUOTA_(RUNNING|CPU|MEMORY|GPUS)_(USER|GROUP)(?::(.+))?$/.exec(reason);
-  if (!match) return reason;
-  const what = { RUNNING: 'running tasks', CPU: 'CPUs', MEMORY: 'memory', GPUS: 'GPUs' }[match[1] as 'RUNNING'];
-  return match[2] === 'USER' ? `the owner's quota on ${what} is in use` : `group ${match[3]}'s quota on ${what} is in use`;
+  const words = { RUNNING: 'running tasks', CPU: 'CPUs', MEMORY: 'memory', GPUS: 'GPUs' } as const;
+  const quota = /^QUOTA_(RUNNING|CPU|MEMORY|GPUS)_(USER|GROUP|PER_USER)(?::(.+))?$/.exec(reason);
+  if (quota) {
+    const what = words[quota[1] as keyof typeof words];
+    if (quota[2] === 'USER') return `the owner's quota on ${what} is in use`;
+    if (quota[2] === 'PER_USER') return `the owner's share of group ${quota[3]}'s quota on ${what} is in use (per user)`;
+    return `group ${quota[3]}'s quota on ${what} is in use`;
+  }
+  const budget = /^BUDGET_(GPU|CPU)_HOURS_(USER|GROUP)(?::(.+))?$/.exec(reason);
+  if (budget) {
+    const what = `${budget[1]}-hours`;
+    return budget[2] === 'USER' ? `the owner's budget of ${what} is spent for its window` : `group ${budget[3]}'s budget of ${what} is spent for its window`;
+  }
+  const guarantee = /^(NO_BORROW|BORROW_LIMIT|COHORT)_(GPUS|CPU)(?::(.+))?$/.exec(reason);
+  if (guarantee) {
+    const what = words[guarantee[2] as 'GPUS' | 'CPU'];
+    const group = guarantee[3];
+    if (guarantee[1] === 'NO_BORROW') return `group ${group}'s guarantee of ${what} is in use, and a task that may not be preempted does not borrow`;
+    if (guarantee[1] === 'BORROW_LIMIT') return `group ${group} would borrow ${what} past its borrowing limit`;
+    return `group ${group}'s guarantee of ${what} is in use and its siblings have none idle to lend`;
+  }
+  return reason;
 }
 
 /** Slurm's most common reasons for holding a job pending (squeue's REASON), in words; others as Slurm says them. */

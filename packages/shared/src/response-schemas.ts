@@ -51,7 +51,12 @@ export const userSchema = z.object({
 });
 same<Same<z.infer<typeof userSchema>, User>>();
 
-const killRequestSchema = z.object({ at: iso, by: z.string().nullable(), reason: z.string().nullable() });
+const killRequestSchema = z.object({
+  at: iso,
+  by: z.string().nullable(),
+  reason: z.string().nullable(),
+  preempt: z.boolean().optional().meta({ description: 'a preemption: stopped, then queued again' }),
+});
 same<Same<z.infer<typeof killRequestSchema>, KillRequest>>();
 
 export const taskSummarySchema = z.object({
@@ -72,6 +77,9 @@ export const taskSummarySchema = z.object({
   pendingReason: z.string().nullable(),
   killRequest: killRequestSchema.nullable(),
   resources: z.object({ gpus: z.number().int(), cpu: z.number().nullable(), memory: z.number().nullable() }),
+  priority: z.number().int(),
+  preemptible: z.boolean(),
+  preemptions: z.number().int(),
 });
 same<Same<z.infer<typeof taskSummarySchema>, TaskSummary>>();
 

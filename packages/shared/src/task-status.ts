@@ -10,7 +10,7 @@ export interface TaskStatusView {
   state: TaskState;
   pendingReason: string | null;
   agent: string | null;
-  killRequest: { at: string; by: string | null; reason: string | null } | null;
+  killRequest: { at: string; by: string | null; reason: string | null; preempt?: boolean } | null;
 }
 
 /**
@@ -19,7 +19,9 @@ export interface TaskStatusView {
  * stored: the state machine keeps the task RUNNING until the agent says it was killed.
  */
 export function displayState(task: Pick<TaskStatusView, 'state' | 'killRequest'>): string {
-  return task.killRequest !== null && !isTerminal(task.state) ? 'KILLING' : task.state;
+  if (task.killRequest === null || isTerminal(task.state)) return task.state;
+  // A preemption stops the task the same way, and then queues it again.
+  return task.killRequest.preempt ? 'PREEMPTING' : 'KILLING';
 }
 
 /**
@@ -28,7 +30,7 @@ export function displayState(task: Pick<TaskStatusView, 'state' | 'killRequest'>
  * as the task's key is another. Readable, not opaque: `QUEUED/NO_AGENT_FITS//`.
  */
 export function taskStatusKey(task: TaskStatusView): string {
-  return [task.state, task.pendingReason ?? '', task.agent ?? '', task.killRequest === null ? '' : 'kill'].join('/');
+  return [task.state, task.pendingReason ?? '', task.agent ?? '', task.killRequest === null ? '' : task.killRequest.preempt ? 'preempt' : 'kill'].join('/');
 }
 
 /**
@@ -47,7 +49,10 @@ export function describeKillRequest(kill: NonNullable<TaskStatusView['killReques
  * while a task waits and each time it changes; the web UI shows the same words.
  */
 export function describeTaskStatus(task: TaskStatusView): string {
-  if (task.killRequest !== null && !isTerminal(task.state)) return `being killed (asked by ${describeKillRequest(task.killRequest)})`;
+  if (task.killRequest !== null && !isTerminal(task.state)) {
+    if (task.killRequest.preempt) return `being preempted, to be queued again (${task.killRequest.reason ?? 'borrowed capacity reclaimed'})`;
+    return `being killed (asked by ${describeKillRequest(task.killRequest)})`;
+  }
   const on = task.agent ? ` on agent ${task.agent}` : '';
   switch (task.state) {
     case 'QUEUED':

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { groupPathSchema } from './group-path.js';
-import { CONTROL_CHARACTER, MAX_CONFIG_BYTES, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
+import { CONTROL_CHARACTER, MAX_CONFIG_BYTES, MAX_PRIORITY, MIN_PRIORITY, TASK_KINDS, type TaskKind, type TaskState } from './constants.js';
 import { parseByteSize } from './byte-size.js';
 import { POOL_NAME_PATTERN } from './pools.js';
 import type { RunSpec } from './run-spec.js';
@@ -91,6 +91,13 @@ const commandSchema = z.union(
 /** `NET_BIND_SERVICE` or `CAP_NET_BIND_SERVICE` (the policy's `capabilities.add` decides). */
 const capabilityName = z.string({ error: 'cap_add entries must be capability names' }).regex(/^[A-Za-z_]{1,64}$/, 'cap_add entries must be capability names such as NET_BIND_SERVICE');
 
+/** A task's priority in its owner's own queue. */
+export const prioritySchema = z
+  .number({ error: 'priority must be a number' })
+  .int('priority must be a whole number')
+  .min(MIN_PRIORITY, `priority must be ${MIN_PRIORITY}..${MAX_PRIORITY}`)
+  .max(MAX_PRIORITY, `priority must be ${MIN_PRIORITY}..${MAX_PRIORITY}`);
+
 /** Everything every kind of task may configure. Unknown keys are refused, so typos are caught. */
 const commonConfig = {
   name: taskNameSchema.optional(),
@@ -111,6 +118,10 @@ const commonConfig = {
   /** The container port the task's service listens on (notebooks and tensorboards have one by default). */
   port: z.number({ error: 'port must be a number' }).int('port must be a whole number').min(1, 'port must be 1-65535').max(65535, 'port must be 1-65535').optional(),
   max_restarts: z.number({ error: 'max_restarts must be a number' }).int().min(0, 'max_restarts cannot be negative').max(100).default(0),
+  /** Orders the owner's own queue (higher first; -100..100, default 0): never ahead of anyone else's tasks. */
+  priority: prioritySchema.optional(),
+  /** false: never preempted, and so never borrows beyond its group's guarantee (`--no-preempt`). */
+  preemptible: z.boolean({ error: 'preemptible must be true or false' }).optional(),
 };
 
 /** The experiment config file (YAML): a name, an image and an entrypoint are required. */
@@ -161,6 +172,8 @@ export interface TaskConfig {
   port?: number;
   max_restarts: number;
   experiment_ids?: number[];
+  priority?: number;
+  preemptible?: boolean;
 }
 
 /**
@@ -175,6 +188,10 @@ export const createTaskSchema = z.strictObject({
   group: groupPathSchema.optional(),
   /** The CLI's `--pool`: wins over the config's `pool:`, the group's default pool and the system's. */
   pool: poolNameSchema.optional(),
+  /** The CLI's `--priority`: wins over the config's `priority:`. */
+  priority: prioritySchema.optional(),
+  /** The CLI's `--no-preempt` (false): wins over the config's `preemptible:`. */
+  preemptible: z.boolean({ error: 'preemptible must be true or false' }).optional(),
 });
 export type CreateTaskRequest = z.input<typeof createTaskSchema>;
 
@@ -292,14 +309,22 @@ export interface TaskSummary {
   killRequest: KillRequest | null;
   /** What its run spec holds: GPUs, CPUs (null: no limit, counted as one), memory in bytes (null: no limit). */
   resources: { gpus: number; cpu: number | null; memory: number | null };
+  /** Its place in its owner's own queue (`--priority`; higher first). */
+  priority: number;
+  /** False (`--no-preempt`): never preempted, and so never borrows beyond its group's guarantee. */
+  preemptible: boolean;
+  /** How many times it was preempted (stopped and queued again to give borrowed capacity back). */
+  preemptions: number;
 }
 
 export interface KillRequest {
   at: string;
   /** The user who asked; null when the master itself did (`reason` says why: RUNTIME_LIMIT, idle). */
   by: string | null;
-  /** The master's reason (`RUNTIME_LIMIT: ...`, `idle for 4h...`); null for a user's kill. */
+  /** The master's reason (`RUNTIME_LIMIT: ...`, `idle for 4h...`, `PREEMPTED: ...`); null for a user's kill. */
   reason: string | null;
+  /** A preemption: the task is stopped the same way and then queued again (not KILLED); lists show PREEMPTING. */
+  preempt?: boolean;
 }
 
 /** One entry of a task's history (`GET /tasks/:id/timeline`): a state it entered, why it waits, a kill asked for. */

@@ -9,8 +9,11 @@ import type { UsageAmounts, UsageReport } from './usage.js';
 export const USAGE_DIMENSIONS = ['user', 'group', 'pool', 'kind'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
 
-/** How a run ended, in the ledger: a task's end, or back to the queue after it ran (a restart, a lost agent with restarts left). */
-export const RUN_OUTCOMES = ['COMPLETED', 'FAILED', 'KILLED', 'LOST', 'REQUEUED'] as const;
+/**
+ * How a run ended, in the ledger: a task's end, back to the queue after it ran (`REQUEUED`: a restart, a lost
+ * agent with restarts left), or stopped to give borrowed capacity back and queued again (`PREEMPTED`).
+ */
+export const RUN_OUTCOMES = ['COMPLETED', 'FAILED', 'KILLED', 'LOST', 'REQUEUED', 'PREEMPTED'] as const;
 export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 
 const RELATIVE = /^(\d{1,6}(?:\.\d{1,3})?)(s|m|h|d|w)$/;

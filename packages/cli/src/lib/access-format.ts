@@ -46,6 +46,7 @@ export function describeGroup(group: GroupDetail): string {
     ['Member uids', group.allocatedUids.map((u) => `${u.username}=${u.uid}`).join(', ')],
     ['Shared dir', group.sharedDir ? `on: <shared_root>/${group.path} at /shared/${group.path}` : 'off'],
     ['Default pool', group.defaultPool ?? "(the master's default_pool)"],
+    ['Fair-share weight', group.fairShareWeight],
     ['Created', formatTime(group.createdAt)],
   ]);
 }

@@ -14,6 +14,18 @@ export const unixIdFlag = Flags.custom<number>({
   },
 });
 
+/** A whole number in `min..max` (`-5` too), refused with the flag's name and its range: oclif's own message names neither. */
+export const rangedIntegerFlag = (min: number, max: number) =>
+  Flags.custom<number>({
+    parse: async (input, _ctx, opts) => {
+      const value = /^-?\d{1,9}$/.test(input) ? Number(input) : Number.NaN;
+      if (!Number.isInteger(value) || value < min || value > max) {
+        throw new Errors.CLIError(`--${opts.name} must be a whole number from ${min} to ${max}, got '${input}'`, { exit: 2 });
+      }
+      return value;
+    },
+  });
+
 export const passwordStdinFlag = Flags.boolean({
   summary: 'Read the password from the first line of standard input.',
   default: false,

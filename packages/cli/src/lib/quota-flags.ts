@@ -10,9 +10,41 @@ export const quotaLimitFlags = {
   gpus: Flags.string({ summary: 'GPUs of running tasks.' }),
   'max-runtime': Flags.string({ summary: 'How long one task may run (30m, 2h, 7d) before it is killed with RUNTIME_LIMIT.' }),
   'deny-on-limit': Flags.boolean({ summary: 'Refuse submissions that would have to wait for this quota, instead of queueing them.', allowNo: true }),
+  'per-user': Flags.string({
+    summary: 'Cap each member inside it: N (of the one limit the quota sets), or gpus=4,max-running=2,cpu=8,memory=64GiB.',
+    description: 'On a group quota: the group may use 16 GPUs and no one person more than 4 (--gpus 16 --per-user 4). Tasks over it wait with QUOTA_<RESOURCE>_PER_USER:<group>.',
+  }),
+  pool: Flags.string({ summary: 'Count, and hold back, only the tasks of this pool (yard pool list); default: every pool.' }),
+  'gpu-hours': Flags.string({ summary: 'A budget: GPU-hours over --window; once spent, tasks asking GPUs wait with BUDGET_GPU_HOURS_*.' }),
+  'cpu-hours': Flags.string({ summary: 'A budget: CPU-hours over --window (a task asking no CPU counts one); once spent, tasks wait with BUDGET_CPU_HOURS_*.' }),
+  window: Flags.string({ summary: "The budgets' window: a rolling 30d (the default), 7d, 12h..., or month (the calendar month, UTC)." }),
 };
 
 type LimitFlags = { [K in keyof typeof quotaLimitFlags]?: K extends 'deny-on-limit' ? boolean : string };
+
+const PER_USER_KEYS = { gpus: 'gpus', cpu: 'cpu', memory: 'memory', 'max-running': 'maxRunning', running: 'maxRunning' } as const;
+
+/** `2`, or `gpus=4,max-running=2`: each member's cap, as the master takes it. */
+function perUserFrom(value: string, allowNone: boolean): QuotaRequest['perUser'] {
+  if (value === 'none') {
+    if (!allowNone) throw new Errors.CLIError('--per-user none: there is nothing to remove on a new quota; leave the flag out', { exit: 2 });
+    return null;
+  }
+  if (/^\d{1,9}$/.test(value)) return Number(value);
+  const caps: Record<string, number | string> = {};
+  for (const part of value.split(',')) {
+    const match = /^([a-z-]+)=(.+)$/.exec(part.trim());
+    const key = match && PER_USER_KEYS[match[1] as keyof typeof PER_USER_KEYS];
+    if (!match || !key) {
+      throw new Errors.CLIError(`--per-user must be a number or RESOURCE=N[,RESOURCE=N] with gpus, cpu, memory or max-running, got '${value}'`, { exit: 2 });
+    }
+    const amount = match[2]!;
+    if (key === 'memory') caps[key] = amount;
+    else if (/^\d{1,9}(\.\d{1,3})?$/.test(amount)) caps[key] = Number(amount);
+    else throw new Errors.CLIError(`--per-user ${match[1]} must be a number, got '${amount}'`, { exit: 2 });
+  }
+  return caps as QuotaRequest['perUser'];
+}
 
 /** The request body for the flags given; `none` (only when `allowNone`) removes a limit. */
 export function quotaRequestFrom(flags: LimitFlags, allowNone: boolean): QuotaRequest {
@@ -37,6 +69,11 @@ export function quotaRequestFrom(flags: LimitFlags, allowNone: boolean): QuotaRe
   // Sizes and durations are read by the master (one parser for both).
   set('memory', parse('memory', flags.memory, /./, 'a size', String) as string | null | undefined);
   set('maxRuntime', parse('max-runtime', flags['max-runtime'], /./, 'a duration', String) as string | null | undefined);
+  set('pool', parse('pool', flags.pool, /./, 'a pool name', String) as string | null | undefined);
+  set('gpuHours', parse('gpu-hours', flags['gpu-hours'], /^\d{1,9}(\.\d{1,3})?$/, 'a number of hours', Number) as number | null | undefined);
+  set('cpuHours', parse('cpu-hours', flags['cpu-hours'], /^\d{1,9}(\.\d{1,3})?$/, 'a number of hours', Number) as number | null | undefined);
+  set('window', parse('window', flags.window, /./, 'a duration or month', String) as string | null | undefined);
+  if (flags['per-user'] !== undefined) request.perUser = perUserFrom(flags['per-user'], allowNone);
   if (flags['deny-on-limit'] !== undefined) request.denyOnLimit = flags['deny-on-limit'];
   return request;
 }

@@ -1,6 +1,7 @@
 import type { QueueEntry, Quota, QuotaUsage, QuotaUsageLine, QueueView } from '@trainyard/shared';
 import { DEFAULT_POOL, formatQuotaLimits, formatUsageAmount } from '@trainyard/shared/constants';
 import { yesNo } from './format.js';
+import { guaranteesTable } from './guarantee-format.js';
 import type { View } from './output.js';
 import { renderTable } from './table.js';
 import { formatTime } from './task-format.js';
@@ -28,11 +29,13 @@ export interface UsageRow {
   resource: QuotaUsageLine['resource'];
   used: number | null;
   limit: number;
+  /** `per user`, or a budget's window (`30d`, `month`). */
+  scope: string | undefined;
   denyOnLimit: boolean;
 }
 
 export const usageRows = (usage: QuotaUsage): UsageRow[] =>
-  usage.quotas.flatMap((q) => q.lines.map((line) => ({ quota: q.quota, via: q.via, resource: line.resource, used: line.used, limit: line.limit, denyOnLimit: q.denyOnLimit })));
+  usage.quotas.flatMap((q) => q.lines.map((line) => ({ quota: q.quota, via: q.via, resource: line.resource, used: line.used, limit: line.limit, scope: line.scope, denyOnLimit: q.denyOnLimit })));
 
 export function usageView(usage: QuotaUsage): View<UsageRow> {
   const line = (r: UsageRow): QuotaUsageLine => ({ resource: r.resource, used: r.used, limit: r.limit });
@@ -41,7 +44,8 @@ export function usageView(usage: QuotaUsage): View<UsageRow> {
     columns: [
       { header: 'QUOTA', field: 'quota', get: (r) => r.quota },
       { header: 'VIA', field: 'via', get: (r) => r.via },
-      { header: 'RESOURCE', field: 'resource', get: (r) => r.resource },
+      { header: 'RESOURCE', field: 'resource', get: (r) => (r.scope ? `${r.resource} (${r.scope})` : r.resource), raw: (r) => r.resource },
+      { header: 'SCOPE', field: 'scope', get: (r) => r.scope, wide: true },
       { header: 'USED', field: 'used', get: (r) => formatUsageAmount(line(r), r.used), raw: (r) => r.used },
       { header: 'LIMIT', field: 'limit', get: (r) => formatUsageAmount(line(r), r.limit) + (r.denyOnLimit ? ' (deny)' : ''), raw: (r) => r.limit },
     ],
@@ -52,11 +56,12 @@ export function usageView(usage: QuotaUsage): View<UsageRow> {
 export function usageTable(usage: QuotaUsage, colour = false): string {
   const who = usage.user !== null ? `user ${usage.user}` : `group ${usage.group}`;
   const rows = usageRows(usage);
-  const parts = [rows.length === 0 ? `No quota covers ${who}.` : renderTable(rows, usageView(usage).columns, colour)];
+  const parts = [rows.length === 0 ? `No quota covers ${who}.` : renderTable(rows, usageView(usage).columns.filter((c) => !c.wide), colour)];
   if (usage.fairShare) {
     const f = usage.fairShare;
     parts.push(`Fair-share usage of ${who} (decayed): ${Math.round(f.cpuSeconds)} CPU-seconds, ${Math.round(f.gpuSeconds)} GPU-seconds (score ${Math.round(f.score)})`);
   }
+  if (usage.guarantees.length > 0) parts.push(`Guarantees:\n${guaranteesTable(usage.guarantees)}`);
   return parts.join('\n\n');
 }
 
@@ -70,6 +75,9 @@ export const queueView: View<QueueEntry> = {
     { header: 'OWNER', field: 'owner', get: (i) => i.owner },
     { header: 'GROUP', field: 'group', get: (i) => i.group },
     { header: 'USAGE', field: 'usage', get: (i) => i.usage },
+    // PRIO once anyone ordered their own queue; PREEMPT once a task may not be preempted.
+    { header: 'PRIO', field: 'priority', get: (i) => i.priority, when: (items) => items.some((i) => i.priority !== 0) },
+    { header: 'PREEMPT', field: 'preemptible', get: (i) => (i.preemptible ? 'yes' : 'no'), raw: (i) => i.preemptible, when: (items) => items.some((i) => !i.preemptible) },
     { header: 'CREATED', field: 'createdAt', get: (i) => formatTime(i.createdAt), raw: (i) => i.createdAt },
     { header: 'NAME', field: 'name', get: (i) => i.name },
     { header: 'REASON', field: 'pendingReason', get: (i) => i.pendingReason },
@@ -77,7 +85,8 @@ export const queueView: View<QueueEntry> = {
 };
 
 export function queueTable(view: QueueView, colour = false): string {
-  const head = `Policy: ${view.policy}${view.policy === 'fair_share' ? ' (owners with less recent usage first, then the oldest)' : ' (oldest first)'}`;
-  if (view.items.length === 0) return `${head}\n\nThe queue is empty.`;
-  return `${head}\n\n${renderTable(view.items, queueView.columns.filter((c) => !c.when || c.when(view.items)), colour)}`;
+  const head = `Policy: ${view.policy}${view.policy === 'fair_share' ? ' (groups, then people in them, with less recent usage against their share first; then the oldest)' : ' (oldest first)'}`;
+  const guarantees = view.guarantees.length > 0 ? `\n\nGuarantees:\n${guaranteesTable(view.guarantees)}` : '';
+  if (view.items.length === 0) return `${head}\n\nThe queue is empty.${guarantees}`;
+  return `${head}\n\n${renderTable(view.items, queueView.columns.filter((c) => !c.when || c.when(view.items)), colour)}${guarantees}`;
 }

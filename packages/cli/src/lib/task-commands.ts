@@ -1,5 +1,5 @@
 import { Args, Flags, type Command } from '@oclif/core';
-import { DEFAULT_POOL, describeKillRequest, isTerminal, resolvePeriodBound, TASK_STATES } from '@trainyard/shared/constants';
+import { DEFAULT_POOL, describeKillRequest, isTerminal, MAX_PRIORITY, MIN_PRIORITY, resolvePeriodBound, TASK_STATES } from '@trainyard/shared/constants';
 import { ApiError } from '@trainyard/shared/client';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import type {
@@ -12,15 +12,18 @@ import type {
   TaskLogPage,
   TaskPlan,
   TaskSummary,
+  TaskWhy,
 } from '@trainyard/shared';
 import { YardCommand } from '../base-command.js';
 import { ConfigFileError, readConfigText } from './config-file.js';
 import { escapeText, terminalSafeLine } from './escape.js';
+import { rangedIntegerFlag } from './flags.js';
 import { EXIT, EXIT_STATUS_HELP, exitStatusOf } from './exit-status.js';
 import type { Session } from './session.js';
 import { outputFlags } from './output.js';
 import { describePlan, describeTask, runAs, tasksView } from './task-format.js';
 import { followTask, interruptible, StatusReporter, type LogStart } from './task-watch.js';
+import { describeWhy } from './why-format.js';
 
 const idArg = Args.integer({ required: true, min: 1, description: 'task id' });
 
@@ -110,7 +113,7 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
   static override args = { id: idArg };
   static override flags = outputFlags;
 
-  async run(): Promise<Task & { service?: ServiceStatus & { url: string } }> {
+  async run(): Promise<Task & { service?: ServiceStatus & { url: string }; why?: TaskWhy }> {
     const session = await this.session();
     const task = await session.call('tasks.get', { params: { id: this.args.id } });
     // A notebook's or TensorBoard's service: where it is served, and whether it answers now.
@@ -118,10 +121,13 @@ export abstract class TaskDescribeCommand extends YardCommand<typeof TaskDescrib
       ? await session.call('tasks.service', { params: { id: task.id }, query: { probe: task.state === 'RUNNING' } })
       : undefined;
     const service = status ? { ...status, url: serviceUrl(status, this.leader) } : undefined;
-    const result = service ? { ...task, service } : task;
+    // A queued task: every reason it waits at once, and when it may start (yard why).
+    const why = task.state === 'QUEUED' ? await session.call('tasks.why', { params: { id: task.id } }) : undefined;
+    const result = { ...task, ...(service ? { service } : {}), ...(why ? { why } : {}) };
     const text = () =>
       describeTask(task, this.colour) +
-      (service ? `\nURL:        ${escapeText(service.url)} (${service.ready ? 'answers' : escapeText(service.message ?? 'not answering')})` : '');
+      (service ? `\nURL:        ${escapeText(service.url)} (${service.ready ? 'answers' : escapeText(service.message ?? 'not answering')})` : '') +
+      (why ? `\n\n${describeWhy(why)}` : '');
     await this.print({ data: result, items: [result], view: tasksView, text });
     return result;
   }
@@ -327,6 +333,14 @@ export abstract class TaskCreateCommand<T extends typeof Command> extends YardCo
 export const admissionFlags = {
   group: Flags.string({ char: 'g', summary: 'Create it in this group (you must be a direct member); default: group: in the config, else your default group.' }),
   pool: Flags.string({ summary: "Run it in this resource pool (yard pool list); default: pool: in the config, else the group's default pool, else the master's." }),
+  priority: rangedIntegerFlag(MIN_PRIORITY, MAX_PRIORITY)({
+    summary: `Its place in your own queue, ${MIN_PRIORITY}..${MAX_PRIORITY} (higher first; default: priority: in the config, else 0).`,
+    description: "It orders your tasks (charged to the same group) among themselves; it never puts them ahead of other people's.",
+  }),
+  preempt: Flags.boolean({
+    summary: 'May it be preempted? --no-preempt: never stopped to give borrowed room back, and so it never borrows beyond its group\'s guarantee.',
+    allowNo: true,
+  }),
   'dry-run': Flags.boolean({ summary: 'Print the run spec it would run with (or the refusal), and create nothing.', default: false }),
   'default-mounts': Flags.boolean({
     summary: "With the policy's default mounts (--no-default-mounts: without them; the ones it always adds stay).",
@@ -359,10 +373,16 @@ export function withOverrides(
   };
 }
 
-/** The request for a task of `kind` with `config`, in the group `--group` and the pool `--pool` name (if any). */
-export const taskRequest = (kind: TaskKind, config: CreateTaskRequest['config'], flags: { group?: string | undefined; pool?: string | undefined }): CreateTaskRequest => ({
+/** The request for a task of `kind` with `config`, in the group `--group` and the pool `--pool` name (if any), with `--priority` and `--no-preempt`. */
+export const taskRequest = (
+  kind: TaskKind,
+  config: CreateTaskRequest['config'],
+  flags: { group?: string | undefined; pool?: string | undefined; priority?: number | undefined; preempt?: boolean | undefined },
+): CreateTaskRequest => ({
   kind,
   config,
   ...(flags.group ? { group: flags.group } : {}),
   ...(flags.pool ? { pool: flags.pool } : {}),
+  ...(flags.priority === undefined ? {} : { priority: flags.priority }),
+  ...(flags.preempt === undefined ? {} : { preemptible: flags.preempt }),
 });

@@ -26,6 +26,10 @@ export interface AdmissionRequest {
   group?: string;
   /** `--pool`: wins over the config's `pool:`, the group's default pool and the system's. */
   pool?: string;
+  /** `--priority`: wins over the config's `priority:`. */
+  priority?: number;
+  /** `--no-preempt` (false): wins over the config's `preemptible:`. */
+  preemptible?: boolean;
   /**
    * Set by the master, never by a request: a TensorBoard's read-only mounts of its experiments' log
    * directories, admitted like the task's own bind mounts (the owner's policy decides).
@@ -39,6 +43,8 @@ export interface Admitted {
   group: { id: number; path: string } | null;
   pool: string;
   runSpec: RunSpec;
+  /** Its place in its owner's queue, and whether it may be preempted (and so borrow): the scheduler's, not the agent's. */
+  scheduling: { priority: number; preemptible: boolean };
 }
 
 /** What the identity chain sees: the owner, and the group the task is created in (for a group's own identity). */
@@ -89,7 +95,15 @@ export class Admission {
   }
 
   async admit(actor: Actor, owner: AdmissionOwner, request: AdmissionRequest): Promise<Admitted> {
-    const config = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
+    const parsed = parseTaskConfig(request.kind, request.config, this.deps.taskDefaults);
+    // The CLI's --priority and --no-preempt win over the config's, and are kept in it (describe shows them).
+    const priority = request.priority ?? parsed.priority;
+    const preemptible = request.preemptible ?? parsed.preemptible;
+    const config = {
+      ...parsed,
+      ...(priority === undefined ? {} : { priority }),
+      ...(preemptible === undefined ? {} : { preemptible }),
+    };
     const group = await this.pickGroup(actor, owner, request.group ?? config.group);
     const { pool, manager } = await this.pickPool(request.pool ?? config.pool, group);
     // The owner's groups go first (group-identity.ts: the task's group's range, every group's gid), then the chain.
@@ -121,7 +135,7 @@ export class Admission {
     // What the pool's engine cannot do (a Slurm pool without a container runtime and an image...): refused now, never dropped.
     const refusal = await manager.refuse(runSpec, request.kind);
     if (refusal) throw policyDenied(`pool ${pool} cannot run this ${request.kind}: ${refusal}`, `pools.${pool}`, 'pool');
-    return { config, group, pool, runSpec };
+    return { config, group, pool, runSpec, scheduling: { priority: priority ?? 0, preemptible: preemptible ?? true } };
   }
 
   /** `--pool`, else the config's `pool:`, else the group's default pool, else master.yaml's default_pool. */

@@ -273,7 +273,7 @@ export class AgentService {
     return agents.map((agent) => toAgent(agent, held.get(agent.id) ?? []));
   }
 
-  /** Every agent's state, switch and resources (metrics count them by status). */
+  /** Every agent as the master keeps it: its state, switch, resources and images (metrics count them, `yard why` checks a task against them). */
   async records(): Promise<AgentRecord[]> {
     return agentRepository.list(this.deps.db);
   }

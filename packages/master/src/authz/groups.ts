@@ -10,6 +10,7 @@ export const groupPolicies = {
   /** gid, Unix group name, uid range and shared directory: what members' tasks run as and with. */
   setUnix: needs('groups.set_unix', 'change_config', "set groups' Unix identity"),
   setPool: needs('groups.set_pool', 'change_config', "set groups' default pool"),
+  setFairShare: needs('groups.set_fair_share', 'change_config', "set groups' fair-share weight"),
   addMember: needs('groups.add_member', 'change_config', 'add members to groups'),
   removeMember: needs('groups.remove_member', 'change_config', 'remove members from groups'),
 };

@@ -48,6 +48,10 @@ export const quotaPolicies = {
         : deny(`${actor.username} may not see the quota usage of group ${target.group.path}: that needs membership of it, see_status or change_config`);
     },
   }),
-  /** The queue in dispatch order: task summaries and owners, which everyone may see in `list -a`. */
+  /** The queue in dispatch order: task summaries and owners, which everyone may see in `list -a`; and the guarantees' figures. */
   queue: signedIn('queue'),
+  /** Guarantees and what each group holds, borrows and lends: as the queue, for everyone signed in. */
+  guarantees: signedIn('guarantees.list'),
+  setGuarantee: needs('guarantees.set', 'change_config', 'set guarantees'),
+  deleteGuarantee: needs('guarantees.delete', 'change_config', 'delete guarantees'),
 };

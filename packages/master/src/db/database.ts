@@ -12,6 +12,7 @@ import * as admission from './migrations/0007-admission.js';
 import * as quotas from './migrations/0008-quotas.js';
 import * as groupIdentity from './migrations/0009-group-identity.js';
 import * as pools from './migrations/0011-pools.js';
+import * as scheduling from './migrations/0026-scheduling.js';
 import * as killRequests from './migrations/0021-kill-requests.js';
 import * as taskAgentTokens from './migrations/0022-task-agent-tokens.js';
 import * as leader from './migrations/0023-leader.js';
@@ -41,6 +42,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0021-kill-requests': killRequests,
   '0022-task-agent-tokens': taskAgentTokens,
   '0023-leader': leader,
+  '0026-scheduling': scheduling,
   '0027-images': images,
   '0031-usage-ledger': usageLedger,
 };

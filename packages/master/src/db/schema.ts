@@ -85,6 +85,14 @@ export interface TasksTable {
   pool: Generated<string>;
   /** What its pool's manager placed the current run as, beyond the agent and lease (`slurm job 4711`; migration 0011). */
   placement: Generated<string | null>;
+  /** Its place in the owner's own queue (higher first; migration 0026). */
+  priority: Generated<number>;
+  /** 0 (`--no-preempt`): never preempted, so it never borrows beyond its group's guarantee (migration 0026). */
+  preemptible: Generated<number>;
+  /** A preemption under way (with kill_requested_at): the run is stopped and the task queued again, not KILLED (migration 0026). */
+  preempt_requested_at: Generated<number | null>;
+  /** How many times it was preempted. */
+  preemptions: Generated<number>;
 }
 
 /** The leader's lease (migration 0023, `ha`): one row; times by the database's clock. */
@@ -238,6 +246,8 @@ export interface GroupsTable {
   shared_dir: Generated<number>;
   /** The pool its tasks go to when they name none (migration 0011); null: the system's default_pool. */
   default_pool: Generated<string | null>;
+  /** Its share against its siblings in hierarchical fair share (migration 0026). */
+  fair_share_weight: Generated<number>;
 }
 
 /** Every uid range ever handed out; kept after its group is deleted, so none is ever reused. */
@@ -326,6 +336,42 @@ export interface QuotasTable {
   deny_on_limit: number;
   created_at: number;
   updated_at: number;
+  /** Each member's cap inside a group quota (migration 0026). */
+  per_user_running: Generated<number | null>;
+  per_user_cpu: Generated<number | null>;
+  per_user_memory: Generated<number | null>;
+  per_user_gpus: Generated<number | null>;
+  /** Only tasks of this pool count (null: every pool). */
+  pool: Generated<string | null>;
+  /** Budgets over `budget_window_ms` (rolling) or the calendar month (`budget_calendar = 'month'`). */
+  gpu_hours: Generated<number | null>;
+  cpu_hours: Generated<number | null>;
+  budget_window_ms: Generated<number | null>;
+  budget_calendar: Generated<'month' | null>;
+}
+
+/** A group's guaranteed share of a pool, with how much it may borrow beyond it and lend of it (migration 0026). */
+export interface GuaranteesTable {
+  id: Generated<number>;
+  group_id: number;
+  pool: string;
+  gpus: number | null;
+  cpu: number | null;
+  borrow_gpus: number | null;
+  borrow_cpu: number | null;
+  lend_gpus: number | null;
+  lend_cpu: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Decayed usage per user and the group it was charged to (`group_key` 0: none), for hierarchical fair share (migration 0026). */
+export interface FairShareUsageTable {
+  user_id: number;
+  group_key: number;
+  cpu_seconds: number;
+  gpu_seconds: number;
+  updated_at: number;
 }
 
 /** A quota given to a user (their own tasks) or a group (the aggregate of the tasks created in it): exactly one. */
@@ -354,6 +400,8 @@ export interface Database {
   quotas: QuotasTable;
   quota_assignments: QuotaAssignmentsTable;
   user_usage: UserUsageTable;
+  guarantees: GuaranteesTable;
+  fair_share_usage: FairShareUsageTable;
   group_members: GroupMembersTable;
   group_uids: GroupUidsTable;
   uid_ranges: UidRangesTable;
@@ -385,6 +433,7 @@ export type RoleRow = Selectable<RolesTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type AuditRow = Selectable<AuditLogTable>;
 export type QuotaRow = Selectable<QuotasTable>;
+export type GuaranteeRow = Selectable<GuaranteesTable>;
 export type UsageRunRow = Selectable<UsageRunsTable>;
 export type ClusterSampleRow = Selectable<ClusterSamplesTable>;
 export type TaskTimelineRow = Selectable<TaskTimelineTable>;

@@ -12,6 +12,16 @@ export interface GroupRecord {
   unix: GroupUnix;
   /** The pool its tasks go to when they name none (0011-pools); null: the system's default_pool. */
   defaultPool: string | null;
+  /** Its share in hierarchical fair share (0026-scheduling). */
+  fairShareWeight: number;
+}
+
+/** A node of the tree of groups, as the scheduler walks it (quotas down the tree, Fair Tree). */
+export interface GroupNode {
+  id: number;
+  path: string;
+  parentId: number | null;
+  fairShareWeight: number;
 }
 
 /** A group's Unix identity (0009-group-identity): each part optional. */
@@ -117,6 +127,15 @@ export const groupRepository = {
       .execute();
   },
 
+  /** Every group as a node of the tree (id, path, parent, fair-share weight). */
+  tree(db: Executor): Promise<GroupNode[]> {
+    return db.selectFrom('groups').select(['id', 'path', 'parent_id as parentId', 'fair_share_weight as fairShareWeight']).orderBy('path').execute();
+  },
+
+  async setFairShareWeight(db: Executor, id: number, weight: number, now: number): Promise<void> {
+    await db.updateTable('groups').set({ fair_share_weight: weight, updated_at: now }).where('id', '=', id).execute();
+  },
+
   async setDefaultPool(db: Executor, id: number, pool: string | null, now: number): Promise<void> {
     await db.updateTable('groups').set({ default_pool: pool, updated_at: now }).where('id', '=', id).execute();
   },
@@ -200,5 +219,6 @@ function toRecord(row: GroupRow): GroupRecord {
       sharedDir: row.shared_dir === 1,
     },
     defaultPool: row.default_pool,
+    fairShareWeight: row.fair_share_weight,
   };
 }

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { createGroupSchema, groupPathParamSchema, groupPoolSchema, groupUnixSchema, memberParamsSchema, memberSchema, renameGroupSchema, type GroupDetail } from '@trainyard/shared';
+import { createGroupSchema, groupFairShareSchema, groupPathParamSchema, groupPoolSchema, groupUnixSchema, memberParamsSchema, memberSchema, renameGroupSchema, type GroupDetail } from '@trainyard/shared';
 import { groupPolicies } from '../authz/groups.js';
 import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState } from '../http/app-state.js';
@@ -47,6 +47,12 @@ export function groupRoutes(
     const { defaultPool } = validate(groupPoolSchema, ctx.state.body);
     if (defaultPool !== null) pools.get(defaultPool);
     await groups.setDefaultPool(actor, path, defaultPool);
+    ctx.body = await detail(path);
+  });
+
+  routes.on('groups.setFairShare', groupPolicies.setFairShare, async (ctx, actor) => {
+    const { path } = validate(groupPathParamSchema, ctx.params);
+    await groups.setFairShareWeight(actor, path, validate(groupFairShareSchema, ctx.state.body).weight);
     ctx.body = await detail(path);
   });
 

@@ -4,7 +4,7 @@ import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
 import { DomainError } from '../errors.js';
 import type { UserService } from '../users/user-service.js';
-import { groupRepository, type GroupRecord, type GroupListRecord } from './group-repository.js';
+import { groupRepository, type GroupNode, type GroupRecord, type GroupListRecord } from './group-repository.js';
 import { uidRepository } from './uid-repository.js';
 
 /** The roles domain follows group changes through this (groups never import roles). */
@@ -13,6 +13,8 @@ export interface GroupListener {
   groupDeleting?(trx: Executor, actor: AuditActor, group: GroupRecord): Promise<void>;
   /** After members lost a group (removed, or the group deleted): `what` names the change for messages. */
   membershipReduced?(trx: Executor, what: string): Promise<void>;
+  /** After the tree changed (a group created, moved, deleted, or its fair-share weight set): the scheduler reads it again. */
+  treeChanged?(): void;
 }
 
 const parentOf = (path: string): string | null => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : null);
@@ -75,6 +77,7 @@ export class GroupService {
       await groupRepository.insert(trx, { path, parentId: parent?.id ?? null, now: clock.now() });
       await audit.record(trx, actor, { action: 'group.create', targetType: 'group', target: path });
     });
+    this.treeChanged();
     return this.summary(path);
   }
 
@@ -93,6 +96,7 @@ export class GroupService {
       const moved = await groupRepository.move(trx, group, newPath, parent?.id ?? null, clock.now());
       await audit.record(trx, actor, { action: 'group.rename', targetType: 'group', target: newPath, details: { from: path, to: newPath, subgroupsMoved: moved } });
     });
+    this.treeChanged();
     return this.summary(newPath);
   }
 
@@ -110,6 +114,29 @@ export class GroupService {
     });
   }
 
+  /**
+   * Its share against its siblings (and the parent's direct members, who weigh 1 each) in
+   * hierarchical fair share (Fair Tree); audited as `group.fair_share.set`.
+   */
+  async setFairShareWeight(actor: AuditActor, path: string, weight: number): Promise<void> {
+    const { db, clock, audit } = this.deps;
+    await db.transaction().execute(async (trx) => {
+      const group = await this.require(path, trx);
+      await groupRepository.setFairShareWeight(trx, group.id, weight, clock.now());
+      await audit.record(trx, actor, { action: 'group.fair_share.set', targetType: 'group', target: path, details: { before: group.fairShareWeight, after: weight } });
+    });
+    this.treeChanged();
+  }
+
+  /** The whole tree of groups (the scheduler caches it until `treeChanged`). */
+  tree(db: Executor = this.deps.db): Promise<GroupNode[]> {
+    return groupRepository.tree(db);
+  }
+
+  private treeChanged(): void {
+    for (const listener of this.listeners) listener.treeChanged?.();
+  }
+
   /** The default pool of the group a task is created in (admission). */
   defaultPoolOf(groupId: number): Promise<string | null> {
     return groupRepository.defaultPoolOf(this.deps.db, groupId);
@@ -117,7 +144,7 @@ export class GroupService {
 
   async delete(actor: AuditActor, path: string): Promise<{ path: string; deleted: true; members: string[] }> {
     const { db, audit } = this.deps;
-    return db.transaction().execute(async (trx) => {
+    const deleted = await db.transaction().execute(async (trx) => {
       await groupRepository.lockTree(trx);
       const group = await this.require(path, trx);
       const subgroups = await groupRepository.subgroupPaths(trx, group.id);
@@ -134,6 +161,8 @@ export class GroupService {
       for (const listener of this.listeners) await listener.membershipReduced?.(trx, `deleting group ${path}`);
       return { path, deleted: true as const, members };
     });
+    this.treeChanged();
+    return deleted;
   }
 
   async addMember(actor: AuditActor, path: string, username: string): Promise<Group> {
@@ -248,5 +277,6 @@ function toGroup(group: GroupListRecord): Group {
     uidRange: group.unix.uidRange,
     sharedDir: group.unix.sharedDir,
     defaultPool: group.defaultPool,
+    fairShareWeight: group.fairShareWeight,
   };
 }

@@ -14,6 +14,7 @@ import {
   createTaskSchema,
   createTokenSchema,
   createUserSchema,
+  groupFairShareSchema,
   groupPathParamSchema,
   groupPoolSchema,
   groupUnixSchema,
@@ -68,7 +69,16 @@ import {
 import { agentParams } from '../agents/agent-api-routes.js';
 import { operationParams, reportParams, TARBALL_TYPES, watchQuery } from '../images/image-routes.js';
 import { shellQuery, streamParams } from '../interactive/interactive-routes.js';
-import { createQuotaSchema, quotaNameParamSchema, quotaPrincipalSchema, quotaUsageQuerySchema, updateQuotaSchema } from '../quotas/quota-schema.js';
+import {
+  createQuotaSchema,
+  guaranteeKeySchema,
+  guaranteeListQuerySchema,
+  quotaNameParamSchema,
+  quotaPrincipalSchema,
+  quotaUsageQuerySchema,
+  setGuaranteeSchema,
+  updateQuotaSchema,
+} from '../quotas/quota-schema.js';
 
 /**
  * What each endpoint's route validates (path parameters, query, body: the very schemas its handler
@@ -128,6 +138,7 @@ export const ENDPOINT_SCHEMAS = {
   'groups.delete': { params: groupPathParamSchema },
   'groups.setUnix': { params: groupPathParamSchema, body: groupUnixSchema },
   'groups.setPool': { params: groupPathParamSchema, body: groupPoolSchema },
+  'groups.setFairShare': { params: groupPathParamSchema, body: groupFairShareSchema },
   'groups.addMember': { params: groupPathParamSchema, body: memberSchema },
   'groups.removeMember': { params: memberParamsSchema },
 
@@ -156,6 +167,9 @@ export const ENDPOINT_SCHEMAS = {
   'quotas.assign': { params: quotaNameParamSchema, body: quotaPrincipalSchema, status: 201 },
   'quotas.unassign': { params: quotaNameParamSchema, query: quotaPrincipalSchema },
   'quotas.usage': { query: quotaUsageQuerySchema },
+  'guarantees.list': { query: guaranteeListQuerySchema },
+  'guarantees.set': { body: setGuaranteeSchema },
+  'guarantees.delete': { query: guaranteeKeySchema },
   queue: {},
 
   'tasks.list': { query: taskListQuerySchema, response: taskSummaryPageSchema },
@@ -167,6 +181,7 @@ export const ENDPOINT_SCHEMAS = {
   'tasks.delete': { params: taskIdParamSchema },
   'tasks.logs': { params: taskIdParamSchema, query: logQuerySchema, response: taskLogPageSchema },
   'tasks.timeline': { params: taskIdParamSchema },
+  'tasks.why': { params: taskIdParamSchema },
   'tasks.service': { params: taskIdParamSchema, query: probeQuery },
   'tasks.shell': { params: taskIdParamSchema, query: shellQuery, status: 101 },
   'tasks.proxy': { params: taskIdParamSchema, status: 307 },

@@ -1,5 +1,4 @@
 import type Router from '@koa/router';
-import type { QueueView } from '@trainyard/shared';
 import { quotaPolicies, type QuotaSubjectTarget } from '../authz/quotas.js';
 import { Routes, type Guards } from '../authz/routes.js';
 import type { AppState, RouteContext } from '../http/app-state.js';
@@ -7,14 +6,23 @@ import { validate } from '../http/validate.js';
 import type { GroupService } from '../groups/group-service.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { UserService } from '../users/user-service.js';
-import { toIso } from '../clock.js';
-import { createQuotaSchema, quotaNameParamSchema, quotaPrincipalSchema, quotaUsageQuerySchema, updateQuotaSchema } from './quota-schema.js';
+import type { GuaranteeService } from './guarantee-service.js';
+import {
+  createQuotaSchema,
+  guaranteeKeySchema,
+  guaranteeListQuerySchema,
+  quotaNameParamSchema,
+  quotaPrincipalSchema,
+  quotaUsageQuerySchema,
+  setGuaranteeSchema,
+  updateQuotaSchema,
+} from './quota-schema.js';
 import type { QuotaService } from './quota-service.js';
 
-/** `yard quota ...` and `yard queue`. */
+/** `yard quota ...` (guarantees too) and `yard queue`. */
 export function quotaRoutes(
   quotas: QuotaService,
-  deps: { users: UserService; groups: GroupService; scheduler: Scheduler; pools: { names(): string[] }; policy: QueueView['policy'] },
+  deps: { users: UserService; groups: GroupService; scheduler: Scheduler; guarantees: GuaranteeService },
   guards: Guards,
 ): Router<AppState> {
   const routes = new Routes(guards);
@@ -69,32 +77,25 @@ export function quotaRoutes(
   });
 
   routes.on('queue', quotaPolicies.queue, async (ctx) => {
-    // Each pool's queue in its own order (a pool's position counts in that pool), pool after pool.
-    // The owners' usage from the same source as `quota show`: the scheduler computes scores only
-    // when it orders by them (fair_share with several owners queued), which showed 0 otherwise.
-    const usage = await quotas.fairShareUsage();
-    const items: QueueView['items'] = [];
-    const owners = new Map<number, string>();
-    for (const pool of deps.pools.names()) {
-      const order = await deps.scheduler.dispatchOrder(pool);
-      for (const { task } of order.items) {
-        if (!owners.has(task.owner_id)) owners.set(task.owner_id, (await deps.users.requireById(task.owner_id)).username);
-      }
-      items.push(...order.items.map(({ task, load }, index) => ({
-        position: index + 1,
-        id: task.id,
-        name: task.name,
-        owner: owners.get(task.owner_id)!,
-        group: task.group_path,
-        pool: task.pool,
-        createdAt: toIso(task.created_at),
-        usage: Math.round(usage.get(task.owner_id)?.score ?? 0),
-        // The quotas as they stand now; else what the last scheduling pass found (no agent fits).
-        pendingReason: order.gate.blocked(load) ?? (task.pending_reason?.startsWith('QUOTA_') ? null : task.pending_reason),
-      })));
-    }
-    const view: QueueView = { policy: deps.policy, items };
-    ctx.body = view;
+    // Each pool's queue in its own order (a pool's position counts in that pool), pool after pool,
+    // with the owners' usage from the same source as `quota show`, and every guarantee's figures.
+    ctx.body = await deps.scheduler.queueView();
+  });
+
+  routes.on('guarantees.list', quotaPolicies.guarantees, async (ctx) => {
+    const query = validate(guaranteeListQuerySchema, ctx.query);
+    const items = (await deps.scheduler.guaranteeStatuses()).filter((g) => (query.pool === undefined || g.pool === query.pool) && (query.group === undefined || g.group === query.group));
+    ctx.body = { items };
+  });
+
+  routes.on('guarantees.set', quotaPolicies.setGuarantee, async (ctx, actor) => {
+    const saved = await deps.guarantees.set(actor, validate(setGuaranteeSchema, ctx.state.body));
+    ctx.body = (await deps.scheduler.guaranteeStatuses()).find((g) => g.group === saved.group && g.pool === saved.pool);
+  });
+
+  routes.on('guarantees.delete', quotaPolicies.deleteGuarantee, async (ctx, actor) => {
+    const { group, pool } = validate(guaranteeKeySchema, ctx.query);
+    ctx.body = await deps.guarantees.delete(actor, group, pool);
   });
 
   return routes.router;

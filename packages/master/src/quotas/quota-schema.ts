@@ -1,4 +1,4 @@
-import { groupPathSchema, parseByteSize, quotaNameSchema, usernameSchema } from '@trainyard/shared';
+import { groupPathSchema, parseByteSize, poolNameSchema, quotaNameSchema, usernameSchema } from '@trainyard/shared';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
 
@@ -38,6 +38,35 @@ const runtime = z.union([z.string(), z.number()], { error: 'maxRuntime must be a
   return millis;
 });
 
+const MAX_HOURS = 100_000_000;
+const hours = (what: string) =>
+  z.number({ error: `${what} must be a number of hours` }).positive(`${what} must be more than 0`).max(MAX_HOURS, `${what} is absurd (at most ${MAX_HOURS})`);
+
+/** A budget's window: `month` (the calendar month, UTC) or a rolling duration from 1h to 366d. */
+const budgetWindow = z.string({ error: 'window must be a duration such as "30d" or "month"' }).transform((value, ctx) => {
+  if (value === 'month') return { calendar: 'month' as const, ms: null };
+  const millis = parseDuration(value);
+  if (millis === undefined || millis < 3_600_000 || millis > MAX_RUNTIME_MS) {
+    ctx.addIssue({ code: 'custom', message: `window "${value}" is not "month" or a rolling duration from 1h to 366d (such as "30d", "7d", "12h")` });
+    return z.NEVER;
+  }
+  return { calendar: null, ms: millis };
+});
+
+/** Each member's cap inside a group quota: a number (the one dispatch limit the quota sets) or the limits by name. */
+const perUser = z.union(
+  [
+    count('perUser', MAX_GPUS).positive('perUser must be more than 0'),
+    z.strictObject({
+      maxRunning: count('perUser.maxRunning', MAX_TASKS).nullable().optional(),
+      cpu: z.number({ error: 'perUser.cpu must be a number of CPUs' }).positive('perUser.cpu must be more than 0').max(MAX_CPUS).nullable().optional(),
+      memory: memory.nullable().optional(),
+      gpus: count('perUser.gpus', MAX_GPUS).nullable().optional(),
+    }),
+  ],
+  { error: 'perUser must be a number or {maxRunning, cpu, memory, gpus}' },
+);
+
 const limitFields = {
   maxRunning: count('maxRunning', MAX_TASKS).nullable().optional(),
   maxSubmitted: count('maxSubmitted', MAX_TASKS).nullable().optional(),
@@ -46,13 +75,18 @@ const limitFields = {
   gpus: count('gpus', MAX_GPUS).nullable().optional(),
   maxRuntime: runtime.nullable().optional(),
   denyOnLimit: z.boolean({ error: 'denyOnLimit must be true or false' }).optional(),
+  perUser: perUser.nullable().optional(),
+  pool: poolNameSchema.nullable().optional(),
+  gpuHours: hours('gpuHours').nullable().optional(),
+  cpuHours: hours('cpuHours').nullable().optional(),
+  window: budgetWindow.nullable().optional(),
 };
 
 /** `POST /quotas`: a name and at least one limit. Unknown resources are refused (strict). */
 export const createQuotaSchema = z
   .strictObject({ name: quotaNameSchema, ...limitFields })
-  .refine((q) => [q.maxRunning, q.maxSubmitted, q.cpu, q.memory, q.gpus, q.maxRuntime].some((v) => v !== undefined && v !== null), {
-    message: 'a quota needs at least one limit: maxRunning, maxSubmitted, cpu, memory, gpus or maxRuntime',
+  .refine((q) => [q.maxRunning, q.maxSubmitted, q.cpu, q.memory, q.gpus, q.maxRuntime, q.gpuHours, q.cpuHours].some((v) => v !== undefined && v !== null), {
+    message: 'a quota needs at least one limit: maxRunning, maxSubmitted, cpu, memory, gpus, maxRuntime, gpuHours or cpuHours',
   });
 
 /** `PATCH /quotas/:name`: the limits to change; null removes one. */
@@ -71,3 +105,22 @@ export const quotaUsageQuerySchema = z
 
 export type CreateQuota = z.output<typeof createQuotaSchema>;
 export type UpdateQuota = z.output<typeof updateQuotaSchema>;
+
+const guaranteeAmount = (what: string) =>
+  z.number({ error: `${what} must be a number` }).min(0, `${what} cannot be negative`).max(MAX_CPUS, `${what} is absurd (at most ${MAX_CPUS})`);
+const guaranteeLimits = (what: string) =>
+  z.strictObject({ gpus: guaranteeAmount(`${what}.gpus`).nullable().optional(), cpu: guaranteeAmount(`${what}.cpu`).nullable().optional() });
+
+/** `PUT /guarantees`: a group's guaranteed share of a pool; what is left out stays as it was (null clears it). */
+export const setGuaranteeSchema = z.strictObject({
+  group: groupPathSchema,
+  pool: poolNameSchema,
+  gpus: guaranteeAmount('gpus').nullable().optional(),
+  cpu: guaranteeAmount('cpu').nullable().optional(),
+  borrowingLimit: guaranteeLimits('borrowingLimit').optional(),
+  lendingLimit: guaranteeLimits('lendingLimit').optional(),
+});
+export const guaranteeKeySchema = z.strictObject({ group: groupPathSchema, pool: poolNameSchema });
+export const guaranteeListQuerySchema = z.strictObject({ group: groupPathSchema.optional(), pool: poolNameSchema.optional() });
+
+export type SetGuarantee = z.output<typeof setGuaranteeSchema>;

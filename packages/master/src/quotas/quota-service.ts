@@ -1,13 +1,19 @@
-import { quotaPendingReason, type DispatchResource, type Quota, type QuotaAssignment, type QuotaUsage, type QuotaUsageLine } from '@trainyard/shared';
+import type { Quota, QuotaAssignment, QuotaUsage, QuotaUsageLine } from '@trainyard/shared';
 import type { AuditActor, AuditService } from '../audit/audit-service.js';
 import { toIso, type Clock } from '../clock.js';
 import type { Db, Executor } from '../db/database.js';
-import type { TaskRow } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { ONE_MASTER, type Fence } from '../ha/leadership.js';
-import type { GroupService } from '../groups/group-service.js';
+import type { GroupListener, GroupService } from '../groups/group-service.js';
 import type { UserService } from '../users/user-service.js';
-import { quotaRepository, type QuotaAssignmentRecord, type QuotaColumns, type QuotaRecord, type TaskLoad, type ActiveLoad } from './quota-repository.js';
+import type { UsageService } from '../usage/usage-service.js';
+import { BudgetLedger, hasBudget, type BudgetAccount } from './budgets.js';
+import { Cohorts, type QueuedDemand } from './cohorts.js';
+import { addUse, ASK_OF, DispatchGate, over } from './dispatch-gate.js';
+import { associationKey } from './fair-tree.js';
+import type { GuaranteeService } from './guarantee-service.js';
+import { quotaRepository, type ActiveLoad, type QuotaAssignmentRecord, type QuotaColumns, type QuotaPrincipal, type QuotaRecord, type TaskLoad } from './quota-repository.js';
+import { QuotaRules } from './quota-rules.js';
 import type { CreateQuota, UpdateQuota } from './quota-schema.js';
 
 export interface FairShareOptions {
@@ -16,107 +22,58 @@ export interface FairShareOptions {
   gpuWeight: number;
 }
 
-interface Use {
-  running: number;
+/** Decayed usage as of `at`. */
+interface Stored {
   cpu: number;
-  memory: number;
-  gpus: number;
+  gpu: number;
+  at: number;
 }
 
-/** Quotas by whom they cover, cached between changes. */
-interface Rules {
-  any: boolean;
-  byUser: Map<number, QuotaRecord[]>;
-  byGroup: Map<number, { path: string; quotas: QuotaRecord[] }>;
+/** What one scheduling decision reads once: the rules, the gate over every layer, the cohorts. */
+export interface DispatchSnapshot {
+  rules: QuotaRules;
+  gate: DispatchGate;
+  cohorts: Cohorts;
 }
 
-// Group paths can change under a cached rule set (a rename): re-read at least this often.
+// Group paths can change under a cached rule set (a rename notifies, but a second master would not): re-read at least this often.
 const RULES_TTL_MS = 5_000;
 
-const emptyUse = (): Use => ({ running: 0, cpu: 0, memory: 0, gpus: 0 });
-const add = (use: Use, load: Pick<TaskLoad, 'cpu' | 'memory' | 'gpus'>) => {
-  use.running += 1;
-  use.cpu += load.cpu;
-  use.memory += load.memory;
-  use.gpus += load.gpus;
-};
+/** The tightest max_runtime covering each task: its owner's quotas and those of its group and the groups above it. */
+export class RuntimeRules {
+  constructor(private readonly rules: QuotaRules) {}
 
-const LIMIT_OF: Record<DispatchResource, (q: QuotaRecord) => number | null> = {
-  running: (q) => q.maxRunning,
-  cpu: (q) => q.cpu,
-  memory: (q) => q.memory,
-  gpus: (q) => q.gpus,
-};
-const ASK_OF: Record<DispatchResource, (load: Pick<TaskLoad, 'cpu' | 'memory' | 'gpus'>) => number> = {
-  running: () => 1,
-  cpu: (l) => l.cpu,
-  memory: (l) => l.memory,
-  gpus: (l) => l.gpus,
-};
-const RESOURCES: DispatchResource[] = ['running', 'gpus', 'cpu', 'memory'];
-
-/** The first dispatch limit of `quota` that `load` would push past, given what is in use. */
-function over(quota: QuotaRecord, use: Use, load: Pick<TaskLoad, 'cpu' | 'memory' | 'gpus'>): { resource: DispatchResource; used: number; limit: number } | undefined {
-  for (const resource of RESOURCES) {
-    const limit = LIMIT_OF[resource](quota);
-    if (limit !== null && use[resource] + ASK_OF[resource](load) > limit) return { resource, used: use[resource], limit };
-  }
-  return undefined;
-}
-
-/**
- * What the scheduler asks before it assigns: a snapshot of every covered principal's use, taken
- * inside the scheduler's one-at-a-time assignment section. Use grows only through assignments,
- * which all pass through that section, so between this snapshot and the assignment it can only
- * shrink (a run ended): the decision cannot overshoot a limit. `charge` counts an assignment made.
- */
-export class DispatchGate {
-  constructor(
-    private readonly rules: Rules,
-    private readonly byUser: Map<number, Use>,
-    private readonly byGroup: Map<number, Use>,
-  ) {}
-
-  /** Why `task` must wait (a pending reason), or null when every quota covering it has room. */
-  blocked(task: TaskLoad): string | null {
-    if (!this.rules.any) return null;
-    for (const quota of this.rules.byUser.get(task.ownerId) ?? []) {
-      const hit = over(quota, this.byUser.get(task.ownerId) ?? emptyUse(), task);
-      if (hit) return quotaPendingReason(hit.resource, null);
-    }
-    const group = task.groupId === null ? undefined : this.rules.byGroup.get(task.groupId);
-    for (const quota of group?.quotas ?? []) {
-      const hit = over(quota, this.byGroup.get(task.groupId!) ?? emptyUse(), task);
-      if (hit) return quotaPendingReason(hit.resource, group!.path);
-    }
-    return null;
+  get none(): boolean {
+    const has = (quotas: QuotaRecord[]) => quotas.some((q) => q.maxRuntimeMs !== null);
+    return ![...this.rules.byUser.values()].some(has) && ![...this.rules.byGroup.values()].some((l) => has(l.quotas));
   }
 
-  charge(task: TaskLoad): void {
-    if (!this.rules.any) return;
-    add(mapGet(this.byUser, task.ownerId), task);
-    if (task.groupId !== null) add(mapGet(this.byGroup, task.groupId), task);
+  tightest(task: { ownerId: number; groupId: number | null; pool: string }): QuotaRecord | undefined {
+    const candidates = [...(this.rules.byUser.get(task.ownerId) ?? []), ...this.rules.groupLayers(task.groupId).flatMap((l) => l.quotas)];
+    return candidates
+      .filter((q) => q.maxRuntimeMs !== null && (q.pool === null || q.pool === task.pool))
+      .sort((a, b) => a.maxRuntimeMs! - b.maxRuntimeMs!)[0];
   }
 }
 
-const mapGet = <K>(map: Map<K, Use>, key: K): Use => {
-  let use = map.get(key);
-  if (!use) map.set(key, (use = emptyUse()));
-  return use;
-};
-
 /**
- * Quotas (issue 14): named limits given to users (their own tasks) and groups (the aggregate of the
- * tasks created in the group). `max_submitted` and `deny_on_limit` refuse at creation
- * (`checkSubmission`, inside the task service's create transaction); the dispatch limits make the
- * scheduler wait (`gate`); `max_runtime` is enforced by `RuntimeLimits`. Also keeps each user's
- * fair-share usage (decayed CPU- and GPU-seconds).
+ * Quotas (issue 14, down the group tree in issue 26): named limits given to users (their own tasks)
+ * and groups (the tasks charged to the group and to every group below it), with an optional cap on
+ * each member inside a group quota (`per user`), an optional pool they count in, and budgets over
+ * time (GPU- and CPU-hours over a rolling window or the calendar month, read from the usage ledger).
+ * `max_submitted` and `deny_on_limit` refuse at creation (`checkSubmission`, inside the task
+ * service's create transaction); the dispatch limits, budgets and guarantees make the scheduler wait
+ * (`snapshot` gives the gate); `max_runtime` is enforced by `RuntimeLimits`. Also keeps fair-share
+ * usage (decayed CPU- and GPU-seconds) per user and per user and group (Fair Tree).
  */
-export class QuotaService {
-  private rules: { value: Rules; at: number } | undefined;
-  private usage: Map<number, { cpu: number; gpu: number; at: number }> | undefined;
-  /** Users whose usage changed since the last flush. */
+export class QuotaService implements GroupListener {
+  private rules: { value: QuotaRules; at: number } | undefined;
+  private usage: Map<number, Stored> | undefined;
+  private groupUsage: Map<string, Stored> | undefined;
+  /** Users, and user:group associations, whose usage changed since the last flush. */
   private readonly dirty = new Set<number>();
+  private readonly dirtyGroups = new Set<string>();
+  readonly budgets: BudgetLedger;
 
   constructor(
     private readonly deps: {
@@ -125,13 +82,20 @@ export class QuotaService {
       audit: AuditService;
       users: UserService;
       groups: GroupService;
+      /** The usage ledger: budgets count its runs. */
+      ledger: Pick<UsageService, 'windowRuns'>;
+      guarantees: GuaranteeService;
       fairShare: FairShareOptions;
+      /** master.yaml's pools: a quota of one pool must name one. */
+      pools: () => string[];
       /** A quota changed (raised, removed, unassigned...): waiting tasks may fit now. */
       onChanged?: () => void;
       /** Several masters: fair-share usage is the leader's to write. */
       fence?: Fence;
     },
-  ) {}
+  ) {
+    this.budgets = new BudgetLedger({ clock: deps.clock, runs: (since, which) => deps.ledger.windowRuns(since, which) });
+  }
 
   /**
    * Several masters: this master begins to lead, or stops. What it kept in memory is another
@@ -159,7 +123,7 @@ export class QuotaService {
     const { db, clock, audit } = this.deps;
     await db.transaction().execute(async (trx) => {
       if (await quotaRepository.findByName(trx, request.name)) throw new DomainError('QUOTA_EXISTS', `quota '${request.name}' already exists`);
-      await quotaRepository.insert(trx, request.name, columnsOf(request), request.denyOnLimit ?? false, clock.now());
+      await quotaRepository.insert(trx, request.name, this.columnsOf(request, undefined), request.denyOnLimit ?? false, clock.now());
       await audit.record(trx, actor, { action: 'quota.create', targetType: 'quota', target: request.name, details: limitsForAudit(request) });
     });
     this.changed();
@@ -171,7 +135,7 @@ export class QuotaService {
     const { db, clock, audit } = this.deps;
     await db.transaction().execute(async (trx) => {
       const quota = await this.require(trx, name);
-      const changes: Partial<QuotaColumns> & { deny_on_limit?: number } = columnsOf(request);
+      const changes: Partial<QuotaColumns> & { deny_on_limit?: number } = this.columnsOf(request, quota);
       if (request.denyOnLimit !== undefined) changes.deny_on_limit = request.denyOnLimit ? 1 : 0;
       await quotaRepository.update(trx, quota.id, changes, clock.now());
       await audit.record(trx, actor, { action: 'quota.update', targetType: 'quota', target: name, details: limitsForAudit(request) });
@@ -234,70 +198,109 @@ export class QuotaService {
     return result;
   }
 
-  /** The quotas covering a user (their own and their groups') or a group, with what is in use against each limit. */
+  /**
+   * The quotas covering a user (their own, and those of their groups and every group above them) or
+   * a group (its own and those above it), with what is in use against each limit, each member's cap
+   * (a user's own use inside it), the budgets over their windows, and the guarantees.
+   */
   async usageOf(who: { userId: number; username: string } | { groupId: number; path: string }): Promise<QuotaUsage> {
-    const { db } = this.deps;
+    const { db, clock } = this.deps;
     const rules = await this.currentRules();
+    const active = await quotaRepository.activeLoads(db);
+    const gate = new DispatchGate(rules, active, await this.budgets.snapshot(rules), undefined);
+    const budgets = await this.budgets.snapshot(rules);
     const quotas: QuotaUsage['quotas'] = [];
-    const report = async (quota: QuotaRecord, via: string, principal: { ownerId: number } | { groupId: number }) => {
-      const loads = await quotaRepository.unfinishedLoads(db, principal);
-      const active = loads.filter((l) => l.state !== 'QUEUED');
-      const use = emptyUse();
-      for (const load of active) add(use, load);
+    const report = async (quota: QuotaRecord, via: string, principal: { ownerId: number } | { groupId: number }, account: BudgetAccount, member?: number) => {
+      const use = 'ownerId' in principal ? gate.useOf({ ownerId: principal.ownerId }, quota.pool) : gate.useOf({ groupId: principal.groupId }, quota.pool);
       const lines: QuotaUsageLine[] = [];
-      const line = (resource: QuotaUsageLine['resource'], used: number | null, limit: number | null) => limit !== null && lines.push({ resource, used, limit });
+      const line = (resource: QuotaUsageLine['resource'], used: number | null, limit: number | null, scope?: string) => {
+        if (limit !== null) lines.push({ resource, used, limit, ...(scope ? { scope } : {}) });
+      };
+      const counted: QuotaPrincipal = 'ownerId' in principal ? { ownerId: principal.ownerId, pool: quota.pool } : { groupIds: rules.subtree(principal.groupId), pool: quota.pool };
       line('running', use.running, quota.maxRunning);
-      line('submitted', loads.length, quota.maxSubmitted);
+      line('submitted', quota.maxSubmitted === null ? null : await quotaRepository.unfinishedCount(db, counted, quota.maxSubmitted + 1), quota.maxSubmitted);
       line('cpu', use.cpu, quota.cpu);
       line('memory', use.memory, quota.memory);
       line('gpus', use.gpus, quota.gpus);
       line('max_runtime', null, quota.maxRuntimeMs);
-      quotas.push({ quota: quota.name, via, denyOnLimit: quota.denyOnLimit, lines });
-    };
-    if ('userId' in who) {
-      for (const quota of rules.byUser.get(who.userId) ?? []) await report(quota, 'user', { ownerId: who.userId });
-      const groupIds = await this.deps.groups.idsOf(who.userId);
-      for (const groupId of groupIds) {
-        const group = rules.byGroup.get(groupId);
-        for (const quota of group?.quotas ?? []) await report(quota, `group ${group!.path}`, { groupId });
+      if (quota.perUser) {
+        // A user sees their own share; a group, the cap alone.
+        const mine =
+          member === undefined ? null : 'groupId' in principal ? gate.useOf({ groupId: principal.groupId, ownerId: member }, quota.pool) : use;
+        line('running', mine?.running ?? null, quota.perUser.maxRunning, 'per user');
+        line('cpu', mine?.cpu ?? null, quota.perUser.cpu, 'per user');
+        line('memory', mine?.memory ?? null, quota.perUser.memory, 'per user');
+        line('gpus', mine?.gpus ?? null, quota.perUser.gpus, 'per user');
       }
+      if (hasBudget(quota)) {
+        const spent = budgets.use(quota, account);
+        line('gpu_hours', spent.gpuHours, quota.gpuHours, quota.budgetWindow ?? undefined);
+        line('cpu_hours', spent.cpuHours, quota.cpuHours, quota.budgetWindow ?? undefined);
+      }
+      quotas.push({ quota: quota.name, via: quota.pool ? `${via}, pool ${quota.pool}` : via, denyOnLimit: quota.denyOnLimit, lines });
+    };
+    const guarantees = await this.deps.guarantees.statuses(rules, active, []);
+    if ('userId' in who) {
+      for (const quota of rules.byUser.get(who.userId) ?? []) await report(quota, 'user', { ownerId: who.userId }, `u:${who.userId}`, who.userId);
+      const seen = new Set<number>();
+      const mine = await this.deps.groups.idsOf(who.userId);
+      for (const groupId of mine) {
+        for (const layer of rules.groupLayers(groupId)) {
+          if (seen.has(layer.id)) continue;
+          seen.add(layer.id);
+          const via = layer.id === groupId ? `group ${layer.path}` : `group ${layer.path} (above ${rules.pathOf(groupId)})`;
+          for (const quota of layer.quotas) await report(quota, via, { groupId: layer.id }, `g:${layer.id}`, who.userId);
+        }
+      }
+      const related = new Set(mine.flatMap((id) => rules.ancestry(id)));
       const score = (await this.fairShareUsage()).get(who.userId);
-      return { user: who.username, group: null, quotas, fairShare: score ?? { cpuSeconds: 0, gpuSeconds: 0, score: 0 } };
+      void clock;
+      return {
+        user: who.username,
+        group: null,
+        quotas,
+        fairShare: score ?? { cpuSeconds: 0, gpuSeconds: 0, score: 0 },
+        guarantees: guarantees.filter((g) => related.has(g.groupId)).map((g) => g.status),
+      };
     }
-    for (const quota of rules.byGroup.get(who.groupId)?.quotas ?? []) await report(quota, `group ${who.path}`, { groupId: who.groupId });
-    return { user: null, group: who.path, quotas, fairShare: null };
+    for (const layer of rules.groupLayers(who.groupId)) {
+      const via = layer.id === who.groupId ? `group ${layer.path}` : `group ${layer.path} (above ${who.path})`;
+      for (const quota of layer.quotas) await report(quota, via, { groupId: layer.id }, `g:${layer.id}`);
+    }
+    const related = new Set([...rules.ancestry(who.groupId), ...rules.subtree(who.groupId)]);
+    return { user: null, group: who.path, quotas, fairShare: null, guarantees: guarantees.filter((g) => related.has(g.groupId)).map((g) => g.status) };
   }
 
   /**
-   * Whether a submission by this owner in this group meets a quota that refuses at creation
-   * (max_submitted or deny_on_limit): if not, the task service stores it without the transaction.
+   * Whether a submission by this owner in this group (and pool) meets a quota that refuses at
+   * creation (max_submitted or deny_on_limit): if not, the task service stores it without the
+   * transaction's locks and counts.
    */
-  async checksSubmission(ownerId: number, groupId: number | null): Promise<boolean> {
+  async checksSubmission(ownerId: number, groupId: number | null, pool?: string): Promise<boolean> {
     const rules = await this.currentRules();
     if (!rules.any) return false;
-    const refusing = (q: QuotaRecord) => q.maxSubmitted !== null || q.denyOnLimit;
-    return (rules.byUser.get(ownerId) ?? []).some(refusing) || (groupId !== null && (rules.byGroup.get(groupId)?.quotas ?? []).some(refusing));
+    return this.refusing(rules, ownerId, groupId, pool).length > 0;
   }
 
   /**
    * At creation, inside the task service's transaction: refuses a task over a `max_submitted`, or
    * over any limit of a `deny_on_limit` quota counting every unfinished task (queued ones would have
-   * to wait). The owner's submissions, then the group's, are locked first (`lockSubmissions`), so
-   * that no other submission is counted or stored between this count and the insert, on any
-   * connection of any master.
+   * to wait). The owner's submissions, then each covering group's (in id order), are locked first
+   * (`lockSubmissions`), so that no other submission is counted or stored between this count and the
+   * insert, on any connection of any master.
    */
   async checkSubmission(trx: Executor, task: TaskLoad): Promise<void> {
     const rules = await this.currentRules(trx);
     if (!rules.any) return;
-    const covering: Array<{ quota: QuotaRecord; whose: string; principal: { ownerId: number } | { groupId: number } }> = [];
-    for (const quota of rules.byUser.get(task.ownerId) ?? []) covering.push({ quota, whose: 'yours', principal: { ownerId: task.ownerId } });
-    const group = task.groupId === null ? undefined : rules.byGroup.get(task.groupId);
-    for (const quota of group?.quotas ?? []) covering.push({ quota, whose: `group ${group!.path}'s`, principal: { groupId: task.groupId! } });
-    // Always the owner before the group: two submissions never wait for each other's lock.
-    const refusing = covering.filter(({ quota }) => quota.maxSubmitted !== null || quota.denyOnLimit);
-    if (refusing.some((c) => 'ownerId' in c.principal)) await quotaRepository.lockSubmissions(trx, { ownerId: task.ownerId });
-    if (refusing.some((c) => 'groupId' in c.principal)) await quotaRepository.lockSubmissions(trx, { groupId: task.groupId! });
-    for (const { quota, whose, principal } of covering) {
+    const refusing = this.refusing(rules, task.ownerId, task.groupId, task.pool);
+    if (refusing.length === 0) return;
+    // Always the owner before the groups, and groups in id order: two submissions never wait for each other's lock.
+    if (refusing.some((c) => c.groupId === undefined)) await quotaRepository.lockSubmissions(trx, { ownerId: task.ownerId });
+    for (const groupId of [...new Set(refusing.filter((c) => c.groupId !== undefined).map((c) => c.groupId!))].sort((a, b) => a - b)) {
+      await quotaRepository.lockSubmissions(trx, { groupId });
+    }
+    for (const { quota, whose, groupId } of refusing) {
+      const principal: QuotaPrincipal = groupId === undefined ? { ownerId: task.ownerId, pool: quota.pool } : { groupIds: rules.subtree(groupId), pool: quota.pool };
       if (quota.maxSubmitted !== null) {
         const submitted = await quotaRepository.unfinishedCount(trx, principal, quota.maxSubmitted);
         if (submitted + 1 > quota.maxSubmitted) {
@@ -309,9 +312,14 @@ export class QuotaService {
         }
       }
       if (!quota.denyOnLimit) continue;
-      const use = emptyUse();
-      for (const load of await quotaRepository.unfinishedLoads(trx, principal)) add(use, load);
-      const hit = over(quota, use, task);
+      const loads = await quotaRepository.unfinishedLoads(trx, principal);
+      const all = { running: 0, cpu: 0, memory: 0, gpus: 0 };
+      const own = { running: 0, cpu: 0, memory: 0, gpus: 0 };
+      for (const load of loads) {
+        addUse(all, load);
+        if (load.ownerId === task.ownerId) addUse(own, load);
+      }
+      const hit = over(quota, all, task) ?? (quota.perUser ? over(quota.perUser, own, task) : undefined);
       if (hit) {
         throw new DomainError(
           'QUOTA_EXCEEDED',
@@ -322,21 +330,30 @@ export class QuotaService {
     }
   }
 
-  /** A snapshot of every covered principal's use, for one scheduling decision (see DispatchGate). */
-  async gate(loads?: ActiveLoad[]): Promise<DispatchGate> {
-    const rules = await this.currentRules();
-    const byUser = new Map<number, Use>();
-    const byGroup = new Map<number, Use>();
-    if (rules.any) {
-      for (const load of loads ?? (await quotaRepository.activeLoads(this.deps.db))) {
-        if (rules.byUser.has(load.ownerId)) add(mapGet(byUser, load.ownerId), load);
-        if (load.groupId !== null && rules.byGroup.has(load.groupId)) add(mapGet(byGroup, load.groupId), load);
-      }
+  /** The quotas covering a submission that refuse at creation, with whose they are (the owner's, or a group's: the group holding it). */
+  private refusing(rules: QuotaRules, ownerId: number, groupId: number | null, pool?: string): Array<{ quota: QuotaRecord; whose: string; groupId?: number }> {
+    const refuses = (q: QuotaRecord) => (q.maxSubmitted !== null || q.denyOnLimit) && (pool === undefined || q.pool === null || q.pool === pool);
+    const found: Array<{ quota: QuotaRecord; whose: string; groupId?: number }> = [];
+    for (const quota of rules.byUser.get(ownerId) ?? []) if (refuses(quota)) found.push({ quota, whose: 'yours' });
+    for (const layer of rules.groupLayers(groupId)) {
+      for (const quota of layer.quotas) if (refuses(quota)) found.push({ quota, whose: `group ${layer.path}'s`, groupId: layer.id });
     }
-    return new DispatchGate(rules, byUser, byGroup);
+    return found;
   }
 
-  /** What every task holding a slot asks for (one query): for `gate` and `scores` in one scheduling decision. */
+  /**
+   * What one scheduling decision needs, read once inside the scheduler's section: the rules, the
+   * gate over every layer (quotas down the tree, per-user caps, budgets, guarantees) from what is
+   * held now (`active`), and the cohorts with what the queue wants (`demand`).
+   */
+  async snapshot(active: ActiveLoad[], demand: QueuedDemand[]): Promise<DispatchSnapshot> {
+    const rules = await this.currentRules();
+    const cohorts = new Cohorts(await this.deps.guarantees.records(), rules, active, demand);
+    const budgets = await this.budgets.snapshot(rules);
+    return { rules, gate: new DispatchGate(rules, active, budgets, cohorts), cohorts };
+  }
+
+  /** What every task holding a slot asks for (one query): for the snapshot and fair share in one scheduling decision. */
   activeLoads(): Promise<ActiveLoad[]> {
     return quotaRepository.activeLoads(this.deps.db);
   }
@@ -347,11 +364,13 @@ export class QuotaService {
   }
 
   /**
-   * A run ended: charge its owner's fair-share usage with what the usage ledger wrote of it (its
-   * CPUs, GPUs, start and end), so that fair share and usage reports agree on what a run held.
+   * A run ended: charge its owner's fair-share usage (and their association with its group) with
+   * what the usage ledger wrote of it (its CPUs, GPUs, start and end), so that fair share and usage
+   * reports agree on what a run held. Budgets read the ledger again.
    */
-  async chargeRun(run: { ownerId: number; cpu: number; gpus: number; startedAt: number; endedAt: number }): Promise<void> {
-    await this.charge(run.ownerId, { cpu: run.cpu, gpus: run.gpus, seconds: (run.endedAt - run.startedAt) / 1000 });
+  async chargeRun(run: { ownerId: number; groupId: number | null; cpu: number; gpus: number; startedAt: number; endedAt: number }): Promise<void> {
+    this.budgets.invalidate();
+    await this.charge(run.ownerId, run.groupId, { cpu: run.cpu, gpus: run.gpus, seconds: (run.endedAt - run.startedAt) / 1000 });
   }
 
   /** Whether any quota exists (the scheduler skips the snapshot when none does). */
@@ -359,22 +378,9 @@ export class QuotaService {
     return (await this.currentRules()).any;
   }
 
-  /** The smallest max_runtime covering each running task's owner or group, for RuntimeLimits. */
-  async runtimeLimits(): Promise<{ byUser: Map<number, QuotaRecord>; byGroup: Map<number, QuotaRecord> }> {
-    const rules = await this.currentRules();
-    const tightest = (quotas: QuotaRecord[]) =>
-      quotas.filter((q) => q.maxRuntimeMs !== null).sort((a, b) => a.maxRuntimeMs! - b.maxRuntimeMs!)[0];
-    const byUser = new Map<number, QuotaRecord>();
-    const byGroup = new Map<number, QuotaRecord>();
-    for (const [id, quotas] of rules.byUser) {
-      const q = tightest(quotas);
-      if (q) byUser.set(id, q);
-    }
-    for (const [id, group] of rules.byGroup) {
-      const q = tightest(group.quotas);
-      if (q) byGroup.set(id, q);
-    }
-    return { byUser, byGroup };
+  /** The tightest max_runtime covering each task, for RuntimeLimits and the engines' own time limits. */
+  async runtimeLimits(): Promise<RuntimeRules> {
+    return new RuntimeRules(await this.currentRules());
   }
 
   /**
@@ -414,20 +420,36 @@ export class QuotaService {
     return result;
   }
 
-  /** A run ended: its CPU- and GPU-seconds join its owner's decayed usage. */
-  async charge(ownerId: number, run: { cpu: number; gpus: number; seconds: number }): Promise<void> {
+  /** Decayed scores per association (`user:group`), running tasks included: what Fair Tree ranks. */
+  async associationScores(running: ActiveLoad[]): Promise<Map<string, number>> {
+    const now = this.deps.clock.now();
+    const usage = await this.loadGroupUsage();
+    const scores = new Map<string, number>();
+    const weight = this.deps.fairShare.gpuWeight;
+    for (const [key, stored] of usage) scores.set(key, (stored.cpu + weight * stored.gpu) * this.decay(now - stored.at));
+    for (const run of running) {
+      const key = associationKey(run.ownerId, run.groupId);
+      const seconds = Math.max(0, now - run.runStart) / 1000;
+      scores.set(key, (scores.get(key) ?? 0) + (run.cpu + weight * run.gpus) * seconds);
+    }
+    return scores;
+  }
+
+  /** A run ended: its CPU- and GPU-seconds join its owner's decayed usage, and that of the owner in its group. */
+  async charge(ownerId: number, groupId: number | null, run: { cpu: number; gpus: number; seconds: number }): Promise<void> {
     if (run.seconds <= 0) return;
     const now = this.deps.clock.now();
-    const usage = await this.loadUsage();
-    const stored = usage.get(ownerId);
-    const factor = stored ? this.decay(now - stored.at) : 0;
-    const next = {
-      cpu: (stored?.cpu ?? 0) * factor + run.cpu * run.seconds,
-      gpu: (stored?.gpu ?? 0) * factor + run.gpus * run.seconds,
-      at: now,
+    const add = (stored: Stored | undefined): Stored => {
+      const factor = stored ? this.decay(now - stored.at) : 0;
+      return { cpu: (stored?.cpu ?? 0) * factor + run.cpu * run.seconds, gpu: (stored?.gpu ?? 0) * factor + run.gpus * run.seconds, at: now };
     };
-    usage.set(ownerId, next);
+    const usage = await this.loadUsage();
+    usage.set(ownerId, add(usage.get(ownerId)));
     this.dirty.add(ownerId);
+    const groups = await this.loadGroupUsage();
+    const key = associationKey(ownerId, groupId);
+    groups.set(key, add(groups.get(key)));
+    this.dirtyGroups.add(key);
   }
 
   /**
@@ -436,10 +458,13 @@ export class QuotaService {
    * forgets at most that second's charges, which fair share can afford (it is not billing).
    */
   async flushUsage(): Promise<void> {
-    if (this.dirty.size === 0 || !this.usage) return;
+    if ((this.dirty.size === 0 && this.dirtyGroups.size === 0) || !this.usage) return;
     const users = [...this.dirty];
+    const associations = [...this.dirtyGroups];
     this.dirty.clear();
+    this.dirtyGroups.clear();
     const usage = this.usage;
+    const groups = this.groupUsage;
     await this.deps.db.transaction().execute(async (trx) => {
       // A master that no longer leads must not write back what it held in memory over the leader's.
       await (this.deps.fence ?? ONE_MASTER).hold(trx);
@@ -447,14 +472,30 @@ export class QuotaService {
         const u = usage.get(userId)!;
         await quotaRepository.saveUsage(trx, userId, u.cpu, u.gpu, u.at);
       }
+      for (const key of associations) {
+        const u = groups?.get(key);
+        if (!u) continue;
+        const [userId, groupKey] = key.split(':').map(Number) as [number, number];
+        await quotaRepository.saveGroupUsage(trx, userId, groupKey, u.cpu, u.gpu, u.at);
+      }
     });
+  }
+
+  /** The group tree changed (GroupListener): the rules are read again. */
+  treeChanged(): void {
+    this.changed();
+  }
+
+  /** A guarantee changed: waiting tasks may fit now (or borrowed ones must give room back). */
+  guaranteesChanged(): void {
+    this.deps.onChanged?.();
   }
 
   private decay(elapsedMs: number): number {
     return Math.pow(2, -Math.max(0, elapsedMs) / this.deps.fairShare.halfLifeMs);
   }
 
-  private async loadUsage(): Promise<Map<number, { cpu: number; gpu: number; at: number }>> {
+  private async loadUsage(): Promise<Map<number, Stored>> {
     if (!this.usage) {
       const rows = await quotaRepository.usage(this.deps.db);
       this.usage ??= new Map(rows.map((r) => [r.userId, { cpu: r.cpuSeconds, gpu: r.gpuSeconds, at: r.updatedAt }]));
@@ -462,30 +503,27 @@ export class QuotaService {
     return this.usage;
   }
 
+  private async loadGroupUsage(): Promise<Map<string, Stored>> {
+    if (!this.groupUsage) {
+      const rows = await quotaRepository.groupUsage(this.deps.db);
+      this.groupUsage ??= new Map(rows.map((r) => [`${r.userId}:${r.groupKey}`, { cpu: r.cpuSeconds, gpu: r.gpuSeconds, at: r.updatedAt }]));
+    }
+    return this.groupUsage;
+  }
+
   /** `db`: the transaction the caller is in (a query outside it would wait for it: one connection). */
-  private async currentRules(db: Executor = this.deps.db): Promise<Rules> {
+  async currentRules(db: Executor = this.deps.db): Promise<QuotaRules> {
     const now = Date.now();
     if (this.rules && now - this.rules.at < RULES_TTL_MS) return this.rules.value;
-    const quotas = await quotaRepository.list(db);
-    const assignments = await quotaRepository.assignments(db);
-    const byId = new Map(quotas.map((q) => [q.id, q]));
-    const rules: Rules = { any: false, byUser: new Map(), byGroup: new Map() };
-    for (const a of assignments) {
-      const quota = byId.get(a.quotaId)!;
-      rules.any = true;
-      if (a.userId !== null) rules.byUser.set(a.userId, [...(rules.byUser.get(a.userId) ?? []), quota]);
-      if (a.groupId !== null) {
-        const group = rules.byGroup.get(a.groupId) ?? { path: a.group!, quotas: [] };
-        group.quotas.push(quota);
-        rules.byGroup.set(a.groupId, group);
-      }
-    }
+    const [quotas, assignments, tree] = [await quotaRepository.list(db), await quotaRepository.assignments(db), await this.deps.groups.tree(db)];
+    const rules = new QuotaRules(quotas, assignments, tree);
     this.rules = { value: rules, at: now };
     return rules;
   }
 
   private changed(): void {
     this.rules = undefined;
+    this.budgets.invalidate();
     this.deps.onChanged?.();
   }
 
@@ -494,17 +532,60 @@ export class QuotaService {
     if (!quota) throw new DomainError('QUOTA_NOT_FOUND', `quota '${name}' does not exist (yard quota list shows them)`);
     return quota;
   }
-}
 
-function columnsOf(request: UpdateQuota): Partial<QuotaColumns> {
-  const columns: Partial<QuotaColumns> = {};
-  if (request.maxRunning !== undefined) columns.max_running = request.maxRunning;
-  if (request.maxSubmitted !== undefined) columns.max_submitted = request.maxSubmitted;
-  if (request.cpu !== undefined) columns.cpu = request.cpu;
-  if (request.memory !== undefined) columns.memory = request.memory;
-  if (request.gpus !== undefined) columns.gpus = request.gpus;
-  if (request.maxRuntime !== undefined) columns.max_runtime_ms = request.maxRuntime;
-  return columns;
+  /**
+   * The columns a request sets. A number for `perUser` caps the one dispatch limit the quota has
+   * (after this change): with none or several, the request must name which (`{gpus: 2}`).
+   */
+  private columnsOf(request: UpdateQuota, before: QuotaRecord | undefined): Partial<QuotaColumns> {
+    const columns: Partial<QuotaColumns> = {};
+    if (request.maxRunning !== undefined) columns.max_running = request.maxRunning;
+    if (request.maxSubmitted !== undefined) columns.max_submitted = request.maxSubmitted;
+    if (request.cpu !== undefined) columns.cpu = request.cpu;
+    if (request.memory !== undefined) columns.memory = request.memory;
+    if (request.gpus !== undefined) columns.gpus = request.gpus;
+    if (request.maxRuntime !== undefined) columns.max_runtime_ms = request.maxRuntime;
+    if (request.pool !== undefined) {
+      if (request.pool !== null && !this.deps.pools().includes(request.pool)) {
+        throw new DomainError('POOL_NOT_FOUND', `pool '${request.pool}' does not exist (pools: ${this.deps.pools().join(', ')})`);
+      }
+      columns.pool = request.pool;
+    }
+    if (request.gpuHours !== undefined) columns.gpu_hours = request.gpuHours;
+    if (request.cpuHours !== undefined) columns.cpu_hours = request.cpuHours;
+    if (request.window !== undefined) {
+      columns.budget_window_ms = request.window?.ms ?? null;
+      columns.budget_calendar = request.window?.calendar ?? null;
+    }
+    const budget = (request.gpuHours ?? before?.gpuHours ?? null) !== null || (request.cpuHours ?? before?.cpuHours ?? null) !== null;
+    // A budget with no window counts the last 30 days.
+    if (budget && request.window === undefined && before?.budgetWindow == null) columns.budget_window_ms = 30 * 86_400_000;
+    if (request.window && !budget) throw new DomainError('INVALID_INPUT', 'window is the window of a budget: give gpuHours or cpuHours with it');
+    if (request.perUser !== undefined) {
+      const per = request.perUser;
+      if (per === null) Object.assign(columns, { per_user_running: null, per_user_cpu: null, per_user_memory: null, per_user_gpus: null });
+      else if (typeof per === 'number') {
+        const limit = (key: 'maxRunning' | 'cpu' | 'memory' | 'gpus', column: keyof QuotaColumns) =>
+          (request[key] !== undefined ? request[key] : before?.[key] ?? null) !== null ? column : undefined;
+        const set = [limit('maxRunning', 'per_user_running'), limit('gpus', 'per_user_gpus'), limit('cpu', 'per_user_cpu'), limit('memory', 'per_user_memory')].filter((c) => c !== undefined);
+        if (set.length !== 1) {
+          throw new DomainError(
+            'INVALID_INPUT',
+            set.length === 0
+              ? 'perUser caps each member at part of the quota: the quota needs a limit on running tasks, GPUs, CPUs or memory first'
+              : 'perUser as a number caps the one limit the quota sets, and this quota sets several: name them, such as {"gpus": 2} (yard: --per-user gpus=2)',
+          );
+        }
+        Object.assign(columns, { per_user_running: null, per_user_cpu: null, per_user_memory: null, per_user_gpus: null, [set[0]!]: per });
+      } else {
+        if (per.maxRunning !== undefined) columns.per_user_running = per.maxRunning;
+        if (per.cpu !== undefined) columns.per_user_cpu = per.cpu;
+        if (per.memory !== undefined) columns.per_user_memory = per.memory;
+        if (per.gpus !== undefined) columns.per_user_gpus = per.gpus;
+      }
+    }
+    return columns;
+  }
 }
 
 function limitsForAudit(request: UpdateQuota): Record<string, unknown> {
@@ -520,6 +601,11 @@ function present(quota: QuotaRecord, assignments: QuotaAssignmentRecord[]): Quot
     memory: quota.memory,
     gpus: quota.gpus,
     maxRuntimeMs: quota.maxRuntimeMs,
+    perUser: quota.perUser,
+    pool: quota.pool,
+    gpuHours: quota.gpuHours,
+    cpuHours: quota.cpuHours,
+    budgetWindow: quota.budgetWindow,
     denyOnLimit: quota.denyOnLimit,
     assignments: assignments.map((a) => ({ quota: a.quota, user: a.user, group: a.group })),
     createdAt: toIso(quota.createdAt),

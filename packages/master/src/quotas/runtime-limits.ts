@@ -6,8 +6,8 @@ import type { QuotaService } from './quota-service.js';
 const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
 /**
- * max_runtime: a running task covered by a quota with one (its owner's, or its group's; the
- * tightest wins) gets a line in its log `warningMs` before the limit, and is killed through the
+ * max_runtime: a running task covered by a quota with one (its owner's, or its group's or a group
+ * above it; the tightest wins) gets a line in its log `warningMs` before the limit, and is killed through the
  * task service's normal kill path when it reaches it, ending KILLED with `RUNTIME_LIMIT` as its
  * message. Counted from the current run's start, with the master's clock. Run by the master's
  * monitor; only this kills for a quota (lowering other limits never stops anything).
@@ -21,11 +21,11 @@ export class RuntimeLimits {
   async sweep(): Promise<void> {
     const { quotas, tasks, clock, logger, warningMs } = this.deps;
     const limits = await quotas.runtimeLimits();
-    if (limits.byUser.size === 0 && limits.byGroup.size === 0) return;
+    if (limits.none) return;
     const now = clock.now();
     for (const run of await quotas.running()) {
-      const candidates = [limits.byUser.get(run.ownerId), run.groupId === null ? undefined : limits.byGroup.get(run.groupId)].filter((q) => q !== undefined);
-      const quota = candidates.sort((a, b) => a.maxRuntimeMs! - b.maxRuntimeMs!)[0];
+      // The owner's quotas, and those of the task's group and every group above it.
+      const quota = limits.tightest(run);
       if (!quota || run.killRequested) continue;
       const limit = quota.maxRuntimeMs!;
       const elapsed = now - run.runStart;

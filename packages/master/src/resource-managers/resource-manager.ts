@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { PoolEngineView, PoolManager, PoolResources, RunSpec, StreamTarget, TaskKind } from '@trainyard/shared';
+import type { PoolEngineView, PoolManager, PoolResources, RunSpec, StreamTarget, TaskKind, WhyPlacement } from '@trainyard/shared';
 import type { TaskRow } from '../db/schema.js';
 
 /**
@@ -133,6 +133,13 @@ export interface ResourceManager {
 
   /** What the pool has; use and queue are counted from the tasks by the pools registry. */
   capacity(): Promise<PoolCapacity>;
+
+  /**
+   * `yard why`: each machine of the pool and whether a task with `spec` fits there now, and why
+   * not (an agent's free room, its images, its shared root). Optional: an engine that decides
+   * placement itself (Slurm) says nothing per machine, and its own pending reason stands.
+   */
+  explain?(spec: RunSpec): Promise<WhyPlacement[]>;
 
   /** The master is stopping: end held requests and timers. */
   close(): Promise<void>;

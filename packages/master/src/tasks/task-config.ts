@@ -102,6 +102,8 @@ export function parseTaskConfig(kind: TaskKind, raw: unknown, defaults: TaskDefa
     cap_add: config.cap_add,
     ...(port === undefined ? {} : { port }),
     max_restarts: config.max_restarts,
+    ...(config.priority === undefined ? {} : { priority: config.priority }),
+    ...(config.preemptible === undefined ? {} : { preemptible: config.preemptible }),
     ...('experiment_ids' in config ? { experiment_ids: config.experiment_ids as number[] } : {}),
   };
 }

@@ -26,13 +26,16 @@ export function toTaskSummary(row: TaskWithOwner): TaskSummary {
     pendingReason: row.state === 'QUEUED' || row.state === 'ASSIGNED' ? row.pending_reason : null,
     killRequest: killRequestOf(row),
     resources: { gpus: resources.gpus ?? 0, cpu: resources.cpu ?? null, memory: resources.memory ?? null },
+    priority: row.priority,
+    preemptible: row.preemptible === 1,
+    preemptions: row.preemptions,
   };
 }
 
 /** When a kill was asked, by whom (null: the master, whose reason it then is) and why. */
-export function killRequestOf(row: Pick<TaskRow, 'kill_requested_at' | 'kill_requested_by' | 'kill_reason'>): KillRequest | null {
+export function killRequestOf(row: Pick<TaskRow, 'kill_requested_at' | 'kill_requested_by' | 'kill_reason' | 'preempt_requested_at'>): KillRequest | null {
   if (row.kill_requested_at === null) return null;
-  return { at: toIso(row.kill_requested_at), by: row.kill_requested_by, reason: row.kill_reason };
+  return { at: toIso(row.kill_requested_at), by: row.kill_requested_by, reason: row.kill_reason, ...(row.preempt_requested_at === null ? {} : { preempt: true }) };
 }
 
 export function toTask(row: TaskWithOwner): Task {

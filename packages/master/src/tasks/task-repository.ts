@@ -65,15 +65,14 @@ export const taskRepository = {
     return Number(result.numUpdatedRows) === 1;
   },
 
-  /** Marks a kill asked of a task still in `state` that no kill was asked of yet; false when it moved on or one was. */
-  async requestKill(db: Executor, id: number, state: TaskState, changes: Updateable<TasksTable>): Promise<boolean> {
-    const result = await db
-      .updateTable('tasks')
-      .set(changes)
-      .where('id', '=', id)
-      .where('state', '=', state)
-      .where('kill_requested_at', 'is', null)
-      .executeTakeFirst();
+  /**
+   * Marks a kill asked of a task still in `state` that no kill was asked of yet (or, `preempting`,
+   * that is being preempted: the kill takes the preemption over); false when it moved on or one was.
+   */
+  async requestKill(db: Executor, id: number, state: TaskState, changes: Updateable<TasksTable>, options: { preempting: boolean }): Promise<boolean> {
+    let query = db.updateTable('tasks').set(changes).where('id', '=', id).where('state', '=', state);
+    query = options.preempting ? query.where('preempt_requested_at', 'is not', null) : query.where('kill_requested_at', 'is', null);
+    const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   },
 
@@ -104,6 +103,11 @@ export const taskRepository = {
     if (ids.length === 0) return new Map();
     const rows = await db.selectFrom('tasks').select(['id', 'pool', 'state']).where('id', 'in', [...ids]).execute();
     return new Map(rows.map((r) => [r.id, { pool: r.pool, state: r.state as TaskState }]));
+  },
+
+  /** Every task holding a slot (assigned, pulling, running), anywhere. */
+  active(db: Executor): Promise<TaskRow[]> {
+    return db.selectFrom('tasks').selectAll().where('state', 'in', ACTIVE_STATES).orderBy('id').execute();
   },
 
   /** Running tasks of these kinds (for idle shutdown): id and when the run started. */
@@ -164,6 +168,24 @@ export const taskRepository = {
   async markPoolsGone(db: Executor, pools: string[]): Promise<number> {
     const result = await db.updateTable('tasks').set({ pending_reason: 'POOL_GONE' }).where('state', '=', 'QUEUED').where('pool', 'not in', pools).executeTakeFirst();
     return Number(result.numUpdatedRows);
+  },
+
+  /** Every queued task, oldest first. */
+  allQueued(db: Executor): Promise<TaskRow[]> {
+    return db.selectFrom('tasks').selectAll().where('state', '=', 'QUEUED').orderBy('id').execute();
+  },
+
+  /** Sets the reason of those of `ids` still queued whose reason differs; their ids. */
+  async setPendingReasonOf(db: Executor, ids: number[], reason: string | null): Promise<number[]> {
+    if (ids.length === 0) return [];
+    let query = db.updateTable('tasks').set({ pending_reason: reason }).where('id', 'in', ids).where('state', '=', 'QUEUED');
+    query = reason === null ? query.where('pending_reason', 'is not', null) : query.where((eb) => eb.or([eb('pending_reason', 'is', null), eb('pending_reason', '!=', reason)]));
+    const rows = await query.returning('id').execute();
+    return rows.map((r) => r.id);
+  },
+
+  async addTimelines(db: Executor, entries: Array<Insertable<TaskTimelineTable>>): Promise<void> {
+    if (entries.length > 0) await db.insertInto('task_timeline').values(entries).execute();
   },
 
   /** True when the task was still queued (and so its reason changed). */

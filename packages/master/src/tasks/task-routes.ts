@@ -7,6 +7,7 @@ import {
   taskIdParamSchema,
   taskGetQuerySchema,
   taskListQuerySchema,
+  type TaskWhy,
 } from '@trainyard/shared';
 import { Routes, type Guards } from '../authz/routes.js';
 import { taskPolicies, visibleTasks } from '../authz/tasks.js';
@@ -15,8 +16,10 @@ import type { AppState, RouteContext } from '../http/app-state.js';
 import { validate } from '../http/validate.js';
 import { toTask } from './task-mapper.js';
 import type { TaskService } from './task-service.js';
+import type { TaskWithOwner } from './task-repository.js';
 
-export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState> {
+/** `why`: the scheduler's explanation of a task (`yard why`): the tasks domain does not import the scheduler. */
+export function taskRoutes(tasks: TaskService, guards: Guards, deps: { why: (task: TaskWithOwner) => Promise<TaskWhy> }): Router<AppState> {
   const routes = new Routes(guards);
   const task = (ctx: RouteContext) => tasks.target(validate(taskIdParamSchema, ctx.params).id);
 
@@ -46,6 +49,13 @@ export function taskRoutes(tasks: TaskService, guards: Guards): Router<AppState>
     target: task,
     handle: async (ctx, _actor, target) => {
       ctx.body = { items: await tasks.timeline(target.task) };
+    },
+  });
+
+  routes.on('tasks.why', taskPolicies.read, {
+    target: task,
+    handle: async (ctx, _actor, target) => {
+      ctx.body = await deps.why(target.task);
     },
   });
 

@@ -43,6 +43,9 @@ import { ACTIVE_STATES, taskRepository, type TaskListFilter, type TaskWithOwner 
 import { findLeasedTask, leaseInvalid } from './lease.js';
 import { applyEvent, OUTCOME_EVENTS, type TaskEvent } from './task-state-machine.js';
 
+/** A task going back to the queue (a restart, a preemption): nothing of its run on an agent stays. */
+const OFF_ITS_AGENT = { agent_id: null, lease_id: null, lease_acked_at: null, assigned_at: null, log_offset: 0, placement: null } as const;
+
 export class TaskService {
   constructor(
     private readonly deps: {
@@ -59,8 +62,10 @@ export class TaskService {
       ledger?: RunLedger;
       /** Called when a run ended (from RUNNING to an end or back to the queue), with what the ledger wrote: fair-share usage. */
       onRunEnded?: (run: EndedRun) => void;
-      /** Called after a task is queued (new, or again for a restart): the scheduler's entry point. */
-      onQueued?: (task: Pick<TaskRow, 'id' | 'pool'>) => void;
+      /** Called after a task is queued (new, or again for a restart or a preemption), with its row: the scheduler's entry point. */
+      onQueued?: (task: TaskRow) => void;
+      /** Called after a task left the queue (placed, or killed while queued): the scheduler's queue forgets it. */
+      onLeftQueue?: (taskId: number) => void;
       /** Called when a kill is asked of a task a pool holds (placed, not queued): its resource manager carries it out. */
       onKillRequested?: (task: TaskRow) => void;
       /** Called when a task leaves an agent (it ended or went back to the queue). */
@@ -83,9 +88,11 @@ export class TaskService {
   async create(actor: Actor, request: AdmissionRequest): Promise<Task> {
     const { db, clock } = this.deps;
     const { owner, admitted } = await this.admit(actor, request);
-    const { config, group, pool, runSpec } = admitted;
+    const { config, group, pool, runSpec, scheduling } = admitted;
     const now = clock.now();
     const values: Insertable<TasksTable> = {
+      priority: scheduling.priority,
+      preemptible: scheduling.preemptible ? 1 : 0,
       kind: request.kind,
       owner_id: owner.id,
       state: 'QUEUED',
@@ -108,11 +115,11 @@ export class TaskService {
     // holds the owner's (and group's) submissions locked (QuotaService.checkSubmission), so no other
     // submission is counted or stored between them. The task's first timeline entry goes in with it.
     const quotas = this.deps.quotas;
-    const checked = await quotas?.checksSubmission(owner.id, group?.id ?? null);
+    const checked = await quotas?.checksSubmission(owner.id, group?.id ?? null, pool);
     const row = await db.transaction().execute(async (trx) => {
       if (checked) {
         const r = runSpec.resources;
-        await quotas!.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus });
+        await quotas!.checkSubmission(trx, { ownerId: owner.id, groupId: group?.id ?? null, pool, cpu: r.cpu ?? 1, memory: r.memory ?? 0, gpus: r.gpus, preemptible: scheduling.preemptible });
       }
       const inserted = await taskRepository.insert(trx, values);
       await taskRepository.addTimeline(trx, { task_id: inserted.id, at: now, event: 'state', state: 'QUEUED', detail: null });
@@ -189,6 +196,35 @@ export class TaskService {
     return taskRepository.queuedHeads(this.deps.db, pool, perHead, limit);
   }
 
+  /** Every queued task (the scheduler's queue, loaded once and kept by onQueued / onLeftQueue). */
+  queuedRows(): Promise<TaskRow[]> {
+    return taskRepository.allQueued(this.deps.db);
+  }
+
+  /**
+   * Records why queued tasks wait, many at once (the scheduler's pass over the whole queue): one
+   * statement per reason, each change in the tasks' timelines, in one transaction. Only tasks still
+   * queued change; waiting clients hear of it.
+   */
+  async setPendingReasons(changes: Array<{ id: number; reason: string | null }>): Promise<void> {
+    if (changes.length === 0) return;
+    const at = this.deps.clock.now();
+    const byReason = new Map<string | null, number[]>();
+    for (const { id, reason } of changes) byReason.set(reason, [...(byReason.get(reason) ?? []), id]);
+    const changed = await this.deps.db.transaction().execute(async (trx) => {
+      const done: number[] = [];
+      for (const [reason, ids] of byReason) {
+        for (let i = 0; i < ids.length; i += 500) {
+          const updated = await taskRepository.setPendingReasonOf(trx, ids.slice(i, i + 500), reason);
+          done.push(...updated);
+          await taskRepository.addTimelines(trx, updated.map((id) => ({ task_id: id, at, event: 'waiting' as const, state: 'QUEUED' as const, detail: reason })));
+        }
+      }
+      return done;
+    });
+    for (const id of changed) this.deps.events.changed(id);
+  }
+
   /** Queued tasks of pools master.yaml no longer has wait with POOL_GONE (nothing would ever place them); how many. */
   async markPoolsGone(pools: string[]): Promise<number> {
     return this.deps.db.transaction().execute(async (trx) => {
@@ -251,6 +287,11 @@ export class TaskService {
 
   async stateCounts(): Promise<Partial<Record<TaskState, number>>> {
     return Object.fromEntries((await taskRepository.stateCounts(this.deps.db)).map((r) => [r.state, r.count]));
+  }
+
+  /** Every task holding a slot (ASSIGNED, PULLING or RUNNING), oldest first (`yard why`'s estimate plays them forward). */
+  activeRows(): Promise<TaskRow[]> {
+    return taskRepository.active(this.deps.db);
   }
 
   /** The tasks an agent holds (ASSIGNED, PULLING or RUNNING), oldest first. */
@@ -363,11 +404,18 @@ export class TaskService {
     const state = task.state as TaskState;
     if (isTerminal(state)) applyEvent(task.id, state, 'kill');
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
-    if (!neverStarted && task.kill_requested_at !== null) return toTask(await this.require(task.id));
+    // A preemption under way is a kill that queues the task again: a real kill asked meanwhile takes it over.
+    const preempting = task.preempt_requested_at !== null;
+    if (!neverStarted && task.kill_requested_at !== null && !preempting) return toTask(await this.require(task.id));
     const now = this.deps.clock.now();
     const user = 'system' in by ? null : by.username;
     // A reason (RUNTIME_LIMIT: ..., idle for ...) becomes the task's message when it ends KILLED.
-    const request = { kill_requested_at: now, kill_requested_by: user, ...(options.reason === undefined ? {} : { kill_reason: options.reason }) };
+    const request = {
+      kill_requested_at: now,
+      kill_requested_by: user,
+      kill_reason: options.reason ?? null,
+      preempt_requested_at: null,
+    };
     const audit = (trx: Executor) =>
       this.deps.audit.record(trx, by, {
         action: 'task.kill',
@@ -385,7 +433,7 @@ export class TaskService {
     } else {
       const requested = await this.deps.db.transaction().execute(async (trx) => {
         await this.fence.hold(trx);
-        if (!(await taskRepository.requestKill(trx, task.id, state, { ...request, updated_at: now }))) return false;
+        if (!(await taskRepository.requestKill(trx, task.id, state, { ...request, updated_at: now }, { preempting }))) return false;
         await taskRepository.addTimeline(trx, { task_id: task.id, at: now, event: 'kill_requested', state, detail: options.reason ?? null });
         await audit(trx);
         return true;
@@ -430,16 +478,82 @@ export class TaskService {
       if (to === 'RUNNING' && from !== 'RUNNING') await ledger.runStarted(trx, { ...task, ...changes } as TaskRow, now);
       if (from === 'RUNNING' && to !== 'RUNNING') {
         const exitCode = (changes.exit_code as number | null | undefined) ?? null;
-        return ledger.runEnded(trx, task, now, to === 'QUEUED' ? 'REQUEUED' : (to as RunOutcome), exitCode);
+        const outcome: RunOutcome = to === 'QUEUED' ? (event === 'preempt' ? 'PREEMPTED' : 'REQUEUED') : (to as RunOutcome);
+        return ledger.runEnded(trx, task, now, outcome, exitCode);
       }
       return undefined;
     });
     this.deps.events.changed(task.id);
     this.deps.onTransition?.(task, event, to, now);
     if (ended) this.deps.onRunEnded?.(ended);
+    if (from === 'QUEUED') this.deps.onLeftQueue?.(task.id);
     if (from !== 'QUEUED' && (to === 'QUEUED' || isTerminal(to))) this.deps.onCapacityFreed?.();
-    if (to === 'QUEUED') this.deps.onQueued?.(task);
-    return { ...task, ...changes } as T;
+    const after = { ...task, ...changes } as T;
+    if (to === 'QUEUED') this.deps.onQueued?.(after);
+    return after;
+  }
+
+  /**
+   * Preemption (issue 26): stops a placed or running task to give borrowed capacity back, and
+   * queues it again (not KILLED, and at no restart's cost). A run that never started is queued
+   * again at once; a running one is stopped through the kill path (its agent gets the kill: SIGTERM,
+   * then SIGKILL after kill_grace) with `kill_requested_at` and `preempt_requested_at` set in one
+   * transaction with the audit entry, and `finishRun` queues it again once the agent reports it
+   * stopped. Both are in the row, so a master restarted in between finishes the same way. False
+   * when the task moved on, or a kill (or another preemption) is already under way.
+   */
+  async preempt(task: TaskRow, reason: string): Promise<boolean> {
+    const state = task.state as TaskState;
+    if (!['ASSIGNED', 'PULLING', 'RUNNING'].includes(state) || task.kill_requested_at !== null) return false;
+    const by = { system: 'scheduler' } as const;
+    const audit = (trx: Executor) =>
+      this.deps.audit.record(trx, by, { action: 'task.preempt', targetType: 'task', target: String(task.id), details: { kind: task.kind, name: task.name, state, reason } });
+    if (state === 'ASSIGNED' && task.lease_acked_at === null) {
+      // Nothing started: back to the queue now; an agent holding the lease finds it invalid.
+      const requeued = await this.requeuePreempted({ ...task, preempt_requested_at: this.deps.clock.now(), kill_reason: reason }, 'it had not started', audit);
+      return requeued;
+    }
+    const now = this.deps.clock.now();
+    const requested = await this.deps.db.transaction().execute(async (trx) => {
+      const changes = { kill_requested_at: now, kill_requested_by: null, kill_reason: reason, preempt_requested_at: now, updated_at: now };
+      if (!(await taskRepository.requestKill(trx, task.id, state, changes, { preempting: false }))) return false;
+      await taskRepository.addTimeline(trx, { task_id: task.id, at: now, event: 'kill_requested', state, detail: reason });
+      await audit(trx);
+      return true;
+    });
+    if (!requested) return false;
+    crashPoint('master:after-preempt-request');
+    await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] preempted: ${reason}; stopping it, then it is queued again` }]);
+    this.deps.events.changed(task.id);
+    this.deps.onKillRequested?.(task);
+    return true;
+  }
+
+  /** The end of a preemption: the run stopped (or never started), so the task goes back to the queue, saying why. */
+  private async requeuePreempted(task: TaskRow, how: string, within?: (trx: Executor) => Promise<void>): Promise<boolean> {
+    const reason = task.kill_reason ?? 'PREEMPTED';
+    try {
+      await this.transition(
+        task,
+        'preempt',
+        {
+          ...OFF_ITS_AGENT,
+          kill_requested_at: null,
+          kill_requested_by: null,
+          kill_reason: null,
+          preempt_requested_at: null,
+          preemptions: task.preemptions + 1,
+          exit_code: null,
+          message: reason,
+        },
+        within,
+      );
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'CONFLICT') return false;
+      throw error;
+    }
+    await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] run ${how} (${reason}); queued again` }]);
+    return true;
   }
 
   /**
@@ -505,6 +619,8 @@ export class TaskService {
    */
   async release(task: TaskRow, reason: string): Promise<boolean> {
     applyEvent(task.id, task.state as TaskState, 'release');
+    // Being preempted, and nothing started: queued again as the preemption meant.
+    if (task.preempt_requested_at !== null) return this.requeuePreempted(task, `${reason}; it never started`);
     try {
       if (task.kill_requested_at !== null) {
         await this.transition(task, 'kill', { message: `killed before it started (${reason})` });
@@ -529,6 +645,11 @@ export class TaskService {
     details: { exitCode?: number; message?: string } = {},
   ): Promise<T> {
     const id = task.id;
+    // Stopped for a preemption (or it ended some other way while being stopped): queued again, unless it completed.
+    if (task.preempt_requested_at !== null && outcome !== 'COMPLETED') {
+      const how = details.message ?? (outcome === 'KILLED' ? 'stopped' : outcome.toLowerCase());
+      if (await this.requeuePreempted(task, how)) return (await this.require(id)) as unknown as T;
+    }
     const config = JSON.parse(task.config) as { max_restarts?: number };
     const restartsLeft = (config.max_restarts ?? 0) - task.restarts;
     const canRestart = (outcome === 'FAILED' || outcome === 'LOST') && restartsLeft > 0 && task.kill_requested_at === null;
@@ -537,12 +658,7 @@ export class TaskService {
       await this.appendLogs(id, [{ stream: 'system', line: `[trainyard] run ended (${why}); restarting (${task.restarts + 1} of ${config.max_restarts})` }]);
       return this.transition(task, 'restart', {
         restarts: task.restarts + 1,
-        agent_id: null,
-        lease_id: null,
-        lease_acked_at: null,
-        assigned_at: null,
-        log_offset: 0,
-        placement: null,
+        ...OFF_ITS_AGENT,
         exit_code: details.exitCode ?? null,
         message: details.message ?? null,
       });

@@ -40,3 +40,9 @@ test('a release gives back only what never started; a restart takes any run back
   t.throws(() => applyEvent(1, 'RUNNING', 'release'), { message: /RUNNING cannot become QUEUED \(release\)/ });
   t.is(applyEvent(1, 'RUNNING', 'restart'), 'QUEUED');
 });
+
+test('a preemption takes a placed or running task back to the queue, never a queued or ended one', (t) => {
+  for (const from of ['ASSIGNED', 'PULLING', 'RUNNING'] as const) t.is(applyEvent(1, from, 'preempt'), 'QUEUED');
+  t.throws(() => applyEvent(1, 'QUEUED', 'preempt'), { message: /QUEUED cannot become QUEUED \(preempt\)/ });
+  t.throws(() => applyEvent(1, 'COMPLETED', 'preempt'), { message: /already ended as COMPLETED/ });
+});

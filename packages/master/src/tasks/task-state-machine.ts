@@ -23,6 +23,11 @@ export const TASK_EVENTS = {
   lose: { from: ['ASSIGNED', 'PULLING', 'RUNNING'], to: 'LOST' },
   /** A failed or lost run with restarts left: queued again, restarts + 1. */
   restart: { from: ['ASSIGNED', 'PULLING', 'RUNNING'], to: 'QUEUED' },
+  /**
+   * Stopped to give borrowed capacity back to the group that lent it (issue 26): queued again at no
+   * restart's cost, once the agent has reported the run stopped (or at once if it never started).
+   */
+  preempt: { from: ['ASSIGNED', 'PULLING', 'RUNNING'], to: 'QUEUED' },
 } as const satisfies Record<string, { from: readonly TaskState[]; to: TaskState }>;
 
 export type TaskEvent = keyof typeof TASK_EVENTS;

@@ -58,6 +58,24 @@ export const usageRepository = {
     return query.orderBy('id').execute();
   },
 
+  /** What budgets count: the runs that ended after `since` (`closed`), or those still going (`open`), with owner, group and what they held. */
+  windowRuns(db: Executor, since: number, which: 'closed' | 'open'): Promise<Array<Pick<UsageRunRow, 'owner_id' | 'group_path' | 'pool' | 'cpu' | 'gpus' | 'started_at' | 'ended_at'>>> {
+    const query = db.selectFrom('usage_runs').select(['owner_id', 'group_path', 'pool', 'cpu', 'gpus', 'started_at', 'ended_at']);
+    return (which === 'open' ? query.where('ended_at', 'is', null) : query.where('ended_at', '>', since)).execute();
+  },
+
+  /** The newest runs that ended in a pool since `since` (run lengths for start estimates), newest first. */
+  recentRuns(db: Executor, pool: string, since: number, limit: number): Promise<Array<Pick<UsageRunRow, 'owner_id' | 'task_name' | 'kind' | 'started_at' | 'ended_at' | 'wait_ms' | 'outcome'>>> {
+    return db
+      .selectFrom('usage_runs')
+      .select(['owner_id', 'task_name', 'kind', 'started_at', 'ended_at', 'wait_ms', 'outcome'])
+      .where('ended_at', '>', since)
+      .where('pool', '=', pool)
+      .orderBy('ended_at', 'desc')
+      .limit(limit)
+      .execute();
+  },
+
   async insertSamples(db: Executor, rows: Array<Insertable<ClusterSamplesTable>>): Promise<void> {
     if (rows.length > 0) await db.insertInto('cluster_samples').values(rows).execute();
   },

@@ -22,6 +22,8 @@ import { usageRepository, type RunFilter } from './usage-repository.js';
 export interface EndedRun {
   taskId: number;
   ownerId: number;
+  /** The group the run was charged to (hierarchical fair share), or null. */
+  groupId: number | null;
   cpu: number;
   gpus: number;
   memory: number;
@@ -33,6 +35,28 @@ export interface EndedRun {
 export interface RunLedger {
   runStarted(trx: Executor, task: TaskRow, at: number): Promise<void>;
   runEnded(trx: Executor, task: TaskRow, at: number, outcome: RunOutcome, exitCode: number | null): Promise<EndedRun>;
+}
+
+/** A run as budgets count it. */
+export interface WindowRun {
+  ownerId: number;
+  groupPath: string | null;
+  pool: string;
+  cpu: number;
+  gpus: number;
+  startedAt: number;
+  endedAt: number | null;
+}
+
+/** An ended run, for run lengths. */
+export interface RecentRun {
+  ownerId: number;
+  name: string;
+  kind: TaskKind;
+  startedAt: number;
+  endedAt: number;
+  waitMs: number;
+  outcome: RunOutcome;
 }
 
 /** A report's filters once parsed (shared `usageQuerySchema`). */
@@ -86,7 +110,19 @@ export class UsageService implements RunLedger {
       await this.runStarted(trx, task, Math.min(at, Math.max(task.started_at ?? 0, task.assigned_at ?? 0) || at));
       run = (await usageRepository.closeRun(trx, task.id, { endedAt: at, outcome, exitCode }))!;
     }
-    return { taskId: task.id, ownerId: run.owner_id, cpu: run.cpu, gpus: run.gpus, memory: run.memory, startedAt: run.started_at, endedAt: run.ended_at! };
+    return { taskId: task.id, ownerId: run.owner_id, groupId: task.group_id, cpu: run.cpu, gpus: run.gpus, memory: run.memory, startedAt: run.started_at, endedAt: run.ended_at! };
+  }
+
+  /** Runs that ended after `since` (`closed`), or still going (`open`), with what they held (budgets); `endedAt` null: still going. */
+  async windowRuns(since: number, which: 'closed' | 'open'): Promise<WindowRun[]> {
+    const rows = await usageRepository.windowRuns(this.deps.db, since, which);
+    return rows.map((r) => ({ ownerId: r.owner_id, groupPath: r.group_path, pool: r.pool, cpu: r.cpu, gpus: r.gpus, startedAt: r.started_at, endedAt: r.ended_at }));
+  }
+
+  /** The newest runs of a pool that ended after `since` (what start estimates learn run lengths and start delays from). */
+  async recentRuns(pool: string, since: number, limit = 500): Promise<RecentRun[]> {
+    const rows = await usageRepository.recentRuns(this.deps.db, pool, since, limit);
+    return rows.map((r) => ({ ownerId: r.owner_id, name: r.task_name, kind: r.kind, startedAt: r.started_at, endedAt: r.ended_at!, waitMs: r.wait_ms, outcome: r.outcome! }));
   }
 
   /** `GET /usage`: amounts per combination of the `by` dimensions, over what the caller may see. */

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { MeResponse, RunSpec, ServiceStatus, Task, TaskLogLine, TaskTimelineEntry } from '@trainyard/shared';
+import type { MeResponse, RunSpec, ServiceStatus, Task, TaskLogLine, TaskTimelineEntry, TaskWhy } from '@trainyard/shared';
 import { describeIdentitySource, describeKillRequest, displayState, explainPendingReason, formatByteSize, isTerminal, taskStatusKey } from '@trainyard/shared/constants';
 import { SERVICE_KINDS } from '@trainyard/shared/interactive';
 import { holds } from '../access.js';
@@ -114,10 +114,11 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             <dd class={`task-state state-${displayState(task).toLowerCase()}`}>
               {displayState(task)}
               {displayState(task) === 'KILLING' && <span class="stored-state"> (still {task.state} until its agent has stopped it)</span>}
+              {displayState(task) === 'PREEMPTING' && <span class="stored-state"> (still {task.state} until its agent has stopped it; then it is queued again)</span>}
             </dd>
             {task.killRequest && (
               <>
-                <dt>Kill asked by</dt>
+                <dt>{task.killRequest.preempt ? 'Preempted by' : 'Kill asked by'}</dt>
                 <dd class="kill-request">
                   {describeKillRequest(task.killRequest)} at {formatTime(task.killRequest.at)}
                 </dd>
@@ -143,6 +144,11 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
                 <dd data-field="placement">{task.placement}</dd>
               </>
             )}
+            <dt>Priority</dt>
+            <dd data-field="priority">
+              {task.priority} (in its owner's own queue){task.preemptible ? '' : '; never preempted, never borrows'}
+              {task.preemptions > 0 ? `; preempted ${task.preemptions} time${task.preemptions === 1 ? '' : 's'}` : ''}
+            </dd>
             <dt>Runs as</dt>
             <dd class="run-as">
               {task.runAs.user}:{task.runAs.group} ({task.runAs.uid}:{task.runAs.gid})
@@ -180,6 +186,7 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
               Open
             </a>
           )}
+          {task.state === 'QUEUED' && <WhyWaits id={task.id} statusKey={taskStatusKey(task)} />}
           <h2>Timeline</h2>
           <ol class="timeline">
             {timeline.map((e, i) => {
@@ -235,6 +242,103 @@ export function TaskDetailPage(props: { id: number; me: MeResponse }) {
             ))}
       </pre>
     </Page>
+  );
+}
+
+/** Why a queued task waits (`yard why`): every reason at once, each limit, each machine, who is ahead, and when it may start. */
+function WhyWaits(props: { id: number; statusKey: string }) {
+  const [why, setWhy] = useState<TaskWhy>();
+  const [error, setError] = useState<unknown>();
+  useEffect(() => {
+    let live = true;
+    api('tasks.why', { params: { id: props.id } })
+      .then((w) => live && setWhy(w))
+      .catch((err) => live && setError(err));
+    return () => {
+      live = false;
+    };
+  }, [props.id, props.statusKey]);
+  const amount = (v: number) => (Number.isFinite(v) ? String(Math.round(v * 100) / 100) : 'no limit');
+  return (
+    <section class="why" aria-label="Why it waits">
+      <h2>Why it waits</h2>
+      <ErrorBanner error={error} />
+      {why && (
+        <>
+          {why.reasons.length === 0 ? (
+            <p class="why-none">Nothing holds it back: its turn has not come yet.</p>
+          ) : (
+            <ul class="why-reasons">
+              {why.reasons.map((r) => (
+                <li key={r} data-reason={r}>
+                  <code>{r}</code>: {explainPendingReason(r)}
+                </li>
+              ))}
+            </ul>
+          )}
+          {why.checks.length > 0 && (
+            <div class="table-wrap">
+              <table class="why-checks">
+                <caption>Every limit checked</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Layer</th>
+                    <th scope="col">Name</th>
+                    <th scope="col">Covers</th>
+                    <th scope="col">Resource</th>
+                    <th scope="col">Used</th>
+                    <th scope="col">Asks</th>
+                    <th scope="col">Limit</th>
+                    <th scope="col">Holds</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {why.checks.map((c, i) => (
+                    <tr key={i} class={c.holds ? 'holds' : ''} data-holds={c.holds ? 'yes' : 'no'}>
+                      <td>{c.layer}</td>
+                      <td>{c.name}</td>
+                      <td>{c.via}</td>
+                      <td>{c.resource}</td>
+                      <td>{amount(c.used)}</td>
+                      <td>{amount(c.ask)}</td>
+                      <td>{amount(c.limit)}</td>
+                      <td>{c.holds ? 'yes' : 'no'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+          {why.placement.length > 0 && (
+            <ul class="why-placement">
+              {why.placement.map((p) => (
+                <li key={p.node}>
+                  {p.node}: {p.fits ? 'fits' : `does not fit (${p.why})`}
+                </li>
+              ))}
+            </ul>
+          )}
+          <p class="why-queue">
+            {why.queue.position ?? '?'} of {why.queue.length} in pool {why.pool} ({why.queue.policy}
+            {why.queue.fairShareRank !== null ? `, fair-share rank ${why.queue.fairShareRank}` : ''})
+            {why.queue.ahead.length > 0 && `; ahead: ${why.queue.ahead.map((a) => `${a.id} (${a.owner})`).join(', ')}`}
+          </p>
+          <p class="why-estimate" data-confidence={why.estimate.confidence}>
+            Estimated start:{' '}
+            {why.estimate.startAt === null
+              ? 'unknown'
+              : `${formatTime(why.estimate.startAt)} ± ${why.estimate.errorSeconds} s (confidence ${why.estimate.confidence})`}
+          </p>
+          {why.estimate.basis.length > 0 && (
+            <ul class="why-basis">
+              {why.estimate.basis.map((b, i) => (
+                <li key={i}>{b}</li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+    </section>
   );
 }
 

@@ -4,7 +4,7 @@ import { YardCommand } from '../../base-command.js';
 import { describeGroup } from '../../lib/access-format.js';
 
 export default class GroupSet extends YardCommand<typeof GroupSet> {
-  static override summary = "Set a group's Unix identity (gid, Unix group name, uid range, shared directory) or default pool (change_config).";
+  static override summary = "Set a group's Unix identity (gid, Unix group name, uid range, shared directory), default pool or fair-share weight (change_config).";
   static override description =
     "Members' tasks get the gid as a supplementary group, named --unix-group inside the container (default: the path " +
     'with "/" as "-"). With a uid range, tasks created in the group (--group) run as a uid from it: a linked user\'s ' +
@@ -13,12 +13,14 @@ export default class GroupSet extends YardCommand<typeof GroupSet> {
     'With --shared-dir on, every member\'s task mounts <shared_root>/<path> of its agent at /shared/<path> (root:gid, ' +
     'mode 2770, umask 0002); off stops the mount from the next task on and deletes nothing. A range or a shared ' +
     'directory needs a gid. --default-pool sends the tasks created in the group that name no pool to that pool ' +
-    "(yard pool list); --no-default-pool sends them to the master's default_pool again.";
+    "(yard pool list); --no-default-pool sends them to the master's default_pool again. --fair-share-weight sets its share " +
+    "against its sibling groups (and the parent's own members, 1 each) in hierarchical fair share (default 1).";
   static override examples = [
     '<%= config.bin %> -u admin group set research/vision --gid 5001 --uid-range auto --shared-dir on',
     '<%= config.bin %> -u admin group set research --gid 5000 --unix-group research --uid-range 1000040000/10000',
     '<%= config.bin %> -u admin group set research/vision --shared-dir off',
     '<%= config.bin %> -u admin group set research/vision --default-pool gpu',
+    '<%= config.bin %> -u admin group set research --fair-share-weight 3',
   ];
   static override args = { path: Args.string({ required: true, description: 'group path' }) };
   static override flags = {
@@ -29,6 +31,7 @@ export default class GroupSet extends YardCommand<typeof GroupSet> {
     'shared-dir': Flags.string({ summary: "Mount the group's shared directory into its members' tasks.", options: ['on', 'off'] }),
     'default-pool': Flags.string({ summary: 'The pool its tasks go to when they name none (yard pool list).' }),
     'no-default-pool': Flags.boolean({ summary: "Its tasks go to the master's default_pool again.", exclusive: ['default-pool'] }),
+    'fair-share-weight': Flags.string({ summary: 'Its share against its siblings in fair share (a positive number; default 1).' }),
   };
 
   async run(): Promise<GroupDetail> {
@@ -42,13 +45,19 @@ export default class GroupSet extends YardCommand<typeof GroupSet> {
     };
     const pool: GroupPoolRequest | undefined =
       flags['default-pool'] !== undefined ? { defaultPool: flags['default-pool'] } : flags['no-default-pool'] ? { defaultPool: null } : undefined;
-    if (Object.keys(changes).length === 0 && !pool) {
-      throw new Errors.CLIError('nothing to change: give --gid, --unix-group, --uid-range, --shared-dir or --default-pool', { exit: 2 });
+    const weightText = flags['fair-share-weight'];
+    const weight = weightText === undefined ? undefined : Number(weightText);
+    if (weight !== undefined && !(Number.isFinite(weight) && weight > 0 && /^\d+(\.\d+)?$/.test(weightText!))) {
+      throw new Errors.CLIError(`--fair-share-weight must be a positive number, got '${weightText}'`, { exit: 2 });
+    }
+    if (Object.keys(changes).length === 0 && !pool && weight === undefined) {
+      throw new Errors.CLIError('nothing to change: give --gid, --unix-group, --uid-range, --shared-dir, --default-pool or --fair-share-weight', { exit: 2 });
     }
     const session = await this.session();
     const params = { path: this.args.path };
     let group = Object.keys(changes).length > 0 ? await session.call('groups.setUnix', { params, body: changes }) : undefined;
     if (pool) group = await session.call('groups.setPool', { params, body: pool });
+    if (weight !== undefined) group = await session.call('groups.setFairShare', { params, body: { weight } });
     this.log(`Updated group ${group!.path}.\n${describeGroup(group!)}`);
     return group!;
   }

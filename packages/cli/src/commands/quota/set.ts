@@ -10,6 +10,8 @@ export default class QuotaSet extends YardCommand<typeof QuotaSet> {
   static override examples = [
     '<%= config.bin %> -u admin quota set research-gpus --gpus 4',
     '<%= config.bin %> -u admin quota set interactive --max-runtime none --no-deny-on-limit',
+    '<%= config.bin %> -u admin quota set research-gpus --per-user gpus=2',
+    '<%= config.bin %> -u admin quota set daily --gpu-hours 1 --window 1d',
   ];
   static override args = { name: Args.string({ required: true, description: 'quota name' }) };
   static override flags = quotaLimitFlags;

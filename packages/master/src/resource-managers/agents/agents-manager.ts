@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { crashPoint, ONE_SHOT_LABEL, SHARED_ROOT_LABEL, type RunPort, type RunSpec } from '@trainyard/shared';
+import { crashPoint, ONE_SHOT_LABEL, SHARED_ROOT_LABEL, type RunPort, type RunSpec, type WhyPlacement } from '@trainyard/shared';
 import type { AgentRecord } from '../../agents/agent-repository.js';
 import type { AgentService } from '../../agents/agent-service.js';
 import type { Clock } from '../../clock.js';
@@ -37,7 +37,7 @@ export class AgentsManager implements ResourceManager, WorkSource {
       clock: Clock;
       logger: Logger;
       tasks: TaskService;
-      agents: Pick<AgentService, 'list' | 'whereIs'>;
+      agents: Pick<AgentService, 'list' | 'whereIs' | 'records'>;
       channel: AgentChannel;
       broker: TunnelBroker;
       leaseTimeoutMs: number;
@@ -143,10 +143,40 @@ export class AgentsManager implements ResourceManager, WorkSource {
     return { capacity, nodes: serving.length, details: { agents: agents.map((a) => a.id) } };
   }
 
+  /** Each agent of the pool, and whether `spec` fits there now (its free room, images, shared root, ports). */
+  async explain(spec: RunSpec): Promise<WhyPlacement[]> {
+    const agents = (await this.deps.agents.records()).filter((a) => a.pool === this.pool);
+    const placements: WhyPlacement[] = [];
+    for (const record of agents) {
+      const agent = record;
+      if (agent.state !== 'alive') {
+        placements.push({ node: agent.id, fits: false, why: `the agent is ${agent.state}` });
+        continue;
+      }
+      if (!agent.enabled) {
+        placements.push({ node: agent.id, fits: false, why: 'the agent is disabled (yard agent enable)' });
+        continue;
+      }
+      const { free, heldPorts } = await this.room(record);
+      const r = spec.resources;
+      const short: string[] = [];
+      if (r.gpus > free.gpus) short.push(`${Math.max(0, free.gpus)} of ${record.resources.gpus.length} GPUs free, it asks ${r.gpus}`);
+      if ((r.cpu ?? 0) > free.cpu) short.push(`${round(Math.max(0, free.cpu))} of ${record.resources.cpus} CPUs free, it asks ${r.cpu}`);
+      if ((r.memory ?? 0) > free.memory) short.push(`${Math.max(0, Math.floor(free.memory / 2 ** 20))} MiB of memory free, it asks ${Math.ceil((r.memory ?? 0) / 2 ** 20)} MiB`);
+      if (!hasImage(record, spec)) short.push(`it does not have the image ${spec.image} (and the policy lets no agent pull it)`);
+      if (!hasSharedRoot(record, spec)) short.push('it has no --shared-root for the group directories the task mounts');
+      if (!portsFree(record.executor, spec.ports, heldPorts)) short.push('a task it runs already serves the same port (process executor)');
+      placements.push({ node: agent.id, fits: short.length === 0, why: short.length === 0 ? null : short.join('; ') });
+    }
+    return placements;
+  }
+
   async close(): Promise<void> {
     // The channel, shared by every pool's agents, is closed by the pools registry.
   }
 }
+
+const round = (n: number) => Math.round(n * 100) / 100;
 
 /** A task that may not pull goes only to an agent that has its image (or runs any; or never said which it has). */
 const hasImage = (agent: AgentRecord, spec: RunSpec) => spec.pull !== 'never' || agent.images === null || agent.images.includes(spec.image);
