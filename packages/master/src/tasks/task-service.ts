@@ -401,6 +401,19 @@ export class TaskService {
    * (`task.kill`), with the user who asked or the part of the master that did.
    */
   async kill(task: TaskWithOwner, by: AuditActor | SystemActor, options: { reason?: string } = {}): Promise<Task> {
+    // The task may move on between the read and the write (its agent acknowledges, starts or ends
+    // it): the write is guarded by the state read, and a kill that lost that race is tried again
+    // on the task as it is now, never dropped.
+    for (let attempt = 1; ; attempt++) {
+      const killed = await this.killOnce(task, by, options, attempt === 1);
+      if (killed) return killed;
+      task = await this.require(task.id);
+      if (attempt >= 5) throw new DomainError('CONFLICT', `task ${task.id} kept changing while it was being killed; try again`);
+    }
+  }
+
+  /** One try of `kill` on the task as read; undefined when it changed meanwhile. */
+  private async killOnce(task: TaskWithOwner, by: AuditActor | SystemActor, options: { reason?: string }, first: boolean): Promise<Task | undefined> {
     const state = task.state as TaskState;
     if (isTerminal(state)) applyEvent(task.id, state, 'kill');
     const neverStarted = state === 'QUEUED' || (state === 'ASSIGNED' && task.lease_acked_at === null);
@@ -424,10 +437,15 @@ export class TaskService {
         details: { kind: task.kind, name: task.name, owner: task.owner, state, ...(options.reason ? { reason: options.reason } : {}) },
       });
     // Before the change: a follower that sees the task end has the line already.
-    await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] ${options.reason ? `stopping: ${options.reason}` : `kill requested by ${user}`}` }]);
+    if (first) await this.appendLogs(task.id, [{ stream: 'system', line: `[trainyard] ${options.reason ? `stopping: ${options.reason}` : `kill requested by ${user}`}` }]);
     if (neverStarted) {
       // Nothing runs yet: end it here. An agent holding the lease finds it invalid when it acknowledges.
-      await this.transition(task, 'kill', { ...request, lease_id: null, ...(options.reason ? { message: options.reason } : {}) }, audit);
+      try {
+        await this.transition(task, 'kill', { ...request, lease_id: null, ...(options.reason ? { message: options.reason } : {}) }, audit);
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'CONFLICT') return undefined;
+        throw error;
+      }
       // What its manager holds for the placement goes too (a job pending in Slurm's queue).
       if (state === 'ASSIGNED') this.deps.onKillRequested?.(task);
     } else {
@@ -438,10 +456,14 @@ export class TaskService {
         await audit(trx);
         return true;
       });
-      if (requested) {
-        this.deps.events.changed(task.id);
-        this.deps.onKillRequested?.(task);
+      if (!requested) {
+        // Ended meanwhile, or another kill got there first: nothing more to do. Else it moved on: again.
+        const now = await this.require(task.id);
+        if (isTerminal(now.state as TaskState) || (now.kill_requested_at !== null && now.preempt_requested_at === null)) return toTask(now);
+        return undefined;
       }
+      this.deps.events.changed(task.id);
+      this.deps.onKillRequested?.(task);
     }
     return toTask(await this.require(task.id));
   }
@@ -515,6 +537,7 @@ export class TaskService {
     }
     const now = this.deps.clock.now();
     const requested = await this.deps.db.transaction().execute(async (trx) => {
+      await this.fence.hold(trx);
       const changes = { kill_requested_at: now, kill_requested_by: null, kill_reason: reason, preempt_requested_at: now, updated_at: now };
       if (!(await taskRepository.requestKill(trx, task.id, state, changes, { preempting: false }))) return false;
       await taskRepository.addTimeline(trx, { task_id: task.id, at: now, event: 'kill_requested', state, detail: reason });
