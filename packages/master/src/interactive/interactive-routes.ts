@@ -140,6 +140,9 @@ function relay(client: WebSocket, remote: WebSocket, closed: () => void): void {
   };
   client.on('close', end(remote));
   remote.on('close', end(client));
+  // A short command can end (its exit sent, its socket closed) before the user's end was accepted:
+  // what it said was replayed, and its close is passed on now.
+  if (remote.readyState === WebSocket.CLOSED) end(client)(1000, Buffer.alloc(0));
   const fail = (other: WebSocket) => () => {
     const message: ShellControl = { type: 'error', message: 'the connection to the task broke' };
     if (other.readyState === WebSocket.OPEN) other.send(JSON.stringify(message));
