@@ -115,6 +115,10 @@ test.serial('/metrics is valid Prometheus text, and its counters move when tasks
   t.is(value(end, 'trainyard_task_queue_wait_seconds', { kind: 'command' }), 1, 'one wait observed');
   t.is(value(end, 'trainyard_task_start_seconds', { kind: 'command' }), 1, 'one start observed');
   t.true(value(end, 'trainyard_dispatch_decision_seconds', { outcome: 'assigned' }) >= 1);
+  const recent = end.get('trainyard_dispatch_decision_seconds_recent');
+  t.is(recent?.type, 'summary');
+  t.true((recent?.samples.find((s) => s.name === 'trainyard_dispatch_decision_seconds_recent_count')?.value ?? 0) >= 1, 'the summary counts the decisions too');
+  t.true(value(end, 'trainyard_dispatch_decision_seconds_recent', { quantile: '0.99' }) > 0, 'a p99 over the recent decisions');
   t.is(value(end, 'trainyard_agents', { status: 'alive' }), 1);
   t.true(value(end, 'trainyard_agent_cpus', { status: 'alive' }) >= 1);
   t.true(value(end, 'trainyard_agent_memory_bytes', { status: 'alive' }) > 0);
