@@ -157,6 +157,9 @@ NodeName=$NODE NodeAddr=127.0.0.1 CPUs=8 RealMemory=4000 Gres=gpu:1 State=UNKNOW
 # Memory is allocated (CR_Core_Memory): a job that asks for none gets 100 MB per core, not the whole node.
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=100
 PartitionName=$SMALL_PARTITION Nodes=$NODE MaxCPUsPerNode=1 MaxTime=INFINITE State=UP DefMemPerCPU=100
+# One small partition per test file that fills one (test files run at once: one's filler must not hold another's jobs).
+PartitionName=$SMALL_PARTITION-crash Nodes=$NODE MaxCPUsPerNode=1 MaxTime=INFINITE State=UP DefMemPerCPU=100
+PartitionName=$SMALL_PARTITION-pool Nodes=$NODE MaxCPUsPerNode=1 MaxTime=INFINITE State=UP DefMemPerCPU=100
 EOF
   cat >"$STATE/gres.conf" <<EOF
 # A fake GPU: a job asking gpu:1 gets CUDA_VISIBLE_DEVICES=0 (a bare Count=1 leaves the node INVAL).

@@ -161,7 +161,7 @@ function registerTests(cluster: TestSlurm) {
     const [node] = (await client.nodes()).filter((n) => n.name === cluster.node);
     t.like(node, { cpus: 8, gpus: 1, memory: 4000 });
     t.true(node!.allocatedCpus >= 1 && node!.allocatedMemory >= 64, JSON.stringify(node));
-    t.deepEqual([...node!.partitions].sort(), [cluster.partition, cluster.smallPartition].sort());
+    t.deepEqual([...node!.partitions].sort(), [cluster.partition, cluster.smallPartition, `${cluster.smallPartition}-crash`, `${cluster.smallPartition}-pool`].sort());
     const partition = await client.partition(cluster.smallPartition);
     t.like(partition, { name: cluster.smallPartition, state: 'UP', nodes: [cluster.node], totalNodes: 1, maxTimeMinutes: null });
     t.like(partitionCapacity(partition!, await client.nodes()), { nodes: 1, usableNodes: 1, cpus: 8, gpus: 1 });

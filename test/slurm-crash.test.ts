@@ -31,6 +31,8 @@ if (!slurm) test.skip('kill -9 of the master with a Slurm pool (no Slurm test cl
 else registerTests(slurm);
 
 function registerTests(cluster: TestSlurm) {
+  // This file's own one-CPU partition (scripts/slurm-cluster.sh): another file's filler never holds its jobs.
+  const smallPartition = `${cluster.smallPartition}-crash`;
   const users = new UnixUsers('ysk');
   let dir: string;
   let jobDir: string;
@@ -53,7 +55,7 @@ function registerTests(cluster: TestSlurm) {
     chownSync(marks, alice.uid, alice.gid);
     port = await freePort();
     config = {
-      pools: { default: { manager: 'agents' }, hpc: slurmPoolSettings(cluster, jobDir), 'hpc-small': slurmPoolSettings(cluster, jobDir, { partition: cluster.smallPartition }) },
+      pools: { default: { manager: 'agents' }, hpc: slurmPoolSettings(cluster, jobDir), 'hpc-small': slurmPoolSettings(cluster, jobDir, { partition: smallPartition }) },
       default_pool: 'hpc',
       policy: { system: { mounts: { available: [{ host_path: `${scratch}/{user}` }] } } },
     };
@@ -89,7 +91,7 @@ function registerTests(cluster: TestSlurm) {
       const token = await loginToken(master.url, 'alice', 'pw');
       const marker = path.join(marks, `round-${index + 1}`);
       // A job waits in Slurm's queue behind a filler of the one-CPU partition, submitted outside Trainyard.
-      const filler = 'kill' in round && round.kill === 'pending' ? /(\d+)\s*$/.exec(slurmCommand(cluster, 'sbatch', ['-p', cluster.smallPartition, '-o', '/dev/null', '--wrap', 'sleep 600']))![1]! : undefined;
+      const filler = 'kill' in round && round.kill === 'pending' ? /(\d+)\s*$/.exec(slurmCommand(cluster, 'sbatch', ['-p', smallPartition, '-o', '/dev/null', '--wrap', 'sleep 600']))![1]! : undefined;
       const created = await api<Task>(master.url, 'POST', '/tasks', {
         token,
         body: {

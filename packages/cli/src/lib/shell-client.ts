@@ -17,6 +17,30 @@ export async function openShell(options: { master: string; token: string; userAg
   };
   const url = `${options.master.replace(/^http/, 'ws')}${API_PREFIX}${endpointPath('tasks.shell', { params: { id: options.taskId }, query })}`;
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${options.token}`, 'user-agent': options.userAgent }, perMessageDeflate: false });
+  // Listening before it opens: the master replays what a short command said (its output, its exit,
+  // even its close) as soon as the shell is accepted, possibly in the very packet that opens it, and
+  // ws emits those in the same tick as 'open', before anything awaiting the open could listen.
+  let exitCode: number | undefined;
+  let failure: string | undefined;
+  ws.on('message', (data: Buffer, binary) => {
+    if (binary) {
+      (data[0] === SHELL_CHANNEL.stderr ? stderr : stdout).write(data.subarray(1));
+      return;
+    }
+    const message = JSON.parse(data.toString('utf8')) as ShellControl;
+    if (message.type === 'exit') exitCode = message.code;
+    if (message.type === 'error') failure = message.message;
+  });
+  const ended = new Promise<void>((resolve) => {
+    ws.on('close', (_code, reason) => {
+      if (exitCode === undefined && !failure && reason.length > 0) failure = reason.toString('utf8');
+      resolve();
+    });
+    ws.on('error', (error) => {
+      failure ??= error.message;
+      resolve();
+    });
+  });
   await connected(ws);
 
   const send = (data: Buffer) => ws.readyState === WebSocket.OPEN && ws.send(Buffer.concat([Buffer.of(SHELL_CHANNEL.stdin), data]), { binary: true });
@@ -31,27 +55,7 @@ export async function openShell(options: { master: string; token: string; userAg
   stdin.on('end', () => control({ type: 'eof' }));
   stdin.resume();
 
-  let exitCode: number | undefined;
-  let failure: string | undefined;
-  ws.on('message', (data: Buffer, binary) => {
-    if (binary) {
-      (data[0] === SHELL_CHANNEL.stderr ? stderr : stdout).write(data.subarray(1));
-      return;
-    }
-    const message = JSON.parse(data.toString('utf8')) as ShellControl;
-    if (message.type === 'exit') exitCode = message.code;
-    if (message.type === 'error') failure = message.message;
-  });
-  await new Promise<void>((resolve) => {
-    ws.on('close', (_code, reason) => {
-      if (exitCode === undefined && !failure && reason.length > 0) failure = reason.toString('utf8');
-      resolve();
-    });
-    ws.on('error', (error) => {
-      failure ??= error.message;
-      resolve();
-    });
-  });
+  await ended;
   if (tty) {
     stdin.setRawMode(false);
     stdout.off('resize', onResize);

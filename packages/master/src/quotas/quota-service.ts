@@ -68,6 +68,8 @@ export class RuntimeRules {
  */
 export class QuotaService implements GroupListener {
   private rules: { value: QuotaRules; at: number } | undefined;
+  /** Counts changes, so that a read that overlapped one is not kept. */
+  private generation = 0;
   private usage: Map<number, Stored> | undefined;
   private groupUsage: Map<string, Stored> | undefined;
   /** Users, and user:group associations, whose usage changed since the last flush. */
@@ -104,6 +106,7 @@ export class QuotaService implements GroupListener {
    * forgets the charges it had not flushed yet, as a crash would).
    */
   leadershipChanged(): void {
+    this.generation += 1;
     this.rules = undefined;
     this.usage = undefined;
     this.dirty.clear();
@@ -515,13 +518,17 @@ export class QuotaService implements GroupListener {
   async currentRules(db: Executor = this.deps.db): Promise<QuotaRules> {
     const now = Date.now();
     if (this.rules && now - this.rules.at < RULES_TTL_MS) return this.rules.value;
+    // A change made while this read was under way (on PostgreSQL, reads and writes interleave) may be
+    // missing from it: it is used for this caller, and kept only if nothing changed meanwhile.
+    const generation = this.generation;
     const [quotas, assignments, tree] = [await quotaRepository.list(db), await quotaRepository.assignments(db), await this.deps.groups.tree(db)];
     const rules = new QuotaRules(quotas, assignments, tree);
-    this.rules = { value: rules, at: now };
+    if (generation === this.generation) this.rules = { value: rules, at: now };
     return rules;
   }
 
   private changed(): void {
+    this.generation += 1;
     this.rules = undefined;
     this.budgets.invalidate();
     this.deps.onChanged?.();
