@@ -52,7 +52,8 @@ test.before(async () => {
   data = path.join(dir, 'data');
   m = await startTestMaster(
     {
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token'), mount_probe_timeout: '30s' },
+      // Nothing here tests a lost agent: one streaming a tarball on a loaded machine may be late with a heartbeat.
+      agents: { ...FAST_AGENTS, lost_timeout: '30s', token_file: path.join(dir, 'agent.token'), mount_probe_timeout: '30s' },
       images: { load_limit: '4MiB' },
       pools: { default: { manager: 'agents' }, small: { manager: 'agents' }, proc: { manager: 'agents' } },
       policy: {
