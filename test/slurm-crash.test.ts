@@ -73,8 +73,9 @@ function registerTests(cluster: TestSlurm) {
     for (const made of [jobDir, path.dirname(marks ?? '/nonexistent/x'), dir]) if (made && existsSync(made)) rmSync(made, { recursive: true, force: true });
   });
 
+  // This file's jobs only: they run as its own throwaway user (other files' masters number their tasks from 1 too).
   const jobsOf = (taskId: number) =>
-    slurmCommand(cluster, 'squeue', ['-h', '-o', '%i %j %T']).split('\n').filter((line) => line.includes(` trainyard-task-${taskId}-`));
+    slurmCommand(cluster, 'squeue', ['-h', '-u', alice.name, '-o', '%i %j %T']).split('\n').filter((line) => line.includes(` trainyard-task-${taskId}-`));
 
   async function crashed(proc: Proc, what: string): Promise<void> {
     const code = await Promise.race([proc.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 60_000))]);
