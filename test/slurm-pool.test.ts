@@ -202,14 +202,27 @@ function registerTests(cluster: TestSlurm) {
     const outside = await until(cancelled.id, 'to be killed', (x) => x.state === 'KILLED');
     t.is(outside.message, `the Slurm job ${cancelled.jobId} was cancelled outside Trainyard (scancel)`);
 
-    // A job held by Slurm (submitted with a begin time far away): pending until the kill.
-    const pendingTask = await terminals.alice.json<Task>(['command', 'run', '--pool', 'hpc', '--', 'sleep', '300']);
-    const placed = await until(pendingTask.id, 'to be placed', (x) => x.placement !== null);
-    slurmCommand(cluster, 'scontrol', ['update', `JobId=${jobIdOf(placed)}`, 'StartTime=now+1day']);
-    await until(pendingTask.id, "to wait with Slurm's reason", (x) => x.pendingReason === 'SLURM:BeginTime');
-    t.is((await terminals.alice.run(['task', 'kill', String(pendingTask.id)])).code, 0);
-    t.is((await task(pendingTask.id)).state, 'KILLED');
-    await waitFor('the pending job to leave squeue', () => !inSqueue(jobIdOf(placed)));
+    // A job held by Slurm (its begin time moved a day away): pending until the kill. Slurm may start the
+    // job before the test moves its begin time (the partition has room): then that task goes, and another.
+    let pendingTask: Task | undefined;
+    let placed: Task | undefined;
+    for (let attempt = 1; !pendingTask; attempt++) {
+      const candidate = await terminals.alice.json<Task>(['command', 'run', '--pool', 'hpc', '--', 'sleep', '300']);
+      const candidatePlaced = await until(candidate.id, 'to be placed', (x) => x.placement !== null);
+      try {
+        slurmCommand(cluster, 'scontrol', ['update', `JobId=${jobIdOf(candidatePlaced)}`, 'StartTime=now+1day']);
+        [pendingTask, placed] = [candidate, candidatePlaced];
+      } catch (error) {
+        if (attempt >= 5 || !/no longer pending/.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+        await terminals.alice.run(['task', 'kill', String(candidate.id)]);
+        await until(candidate.id, 'to be killed', (x) => x.state === 'KILLED');
+      }
+    }
+    const held = pendingTask as Task;
+    await until(held.id, "to wait with Slurm's reason", (x) => x.pendingReason === 'SLURM:BeginTime');
+    t.is((await terminals.alice.run(['task', 'kill', String(held.id)])).code, 0);
+    t.is((await task(held.id)).state, 'KILLED');
+    await waitFor('the pending job to leave squeue', () => !inSqueue(jobIdOf(placed as Task)));
   });
 
   test('a time limit (the quota\'s max_runtime, which the job carries as its Slurm time limit) ends the task KILLED with RUNTIME_LIMIT', async (t) => {
