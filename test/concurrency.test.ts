@@ -2,7 +2,7 @@
 // against one master. On SQLite the master's one connection serialises its transactions; on
 // PostgreSQL (YARD_TEST_DB=postgres) each request may run on its own connection of the pool, and
 // what holds the invariant is a lock the transaction takes (docs/architecture.md, "The store").
-// Elsewhere in the suite, on the same store: the login throttle (operations.test.ts, 20 parallel
+// Elsewhere in the suite, on the same store: the login throttle (login-throttle.test.ts, and operations.test.ts, 20 parallel
 // guesses) and the quota gate at dispatch (quotas.test.ts, 50 submissions at max_running 5).
 import test from 'ava';
 import type { GroupDetail, Task, TaskLogPage, TaskPlan } from '@trainyard/shared';

@@ -165,7 +165,7 @@ export async function startMaster(options: MasterOptions): Promise<Master> {
   roles = new RoleService({ db, clock, audit, users, groups, defaultRole: config.security.default_role });
   groups.subscribe(roles);
   groupUnix = new GroupUnixService({ db, clock, audit, uidRanges: config.security.uid_ranges, defaultTaskUid: config.security.default_task.uid });
-  const throttle = new LoginThrottle({
+  const throttle = new LoginThrottle({ db, clock, logger }, {
     maxFailuresPerUser: config.security.login_throttle.max_failures_per_user,
     maxFailuresPerAddress: config.security.login_throttle.max_failures_per_address,
     windowMs: config.security.login_throttle.window,

@@ -18,6 +18,7 @@ import * as taskAgentTokens from './migrations/0022-task-agent-tokens.js';
 import * as leader from './migrations/0023-leader.js';
 import * as images from './migrations/0027-images.js';
 import * as usageLedger from './migrations/0031-usage-ledger.js';
+import * as loginFailures from './migrations/0032-login-failures.js';
 import type { DialectName } from './dialect.js';
 import type { Database } from './schema.js';
 
@@ -45,6 +46,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0026-scheduling': scheduling,
   '0027-images': images,
   '0031-usage-ledger': usageLedger,
+  '0032-login-failures': loginFailures,
 };
 
 /** Where the store is: a SQLite file (the embedded default) or a PostgreSQL URL (`db.url`). */

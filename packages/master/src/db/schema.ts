@@ -391,6 +391,16 @@ export interface UserUsageTable {
   updated_at: number;
 }
 
+/**
+ * The login throttle's counters (migration 0032): attempts counted against a user name
+ * (`user:<name>`) or a client address (`addr:<address>`) in a window that ends at `window_ends_at`.
+ */
+export interface LoginFailuresTable {
+  key: string;
+  attempts: number;
+  window_ends_at: number;
+}
+
 export interface Database {
   agent_tokens: AgentTokensTable;
   agents: AgentsTable;
@@ -419,6 +429,7 @@ export interface Database {
   usage_runs: UsageRunsTable;
   cluster_samples: ClusterSamplesTable;
   image_loads: ImageLoadsTable;
+  login_failures: LoginFailuresTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,5 +1,8 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/database.js';
 import { DomainError } from '../errors.js';
+import { loginFailureRepository as counters, type AttemptCount } from './login-failure-repository.js';
 
 export interface LoginThrottleOptions {
   maxFailuresPerUser: number;
@@ -14,51 +17,72 @@ export interface LoginAttempt {
   refund(): Promise<void>;
 }
 
+/** How often ended windows are swept from the store, at most. */
+const SWEEP_EVERY_MS = 60_000;
+
 /**
  * Limits password checks per username and per client address over a window. Each attempt is
- * counted (atomically: the counters live in this process and are bumped without awaiting) BEFORE
- * its password is checked by any backend (hashes, a directory, PAM), so parallel attempts cannot
- * all slip in before the first failure is recorded; a success gives its count back, and so does
- * an attempt whose backend could not answer. Once either counter is spent, further attempts get
- * 429 with Retry-After until the window passes, without their password being looked at.
+ * counted BEFORE its password is checked by any backend (hashes, a directory, PAM), so parallel
+ * attempts cannot all slip in before the first failure is recorded; a success gives its count
+ * back, and so does an attempt whose backend could not answer. Once either counter is spent,
+ * further attempts get 429 with Retry-After until its window passes, without their password being
+ * looked at, and without being counted.
+ *
+ * The counters live in the store (`login_failures`), not in a master's memory: several masters on
+ * one PostgreSQL share one budget (an attacker gains nothing by spreading guesses over them), and a
+ * restart does not reset it. Both counters are bumped in one transaction, the user's first, so that
+ * parallel attempts on any master are counted one after another and never deadlock.
  */
 export class LoginThrottle {
-  private readonly byUser: RateLimiterMemory;
-  private readonly byAddress: RateLimiterMemory;
+  private lastSweep = Number.NEGATIVE_INFINITY;
 
-  constructor(options: LoginThrottleOptions) {
-    const duration = Math.max(1, Math.ceil(options.windowMs / 1000));
-    this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: options.maxFailuresPerUser, duration });
-    this.byAddress = new RateLimiterMemory({ keyPrefix: 'addr', points: options.maxFailuresPerAddress, duration });
-  }
+  constructor(
+    private readonly deps: { db: Db; clock: Clock; logger: Logger },
+    private readonly options: LoginThrottleOptions,
+  ) {}
 
   /** Counts one attempt, or throws TOO_MANY_REQUESTS (counting nothing) when none is left. */
   async reserve(username: string, address: string): Promise<LoginAttempt> {
-    // Both consume() calls bump their counter before their promise settles: no await in between
-    // can let another attempt see the old count.
-    const [user, addr] = await Promise.allSettled([this.byUser.consume(username), this.byAddress.consume(address)]);
-    if (user.status === 'rejected' || addr.status === 'rejected') {
-      if (user.status === 'fulfilled') await this.byUser.reward(username);
-      if (addr.status === 'fulfilled') await this.byAddress.reward(address);
-      const limits = [user, addr].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-      const failure = limits.find((r) => !(r instanceof RateLimiterRes));
-      if (failure) throw failure; // the limiter itself failed; not a limit
-      throw tooMany(limits as RateLimiterRes[]);
-    }
+    const { db, clock } = this.deps;
+    const { maxFailuresPerUser, maxFailuresPerAddress, windowMs } = this.options;
+    const userKey = `user:${username}`;
+    const addressKey = `addr:${address}`;
+    const now = clock.now();
+    this.sweepNowAndThen(now);
+    await db.transaction().execute(async (trx) => {
+      const spent: AttemptCount[] = [];
+      const user = await counters.count(trx, userKey, now, windowMs);
+      if (user.attempts > maxFailuresPerUser) spent.push(user);
+      const addr = await counters.count(trx, addressKey, now, windowMs);
+      if (addr.attempts > maxFailuresPerAddress) spent.push(addr);
+      // Thrown inside the transaction: it rolls back, and the refused attempt counts nothing.
+      if (spent.length > 0) throw tooMany(Math.max(...spent.map((c) => c.windowEndsAt)) - now);
+    });
     return {
       succeeded: async () => {
         // The right password forgives this user's earlier failures, as it always did.
-        await Promise.all([this.byUser.delete(username), this.byAddress.reward(address)]);
+        await counters.clear(db, userKey);
+        await counters.uncount(db, addressKey, clock.now());
       },
       refund: async () => {
-        await Promise.all([this.byUser.reward(username), this.byAddress.reward(address)]);
+        await counters.uncount(db, userKey, clock.now());
+        await counters.uncount(db, addressKey, clock.now());
       },
     };
   }
+
+  /** Ended windows count nothing; they are removed once a minute at most, off the login's path. */
+  private sweepNowAndThen(now: number): void {
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    counters.sweep(this.deps.db, now).catch((error: unknown) => {
+      // Another master sweeping the same rows at once, or a store that is away: the next sweep takes them.
+      this.deps.logger.debug({ err: error }, 'sweeping ended login-throttle windows failed');
+    });
+  }
 }
 
-function tooMany(limits: RateLimiterRes[]): DomainError {
-  const waitMs = Math.max(1000, ...limits.map((limit) => limit.msBeforeNext));
-  const retryAfterSeconds = Math.ceil(waitMs / 1000);
+function tooMany(waitMs: number): DomainError {
+  const retryAfterSeconds = Math.ceil(Math.max(1000, waitMs) / 1000);
   return new DomainError('TOO_MANY_REQUESTS', `too many failed logins: try again in ${retryAfterSeconds} seconds`, { retryAfterSeconds });
 }
