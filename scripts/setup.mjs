@@ -30,6 +30,31 @@ function run(command, args, extraEnv = {}, { exitOnFailure = true, cwd = root } 
   return result.status ?? 1;
 }
 
+/**
+ * Runs the test suite with its output passed through as it comes, and returns its exit status with
+ * the lines that name a failure (ava marks a failed test with ✘; a test file that crashed, timed
+ * out or left a rejection unhandled says so in words). They are printed again at the very end, so
+ * that the last lines of a long run (all a CI log's tail shows) say what failed on which store.
+ */
+function runSuite(args, extraEnv) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
+    const failures = [];
+    const watch = (stream, sink) => {
+      let rest = '';
+      stream.on('data', (chunk) => {
+        sink.write(chunk);
+        const lines = (rest + chunk.toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (/✘|[Uu]ncaught exception|[Uu]nhandled rejection|exited with a non-zero|Timed out while running|timed out/.test(line)) failures.push(line.trim());
+      });
+    };
+    watch(child.stdout, process.stdout);
+    watch(child.stderr, process.stderr);
+    child.on('close', (code, signal) => resolve({ status: code ?? (signal ? 1 : 0), failures }));
+  });
+}
+
 /** Runs a test set-up script that prints KEY=VALUE lines for the tests; {} when it cannot. */
 function testDependency(what, script, args, missing) {
   if (process.platform !== 'linux') {
@@ -181,15 +206,22 @@ if (mode === 'test') {
   // where every test master gets a database of its own on the server started above.
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
   step('running the whole test suite on SQLite');
-  const statuses = [run(process.execPath, [ava], { ...env, YARD_TEST_DB: 'sqlite' }, { exitOnFailure: false })];
+  const passes = [{ store: 'SQLite', ...(await runSuite([ava], { ...env, YARD_TEST_DB: 'sqlite' })) }];
   if (postgresEnv.YARD_TEST_PG_URL) {
     step('running the whole test suite on PostgreSQL');
-    statuses.push(run(process.execPath, [ava], { ...env, YARD_TEST_DB: 'postgres' }, { exitOnFailure: false }));
+    passes.push({ store: 'PostgreSQL', ...(await runSuite([ava], { ...env, YARD_TEST_DB: 'postgres' })) });
     spawnSync('bash', [path.join(root, 'scripts', 'postgres.sh'), 'down', postgresEnv.YARD_TEST_PG_DIR], { stdio: 'inherit' });
   }
+  const statuses = passes.map((pass) => pass.status);
   if (engineEnv.YARD_ENGINE_STARTED) spawnSync('bash', [path.join(root, 'scripts', 'container-engine.sh'), 'down'], { stdio: 'inherit' });
   if (process.platform === 'linux') spawnSync('bash', [path.join(root, 'scripts', 'slurm-cluster.sh'), 'down'], { stdio: 'inherit' });
-  if (statuses.some((s) => s !== 0)) console.error(`[setup] failed on ${['SQLite', 'PostgreSQL'].filter((_, i) => statuses[i] !== 0).join(' and ')}`);
+  for (const pass of passes) {
+    if (pass.status === 0) continue;
+    console.error(`\n[setup] on ${pass.store} (exit ${pass.status}):`);
+    for (const line of [...new Set(pass.failures)].slice(0, 40)) console.error(`[setup]   ${line}`);
+    if (pass.failures.length === 0) console.error('[setup]   no test was marked failed: look above for what ended the run');
+  }
+  if (statuses.some((s) => s !== 0)) console.error(`[setup] failed on ${passes.filter((pass) => pass.status !== 0).map((pass) => pass.store).join(' and ')}`);
   process.exit(statuses.find((s) => s !== 0) ?? 0);
 } else if (mode === 'start') {
   step('starting the cluster');
