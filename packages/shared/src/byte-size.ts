@@ -28,3 +28,18 @@ export function formatByteSize(bytes: number): string {
   }
   return `${Number(value.toFixed(1))}${units[unit]}`;
 }
+
+/**
+ * Bytes as `docker images` says them: decimal units, three significant digits (`1.24MB`, `512kB`,
+ * `999B`); `separator` goes between the number and its unit (the web UI's `1.24 MB`).
+ */
+export function formatDecimalSize(bytes: number, separator = ''): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')}${separator}${units[unit]}`;
+}

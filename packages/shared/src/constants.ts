@@ -137,6 +137,7 @@ export const API_TOKEN_PREFIX = 'yard_pat_';
 
 export * from './api.js';
 export * from './byte-size.js';
+export * from './image-id.js';
 export * from './run-spec.js';
 export * from './errors.js';
 export * from './web-pages.js';

@@ -8,6 +8,7 @@ export * from './pagination.js';
 export * from './tasks.js';
 export * from './users.js';
 export * from './byte-size.js';
+export * from './image-id.js';
 export * from './crash-point.js';
 export * from './floor.js';
 export * from './run-spec.js';

@@ -1,19 +1,11 @@
-import type { ImageList, ImageOperation, ImageOperationAgent, ImageView } from '@trainyard/shared';
+import { formatDecimalSize, shortImageId, type ImageList, type ImageOperation, type ImageOperationAgent, type ImageView } from '@trainyard/shared';
 import { escapeText } from './escape.js';
 import type { View } from './output.js';
 import { renderTable, type Column } from './table.js';
 
-/** Bytes as `docker images` says them: decimal units, three significant digits (`1.24MB`, `512kB`). */
+/** Bytes as `docker images` says them (`1.24MB`); nothing for an unknown size. */
 export function formatSize(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '';
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')}${units[unit]}`;
+  return bytes === null || bytes === undefined ? '' : formatDecimalSize(bytes);
 }
 
 /** How long ago, as `docker images` says it: `45 seconds ago`, `3 days ago`, `2 years ago`. */
@@ -35,8 +27,6 @@ export function formatAgo(iso: string, now = Date.now()): string {
   return 'just now';
 }
 
-/** `sha256:0123456789ab...` as docker shows it: the first 12 hex digits. */
-export const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 
 const agentsOf = (image: ImageView) => image.agents.map((a) => a.agent).join(',');
 
@@ -45,7 +35,7 @@ function imageColumns(fullId: boolean): Column<ImageView>[] {
   return [
     { header: 'REPOSITORY', field: 'repository', get: (i) => i.repository },
     { header: 'TAG', field: 'tag', get: (i) => i.tag ?? '<none>', raw: (i) => i.tag },
-    { header: 'IMAGE ID', field: 'id', get: (i) => (fullId ? i.id : shortId(i.id)), raw: (i) => i.id },
+    { header: 'IMAGE ID', field: 'id', get: (i) => (fullId ? i.id : shortImageId(i.id)), raw: (i) => i.id },
     { header: 'SIZE', field: 'size', get: (i) => formatSize(i.size), raw: (i) => i.size },
     { header: 'CREATED', field: 'created', get: (i) => formatAgo(i.created), raw: (i) => i.created },
     { header: 'AGENTS', field: 'agents', get: agentsOf },
@@ -100,7 +90,7 @@ export const operationView: View<ImageOperationAgent> = {
   columns: [
     { header: 'AGENT', field: 'agent', get: (a) => a.agent },
     { header: 'STATE', field: 'state', get: (a) => a.state },
-    { header: 'IMAGE ID', field: 'imageId', get: (a) => (a.imageId ? shortId(a.imageId) : ''), raw: (a) => a.imageId },
+    { header: 'IMAGE ID', field: 'imageId', get: (a) => (a.imageId ? shortImageId(a.imageId) : ''), raw: (a) => a.imageId },
     { header: 'MESSAGE', field: 'message', get: (a) => a.message ?? a.status ?? '' },
   ],
 };

@@ -1,22 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { ImageList, ImageOperation, ImageOperationAgent, PoolView } from '@trainyard/shared';
+import { formatDecimalSize, shortImageId } from '@trainyard/shared/constants';
 import { api } from '../api.js';
 import { DialogButton, ErrorBanner, Field, formatTime, Page, validateForm } from '../components.js';
 
-/** Bytes as `docker images` says them: 1.24 MB. */
-function size(bytes: number | null): string {
-  if (bytes === null) return '-';
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')} ${units[unit]}`;
-}
-
-const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+const size = (bytes: number | null): string => (bytes === null ? '-' : formatDecimalSize(bytes, ' '));
 
 /** One agent's part of a pull, as Docker reports its layers. */
 function progressOf(part: ImageOperationAgent): string {
@@ -107,7 +95,7 @@ export function ImagesPage() {
                   <td>{i.repository}</td>
                   <td>{i.tag ?? '<none>'}</td>
                   <td>
-                    <code title={i.id}>{shortId(i.id)}</code>
+                    <code title={i.id}>{shortImageId(i.id)}</code>
                   </td>
                   <td class="num">{size(i.size)}</td>
                   <td>{formatTime(i.created)}</td>
