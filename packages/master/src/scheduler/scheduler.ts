@@ -50,8 +50,6 @@ export class Scheduler implements Dispatcher {
   private readonly lastFullPass = new Map<string, number>();
   private lastResync = Date.now();
   private reclaimTimer: NodeJS.Timeout | undefined;
-  /** How long recent decisions took (ms), newest last: the bench reads it. */
-  readonly decisionTimes: number[] = [];
 
   constructor(
     private readonly deps: {
@@ -235,7 +233,6 @@ export class Scheduler implements Dispatcher {
   private async dispatchNow(pool: string, opening: Opening): Promise<DispatchResult> {
     const leading = this.deps.leading ?? (() => true);
     if (!leading()) return { placed: [], heldByQuotas: false };
-    const started = performance.now();
     await this.ready();
     const associations = this.index.associations(pool);
     if (associations.size === 0) return { placed: [], heldByQuotas: false };
@@ -292,8 +289,6 @@ export class Scheduler implements Dispatcher {
     }
     if (seen === total) this.lastFullPass.set(pool, Date.now());
     await this.deps.tasks.setPendingReasons(changes);
-    this.decisionTimes.push(performance.now() - started);
-    if (this.decisionTimes.length > 10_000) this.decisionTimes.splice(0, 5_000);
     return { placed, heldByQuotas: placed.length === 0 && allHeld && seen === total };
   }
 
