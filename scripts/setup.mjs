@@ -183,6 +183,12 @@ if (mode === 'test') {
     [],
     'NO JUPYTER IMAGE: the real-Jupyter notebook test will NOT run',
   );
+  const shellsEnv = testDependency(
+    'installing zsh and fish for the completion-script tests',
+    'shells.sh',
+    [],
+    'NO ZSH OR FISH: the zsh and fish completion scripts will NOT be tried in real shells (bash is)',
+  );
   const browserEnv = testDependency(
     "finding a browser for the web UI's tests",
     'browser.sh',
@@ -201,7 +207,7 @@ if (mode === 'test') {
     ['up'],
     'NO POSTGRESQL: the suite runs on SQLite only; it will NOT run on PostgreSQL',
   );
-  const env = { ...authEnv, ...engineEnv, ...imageToolsEnv, ...jupyterEnv, ...browserEnv, ...slurmEnv, ...postgresEnv };
+  const env = { ...authEnv, ...engineEnv, ...imageToolsEnv, ...shellsEnv, ...jupyterEnv, ...browserEnv, ...slurmEnv, ...postgresEnv };
   // The whole suite on each store (README, "Tests"): SQLite, the embedded default, then PostgreSQL,
   // where every test master gets a database of its own on the server started above.
   const ava = path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
