@@ -50,7 +50,7 @@ test.after.always(() => m?.stop());
 test('the file went through every migration since 0.1.0, in order', async (t) => {
   const history = async (db: unknown) =>
     ((await (db as any).selectFrom('kysely_migration').select('name').orderBy('timestamp').orderBy('name').execute()) as Array<{ name: string }>).map((r) => r.name);
-  const expected = ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0011-pools', '0021-kill-requests', '0022-task-agent-tokens', '0023-leader', '0026-scheduling', '0027-images', '0031-usage-ledger'];
+  const expected = ['0001-users-and-sessions', '0002-tasks', '0003-agents', '0005-access-model', '0006-auth-backends', '0007-admission', '0008-quotas', '0009-group-identity', '0011-pools', '0021-kill-requests', '0022-task-agent-tokens', '0023-leader', '0026-scheduling', '0027-images', '0031-usage-ledger', '0032-login-failures'];
   t.deepEqual(await history(m.master.database.db), expected);
   if (copied) {
     const file = await openDatabase({ path: copied.file }, { migrate: false });
