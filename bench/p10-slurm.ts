@@ -213,7 +213,7 @@ function agentStart(): number {
 /** `sbatch --wrap 'echo first-line'` as the user; ms until its output file holds the line. */
 async function sbatchFirstLine(slurm: TestSlurm, user: string, jobDir: string, run: number): Promise<number> {
   const out = path.join(jobDir, `direct-${run}.out`);
-  const env = { ...process.env, SLURM_CONF: slurm.conf };
+  const env: NodeJS.ProcessEnv = { ...process.env, SLURM_CONF: slurm.conf };
   // Slurm's commands fail when SLURM_JWT is set: only slurmrestd may have it.
   delete env.SLURM_JWT;
   const started = now();

@@ -146,6 +146,8 @@ function install() {
   // The tools themselves, not `pnpm run`: every pnpm command repeats the platform-binary lookup above.
   const bin = (...parts) => path.join(root, ...parts);
   run(process.execPath, [bin('node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+  // The tests and benches run through tsx, which strips types unchecked: checked here, against the packages just built.
+  run(process.execPath, [bin('node_modules', 'typescript', 'bin', 'tsc'), '-p', bin('test', 'tsconfig.json')]);
   // The CLI as one file with a code cache: what makes `yard` start fast (P4).
   run(process.execPath, [bin('packages', 'cli', 'scripts', 'bundle.mjs')]);
   run(process.execPath, [bin('node_modules', 'typescript', 'bin', 'tsc'), '-p', bin('packages', 'web', 'tsconfig.json')]);

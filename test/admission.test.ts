@@ -3,7 +3,7 @@ import path from 'node:path';
 import test from 'ava';
 import { stringify } from 'yaml';
 import type { AuditEntry, Page, PolicyReload, PolicyView, Task, TaskPlan } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
+import { api, loginToken, type ApiResult, type OrError } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { createUsers } from './helpers/fixtures.js';
 import { freePort, spawnMaster, tempDir, waitFor } from './helpers/cluster.js';
@@ -69,20 +69,20 @@ test.after.always(() => m?.stop());
 
 type Config = Record<string, unknown>;
 const command = (who: string, config: Config, options: { dryRun?: boolean; group?: string } = {}) =>
-  api<Task & TaskPlan>(m.url, 'POST', options.dryRun ? '/tasks/dry-run' : '/tasks', {
+  api<OrError<Task & TaskPlan>>(m.url, 'POST', options.dryRun ? '/tasks/dry-run' : '/tasks', {
     token: tokens[who]!,
     body: { kind: 'command', config: { image: 'busybox:latest', entrypoint: ['true'], ...config }, ...(options.group ? { group: options.group } : {}) },
   });
-const refusedBy = (t: import('ava').ExecutionContext, result: Awaited<ReturnType<typeof command>>, rule: string, layer: string, message?: RegExp) => {
+const refusedBy = (t: import('ava').ExecutionContext, result: ApiResult<OrError<object>>, rule: string, layer: string, message?: RegExp) => {
   t.is(result.status, 403, JSON.stringify(result.body));
   t.is(result.body.error?.code, 'POLICY_DENIED');
   t.deepEqual(result.body.error?.details, { rule, layer });
-  if (message) t.regex(result.body.error.message, message);
+  if (message) t.regex(result.body.error!.message, message);
 };
-const refusedByForbidden = (t: import('ava').ExecutionContext, result: Awaited<ReturnType<typeof command>>, message: RegExp) => {
+const refusedByForbidden = (t: import('ava').ExecutionContext, result: ApiResult<OrError<object>>, message: RegExp) => {
   t.is(result.status, 403, JSON.stringify(result.body));
   t.is(result.body.error?.code, 'FORBIDDEN');
-  t.regex(result.body.error.message, message);
+  t.regex(result.body.error!.message, message);
 };
 const effective = async (who: string, query = '') => {
   const view = (await api<PolicyView>(m.url, 'GET', `/policy${query}`, { token: tokens[who]! })).body;
@@ -161,7 +161,7 @@ test.serial('require_non_root refuses an unlinked member\'s task with a message 
   const dave = await command('dave', {});
   refusedBy(t, dave, 'policy.groups.secure.require_non_root', 'groups.secure');
   t.is(
-    dave.body.error.message,
+    dave.body.error!.message,
     "task refused by policy.groups.secure.require_non_root: dave's task would run as uid 0 (root), from security.default_task; " +
       'an admin links dave to a non-root agent user (yard user link-with-agent-user dave ...) or sets a non-root security.default_task in master.yaml',
   );
@@ -190,7 +190,7 @@ test.serial('customize_resources: above resources.default needs it; use_any_imag
 
 test.serial('the group a task is created in: --group, a direct member only; the default group; {group} in mounts', async (t) => {
   refusedByForbidden(t, await command('alice', {}, { group: 'research' }), /alice .*research/);
-  t.is((await command('alice', {}, { group: 'nowhere' })).body.error.code, 'GROUP_NOT_FOUND');
+  t.is((await command('alice', {}, { group: 'nowhere' })).body.error!.code, 'GROUP_NOT_FOUND');
   const bob = await command('bob', {}, { group: 'research' });
   t.is(bob.status, 201, JSON.stringify(bob.body));
   t.is(bob.body.group, 'research');
@@ -239,7 +239,7 @@ test.serial('a TensorBoard mounts its experiments\' log directories (their mount
   t.is(experiment.status, 201, JSON.stringify(experiment.body));
   const unlogged = await api<Task>(m.url, 'POST', '/tasks', { token: tokens.alice!, body: { kind: 'experiment', config: { name: 'bare', image: 'busybox:latest', entrypoint: 'true' } } });
   const board = (who: string) =>
-    api<TaskPlan>(m.url, 'POST', '/tasks/dry-run', {
+    api<OrError<TaskPlan>>(m.url, 'POST', '/tasks/dry-run', {
       token: tokens[who]!,
       body: { kind: 'tensorboard', config: { image: 'busybox:latest', experiment_ids: [experiment.body.id, unlogged.body.id] } },
     });

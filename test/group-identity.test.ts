@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { parseConfig } from '@trainyard/master';
 import type { GroupDetail, Task } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
+import { api, loginToken, type OrError } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
@@ -79,7 +79,7 @@ test.after.always(async () => {
 });
 
 const create = (who: string, entrypoint: string[], extra: Record<string, unknown> = {}) =>
-  api<Task>(m.url, 'POST', '/tasks', { token: tokens[who]!, body: { kind: 'command', config: { image: IMAGE ?? 'busybox:latest', entrypoint }, ...extra } });
+  api<OrError<Task>>(m.url, 'POST', '/tasks', { token: tokens[who]!, body: { kind: 'command', config: { image: IMAGE ?? 'busybox:latest', entrypoint }, ...extra } });
 const inGroup = { group: GROUP };
 const ended = (id: number) =>
   waitFor(`task ${id} to end`, async () => {
@@ -200,12 +200,12 @@ test.serial("a uid a group's range gave one member cannot be linked to anyone el
 test.serial('a linked user whose uid lies outside the range is refused with the uid and the range; the dry run shows where each field comes from', async (t) => {
   const refused = await create('dave', ['true'], inGroup);
   t.is(refused.status, 403);
-  t.is(refused.body.error.code, 'POLICY_DENIED');
+  t.is(refused.body.error!.code, 'POLICY_DENIED');
   t.is(
-    refused.body.error.message,
+    refused.body.error!.message,
     'uid 1000 of dave is outside the uid range of group research/vision: required min 1000000000 max 1000009999 (link dave to a uid in the range, or run outside the group)',
   );
-  t.like(refused.body.error.details, { rule: 'group.uid_range', layer: 'group' });
+  t.like(refused.body.error!.details, { rule: 'group.uid_range', layer: 'group' });
 
   const erin = new Terminal(m.url);
   const plan = await erin.run(['-u', 'erin', 'command', 'run', '--dry-run', '--group', GROUP, '--', 'true'], { env: { YARD_PASSWORD: 'pw' } });
@@ -254,7 +254,7 @@ withDocker('a linked user inside the range runs as their uid, with the group\'s 
 withDocker('carol, not a member, cannot create a task in the group, her own tasks have no such mount, and she cannot bind-mount the host path', async (t) => {
   const inside = await create('carol', ['true'], inGroup);
   t.is(inside.status, 403);
-  t.regex(inside.body.error.message, /carol/);
+  t.regex(inside.body.error!.message, /carol/);
   const own = await run(t, 'carol', `${IDENTITY_SCRIPT}; test -e /shared && echo has-shared || echo no-shared`);
   t.true(own.lines.includes('no-shared'));
   t.is(own.task.runSpec.sharedDirs, undefined);

@@ -4,7 +4,7 @@ import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import path from 'node:path';
 import test from 'ava';
 import type { Agent, Page, RunBindMount, RunSpec, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
+import { api, loginToken, type OrError, type PolicyDenial } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
@@ -62,7 +62,7 @@ test.after.always(async () => {
 const agents = async () => (await api<Page<Agent>>(m.url, 'GET', '/agents', { token: tokens.admin })).body.items;
 const taskCount = async () => (await api<Page<TaskSummary>>(m.url, 'GET', '/tasks?all=true&limit=500', { token: tokens.admin })).body.items.length;
 const command = (token: string, config: Record<string, unknown>) =>
-  api<Task>(m.url, 'POST', '/tasks', { token, body: { kind: 'command', config: { image, ...config } } });
+  api<OrError<Task>>(m.url, 'POST', '/tasks', { token, body: { kind: 'command', config: { image, ...config } } });
 const getTask = async (id: number) => (await api<Task>(m.url, 'GET', `/tasks/${id}`, { token: tokens.admin })).body;
 const logs = async (id: number) => (await api<TaskLogPage>(m.url, 'GET', `/tasks/${id}/logs?limit=5000`, { token: tokens.admin })).body.items.map((l) => l.line);
 const ended = (id: number) =>
@@ -136,10 +136,10 @@ test.serial('the escape matrix: the default account, an unlinked and a linked us
     for (const [what, config, rule] of escapes(who)) {
       const result = await command(tokens[who], { entrypoint: ['cat', '/host/etc/shadow'], ...config });
       t.is(result.status, 403, `${who}, ${what}: ${JSON.stringify(result.body)}`);
-      t.is(result.body.error.code, 'POLICY_DENIED');
-      t.true(result.body.error.message.includes(rule), `${who}, ${what}: ${result.body.error.message}`);
-      t.is(result.body.error.details.rule, rule, `${who}, ${what}`);
-      t.is(result.body.error.details.layer, rule.startsWith('floor.') ? 'floor' : 'system');
+      t.is(result.body.error!.code, 'POLICY_DENIED');
+      t.true(result.body.error!.message.includes(rule), `${who}, ${what}: ${result.body.error!.message}`);
+      t.is((result.body.error!.details as PolicyDenial).rule, rule, `${who}, ${what}`);
+      t.is((result.body.error!.details as PolicyDenial).layer, rule.startsWith('floor.') ? 'floor' : 'system');
     }
   }
   t.is(await taskCount(), before, 'no task was stored');
@@ -163,8 +163,8 @@ test.serial('an allowed directory cannot be mounted over /etc (it stays byte-ide
   for (const at of ['/etc', '/etc/', '/etc/passwd', '/etc/group', '/']) {
     const result = await command(tokens.linked, { entrypoint: ['sh', '-c', 'echo x > /etc/hosts'], bind_mounts: [{ host_path: own, container_path: at }] });
     t.is(result.status, 403, at);
-    t.is(result.body.error.details.rule, 'floor.identity_files', at);
-    t.regex(result.body.error.message, /floor\.identity_files/);
+    t.is((result.body.error!.details as PolicyDenial).rule, 'floor.identity_files', at);
+    t.regex(result.body.error!.message, /floor\.identity_files/);
   }
   t.is(snapshot(own), before, 'the directory is byte-identical');
 

@@ -130,7 +130,7 @@ test.serial('/metrics is valid Prometheus text, and its counters move when tasks
   // Requests by route pattern, never by raw path: the task's id is not a label value.
   t.is(value(end, 'trainyard_http_request_duration_seconds', { method: 'POST', route: '/api/v1/tasks', status: '201' }), 1);
   t.true(value(end, 'trainyard_http_request_duration_seconds', { method: 'GET', route: '/api/v1/tasks/:id', status: '200' }) >= 1);
-  const routes = new Set(end.get('trainyard_http_request_duration_seconds')!.samples.map((s) => s.labels.route));
+  const routes = new Set(end.get('trainyard_http_request_duration_seconds')!.samples.map((s) => s.labels.route!));
   t.false([...routes].some((route) => /\/\d+/.test(route)), [...routes].join(', '));
   t.is(value(end, 'trainyard_build_info', { version: JSON.parse(readFileSync(path.join('packages', 'master', 'package.json'), 'utf8')).version }), 1);
   // Node's own (process) metrics come along.

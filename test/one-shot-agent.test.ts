@@ -35,7 +35,7 @@ function registerTests() {
   const users = new UnixUsers('yos');
   const agents: OneShot[] = [];
   let m: TestMaster;
-  let tokens: Record<string, string>;
+  let tokens: Record<'admin' | 'alice' | 'bruno', string>;
   let dir: string;
 
   test.before(async () => {
@@ -66,7 +66,7 @@ function registerTests() {
     return unix;
   }
 
-  const create = async (owner: string, kind: string, config: Record<string, unknown>) => {
+  const create = async (owner: keyof typeof tokens, kind: string, config: Record<string, unknown>) => {
     const created = await api<Task>(m.url, 'POST', '/tasks', { token: tokens[owner], body: { kind, config } });
     if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.body)}`);
     return created.body;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { chromium } from 'playwright-core';
 import type { Page, PolicyView, PoolView, Task, TaskPlan, TaskSummary } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
+import { api, loginToken, type OrError } from './helpers/api.js';
 import { eachHelp, ROOT, runProcess, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { slurmPoolSettings, testSlurm, UnixUsers } from './helpers/slurm.js';
@@ -60,7 +60,7 @@ const ended = (id: number) =>
     return ['COMPLETED', 'FAILED', 'KILLED', 'LOST'].includes(task.state) ? task : undefined;
   }, 60_000);
 const submit = (user: string, command: string, extra: { config?: Record<string, unknown>; pool?: string; group?: string } = {}) =>
-  api<Task>(m.url, 'POST', '/tasks', {
+  api<OrError<Task>>(m.url, 'POST', '/tasks', {
     token: tokens[user],
     body: {
       kind: 'command',
@@ -130,7 +130,7 @@ test.serial('a task goes to the pool --pool names, else pool: in its config, els
   t.notRegex(unknown.stderr, /\n\s+at /, 'no stack trace');
   const badName = await submit('alice', 'true', { pool: 'Not A Pool' });
   t.is(badName.status, 400);
-  t.is(badName.body.error.code, 'INVALID_INPUT');
+  t.is(badName.body.error!.code, 'INVALID_INPUT');
   t.is((await admin.run(['group', 'set', 'vision', '--no-default-pool'])).code, 0);
   t.is((await submitOk('alice', 'true', { group: 'vision' })).pool, 'default', 'without its default pool, the group\'s tasks go to the system\'s');
 });
@@ -139,9 +139,9 @@ test.serial('the policy restricts pools per layer: a refusal names the rule and 
   const before = (await api<Page<TaskSummary>>(m.url, 'GET', '/tasks', { token: tokens.bob })).body.items.length;
   const refused = await submit('bob', 'true', { pool: 'gpu' });
   t.is(refused.status, 403);
-  t.is(refused.body.error.code, 'POLICY_DENIED');
-  t.regex(refused.body.error.message, /^pool gpu refused by policy\.groups\.students\.pools\.allow: it allows default$/);
-  t.deepEqual(refused.body.error.details, { rule: 'policy.groups.students.pools.allow', layer: 'groups.students' });
+  t.is(refused.body.error!.code, 'POLICY_DENIED');
+  t.regex(refused.body.error!.message, /^pool gpu refused by policy\.groups\.students\.pools\.allow: it allows default$/);
+  t.deepEqual(refused.body.error!.details, { rule: 'policy.groups.students.pools.allow', layer: 'groups.students' });
   const inConfig = await submit('bob', 'true', { config: { pool: 'gpu' } });
   t.is(inConfig.status, 403, 'pool: in the config is refused the same way');
   t.is((await api<Page<TaskSummary>>(m.url, 'GET', '/tasks', { token: tokens.bob })).body.items.length, before, 'nothing stored');

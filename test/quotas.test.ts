@@ -1,7 +1,7 @@
 import path from 'node:path';
 import test from 'ava';
 import type { Agent, Page, QueueView, Quota, QuotaUsage, Task, TaskLogPage, TaskSummary } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
+import { api, loginToken, type OrError } from './helpers/api.js';
 import { CHROMIUM, failOnConsoleErrors, haveChromium, launchBrowser } from './helpers/browser.js';
 import { eachHelp, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
@@ -47,7 +47,7 @@ const assign = async (name: string, to: { user?: string; group?: string }) => {
   if (result.status !== 201) throw new Error(JSON.stringify(result.body));
 };
 const submit = (user: string, command: string, extra: Record<string, unknown> = {}) =>
-  api<Task>(m.url, 'POST', '/tasks', { token: tokens[user], body: { kind: 'command', config: { image, entrypoint: ['sh', '-c', command], ...extra } } });
+  api<OrError<Task>>(m.url, 'POST', '/tasks', { token: tokens[user], body: { kind: 'command', config: { image, entrypoint: ['sh', '-c', command], ...extra } } });
 const submitOk = async (user: string, command: string, extra: Record<string, unknown> = {}) => {
   const created = await submit(user, command, extra);
   if (created.status !== 201) throw new Error(JSON.stringify(created.body));
@@ -107,9 +107,9 @@ test.serial('max_submitted 3: the 4th submission is refused with used/limit and 
   const before = (await api<Page<TaskSummary>>(m.url, 'GET', '/tasks', { token: tokens.carol })).body.items.length;
   const refused = await submit('carol', 'true');
   t.is(refused.status, 409);
-  t.is(refused.body.error.code, 'QUOTA_EXCEEDED');
-  t.regex(refused.body.error.message, /three-queued/);
-  t.regex(refused.body.error.message, /3 of max_submitted 3/);
+  t.is(refused.body.error!.code, 'QUOTA_EXCEEDED');
+  t.regex(refused.body.error!.message, /three-queued/);
+  t.regex(refused.body.error!.message, /3 of max_submitted 3/);
   t.is((await api<Page<TaskSummary>>(m.url, 'GET', '/tasks', { token: tokens.carol })).body.items.length, before, 'nothing stored');
   const mine = (await api<QuotaUsage>(m.url, 'GET', '/quota-usage', { token: tokens.carol })).body;
   t.deepEqual(mine.quotas[0]!.lines.find((l) => l.resource === 'submitted'), { resource: 'submitted', used: 3, limit: 3 });
@@ -122,8 +122,8 @@ test.serial('deny_on_limit: an over-limit submission is refused, not queued', as
   const first = await submitOk('dave', 'sleep 30');
   const second = await submit('dave', 'sleep 30');
   t.is(second.status, 409);
-  t.is(second.body.error.code, 'QUOTA_EXCEEDED');
-  t.regex(second.body.error.message, /one-or-refuse.*deny_on_limit/);
+  t.is(second.body.error!.code, 'QUOTA_EXCEEDED');
+  t.regex(second.body.error!.message, /one-or-refuse.*deny_on_limit/);
   t.is((await api<Page<TaskSummary>>(m.url, 'GET', '/tasks', { token: tokens.dave })).body.items.length, 1);
   await kill(first.id);
   await ended(first.id);

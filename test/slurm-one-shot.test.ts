@@ -37,7 +37,7 @@ function registerTests(cluster: TestSlurm) {
   });
   const jobs: number[] = [];
   let m: TestMaster;
-  let tokens: Record<string, string>;
+  let tokens: Record<'admin' | 'alice', string>;
   let pool: SlurmPoolSettings;
   let alice: UnixUser;
   /** Where tasks may mount `<scratch>/<owner>` (policy.system.mounts.available). */

@@ -37,8 +37,10 @@ function registerTests(cluster: TestSlurm) {
   let alice: UnixUser;
   let bob: UnixUser;
   let agent: AgentProcess;
-  const tokens: Record<string, string> = {};
-  const terminals: Record<string, Terminal> = {};
+  // Each person's token and signed-in terminal, filled by test.before before any test reads them.
+  type Person = 'admin' | 'alice' | 'bob' | 'rooty' | 'ghost';
+  const tokens = {} as Record<Person, string>;
+  const terminals = {} as Record<Person, Terminal>;
 
   test.before(async () => {
     dir = tempDir('yard-slurm-pool-');
@@ -68,7 +70,7 @@ function registerTests(cluster: TestSlurm) {
     tokens.admin = await loginToken(m.url, 'admin');
     alice = users.create();
     bob = users.create();
-    for (const name of ['alice', 'bob', 'rooty', 'ghost']) {
+    for (const name of ['alice', 'bob', 'rooty', 'ghost'] as const) {
       await api(m.url, 'POST', '/users', { token: tokens.admin, body: { username: name, password: 'pw' } });
       tokens[name] = await loginToken(m.url, name, 'pw');
       terminals[name] = new Terminal(m.url);

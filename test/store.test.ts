@@ -117,7 +117,7 @@ async function useInstallation(m: TestMaster): Promise<{ admin: string; tasks: n
   const agent = (suffix: string, body?: unknown, method = 'POST') => must(api(m.url, method, `/agents/sim-1${suffix}`, { token: agentToken, ...(body === undefined ? {} : { body }) }));
   await agent('/register', { executor: 'process', resources: { cpus: 4, memoryBytes: 2 ** 32, gpus: [] } });
   const tasks: number[] = [];
-  for (const [i, owner] of ['uma', 'vic', 'uma'].entries()) {
+  for (const [i, owner] of (['uma', 'vic', 'uma'] as const).entries()) {
     const created = await must(api<Task>(m.url, 'POST', '/tasks', { token: tokens[owner], body: { kind: 'command', config: { entrypoint: ['echo', `hello ${i}`], ...(owner === 'uma' ? { group: 'lab' } : {}) } } }));
     tasks.push(created.id);
     const { actions } = await agent('/work?wait=5', undefined, 'GET');

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { openDatabase } from '@trainyard/master';
-import type { AgentTokenInfo, AuditEntry, MeResponse, Page, Task, TaskLogPage, User } from '@trainyard/shared';
+import type { AgentTokenInfo, AuditEntry, MeResponse, Page, SessionKind, Task, TaskLogPage, User } from '@trainyard/shared';
 import { api } from './helpers/api.js';
 import { ROOT, runProcess } from './helpers/cli.js';
 import { onPostgres, queryPostgres, storeFor } from './helpers/store.js';
@@ -13,7 +13,7 @@ import { startTestMaster, type TestMaster } from './helpers/test-master.js';
 interface Manifest {
   passwords: Record<string, string>;
   users: Array<Omit<User, 'roles' | 'groups' | 'auth'>>;
-  sessions: Array<{ username: string; kind: string; token: string }>;
+  sessions: Array<{ username: string; kind: SessionKind; token: string }>;
   agentTokens: Array<AgentTokenInfo & { token?: string }>;
   tasks: Array<Task & { logs: Array<{ seq: number; stream: string; line: string }> }>;
 }

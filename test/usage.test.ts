@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import type { Agent, ClusterHistory, ClusterOverview, Page, Task, TaskTimelineEntry, UsageReport, UsageSeries } from '@trainyard/shared';
-import { api, loginToken } from './helpers/api.js';
+import { api, loginToken, type OrError } from './helpers/api.js';
 import { Terminal } from './helpers/cli.js';
 import { startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
@@ -269,10 +269,10 @@ test.serial('a run still going counts up to now, as running; the cluster overvie
 });
 
 test.serial("who sees what: your own; a group's with see_status scoped to it; another group's needs see_status (403 without, the report with)", async (t) => {
-  const get = (user: string, query: string) => api<UsageReport>(m.url, 'GET', `/usage?since=1d&${query}`, { token: tokens[user] });
+  const get = (user: string, query: string) => api<OrError<UsageReport>>(m.url, 'GET', `/usage?since=1d&${query}`, { token: tokens[user] });
   const denied = await get('bob', 'group=nlp');
   t.is(denied.status, 403);
-  t.regex(denied.body.error.message, /bob may not see the usage of group nlp: that needs see_status, for everyone or scoped to nlp, and bob does not hold it/);
+  t.regex(denied.body.error!.message, /bob may not see the usage of group nlp: that needs see_status, for everyone or scoped to nlp, and bob does not hold it/);
   t.is((await get('bob', 'group=vision')).status, 403, 'membership alone is not enough');
   t.is((await get('bob', 'user=alice')).status, 403);
   const own = await get('bob', 'by=user');
@@ -290,7 +290,7 @@ test.serial("who sees what: your own; a group's with see_status scoped to it; an
   t.deepEqual((await get('bob', 'by=group')).body.rows.map((r) => r.group).sort(), ['vision'], 'his own and vision\'s: all of his ran in vision');
   const still = await get('bob', 'group=nlp');
   t.is(still.status, 403);
-  t.regex(still.body.error.message, /bob holds it only for vision/);
+  t.regex(still.body.error!.message, /bob holds it only for vision/);
   // Scoped see_status shows usage, not agents.
   t.is((await api(m.url, 'GET', '/agents', { token: tokens.bob })).status, 403);
   // A self-scoped read-only role may not gain a capability that acts on tasks.

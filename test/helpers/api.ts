@@ -1,4 +1,4 @@
-import { API_PREFIX } from '@trainyard/shared';
+import { API_PREFIX, type ErrorBody } from '@trainyard/shared';
 
 export interface ApiResult<T = any> {
   status: number;
@@ -6,16 +6,25 @@ export interface ApiResult<T = any> {
   headers: Headers;
 }
 
+/**
+ * The body of an answer a test reads either way: `T` when the call succeeded, the master's error body
+ * (`{error: {code, message, details}}`) when it refused; the test tells which by the status it asserts first.
+ */
+export type OrError<T> = T & Partial<ErrorBody>;
+
+/** The details of a POLICY_DENIED refusal: the rule that refused and the policy layer it came from. */
+export type PolicyDenial = { rule: string; layer: string };
+
 /** Raw HTTP against the master, for what the CLI never sends (hostile input, forged tokens). */
 export async function api<T = any>(
   base: string,
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string | Buffer; contentType?: string } = {},
+  options: { token?: string; body?: unknown; rawBody?: string | Buffer<ArrayBuffer>; contentType?: string } = {},
 ): Promise<ApiResult<T>> {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | Buffer | undefined;
+  let body: string | Buffer<ArrayBuffer> | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) body = JSON.stringify(options.body);
   if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';

@@ -1,7 +1,7 @@
 import { api, loginToken } from './api.js';
 
-/** Users made through the API, as an admin would; returns each one's token. */
-export async function createUsers(url: string, names: string[], password = 'pw'): Promise<Record<string, string>> {
+/** Users made through the API, as an admin would; returns each one's token, the admin's too, typed by the names given (`tokens.alice` is a string). */
+export async function createUsers<const Name extends string>(url: string, names: readonly Name[], password = 'pw'): Promise<Record<Name | 'admin', string>> {
   const admin = await loginToken(url, 'admin');
   const tokens: Record<string, string> = { admin };
   for (const name of names) {

@@ -100,7 +100,7 @@ export function importImage(user: UnixUser, tar: string, name: string): void {
 
 /** A command of Slurm's (squeue, scontrol, sbatch) against the test cluster, as root; its stdout. */
 export function slurmCommand(slurm: TestSlurm, command: string, args: string[]): string {
-  const env = { ...process.env, SLURM_CONF: slurm.conf };
+  const env: NodeJS.ProcessEnv = { ...process.env, SLURM_CONF: slurm.conf };
   // Slurm's commands fail when SLURM_JWT is set (deps.md): only slurmrestd may have it.
   delete env.SLURM_JWT;
   return execFileSync(command, args, { env, encoding: 'utf8', timeout: 30_000 });
