@@ -152,7 +152,7 @@ function registerTests() {
         },
         auto_provision: { backend: 'ldap' },
       },
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
+      agents: { ...FAST_AGENTS, lost_timeout: '60s', token_file: path.join(dir, 'agent.token') },
     });
     const admin = await loginToken(m.url, 'admin');
     for (const group of ['research', 'research/ml', 'staff']) t.is((await api(m.url, 'POST', '/groups', { token: admin, body: { path: group } })).status, 201);

@@ -20,7 +20,7 @@ interface Cluster {
 async function cluster(t: { teardown(fn: () => Promise<void>): void }, policy: 'fifo' | 'fair_share', agentName: string): Promise<Cluster> {
   const dir = tempDir('yard-fair-share-');
   const m = await startTestMaster(
-    { agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') }, scheduler: { policy, fair_share: { half_life: '1h' } } },
+    { agents: { ...FAST_AGENTS, lost_timeout: '60s', token_file: path.join(dir, 'agent.token') }, scheduler: { policy, fair_share: { half_life: '1h' } } },
     dir,
   );
   const admin = await loginToken(m.url, 'admin');
@@ -119,4 +119,52 @@ test('fifo: the older task starts first, whoever used the cluster', async (t) =>
   t.is(queue.policy, 'fifo');
   t.deepEqual(queue.items.map((i) => i.owner), ['alice', 'bob']);
   t.true(Date.parse(alice.startedAt!) < Date.parse(bob.startedAt!), `alice ${alice.startedAt}, bob ${bob.startedAt}`);
+});
+
+test('fair_share is hierarchical (Fair Tree): carol, who used nothing, waits behind bob, because her group used more than his; then within a group, by use', async (t) => {
+  // lab (one task at a time, for its subgroups together) with lab/busy (alice, carol) and lab/calm (bob).
+  const dir = tempDir('yard-fair-tree-');
+  const m = await startTestMaster(
+    { agents: { ...FAST_AGENTS, lost_timeout: '60s', token_file: path.join(dir, 'agent.token') }, scheduler: { policy: 'fair_share', fair_share: { half_life: '1h' } } },
+    dir,
+  );
+  const admin = await loginToken(m.url, 'admin');
+  const tokens: Record<string, string> = { admin };
+  for (const group of ['lab', 'lab/busy', 'lab/calm']) await api(m.url, 'POST', '/groups', { token: admin, body: { path: group } });
+  const groupOf: Record<string, string> = { alice: 'lab/busy', carol: 'lab/busy', bob: 'lab/calm' };
+  for (const [name, group] of Object.entries(groupOf)) {
+    await api(m.url, 'POST', '/users', { token: admin, body: { username: name, password: 'pw' } });
+    const added = await api(m.url, 'POST', `/groups/${encodeURIComponent(group)}/members`, { token: admin, body: { username: name } });
+    if (added.status !== 200) throw new Error(JSON.stringify(added.body));
+    tokens[name] = await loginToken(m.url, name, 'pw');
+  }
+  await api(m.url, 'POST', '/quotas', { token: admin, body: { name: 'lab-one', maxRunning: 1 } });
+  await api(m.url, 'POST', '/quotas/lab-one/assignments', { token: admin, body: { group: 'lab' } });
+  const agent = startAgent({ url: m.url, tokenFile: path.join(dir, 'agent.token') }, { name: 'fair-tree-1', executor: 'process' });
+  t.teardown(async () => {
+    await agent.kill('SIGKILL');
+    await m.stop();
+  });
+  const c: Cluster = { m, agent, tokens };
+  const submitIn = async (user: string, command: string) => {
+    const created = await api<Task>(m.url, 'POST', '/tasks', { token: tokens[user], body: { kind: 'command', config: { image, entrypoint: ['sh', '-c', command], group: groupOf[user] } } });
+    if (created.status !== 201) throw new Error(JSON.stringify(created.body));
+    return created.body;
+  };
+
+  // alice uses the cluster in lab/busy; then her own task holds the one slot while carol (older, busy) and bob (newer, calm) queue.
+  t_assertCompleted(await ended(c, (await submitIn('alice', 'sleep 2')).id));
+  const blocker = await submitIn('alice', 'sleep 3');
+  await waitFor('the blocker to run', async () => (await getTask(c, blocker.id)).state === 'RUNNING');
+  const carol = await submitIn('carol', 'true');
+  const bob = await submitIn('bob', 'true');
+  const aliceAgain = await submitIn('alice', 'true');
+  await waitFor('all three to wait for lab\'s quota', async () => {
+    const reasons = await Promise.all([carol, bob, aliceAgain].map(async (task) => (await getTask(c, task.id)).pendingReason));
+    return reasons.every((r) => r === 'QUOTA_RUNNING_GROUP:lab');
+  });
+  const queue = (await api<QueueView>(m.url, 'GET', '/queue', { token: admin })).body;
+  t.deepEqual(queue.items.map((i) => i.owner), ['bob', 'carol', 'alice'], JSON.stringify(queue.items));
+  const started = await Promise.all([bob, carol, aliceAgain].map(async (task) => Date.parse((await ended(c, task.id)).startedAt!)));
+  t.true(started[0]! < started[1]! && started[1]! < started[2]!, `bob ${started[0]}, carol ${started[1]}, alice ${started[2]}`);
 });

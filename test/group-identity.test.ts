@@ -34,7 +34,7 @@ async function start(port = 0): Promise<void> {
   m = await startTestMaster(
     {
       listen: { port },
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
+      agents: { ...FAST_AGENTS, lost_timeout: '60s', token_file: path.join(dir, 'agent.token') },
       // The shared root's parent is allowed, so that only the agent's floor stands between a task and the shared root.
       // Pulling allowed: dry runs do not need the image on an agent (none runs without Docker).
       policy: { system: { mounts: { available: [{ host_path: dir }] }, images: { pull: 'if_missing' } } },

@@ -29,7 +29,7 @@ test.before(async () => {
   scratch = path.join(dir, 'scratch');
   m = await startTestMaster(
     {
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
+      agents: { ...FAST_AGENTS, lost_timeout: '60s', token_file: path.join(dir, 'agent.token') },
       policy: {
         system: {
           mounts: { available: [{ host_path: `${scratch}/{user}` }] },

@@ -24,7 +24,7 @@ test.before(async () => {
   dir = tempDir('yard-pools-');
   m = await startTestMaster(
     {
-      agents: { ...FAST_AGENTS, token_file: path.join(dir, 'agent.token') },
+      agents: { ...FAST_AGENTS, lost_timeout: '60s', token_file: path.join(dir, 'agent.token') },
       pools: { default: { manager: 'agents' }, gpu: { manager: 'agents', description: 'the machines with GPUs' } },
       policy: { groups: { students: { priority: 1, pools: { allow: ['default'] } } } },
     },

@@ -23,7 +23,7 @@ const terms: Record<string, Terminal> = {};
 
 test.before(async () => {
   dir = tempDir('yard-waiting-');
-  m = await startTestMaster({ agents: { ...FAST_AGENTS, kill_grace: '10m', token_file: path.join(dir, 'agent.token') }, tasks: { runtime_warning: '1s' } }, dir);
+  m = await startTestMaster({ agents: { ...FAST_AGENTS, lost_timeout: '60s', kill_grace: '10m', token_file: path.join(dir, 'agent.token') }, tasks: { runtime_warning: '1s' } }, dir);
   const people = ['alice', 'bob', 'carol', 'dave', 'erin', 'fred'];
   Object.assign(tokens, await createUsers(m.url, people));
   admin = tokens.admin!;

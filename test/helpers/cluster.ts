@@ -37,7 +37,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Fast timings so that fault tests finish in seconds. */
+/** Quick heartbeats and timeouts for the tests of loss and leases; a test that tests no loss sets `lost_timeout` long (a loaded 2-core machine can starve an agent for seconds). */
 export const FAST_AGENTS = { heartbeat_interval: '500ms', lost_timeout: '3s', lease_timeout: '3s', kill_grace: '2s' };
 
 /** A process whose output is kept, for failure messages. */
