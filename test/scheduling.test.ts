@@ -3,6 +3,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { Agent, AuditEntry, GuaranteeStatus, Page, QueueView, QuotaUsage, Task, TaskLogPage, TaskTimelineEntry, TaskWhy } from '@trainyard/shared';
 import { api, loginToken } from './helpers/api.js';
+import { CHROMIUM, haveChromium, launchBrowser } from './helpers/browser.js';
 import { eachHelp, Terminal } from './helpers/cli.js';
 import { FAST_AGENTS, startAgent, tempDir, waitFor, type AgentProcess } from './helpers/cluster.js';
 import { startTestMaster, type TestMaster } from './helpers/test-master.js';
@@ -136,6 +137,32 @@ test.serial("a quota of 4 GPUs on research holds for research/vision and researc
   // describe says it too, and its --json carries the why.
   const described = await terminals.alice!.json<Task & { why: TaskWhy }>(['task', 'describe', String(a3)]);
   t.deepEqual(described.why.reasons.sort(), why.reasons.sort());
+  // The task's page says the same, under "Why it waits".
+  if (haveChromium) {
+    const chrome = await launchBrowser([m.url]);
+    try {
+      const page = await (await chrome.browser.newContext({ baseURL: m.url })).newPage();
+      await page.goto('/login');
+      await page.getByLabel('Username').fill('alice');
+      await page.getByLabel('Password').fill('pw');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/experiments$/);
+      await page.goto(`/commands/${a3}`);
+      const section = page.getByRole('region', { name: 'Why it waits' });
+      await section.locator('li[data-reason="QUOTA_GPUS_PER_USER:research"]').waitFor();
+      t.is(await section.locator('li[data-reason="QUOTA_GPUS_GROUP:research"]').count(), 1);
+      const holding = await section.locator('table.why-checks tr[data-holds="yes"]').allInnerTexts();
+      t.true(holding.some((row) => /quota\s+research-gpus\s+.*gpus\s+4\s+1\s+4\s+yes/.test(row)), holding.join(' | '));
+      t.true(holding.some((row) => /per_user\s+.*gpus\s+2\s+1\s+2\s+yes/.test(row)), holding.join(' | '));
+      t.regex(await section.locator('.why-queue').innerText(), new RegExp(`^${why.queue.position} of 2 in pool default`));
+      t.regex(await section.locator('.why-placement').innerText(), new RegExp(`${AGENT}: fits`));
+      t.deepEqual(chrome.takeErrors(), []);
+    } finally {
+      await chrome.close();
+    }
+  } else {
+    t.log(`!!! NO CHROMIUM at ${CHROMIUM}: the task page's "Why it waits" is NOT checked`);
+  }
   // quota show: the group's use (4 of 4) and alice's share (2 of 2) inside it.
   const usage = await terminals.alice!.json<QuotaUsage>(['quota', 'show']);
   const lines = usage.quotas.find((q) => q.quota === 'research-gpus')!.lines;
