@@ -269,6 +269,43 @@ test.serial('--priority orders the owner\'s own queue, never ahead of others; an
   await ok(yard(['quota', 'delete', 'hold-all']));
 });
 
+test.serial('pending reasons hold for every queued task, not the first 200: 300 of erin\'s behind a quota of none each say QUOTA_RUNNING_USER', async (t) => {
+  const yard = yardAdmin();
+  await ok(yard(['quota', 'create', 'erin-none', '--max-running', '0']));
+  await ok(yard(['quota', 'assign', 'erin-none', '--user', 'erin']));
+  const ids: number[] = [];
+  for (let batch = 0; batch < 6; batch++) {
+    const created = await Promise.all(
+      Array.from({ length: 50 }, () => api<Task>(m.url, 'POST', '/tasks', { token: tokens.erin, body: { kind: 'command', config: { image, entrypoint: ['true'] } } })),
+    );
+    for (const answer of created) {
+      if (answer.status !== 201) throw new Error(JSON.stringify(answer.body));
+      ids.push(answer.body.id);
+    }
+  }
+  const reasons = async () => {
+    const items: Task[] = [];
+    let after: string | undefined;
+    do {
+      const page = (await api<Page<Task>>(m.url, 'GET', `/tasks?owner=erin&state=QUEUED&limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`, { token: admin })).body;
+      items.push(...page.items);
+      after = page.next ?? undefined;
+    } while (after);
+    return items;
+  };
+  const queued = await waitFor('every queued task of erin to have its reason', async () => {
+    const items = await reasons();
+    return items.length === 300 && items.every((task) => task.pendingReason === 'QUOTA_RUNNING_USER') ? items : undefined;
+  }, 60_000);
+  t.deepEqual(queued.map((task) => task.id).sort((a, b) => a - b), ids.sort((a, b) => a - b));
+  // The last of them, 300th in erin's queue, is explained as the first is.
+  const last = await terminals.erin!.json<TaskWhy>(['why', String(ids[ids.length - 1])]);
+  t.deepEqual(last.reasons, ['QUOTA_RUNNING_USER']);
+  for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => kill(id)));
+  await waitFor('erin\'s tasks to end', async () => (await reasons()).length === 0, 60_000);
+  await ok(yard(['quota', 'delete', 'erin-none']));
+});
+
 test.serial('hostile input: a --per-user that names nothing, a bad window, a budget window without a budget, a priority out of range: clear errors, nothing stored', async (t) => {
   const post = (body: unknown) => api(m.url, 'POST', '/quotas', { token: admin, body });
   t.regex((await post({ name: 'p1', maxRunning: 2, gpus: 4, perUser: 1 })).body.error.message, /name them/);
