@@ -216,8 +216,22 @@ if (haveChromium) {
     const names = () => page.locator('table.tasks tbody td.name').allInnerTexts();
     await page.locator('.pager-status', { hasText: 'Rows 1–50' }).waitFor();
     t.is((await names())[0], 'sweep-119');
+    // A slow answer (a loaded master): until page 2 arrives, page 1 stays labelled as page 1 and
+    // Next waits for it, so that a second click cannot move on from page 1's cursor again.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(/\/api\/v1\/tasks\?/, async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('nav.pager[aria-busy="true"]').waitFor();
+    t.regex(await page.locator('.pager-status').innerText(), /^Rows 1–50$/);
+    t.true(await page.getByRole('button', { name: 'Next' }).isDisabled());
+    release();
+    await page.unrouteAll({ behavior: 'wait' });
     await page.locator('.pager-status', { hasText: 'Rows 51–100' }).waitFor();
+    t.is((await names())[0], 'sweep-069');
     await page.getByRole('button', { name: 'Next' }).click();
     await page.locator('.pager-status', { hasText: 'Rows 101–120 (the last)' }).waitFor();
     t.deepEqual((await names()).slice(-2), ['sweep-001', 'sweep-000']);

@@ -26,15 +26,27 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
+/** Ports this process has handed out: the kernel may offer a port again once its listener closed. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free on 127.0.0.1 now, and never one this test process handed out before (two calls in a
+ * row once both got the same, and a master refused its services port equal to its port).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+      server.on('error', reject);
     });
-    server.on('error', reject);
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** Quick heartbeats and timeouts for the tests of loss and leases; a test that tests no loss sets `lost_timeout` long (a loaded 2-core machine can starve an agent for seconds). */

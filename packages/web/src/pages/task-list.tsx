@@ -39,7 +39,9 @@ export function TaskListPage(props: { section: string }) {
   // Keyset pages: the cursor of each page seen so far (the first has none).
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
   const [pageIndex, setPageIndex] = useState(0);
-  const [page, setPage] = useState<{ items: TaskSummary[]; next: string | null }>();
+  // The page shown, with where it was loaded for: until the next one arrives the old one stays on
+  // screen, and its own numbers (not the page asked for) label it and move from it.
+  const [page, setPage] = useState<{ items: TaskSummary[]; next: string | null; index: number; first: number; filters: string }>();
   const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: 'id', descending: true });
   const [error, setError] = useState<unknown>();
 
@@ -54,9 +56,11 @@ export function TaskListPage(props: { section: string }) {
     setPageIndex(0);
   }, [kind, onlyMine, states.join(','), name, limit]);
 
+  const filters = [kind, onlyMine, states.join(','), name, limit].join('|');
   useEffect(() => {
     let live = true;
     const after = cursors[pageIndex];
+    const loadedFor = { index: pageIndex, first: pageIndex * limit + 1, filters };
     const load = () =>
       api('tasks.list', {
         query: {
@@ -68,7 +72,7 @@ export function TaskListPage(props: { section: string }) {
           ...(name ? { name: /[*?]/.test(name) ? name : `*${name}*` } : {}),
         },
       })
-        .then((p) => live && (setPage(p), setError(undefined)))
+        .then((p) => live && (setPage({ ...p, ...loadedFor }), setError(undefined)))
         .catch((err) => live && setError(err));
     void load();
     const timer = setInterval(load, 5000);
@@ -79,10 +83,12 @@ export function TaskListPage(props: { section: string }) {
   }, [kind, onlyMine, states.join(','), name, limit, pageIndex, cursors[pageIndex]]);
 
   const toggleState = (state: TaskState, on: boolean) => setStates((old) => (on ? [...old, state] : old.filter((s) => s !== state)));
+  // Still showing another page than the one asked for (its answer is on its way).
+  const loading = !page || page.index !== pageIndex || page.filters !== filters;
   const next = () => {
-    if (!page?.next) return;
-    setCursors((old) => [...old.slice(0, pageIndex + 1), page.next!]);
-    setPageIndex(pageIndex + 1);
+    if (loading || !page.next) return;
+    setCursors((old) => [...old.slice(0, page.index + 1), page.next!]);
+    setPageIndex(page.index + 1);
   };
   const rows = [...(page?.items ?? [])].sort((a, b) => {
     const [x, y] = [SORTS[sort.key](a), SORTS[sort.key](b)];
@@ -97,7 +103,6 @@ export function TaskListPage(props: { section: string }) {
       </button>
     </th>
   );
-  const first = pageIndex * limit + 1;
   const title = props.section[0]!.toUpperCase() + props.section.slice(1);
 
   return (
@@ -194,15 +199,15 @@ export function TaskListPage(props: { section: string }) {
         </div>
       )}
       {page && (page.items.length > 0 || pageIndex > 0) && (
-        <nav class="pager" aria-label="Pages">
+        <nav class="pager" aria-label="Pages" aria-busy={loading}>
           <button type="button" disabled={pageIndex === 0} onClick={() => setPageIndex(pageIndex - 1)}>
             Previous
           </button>
           <span class="pager-status" aria-live="polite">
-            Rows {page.items.length ? first : 0}–{first + page.items.length - 1}
+            Rows {page.items.length ? page.first : 0}–{page.first + page.items.length - 1}
             {page.next ? '' : ' (the last)'}
           </span>
-          <button type="button" disabled={!page.next} onClick={next}>
+          <button type="button" disabled={loading || !page.next} onClick={next}>
             Next
           </button>
           <label class="field inline">
