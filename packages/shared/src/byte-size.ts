@@ -17,16 +17,21 @@ export function parseByteSize(value: string | number): number | undefined {
   return Number.isFinite(bytes) ? Math.floor(bytes) : undefined;
 }
 
+/** `bytes` in the largest of `units` (each `base` times the one before) that keeps it at 1 or more. */
+function scaled(bytes: number, base: number, units: readonly string[]): { value: number; unit: string; index: number } {
+  let value = bytes;
+  let index = 0;
+  while (value >= base && index < units.length - 1) {
+    value /= base;
+    index++;
+  }
+  return { value, unit: units[index]!, index };
+}
+
 /** Bytes for people, in 1024-based units: `4Gi`, `1.5Gi`, `512Mi`, `100` (bytes). */
 export function formatByteSize(bytes: number): string {
-  const units = ['', 'Ki', 'Mi', 'Gi', 'Ti'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number(value.toFixed(1))}${units[unit]}`;
+  const { value, unit } = scaled(bytes, 1024, ['', 'Ki', 'Mi', 'Gi', 'Ti']);
+  return `${Number(value.toFixed(1))}${unit}`;
 }
 
 /**
@@ -34,12 +39,6 @@ export function formatByteSize(bytes: number): string {
  * `999B`); `separator` goes between the number and its unit (the web UI's `1.24 MB`).
  */
 export function formatDecimalSize(bytes: number, separator = ''): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')}${separator}${units[unit]}`;
+  const { value, unit, index } = scaled(bytes, 1000, ['B', 'kB', 'MB', 'GB', 'TB']);
+  return `${index === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')}${separator}${unit}`;
 }
