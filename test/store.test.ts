@@ -152,6 +152,19 @@ async function observe(m: TestMaster, admin: string, tasks: number[]) {
 }
 
 if (onPostgres) {
+  test('postgres: a column another master adds to sessions (a rolling upgrade) does not break the prepared session lookup of a running one', async (t) => {
+    // Two connections (the least a pool has), each used by requests before and after the change.
+    const m = await startTestMaster({ db: { pool_size: 2 } });
+    t.teardown(() => m.stop());
+    const admin = await loginToken(m.url, 'admin');
+    const lookups = () => Promise.all(Array.from({ length: 6 }, () => api(m.url, 'GET', '/me', { token: admin })));
+    t.deepEqual((await lookups()).map((a) => a.status), [200, 200, 200, 200, 200, 200]);
+    await queryPostgres(m.dbUrl!, 'alter table sessions add column from_a_newer_master text');
+    const after = await lookups();
+    t.deepEqual(after.map((a) => a.status), [200, 200, 200, 200, 200, 200], JSON.stringify(after.map((a) => a.body)));
+    t.is(after[0]!.body.user.username, 'admin');
+  });
+
   test('db copy: a used SQLite installation moves to PostgreSQL whole: counts match, old passwords log in, logs and audit intact', async (t) => {
     const dir = tempDir();
     const file = path.join(dir, 'used.db');

@@ -102,12 +102,29 @@ export const sessionRepository = {
   },
 };
 
+/**
+ * The session's columns by name, not `sessions.*`: on PostgreSQL this query is a prepared statement
+ * kept per connection, and a column another master's newer migration adds to the table would change
+ * `*`'s result type under it ("cached plan must not change result type") during a rolling upgrade.
+ */
+const SESSION_COLUMNS = [
+  'sessions.id',
+  'sessions.token_hash',
+  'sessions.user_id',
+  'sessions.kind',
+  'sessions.created_at',
+  'sessions.expires_at',
+  'sessions.last_used_at',
+  'sessions.client',
+  'sessions.address',
+] as const;
+
 const sessionWithUser = compileOnce(
   (db: Executor, tokenHash: string) =>
     db
       .selectFrom('sessions')
       .innerJoin('users', 'users.id', 'sessions.user_id')
-      .selectAll('sessions')
+      .select(SESSION_COLUMNS)
       .select(['users.username', 'users.active'])
       .where('sessions.token_hash', '=', tokenHash),
   ['compile-once: a token hash'],
