@@ -1,4 +1,5 @@
-import { formatDecimalSize, shortImageId, type ImageList, type ImageOperation, type ImageOperationAgent, type ImageView } from '@trainyard/shared';
+import type { ImageList, ImageOperation, ImageOperationAgent, ImageView } from '@trainyard/shared';
+import { formatDecimalSize, shortImageId } from '@trainyard/shared/constants';
 import { escapeText } from './escape.js';
 import type { View } from './output.js';
 import { renderTable, type Column } from './table.js';
