@@ -1,4 +1,5 @@
 import { createReadStream, statSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { Args, Flags } from '@oclif/core';
 import { ApiError, endpointPath, isErrorBody, TransportError } from '@trainyard/shared/client';
@@ -9,6 +10,9 @@ import { formatSize, operationView } from '../../lib/image-format.js';
 import { failureOf, followOperation, OperationReporter } from '../../lib/image-operation.js';
 import { outputFlags } from '../../lib/output.js';
 import { upload } from '../../lib/upload.js';
+
+/** How long an upload that broke off waits for its operation to end on the master before calling the master unreachable. */
+const OPERATION_PATIENCE_MS = 60_000;
 
 export default class ImageLoad extends YardCommand<typeof ImageLoad> {
   static override summary = 'Load a `docker save` tarball (gzipped or not; a FILE, or stdin) into the agents of a pool, under names your policy allows.';
@@ -57,11 +61,19 @@ export default class ImageLoad extends YardCommand<typeof ImageLoad> {
       });
     } catch (error) {
       progress.done();
-      // The connection went without an answer: the operation says why, when the master stopped it.
-      const after = await session.call('images.operation', { params: { id: started.id } }).catch(() => undefined);
-      // (The master's message, as its answer would have said it.)
-      if (after?.message) throw new CommandFailure('IMAGE_LOAD_FAILED', after.message);
-      throw new TransportError('unreachable', 0, this.master, error);
+      // The connection went without an answer we could read: a master that stops reading (a limit
+      // reached, every agent gone) drops the connection, and a write can fail before its answer is
+      // read. The operation, followed to its end, says why; only a master we cannot ask is unreachable.
+      const ended = await Promise.race([
+        followOperation(session, started, new OperationReporter(() => {})),
+        delay(OPERATION_PATIENCE_MS, undefined, { ref: false }),
+      ]).catch(() => undefined);
+      // (The master's message, as its answer would have said it; else each agent's.)
+      if (!ended) throw new TransportError('unreachable', 0, this.master, error);
+      const failure = ended.message ? new CommandFailure('IMAGE_LOAD_FAILED', ended.message) : failureOf(ended, `load of ${label}`);
+      if (failure) throw failure;
+      // It loaded: only the answer was lost.
+      answer = { status: 200, body: ended };
     }
     progress.done();
     if (answer.status >= 400) {
