@@ -5,6 +5,7 @@
 // then starts the cluster or runs the whole test suite.
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,17 +37,21 @@ function run(command, args, extraEnv = {}, { exitOnFailure = true, cwd = root } 
  * out or left a rejection unhandled says so in words). They are printed again at the very end, so
  * that the last lines of a long run (all a CI log's tail shows) say what failed on which store.
  */
+const FAILURE_LINE = /✘|[Uu]ncaught exception|[Uu]nhandled rejection|exited with a non-zero|Timed out while running|timed out/;
+
 function runSuite(args, extraEnv) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
     const failures = [];
     const watch = (stream, sink) => {
+      // Decoded across chunks: a ✘ split between two would be missed.
+      const decoder = new StringDecoder('utf8');
       let rest = '';
       stream.on('data', (chunk) => {
         sink.write(chunk);
-        const lines = (rest + chunk.toString('utf8')).split('\n');
+        const lines = (rest + decoder.write(chunk)).split('\n');
         rest = lines.pop() ?? '';
-        for (const line of lines) if (/✘|[Uu]ncaught exception|[Uu]nhandled rejection|exited with a non-zero|Timed out while running|timed out/.test(line)) failures.push(line.trim());
+        for (const line of lines) if (!line.trimStart().startsWith('✔') && FAILURE_LINE.test(line)) failures.push(line.trim());
       });
     };
     watch(child.stdout, process.stdout);

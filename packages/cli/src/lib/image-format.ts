@@ -28,7 +28,6 @@ export function formatAgo(iso: string, now = Date.now()): string {
   return 'just now';
 }
 
-
 const agentsOf = (image: ImageView) => image.agents.map((a) => a.agent).join(',');
 
 /** `yard image list`'s columns; `fullId`: the whole id (sha256:...), as -o wide shows it. */

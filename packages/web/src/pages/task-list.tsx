@@ -50,13 +50,13 @@ export function TaskListPage(props: { section: string }) {
     const timer = setTimeout(() => setName(text.trim()), 300);
     return () => clearTimeout(timer);
   }, [text]);
-  // Any change of filter starts again at the first page.
+  // What the master is asked to filter by, as one key: any change of it starts again at the first page.
+  const filters = [kind, onlyMine, states.join(','), name, limit].join('|');
   useEffect(() => {
     setCursors([undefined]);
     setPageIndex(0);
-  }, [kind, onlyMine, states.join(','), name, limit]);
+  }, [filters]);
 
-  const filters = [kind, onlyMine, states.join(','), name, limit].join('|');
   useEffect(() => {
     let live = true;
     const after = cursors[pageIndex];
@@ -80,7 +80,7 @@ export function TaskListPage(props: { section: string }) {
       live = false;
       clearInterval(timer);
     };
-  }, [kind, onlyMine, states.join(','), name, limit, pageIndex, cursors[pageIndex]]);
+  }, [filters, pageIndex, cursors[pageIndex]]);
 
   const toggleState = (state: TaskState, on: boolean) => setStates((old) => (on ? [...old, state] : old.filter((s) => s !== state)));
   // Still showing another page than the one asked for (its answer is on its way).

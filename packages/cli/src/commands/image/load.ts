@@ -122,7 +122,9 @@ class UploadProgress {
     process.stderr.write(this.tty ? `\r\x1b[Ksent ${formatSize(bytes)}${of}` : `sent ${formatSize(bytes)}${of}\n`);
   }
 
+  /** Ends the rewritten line; once, though an upload that broke off and then loaded calls it twice. */
   done(): void {
     if (this.tty && this.said) process.stderr.write('\n');
+    this.said = false;
   }
 }
